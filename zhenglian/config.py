@@ -1,0 +1,68 @@
+"""User settings, one JSON file under the data directory.
+
+Settings are not secret (no PIN, no token); the server session token lives in
+the OS keyring instead.  Unknown keys are kept so a newer version's settings
+survive an older one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from zhenglian import paths
+from zhenglian.errors import ConfigError
+from zhenglian.fsutil import atomic_write_json
+
+
+@dataclass
+class Settings:
+    # Extra PKCS#11 module files the user added (full paths).
+    extra_modules: list[str] = field(default_factory=list)
+    server_url: str = ""
+    ca_bundle: str = ""  # extra CA certificates (PEM) for the signing server's TLS
+    language: str = "zh_CN"
+    autostart: bool = False
+    key_poll_ms: int = 500
+    usb_poll_ms: int = 2000
+    task_poll_s: int = 60
+    log_level: str = "INFO"
+    reminder_days: list[int] = field(default_factory=lambda: [90, 30, 15, 7, 3, 1])
+    bridge_port: int = 21881
+    allowed_origins: list[str] = field(default_factory=list)
+    timestamp_url: str = ""
+    demo: bool = False  # trust the demo CA roots (set by `zhenglian demo init`)
+    pin_cache_idle_s: int = 300
+    _extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, file: Path | None = None) -> Settings:
+        file = file or paths.settings_file()
+        try:
+            raw = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            raise ConfigError(file=str(file), problem=str(exc)) from None
+        if not isinstance(raw, dict):
+            raise ConfigError(file=str(file), problem="顶层应为对象 / top level must be an object")
+        known = {f.name: f for f in fields(cls) if not f.name.startswith("_")}
+        values: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in known:
+                default = getattr(cls(), key)
+                if type(default) is not type(value) and not (isinstance(default, int) and type(value) is int):
+                    raise ConfigError(file=str(file), problem=f"{key} 类型错误 / {key} has the wrong type")
+                values[key] = value
+            else:
+                extra[key] = value
+        return cls(**values, _extra=extra)
+
+    def save(self, file: Path | None = None) -> None:
+        file = file or paths.settings_file()
+        data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        data.update(self._extra)
+        atomic_write_json(file, data)

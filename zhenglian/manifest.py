@@ -1,0 +1,312 @@
+"""Driver manifests: one TOML file per CA (or key maker) under ``drivers/``.
+
+Code never hard-codes a vendor: names, module files, USB ids, issuer
+patterns, PIN policy and support contacts all come from here.  A malformed
+manifest raises :class:`~zhenglian.errors.ManifestError` naming the file and
+field; :func:`load_all` reports it and keeps loading the others.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zhenglian import paths
+from zhenglian.errors import ManifestError
+
+KINDS = ("ca", "maker", "demo", "user")
+PIN_CLASSES = ("upper", "lower", "digit", "special")
+_USB_ID = re.compile(r"^[0-9A-Fa-f]{4}:([0-9A-Fa-f]{4}|\*)$")
+
+
+@dataclass(frozen=True)
+class PinPolicy:
+    """Rules for a new PIN (the CA's advice) and the key's hard limits."""
+
+    max_tries: int = 10
+    initial: str | None = None  # the CA's known factory PIN, if public
+    min_length: int = 4  # what the key accepts at all
+    max_length: int = 16
+    new_min_length: int = 8  # what a new PIN must have (CA's advice)
+    require: tuple[str, ...] = PIN_CLASSES
+
+
+@dataclass(frozen=True)
+class Support:
+    hotline: tuple[str, ...] = ()
+    qq: str = ""
+    website: str = ""
+    counter_zh: str = ""
+    hours_zh: str = ""
+    hours_en: str = ""
+    mail_to_zh: str = ""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    id: str
+    kind: str
+    name_zh: str
+    name_en: str
+    file: Path
+    full_name_zh: str = ""
+    full_name_en: str = ""
+    modules: dict[str, tuple[str, ...]] = field(default_factory=dict)  # os -> names
+    module_dirs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # os -> dirs
+    skf_modules: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    module_env: dict[str, str] = field(default_factory=dict)
+    rescan: str = "slotlist"  # or "reinitialize"
+    usb_ids: tuple[str, ...] = ()
+    issuer_patterns: tuple[re.Pattern[str], ...] = ()
+    pin: PinPolicy = field(default_factory=PinPolicy)
+    support: Support = field(default_factory=Support)
+    vendor_client_name_zh: str = ""
+    vendor_client_name_en: str = ""
+    vendor_client: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def is_ca(self) -> bool:
+        return self.kind == "ca"
+
+    @property
+    def is_demo(self) -> bool:
+        return self.kind == "demo"
+
+    def display(self) -> str:
+        return f"{self.name_zh} ({self.name_en})"
+
+    def matches_issuer(self, issuer_values: list[str]) -> bool:
+        return any(p.search(v) for p in self.issuer_patterns for v in issuer_values)
+
+    def matches_usb(self, vid: str, pid: str) -> bool:
+        vid, pid = vid.upper(), pid.upper()
+        return any(u == f"{vid}:{pid}" or u == f"{vid}:*" for u in self.usb_ids)
+
+    def unlock_route_zh(self) -> str:
+        s = self.support
+        parts = [f"填写《机构数字证书申请表》勾选“解锁”，携 UKey 到 {self.name_zh} 办理"]
+        if s.counter_zh:
+            parts.append(f"地址：{s.counter_zh}")
+        if s.hours_zh:
+            parts.append(f"时间：{s.hours_zh}")
+        if s.hotline:
+            parts.append("热线：" + " / ".join(s.hotline))
+        if s.website:
+            parts.append(f"网站：{s.website}")
+        return "；".join(parts)
+
+    def unlock_route_en(self) -> str:
+        s = self.support
+        parts = [f"fill in the certificate application form, tick 解锁 (unlock), bring the key to {self.name_en}"]
+        if s.counter_zh:
+            parts.append(f"address: {s.counter_zh}")
+        if s.hours_en:
+            parts.append(f"hours: {s.hours_en}")
+        if s.hotline:
+            parts.append("hotline: " + " / ".join(s.hotline))
+        if s.website:
+            parts.append(f"web: {s.website}")
+        return "; ".join(parts)
+
+
+def current_os() -> str:
+    if sys.platform.startswith("win"):
+        return "windows"
+    if sys.platform == "darwin":
+        return "macos"
+    return "linux"
+
+
+# --- validation helpers ----------------------------------------------------
+
+class _Reader:
+    def __init__(self, file: Path, data: dict[str, Any]) -> None:
+        self.file = file
+        self.data = data
+
+    def fail(self, name: str, problem: str) -> ManifestError:
+        return ManifestError(file=str(self.file), field=name, problem=problem)
+
+    def get(self, dotted: str, typ: type | tuple[type, ...], default: Any = ..., ) -> Any:
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                if default is ...:
+                    raise self.fail(dotted, "缺失 / is missing")
+                return default
+            node = node[part]
+        if not isinstance(node, typ) or (typ is int and isinstance(node, bool)):
+            names = typ.__name__ if isinstance(typ, type) else "/".join(t.__name__ for t in typ)
+            raise self.fail(dotted, f"类型应为 {names} / must be {names}")
+        return node
+
+    def strings(self, dotted: str) -> tuple[str, ...]:
+        value = self.get(dotted, list, [])
+        if not all(isinstance(v, str) for v in value):
+            raise self.fail(dotted, "应为字符串列表 / must be a list of strings")
+        return tuple(value)
+
+
+def parse(file: Path, data: dict[str, Any]) -> Manifest:
+    r = _Reader(file, data)
+    ident = r.get("id", str)
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", ident):
+        raise r.fail("id", "只能含小写字母、数字、- 和 _ / must be lower-case letters, digits, - or _")
+    kind = r.get("kind", str)
+    if kind not in KINDS:
+        raise r.fail("kind", f"应为 {'/'.join(KINDS)} 之一 / must be one of {', '.join(KINDS)}")
+
+    modules: dict[str, tuple[str, ...]] = {}
+    dirs: dict[str, tuple[str, ...]] = {}
+    skf: dict[str, tuple[str, ...]] = {}
+    for os_name in ("windows", "linux", "macos"):
+        modules[os_name] = r.strings(f"modules.{os_name}")
+        dirs[os_name] = r.strings(f"modules.{os_name}_dirs")
+        skf[os_name] = r.strings(f"modules.skf_{os_name}")
+    env = r.get("modules.env", dict, {})
+    if not all(isinstance(v, str) for v in env.values()):
+        raise r.fail("modules.env", "值应为字符串 / values must be strings")
+    rescan = r.get("modules.rescan", str, "slotlist")
+    if rescan not in ("slotlist", "reinitialize"):
+        raise r.fail("modules.rescan", "应为 slotlist 或 reinitialize / must be slotlist or reinitialize")
+
+    usb = r.strings("usb.ids")
+    for u in usb:
+        if not _USB_ID.match(u):
+            raise r.fail("usb.ids", f"“{u}”不是 VID:PID / '{u}' is not VID:PID")
+
+    patterns = []
+    for p in r.strings("issuer.patterns"):
+        try:
+            patterns.append(re.compile(p, re.IGNORECASE))
+        except re.error as exc:
+            raise r.fail("issuer.patterns", f"正则表达式无效 / invalid regular expression: {exc}") from None
+
+    max_tries = r.get("pin.max_tries", int, 10)
+    if not 1 <= max_tries <= 255:
+        raise r.fail("pin.max_tries", "应在 1–255 之间 / must be 1–255")
+    min_len = r.get("pin.min_length", int, 4)
+    max_len = r.get("pin.max_length", int, 16)
+    if not 1 <= min_len <= max_len:
+        raise r.fail("pin.min_length", "应不大于 max_length / must not exceed max_length")
+    require = r.strings("pin.policy.require") if "policy" in data.get("pin", {}) else PIN_CLASSES
+    for cls in require:
+        if cls not in PIN_CLASSES:
+            raise r.fail("pin.policy.require", f"未知字符类别 {cls} / unknown class {cls}")
+    pin = PinPolicy(
+        max_tries=max_tries,
+        initial=r.get("pin.initial", str, None),
+        min_length=min_len,
+        max_length=max_len,
+        new_min_length=r.get("pin.policy.min_length", int, 8),
+        require=tuple(require),
+    )
+
+    support = Support(
+        hotline=r.strings("support.hotline"),
+        qq=r.get("support.qq", str, ""),
+        website=r.get("support.website", str, ""),
+        counter_zh=r.get("support.counter_zh", str, ""),
+        hours_zh=r.get("support.hours_zh", str, ""),
+        hours_en=r.get("support.hours_en", str, ""),
+        mail_to_zh=r.get("support.mail_to_zh", str, ""),
+    )
+    return Manifest(
+        id=ident,
+        kind=kind,
+        name_zh=r.get("names.zh", str),
+        name_en=r.get("names.en", str),
+        full_name_zh=r.get("names.full_zh", str, ""),
+        full_name_en=r.get("names.full_en", str, ""),
+        file=file,
+        modules=modules,
+        module_dirs=dirs,
+        skf_modules=skf,
+        module_env=dict(env),
+        rescan=rescan,
+        usb_ids=usb,
+        issuer_patterns=tuple(patterns),
+        pin=pin,
+        support=support,
+        vendor_client_name_zh=r.get("vendor_client.name_zh", str, ""),
+        vendor_client_name_en=r.get("vendor_client.name_en", str, ""),
+        vendor_client={o: r.strings(f"vendor_client.{o}") for o in ("windows", "linux", "macos")},
+    )
+
+
+def load_file(file: Path) -> Manifest:
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(file=str(file), field="(TOML)", problem=f"语法错误 / syntax error: {exc}") from None
+    except OSError as exc:
+        raise ManifestError(file=str(file), field="(file)", problem=f"无法读取 / cannot be read: {exc.strerror}") from None
+    return parse(file, data)
+
+
+@dataclass
+class ManifestSet:
+    manifests: list[Manifest]
+    errors: list[ManifestError]
+
+    def by_id(self, ident: str) -> Manifest | None:
+        return next((m for m in self.manifests if m.id == ident), None)
+
+    def cas(self) -> list[Manifest]:
+        return [m for m in self.manifests if m.is_ca]
+
+    def ca_for_issuer(self, issuer_values: list[str]) -> Manifest | None:
+        return next((m for m in self.cas() if m.matches_issuer(issuer_values)), None)
+
+    def for_usb(self, vid: str, pid: str) -> Manifest | None:
+        """The CA whose keys carry this exact id, else a maker with a wildcard."""
+        exact = [m for m in self.manifests if f"{vid.upper()}:{pid.upper()}" in m.usb_ids]
+        if exact:
+            return exact[0]
+        return next((m for m in self.manifests if m.matches_usb(vid, pid)), None)
+
+
+def load_all(directory: Path | None = None) -> ManifestSet:
+    directory = directory or paths.drivers_dir()
+    manifests: list[Manifest] = []
+    errors: list[ManifestError] = []
+    seen: set[str] = set()
+    for file in sorted(directory.glob("*.toml")):
+        try:
+            m = load_file(file)
+        except ManifestError as exc:
+            errors.append(exc)
+            continue
+        if m.id in seen:
+            errors.append(ManifestError(file=str(file), field="id", problem=f"与其他清单重复 / duplicates another manifest: {m.id}"))
+            continue
+        seen.add(m.id)
+        manifests.append(m)
+    return ManifestSet(manifests, errors)
+
+
+def expand(path: str) -> str:
+    """Expand %VAR% (Windows style), $VAR and ~ in a manifest path."""
+    expanded = re.sub(r"%([^%]+)%", lambda m: os.environ.get(m.group(1), m.group(0)), path)
+    return os.path.expanduser(os.path.expandvars(expanded))
+
+
+def candidate_paths(m: Manifest, os_name: str | None = None, skf: bool = False) -> list[Path]:
+    """Every file path where this manifest's modules may be, in search order."""
+    os_name = os_name or current_os()
+    names = (m.skf_modules if skf else m.modules).get(os_name, ())
+    dirs = m.module_dirs.get(os_name, ())
+    out: list[Path] = []
+    for name in names:
+        name = expand(name)
+        if os.path.isabs(name):
+            out.append(Path(name))
+            continue
+        out.extend(Path(expand(d)) / name for d in dirs)
+    return out

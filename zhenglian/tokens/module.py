@@ -1,0 +1,288 @@
+"""One loaded PKCS#11 library, owned by one object, behind one lock.
+
+Modules are initialised with ``C_Initialize(NULL)``: the library may assume
+one thread at a time, so every call goes through :attr:`Pkcs11Module.lock`.
+Long users (a signing batch) hold the lock for their session; the hot-plug
+watcher only *tries* the lock and skips a busy module, so it never disturbs a
+session in use.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from zhenglian import errors
+from zhenglian.pki.cert import parse as parse_cert
+from zhenglian.tokens.flags import TokenFlags
+from zhenglian.tokens.model import KeyCert
+
+log = logging.getLogger(__name__)
+
+
+def _pkcs11() -> Any:
+    import pkcs11
+
+    return pkcs11
+
+
+def translate(exc: BaseException, path: str = "") -> errors.ZhenglianError:
+    """Map a python-pkcs11 exception to one of our typed errors.
+
+    The message never includes the library's text, which could echo input.
+    """
+    if isinstance(exc, errors.ZhenglianError):
+        return exc
+    p = _pkcs11()
+    name = type(exc).__name__
+    if isinstance(exc, (p.TokenNotPresent, p.DeviceRemoved, p.TokenNotRecognised, p.SessionHandleInvalid,
+                        p.SessionClosed, p.SlotIDInvalid)):
+        return errors.TokenRemoved()
+    if isinstance(exc, p.PinLocked):
+        return errors.PinLocked(route_zh="", route_en="")
+    if isinstance(exc, p.PinIncorrect):
+        return errors.WrongPin(tries_left="?")
+    if isinstance(exc, (p.PinLenRange, p.PinInvalid)):
+        return errors.PinPolicyViolation(problems_zh="长度或字符不被 UKey 接受", problems_en="length or characters not accepted by the key")
+    return errors.TokenError(detail=f"{name}{' (' + path + ')' if path else ''}")
+
+
+def _token_text(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value).strip().rstrip("\x00").strip()
+
+
+def _has_get_function_list(path: Path) -> bool:
+    """Open the file with the OS loader and look for the PKCS#11 entry point.
+
+    python-pkcs11 would crash calling a NULL entry point, so check first.
+    """
+    try:
+        handle = ctypes.CDLL(str(path))
+    except OSError as exc:
+        raise errors.DriverInvalid(path=str(path), detail=_short_os_error(exc)) from None
+    return hasattr(handle, "C_GetFunctionList")
+
+
+def _short_os_error(exc: OSError) -> str:
+    text = str(exc)
+    return text.split(": ")[-1][:120] if text else type(exc).__name__
+
+
+class Pkcs11Module:
+    """A PKCS#11 module file and, once loaded, its library handle."""
+
+    def __init__(self, path: Path, claimed_by: tuple[str, ...], rescan: str = "slotlist",
+                 env: dict[str, str] | None = None) -> None:
+        self.path = Path(path)
+        self.claimed_by = claimed_by
+        self.rescan = rescan
+        self.env = env or {}
+        self.lock = threading.RLock()
+        self._lib: Any = None
+        self.error: errors.DriverError | None = None
+        self._sessions_open = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self._lib is not None
+
+    @property
+    def busy(self) -> bool:
+        return self._sessions_open > 0
+
+    def library_info(self) -> dict[str, object]:
+        if not self._lib:
+            return {}
+        return {
+            "manufacturer": _token_text(self._lib.manufacturer_id),
+            "description": _token_text(self._lib.library_description),
+            "cryptoki_version": ".".join(map(str, self._lib.cryptoki_version)),
+            "library_version": ".".join(map(str, self._lib.library_version)),
+        }
+
+    def load(self) -> None:
+        """Load and initialise the library once.  Raises a DriverError subtype."""
+        with self.lock:
+            if self._lib is not None:
+                return
+            try:
+                self._lib = self._load()
+                self.error = None
+            except errors.DriverError as exc:
+                self.error = exc
+                raise
+
+    def _load(self) -> Any:
+        path = self.path
+        if not path.is_file():
+            raise errors.DriverMissing(path=str(path))
+        for key, value in self.env.items():
+            if key not in os.environ and Path(value).exists():
+                os.environ[key] = value
+        if not _has_get_function_list(path):
+            raise errors.DriverInvalid(path=str(path), detail="没有 C_GetFunctionList / no C_GetFunctionList")
+        p = _pkcs11()
+        try:
+            return p.lib(str(path))
+        except p.PKCS11Error as exc:
+            text = str(exc)
+            if "loading" in text:
+                raise errors.DriverInvalid(path=str(path), detail=type(exc).__name__) from None
+            raise errors.DriverInitFailed(path=str(path), detail=type(exc).__name__) from None
+
+    def refresh(self) -> bool:
+        """Make the library see keys inserted since the last look.
+
+        Returns False (and does nothing) when a session is in use: for
+        modules that need ``C_Finalize``/``C_Initialize`` that would close it.
+        """
+        if self._lib is None:
+            return False
+        if self.rescan != "reinitialize":
+            return True
+        if self.busy:
+            return False
+        try:
+            self._lib.reinitialize()
+        except _pkcs11().PKCS11Error as exc:
+            raise errors.DriverInitFailed(path=str(self.path), detail=type(exc).__name__) from None
+        return True
+
+    def present_tokens(self) -> list[tuple[int, Any]]:
+        """(slot id, token) for each initialised token present now."""
+        p = _pkcs11()
+        out = []
+        try:
+            slots = self._lib.get_slots(token_present=True)
+        except p.PKCS11Error as exc:
+            raise translate(exc, str(self.path)) from None
+        for slot in slots:
+            try:
+                token = slot.get_token()
+            except (p.TokenNotPresent, p.TokenNotRecognised, p.DeviceRemoved, p.SlotIDInvalid):
+                continue  # pulled out between the two calls
+            if not TokenFlags(int(token.flags)).initialized:
+                continue  # SoftHSM's spare slot, or a blank key
+            out.append((slot.slot_id, token))
+        return out
+
+    @staticmethod
+    def token_facts(token: Any) -> dict[str, object]:
+        return {
+            "label": _token_text(token.label),
+            "serial": _token_text(token.serial),
+            "manufacturer": _token_text(token.manufacturer_id),
+            "model": _token_text(token.model),
+            "flags": TokenFlags(int(token.flags)),
+        }
+
+    def find_token(self, serial: str) -> tuple[int, Any]:
+        for slot_id, token in self.present_tokens():
+            if _token_text(token.serial) == serial:
+                return slot_id, token
+        raise errors.NoKey(serial)
+
+    @contextmanager
+    def session(self, serial: str, rw: bool = False) -> Iterator[Any]:
+        """Open a session on the key with this serial, holding the module lock.
+
+        No login here: PIN handling lives in :mod:`zhenglian.tokens.pin`.
+        """
+        p = _pkcs11()
+        with self.lock:
+            _, token = self.find_token(serial)
+            try:
+                session = token.open(rw=rw)
+            except p.PKCS11Error as exc:
+                raise translate(exc, str(self.path)) from None
+            self._sessions_open += 1
+            try:
+                yield session
+            except p.PKCS11Error as exc:
+                raise translate(exc, str(self.path)) from None
+            finally:
+                self._sessions_open -= 1
+                try:
+                    session.close()
+                except p.PKCS11Error:
+                    pass  # the key is gone; nothing left to close
+
+    def read_certificates(self, session: Any) -> list[KeyCert]:
+        """Certificates on the key, each paired with its key by CKA_ID."""
+        p = _pkcs11()
+        A, O = p.Attribute, p.ObjectClass  # noqa: N806, E741
+        certs: list[KeyCert] = []
+        pubkeys: dict[bytes, bytes] = {}
+        privs: set[bytes] = set()
+        for obj in session.get_objects({A.CLASS: O.PUBLIC_KEY}):
+            try:
+                pubkeys[bytes(obj[A.ID])] = _public_key_material(obj, A)
+            except p.PKCS11Error:
+                continue
+        for obj in session.get_objects({A.CLASS: O.PRIVATE_KEY}):
+            try:
+                privs.add(bytes(obj[A.ID]))
+            except p.PKCS11Error:
+                continue
+        for obj in session.get_objects({A.CLASS: O.CERTIFICATE}):
+            try:
+                der = bytes(obj[A.VALUE])
+                cka_id = bytes(obj[A.ID])
+                label = _token_text(obj[A.LABEL])
+            except p.PKCS11Error:
+                continue
+            try:
+                info = parse_cert(der)
+            except (ValueError, TypeError) as exc:
+                log.warning("unreadable certificate object on key: %s", type(exc).__name__)
+                continue
+            paired: bool | None
+            if cka_id in privs:
+                paired = True
+            elif cka_id in pubkeys:
+                paired = _same_key(pubkeys[cka_id], der)
+            else:
+                paired = None
+            certs.append(KeyCert(info=info, cka_id=cka_id, label=label, paired=paired))
+        return certs
+
+
+def _public_key_material(obj: Any, A: Any) -> bytes:  # noqa: N803
+    """RSA modulus or EC point of a public key object, for comparison."""
+    p = _pkcs11()
+    try:
+        return bytes(obj[A.MODULUS])
+    except p.PKCS11Error:
+        pass
+    try:
+        return bytes(obj[A.EC_POINT])
+    except p.PKCS11Error:
+        return b""
+
+
+def _same_key(material: bytes, cert_der: bytes) -> bool | None:
+    from asn1crypto import core, x509
+
+    if not material:
+        return None
+    pub = x509.Certificate.load(cert_der).public_key
+    if pub.algorithm == "rsa":
+        modulus = pub["public_key"].parsed["modulus"].native
+        return int.from_bytes(material, "big") == modulus
+    if pub.algorithm == "ec":
+        point = pub["public_key"].native
+        if material == point:
+            return True
+        try:
+            return core.OctetString.load(material).native == point
+        except ValueError:
+            return False
+    return None
