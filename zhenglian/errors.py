@@ -247,3 +247,21 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, ZhenglianError):
         return exc.user_message()
     return ZhenglianError(detail=type(exc).__name__).user_message()
+
+
+# --- seals -----------------------------------------------------------------
+
+class SealFontMissing(ZhenglianError):
+    code = "seal_font_missing"
+    exit_code = ExitCode.CONFIG
+    zh = "找不到可用于制作印章的中文字体（已查找：{searched}）"
+    en = "No Chinese font found to draw the seal (looked for: {searched})"
+    hint_zh = "请安装宋体/仿宋或 Noto CJK 字体（Debian/Ubuntu：fonts-noto-cjk），或用环境变量 ZHENGLIAN_SEAL_FONT 指定字体文件。"
+    hint_en = "Install SimSun/FangSong or a Noto CJK font (Debian/Ubuntu: fonts-noto-cjk), or set ZHENGLIAN_SEAL_FONT to a font file."
+
+
+class SealInvalid(ZhenglianError):
+    code = "seal_invalid"
+    exit_code = ExitCode.CERTIFICATE
+    zh = "电子印章数据无效：{detail}"
+    en = "The electronic seal data is invalid: {detail}"

@@ -133,46 +133,46 @@ class TokenManager:
 
     # --- scanning ----------------------------------------------------------
 
+    def read_key(self, module: Pkcs11Module, slot_id: int, token: object) -> KeyInfo | None:
+        """Read one key's facts and certificates; None if it was pulled out meanwhile."""
+        facts = module.token_facts(token)
+        read_error = None
+        certs: list[KeyCert] = []
+        try:
+            with module.session(str(facts["serial"])) as session:
+                certs = module.read_certificates(session)
+        except (errors.TokenRemoved, errors.NoKey):
+            log.info("key removed while reading it")
+            return None
+        except errors.ZhenglianError as exc:
+            read_error = exc.code
+        certs.sort(key=lambda c: (c.info.is_ca, c.info.usage != "signing", c.cka_id))
+        ca, source = self.identify_ca(module, certs)
+        return KeyInfo(
+            module_path=str(module.path),
+            module_ids=module.claimed_by,
+            slot_id=int(slot_id),
+            label=str(facts["label"]),
+            serial=str(facts["serial"]),
+            manufacturer=str(facts["manufacturer"]),
+            model=str(facts["model"]),
+            flags=facts["flags"],  # type: ignore[arg-type]
+            ca_id=ca.id if ca else None,
+            ca_name_zh=ca.name_zh if ca else None,
+            ca_name_en=ca.name_en if ca else None,
+            ca_source=source,
+            demo=any(m.is_demo for m in self._manifests_of(module)),
+            certificates=tuple(certs),
+            read_error=read_error,
+        )
+
     def scan_module(self, module: Pkcs11Module, refresh: bool = True) -> list[KeyInfo]:
-        """Every key of one loaded module.  The caller holds or may take the lock."""
+        """Every key of one loaded module (takes the module's lock)."""
         with module.lock:
             if refresh:
                 module.refresh()
-            keys = []
-            for slot_id, token in module.present_tokens():
-                facts = module.token_facts(token)
-                read_error = None
-                certs: list[KeyCert] = []
-                try:
-                    with module.session(str(facts["serial"])) as session:
-                        certs = module.read_certificates(session)
-                except errors.TokenRemoved:
-                    log.info("key removed while reading it")
-                    continue
-                except errors.NoKey:
-                    continue
-                except errors.ZhenglianError as exc:
-                    read_error = exc.code
-                ca, source = self.identify_ca(module, certs)
-                demo = any((m.is_demo for m in self._manifests_of(module)))
-                keys.append(KeyInfo(
-                    module_path=str(module.path),
-                    module_ids=module.claimed_by,
-                    slot_id=int(slot_id),
-                    label=str(facts["label"]),
-                    serial=str(facts["serial"]),
-                    manufacturer=str(facts["manufacturer"]),
-                    model=str(facts["model"]),
-                    flags=facts["flags"],  # type: ignore[arg-type]
-                    ca_id=ca.id if ca else None,
-                    ca_name_zh=ca.name_zh if ca else None,
-                    ca_name_en=ca.name_en if ca else None,
-                    ca_source=source,
-                    demo=demo,
-                    certificates=tuple(certs),
-                    read_error=read_error,
-                ))
-            return keys
+            keys = [self.read_key(module, slot_id, token) for slot_id, token in module.present_tokens()]
+            return [k for k in keys if k is not None]
 
     def scan(self, refresh: bool = True) -> list[KeyInfo]:
         """All keys of all loadable modules (loading them on first use)."""
@@ -185,7 +185,15 @@ class TokenManager:
                 keys.extend(self.scan_module(module, refresh=refresh))
             except errors.ZhenglianError as exc:
                 log.warning("scan of %s failed: %s", module.path, exc.code)
+        keys.sort(key=lambda k: (k.ca_id or "~", k.label, k.serial))
         return keys
+
+    def status_for(self, path: Path) -> ModuleStatus | None:
+        module = self._modules.get(_key(path))
+        if module is None:
+            return None
+        return ModuleStatus(str(module.path), module.claimed_by, module.path.is_file(), module.loaded,
+                            module.error, module.library_info())
 
     def module_for(self, key: KeyInfo) -> Pkcs11Module:
         module = self._modules.get(_key(Path(key.module_path)))

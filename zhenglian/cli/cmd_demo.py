@@ -1,0 +1,69 @@
+"""``zhenglian demo init``: SoftHSM keys that look like each CA's real keys.
+
+Imports the reference package lazily: an installed client without it says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+
+from zhenglian import errors, paths
+from zhenglian.cli.output import line, print_json
+from zhenglian.config import Settings
+
+
+class DemoUnavailable(errors.ZhenglianError):
+    code = "demo_unavailable"
+    zh = "演示功能不可用：{detail}"
+    en = "The demo is not available: {detail}"
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("demo", parents=[common], help="演示 UKey 与演示环境 / demo keys and environment")
+    actions = p.add_subparsers(dest="demo_action", metavar="ACTION", required=True)
+    i = actions.add_parser("init", parents=[common], help="创建三个演示 UKey / create the three demo keys")
+    i.add_argument("--force", action="store_true", help="删除已有演示 UKey 后重建 / recreate existing demo keys")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=run_init)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    try:
+        from zhenglian.reference import provision, softhsm
+    except ImportError as exc:  # the installer does not ship the reference package
+        raise DemoUnavailable(detail=type(exc).__name__) from None
+    try:
+        softhsm.module_path()
+        softhsm.util_path()
+    except softhsm.SoftHSMUnavailable as exc:
+        raise DemoUnavailable(detail=str(exc)) from None
+
+    conf = softhsm.default_conf()
+    existing = sorted((conf.parent / "tokens").glob("*")) if conf.exists() else []
+    if existing and not args.force:
+        line("演示 UKey 已存在（用 --force 重建）/ demo keys exist already (use --force to recreate)")
+        return 0
+    if args.force and conf.parent.exists():
+        shutil.rmtree(conf.parent)
+        shutil.rmtree(paths.data_dir() / "demo-ca", ignore_errors=True)
+    softhsm.write_conf(conf)
+    keys = provision.provision_all(conf)
+
+    settings = Settings.load()
+    settings.demo = True
+    settings.save()
+
+    if args.json:
+        print_json([{"label": k.spec.label, "serial": k.serial, "ca": k.spec.ca_id,
+                     "organization": k.spec.organization, "uscc": k.spec.uscc,
+                     "not_after": k.certificate.not_valid_after_utc.isoformat(),
+                     "demo_user_pin": k.spec.user_pin, "demo_so_pin": k.spec.so_pin} for k in keys])
+        return 0
+    line(f"已创建 {len(keys)} 个演示 UKey / created {len(keys)} demo keys (SoftHSM: {conf})")
+    for k in keys:
+        line(f"  {k.spec.label}  {k.spec.organization}  {k.spec.uscc}  "
+             f"有效至 valid until {k.certificate.not_valid_after_utc:%Y-%m-%d}")
+        line(f"      演示 PIN demo PIN: {k.spec.user_pin}   SO PIN: {k.spec.so_pin}")
+    line("这些是公开的演示 PIN，只用于演示 UKey / these demo PINs are public, for demo keys only")
+    return 0

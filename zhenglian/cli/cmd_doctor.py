@@ -1,0 +1,68 @@
+"""``zhenglian doctor``: which drivers are there, which keys, which paths."""
+
+from __future__ import annotations
+
+import argparse
+
+from zhenglian import diagnostics
+from zhenglian.cli.output import line, print_json
+from zhenglian.services import Context
+
+KIND_ZH = {"ca": "CA", "maker": "厂商 maker", "demo": "演示/测试 demo", "user": "用户添加 user"}
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("doctor", parents=[common], help="诊断驱动与 UKey / diagnose drivers and keys")
+    p.add_argument("--json", action="store_true", help="JSON 输出 / JSON output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    ctx = Context.create(args.module)
+    report = diagnostics.collect(ctx)
+    if args.json:
+        print_json(report)
+        return 0
+    line(f"证联 zhenglian {report['version']} — {report['os']}, Python {report['python']}")
+    for name, ver in report["packages"].items():
+        line(f"  {name} {ver or '未安装 not installed'}")
+    line()
+    line("驱动 Drivers:")
+    for d in report["drivers"]:
+        state = "已找到 found" if d["found"] else "缺失 missing"
+        line(f"  {d['name_zh']} ({d['name_en']}) [{KIND_ZH.get(d['kind'], d['kind'])}]: {state}, UKey {d['keys']}")
+        for c in d["modules"]:
+            if c["same_as"]:
+                line(f"      ✔ {c['path']} → {c['same_as']}")
+            elif c["present"]:
+                mark = "已加载 loaded" if c["loaded"] else "未加载 not loaded"
+                line(f"      ✔ {c['path']} — {mark}")
+                if c["error"]:
+                    line(f"        {c['error']['message_zh']} / {c['error']['message_en']}")
+        if not d["found"]:
+            names = sorted({c["path"].replace("\\", "/").split("/")[-1] for c in d["modules"]})
+            line(f"      ✘ 未找到 not found: {', '.join(names) or '(本系统无 PKCS#11 驱动 / no PKCS#11 module on this OS)'}")
+        for s in d["skf_modules"]:
+            if s["present"]:
+                line(f"      ⓘ SKF 驱动 {s['path']}（暂不支持 SKF 接口 / SKF interface not supported yet）")
+    for u in report["user_modules"]:
+        ok = "已加载 loaded" if u["loaded"] else "失败 failed"
+        line(f"  用户添加 user module: {u['path']} — {ok}")
+        if u["error"]:
+            line(f"      {u['error']['message_zh']} / {u['error']['message_en']}")
+    for e in report["manifest_errors"]:
+        line(f"  ⚠ {e['message_zh']} / {e['message_en']}")
+    line()
+    line("UKey:")
+    if not report["keys"]:
+        line("  未检测到 / none")
+    for k in report["keys"]:
+        line(f"  {k['ca'] or '?'} {k['label']} ({k['serial']}) {k['organization'] or ''} — PIN {k['pin_state']}")
+    for u in report["usb_without_driver"]:
+        line(f"  ⚠ {u['message_zh']} / {u['message_en']}")
+        line(f"    {u['advice_zh']}")
+    line()
+    line("路径 Paths:")
+    for name, value in report["paths"].items():
+        line(f"  {name}: {value}")
+    return 0

@@ -1,0 +1,95 @@
+"""``zhenglian`` entry point: subcommands, error handling, exit codes.
+
+Each subcommand lives in its own module ``zhenglian.cli.cmd_<name>`` with a
+``register(subparsers, common)`` function.  Errors print a clear message
+(Chinese, then English) and exit with the code from zhenglian.errors; a
+traceback goes to the log file only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from zhenglian import __version__, errors, logsetup, paths
+
+COMMANDS = ("keys", "doctor", "demo")
+
+log = logging.getLogger("zhenglian.cli")
+
+
+def common_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--module", action="append", default=[], metavar="PATH",
+        help="额外的 PKCS#11 驱动文件（可重复）/ extra PKCS#11 module file (repeatable)",
+    )
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_parser()
+    parser = argparse.ArgumentParser(
+        prog="zhenglian",
+        description="证联客户端 — UKey 电子签章 / zhenglian — UKey e-seal signing client",
+        epilog="不带子命令运行时启动托盘程序 / without a subcommand, starts the tray application",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"zhenglian {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"zhenglian.cli.cmd_{name}").register(sub, common)
+    return parser
+
+
+def _utf8_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(encoding="utf-8", errors="replace")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _utf8_stdio()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version or a usage error
+        return int(exc.code or 0)
+    try:
+        logsetup.setup()
+    except OSError:
+        pass  # a read-only data directory must not stop the command line
+    if not getattr(args, "command", None):
+        return _start_gui(args)
+    try:
+        return int(args.func(args) or 0)
+    except errors.ZhenglianError as exc:
+        print(exc.user_message(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(errors.PinCancelled().user_message(), file=sys.stderr)
+        return errors.ExitCode.CANCELLED
+    except Exception as exc:  # last resort: never a traceback on screen
+        log.exception("unexpected error in command %s", args.command)
+        print(errors.describe(exc), file=sys.stderr)
+        print(f"详情见日志 / details in the log: {paths.log_dir() / 'zhenglian.log'}", file=sys.stderr)
+        return errors.ExitCode.ERROR
+
+
+def _start_gui(args: argparse.Namespace) -> int:
+    try:
+        app = importlib.import_module("zhenglian.ui.app")
+    except ImportError:
+        build_parser().print_help()
+        return errors.ExitCode.USAGE
+    return int(app.run(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""Hot-plug: notice keys being inserted and removed.
+
+Most drivers offer no usable ``C_WaitForSlotEvent`` (SoftHSM: not
+supported), so we poll: every ``interval`` seconds, per module, list the
+present tokens (cheap) and read certificates only for a key that is new or
+changed.  A module whose lock is held (a signing session in use) is skipped
+for that round, so the watcher never disturbs a session.  USB devices are
+polled less often, for keys whose driver is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from zhenglian import errors
+from zhenglian.tokens import usb
+from zhenglian.tokens.manager import TokenManager
+from zhenglian.tokens.model import KeyInfo
+from zhenglian.tokens.module import Pkcs11Module
+from zhenglian.tokens.snapshot import Snapshot, UnrecognisedKey, unrecognised_keys
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    kind: str  # inserted | removed | changed | unrecognised | unrecognised_gone
+    key: KeyInfo | None = None
+    unrecognised: UnrecognisedKey | None = None
+    at: float = 0.0
+
+    def describe_zh(self) -> str:
+        if self.key is not None:
+            verb = {"inserted": "已插入", "removed": "已拔出", "changed": "状态变化"}[self.kind]
+            return f"UKey {verb}：{self.key.display_name()}（序列号 {self.key.serial}）"
+        assert self.unrecognised is not None
+        if self.kind == "unrecognised":
+            return self.unrecognised.message_zh()
+        return f"未识别的 UKey 已拔出（{self.unrecognised.device.id}）"
+
+    def describe_en(self) -> str:
+        if self.key is not None:
+            who = self.key.organization() or self.key.label
+            return f"Key {self.kind}: {self.key.ca_name_en or 'unknown CA'} · {who} (serial {self.key.serial})"
+        assert self.unrecognised is not None
+        if self.kind == "unrecognised":
+            return self.unrecognised.message_en()
+        return f"Unrecognised key removed ({self.unrecognised.device.id})"
+
+
+Listener = Callable[[KeyEvent], None]
+
+
+class KeyWatcher:
+    def __init__(self, manager: TokenManager, on_event: Listener | None = None,
+                 interval: float = 0.5, usb_interval: float = 2.0, use_usb: bool = True) -> None:
+        self.manager = manager
+        self.on_event = on_event
+        self.interval = interval
+        self.usb_interval = usb_interval
+        self.use_usb = use_usb
+        self._keys: dict[tuple[str, str], KeyInfo] = {}
+        self._unrecognised: dict[str, UnrecognisedKey] = {}
+        self._devices: list[usb.UsbDevice] = []
+        self._last_usb = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._state_lock = threading.Lock()
+        self.primed = False
+
+    # --- state -------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        with self._state_lock:
+            return Snapshot(tuple(self._keys.values()), tuple(self._unrecognised.values()), tuple(self._devices))
+
+    # --- polling -----------------------------------------------------------
+
+    def _poll_module(self, module: Pkcs11Module) -> list[KeyInfo] | None:
+        """Keys of one module now, or None when it is busy (keep what we had)."""
+        if not module.lock.acquire(blocking=False):
+            return None
+        try:
+            if not module.refresh():
+                return None
+            present = module.present_tokens()
+            out = []
+            for slot_id, token in present:
+                facts = module.token_facts(token)
+                old = self._keys.get((str(module.path), str(facts["serial"])))
+                if (old is not None and old.slot_id == int(slot_id) and old.label == facts["label"]
+                        and old.flags.raw == facts["flags"].raw):  # type: ignore[attr-defined]
+                    out.append(old)
+                    continue
+                key = self.manager.read_key(module, slot_id, token)
+                if key is not None:
+                    out.append(key)
+            return out
+        except errors.ZhenglianError as exc:
+            log.info("polling %s: %s", module.path, exc.code)
+            return None
+        finally:
+            module.lock.release()
+
+    def poll_once(self) -> list[KeyEvent]:
+        """One round: compare what is there now with what was there before."""
+        now = time.monotonic()
+        events: list[KeyEvent] = []
+        if not self.primed:
+            self.manager.load_all()
+        current: dict[tuple[str, str], KeyInfo] = {}
+        for module in self.manager.modules:
+            if not module.loaded:
+                continue
+            keys = self._poll_module(module)
+            if keys is None:  # busy: carry the previous state of this module
+                keys = [k for k in self._keys.values() if k.module_path == str(module.path)]
+            for k in keys:
+                current[k.identity] = k
+        with self._state_lock:
+            for ident, key in current.items():
+                old = self._keys.get(ident)
+                if old is None:
+                    events.append(KeyEvent("inserted", key=key, at=now))
+                elif old.fingerprint != key.fingerprint:
+                    events.append(KeyEvent("changed", key=key, at=now))
+            for ident, key in self._keys.items():
+                if ident not in current:
+                    events.append(KeyEvent("removed", key=key, at=now))
+            self._keys = current
+
+        if self.use_usb and (now - self._last_usb >= self.usb_interval or not self.primed):
+            self._last_usb = now
+            devices = usb.scan()
+            unrec = {u.device.id: u for u in unrecognised_keys(self.manager.manifests, list(current.values()), devices)}
+            with self._state_lock:
+                self._devices = devices
+                for uid, u in unrec.items():
+                    if uid not in self._unrecognised:
+                        events.append(KeyEvent("unrecognised", unrecognised=u, at=now))
+                for uid, u in self._unrecognised.items():
+                    if uid not in unrec:
+                        events.append(KeyEvent("unrecognised_gone", unrecognised=u, at=now))
+                self._unrecognised = unrec
+        self.primed = True
+        return events
+
+    # --- thread ------------------------------------------------------------
+
+    def _emit(self, events: list[KeyEvent]) -> None:
+        if self.on_event is None:
+            return
+        for ev in events:
+            try:
+                self.on_event(ev)
+            except Exception:  # a listener's bug must not kill the watcher
+                log.exception("key event listener failed")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._emit(self.poll_once())
+            except Exception:
+                log.exception("key watcher round failed")
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="zhenglian-key-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
