@@ -265,3 +265,21 @@ class SealInvalid(ZhenglianError):
     exit_code = ExitCode.CERTIFICATE
     zh = "电子印章数据无效：{detail}"
     en = "The electronic seal data is invalid: {detail}"
+
+
+class FinalTryNotConfirmed(ZhenglianError):
+    code = "final_try_unconfirmed"
+    exit_code = ExitCode.CANCELLED
+    zh = "只剩最后一次尝试机会，再错 UKey 将被锁定；未经确认不会提交 PIN"
+    en = "Only one try is left and a wrong PIN locks the key; the PIN is not sent without confirmation"
+    hint_zh = "确认 PIN 无误后再试（命令行：加 --confirm-final-try）。"
+    hint_en = "Make sure the PIN is right, then confirm (command line: add --confirm-final-try)."
+
+
+class InitialPinInUse(ZhenglianError):
+    code = "initial_pin"
+    exit_code = ExitCode.PIN_POLICY
+    zh = "UKey 仍在使用出厂初始 PIN，请立即修改"
+    en = "The key still uses its factory PIN; change it now"
+    hint_zh = "运行“zhenglian pin change”或在托盘菜单选择“修改PIN”。"
+    hint_en = "Run 'zhenglian pin change' or choose 修改PIN (Change PIN) in the tray menu."

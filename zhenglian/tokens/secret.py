@@ -1,0 +1,71 @@
+"""A PIN held in a mutable buffer that is wiped after use.
+
+Python strings are immutable and cannot be wiped; a PIN arrives as one from
+the terminal or a Qt line edit, so we convert it at once, drop the string, and
+keep only this buffer.  ``repr``/``str`` never show the content, and the
+object refuses to be pickled, so it cannot reach logs, exceptions or files
+by accident.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+
+class PinBuffer:
+    __slots__ = ("_buf",)
+
+    def __init__(self, data: bytes | bytearray | str = b"") -> None:
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self._buf = bytearray(data)
+
+    @classmethod
+    def from_str(cls, text: str) -> PinBuffer:
+        return cls(text)
+
+    @property
+    def buffer(self) -> bytearray:
+        """The live bytes, for the PKCS#11 call only."""
+        return self._buf
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    def __bool__(self) -> bool:
+        return bool(self._buf)
+
+    def text(self) -> str:
+        """Decoded copy for rule checks (length, character classes); not kept."""
+        return self._buf.decode("utf-8", "replace")
+
+    def equals(self, other: PinBuffer) -> bool:
+        import hmac
+
+        return hmac.compare_digest(bytes(self._buf), bytes(other._buf))
+
+    def copy(self) -> PinBuffer:
+        return PinBuffer(self._buf)
+
+    def wipe(self) -> None:
+        for i in range(len(self._buf)):
+            self._buf[i] = 0
+        self._buf = bytearray()
+
+    @property
+    def wiped(self) -> bool:
+        return not self._buf
+
+    def __repr__(self) -> str:
+        return "PinBuffer(***)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a PIN cannot be pickled")
+
+    def __enter__(self) -> PinBuffer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wipe()
