@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian (12+) machine for zhenglian: system packages, a
+# virtual environment in .venv, and the Python packages pinned in
+# pyproject.toml.  Safe to run again; it only does what is missing.
+#   ZHENGLIAN_SKIP_APT=1   skip the apt-get step (no root, or already done)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  python3 python3-venv python3-dev gcc libc6-dev   # Python, and cc for the test PKCS#11 module
+  softhsm2 opensc                                   # software UKeys for the demo and the tests
+  poppler-utils qpdf libnss3-tools                  # pdfsig/pdftoppm, qpdf --check, certutil
+  fonts-noto-cjk                                    # Chinese text in seals, stamps and the UI
+  xvfb xauth x11-utils trayer imagemagick           # headless screen, tray host, screenshots
+  libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3
+  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
+  libxcb-randr0 libxcb-render-util0 libxcb-image0 # Qt's xcb platform plugin
+)
+
+if [[ "${ZHENGLIAN_SKIP_APT:-0}" != 1 ]] && command -v apt-get >/dev/null; then
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    SUDO=""
+    [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    echo "==> apt-get install ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+PY=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+  echo "==> creating .venv with $($PY --version)"
+  $PY -m venv .venv
+fi
+stamp=.venv/.zhenglian-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  echo "==> pip install -e .[server,dev]"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[server,dev]"
+  echo "$want" > "$stamp"
+fi
