@@ -86,9 +86,8 @@ def test_key_removed_between_listing_and_reading_is_skipped(make_key, softhsm_co
     softhsm.delete_token(softhsm_conf, prov.spec.label)
     module.refresh()  # the library now knows the key is gone
     assert mgr.read_key(module, slot_id, token) is None
-    with pytest.raises(errors.NoKey):
-        with module.session(prov.serial):
-            pass
+    with pytest.raises(errors.NoKey), module.session(prov.serial):
+        pass
 
 
 def test_cli_keys_json_lists_demo_keys(run_cli, demo_keys) -> None:
