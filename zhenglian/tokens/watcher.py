@@ -32,6 +32,7 @@ class KeyEvent:
     key: KeyInfo | None = None
     unrecognised: UnrecognisedKey | None = None
     at: float = 0.0
+    initial: bool = False  # found by the first look, not plugged in while watching
 
     def describe_zh(self) -> str:
         if self.key is not None:
@@ -68,6 +69,7 @@ class KeyWatcher:
         self._devices: list[usb.UsbDevice] = []
         self._last_usb = 0.0
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._state_lock = threading.Lock()
         self.primed = False
@@ -125,7 +127,7 @@ class KeyWatcher:
             for ident, key in current.items():
                 old = self._keys.get(ident)
                 if old is None:
-                    events.append(KeyEvent("inserted", key=key, at=now))
+                    events.append(KeyEvent("inserted", key=key, at=now, initial=not self.primed))
                 elif old.fingerprint != key.fingerprint:
                     events.append(KeyEvent("changed", key=key, at=now))
             for ident, key in self._keys.items():
@@ -141,7 +143,7 @@ class KeyWatcher:
                 self._devices = devices
                 for uid, u in unrec.items():
                     if uid not in self._unrecognised:
-                        events.append(KeyEvent("unrecognised", unrecognised=u, at=now))
+                        events.append(KeyEvent("unrecognised", unrecognised=u, at=now, initial=not self.primed))
                 for uid, u in self._unrecognised.items():
                     if uid not in unrec:
                         events.append(KeyEvent("unrecognised_gone", unrecognised=u, at=now))
@@ -166,7 +168,8 @@ class KeyWatcher:
                 self._emit(self.poll_once())
             except Exception:
                 log.exception("key watcher round failed")
-            self._stop.wait(self.interval)
+            self._wake.wait(self.interval)
+            self._wake.clear()
 
     def start(self) -> None:
         if self._thread is not None:
@@ -175,8 +178,13 @@ class KeyWatcher:
         self._thread = threading.Thread(target=self._run, name="zhenglian-key-watcher", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Poll now instead of at the end of the interval (the user pressed retry)."""
+        self._wake.set()
+
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None

@@ -1,0 +1,196 @@
+"""The tray application: ``zhenglian`` with no arguments.
+
+Start-up is kept short so the tray icon appears quickly: the window's heavy
+pages are built on first use, pyHanko is imported only when signing, and the
+first key scan runs in the watcher's thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
+
+from zhenglian import __version__, diagnostics
+from zhenglian.config import Settings
+from zhenglian.services import Context
+from zhenglian.tokens.watcher import KeyEvent
+from zhenglian.ui import lang
+from zhenglian.ui.apps_view import AppsView
+from zhenglian.ui.controller import AppController
+from zhenglian.ui.diagnostics_view import DiagnosticsView, record_error
+from zhenglian.ui.keys_view import KeysView
+from zhenglian.ui.mainwindow import MainWindow
+from zhenglian.ui.single import SingleInstance, notify_running
+from zhenglian.ui.tray import Tray
+from zhenglian.ui.workers import run_async
+
+log = logging.getLogger(__name__)
+
+
+def _install_translations(app: QApplication, language: str) -> None:
+    try:
+        from zhenglian.ui import i18n
+    except ImportError:
+        return
+    i18n.install_translator(app, language)
+
+
+class TrayApp(QObject):
+    """Everything the tray application is, without the event loop (tests build this)."""
+
+    def __init__(self, ctx: Context, qapp: QApplication) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.qapp = qapp
+        self.controller = AppController(ctx, self)
+        self.tray = Tray(self)
+        self.window = MainWindow()
+        self.keys_view = KeysView()
+        self.window.add_page("keys", self.keys_view)
+        from zhenglian import apps
+
+        self.apps_view = AppsView(apps.apps(ctx.settings))
+        self.diagnostics_view = DiagnosticsView()
+        self.window.add_page("apps", self.apps_view)
+        self.window.add_page("diagnostics", self.diagnostics_view)
+        self.controller.stateChanged.connect(self._on_state)
+        self.controller.keyEvent.connect(self._on_key_event)
+        self.tray.action.connect(self.on_action)
+        self.keys_view.retry.connect(self.controller.refresh)
+        self.keys_view.vendorClient.connect(self.start_vendor_client)
+        self.diagnostics_view.refreshRequested.connect(self.refresh_diagnostics)
+        self.window.closedToTray.connect(self._on_closed_to_tray)
+        self.tray.set_state(self.controller.state)
+        self._on_state(self.controller.state)
+
+    # --- start / stop --------------------------------------------------------
+
+    def start(self) -> None:
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.tray.show()
+        else:
+            log.info("no system tray: showing the window instead")
+            self.window.bring_up()
+        self.controller.start()
+
+    def quit(self) -> None:
+        self.window.quitting = True
+        self.controller.stop()
+        self.tray.hide()
+        self.window.close()
+        self.qapp.quit()
+
+    # --- events --------------------------------------------------------------
+
+    def _attention_texts(self) -> list[str]:
+        return [self.tray.attention_text(a) if a.kind != "driver_missing" else lang.pick(a.detail_zh, a.detail_en)
+                for a in self.controller.state.attention]
+
+    def _on_state(self, state: Any) -> None:
+        self.tray.set_state(state)
+        snap = self.controller.watcher.snapshot()
+        self.keys_view.set_keys(snap.keys, snap.unrecognised)
+        self.window.set_state(state, self._attention_texts())
+
+    def _on_key_event(self, event: KeyEvent) -> None:
+        self.tray.notify_key_event(event)
+
+    def _on_closed_to_tray(self) -> None:
+        extra = self.ctx.settings._extra
+        if not extra.get("tray_notice_shown"):
+            self.tray.notify(self.tr("zhenglian keeps running"),
+                             self.tr("zhenglian is still in the tray. Use Quit in its menu to end it."))
+            extra["tray_notice_shown"] = True
+            try:
+                self.ctx.settings.save()
+            except OSError as exc:
+                log.warning("could not save settings: %s", exc.strerror)
+
+    def on_action(self, name: str) -> None:
+        if name in ("open", "certs"):
+            self.window.show_page("keys")
+        elif name == "tasks":
+            self.window.show_page("tasks" if "tasks" in self.window.pages else "keys")
+        elif name == "diagnostics":
+            self.refresh_diagnostics()
+            self.window.show_page("diagnostics")
+        elif name == "settings":
+            self.open_settings()
+        elif name == "about":
+            self.about()
+        elif name == "quit":
+            self.quit()
+        else:
+            self.window.show_page("keys")
+
+    # --- actions -------------------------------------------------------------
+
+    def refresh_diagnostics(self) -> None:
+        def done(report: dict[str, Any]) -> None:
+            self.diagnostics_view.set_report(report)
+
+        def failed(exc: BaseException) -> None:
+            text = lang.error_text(exc)
+            record_error(text)
+            self.diagnostics_view.set_error(text)
+
+        run_async(lambda: diagnostics.collect(self.ctx), done, failed)
+
+    def open_settings(self) -> None:
+        from zhenglian.ui.settings_dialog import SettingsDialog
+
+        dlg = SettingsDialog(self.ctx.settings, self.window)
+        if dlg.exec():
+            from zhenglian import apps
+
+            self.apps_view.set_apps(apps.apps(self.ctx.settings))
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self.window, self.tr("About zhenglian"),
+            self.tr("<b>zhenglian {v}</b><br>Open-source e-seal client for SZCA, NETCA and GDCA keys.<br>"
+                    "Licence: Apache-2.0").format(v=__version__),
+        )
+
+    def start_vendor_client(self, manifest_id: str) -> None:
+        from zhenglian.vendor import start_vendor_client
+
+        m = self.ctx.manifests.by_id(manifest_id)
+        if m is None:
+            return
+        try:
+            start_vendor_client(m)
+        except Exception as exc:
+            QMessageBox.warning(self.window, self.tr("zhenglian"), lang.error_text(exc))
+            return
+        QTimer.singleShot(3000, self.controller.refresh)
+
+
+def run(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    settings = Settings.load()
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setQuitOnLastWindowClosed(False)
+    qapp.setApplicationName("zhenglian")
+    qapp.setApplicationVersion(__version__)
+    if notify_running():
+        print("证联已在运行，已切换到它的窗口 / zhenglian is already running; its window was brought up")
+        return 0
+    single = SingleInstance()
+    lang.set_language(settings.language)
+    _install_translations(qapp, settings.language)
+    ctx = Context.create(getattr(args, "module", []) or [], settings)
+    app = TrayApp(ctx, qapp)
+    single.activated.connect(lambda _msg: app.window.bring_up())
+    app.start()
+    log.info("tray up after %.0f ms", (time.perf_counter() - t0) * 1000)
+    try:
+        return qapp.exec()
+    finally:
+        single.close()

@@ -1,0 +1,133 @@
+"""The keys page: each key, its certificates, PIN state; keys whose driver is missing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zhenglian.tokens.model import KeyInfo
+from zhenglian.tokens.snapshot import UnrecognisedKey
+from zhenglian.ui.lang import pick
+
+CARD_STYLE = "QFrame#card { background: palette(base); border: 1px solid palette(mid); border-radius: 8px; }"
+
+
+class KeyCard(QFrame):
+    def __init__(self, key: KeyInfo, view: KeysView) -> None:
+        super().__init__()
+        self.setObjectName("card")
+        self.setStyleSheet(CARD_STYLE)
+        self.key = key
+        lay = QVBoxLayout(self)
+        ca = pick(key.ca_name_zh or "", key.ca_name_en or "") or view.tr("Unknown CA")
+        demo = view.tr(" (demo key)") if key.demo else ""
+        title = QLabel(f"<b style='font-size:15px'>{key.organization() or key.label}</b>"
+                       f"<br><span style='color:gray'>{ca}{demo} · {view.tr('serial')} {key.serial}</span>")
+        title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(title)
+        now = datetime.now(UTC)
+        cert = key.signing_certificate()
+        rows = []
+        if cert is not None:
+            info = cert.info
+            days = info.days_left(now)
+            if days < 0:
+                validity = view.tr("expired {n} days ago").format(n=-days)
+                color = "#b91c1c"
+            else:
+                validity = view.tr("{n} days left").format(n=days)
+                color = "#b45309" if days <= 30 else "#15803d"
+            rows += [
+                (view.tr("Unified social credit code"), info.uscc or "—"),
+                (view.tr("Issuer"), info.issuer_fields.get("common_name", info.issuer)),
+                (view.tr("Valid"), f"{info.not_before:%Y-%m-%d} — {info.not_after:%Y-%m-%d} "
+                                   f"<span style='color:{color}'>({validity})</span>"),
+                (view.tr("Key"), f"{info.key_type} {info.key_bits}"),
+            ]
+        else:
+            rows.append((view.tr("Certificate"), view.tr("no signing certificate on this key")))
+        state = key.flags.pin_state()
+        pin_text = {
+            "ok": view.tr("normal"),
+            "count_low": view.tr("a wrong PIN was entered"),
+            "final_try": view.tr("one try left"),
+            "locked": view.tr("locked"),
+            "to_be_changed": view.tr("must be changed"),
+        }[state]
+        rows.append((view.tr("PIN"), pin_text))
+        grid = QLabel("<table cellspacing=4>" + "".join(
+            f"<tr><td style='color:gray'>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>")
+        grid.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(grid)
+        buttons = QHBoxLayout()
+        for name, text in (("change_pin", view.tr("Change PIN")), ("renew", view.tr("Renew")),
+                           ("seals", view.tr("Seals"))):
+            b = QPushButton(text)
+            b.setObjectName(f"btn_{name}_{key.serial}")
+            b.clicked.connect(lambda _=False, n=name: view.keyAction.emit(n, self.key))
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        lay.addLayout(buttons)
+
+
+class UnrecognisedCard(QFrame):
+    def __init__(self, u: UnrecognisedKey, view: KeysView) -> None:
+        super().__init__()
+        self.setObjectName("card")
+        self.setStyleSheet(CARD_STYLE + " QFrame#card { border-color: #f59e0b; }")
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel(f"<b>⚠ {pick(u.message_zh(), u.message_en())}</b>"))
+        advice = QLabel(pick(u.advice_zh(), view.tr("Install the CA's driver or start its own client, then plug the key in again.")))
+        advice.setWordWrap(True)
+        lay.addWidget(advice)
+        row = QHBoxLayout()
+        if u.manifest.vendor_client_name_zh:
+            start = QPushButton(view.tr("Start {name}").format(name=pick(u.manifest.vendor_client_name_zh, u.manifest.vendor_client_name_en)))
+            start.clicked.connect(lambda: view.vendorClient.emit(u.manifest.id))
+            row.addWidget(start)
+        retry = QPushButton(view.tr("Try again"))
+        retry.clicked.connect(view.retry.emit)
+        row.addWidget(retry)
+        row.addStretch(1)
+        lay.addLayout(row)
+
+
+class KeysView(QWidget):
+    keyAction = Signal(str, object)  # action name, KeyInfo
+    vendorClient = Signal(str)  # manifest id
+    retry = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        outer = QVBoxLayout(self)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer.addWidget(self.scroll)
+        self.set_keys([], [])
+
+    def set_keys(self, keys: list[KeyInfo] | tuple[KeyInfo, ...],
+                 unrecognised: list[UnrecognisedKey] | tuple[UnrecognisedKey, ...]) -> None:
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        for u in unrecognised:
+            lay.addWidget(UnrecognisedCard(u, self))
+        for key in sorted(keys, key=lambda k: (k.ca_id or "~", k.label, k.serial)):
+            lay.addWidget(KeyCard(key, self))
+        if not keys and not unrecognised:
+            empty = QLabel(self.tr("No key plugged in.\nPlug in your UKey; it is recognised automatically."))
+            empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            empty.setStyleSheet("color: gray; font-size: 15px; padding: 40px")
+            lay.addWidget(empty)
+        lay.addStretch(1)
+        self.scroll.setWidget(inner)

@@ -1,0 +1,117 @@
+"""Settings: signing server, start with the system, language, intervals, drivers, log level."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zhenglian import autostart
+from zhenglian.apps import normalise_url
+from zhenglian.config import Settings
+
+LANGUAGES = (("zh_CN", "中文"), ("en_US", "English"))
+LOG_LEVELS = ("ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.setWindowTitle(self.tr("Settings"))
+        self.setMinimumWidth(520)
+        form = QFormLayout()
+        self.server = QLineEdit(settings.server_url)
+        self.server.setObjectName("server_url")
+        self.server.setPlaceholderText("https://…")
+        form.addRow(self.tr("Signing server"), self.server)
+        self.autostart = QCheckBox(self.tr("Start zhenglian when I log in"))
+        self.autostart.setChecked(settings.autostart)
+        form.addRow("", self.autostart)
+        self.language = QComboBox()
+        for code, name in LANGUAGES:
+            self.language.addItem(name, code)
+        self.language.setCurrentIndex(max(0, [c for c, _ in LANGUAGES].index(settings.language)
+                                          if settings.language in dict(LANGUAGES) else 0))
+        form.addRow(self.tr("Language"), self.language)
+        self.key_poll = QSpinBox()
+        self.key_poll.setRange(200, 10000)
+        self.key_poll.setSingleStep(100)
+        self.key_poll.setSuffix(" ms")
+        self.key_poll.setValue(settings.key_poll_ms)
+        form.addRow(self.tr("Check for keys every"), self.key_poll)
+        self.task_poll = QSpinBox()
+        self.task_poll.setRange(10, 3600)
+        self.task_poll.setSuffix(" s")
+        self.task_poll.setValue(settings.task_poll_s)
+        form.addRow(self.tr("Check for new documents every"), self.task_poll)
+        self.modules = QListWidget()
+        self.modules.addItems(settings.extra_modules)
+        self.modules.setMaximumHeight(90)
+        mod_row = QHBoxLayout()
+        add = QPushButton(self.tr("Add driver file…"))
+        add.clicked.connect(self._add_module)
+        remove = QPushButton(self.tr("Remove"))
+        remove.clicked.connect(lambda: [self.modules.takeItem(self.modules.row(i)) for i in self.modules.selectedItems()])
+        mod_row.addWidget(add)
+        mod_row.addWidget(remove)
+        mod_row.addStretch(1)
+        mod_box = QVBoxLayout()
+        mod_box.addWidget(self.modules)
+        mod_box.addLayout(mod_row)
+        form.addRow(self.tr("Extra PKCS#11 drivers"), mod_box)
+        self.log_level = QComboBox()
+        self.log_level.addItems(LOG_LEVELS)
+        self.log_level.setCurrentText(settings.log_level if settings.log_level in LOG_LEVELS else "INFO")
+        form.addRow(self.tr("Log level"), self.log_level)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b91c1c")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.error)
+        lay.addWidget(QLabel(self.tr("A new language applies after restarting zhenglian.")))
+        lay.addWidget(buttons)
+
+    def _add_module(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("PKCS#11 driver file"), "",
+                                              self.tr("Driver files (*.dll *.so *.so.* *.dylib);;All files (*)"))
+        if path:
+            self.modules.addItem(path)
+
+    def accept(self) -> None:
+        server = self.server.text().strip()
+        if server and normalise_url(server) is None:
+            self.error.setText(self.tr("The signing server must be an http(s) address."))
+            return
+        s = self.settings
+        s.server_url = server
+        s.language = self.language.currentData()
+        s.key_poll_ms = self.key_poll.value()
+        s.task_poll_s = self.task_poll.value()
+        s.extra_modules = [self.modules.item(i).text() for i in range(self.modules.count())]
+        s.log_level = self.log_level.currentText()
+        if self.autostart.isChecked() != s.autostart:
+            try:
+                autostart.set_enabled(self.autostart.isChecked())
+            except OSError as exc:
+                self.error.setText(self.tr("Could not change start-up: {e}").format(e=exc.strerror or exc))
+                return
+            s.autostart = self.autostart.isChecked()
+        s.save()
+        super().accept()
