@@ -283,3 +283,113 @@ class InitialPinInUse(ZhenglianError):
     en = "The key still uses its factory PIN; change it now"
     hint_zh = "运行“zhenglian pin change”或在托盘菜单选择“修改PIN”。"
     hint_en = "Run 'zhenglian pin change' or choose 修改PIN (Change PIN) in the tray menu."
+
+
+class SealImportFailed(ZhenglianError):
+    code = "seal_import_failed"
+    exit_code = ExitCode.USAGE
+    zh = "无法导入印章：{problem_zh}"
+    en = "Cannot import the seal: {problem_en}"
+
+
+# --- PIN (SO / administrator PIN) -----------------------------------------
+
+class WrongSoPin(WrongPin):
+    code = "wrong_so_pin"
+    zh = "管理员 PIN（SO PIN）错误，还可尝试 {tries_left} 次"
+    en = "Wrong SO (administrator) PIN, {tries_left} tries left"
+
+
+class SoPinLocked(PinLocked):
+    code = "so_pin_locked"
+    zh = "UKey 的管理员 PIN（SO PIN）已锁定，不能再用它解锁"
+    en = "The key's SO (administrator) PIN is locked; it can no longer unlock the key"
+    hint_zh = "请联系 CA 办理：{route_zh}"
+    hint_en = "Contact the CA: {route_en}"
+
+
+class VendorClientMissing(ZhenglianError):
+    code = "vendor_client_missing"
+    exit_code = ExitCode.DRIVER
+    zh = "未找到{name}，请先安装该 CA 的驱动与客户端"
+    en = "{name_en} was not found; install the CA's driver and client first"
+
+
+# --- certificate lifecycle (renewal, CA service forms) ---------------------
+
+class RenewalNotConfigured(ZhenglianError):
+    code = "renewal_not_configured"
+    exit_code = ExitCode.CONFIG
+    zh = "{ca} 未提供在线续期服务地址，无法在线续期"
+    en = "{ca_en} publishes no online renewal address; the certificate cannot be renewed online"
+    hint_zh = "请联系 CA 办理续期，或用 --est-url 指定续期服务地址（演示 CA：zhenglian.reference.est）。"
+    hint_en = "Ask the CA to renew it, or give the renewal service with --est-url (demo CA: zhenglian.reference.est)."
+
+
+class RenewalNetworkError(ZhenglianError):
+    code = "renewal_network"
+    exit_code = ExitCode.SERVER
+    zh = "无法连接 CA 的续期服务 {url}（{detail}），证书未更改"
+    en = "Cannot reach the CA's renewal service {url} ({detail}); the certificate is unchanged"
+    hint_zh = "UKey 上原证书仍可正常使用。请检查网络后重试。"
+    hint_en = "The key's current certificate still works. Check the network and try again."
+
+
+class RenewalRefused(ZhenglianError):
+    code = "renewal_refused"
+    exit_code = ExitCode.SERVER
+    zh = "CA 拒绝了续期申请（HTTP {status}：{reason}），证书未更改"
+    en = "The CA refused the renewal (HTTP {status}: {reason}); the certificate is unchanged"
+    hint_zh = "UKey 上原证书仍可正常使用。请联系 CA 客服了解原因。"
+    hint_en = "The key's current certificate still works. Ask the CA's helpdesk why."
+
+
+class RenewalBadCertificate(ZhenglianError):
+    code = "renewal_bad_certificate"
+    exit_code = ExitCode.CERTIFICATE
+    zh = "CA 返回的新证书未通过检查：{problem_zh}；新证书未写入 UKey"
+    en = "The certificate the CA returned failed a check: {problem_en}; it was not written to the key"
+    hint_zh = "UKey 上原证书仍可正常使用。请联系 CA 客服。"
+    hint_en = "The key's current certificate still works. Contact the CA's helpdesk."
+
+
+class RenewalKeyRemoved(TokenRemoved):
+    code = "renewal_key_removed"
+    zh = "续期过程中 UKey 被拔出（{stage_zh}），续期未完成"
+    en = "The key was removed during renewal ({stage_en}); the renewal did not complete"
+    hint_zh = "原证书仍在 UKey 上。{saved_zh}请重新插入 UKey 后再运行续期。"
+    hint_en = "The current certificate is still on the key. {saved_en}Plug the key back in and renew again."
+
+
+class RenewalUnsupportedKey(ZhenglianError):
+    code = "renewal_unsupported_key"
+    exit_code = ExitCode.CERTIFICATE
+    zh = "暂不支持在线续期 {key_type} 密钥的证书"
+    en = "Online renewal of a certificate with a {key_type} key is not supported yet"
+    hint_zh = "请使用 CA 自带的证书客户端续期，或联系 CA。"
+    hint_en = "Use the CA's own certificate client, or contact the CA."
+
+
+class FormFontMissing(ZhenglianError):
+    code = "form_font_missing"
+    exit_code = ExitCode.CONFIG
+    zh = "找不到可嵌入申请表的中文 TrueType 字体（已查找：{searched}）"
+    en = "No Chinese TrueType font found to embed in the form (looked for: {searched})"
+    hint_zh = "请安装宋体（Windows 自带 simsun.ttc）或 fonts-arphic-uming / fonts-wqy-zenhei，或用环境变量 ZHENGLIAN_FORM_FONT 指定字体文件。"
+    hint_en = "Install SimSun (simsun.ttc, part of Windows) or fonts-arphic-uming / fonts-wqy-zenhei, or set ZHENGLIAN_FORM_FONT to a font file."
+
+
+class CertificateNotRemembered(ZhenglianError):
+    code = "certificate_not_remembered"
+    exit_code = ExitCode.NO_KEY
+    zh = "未插入 UKey，且没有记录过{which}证书"
+    en = "No key is plugged in and no {which_en}certificate was seen before"
+    hint_zh = "请插入 UKey，或用 --cert-sha256 指定以前见过的证书（见“zhenglian renew --list”）。"
+    hint_en = "Plug the key in, or pick a certificate seen before with --cert-sha256 (see 'zhenglian renew --list')."
+
+
+class OutputWriteFailed(ZhenglianError):
+    code = "output_write_failed"
+    exit_code = ExitCode.DOCUMENT
+    zh = "无法写入 {path}（{detail}），未生成文件"
+    en = "Cannot write {path} ({detail}); no file was written"
