@@ -48,6 +48,26 @@ class Support:
 
 
 @dataclass(frozen=True)
+class Renewal:
+    """How the CA renews a certificate: online while valid, on paper once expired.
+
+    ``est_url`` is the CA's EST (RFC 7030) base URL, e.g.
+    ``https://ca.example/.well-known/est``; empty when the CA publishes none
+    (no real CA does today — the demo CA's URL comes from the settings or
+    ``--est-url``).  ``new_key``: the CA wants a fresh key pair on the key
+    (True) or a request signed with the current key (False).  Fees are in
+    CNY for the paper route (0 = not known: ask the CA).
+    """
+
+    est_url: str = ""
+    new_key: bool = True
+    fee_cert_per_year: int = 0
+    fee_seal_per_year: int = 0
+    reissue_fee: int = 0
+    years: tuple[int, int] = (1, 5)
+
+
+@dataclass(frozen=True)
 class Manifest:
     id: str
     kind: str
@@ -68,6 +88,7 @@ class Manifest:
     vendor_client_name_zh: str = ""
     vendor_client_name_en: str = ""
     vendor_client: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    renewal: Renewal = field(default_factory=Renewal)
 
     @property
     def is_ca(self) -> bool:
@@ -216,6 +237,7 @@ def parse(file: Path, data: dict[str, Any]) -> Manifest:
         hours_en=r.get("support.hours_en", str, ""),
         mail_to_zh=r.get("support.mail_to_zh", str, ""),
     )
+    renewal = _renewal(r)
     return Manifest(
         id=ident,
         kind=kind,
@@ -236,7 +258,27 @@ def parse(file: Path, data: dict[str, Any]) -> Manifest:
         vendor_client_name_zh=r.get("vendor_client.name_zh", str, ""),
         vendor_client_name_en=r.get("vendor_client.name_en", str, ""),
         vendor_client={o: r.strings(f"vendor_client.{o}") for o in ("windows", "linux", "macos")},
+        renewal=renewal,
     )
+
+
+def _renewal(r: _Reader) -> Renewal:
+    """The optional ``[renewal]`` table."""
+    url = r.get("renewal.est_url", str, "").strip()
+    if url and not re.match(r"^https?://[^\s/]+", url):
+        raise r.fail("renewal.est_url", "应为 http(s):// 地址或留空 / must be an http(s):// URL or empty")
+    fees = {}
+    for name in ("fee_cert_per_year", "fee_seal_per_year", "reissue_fee"):
+        value = r.get(f"renewal.{name}", int, 0)
+        if value < 0:
+            raise r.fail(f"renewal.{name}", "不能为负数 / must not be negative")
+        fees[name] = value
+    years = r.get("renewal.years", list, [1, 5])
+    if (len(years) != 2 or not all(isinstance(y, int) and not isinstance(y, bool) for y in years)
+            or not 1 <= years[0] <= years[1] <= 10):
+        raise r.fail("renewal.years", "应为 [最少, 最多] 年，1–10 / must be [min, max] years, 1–10")
+    return Renewal(est_url=url.rstrip("/"), new_key=r.get("renewal.new_key", bool, True),
+                   years=(years[0], years[1]), **fees)
 
 
 def load_file(file: Path) -> Manifest:
