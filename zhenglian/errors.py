@@ -393,3 +393,19 @@ class OutputWriteFailed(ZhenglianError):
     exit_code = ExitCode.DOCUMENT
     zh = "无法写入 {path}（{detail}），未生成文件"
     en = "Cannot write {path} ({detail}); no file was written"
+
+
+# --- PIN (SO / administrator PIN) -----------------------------------------
+
+class WrongSoPin(WrongPin):
+    code = "wrong_so_pin"
+    zh = "管理员 PIN（SO PIN）错误，还可尝试 {tries_left} 次"
+    en = "Wrong SO (administrator) PIN, {tries_left} tries left"
+
+
+class SoPinLocked(PinLocked):
+    code = "so_pin_locked"
+    zh = "UKey 的管理员 PIN（SO PIN）已锁定，不能再用它解锁"
+    en = "The key's SO (administrator) PIN is locked; it can no longer unlock the key"
+    hint_zh = "请联系 CA 办理：{route_zh}"
+    hint_en = "Contact the CA: {route_en}"

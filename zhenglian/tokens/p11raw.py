@@ -66,6 +66,24 @@ class _FunctionList(ctypes.Structure):
     _fields_ = [("version", _Version)] + [(name, _PTR) for name in _ORDER]
 
 
+class TokenInfo(ctypes.Structure):
+    """CK_TOKEN_INFO (PKCS#11 v2.40); only flags and the PIN length range are used."""
+
+    if _WINDOWS:
+        _pack_ = 1
+    _fields_ = [
+        ("label", ctypes.c_ubyte * 32), ("manufacturerID", ctypes.c_ubyte * 32),
+        ("model", ctypes.c_ubyte * 16), ("serialNumber", ctypes.c_ubyte * 16),
+        ("flags", CK_ULONG), ("ulMaxSessionCount", CK_ULONG), ("ulSessionCount", CK_ULONG),
+        ("ulMaxRwSessionCount", CK_ULONG), ("ulRwSessionCount", CK_ULONG),
+        ("ulMaxPinLen", CK_ULONG), ("ulMinPinLen", CK_ULONG),
+        ("ulTotalPublicMemory", CK_ULONG), ("ulFreePublicMemory", CK_ULONG),
+        ("ulTotalPrivateMemory", CK_ULONG), ("ulFreePrivateMemory", CK_ULONG),
+        ("hardwareVersion", _Version), ("firmwareVersion", _Version), ("utcTime", ctypes.c_ubyte * 16),
+    ]
+
+
+_GETTOKENINFO = _FUNCTYPE(CK_RV, CK_ULONG, ctypes.POINTER(TokenInfo))
 _LOGIN = _FUNCTYPE(CK_RV, CK_ULONG, CK_ULONG, ctypes.c_char_p, CK_ULONG)
 _LOGOUT = _FUNCTYPE(CK_RV, CK_ULONG)
 _SETPIN = _FUNCTYPE(CK_RV, CK_ULONG, ctypes.c_char_p, CK_ULONG, ctypes.c_char_p, CK_ULONG)
@@ -73,7 +91,7 @@ _INITPIN = _FUNCTYPE(CK_RV, CK_ULONG, ctypes.c_char_p, CK_ULONG)
 
 
 class RawPinCalls:
-    """C_Login / C_Logout / C_SetPIN / C_InitPIN of one loaded module."""
+    """C_Login / C_Logout / C_SetPIN / C_InitPIN (and C_GetTokenInfo) of one loaded module."""
 
     _cache: dict[str, RawPinCalls] = {}
     _cache_lock = threading.Lock()
@@ -93,6 +111,7 @@ class RawPinCalls:
         self._logout = _LOGOUT(fl.C_Logout)
         self._setpin = _SETPIN(fl.C_SetPIN)
         self._initpin = _INITPIN(fl.C_InitPIN)
+        self._tokeninfo = _GETTOKENINFO(fl.C_GetTokenInfo)
 
     @classmethod
     def for_module(cls, path: Path) -> RawPinCalls:
@@ -114,6 +133,12 @@ class RawPinCalls:
         """pin None: protected authentication path (PIN pad)."""
         buf, n = self._buf(pin)
         return int(self._login(session, user_type, ctypes.cast(buf, ctypes.c_char_p) if buf else None, n))
+
+    def token_info(self, slot_id: int) -> tuple[int, TokenInfo]:
+        """C_GetTokenInfo: (rv, info).  python-pkcs11 does not expose the PIN length range."""
+        info = TokenInfo()
+        rv = int(self._tokeninfo(slot_id, ctypes.byref(info)))
+        return rv, info
 
     def logout(self, session: int) -> int:
         return int(self._logout(session))

@@ -8,15 +8,20 @@ can unlock it):
 - the final try needs an explicit confirmation;
 - a PIN the key cannot take is refused before it reaches the key;
 - never retry a PIN by ourselves; the PIN stays in a wipeable buffer.
+
+The second half of this module runs those rules as one interactive attempt
+against a :class:`PinPrompter` — the terminal (``zhenglian pin``) and the Qt
+dialogs are two prompters over the same steps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from zhenglian import errors
 from zhenglian.manifest import Manifest, PinPolicy
@@ -31,20 +36,36 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PinStatus:
+    """Tries left for the user (or SO) PIN: the key's flags and our counter, combined.
+
+    How they combine ("a flag wins when the two disagree"):
+    - LOCKED → locked; FINAL_TRY → exactly one try left, whatever we counted;
+    - COUNT_LOW means "at least one wrong try": with no count of ours we
+      estimate max−1 (``exact`` False); it never lifts our count, so a key
+      that only ever sets COUNT_LOW (SoftHSM, some vendors) still gets the
+      final-try confirmation and the client-side lock from our counter;
+    - a key whose driver is known to report failures (``reports`` "low" or
+      "full", learnt after an earlier wrong PIN) and now shows no flag was
+      reset elsewhere (right PIN in the vendor client, unlocked at the CA):
+      our count is stale and counts as zero;
+    - a key that reports FINAL_TRY ("full") and shows only COUNT_LOW has at
+      least two tries left, whatever we counted.
+    """
+
     serial: str
     so: bool
     flags: TokenFlags
     failures: int  # our own count of consecutive wrong tries
     max_tries: int
+    reports: str | None = None  # what the driver showed after a wrong PIN (pincounter.learn)
 
     @property
     def pinpad(self) -> bool:
         return self.flags.protected_auth_path
 
     @property
-    def locked(self) -> bool:
-        flag = self.flags.so_locked if self.so else self.flags.locked
-        return flag or self.failures >= self.max_tries
+    def _locked_flag(self) -> bool:
+        return self.flags.so_locked if self.so else self.flags.locked
 
     @property
     def _final_flag(self) -> bool:
@@ -55,19 +76,37 @@ class PinStatus:
         return self.flags.so_count_low if self.so else self.flags.count_low
 
     @property
+    def stale(self) -> bool:
+        """Our counter is out of date: the key, which reports failures, shows none."""
+        return (self.failures > 0 and self.reports in ("low", "full")
+                and not (self._low_flag or self._final_flag or self._locked_flag))
+
+    @property
+    def effective_failures(self) -> int:
+        if self.stale:
+            return 0
+        f = self.failures
+        if self._low_flag:
+            f = max(f, 1)
+            if self.reports == "full":
+                f = min(f, max(self.max_tries - 2, 1))
+        return f
+
+    @property
+    def locked(self) -> bool:
+        if self._locked_flag:
+            return True
+        if self._final_flag:
+            return False  # the key says one try is left
+        return self.effective_failures >= self.max_tries
+
+    @property
     def tries_left(self) -> int:
         if self.locked:
             return 0
         if self._final_flag:
             return 1
-        failures = self.failures
-        if self._low_flag and failures == 0:
-            failures = 1  # the key says at least one wrong try: believe the key
-        left = self.max_tries - failures
-        # Counter says final but the key, which reports flags, says not: the key wins.
-        if left <= 1 and self._low_flag:
-            left = 2
-        return max(left, 1)
+        return max(self.max_tries - self.effective_failures, 1)
 
     @property
     def final_try(self) -> bool:
@@ -75,8 +114,10 @@ class PinStatus:
 
     @property
     def exact(self) -> bool:
-        """False when the count is an estimate (the key said COUNT_LOW only)."""
-        return self.locked or self._final_flag or not (self._low_flag and self.failures == 0)
+        """False when the count is an estimate (the key said COUNT_LOW, we counted otherwise)."""
+        if self.locked or self._final_flag or not self._low_flag:
+            return True
+        return self.failures == self.effective_failures
 
     def describe_zh(self) -> str:
         who = "管理员 PIN" if self.so else "PIN"
@@ -95,17 +136,23 @@ class PinStatus:
     def to_dict(self) -> dict[str, object]:
         return {"serial": self.serial, "so": self.so, "locked": self.locked, "final_try": self.final_try,
                 "tries_left": self.tries_left, "exact": self.exact, "max_tries": self.max_tries,
-                "failures_counted": self.failures, "pinpad": self.pinpad, "flags": self.flags.to_dict()}
+                "failures_counted": self.failures, "driver_reports": self.reports,
+                "pinpad": self.pinpad, "flags": self.flags.to_dict()}
 
 
 def policy_of(manifest: Manifest | None) -> PinPolicy:
     return manifest.pin if manifest else PinPolicy()
 
 
-def locked_error(manifest: Manifest | None) -> errors.PinLocked:
-    if manifest is None:
-        return errors.PinLocked(route_zh="请联系签发该证书的 CA", route_en="contact the CA that issued the certificate")
-    return errors.PinLocked(route_zh=manifest.unlock_route_zh(), route_en=manifest.unlock_route_en())
+def locked_error(manifest: Manifest | None, so: bool = False) -> errors.PinLocked:
+    cls = errors.SoPinLocked if so else errors.PinLocked
+    if manifest is None or not manifest.is_ca:
+        return cls(route_zh="请联系签发该证书的 CA", route_en="contact the CA that issued the certificate")
+    return cls(route_zh=manifest.unlock_route_zh(), route_en=manifest.unlock_route_en())
+
+
+def _raw(module: Pkcs11Module) -> p11raw.RawPinCalls:
+    return p11raw.RawPinCalls.for_module(module.path)
 
 
 def read_flags(module: Pkcs11Module, serial: str) -> TokenFlags:
@@ -115,13 +162,38 @@ def read_flags(module: Pkcs11Module, serial: str) -> TokenFlags:
         return TokenFlags(int(token.flags))
 
 
+def key_policy(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None) -> PinPolicy:
+    """The manifest's PIN policy narrowed to the key's own PIN length range (C_GetTokenInfo)."""
+    policy = policy_of(manifest)
+    try:
+        with module.lock:
+            slot_id, _ = module.find_token(key.serial)
+            rv, info = _raw(module).token_info(slot_id)
+    except (OSError, AttributeError):
+        return policy
+    if rv != p11raw.CKR_OK:
+        return policy
+    lo, hi = int(info.ulMinPinLen), int(info.ulMaxPinLen)
+    # Some drivers report 0 or CK_UNAVAILABLE_INFORMATION (all ones): ignore those.
+    min_len = max(policy.min_length, lo) if 0 < lo < 1024 else policy.min_length
+    max_len = min(policy.max_length, hi) if 0 < hi < 1024 else policy.max_length
+    if min_len > max_len:  # the key and the manifest disagree: trust the key
+        min_len, max_len = lo, hi
+    return dataclasses.replace(policy, min_length=min_len, max_length=max_len)
+
+
 def status(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, so: bool = False) -> PinStatus:
-    return PinStatus(key.serial, so, read_flags(module, key.serial),
-                     pincounter.failures(key.serial, so), policy_of(manifest).max_tries)
-
-
-def _raw(module: Pkcs11Module) -> p11raw.RawPinCalls:
-    return p11raw.RawPinCalls.for_module(module.path)
+    flags = read_flags(module, key.serial)
+    status_bits = (flags.so_count_low or flags.so_final_try or flags.so_locked) if so else \
+        (flags.count_low or flags.final_try or flags.locked)
+    if status_bits:
+        pincounter.learn(key.serial, flags.raw, so)
+    st = PinStatus(key.serial, so, flags, pincounter.failures(key.serial, so), policy_of(manifest).max_tries,
+                   pincounter.reports(key.serial))
+    if st.stale:  # the key was reset elsewhere: its flags win over our count
+        pincounter.reset(key.serial, so)
+        st = dataclasses.replace(st, failures=0)
+    return st
 
 
 def _fail(rv: int, module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, so: bool) -> errors.ZhenglianError:
@@ -130,16 +202,18 @@ def _fail(rv: int, module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None
     if rv == p11raw.CKR_PIN_INCORRECT:
         pincounter.record_failure(key.serial, so)
         try:
+            flags = read_flags(module, key.serial)
+            pincounter.learn(key.serial, flags.raw, so)
             after = status(module, key, manifest, so)
         except errors.ZhenglianError:
             after = PinStatus(key.serial, so, TokenFlags(0), pincounter.failures(key.serial, so), max_tries)
         if after.locked:
             pincounter.record_locked(key.serial, max_tries, so)
-            return locked_error(manifest)
-        return errors.WrongPin(tries_left=after.tries_left)
+            return locked_error(manifest, so)
+        return errors.WrongSoPin(tries_left=after.tries_left) if so else errors.WrongPin(tries_left=after.tries_left)
     if rv == p11raw.CKR_PIN_LOCKED:
         pincounter.record_locked(key.serial, max_tries, so)
-        return locked_error(manifest)
+        return locked_error(manifest, so)
     if rv in (p11raw.CKR_PIN_LEN_RANGE, p11raw.CKR_PIN_INVALID):
         return errors.PinPolicyViolation(problems_zh="UKey 不接受该 PIN 的长度或字符",
                                          problems_en="the key does not accept this PIN's length or characters")
@@ -154,7 +228,7 @@ def _precheck(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, so:
               confirmed_final_try: bool) -> PinStatus:
     st = status(module, key, manifest, so)
     if st.locked:
-        raise locked_error(manifest)
+        raise locked_error(manifest, so)
     if st.final_try and not confirmed_final_try:
         raise errors.FinalTryNotConfirmed()
     return st
@@ -171,11 +245,20 @@ def login(module: Pkcs11Module, session: Any, key: KeyInfo, pin: PinBuffer | Non
     if pin is None and not st.pinpad:
         raise errors.UsageError(detail="需要 PIN / a PIN is required")
     if pin is not None:
-        pinpolicy.check_entry(pin, policy_of(manifest))
+        pinpolicy.check_entry(pin, key_policy(module, key, manifest))
     user_type = p11raw.CKU_SO if so else p11raw.CKU_USER
+    raw = _raw(module)
+    buf = pin.buffer if pin is not None else None
     with module.lock:
-        rv = _raw(module).login(session.handle, user_type, pin.buffer if pin is not None else None)
-    if rv not in (p11raw.CKR_OK, p11raw.CKR_USER_ALREADY_LOGGED_IN):
+        rv = raw.login(session.handle, user_type, buf)
+        if rv in (p11raw.CKR_USER_ALREADY_LOGGED_IN, p11raw.CKR_USER_ANOTHER_ALREADY_LOGGED_IN):
+            # The module answered without checking the PIN (a stale login of this
+            # process: login state is per application).  No try was spent, so log
+            # that state out and make the one real check; never accept unchecked.
+            log.info("C_Login: already logged in; logging out to check the PIN")
+            raw.logout(session.handle)
+            rv = raw.login(session.handle, user_type, buf)
+    if rv != p11raw.CKR_OK:
         raise _fail(rv, module, key, manifest, so)
     pincounter.reset(key.serial, so)
     initial = policy_of(manifest).initial
@@ -193,7 +276,10 @@ def logout(module: Pkcs11Module, session: Any) -> None:
 def user_session(module: Pkcs11Module, key: KeyInfo, pin: PinBuffer | None, manifest: Manifest | None,
                  *, rw: bool = False, confirmed_final_try: bool = False,
                  allow_initial_pin: bool = True) -> Iterator[Any]:
-    """A logged-in session, logged out and closed on exit whatever happens."""
+    """A logged-in session, logged out and closed on exit whatever happens.
+
+    A failed login closes the session at once (no session is left open).
+    """
     with module.session(key.serial, rw=rw) as session:
         initial = login(module, session, key, pin, manifest, confirmed_final_try=confirmed_final_try)
         try:
@@ -207,7 +293,7 @@ def user_session(module: Pkcs11Module, key: KeyInfo, pin: PinBuffer | None, mani
 def change(module: Pkcs11Module, key: KeyInfo, old: PinBuffer, new: PinBuffer, repeat: PinBuffer,
            manifest: Manifest | None, *, confirmed_final_try: bool = False) -> None:
     """C_SetPIN.  The new PIN is checked first (no try spent); a wrong old PIN counts."""
-    policy = policy_of(manifest)
+    policy = key_policy(module, key, manifest)
     pinpolicy.check_new(new, policy, old, repeat)
     _precheck(module, key, manifest, False, confirmed_final_try)
     pinpolicy.check_entry(old, policy)
@@ -221,8 +307,11 @@ def change(module: Pkcs11Module, key: KeyInfo, old: PinBuffer, new: PinBuffer, r
 
 def unlock(module: Pkcs11Module, key: KeyInfo, so_pin: PinBuffer, new: PinBuffer, repeat: PinBuffer,
            manifest: Manifest | None, *, confirmed_final_try: bool = False) -> None:
-    """SO login, then C_InitPIN: a new user PIN, keys and certificates kept."""
-    pinpolicy.check_new(new, policy_of(manifest), None, repeat)
+    """SO login, then C_InitPIN: a new user PIN, keys and certificates kept.
+
+    ``confirmed_final_try`` is about the SO PIN's own final try.
+    """
+    pinpolicy.check_new(new, key_policy(module, key, manifest), None, repeat)
     with module.session(key.serial, rw=True) as session:
         login(module, session, key, so_pin, manifest, so=True, confirmed_final_try=confirmed_final_try)
         try:
@@ -233,3 +322,137 @@ def unlock(module: Pkcs11Module, key: KeyInfo, so_pin: PinBuffer, new: PinBuffer
         finally:
             logout(module, session)
     pincounter.reset(key.serial)
+
+
+# --- one interactive attempt, for any front end ------------------------------
+
+class PinPrompter(Protocol):
+    """What a front end (terminal, Qt dialogs) provides to the flows below.
+
+    Every method is called before anything reaches the key.  ``ask_*``
+    return None when the operator cancels.  The returned buffers belong to
+    the flow, which wipes them.
+    """
+
+    def locked(self, st: PinStatus, error: errors.PinLocked) -> None: ...
+
+    def confirm_final_try(self, st: PinStatus) -> bool: ...
+
+    def ask_pin(self, st: PinStatus) -> PinBuffer | None: ...
+
+    def ask_change(self, st: PinStatus, policy: PinPolicy) -> tuple[PinBuffer, PinBuffer, PinBuffer] | None: ...
+
+    def ask_unlock(self, so_st: PinStatus, policy: PinPolicy) -> tuple[PinBuffer, PinBuffer, PinBuffer] | None: ...
+
+    def pinpad(self, st: PinStatus) -> AbstractContextManager[None]: ...
+
+
+def _gate(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
+          so: bool) -> PinStatus:
+    """Flags first: refuse when locked (no PIN asked), confirm the final try."""
+    st = status(module, key, manifest, so)
+    if st.locked:
+        err = locked_error(manifest, so)
+        prompter.locked(st, err)
+        raise err
+    if st.final_try and not prompter.confirm_final_try(st):
+        raise errors.FinalTryNotConfirmed()
+    return st
+
+
+def _wipe(*pins: PinBuffer | None) -> None:
+    for p in pins:
+        if p is not None:
+            p.wipe()
+
+
+def _ask(st: PinStatus, prompter: PinPrompter) -> PinBuffer | None:
+    """The PIN from the operator, or None for a PIN-pad key.  Raises PinCancelled."""
+    if st.pinpad:
+        return None
+    pin = prompter.ask_pin(st)
+    if pin is None:
+        raise errors.PinCancelled()
+    return pin
+
+
+@contextmanager
+def interactive_session(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
+                        *, rw: bool = False, allow_initial_pin: bool = True,
+                        cache: Any = None) -> Iterator[Any]:
+    """One attempt: flags, (confirmation), PIN (or PIN pad), login; yields a logged-in session.
+
+    The PIN is asked before the session is opened, so the module is not held
+    while the operator types.  ``cache`` (a
+    :class:`zhenglian.tokens.pincache.PinCache`) supplies a PIN the operator
+    chose to keep for this batch (the prompter's ``keep_pin`` attribute says
+    so); a cached PIN that fails is forgotten at once and never tried again.
+    """
+    pin = cache.get(key.serial) if cache is not None else None
+    from_cache = pin is not None
+    try:
+        st = _gate(module, key, manifest, prompter, False)
+        if pin is None:
+            pin = _ask(st, prompter)
+        with module.session(key.serial, rw=rw) as session:
+            try:
+                with prompter.pinpad(st) if pin is None else nullcontext():
+                    initial = login(module, session, key, pin, manifest, confirmed_final_try=st.final_try)
+            except errors.ZhenglianError:
+                if from_cache:
+                    cache.forget(key.serial)
+                raise
+            if pin is not None and cache is not None and not from_cache and getattr(prompter, "keep_pin", False):
+                cache.put(key.serial, pin)
+            _wipe(pin)
+            try:
+                if initial and not allow_initial_pin:
+                    raise errors.InitialPinInUse()
+                yield session
+            finally:
+                logout(module, session)
+    finally:
+        _wipe(pin)
+
+
+def interactive_verify(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None,
+                       prompter: PinPrompter) -> bool:
+    """Check the PIN once.  True when it is the CA's factory PIN (change it now)."""
+    st = _gate(module, key, manifest, prompter, False)
+    pin = _ask(st, prompter)
+    try:
+        with module.session(key.serial) as session:
+            with prompter.pinpad(st) if pin is None else nullcontext():
+                initial = login(module, session, key, pin, manifest, confirmed_final_try=st.final_try)
+            logout(module, session)
+        return initial
+    finally:
+        _wipe(pin)
+
+
+def interactive_change(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
+                       cache: Any = None) -> None:
+    st = _gate(module, key, manifest, prompter, False)
+    answer = prompter.ask_change(st, key_policy(module, key, manifest))
+    if answer is None:
+        raise errors.PinCancelled()
+    try:
+        change(module, key, *answer, manifest, confirmed_final_try=st.final_try)
+    finally:
+        _wipe(*answer)
+        if cache is not None:
+            cache.forget(key.serial)
+
+
+def interactive_unlock(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
+                       cache: Any = None) -> None:
+    so_st = _gate(module, key, manifest, prompter, True)
+    answer = prompter.ask_unlock(so_st, key_policy(module, key, manifest))
+    if answer is None:
+        raise errors.PinCancelled()
+    try:
+        unlock(module, key, *answer, manifest, confirmed_final_try=so_st.final_try)
+    finally:
+        _wipe(*answer)
+        if cache is not None:
+            cache.forget(key.serial)

@@ -2,44 +2,122 @@
 
 PKCS#11 reports only COUNT_LOW / FINAL_TRY / LOCKED and no number; many
 drivers report nothing.  So we count wrong tries ourselves, reset on success,
-and combine the count with the flags (a flag wins when they disagree).  The
-count is not secret; it is stored atomically under the data directory.
+and combine the count with the flags (a flag wins when they disagree, see
+:class:`zhenglian.tokens.pin.PinStatus`).
+
+We also remember what a key's driver showed right after a wrong PIN
+(``reports``): ``"none"`` (no flag at all), ``"low"`` (COUNT_LOW only, like
+SoftHSM) or ``"full"`` (FINAL_TRY / LOCKED too).  A key known to report its
+failures that shows none has been reset elsewhere (right PIN in the vendor's
+client, or unlocked at the CA's counter): then its flags win over our count.
+
+The count is not secret; it is stored atomically under the data directory,
+behind a thread lock and an OS file lock, so the tray app and a command line
+running at the same time do not lose a count.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from zhenglian import paths
 from zhenglian.fsutil import atomic_write_json, read_json
+from zhenglian.tokens.flags import (
+    CKF_SO_PIN_COUNT_LOW,
+    CKF_SO_PIN_FINAL_TRY,
+    CKF_SO_PIN_LOCKED,
+    CKF_USER_PIN_COUNT_LOW,
+    CKF_USER_PIN_FINAL_TRY,
+    CKF_USER_PIN_LOCKED,
+)
 
-_lock = threading.Lock()
+log = logging.getLogger(__name__)
+
+_lock = threading.RLock()
+_LEVELS = ("none", "low", "full")
 
 
 def _file() -> Path:
     return paths.data_dir() / "pin-tries.json"
 
 
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """Thread lock plus an advisory lock on a side file (other processes)."""
+    with _lock:
+        lock_path = _file().with_suffix(".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            yield  # read-only data directory: the thread lock is all we have
+            return
+        try:
+            _os_lock(fd, True)
+            try:
+                yield
+            finally:
+                _os_lock(fd, False)
+        finally:
+            os.close(fd)
+
+
+def _os_lock(fd: int, take: bool) -> None:
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_LOCK if take else msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX if take else fcntl.LOCK_UN)
+    except OSError as exc:
+        log.info("PIN counter file lock: %s", type(exc).__name__)
+
+
+def _read() -> dict[str, Any]:
+    try:
+        data = read_json(_file(), {})
+    except (ValueError, OSError) as exc:
+        # A damaged file must not stop the client; start counting afresh.
+        log.warning("PIN try counter file unreadable (%s); starting from zero", type(exc).__name__)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _key(serial: str, so: bool) -> str:
     return f"{'so' if so else 'user'}:{serial}"
 
 
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def failures(serial: str, so: bool = False) -> int:
-    with _lock:
-        data = read_json(_file(), {})
-    value = data.get(_key(serial, so), 0) if isinstance(data, dict) else 0
-    return value if isinstance(value, int) and value >= 0 else 0
+    with _locked():
+        return _int(_read().get(_key(serial, so)))
+
+
+def reports(serial: str) -> str | None:
+    """What this key's driver showed after a wrong PIN: None (not seen yet), none, low or full."""
+    with _locked():
+        value = _read().get(f"reports:{serial}")
+    return value if value in _LEVELS else None
 
 
 def _update(serial: str, so: bool, value: int | None) -> int:
-    with _lock:
-        data = read_json(_file(), {})
-        if not isinstance(data, dict):
-            data = {}
+    with _locked():
+        data = _read()
         k = _key(serial, so)
         if value is None:
-            value = int(data.get(k, 0)) + 1
+            value = _int(data.get(k)) + 1
         if value:
             data[k] = value
         else:
@@ -53,9 +131,28 @@ def record_failure(serial: str, so: bool = False) -> int:
 
 
 def record_locked(serial: str, max_tries: int, so: bool = False) -> None:
-    _update(serial, so, max_tries)
+    if failures(serial, so) < max_tries:
+        _update(serial, so, max_tries)
 
 
 def reset(serial: str, so: bool = False) -> None:
     if failures(serial, so):
         _update(serial, so, 0)
+
+
+def learn(serial: str, flags_raw: int, so: bool = False) -> str:
+    """Note what the key reported right after a wrong PIN; the level only goes up."""
+    if so:
+        full, low = CKF_SO_PIN_FINAL_TRY | CKF_SO_PIN_LOCKED, CKF_SO_PIN_COUNT_LOW
+    else:
+        full, low = CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED, CKF_USER_PIN_COUNT_LOW
+    seen = "full" if flags_raw & full else "low" if flags_raw & low else "none"
+    with _locked():
+        data = _read()
+        k = f"reports:{serial}"
+        old = data.get(k)
+        if old in _LEVELS and _LEVELS.index(old) >= _LEVELS.index(seen):
+            return str(old)
+        data[k] = seen
+        atomic_write_json(_file(), data)
+        return seen

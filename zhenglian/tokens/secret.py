@@ -16,9 +16,8 @@ class PinBuffer:
     __slots__ = ("_buf",)
 
     def __init__(self, data: bytes | bytearray | str = b"") -> None:
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        self._buf = bytearray(data)
+        # bytearray(str, "utf-8") encodes straight into the mutable buffer.
+        self._buf = bytearray(data, "utf-8") if isinstance(data, str) else bytearray(data)
 
     @classmethod
     def from_str(cls, text: str) -> PinBuffer:
@@ -40,9 +39,10 @@ class PinBuffer:
         return self._buf.decode("utf-8", "replace")
 
     def equals(self, other: PinBuffer) -> bool:
+        """Constant-time comparison without making immutable (unwipeable) copies."""
         import hmac
 
-        return hmac.compare_digest(bytes(self._buf), bytes(other._buf))
+        return hmac.compare_digest(self._buf, other._buf)
 
     def copy(self) -> PinBuffer:
         return PinBuffer(self._buf)
@@ -51,6 +51,13 @@ class PinBuffer:
         for i in range(len(self._buf)):
             self._buf[i] = 0
         self._buf = bytearray()
+
+    def __del__(self) -> None:
+        # Last line of defence: a buffer nobody wiped is zeroed when collected.
+        try:
+            self.wipe()
+        except Exception:  # noqa: S110 - never raise from a finaliser
+            pass
 
     @property
     def wiped(self) -> bool:
