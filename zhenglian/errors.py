@@ -395,17 +395,219 @@ class OutputWriteFailed(ZhenglianError):
     en = "Cannot write {path} ({detail}); no file was written"
 
 
-# --- PIN (SO / administrator PIN) -----------------------------------------
+# --- PDF documents (signing and verification) ------------------------------
 
-class WrongSoPin(WrongPin):
-    code = "wrong_so_pin"
-    zh = "管理员 PIN（SO PIN）错误，还可尝试 {tries_left} 次"
-    en = "Wrong SO (administrator) PIN, {tries_left} tries left"
+class DocumentNotFound(ZhenglianError):
+    code = "document_not_found"
+    exit_code = ExitCode.DOCUMENT
+    zh = "找不到或无法读取文件 {path}"
+    en = "Cannot find or read {path}"
 
 
-class SoPinLocked(PinLocked):
-    code = "so_pin_locked"
-    zh = "UKey 的管理员 PIN（SO PIN）已锁定，不能再用它解锁"
-    en = "The key's SO (administrator) PIN is locked; it can no longer unlock the key"
-    hint_zh = "请联系 CA 办理：{route_zh}"
-    hint_en = "Contact the CA: {route_en}"
+class DocumentCorrupt(ZhenglianError):
+    code = "document_corrupt"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 不是完好的 PDF 文件（{detail}），未签署"
+    en = "{path} is not an intact PDF ({detail}); not signed"
+    hint_zh = "请向发送方重新获取文件，或用 PDF 软件“另存为”后再签。"
+    hint_en = "Get the file again from its sender, or re-save it with a PDF program, then sign."
+
+
+class DocumentEncrypted(ZhenglianError):
+    code = "document_encrypted"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 已加密，需要打开密码"
+    en = "{path} is encrypted and needs its password"
+    hint_zh = "命令行：加 --password-stdin 并从标准输入提供文档密码。"
+    hint_en = "Command line: add --password-stdin and give the document password on standard input."
+
+
+class DocumentPasswordWrong(ZhenglianError):
+    code = "document_password_wrong"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 的文档密码不正确"
+    en = "Wrong document password for {path}"
+
+
+class DocumentUnsupportedEncryption(ZhenglianError):
+    code = "document_encryption_unsupported"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 使用证书加密（{detail}），无法签署"
+    en = "{path} is encrypted to certificates ({detail}); it cannot be signed"
+
+
+class DocumentLocked(ZhenglianError):
+    code = "document_locked"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 不允许再修改：{reason_zh}"
+    en = "{path} does not allow changes: {reason_en}"
+    hint_zh = "请向文件的发送方索取未锁定的版本。"
+    hint_en = "Ask the sender for a version that is not locked."
+
+
+class OutputIsInput(ZhenglianError):
+    code = "output_is_input"
+    exit_code = ExitCode.USAGE
+    zh = "输出文件不能与输入文件相同（{path}）：原文件永远不会被改动"
+    en = "The output must not be the input ({path}): the original is never changed"
+
+
+class PageOutOfRange(ZhenglianError):
+    code = "page_out_of_range"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 只有 {pages} 页，没有第 {page} 页"
+    en = "{path} has {pages} pages; there is no page {page}"
+
+
+class PlacementOffPage(ZhenglianError):
+    code = "placement_off_page"
+    exit_code = ExitCode.DOCUMENT
+    zh = "盖章位置 ({x_mm}, {y_mm}) mm 不在第 {page} 页内（该页可见尺寸 {width_mm} × {height_mm} mm，原点为左上角）"
+    en = "Position ({x_mm}, {y_mm}) mm is outside page {page} (visible size {width_mm} × {height_mm} mm, origin top left)"
+
+
+class AnchorNotFound(ZhenglianError):
+    code = "anchor_not_found"
+    exit_code = ExitCode.DOCUMENT
+    zh = "在 {path} 中找不到文字“{text}”{which_zh}"
+    en = "Text \"{text}\" not found in {path}{which_en}"
+    hint_zh = "请检查关键字（全角/半角括号也要一致），或改用 --page 与 --at 指定位置。扫描件中的文字无法查找。"
+    hint_en = "Check the text (full-width and half-width brackets differ), or give --page and --at. Scanned pages have no searchable text."
+
+
+class AnchorAmbiguous(ZhenglianError):
+    code = "anchor_ambiguous"
+    exit_code = ExitCode.DOCUMENT
+    zh = "文字“{text}”在 {path} 中出现 {count} 次（第 {pages} 页），请用 --match N 指定第几处，或 --match all 全部盖章"
+    en = "Text \"{text}\" occurs {count} times in {path} (pages {pages}); choose one with --match N, or all with --match all"
+
+
+class SignatureFieldNotFound(ZhenglianError):
+    code = "signature_field_not_found"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 中没有名为“{name}”的签名域（已有：{available}）"
+    en = "{path} has no signature field named \"{name}\" (present: {available})"
+
+
+class SignatureFieldFilled(ZhenglianError):
+    code = "signature_field_filled"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 的签名域“{name}”已经签过名"
+    en = "Signature field \"{name}\" in {path} is already signed"
+
+
+class SigningFailed(ZhenglianError):
+    code = "signing_failed"
+    exit_code = ExitCode.DOCUMENT
+    zh = "签署 {path} 失败（{detail}），未生成文件，原文件未改动"
+    en = "Signing {path} failed ({detail}); no file was written and the original is unchanged"
+
+
+class TimestampFailed(ZhenglianError):
+    code = "timestamp_failed"
+    exit_code = ExitCode.SERVER
+    zh = "时间戳服务器 {url} 未能提供时间戳（{detail}），未生成文件"
+    en = "The timestamp server {url} gave no timestamp ({detail}); no file was written"
+    hint_zh = "请检查网络和时间戳服务器地址，或去掉 --timestamp 后只做不带时间戳的签名。"
+    hint_en = "Check the network and the server address, or sign without --timestamp."
+
+
+class TrustFileInvalid(ZhenglianError):
+    code = "trust_file_invalid"
+    exit_code = ExitCode.CONFIG
+    zh = "信任证书文件 {path} 无法读取：{detail}"
+    en = "Trusted certificate file {path} is unreadable: {detail}"
+
+
+# --- signing server and tasks (zhenglian.server, zhenglian.tasks) -------------
+
+class ServerNotConfigured(ZhenglianError):
+    code = "server_not_configured"
+    exit_code = ExitCode.SERVER
+    zh = "未设置签署服务器地址"
+    en = "No signing server is configured"
+    hint_zh = "请用 --server URL 指定，或在设置中填写 server_url。"
+    hint_en = "Give --server URL, or set server_url in the settings."
+
+
+class ServerInsecure(ZhenglianError):
+    code = "server_insecure"
+    exit_code = ExitCode.SERVER
+    zh = "签署服务器地址 {url} 未使用 HTTPS，已拒绝连接（只有本机 127.0.0.1 可用 http）"
+    en = "The signing server {url} does not use HTTPS; refused (plain http only for 127.0.0.1)"
+
+
+class ServerUnreachable(ZhenglianError):
+    code = "server_unreachable"
+    exit_code = ExitCode.SERVER
+    zh = "无法连接签署服务器 {origin}（{detail_zh}）"
+    en = "Cannot reach the signing server {origin} ({detail_en})"
+    hint_zh = "请检查网络和服务器地址；已签署的文件保存在待上传队列中，连接恢复后会自动上传。"
+    hint_en = "Check the network and the server address; signed files wait in the outbox and are uploaded when it is back."
+
+
+class ServerError(ZhenglianError):
+    code = "server_error"
+    exit_code = ExitCode.SERVER
+    zh = "签署服务器出错（{status}）：{detail_zh}"
+    en = "The signing server failed ({status}): {detail_en}"
+    hint_zh = "请稍后再试；已签署的文件不会丢失，会在服务器恢复后自动上传。"
+    hint_en = "Try again later; signed files are kept and uploaded once the server recovers."
+
+
+class ServerRefused(ZhenglianError):
+    """A 4xx with the server's own reason (its JSON {error, message_zh, message_en})."""
+
+    code = "server_refused"
+    exit_code = ExitCode.SERVER
+    zh = "签署服务器拒绝了请求：{reason_zh}"
+    en = "The signing server refused the request: {reason_en}"
+
+    @property
+    def reason(self) -> str:
+        return str(self.facts.get("reason", ""))
+
+    @property
+    def status(self) -> int:
+        return int(self.facts.get("status", 0))
+
+
+class AuthRequired(ZhenglianError):
+    code = "auth_required"
+    exit_code = ExitCode.SERVER
+    zh = "需要用 UKey 登录签署服务器 {origin}（输入 PIN）"
+    en = "Log in to the signing server {origin} with the key (PIN needed)"
+
+
+class AuthExpired(AuthRequired):
+    code = "auth_expired"
+    zh = "与签署服务器 {origin} 的登录已过期，需要重新登录（输入 PIN）"
+    en = "The login to the signing server {origin} expired; log in again (PIN needed)"
+
+
+class LoginChallengeMismatch(ZhenglianError):
+    code = "login_challenge_mismatch"
+    exit_code = ExitCode.SERVER
+    zh = "服务器给出的登录挑战属于 {got}，与所连接的 {expected} 不符，UKey 未签名"
+    en = "The login challenge names {got}, not the server contacted ({expected}); the key signed nothing"
+
+
+class TaskDocumentMismatch(ZhenglianError):
+    code = "task_document_mismatch"
+    exit_code = ExitCode.SERVER
+    zh = "任务“{title}”下载的文件与服务器给出的 SHA-256 不符，未签署"
+    en = "The document of task \"{title}\" does not match the server's SHA-256; not signed"
+
+
+class TaskNotPending(ZhenglianError):
+    code = "task_not_pending"
+    exit_code = ExitCode.SERVER
+    zh = "任务“{title}”的状态是“{status_zh}”，不能签署"
+    en = "Task \"{title}\" is {status}; it cannot be signed"
+
+
+class TaskSealMissing(ZhenglianError):
+    code = "task_seal_missing"
+    exit_code = ExitCode.SERVER
+    zh = "任务“{title}”要求“{seal_type}”，但当前证书没有该类型的印章（可用：{available}）"
+    en = "Task \"{title}\" requires a {seal_type}, which this certificate has no seal for (available: {available})"
