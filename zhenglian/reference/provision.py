@@ -144,6 +144,41 @@ def _gen_keypair(session, cka_id: bytes, label: str, usage: str):  # type: ignor
     return rsa.RSAPublicNumbers(exponent, modulus).public_key()
 
 
+def _store_seals(session, spec: DemoKeySpec, cert: x509.Certificate,  # type: ignore[no-untyped-def]
+                 start: dt.datetime, end: dt.datetime) -> None:
+    """One SESeal per ``spec.seal_names``, signed on the key by the organisation's key.
+
+    The organisation is its own seal maker here; a real CA signs with its
+    seal-making certificate.  The seal is valid exactly as long as the certificate.
+    """
+    import logging
+
+    from pkcs11 import Mechanism, ObjectClass
+
+    from zhenglian.errors import SealFontMissing
+    from zhenglian.seals import render, ses
+    from zhenglian.tokens import dataobjects
+
+    if not spec.seal_names:
+        return
+    try:
+        render.find_font()
+    except SealFontMissing as exc:  # a key without seals beats no demo key at all
+        logging.getLogger(__name__).warning("demo seals skipped: %s", exc.message_en())
+        return
+    der = cert.public_bytes(serialization.Encoding.DER)
+    key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=b"\x01")
+    for seal_type in spec.seal_names:
+        name = f"{spec.organization}{seal_type}"
+        png = render.render_seal_png(spec.organization, seal_type, diameter_mm=42.0)
+        seal = ses.build_seseal(
+            name, seal_type, png, 42, 42, [der], start, end, der,
+            lambda data: bytes(key.sign(data, mechanism=Mechanism.SHA256_RSA_PKCS)),
+            ses.OID_SHA256_RSA,
+        )
+        dataobjects.store_seseal(session, seal, name)
+
+
 def provision_key(spec: DemoKeySpec, conf: Path, ca_base: Path | None = None,
                   now: dt.datetime | None = None, not_before: dt.datetime | None = None) -> ProvisionedKey:
     """Create one demo key in SoftHSM: token, key pair on the key, certificates."""
@@ -164,6 +199,7 @@ def provision_key(spec: DemoKeySpec, conf: Path, ca_base: Path | None = None,
             enc_pub = _gen_keypair(session, b"\x02", "enc", "encryption")
             _store_cert(session, ca.issue(subject, enc_pub, start, end, "encryption"), b"\x02", "enc")
         _store_cert(session, ca.sub_cert, b"\xca\x01", "CA")
+        _store_seals(session, spec, cert, start, end)
     return ProvisionedKey(spec, str(token.serial.decode().strip()), cert, ca.chain)
 
 
