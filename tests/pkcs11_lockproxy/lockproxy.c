@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ */
@@ -159,6 +160,7 @@ static char g_state_dir[PATH_MAX] = "/tmp";
 static int g_have_manufacturer;
 static CK_UTF8CHAR g_manufacturer[32];
 static int g_pinpad;
+static unsigned long g_delay_ms; /* LOCKPROXY_DELAY_MS: a slow key, for UI tests */
 static char g_pinpad_pin[256];
 static int g_have_pinpad_pin;
 
@@ -216,6 +218,17 @@ static void read_config(void)
             len = sizeof g_manufacturer;
         memset(g_manufacturer, ' ', sizeof g_manufacturer);
         memcpy(g_manufacturer, v, len);
+    }
+
+    v = getenv("LOCKPROXY_DELAY_MS");
+    g_delay_ms = 0;
+    if (v && *v) {
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (errno == 0 && *end == '\0')
+            g_delay_ms = n;
+        else
+            lp_warn("ignoring invalid LOCKPROXY_DELAY_MS=%s", v);
     }
 
     v = getenv("LOCKPROXY_PINPAD");
@@ -421,6 +434,10 @@ static CK_RV proxy_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 
     if (info == NULL)
         return CKR_ARGUMENTS_BAD;
+    if (g_delay_ms) {
+        struct timespec ts = { (time_t)(g_delay_ms / 1000), (long)(g_delay_ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+    }
     rv = g_target->C_GetTokenInfo(slot, info);
     if (rv != CKR_OK)
         return rv;

@@ -46,7 +46,7 @@ class AppController(QObject):
 
     # --- state ---------------------------------------------------------------
 
-    def keys(self) -> list[KeyInfo]:
+    def current_keys(self) -> list[KeyInfo]:
         return list(self.watcher.snapshot().keys)
 
     def set_pending(self, count: int) -> None:

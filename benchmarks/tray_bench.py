@@ -1,0 +1,94 @@
+"""Tray application figures: launch to tray icon, idle RSS, idle CPU with one key in.
+
+Run:  .venv/bin/python benchmarks/tray_bench.py [--idle-seconds 60] [--launches 5]
+Runs the app under Xvfb with the trayer tray host (both from Debian) so the
+tray icon is real.  Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TMP = Path(tempfile.mkdtemp(prefix="zhenglian-traybench-"))
+os.environ["ZHENGLIAN_HOME"] = str(TMP / "home")
+os.environ["ZHENGLIAN_USB_SYSFS"] = str(TMP / "no-usb")
+
+from zhenglian.reference import provision, softhsm  # noqa: E402
+
+CONF = softhsm.write_conf(TMP / "softhsm" / "softhsm2.conf")
+os.environ["SOFTHSM2_CONF"] = str(CONF)
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--idle-seconds", type=float, default=60)
+    ap.add_argument("--launches", type=int, default=5)
+    args = ap.parse_args()
+    provision.provision_key(provision.DEMO_KEYS[1], CONF)  # one key in
+
+    env = dict(os.environ, DISPLAY=":91", QT_QPA_PLATFORM="xcb")
+    xvfb = subprocess.Popen(["Xvfb", ":91", "-screen", "0", "1280x800x24"], stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    tray = None
+    if shutil.which("trayer"):
+        tray = subprocess.Popen(["trayer", "--edge", "top", "--SetDockType", "true"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+    try:
+        launch = []
+        proc = None
+        for i in range(args.launches):
+            mark = TMP / f"mark-{i}"
+            t0 = time.time()
+            proc = subprocess.Popen([sys.executable, "-m", "zhenglian"], env=dict(env, ZHENGLIAN_STARTUP_MARK=str(mark)),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            while not mark.exists():
+                time.sleep(0.005)
+                if time.time() - t0 > 30:
+                    raise SystemExit("the app did not start")
+            time.sleep(0.05)
+            launch.append((float(mark.read_text()) - t0) * 1000)
+            if i < args.launches - 1:
+                proc.terminate()
+                proc.wait()
+        print(f"launch to tray icon (process start → icon shown, {'trayer' if tray else 'no tray host'}): "
+              f"median {statistics.median(launch):.0f} ms (min {min(launch):.0f}, max {max(launch):.0f})")
+        assert proc is not None
+        time.sleep(5)
+        c0, w0 = cpu_seconds(proc.pid), time.time()
+        time.sleep(args.idle_seconds)
+        cpu, wall = cpu_seconds(proc.pid) - c0, time.time() - w0
+        print(f"idle RSS with one key in: {rss_mb(proc.pid):.0f} MB")
+        print(f"idle CPU over {wall:.0f} s with one key in: {100 * cpu / wall:.2f} % of one core")
+        proc.terminate()
+        proc.wait()
+    finally:
+        if tray:
+            tray.terminate()
+        xvfb.terminate()
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""The tray application (pytest-qt, offscreen)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from zhenglian.config import Settings  # noqa: E402
+from zhenglian.services import Context  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tray_app(qtbot, qapp, demo_keys, monkeypatch):
+    from zhenglian.ui.app import TrayApp
+
+    monkeypatch.setattr(qapp, "quit", lambda: None)  # the test owns the event loop
+    app = TrayApp(Context.create(), qapp)
+    qtbot.addWidget(app.window)
+    yield app
+    app.controller.stop()
+    app.window.quitting = True
+    app.window.close()
+
+
+def _poll(app) -> None:
+    """One watcher round, delivered like the watcher thread does."""
+    for ev in app.controller.watcher.poll_once():
+        app.controller._fromWatcher.emit(ev)
+    app.controller._recompute()
+
+
+def test_tray_state_follows_insert_and_removal(tray_app, make_key, softhsm_conf) -> None:
+    from zhenglian.reference import softhsm
+
+    _poll(tray_app)
+    state = tray_app.controller.state
+    assert state.kind == "attention"  # GDCA-DEMO expires within 30 days
+    assert any(a.kind == "cert_expiring" for a in state.attention)
+    assert "东莞市虎门样例贸易有限公司" in tray_app.tray.icon.toolTip()
+    n = len(state.keys)
+
+    prov = make_key(label="UI-INSERT")
+    events = []
+    tray_app.controller.keyEvent.connect(events.append)
+    _poll(tray_app)
+    assert len(tray_app.controller.state.keys) == n + 1
+    assert [e.kind for e in events] == ["inserted"] and not events[0].initial
+    from zhenglian.ui.keys_view import KeyCard
+
+    assert any(c.key.label == "UI-INSERT" for c in tray_app.keys_view.findChildren(KeyCard))
+    assert prov.spec.organization in tray_app.tray.icon.toolTip()
+
+    softhsm.delete_token(softhsm_conf, "UI-INSERT")
+    _poll(tray_app)
+    assert len(tray_app.controller.state.keys) == n
+    assert events[-1].kind == "removed"
+
+
+def test_pending_badge_and_state_kinds(tray_app) -> None:
+    from zhenglian import appstate
+
+    assert appstate.compute([], [], 0).kind == "no_key"
+    _poll(tray_app)
+    keys = [k for k in tray_app.controller.current_keys() if k.label == "SZCA-DEMO"]
+    assert appstate.compute(keys, [], 0).kind == "ready"
+    assert appstate.compute(keys, [], 3).kind == "pending"
+    tray_app.controller.set_pending(5)
+    assert tray_app.controller.state.pending == 5
+    assert tray_app.tray.actions["tasks"].text().endswith("(5)")
+    assert "5" in tray_app.tray.icon.toolTip()
+
+
+def test_menu_actions(tray_app, qtbot, monkeypatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    _poll(tray_app)
+    tray_app.tray.actions["diagnostics"].trigger()
+    assert tray_app.window.stack.currentWidget() is tray_app.diagnostics_view
+    qtbot.waitUntil(lambda: "SZCA-DEMO" in tray_app.diagnostics_view.text.toPlainText(), timeout=10000)
+    tray_app.diagnostics_view.copy()
+    from PySide6.QtGui import QGuiApplication
+
+    assert "Drivers:" in QGuiApplication.clipboard().text()
+
+    tray_app.tray.actions["open"].trigger()
+    assert tray_app.window.stack.currentWidget() is tray_app.keys_view
+    shown = []
+    monkeypatch.setattr(QMessageBox, "about", lambda *a: shown.append(a[2]))
+    tray_app.tray.actions["about"].trigger()
+    assert shown and "0.1.0" in shown[0]
+    stopped = []
+    monkeypatch.setattr(tray_app.controller, "stop", lambda: stopped.append(True))
+    tray_app.tray.actions["quit"].trigger()
+    assert stopped and tray_app.window.quitting
+
+
+def test_close_keeps_running_in_tray_and_notices_once(tray_app, qtbot) -> None:
+    tray_app.ctx.settings._extra.pop("tray_notice_shown", None)  # earlier windows were closed too
+    notices = []
+    tray_app.tray.notify = lambda title, text, warning=False: notices.append(title)
+    tray_app.window.show()
+    tray_app.window.close()
+    assert not tray_app.window.isVisible()
+    tray_app.window.show()
+    tray_app.window.close()
+    assert len(notices) == 1
+    assert Settings.load()._extra.get("tray_notice_shown") is True
+
+
+def test_settings_persist(qtbot, tmp_path, monkeypatch) -> None:
+    from zhenglian.ui.settings_dialog import SettingsDialog
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    s = Settings.load()
+    dlg = SettingsDialog(s)
+    qtbot.addWidget(dlg)
+    dlg.server.setText("not a url with spaces")
+    dlg.accept()
+    assert "http" in dlg.error.text()
+    dlg.server.setText("https://sign.example.org")
+    dlg.language.setCurrentIndex(1)
+    dlg.key_poll.setValue(700)
+    dlg.autostart.setChecked(True)
+    dlg.modules.addItem("/opt/netca/lib/libnetca_crypto.so")
+    dlg.accept()
+    again = Settings.load()
+    assert again.server_url == "https://sign.example.org"
+    assert again.language == "en_US"
+    assert again.key_poll_ms == 700
+    assert again.extra_modules == ["/opt/netca/lib/libnetca_crypto.so"]
+    assert again.autostart is True
+    desktop = tmp_path / "xdg" / "autostart" / "zhenglian.desktop"
+    assert "Exec=" in desktop.read_text()
+    dlg2 = SettingsDialog(again)
+    qtbot.addWidget(dlg2)
+    dlg2.autostart.setChecked(False)
+    dlg2.accept()
+    assert not desktop.exists()
+    again.server_url = ""
+    again.language = "zh_CN"
+    again.extra_modules = []
+    again.key_poll_ms = 500
+    again.save()
+
+
+def test_second_launch_brings_up_the_first(qtbot, qapp) -> None:
+    from zhenglian.ui.single import SingleInstance
+
+    single = SingleInstance()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "zhenglian"], cwd=ROOT, env=dict(os.environ),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with qtbot.waitSignal(single.activated, timeout=15000) as blocker:
+            pass
+        out, _ = proc.communicate(timeout=15)
+        assert proc.returncode == 0
+        assert blocker.args == ["show"]
+        assert "已在运行" in out
+    finally:
+        single.close()
+
+
+def test_slow_key_does_not_block_the_event_loop(qtbot, qapp, tmp_path, demo_keys, monkeypatch) -> None:
+    """A driver whose every C_GetTokenInfo takes 300 ms: the GUI keeps ticking."""
+    from PySide6.QtCore import QTimer
+
+    from zhenglian.reference import softhsm
+    from zhenglian.ui.app import TrayApp
+
+    build = subprocess.run(["bash", str(ROOT / "tests/pkcs11_lockproxy/build.sh"), str(tmp_path)],
+                           capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr
+    target = tmp_path / "libsofthsm2-slow-target.so"
+    shutil.copy(softhsm.module_path(), target)
+    monkeypatch.setenv("LOCKPROXY_TARGET", str(target))
+    monkeypatch.setenv("LOCKPROXY_DELAY_MS", "300")
+    monkeypatch.setenv("LOCKPROXY_STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(qapp, "quit", lambda: None)
+    slow = str(tmp_path / "liblockproxy.so")
+    ctx = Context.create([slow])
+    app = TrayApp(ctx, qapp)
+    qtbot.addWidget(app.window)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    app.controller.start()
+    try:
+        qtbot.waitUntil(lambda: any(k.module_path == slow for k in app.controller.current_keys()), timeout=20000)
+        qtbot.wait(1500)
+    finally:
+        timer.stop()
+        app.controller.stop()
+        app.window.quitting = True
+        app.window.close()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert len(ticks) > 50
+    assert max(gaps) < 0.25, f"event loop blocked for {max(gaps):.3f} s"
