@@ -13,10 +13,13 @@ import json
 from pathlib import Path
 
 import pytest
-from test_pin_support import GOOD, NEW, SO, WRONG, Cli, LockProxy, lockproxy, netca_spec  # noqa: F401
+import test_pin_support as support
+from test_pin_support import GOOD, NEW, SO, WRONG, Cli, netca_spec
 
 from zhenglian.errors import ExitCode
 from zhenglian.reference import provision
+
+lockproxy = support.lockproxy  # fixture
 
 
 @pytest.fixture(params=["proxy", "softhsm"])
