@@ -1,0 +1,226 @@
+"""Document preview: real page renderings (pdfium), thumbnails, zoom, and the seal
+drawn where it will land — movable where the task allows.
+
+Coordinates are those of the signing code: millimetres on the visible page
+(crop box, after /Rotate), origin at the top-left corner, x to the right,
+y down, position = the seal's centre.  pdfium renders exactly that view.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+log = logging.getLogger(__name__)
+
+MM_PER_PT = 25.4 / 72
+RENDER_DPI = 110  # page bitmap resolution at zoom 1
+
+
+def _qimage(pil_image) -> QImage:  # type: ignore[no-untyped-def]
+    rgba = pil_image.convert("RGBA")
+    data = rgba.tobytes("raw", "RGBA")
+    img = QImage(data, rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888)
+    return img.copy()  # own the pixels: ``data`` goes away
+
+
+class SealItem(QGraphicsPixmapItem):
+    def __init__(self, pixmap: QPixmap, view: PreviewView) -> None:
+        super().__init__(pixmap)
+        self.view = view
+        self.setOffset(-pixmap.width() / 2, -pixmap.height() / 2)
+        self.setZValue(10)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges, True)
+
+    def set_movable(self, movable: bool) -> None:
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, movable)
+        self.setCursor(Qt.CursorShape.OpenHandCursor if movable else Qt.CursorShape.ArrowCursor)
+
+    def itemChange(self, change, value):  # type: ignore[no-untyped-def]  # noqa: N802 - Qt's name
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and self.view.page_rect is not None:
+            r = self.view.page_rect
+            p = QPointF(value)
+            return QPointF(min(max(p.x(), r.left()), r.right()), min(max(p.y(), r.top()), r.bottom()))
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            self.view.seal_moved()
+        return super().itemChange(change, value)
+
+
+class PreviewView(QGraphicsView):
+    placementChanged = Signal(int, float, float)  # page index, x mm, y mm (seal centre)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        self.setBackgroundBrush(QColor("#e5e7eb"))
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.zoom = 1.0
+        self.page_item: QGraphicsPixmapItem | None = None
+        self.page_rect: QRectF | None = None
+        self.page_mm = (0.0, 0.0)
+        self.seal: SealItem | None = None
+        self._px_per_mm = RENDER_DPI / 25.4
+
+    def show_page(self, image: QImage, page_mm: tuple[float, float]) -> None:
+        scene = self.scene()
+        if self.page_item is not None:
+            scene.removeItem(self.page_item)
+        self.page_item = scene.addPixmap(QPixmap.fromImage(image))
+        self.page_item.setZValue(0)
+        self.page_rect = QRectF(0, 0, image.width(), image.height())
+        self.page_mm = page_mm
+        self._px_per_mm = image.width() / page_mm[0] if page_mm[0] else RENDER_DPI / 25.4
+        scene.setSceneRect(self.page_rect.adjusted(-20, -20, 20, 20))
+
+    def place_seal(self, seal_png: bytes | None, size_mm: tuple[float, float], x_mm: float, y_mm: float,
+                   movable: bool) -> None:
+        if self.seal is not None:
+            self.scene().removeItem(self.seal)
+            self.seal = None
+        if not seal_png:
+            return
+        src = QImage.fromData(seal_png)
+        w, h = (max(1, round(v * self._px_per_mm)) for v in size_mm)
+        pix = QPixmap.fromImage(src.scaled(QSize(w, h), Qt.AspectRatioMode.IgnoreAspectRatio,
+                                           Qt.TransformationMode.SmoothTransformation))
+        self.seal = SealItem(pix, self)
+        self.seal.set_movable(movable)
+        self.seal.setPos(x_mm * self._px_per_mm, y_mm * self._px_per_mm)
+        self.scene().addItem(self.seal)
+
+    def seal_position_mm(self) -> tuple[float, float] | None:
+        if self.seal is None:
+            return None
+        return (self.seal.pos().x() / self._px_per_mm, self.seal.pos().y() / self._px_per_mm)
+
+    def seal_moved(self) -> None:
+        pos = self.seal_position_mm()
+        if pos is not None:
+            self.placementChanged.emit(-1, *pos)
+
+    def set_zoom(self, zoom: float) -> None:
+        self.zoom = min(max(zoom, 0.25), 4.0)
+        self.resetTransform()
+        self.scale(self.zoom, self.zoom)
+
+    def wheelEvent(self, event):  # type: ignore[no-untyped-def]  # noqa: N802 - Qt's name
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.set_zoom(self.zoom * (1.15 if event.angleDelta().y() > 0 else 1 / 1.15))
+            event.accept()
+        else:
+            super().wheelEvent(event)
+
+
+class DocumentPreview(QWidget):
+    """Thumbnails on the left, the page with the seal on the right, zoom buttons."""
+
+    placementChanged = Signal(int, float, float)
+    failed = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.doc = None
+        self.page_index = 0
+        self.seal_png: bytes | None = None
+        self.seal_mm = (42.0, 42.0)
+        self.seal_page = 0
+        self.seal_xy = (0.0, 0.0)
+        self.movable = False
+        lay = QHBoxLayout(self)
+        self.thumbs = QListWidget()
+        self.thumbs.setViewMode(QListWidget.ViewMode.IconMode)
+        self.thumbs.setFlow(QListWidget.Flow.TopToBottom)
+        self.thumbs.setIconSize(QSize(96, 128))
+        self.thumbs.setFixedWidth(130)
+        self.thumbs.setMovement(QListWidget.Movement.Static)
+        self.thumbs.currentRowChanged.connect(self.show_page)
+        right = QVBoxLayout()
+        bar = QHBoxLayout()
+        self.info = QLabel()
+        bar.addWidget(self.info, 1)
+        for text, factor in (("−", 1 / 1.25), ("+", 1.25)):
+            b = QPushButton(text)
+            b.setFixedWidth(32)
+            b.clicked.connect(lambda _=False, f=factor: self.view.set_zoom(self.view.zoom * f))
+            bar.addWidget(b)
+        fit = QPushButton(self.tr("Fit"))
+        fit.clicked.connect(self.fit)
+        bar.addWidget(fit)
+        self.view = PreviewView()
+        self.view.placementChanged.connect(self._moved)
+        right.addLayout(bar)
+        right.addWidget(self.view, 1)
+        lay.addWidget(self.thumbs)
+        lay.addLayout(right, 1)
+
+    def load(self, data: bytes, password: str | None = None) -> bool:
+        import pypdfium2 as pdfium
+
+        self.thumbs.clear()
+        self.view.scene().clear()
+        self.view.page_item = None
+        self.view.seal = None
+        try:
+            self.doc = pdfium.PdfDocument(data, password=password)
+        except pdfium.PdfiumError as exc:
+            self.doc = None
+            log.info("preview failed: %s", type(exc).__name__)
+            self.failed.emit(self.tr("This document cannot be shown (damaged or encrypted)."))
+            return False
+        for i in range(len(self.doc)):
+            page = self.doc[i]
+            w, h = page.get_size()
+            thumb = _qimage(page.render(scale=96 / max(w, h)).to_pil())
+            item = QListWidgetItem(QPixmap.fromImage(thumb), str(i + 1))
+            self.thumbs.addItem(item)
+        self.thumbs.setCurrentRow(0)
+        return True
+
+    def set_seal(self, png: bytes | None, size_mm: tuple[float, float], page: int, x_mm: float, y_mm: float,
+                 movable: bool) -> None:
+        self.seal_png, self.seal_mm, self.seal_page, self.seal_xy, self.movable = png, size_mm, page, (x_mm, y_mm), movable
+        if self.doc is not None:
+            if self.thumbs.currentRow() != page:
+                self.thumbs.setCurrentRow(page)
+            else:
+                self.show_page(page)
+
+    def show_page(self, index: int) -> None:
+        if self.doc is None or not 0 <= index < len(self.doc):
+            return
+        self.page_index = index
+        page = self.doc[index]
+        w_pt, h_pt = page.get_size()
+        image = _qimage(page.render(scale=RENDER_DPI / 72).to_pil())
+        self.view.show_page(image, (w_pt * MM_PER_PT, h_pt * MM_PER_PT))
+        if index == self.seal_page:
+            self.view.place_seal(self.seal_png, self.seal_mm, *self.seal_xy, self.movable)
+        self.info.setText(self.tr("Page {n} of {total} · {w:.0f} × {h:.0f} mm").format(
+            n=index + 1, total=len(self.doc), w=w_pt * MM_PER_PT, h=h_pt * MM_PER_PT))
+
+    def fit(self) -> None:
+        if self.view.page_rect is not None:
+            self.view.fitInView(self.view.page_rect, Qt.AspectRatioMode.KeepAspectRatio)
+            self.view.zoom = self.view.transform().m11()
+
+    def _moved(self, _page: int, x: float, y: float) -> None:
+        self.seal_xy = (x, y)
+        self.placementChanged.emit(self.page_index, x, y)
+
+
