@@ -386,13 +386,19 @@ def test_concurrent_processes_share_one_counter(proxy: Proxy, label: str) -> Non
         """
         import sys
         import pkcs11
-        from pkcs11.exceptions import PinIncorrect
+        from pkcs11.exceptions import GeneralError, PinIncorrect
         lib = pkcs11.lib(sys.argv[1])
-        for _ in range(4):
+        counted = attempts = 0
+        while counted < 4:
+            attempts += 1
+            if attempts > 40:
+                sys.exit("SoftHSM kept failing")
             try:
                 lib.get_token(token_label=sys.argv[2]).open(user_pin="000000")
             except PinIncorrect:
-                pass
+                counted += 1
+            except GeneralError:
+                pass  # SoftHSM's file store under concurrent access; the proxy does not count it
             else:
                 sys.exit("wrong PIN accepted")
             lib.reinitialize()
