@@ -276,6 +276,24 @@ class CertificateStore:
                 certs[old_sha256] = replace(certs[old_sha256], superseded_by=new_sha256)
         self._update(change)
 
+    def record_renewal(self, old: CertInfo, new: CertInfo, key: Any, now: datetime | None = None) -> RememberedCert:
+        """After a renewal: the new certificate is remembered (seal names carried
+        over) and the old one superseded, so it stops reminding."""
+        now = self._now(now)
+        entry: RememberedCert | None = None
+
+        def change(certs: dict[str, RememberedCert]) -> None:
+            nonlocal entry
+            previous = certs.get(old.sha256)
+            names = previous.seal_names if previous else ()
+            entry = RememberedCert.from_info(new, key.serial, key.label, key.ca_id, now, names)
+            certs[new.sha256] = entry
+            if previous is not None:
+                certs[old.sha256] = replace(previous, superseded_by=new.sha256)
+        self._update(change)
+        assert entry is not None
+        return entry
+
     def forget(self, sha256: str) -> bool:
         """Stop remembering a certificate (the key was returned or revoked)."""
         found = False
