@@ -1,0 +1,237 @@
+"""Test helpers for PDFs: contracts with Chinese anchor text, seals, renderings.
+
+Documents are written with pyHanko's own PDF writer and a subset of Noto
+Sans CJK SC (fonts-noto-cjk), so anchor text is real embedded CJK text with
+a ToUnicode map, as in documents from the signing system.  Renderings come
+from poppler's pdftoppm, a different engine from the PDFium we search text
+with, so the position tests do not check our code against itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MM = 72.0 / 25.4
+NOTO = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+SEAL_RED = (230, 0, 18)
+_FONT_DIR = Path(tempfile.gettempdir()) / "zhenglian-test-fonts"
+
+CONTRACT_TEXT = (
+    "东莞市住房公积金个人住房贷款借款合同", "甲方（盖章）：", "乙方（盖章）：", "单位盖章", "日期：年月日",
+    "第一条 借款金额人民币壹拾万元整。第二条 借款期限二十年。", "抵押人（盖章）", "骑缝章 页",
+)
+_ASCII = "".join(chr(c) for c in range(32, 127))
+
+
+def have_cjk_font() -> bool:
+    return NOTO.is_file()
+
+
+def cjk_font(texts: Iterable[str] = CONTRACT_TEXT) -> Path:
+    """An OpenType subset of Noto Sans CJK SC holding the characters of ``texts``."""
+    from fontTools import subset
+    from fontTools.ttLib import TTCollection
+
+    chars = "".join(sorted(set("".join(texts) + _ASCII + "（）：，。、")))
+    digest = hashlib.sha256(chars.encode()).hexdigest()[:16]
+    out = _FONT_DIR / f"noto-sc-{digest}.otf"
+    if out.is_file():
+        return out
+    _FONT_DIR.mkdir(parents=True, exist_ok=True)
+    coll = TTCollection(str(NOTO), lazy=True)
+    font = next(f for f in coll.fonts if f["name"].getDebugName(1) == "Noto Sans CJK SC")
+    opts = subset.Options()
+    opts.name_IDs = ["*"]
+    opts.notdef_outline = True
+    sub = subset.Subsetter(opts)
+    sub.populate(text=chars)
+    sub.subset(font)
+    tmp = out.with_suffix(".tmp")
+    font.save(str(tmp))
+    tmp.replace(out)
+    return out
+
+
+@dataclass
+class Text:
+    """Text drawn at (x, y) in user space (points, y up: the baseline)."""
+
+    x: float
+    y: float
+    text: str
+    size: float = 12
+
+
+@dataclass
+class PageSpec:
+    size: tuple[float, float] = (595.276, 841.89)  # A4 in points
+    rotate: int = 0
+    crop: tuple[float, float, float, float] | None = None
+    media_origin: tuple[float, float] = (0.0, 0.0)
+    texts: list[Text] = field(default_factory=list)
+    rectangles: list[tuple[float, float, float, float]] = field(default_factory=list)  # grey frames
+
+
+def make_pdf(path: Path | None, pages: Sequence[PageSpec], *, encrypt_user: str | None = None,
+             encrypt_owner: str | None = None, font: Path | None = None) -> bytes:
+    """Write a PDF with these pages; returns its bytes (and writes ``path`` if given)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+    from pyhanko.pdf_utils.generic import pdf_name
+    from pyhanko.pdf_utils.writer import PageObject, PdfFileWriter
+
+    texts = [t.text for p in pages for t in p.texts]
+    w = PdfFileWriter(stream_xrefs=False)
+    engine = GlyphAccumulatorFactory(str(font or cjk_font(list(CONTRACT_TEXT) + texts)), font_size=12) \
+        .create_font_engine(w)
+    for spec in pages:
+        ops = []
+        for x1, y1, x2, y2 in spec.rectangles:
+            ops.append(b"q 0.6 G 0.5 w %g %g %g %g re S Q" % (x1, y1, x2 - x1, y2 - y1))
+        for t in spec.texts:
+            shaped = engine.shape(t.text)
+            ops.append(b"BT /F1 %g Tf %g %g Td %s ET" % (t.size, t.x, t.y, shaped.graphics_ops))
+        content = w.add_object(generic.StreamObject(stream_data=b"\n".join(ops)))
+        res = generic.DictionaryObject({
+            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): engine.as_resource()})})
+        ox, oy = spec.media_origin
+        page = PageObject(contents=content, media_box=(ox, oy, ox + spec.size[0], oy + spec.size[1]),
+                          resources=res)
+        if spec.rotate:
+            page[pdf_name("/Rotate")] = generic.NumberObject(spec.rotate)
+        if spec.crop:
+            page[pdf_name("/CropBox")] = generic.ArrayObject([generic.FloatObject(v) for v in spec.crop])
+        w.insert_page(page)
+    if encrypt_owner or encrypt_user:
+        w.encrypt(encrypt_owner or encrypt_user, encrypt_user)
+    buf = io.BytesIO()
+    w.write(buf)
+    data = buf.getvalue()
+    if path is not None:
+        Path(path).write_bytes(data)
+    return data
+
+
+def contract_pages(n: int = 2) -> list[PageSpec]:
+    """A loan contract of ``n`` A4 pages; the last has both parties' seal lines."""
+    pages = []
+    for i in range(n):
+        texts = [Text(72, 780, "东莞市住房公积金个人住房贷款借款合同", 16),
+                 Text(72, 720, "第一条 借款金额人民币壹拾万元整。第二条 借款期限二十年。", 10.5),
+                 Text(500, 40, f"{i + 1}", 9)]
+        if i == n - 1:
+            texts += [Text(72, 250, "甲方（盖章）：", 12), Text(330, 250, "乙方（盖章）：", 12),
+                      Text(330, 150, "单位盖章", 12), Text(72, 150, "日期：年月日", 12)]
+        pages.append(PageSpec(texts=texts))
+    return pages
+
+
+def make_contract(path: Path, n_pages: int = 2, **kw: object) -> Path:
+    make_pdf(path, contract_pages(n_pages), **kw)  # type: ignore[arg-type]
+    return path
+
+
+def seal_png(name: str = "东莞市松山湖演示科技有限公司", seal_type: str = "合同专用章",
+             diameter_mm: float = 42.0, dpi: float = 300) -> bytes:
+    """A round red seal: the project's renderer when present, else a simple Pillow drawing."""
+    try:
+        from zhenglian.seals import render
+
+        return render.render_seal_png(name, seal_type, diameter_mm, dpi)
+    except Exception:  # noqa: BLE001 - the seals package may be absent or without a font
+        return simple_seal_png(diameter_mm, dpi)
+
+
+def simple_seal_png(diameter_mm: float = 42.0, dpi: float = 300) -> bytes:
+    from PIL import Image, ImageDraw
+
+    size = round(diameter_mm / 25.4 * dpi)
+    img = Image.new("RGBA", (size, size), (*SEAL_RED, 0))
+    d = ImageDraw.Draw(img)
+    ring = max(2, size // 30)
+    d.ellipse((1, 1, size - 2, size - 2), outline=(*SEAL_RED, 255), width=ring)
+    c = size / 2
+    d.regular_polygon((c, c, size / 5), 5, rotation=0, fill=(*SEAL_RED, 255))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def have_poppler() -> bool:
+    return all(shutil.which(t) for t in ("pdftoppm", "pdfsig", "pdftotext"))
+
+
+def render(pdf: Path, page: int, dpi: int = 72, out_dir: Path | None = None):  # type: ignore[no-untyped-def]
+    """Render one page (1-based) of ``pdf`` with poppler, crop box and rotation applied."""
+    from PIL import Image
+
+    out_dir = out_dir or Path(tempfile.mkdtemp(prefix="render-"))
+    stem = out_dir / f"p{page}"
+    subprocess.run(["pdftoppm", "-cropbox", "-r", str(dpi), "-f", str(page), "-l", str(page), "-singlefile",
+                    "-png", str(pdf), str(stem)], check=True, capture_output=True, timeout=120)
+    with Image.open(f"{stem}.png") as img:
+        return img.convert("RGB")
+
+
+def red_bbox(img, region: tuple[int, int, int, int] | None = None):  # type: ignore[no-untyped-def]
+    """Bounding box (x0, y0, x1, y1) in pixels of seal-red pixels, or None."""
+    from PIL import ImageChops
+
+    r, g, b = img.split()
+    # red: R high, G and B low
+    mask = ImageChops.multiply(r.point(lambda v: 255 if v > 150 else 0),
+                               ImageChops.invert(ImageChops.lighter(g, b)).point(lambda v: 255 if v > 170 else 0))
+    if region is not None:
+        mask = mask.crop(region)
+    box = mask.getbbox()
+    if box is None or region is None:
+        return box
+    return box[0] + region[0], box[1] + region[1], box[2] + region[0], box[3] + region[1]
+
+
+def bbox_mm(box: tuple[int, int, int, int], dpi: int) -> tuple[float, float, float, float]:
+    """Centre x, centre y, width, height in mm of a pixel box."""
+    x0, y0, x1, y1 = box
+    px = 25.4 / dpi
+    return (x0 + x1) / 2 * px, (y0 + y1) / 2 * px, (x1 - x0) * px, (y1 - y0) * px
+
+
+def text_bbox(pdf: Path, page: int, word: str) -> list[tuple[float, float, float, float]]:
+    """Boxes (points, visible top-left origin) of a word as poppler's pdftotext sees it."""
+    import html
+    import re
+
+    out = subprocess.run(["pdftotext", "-cropbox", "-bbox", "-f", str(page), "-l", str(page), str(pdf), "-"],
+                         check=True, capture_output=True, text=True, timeout=60).stdout
+    boxes = []
+    for m in re.finditer(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', out):
+        if word in html.unescape(m.group(5)):
+            boxes.append(tuple(float(m.group(i)) for i in range(1, 5)))
+    return boxes  # type: ignore[return-value]
+
+
+def nss_db(directory: Path, roots_pem: Iterable[Path]) -> str:
+    """An NSS database trusting ``roots_pem`` (for pdfsig); returns the sql: spec."""
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"], check=True,
+                   capture_output=True, timeout=60)
+    for i, pem in enumerate(roots_pem):
+        subprocess.run(["certutil", "-A", "-d", f"sql:{directory}", "-n", f"root{i}", "-t", "CT,C,C",
+                        "-i", str(pem)], check=True, capture_output=True, timeout=60)
+    return f"sql:{directory}"
+
+
+def pdfsig(pdf: Path, nss: str) -> str:
+    res = subprocess.run(["pdfsig", "-nssdir", nss, str(pdf)], capture_output=True, text=True, timeout=120)
+    return res.stdout + res.stderr
+
+
+def qpdf_check(pdf: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["qpdf", "--check", str(pdf)], capture_output=True, text=True, timeout=120)

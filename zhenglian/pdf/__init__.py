@@ -1,0 +1,19 @@
+"""PDF signing and verification: seals placed, signed with the key, verifiable anywhere.
+
+Modules, one concern each:
+
+* ``geometry`` — visible-page millimetres ↔ PDF user space (crop box, /Rotate)
+* ``document`` — open an input and refuse what cannot be signed, before any PIN
+* ``anchors`` — find text such as "（盖章）" (PDFium)
+* ``placement`` — placement requests → widget spots (page/position, anchor,
+  existing field, cross-page strips)
+* ``seal`` — the seal picture encoded for PDF once
+* ``appearance`` — the seal as the signature's appearance (pyHanko stamp style)
+* ``sign`` — :func:`~zhenglian.pdf.sign.prepare`, :class:`~zhenglian.pdf.sign.SigningBatch`,
+  :func:`~zhenglian.pdf.sign.sign_pdf`
+* ``keysign`` — the UKey as signer (PKCS#11 session, certificate chain, prechecks)
+* ``verify`` — :func:`~zhenglian.pdf.verify.verify_pdf` → reports per signature
+* ``trust`` — chains to embed and roots to trust
+
+Importing this package is cheap; pyHanko is imported by the modules that need it.
+"""

@@ -1,0 +1,216 @@
+"""Open an input PDF and find out, before any PIN is asked, whether it can be signed.
+
+Every reason a document cannot be signed is found here, without the key:
+not there, not a PDF, broken, encrypted (and the password wrong), locked by
+a certification signature or by its permissions.  Signing then works on the
+same open reader, so a large file is read once.
+
+Leniency: pyHanko reads in strict mode first; a file that only breaks a
+strict rule (e.g. a wrong generation number in the xref table, as some
+producers write) is reopened leniently, the way every viewer opens it.  A
+file whose objects cannot be read at all is refused as corrupt.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from zhenglian import errors
+
+log = logging.getLogger(__name__)
+
+Source = bytes | bytearray | memoryview | str | Path
+
+
+def source_name(source: Source) -> str:
+    return str(source) if isinstance(source, (str, Path)) else "<内存中的文档 / in-memory document>"
+
+
+@dataclass
+class OpenedPdf:
+    """An input document opened for signing: its stream and pyHanko reader."""
+
+    name: str
+    path: Path | None
+    stream: BinaryIO
+    reader: Any  # pyhanko PdfFileReader
+    strict: bool
+    password: str | None  # None: not encrypted
+    page_count: int
+    signature_count: int
+    certified: int | None  # DocMDP level of an existing certification (1, 2, 3)
+    warnings: list[str] = field(default_factory=list)
+    _closed: bool = False
+
+    @property
+    def encrypted(self) -> bool:
+        return self.password is not None
+
+    def page(self, index: int) -> Any:
+        """The page dictionary at ``index`` (0-based)."""
+        ref, _ = self.reader.find_page_for_modification(index)
+        return ref.get_object()
+
+    def pdfium_source(self) -> Any:
+        """What pypdfium2 should open: the path, or the bytes."""
+        if self.path is not None:
+            return str(self.path)
+        pos = self.stream.tell()
+        self.stream.seek(0)
+        data = self.stream.read()
+        self.stream.seek(pos)
+        return data
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self.path is not None:
+                self.stream.close()
+
+    def __enter__(self) -> OpenedPdf:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _open_stream(source: Source) -> tuple[BinaryIO, Path | None]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source)), None
+    path = Path(source)
+    try:
+        return open(path, "rb"), path  # noqa: SIM115 - kept open for the reader
+    except (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError, OSError):
+        raise errors.DocumentNotFound(path=str(path)) from None
+
+
+def _looks_like_pdf(stream: BinaryIO) -> bool:
+    stream.seek(0)
+    head = stream.read(1024)
+    stream.seek(0)
+    return b"%PDF-" in head
+
+
+def _reader(stream: BinaryIO, name: str) -> tuple[Any, bool]:
+    from pyhanko.pdf_utils.misc import PdfReadError, PdfStrictReadError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        return PdfFileReader(stream, strict=True), True
+    except PdfStrictReadError as exc:
+        log.info("%s: strict read failed (%s), reading leniently", name, exc)
+    except PdfReadError as exc:
+        raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a parser meeting garbage can raise anything
+        raise errors.DocumentCorrupt(path=name, detail=type(exc).__name__) from None
+    try:
+        stream.seek(0)
+        return PdfFileReader(stream, strict=False), False
+    except Exception as exc:  # noqa: BLE001
+        raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _decrypt(reader: Any, name: str, password: str | None, for_signing: bool) -> str:
+    """Authenticate; returns the password that worked (possibly '')."""
+    from pyhanko.pdf_utils.crypt import StandardSecurityHandler
+    from pyhanko.pdf_utils.crypt.api import AuthStatus
+    from pyhanko.pdf_utils.crypt.permissions import StandardPermissions
+
+    try:
+        handler = reader.security_handler
+    except Exception as exc:  # noqa: BLE001
+        raise errors.DocumentUnsupportedEncryption(path=name, detail=type(exc).__name__) from None
+    if not isinstance(handler, StandardSecurityHandler):
+        raise errors.DocumentUnsupportedEncryption(path=name, detail=type(handler).__name__)
+    # Many "encrypted" PDFs have only an owner password: viewers open them
+    # without asking, and so do we.
+    candidates = [password] if password is not None else [""]
+    result = None
+    for pw in candidates:
+        try:
+            result = reader.decrypt(pw)
+        except Exception as exc:  # noqa: BLE001
+            raise errors.DocumentCorrupt(path=name, detail=f"encryption: {type(exc).__name__}") from None
+        if result.status != AuthStatus.FAILED:
+            break
+    assert result is not None
+    if result.status == AuthStatus.FAILED:
+        if password is None:
+            raise errors.DocumentEncrypted(path=name)
+        raise errors.DocumentPasswordWrong(path=name)
+    if for_signing and result.status == AuthStatus.USER:
+        perms = result.permission_flags
+        if perms is not None and StandardPermissions.ALLOW_ANNOTS_FORM_FILLING not in perms \
+                and StandardPermissions.ALLOW_FORM_FILLING not in perms:
+            raise errors.DocumentLocked(
+                path=name, reason_zh="文档权限不允许填写表单或签名（需要所有者密码）",
+                reason_en="its permissions forbid form filling and signing (the owner password is needed)")
+    return candidates[0] if candidates[0] is not None else ""
+
+
+def _certification_level(reader: Any) -> int | None:
+    from pyhanko.sign.validation import read_certification_data
+
+    info = read_certification_data(reader)
+    if info is None:
+        return None
+    return int(info.permission.value)
+
+
+def _count_signatures(reader: Any) -> int:
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    return sum(1 for _name, value, _ref in enumerate_sig_fields(reader, filled_status=True) if value is not None)
+
+
+def open_pdf(source: Source, password: str | None = None, *, name: str | None = None,
+             for_signing: bool = True) -> OpenedPdf:
+    """Open ``source`` and check that it can be signed; raises a typed error if not.
+
+    ``for_signing=False`` (verification) skips the checks that only matter for
+    adding a signature: locks and permissions.
+    """
+    name = name or source_name(source)
+    stream, path = _open_stream(source)
+    try:
+        if not _looks_like_pdf(stream):
+            raise errors.DocumentCorrupt(path=name, detail="不是 PDF / not a PDF file")
+        reader, strict = _reader(stream, name)
+        used_password: str | None = None
+        if reader.encrypted:
+            used_password = _decrypt(reader, name, password, for_signing)
+        try:
+            pages = int(reader.root["/Pages"]["/Count"])
+            if pages < 1:
+                raise ValueError("no pages")
+            for i in range(pages):  # touch every page: a broken page tree fails here, not mid-signing
+                reader.find_page_for_modification(i)
+            certified = _certification_level(reader)
+            signatures = _count_signatures(reader)
+        except errors.ZhenglianError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
+        if for_signing and certified == 1:
+            raise errors.DocumentLocked(
+                path=name, reason_zh="文档已被“认证签名”锁定，不允许任何更改",
+                reason_en="a certification signature locks it against any change")
+        doc = OpenedPdf(name=name, path=path, stream=stream, reader=reader, strict=strict,
+                        password=used_password, page_count=pages, signature_count=signatures,
+                        certified=certified)
+        if not strict:
+            doc.warnings.append("read leniently (minor syntax errors)")
+        return doc
+    except BaseException:
+        if path is not None:
+            stream.close()
+        raise

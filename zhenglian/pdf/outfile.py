@@ -1,0 +1,67 @@
+"""Write a signed PDF atomically without holding it all in memory.
+
+Same contract as :func:`zhenglian.fsutil.atomic_write_bytes` (a reader sees
+the old file or the new one, never half; on failure nothing is left), but the
+signer writes into the file as it goes: a 100 MB document is streamed, not
+copied into RAM.  The temporary file sits beside the target so the final
+``os.replace`` stays on one file system.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from zhenglian import errors
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def atomic_output(target: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """Yield a read/write file; on clean exit it becomes ``target``, else it vanishes."""
+    target = Path(target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise errors.OutputWriteFailed(path=str(target), detail=type(exc).__name__) from None
+    fh = os.fdopen(fd, "w+b")
+    try:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        fh.close()
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,409 @@
+"""Sign PDFs with the key: PAdES B-B (B-T with a timestamp server), seal as appearance.
+
+Two steps, so that nothing needs the PIN until everything that can fail
+without it has been checked:
+
+1. :func:`prepare` opens a document and resolves where the seals go
+   (encrypted, corrupt, locked, anchor missing, page out of range … are all
+   refused here);
+2. :class:`SigningBatch` holds one signer (one logged-in key session), one
+   event loop and the seals encoded once, and signs prepared documents one
+   after another.
+
+:func:`sign_pdf` does both for one document.
+
+Each seal makes one signature whose field has one widget per place the seal
+shows (several anchors, the cross-page strips): pyHanko creates the field
+with the first widget and draws its appearance through
+:class:`~zhenglian.pdf.appearance.SealStampStyle`; the other widgets are
+added to the same revision before the document is hashed, so the signature
+covers them.  A document already signed gets an incremental update; earlier
+signatures stay valid (adding signature fields is an allowed change).
+
+Output goes to a temporary file beside the target and replaces it only when
+complete; the input is only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from asn1crypto import x509
+
+from zhenglian import errors
+from zhenglian.pdf import placement as pl
+from zhenglian.pdf.document import OpenedPdf, Source, open_pdf, source_name
+from zhenglian.pdf.outfile import atomic_output, same_file
+from zhenglian.pdf.seal import EncodedSeal, SealLike, encoded
+from zhenglian.pki.cert import CertInfo
+from zhenglian.pki.cert import parse as parse_cert
+
+log = logging.getLogger(__name__)
+
+FIELD_PREFIX = "Seal"
+
+
+@dataclass(frozen=True)
+class SignerIdentity:
+    """Whose signature it is: the certificate, its issuing chain, and the facts shown."""
+
+    certificate: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    info: CertInfo
+
+    @classmethod
+    def from_der(cls, der: bytes, chain: Sequence[x509.Certificate] = ()) -> SignerIdentity:
+        return cls(x509.Certificate.load(der), tuple(chain), parse_cert(der))
+
+    @property
+    def organization(self) -> str | None:
+        return self.info.organization
+
+    @property
+    def uscc(self) -> str | None:
+        return self.info.uscc
+
+
+def check_certificate(info: CertInfo, now: datetime | None = None) -> None:
+    """Refuse an expired or not-yet-valid certificate (before any PIN is asked)."""
+    now = now or datetime.now(UTC)
+    if now > info.not_after:
+        raise errors.CertificateExpired(not_after=f"{info.not_after:%Y-%m-%d}")
+    if now < info.not_before:
+        raise errors.CertificateNotYetValid(not_before=f"{info.not_before:%Y-%m-%d %H:%M}")
+
+
+@dataclass
+class PreparedDocument:
+    """A document checked and placed, waiting for the key."""
+
+    opened: OpenedPdf
+    groups: list[pl.SpotGroup]
+    certify: bool
+    used: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.opened.name
+
+    def close(self) -> None:
+        self.opened.close()
+
+    def __enter__(self) -> PreparedDocument:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def prepare(source: Source, placements: Sequence[pl.Placement], *, seal: SealLike | None = None,
+            cross_page: pl.CrossPage | None = None, certify: bool = False,
+            password: str | None = None) -> PreparedDocument:
+    """Open and check ``source`` and resolve the placements; needs no key."""
+    doc = open_pdf(source, password)
+    try:
+        groups = pl.resolve(doc, placements, seal, cross_page)
+        if certify:
+            if doc.signature_count:
+                raise errors.DocumentLocked(
+                    path=doc.name, reason_zh="已有签名的文档不能再做认证签名（认证签名必须是第一个签名）",
+                    reason_en="it is already signed, and a certification must be the first signature")
+            if len(groups) != 1:
+                raise errors.UsageError(detail="认证签名只能使用一枚印章 / certification takes exactly one seal")
+        for group in groups:
+            encoded(group.seal)  # a broken seal picture fails now, not after the PIN
+        return PreparedDocument(doc, groups, certify)
+    except BaseException:
+        doc.close()
+        raise
+
+
+@dataclass(frozen=True)
+class SignatureMade:
+    field_name: str
+    seal_name: str
+    spots: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field_name, "seal": self.seal_name, "spots": self.spots}
+
+
+@dataclass
+class SignResult:
+    input: str
+    output: Path
+    signatures: list[SignatureMade]
+    certified: bool
+    timestamped: bool
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"input": self.input, "output": str(self.output), "certified": self.certified,
+                "timestamped": self.timestamped, "seconds": round(self.seconds, 4),
+                "signatures": [s.to_dict() for s in self.signatures], "warnings": self.warnings}
+
+
+def _pkcs11_error(exc: BaseException) -> BaseException | None:
+    """The PKCS#11 error inside ``exc`` (pyHanko may wrap it), if any."""
+    try:
+        import pkcs11
+    except ImportError:  # pragma: no cover
+        return None
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 8:
+        if isinstance(cur, pkcs11.PKCS11Error):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return None
+
+
+def _timestamp_error(exc: BaseException) -> bool:
+    from pyhanko.sign.timestamps import TimestampRequestError
+
+    try:
+        import aiohttp
+
+        net = (aiohttp.ClientError,)
+    except ImportError:  # pragma: no cover
+        net = ()
+    cur: BaseException | None = exc
+    for _ in range(8):
+        if cur is None:
+            return False
+        if isinstance(cur, (TimestampRequestError, *net)):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+class SigningBatch:
+    """One key session, one event loop, seals encoded once: many documents.
+
+    ``signer`` is a pyHanko :class:`~pyhanko.sign.signers.Signer` — normally
+    a ``PKCS11Signer`` on a logged-in session (see
+    :func:`zhenglian.pdf.keysign.key_batch`); any other pyHanko signer works
+    too (tests, a future SKF backend).
+    """
+
+    def __init__(self, signer: Any, identity: SignerIdentity | None = None, *, seal: SealLike | None = None,
+                 timestamp_url: str | None = None, timestamper: Any = None) -> None:
+        self.signer = signer
+        self.identity = identity
+        self.seal = seal
+        self.timestamp_url = timestamp_url or None
+        if timestamper is None and self.timestamp_url:
+            from pyhanko.sign.timestamps import HTTPTimeStamper
+
+            timestamper = HTTPTimeStamper(self.timestamp_url, timeout=10)
+        self.timestamper = timestamper
+        self._runner: asyncio.Runner | None = asyncio.Runner()
+        if seal is not None:
+            encoded(seal)
+
+    # --- lifetime ------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    def __enter__(self) -> SigningBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- use -----------------------------------------------------------------
+
+    def prepare(self, source: Source, placements: Sequence[pl.Placement], *, seal: SealLike | None = None,
+                cross_page: pl.CrossPage | None = None, certify: bool = False,
+                password: str | None = None) -> PreparedDocument:
+        return prepare(source, placements, seal=seal or self.seal, cross_page=cross_page,
+                       certify=certify, password=password)
+
+    def sign(self, document: PreparedDocument | Source, output: Path | str,
+             placements: Sequence[pl.Placement] = (), *, seal: SealLike | None = None,
+             cross_page: pl.CrossPage | None = None, certify: bool = False,
+             password: str | None = None) -> SignResult:
+        """Sign one document into ``output`` (atomically); returns what was made."""
+        if self._runner is None:
+            raise RuntimeError("batch is closed")
+        output = Path(output)
+        own = not isinstance(document, PreparedDocument)
+        doc = (self.prepare(document, placements, seal=seal, cross_page=cross_page, certify=certify,
+                            password=password) if own else document)
+        assert isinstance(doc, PreparedDocument)
+        try:
+            return self._sign_prepared(doc, output)
+        finally:
+            if own:
+                doc.close()
+
+    def _sign_prepared(self, doc: PreparedDocument, output: Path) -> SignResult:
+        if doc.used:
+            raise RuntimeError("a prepared document is signed once")
+        doc.used = True
+        opened = doc.opened
+        if opened.path is not None and same_file(opened.path, output):
+            raise errors.OutputIsInput(path=str(output))
+        started = time.perf_counter()
+        made: list[SignatureMade] = []
+        taken = set(_field_names(opened.reader))
+        try:
+            with atomic_output(output) as out:
+                stream: BinaryIO = opened.stream
+                reader = opened.reader
+                spare: list[BinaryIO] = []
+                try:
+                    for i, group in enumerate(doc.groups):
+                        last = i == len(doc.groups) - 1
+                        target = out if last else tempfile.TemporaryFile(dir=output.parent)  # noqa: SIM115
+                        if not last:
+                            spare.append(target)
+                        name = group.existing_field or _next_name(taken)
+                        taken.add(name)
+                        writer = _writer(reader, stream, opened, first=i == 0)
+                        assert self._runner is not None
+                        self._runner.run(self._sign_group(writer, group, name, doc.certify, target))
+                        made.append(SignatureMade(name, str(group.seal.name),
+                                                  [s.describe() for s in group.spots]))
+                        if not last:
+                            target.seek(0)
+                            stream, reader = target, None
+                finally:
+                    for f in spare:
+                        f.close()
+        except errors.ZhenglianError:
+            raise
+        except OSError as exc:
+            if _pkcs11_error(exc) is None and not _timestamp_error(exc):
+                raise errors.OutputWriteFailed(path=str(output), detail=type(exc).__name__) from None
+            raise self._translate(exc, doc) from None
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error
+            raise self._translate(exc, doc) from None
+        return SignResult(opened.name, output, made, doc.certify, self.timestamper is not None,
+                          time.perf_counter() - started, list(opened.warnings))
+
+    def _translate(self, exc: BaseException, doc: PreparedDocument) -> errors.ZhenglianError:
+        p11 = _pkcs11_error(exc)
+        if p11 is not None:
+            from zhenglian.tokens.module import translate
+
+            return translate(p11)
+        if _timestamp_error(exc):
+            return errors.TimestampFailed(url=self.timestamp_url or "?", detail=type(exc).__name__)
+        log.warning("signing %s failed", doc.name, exc_info=exc)
+        return errors.SigningFailed(path=doc.name, detail=f"{type(exc).__name__}: {str(exc)[:120]}")
+
+    async def _sign_group(self, writer: Any, group: pl.SpotGroup, field_name: str, certify: bool,
+                          output: BinaryIO) -> None:
+        from pyhanko.sign import fields
+        from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
+        from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+        from zhenglian.pdf.appearance import DocumentSeal, SealStampStyle
+
+        enc: EncodedSeal = encoded(group.seal)
+        doc_seal = DocumentSeal(enc, writer)
+        primary, extra = group.spots[0], group.spots[1:]
+        meta = PdfSignatureMetadata(
+            field_name=field_name,
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            reason=enc.name,
+            certify=certify,
+            docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+        )
+        spec = None
+        if group.existing_field is None:
+            spec = fields.SigFieldSpec(
+                sig_field_name=field_name,
+                on_page=primary.page_index,
+                box=primary.rect,
+                combine_annotation=not extra,
+                readable_field_name=enc.name,
+            )
+        pdf_signer = PdfSigner(meta, signer=self.signer, timestamper=self.timestamper,
+                               stamp_style=SealStampStyle(doc_seal=doc_seal, spot=primary),
+                               new_field_spec=spec)
+        session = pdf_signer.init_signing_session(writer, existing_fields_only=group.existing_field is not None)
+        validation_info = await session.perform_presign_validation(writer)
+        reserved = await session.estimate_signature_container_size(validation_info)
+        tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
+        if extra:
+            field_ref = _field_ref(writer, field_name)
+            for spot in extra:
+                doc_seal.add_widget(field_ref, spot)
+        prepared, res_output = tbs.digest_tbs_document(output=output)
+        post = await tbs.perform_signature(
+            document_digest=prepared.document_digest,
+            pdf_cms_signed_attrs=PdfCMSSignedAttributes(
+                signing_time=session.system_time,
+                adobe_revinfo_attr=None if validation_info is None else validation_info.adobe_revinfo_attr,
+                cades_signed_attrs=meta.cades_signed_attr_spec,
+            ),
+        )
+        await post.post_signature_processing(res_output)
+
+
+def _writer(reader: Any, stream: BinaryIO, opened: OpenedPdf, first: bool) -> Any:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    if first and reader is not None:
+        return IncrementalPdfFileWriter.from_reader(reader)
+    writer = IncrementalPdfFileWriter(stream, strict=opened.strict)
+    if opened.password is not None:
+        writer.encrypt(opened.password)
+    return writer
+
+
+def _field_names(reader: Any) -> list[str]:
+    from pyhanko.pdf_utils.form_tools import enumerate_fields_in
+
+    try:
+        fields = reader.root["/AcroForm"]["/Fields"]
+    except KeyError:
+        return []
+    try:
+        return [name for name, _value, _ref in enumerate_fields_in(fields)]
+    except Exception:  # noqa: BLE001 - a broken form must not stop naming our field
+        return []
+
+
+def _next_name(taken: set[str]) -> str:
+    n = 1
+    while f"{FIELD_PREFIX}{n}" in taken:
+        n += 1
+    return f"{FIELD_PREFIX}{n}"
+
+
+def _field_ref(writer: Any, name: str) -> Any:
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    for fname, _value, ref in enumerate_sig_fields(writer, with_name=name):
+        if fname == name:
+            return ref
+    raise errors.SigningFailed(path="", detail=f"field {name} vanished")
+
+
+def sign_pdf(input: Source, output: Path | str, signer: Any, placements: Sequence[pl.Placement], *,
+             seal: SealLike, identity: SignerIdentity | None = None, cross_page: pl.CrossPage | None = None,
+             certify: bool = False, timestamp_url: str | None = None, password: str | None = None) -> SignResult:
+    """Sign one document (convenience around :class:`SigningBatch`)."""
+    with SigningBatch(signer, identity, seal=seal, timestamp_url=timestamp_url) as batch:
+        return batch.sign(input, output, placements, cross_page=cross_page, certify=certify, password=password)
+
+
+__all__ = ["PreparedDocument", "SignResult", "SignatureMade", "SignerIdentity", "SigningBatch",
+           "check_certificate", "prepare", "sign_pdf", "source_name"]
