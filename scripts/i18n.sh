@@ -1,0 +1,26 @@
+#!/bin/sh
+# Update the UI translations: extract every tr()/translate() string of
+# zhenglian/ui into resources/i18n/zhenglian_zh_CN.ts (existing translations
+# are kept; new strings appear as "unfinished" for a translator), then
+# compile the .ts files to the .qm files the application loads.
+#   scripts/i18n.sh            update .ts and compile .qm
+#   scripts/i18n.sh --check    exit 1 if a string is untranslated
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=${PYSIDE6_BIN:-$root/.venv/bin}
+lupdate=$bin/pyside6-lupdate
+lrelease=$bin/pyside6-lrelease
+[ -x "$lupdate" ] || lupdate=pyside6-lupdate
+[ -x "$lrelease" ] || lrelease=pyside6-lrelease
+cd "$root"
+sources=$(find zhenglian/ui -name '*.py' | sort)
+for lang in zh_CN; do
+    ts=resources/i18n/zhenglian_$lang.ts
+    # shellcheck disable=SC2086
+    "$lupdate" -no-obsolete -locations none $sources -ts "$ts"
+    "$lrelease" "$ts" -qm "resources/i18n/zhenglian_$lang.qm"
+    if [ "${1:-}" = "--check" ] && grep -q 'type="unfinished"' "$ts"; then
+        echo "untranslated strings in $ts" >&2
+        exit 1
+    fi
+done

@@ -1,0 +1,90 @@
+"""Qt translations for the whole UI: English source strings, Chinese by default.
+
+Every visible string in zhenglian/ui is written in English through
+``self.tr()`` or ``QCoreApplication.translate(context, text)``;
+``scripts/i18n.sh`` extracts them into ``resources/i18n/zhenglian_zh_CN.ts``
+(pyside6-lupdate), where the Chinese translations live, and compiles that
+to the ``.qm`` file loaded here (pyside6-lrelease).  English needs no file:
+it is the source.  Qt's own strings (standard dialogs) come from Qt's
+``qtbase_zh_CN.qm`` when PySide6 ships it.
+
+Messages of :mod:`zhenglian.errors` already carry both languages ("one
+message in one place"); :func:`error_text` picks the one matching the UI.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
+
+from zhenglian import paths
+from zhenglian.errors import ZhenglianError
+
+log = logging.getLogger(__name__)
+
+DEFAULT = "zh_CN"
+LANGUAGES = ("zh_CN", "en_US")
+
+_current = DEFAULT
+_installed: list[QTranslator] = []
+
+
+def i18n_dir() -> Path:
+    return paths.resources_dir() / "i18n"
+
+
+def normalise(language: str | None) -> str:
+    """"zh", "zh-CN", "zh_CN.UTF-8" → zh_CN; "en…" → en_US; anything else → the default (zh_CN)."""
+    if not language:
+        return DEFAULT
+    lang = language.replace("-", "_").split(".")[0].lower()
+    if lang.startswith("en"):
+        return "en_US"
+    return DEFAULT
+
+
+def install_translator(app: QCoreApplication, language: str | None = DEFAULT) -> list[QTranslator]:
+    """Load the UI's translation for ``language`` into ``app`` (replacing an earlier one)."""
+    global _current
+    for tr in _installed:
+        app.removeTranslator(tr)
+    _installed.clear()
+    lang = normalise(language)
+    _current = lang
+    QLocale.setDefault(QLocale(lang))
+    if lang == "en_US":
+        return []
+    ours = QTranslator(app)
+    if ours.load(f"zhenglian_{lang}", str(i18n_dir())):
+        app.installTranslator(ours)
+        _installed.append(ours)
+    else:
+        log.warning("translation zhenglian_%s not found in %s", lang, i18n_dir())
+    qt_dir = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    qtbase = QTranslator(app)
+    if qtbase.load(f"qtbase_{lang}", qt_dir):
+        app.installTranslator(qtbase)
+        _installed.append(qtbase)
+    return list(_installed)
+
+
+def current_language() -> str:
+    return _current
+
+
+def is_chinese() -> bool:
+    return _current.startswith("zh")
+
+
+def error_text(exc: ZhenglianError, with_hint: bool = True) -> str:
+    """An error's message (and what to do next) in the UI's language."""
+    zh = is_chinese()
+    text = exc.message_zh() if zh else exc.message_en()
+    if with_hint:
+        hint_zh, hint_en = exc.hint()
+        hint = hint_zh if zh else hint_en
+        if hint:
+            text += "\n" + hint
+    return text
