@@ -26,6 +26,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     i.add_argument("--force", action="store_true", help="删除已有演示 UKey 后重建 / recreate existing demo keys")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=run_init)
+    r = actions.add_parser("run", parents=[common], help="演示：UKey + 参考服务器 + 托盘程序 / demo keys, server and tray app")
+    r.add_argument("--port", type=int, default=8765, help="参考签署服务器端口 / reference server port")
+    r.add_argument("--no-gui", action="store_true", help="不启动托盘程序 / do not start the tray app")
+    r.add_argument("--seconds", type=float, default=None, help="运行 N 秒后退出 / stop after N seconds")
+    r.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    try:
+        from zhenglian.reference import demo_run
+    except ImportError as exc:
+        raise DemoUnavailable(detail=type(exc).__name__) from None
+    return demo_run.run(port=args.port, gui=not args.no_gui, seconds=args.seconds, out=line)
 
 
 def run_init(args: argparse.Namespace) -> int:
