@@ -1,0 +1,364 @@
+"""Sign many tasks with one PIN: fetch, check, stamp, sign, verify, queue, upload.
+
+- One PIN for the whole batch (and for the server login if one is needed):
+  one logged-in key session from start to end.
+- Each signed file goes to the outbox *before* it is uploaded; a background
+  thread uploads while the next document is being signed.  Whatever happens
+  after that (network down, server killed, the program killed) the file is
+  on disk and the outbox sends it later, once.
+- One task's failure (its document changed, its anchor is missing, the
+  server refuses it) does not stop the others; a failure of the key itself
+  (removed, broken) does, because every later task would fail the same way —
+  the tasks not reached stay pending on the server, and the summary says so.
+- ``cancel`` is checked between documents; files already signed are still
+  uploaded.
+- ``progress`` is called from the signing thread and from the upload thread
+  (never at the same time).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zhenglian import errors
+from zhenglian.manifest import Manifest
+from zhenglian.server.models import Task
+from zhenglian.server.session import ServerSession
+from zhenglian.tasks import sealpick
+from zhenglian.tasks.outbox import Outbox, OutboxEntry
+from zhenglian.tokens import pin as pinops
+from zhenglian.tokens.module import Pkcs11Module
+from zhenglian.tokens.secret import PinBuffer
+
+log = logging.getLogger(__name__)
+
+# Outcome states of one task.
+UPLOADED = "uploaded"  # the server has the signed file
+QUEUED = "queued"  # signed, waiting in the outbox (uploaded later)
+FAILED = "failed"  # not signed (or refused by the server): see error
+NOT_SIGNED = "not_signed"  # not reached: cancelled, or the key failed before it
+SKIPPED = "skipped"  # no longer pending on the server
+
+STATE_ZH = {UPLOADED: "已签署并上传", QUEUED: "已签署，等待上传", FAILED: "失败", NOT_SIGNED: "未签署",
+            SKIPPED: "已跳过"}
+# The key itself failed: no later task can be signed either.
+KEY_FAILURES = (errors.TokenRemoved, errors.TokenError, errors.NoKey, errors.DriverError)
+# The server could not be reached this many times in a row: stop fetching.
+MAX_FETCH_FAILURES = 2
+
+
+@dataclass
+class TaskOutcome:
+    task_id: str
+    title: str = ""
+    state: str = NOT_SIGNED
+    error: errors.ZhenglianError | None = None
+    sha256: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"task_id": self.task_id, "title": self.title, "state": self.state, "state_zh": STATE_ZH[self.state],
+                "sha256": self.sha256, "error": self.error.to_dict() if self.error else None}
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step: ``phase`` is fetching, signed, uploaded, queued, failed or skipped."""
+
+    index: int  # 0-based position in the batch
+    total: int
+    task_id: str
+    title: str
+    phase: str
+    error: errors.ZhenglianError | None = None
+    signed: int = 0
+    uploaded: int = 0
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[TaskOutcome] = field(default_factory=list)
+    cancelled: bool = False
+    stopped_by: errors.ZhenglianError | None = None  # the key failure that ended the batch early
+    seconds: float = 0.0
+
+    def count(self, state: str) -> int:
+        return sum(1 for o in self.outcomes if o.state == state)
+
+    @property
+    def signed(self) -> int:
+        return self.count(UPLOADED) + self.count(QUEUED)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.state == UPLOADED for o in self.outcomes) and not self.cancelled
+
+    def summary_zh(self) -> str:
+        parts = [f"共 {len(self.outcomes)} 个任务：已签署并上传 {self.count(UPLOADED)} 个"]
+        for state in (QUEUED, FAILED, NOT_SIGNED, SKIPPED):
+            if self.count(state):
+                parts.append(f"{STATE_ZH[state]} {self.count(state)} 个")
+        text = "，".join(parts)
+        if self.cancelled:
+            text += "（已取消）"
+        if self.stopped_by is not None:
+            text += f"。已中止：{self.stopped_by.message_zh()}"
+        return text
+
+    def summary_en(self) -> str:
+        parts = [f"{len(self.outcomes)} tasks: {self.count(UPLOADED)} signed and uploaded"]
+        names = {QUEUED: "signed, waiting to upload", FAILED: "failed", NOT_SIGNED: "not signed", SKIPPED: "skipped"}
+        for state in (QUEUED, FAILED, NOT_SIGNED, SKIPPED):
+            if self.count(state):
+                parts.append(f"{self.count(state)} {names[state]}")
+        text = ", ".join(parts)
+        if self.cancelled:
+            text += " (cancelled)"
+        if self.stopped_by is not None:
+            text += f". Stopped: {self.stopped_by.message_en()}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"summary_zh": self.summary_zh(), "summary_en": self.summary_en(), "cancelled": self.cancelled,
+                "stopped_by": self.stopped_by.to_dict() if self.stopped_by else None,
+                "seconds": round(self.seconds, 3), "tasks": [o.to_dict() for o in self.outcomes]}
+
+
+class _Uploader(threading.Thread):
+    """Uploads outbox entries in the background, retrying transient failures.
+
+    Runs until :meth:`finish` is called and the queue is empty, or the finish
+    deadline passes (what is left stays in the outbox).  It never touches
+    the key: when the server wants a new login it parks the entry and sets
+    ``auth_needed`` for the signing thread, which holds the key session.
+    """
+
+    def __init__(self, outbox: Outbox, client: Any, on_result: Callable[[OutboxEntry, str, Any], None]) -> None:
+        super().__init__(name="zhenglian-uploader", daemon=True)
+        self.outbox = outbox
+        self.client = client
+        self.on_result = on_result
+        self.queue: queue.Queue[OutboxEntry] = queue.Queue()
+        self.auth_needed = threading.Event()
+        self.parked: list[OutboxEntry] = []
+        self._finish_at: float | None = None
+        self._wake = threading.Event()
+        self.last_error: errors.ZhenglianError | None = None
+
+    def submit(self, entry: OutboxEntry) -> None:
+        self.queue.put(entry)
+        self._wake.set()
+
+    def resume_after_login(self) -> None:
+        parked, self.parked = self.parked, []
+        self.auth_needed.clear()
+        for entry in parked:
+            self.submit(entry)
+
+    def finish(self, wait_s: float) -> None:
+        self._finish_at = time.monotonic() + wait_s
+        self._wake.set()
+
+    def _expired(self) -> bool:
+        return self._finish_at is not None and time.monotonic() >= self._finish_at
+
+    def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self._expired() and time.monotonic() < end:
+            self._wake.wait(min(0.2, max(0.0, end - time.monotonic())))
+            self._wake.clear()
+
+    def run(self) -> None:
+        delay = 0.5
+        while True:
+            if self._expired():
+                return
+            try:
+                entry = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._finish_at is not None and (self.queue.empty() and not self.auth_needed.is_set()):
+                    return
+                continue
+            while True:
+                try:
+                    outcome = self.outbox.upload_entry(entry, self.client)
+                except errors.AuthRequired as exc:
+                    self.parked.append(entry)
+                    self.last_error = exc
+                    self.auth_needed.set()
+                    break
+                except (errors.ServerUnreachable, errors.ServerError) as exc:
+                    self.last_error = exc
+                    self.on_result(entry, "retrying", exc)
+                    self._sleep(delay)
+                    delay = min(5.0, delay * 2)
+                    if self._expired():
+                        return
+                    continue
+                except Exception as exc:  # noqa: BLE001 - the thread must not die silently
+                    log.exception("upload of %s failed unexpectedly", entry.task_id)
+                    self.last_error = errors.ZhenglianError(detail=type(exc).__name__)
+                    break
+                delay = 0.5
+                self.on_result(entry, outcome, None)
+                break
+
+
+def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest | None, pin: PinBuffer | None,
+               task_ids: Sequence[str] | None, outbox: Outbox, *,
+               progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
+               confirmed_final_try: bool = False, seal: Any = None, upload_wait_s: float = 30.0) -> BatchResult:
+    """Sign ``task_ids`` (None: every pending task) with one PIN; see the module docstring."""
+    from zhenglian.pdf import keysign
+    from zhenglian.tasks.signer import open_signer
+
+    started = time.perf_counter()
+    key = session.key
+    client = session.client
+    keysign.precheck(module, key, manifest, confirmed_final_try=confirmed_final_try)
+    result = BatchResult()
+    lock = threading.Lock()
+    by_id: dict[str, TaskOutcome] = {}
+    order: dict[str, int] = {}
+    counters = {"signed": 0, "uploaded": 0}
+
+    def report(task_id: str, phase: str, error: errors.ZhenglianError | None = None) -> None:
+        if progress is None:
+            return
+        o = by_id.get(task_id)
+        with lock:
+            try:
+                progress(Progress(order.get(task_id, 0), len(by_id), task_id, o.title if o else "", phase, error,
+                                  counters["signed"], counters["uploaded"]))
+            except Exception:  # noqa: BLE001 - a broken callback must not break signing
+                log.exception("progress callback failed")
+
+    def on_upload(entry: OutboxEntry, outcome: str, error: Any) -> None:
+        o = by_id.get(entry.task_id)
+        if o is None:
+            return
+        if outcome in ("uploaded", "duplicate"):
+            o.state, o.error = UPLOADED, None
+            counters["uploaded"] += 1
+            report(entry.task_id, "uploaded")
+        elif outcome == "refused":
+            o.state = FAILED
+            o.error = errors.ServerRefused(status=0, reason=entry.last_error, reason_zh=entry.last_message_zh,
+                                           reason_en=entry.last_message_en)
+            report(entry.task_id, "failed", o.error)
+        elif outcome == "retrying":
+            o.error = error
+
+    with pinops.user_session(module, key, pin, manifest, confirmed_final_try=confirmed_final_try) as p11:
+        if pin is not None:
+            pin.wipe()  # logged in: the PIN is not needed again in this batch
+        session.ensure(p11)
+        ids = list(task_ids) if task_ids is not None else [t.id for t in _call(session, p11, client.tasks).tasks]
+        for i, tid in enumerate(dict.fromkeys(ids)):
+            by_id[tid] = TaskOutcome(tid)
+            order[tid] = i
+        result.outcomes = list(by_id.values())
+        cert = session.signing_cert()
+        try:
+            server_seals = _call(session, p11, client.seals) if seal is None else []
+        except errors.ServerRefused as exc:
+            log.info("server seals unavailable: %s", exc.reason)
+            server_seals = []
+        seals = sealpick.usable_seals(p11, cert.info.der, server_seals,
+                                      [c.info.der for c in key.certificates if c.info.is_ca]) if seal is None else []
+        uploader = _Uploader(outbox, client, on_upload)
+        uploader.start()
+        fetch_failures = 0
+        try:
+            with open_signer(p11, key, outbox.root / "tmp") as signer:
+                for tid, outcome in by_id.items():
+                    if uploader.auth_needed.is_set():
+                        _relogin(session, p11, uploader)
+                    if cancel is not None and cancel.is_set():
+                        result.cancelled = True
+                        break
+                    if result.stopped_by is not None:
+                        break
+                    queued = outbox.find(client.origin, tid)
+                    if queued is not None:  # signed earlier, not yet uploaded: never sign twice
+                        outcome.title, outcome.state, outcome.sha256 = queued.title, QUEUED, queued.sha256
+                        uploader.submit(queued)
+                        continue
+                    report(tid, "fetching")
+                    try:
+                        task = _call(session, p11, client.task, tid)
+                        outcome.title = task.title
+                        if task.status != "pending":
+                            outcome.state = SKIPPED
+                            outcome.error = errors.TaskNotPending(title=task.title, status=task.status,
+                                                                  status_zh=task.status_zh)
+                            report(tid, "skipped", outcome.error)
+                            continue
+                        original = _call(session, p11, client.download, task)
+                        fetch_failures = 0
+                        signed = signer.sign(original, task, sealpick.pick(seals, task, seal))
+                    except KEY_FAILURES as exc:
+                        outcome.state, outcome.error = FAILED, exc
+                        result.stopped_by = exc
+                        report(tid, "failed", exc)
+                        break
+                    except (errors.ServerUnreachable, errors.ServerError) as exc:
+                        outcome.state, outcome.error = FAILED, exc
+                        report(tid, "failed", exc)
+                        fetch_failures += 1
+                        if fetch_failures >= MAX_FETCH_FAILURES:
+                            result.stopped_by = exc
+                            break
+                        continue
+                    except errors.ZhenglianError as exc:
+                        outcome.state, outcome.error = FAILED, exc
+                        report(tid, "failed", exc)
+                        continue
+                    entry = outbox.put(client.origin, tid, signed, key_serial=key.serial, title=task.title)
+                    outcome.state, outcome.sha256 = QUEUED, entry.sha256
+                    counters["signed"] += 1
+                    report(tid, "signed")
+                    uploader.submit(entry)
+        finally:
+            # Signed files are on disk: let the uploads finish (bounded), with the
+            # key session still open in case the server asks for a new login.
+            uploader.finish(upload_wait_s)
+            while uploader.is_alive():
+                uploader.join(0.2)
+                if uploader.auth_needed.is_set() and result.stopped_by is None:
+                    try:
+                        _relogin(session, p11, uploader)
+                    except errors.ZhenglianError as exc:
+                        log.warning("re-login for uploads failed: %s", exc.code)
+                        uploader.finish(0)
+    for o in result.outcomes:
+        if o.state == QUEUED and o.error is None:
+            o.error = uploader.last_error
+        if o.state == NOT_SIGNED and o.error is None:
+            o.error = result.stopped_by or (errors.PinCancelled() if result.cancelled else None)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _relogin(session: ServerSession, p11: Any, uploader: _Uploader) -> None:
+    session.forget()
+    session.login(p11)
+    uploader.resume_after_login()
+
+
+def _call(session: ServerSession, p11: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """Call the server; log in again once if the token has expired."""
+    try:
+        return fn(*args)
+    except errors.AuthRequired:
+        session.forget()
+        session.login(p11)
+        return fn(*args)
+
+
+__all__ = ["BatchResult", "Progress", "TaskOutcome", "sign_tasks", "Task"]

@@ -1,0 +1,104 @@
+"""The one place where tasks meet PDF signing (zhenglian.pdf).
+
+A task says where the seal goes (anchor text, or page + position; 骑缝章;
+certification); :meth:`TaskSigner.sign` turns that into zhenglian.pdf
+placements, signs the original bytes on the key and checks the result
+before it is queued: exactly one more signature, intact, by this key's
+certificate, covering the whole file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from zhenglian import errors
+from zhenglian.server.models import Task
+from zhenglian.tokens.model import KeyInfo
+
+# Where the seal goes when a task names neither an anchor nor a position:
+# the lower right of the page, as a signing block usually is.
+DEFAULT_FROM_RIGHT_MM = 50.0
+DEFAULT_FROM_BOTTOM_MM = 60.0
+
+
+class TaskSigner:
+    """Signs task documents in one logged-in key session (see :func:`open_signer`)."""
+
+    def __init__(self, batch: Any, key: KeyInfo, workdir: Path) -> None:
+        self.batch = batch
+        self.key = key
+        self.workdir = workdir
+        cert = key.signing_certificate()
+        self.uscc = cert.info.uscc if cert else None
+
+    def placements(self, original: bytes, task: Task, seal: Any) -> tuple[list[Any], Any]:
+        from zhenglian.pdf import placement as pl
+        from zhenglian.pdf.document import open_pdf
+        from zhenglian.pdf.geometry import page_box
+
+        p = task.placement
+        cross = pl.CrossPage(seal=seal) if p.cross_page else None
+        if p.anchor_text:
+            return [pl.AtAnchor(p.anchor_text, seal=seal)], cross
+        with open_pdf(original, name=task.title) as doc:
+            page = p.page if p.page > 0 else doc.page_count + 1 + p.page
+            if not 1 <= page <= doc.page_count:
+                raise errors.PageOutOfRange(path=task.title, page=p.page, pages=doc.page_count)
+            if p.x_mm is not None and p.y_mm is not None:
+                return [pl.AtPosition(page, p.x_mm, p.y_mm, seal=seal)], cross
+            w, h = page_box(doc.page(page - 1)).visible_size_mm
+        return [pl.AtPosition(page, w - DEFAULT_FROM_RIGHT_MM, h - DEFAULT_FROM_BOTTOM_MM, seal=seal)], cross
+
+    def sign(self, original: bytes, task: Task, seal: Any) -> bytes:
+        """The signed PDF for ``task`` (the original is untouched: an incremental update)."""
+        placements, cross = self.placements(original, task, seal)
+        fd, tmp = tempfile.mkstemp(prefix=".task-", suffix=".pdf", dir=self.workdir)
+        os.close(fd)
+        out = Path(tmp)
+        try:
+            self.batch.sign(original, out, placements, seal=seal, cross_page=cross,
+                            certify=task.placement.certify)
+            signed = out.read_bytes()
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                out.unlink()
+        self.check(original, signed, task)
+        return signed
+
+    def check(self, original: bytes, signed: bytes, task: Task) -> None:
+        """Verify locally before anything leaves the machine."""
+        from zhenglian.pdf.verify import verify_pdf
+
+        def fail(detail: str) -> errors.SigningFailed:
+            return errors.SigningFailed(path=task.title, detail=detail)
+
+        if not signed.startswith(original):
+            raise fail("原文件未原样保留 / the original was not kept as it was")
+        reports = verify_pdf(signed)
+        before = len(verify_pdf(original)) if b"/ByteRange" in original else 0
+        if len(reports) <= before:
+            raise fail("没有新签名 / no new signature")
+        last = reports[-1]
+        if not (last.intact and last.valid) or last.coverage != "entire_file":
+            raise fail("签名自检未通过 / the new signature did not verify")
+        if self.uscc and last.uscc != self.uscc:
+            raise fail("签名证书不是本 UKey 的 / signed with another certificate")
+
+
+@contextmanager
+def open_signer(p11session: Any, key: KeyInfo, workdir: Path) -> Iterator[TaskSigner]:
+    """A TaskSigner on this logged-in session (pyHanko's PKCS11Signer via zhenglian.pdf)."""
+    from zhenglian.pdf import keysign
+    from zhenglian.pdf.sign import SigningBatch
+
+    cert = keysign.signing_cert(key)
+    identity = keysign.identity_for(key, fetch_aia=False)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with SigningBatch(keysign.pkcs11_signer(p11session, cert, identity), identity) as batch:
+        yield TaskSigner(batch, key, workdir)
