@@ -207,12 +207,16 @@ def _fail(rv: int, module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None
             after = status(module, key, manifest, so)
         except errors.ZhenglianError:
             after = PinStatus(key.serial, so, TokenFlags(0), pincounter.failures(key.serial, so), max_tries)
+        who = "SO" if so else "user"
         if after.locked:
             pincounter.record_locked(key.serial, max_tries, so)
+            log.warning("key %s: wrong %s PIN; now locked", key.serial, who)
             return locked_error(manifest, so)
+        log.warning("key %s: wrong %s PIN, %d tries left", key.serial, who, after.tries_left)
         return errors.WrongSoPin(tries_left=after.tries_left) if so else errors.WrongPin(tries_left=after.tries_left)
     if rv == p11raw.CKR_PIN_LOCKED:
         pincounter.record_locked(key.serial, max_tries, so)
+        log.warning("key %s: %s PIN locked (CKR_PIN_LOCKED)", key.serial, "SO" if so else "user")
         return locked_error(manifest, so)
     if rv in (p11raw.CKR_PIN_LEN_RANGE, p11raw.CKR_PIN_INVALID):
         return errors.PinPolicyViolation(problems_zh="UKey 不接受该 PIN 的长度或字符",
@@ -261,6 +265,7 @@ def login(module: Pkcs11Module, session: Any, key: KeyInfo, pin: PinBuffer | Non
     if rv != p11raw.CKR_OK:
         raise _fail(rv, module, key, manifest, so)
     pincounter.reset(key.serial, so)
+    log.info("key %s: %s login", key.serial, "SO" if so else "user")
     initial = policy_of(manifest).initial
     return bool(not so and pin is not None and initial and pin.equals(PinBuffer(initial)))
 
@@ -303,6 +308,7 @@ def change(module: Pkcs11Module, key: KeyInfo, old: PinBuffer, new: PinBuffer, r
         if rv != p11raw.CKR_OK:
             raise _fail(rv, module, key, manifest, False)
     pincounter.reset(key.serial)
+    log.info("key %s: user PIN changed", key.serial)
 
 
 def unlock(module: Pkcs11Module, key: KeyInfo, so_pin: PinBuffer, new: PinBuffer, repeat: PinBuffer,
@@ -322,6 +328,7 @@ def unlock(module: Pkcs11Module, key: KeyInfo, so_pin: PinBuffer, new: PinBuffer
         finally:
             logout(module, session)
     pincounter.reset(key.serial)
+    log.info("key %s: user PIN set by the SO (unlock)", key.serial)
 
 
 # --- one interactive attempt, for any front end ------------------------------
@@ -353,6 +360,7 @@ def _gate(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompte
     st = status(module, key, manifest, so)
     if st.locked:
         err = locked_error(manifest, so)
+        log.info("key %s: %s PIN locked; not asking for it", key.serial, "SO" if so else "user")
         prompter.locked(st, err)
         raise err
     if st.final_try and not prompter.confirm_final_try(st):

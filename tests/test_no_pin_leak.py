@@ -1,0 +1,120 @@
+"""No PIN ever reaches a log, an exception's text, the output or a file of the data directory.
+
+Login, a failed login, a change and an SO unlock run with distinctive known
+PINs, in this process (root logger captured at DEBUG, plus a log file under
+ZHENGLIAN_HOME/logs) and through the CLI in child processes (their own log
+file under the same ZHENGLIAN_HOME).  Then every file under ZHENGLIAN_HOME
+is searched byte-wise for each PIN in UTF-8, UTF-16-LE and UTF-16-BE.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import test_pin_support as support
+from test_pin_support import find, netca_spec
+
+from zhenglian import errors
+from zhenglian.tokens import pin
+from zhenglian.tokens.pincache import PinCache
+from zhenglian.tokens.secret import PinBuffer
+
+lockproxy = support.lockproxy  # fixture
+
+USER = "LeakUser#2026q"
+WRONG = "LeakWrong#2026z"
+NEW = "LeakNew#2026x"
+NEWER = "LeakNewer#2026y"
+SO_PIN = "LeakSo#Probe2026"
+ALL = (USER, WRONG, NEW, NEWER, SO_PIN)
+
+
+def encodings(secret: str) -> list[bytes]:
+    return [secret.encode("utf-8"), secret.encode("utf-16-le"), secret.encode("utf-16-be")]
+
+
+def assert_clean(text_or_bytes: str | bytes, where: str) -> None:
+    data = text_or_bytes.encode("utf-8") if isinstance(text_or_bytes, str) else text_or_bytes
+    for secret in ALL:
+        for enc in encodings(secret):
+            assert enc not in data, f"PIN found in {where}"
+
+
+def test_no_pin_in_logs_errors_output_or_files(tmp_path: Path, monkeypatch, make_key, lockproxy, caplog) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("ZHENGLIAN_HOME", str(home))
+    (home / "logs").mkdir()
+    file_handler = logging.FileHandler(home / "logs" / "zhenglian.log", encoding="utf-8")
+    root = logging.getLogger()
+    root.addHandler(file_handler)
+    caplog.set_level(logging.DEBUG)
+    old_level = root.level
+    root.setLevel(logging.DEBUG)
+    messages: list[str] = []
+    try:
+        serial = make_key(netca_spec(user_pin=USER, so_pin=SO_PIN)).serial
+        mgr = lockproxy.manager()
+        key, module, manifest = find(mgr, serial)
+
+        with pin.user_session(module, key, PinBuffer(USER), manifest):
+            pass
+        for bad in (WRONG, "x"):  # wrong, and refused by the rules
+            with pytest.raises(errors.ZhenglianError) as exc, \
+                    pin.user_session(module, key, PinBuffer(bad), manifest):
+                pass
+            messages += [str(exc.value), repr(exc.value), exc.value.user_message(), str(exc.value.to_dict())]
+        with pytest.raises(errors.PinPolicyViolation) as exc:
+            pin.change(module, key, PinBuffer(USER), PinBuffer(USER), PinBuffer(USER), manifest)
+        messages.append(exc.value.user_message())
+        pin.change(module, key, PinBuffer(USER), PinBuffer(NEW), PinBuffer(NEW), manifest)
+        with pytest.raises(errors.WrongSoPin) as exc:
+            pin.unlock(module, key, PinBuffer(WRONG), PinBuffer(NEWER), PinBuffer(NEWER), manifest)
+        messages.append(exc.value.user_message())
+        pin.unlock(module, key, PinBuffer(SO_PIN), PinBuffer(NEWER), PinBuffer(NEWER), manifest)
+        cache = PinCache(idle_s=60)
+        cache.put(serial, PinBuffer(NEWER))
+        messages.append(repr(cache.get(serial)))
+        cache.close()
+
+        # The same through the command line (its own log file under the same home).
+        env = dict(os.environ, ZHENGLIAN_HOME=str(home), **lockproxy.child_env())
+        base = [sys.executable, "-m", "zhenglian", "pin"]
+        tail = ["--key", serial, "--pin-stdin", "--module", str(lockproxy.path)]
+        outputs = []
+        for action, stdin in (("verify", WRONG), ("verify", NEWER), ("change", f"{NEWER}\n{USER}\n{USER}"),
+                              ("change", f"{WRONG}\n{NEW}\n{NEW}"), ("unlock", f"{SO_PIN}\n{NEW}\n{NEW}"),
+                              ("verify", NEW)):
+            r = subprocess.run([*base, action, *tail], input=stdin + "\n", capture_output=True, text=True,
+                               env=env, timeout=60, cwd=support.ROOT)
+            assert "Traceback" not in r.stderr
+            outputs.append(r.stdout + r.stderr)
+        assert [o.count("PIN 错误") for o in outputs] == [1, 0, 0, 1, 0, 0]
+    finally:
+        root.removeHandler(file_handler)
+        file_handler.close()
+        root.setLevel(old_level)
+
+    assert caplog.records, "nothing was logged: the capture would prove nothing"
+    assert_clean("\n".join(r.getMessage() for r in caplog.records), "the root logger")
+    assert_clean("\n".join(messages), "an exception or repr")
+    assert_clean("\n".join(outputs), "the CLI's output")
+    files = [p for p in home.rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert "zhenglian.log" in names and "pin-tries.json" in names
+    assert (home / "logs" / "zhenglian.log").stat().st_size > 0
+    for f in files:
+        assert_clean(f.read_bytes(), str(f.relative_to(home)))
+
+
+def test_the_grep_would_find_a_leak(tmp_path: Path) -> None:
+    """The search above can fail: a PIN written in UTF-16 is found."""
+    f = tmp_path / "leak.bin"
+    f.write_bytes(b"header" + USER.encode("utf-16-le"))
+    with pytest.raises(AssertionError):
+        assert_clean(f.read_bytes(), "leak.bin")
