@@ -90,6 +90,25 @@
     </message>
 </context>
 <context>
+    <name>ExpiredDialog</name>
+    <message>
+        <source>Certificate expired</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The certificate expired on {date}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The seal bound to it expired with it: documents can no longer be signed with this key. An expired certificate cannot be renewed online; {ca} renews it on paper:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Make the renewal form (PDF)…</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>FinalTryDialog</name>
     <message>
         <source>Last try</source>
@@ -148,6 +167,44 @@
     <message>
         <source>No key plugged in.
 Plug in your UKey; it is recognised automatically.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>LifecycleBanner</name>
+    <message>
+        <source>What to do</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Renew now</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>LifecycleText</name>
+    <message>
+        <source>Organisation</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>USCC</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Issued by</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Valid until</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Key serial</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Seals</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -247,6 +304,10 @@ Plug in your UKey; it is recognised automatically.</source>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
+    <message>
+        <source>The PIN entered last time was wrong.</source>
+        <translation>上次输入的 PIN 错误。</translation>
+    </message>
 </context>
 <context>
     <name>PinPadDialog</name>
@@ -332,6 +393,29 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Both entries of the new PIN match</source>
         <translation>两次输入的新 PIN 一致</translation>
+    </message>
+</context>
+<context>
+    <name>ReminderDialog</name>
+    <message>
+        <source>Certificate expires soon</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The certificate expires in {days} days</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>The seal bound to this certificate stops working when the certificate expires, on {date}. While it is valid, the certificate can be renewed online here, with the key plugged in: the new validity runs on from the old expiry. Once it has expired, renewal needs the CA&apos;s paper form and fee.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Renew now</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Remind me later</source>
+        <translation type="unfinished"></translation>
     </message>
 </context>
 <context>

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -169,6 +170,11 @@ class _Modal(QDialog):
         self.setModal(True)
         self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
         self.setWindowFlag(Qt.WindowType.WindowContextHelpButtonHint, False)
+        self.setMinimumWidth(400)
+
+    def _fit(self) -> None:
+        """Size the dialog to its contents (word-wrapped labels otherwise leave gaps)."""
+        self.layout().setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
 
     def exec(self) -> int:
         if _Modal._open:  # one at a time: bring the open one forward, refuse the second
@@ -203,10 +209,11 @@ class PinDialog(_Modal):
         if status.tries_left <= 3:
             self.tries_label.setStyleSheet(WARN + "font-weight: bold;")
         layout.addWidget(self.tries_label)
-        self.error_label = QLabel(i18n.error_text(error, with_hint=False) if error else "")
+        self.error_label = QLabel(self._error_text(error))
         self.error_label.setObjectName("error")
         self.error_label.setStyleSheet(WARN)
         self.error_label.setWordWrap(True)
+        self.error_label.setMinimumWidth(360)
         self.error_label.setVisible(error is not None)
         layout.addWidget(self.error_label)
         row = QHBoxLayout()
@@ -232,6 +239,14 @@ class PinDialog(_Modal):
         self.field.textChanged.connect(lambda t: self.ok_button.setEnabled(bool(t)))
         layout.addWidget(box)
         self.field.setFocus()
+        self._fit()
+
+    def _error_text(self, error: errors.ZhenglianError | None) -> str:
+        if error is None:
+            return ""
+        if isinstance(error, errors.WrongPin):  # the tries line above already gives the count
+            return self.tr("The PIN entered last time was wrong.")
+        return i18n.error_text(error, with_hint=False)
 
     @property
     def keep_pin(self) -> bool:
@@ -276,6 +291,7 @@ class FinalTryDialog(_Modal):
         who = self.tr("SO PIN") if status.so else self.tr("PIN")
         body = QLabel(self.tr("If this %1 is wrong too, the key locks. Only the CA can unlock it, at its counter and with a paper form.").replace("%1", who))
         body.setWordWrap(True)
+        body.setMinimumWidth(380)
         layout.addWidget(body)
         layout.addWidget(QLabel(self.tr("Make sure you have the right PIN before you go on.")))
         box, ok = _buttons(self, self.tr("I am sure, enter the PIN"), self.tr("Cancel"))
@@ -286,6 +302,7 @@ class FinalTryDialog(_Modal):
         cancel.setFocus()
         self.confirm_button = ok
         layout.addWidget(box)
+        self._fit()
 
     @classmethod
     def confirm(cls, key: KeyInfo, status: PinStatus, parent: QWidget | None = None) -> bool:
@@ -304,7 +321,6 @@ class LockedDialog(_Modal):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Key locked"))
-        self.setMinimumWidth(520)
         layout = QVBoxLayout(self)
         layout.addWidget(KeyHeader(key, self))
         if status.so:
@@ -318,12 +334,14 @@ class LockedDialog(_Modal):
         layout.addWidget(QLabel(self.tr("No PIN can be entered, and signing with this key is not possible.")))
         layout.addWidget(QLabel("<b>" + self.tr("How to unlock (free of charge, only the CA can do it):") + "</b>"))
         route_key = "route_zh" if i18n.is_chinese() else "route_en"
-        self.route_label = QLabel(str(error.facts.get(route_key, "")))
+        route = str(error.facts.get(route_key, ""))
+        self.route_label = QLabel(route[:1].upper() + route[1:])
         self.route_label.setObjectName("route")
         self.route_label.setWordWrap(True)
         self.route_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.route_label.setFrameShape(QFrame.Shape.StyledPanel)
         self.route_label.setMargin(8)
+        self.route_label.setMinimumWidth(480)
         layout.addWidget(self.route_label)
         box = QDialogButtonBox()
         self.form_button = box.addButton(self.tr("Generate unlock application form"),
@@ -333,6 +351,7 @@ class LockedDialog(_Modal):
         box.rejected.connect(self.reject)
         self.form_button.clicked.connect(lambda: self.unlockFormRequested.emit(key.serial))
         layout.addWidget(box)
+        self._fit()
 
 
 class ChangePinDialog(_Modal):
@@ -391,6 +410,7 @@ class ChangePinDialog(_Modal):
         layout.addWidget(box)
         self._update()
         self.old.setFocus()
+        self._fit()
 
     def _rules(self) -> list[pinpolicy.RuleResult]:
         old = None if self.unlock else self.old.text()
@@ -444,6 +464,7 @@ class PinPadDialog(_Modal):
         msg = QLabel(self.tr("Enter the PIN on the key's own PIN pad and confirm it there."))
         msg.setStyleSheet("font-weight: bold;")
         msg.setWordWrap(True)
+        msg.setMinimumWidth(380)
         layout.addWidget(msg)
         self.countdown = QLabel()
         self.countdown.setObjectName("countdown")
@@ -453,6 +474,7 @@ class PinPadDialog(_Modal):
         self._timer.timeout.connect(self._tick)
         self._show_remaining()
         self._timer.start()
+        self._fit()
 
     def _show_remaining(self) -> None:
         self.countdown.setText(self.tr("Waiting for the key… %1 s").replace("%1", str(self.remaining)))
