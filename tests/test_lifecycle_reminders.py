@@ -23,10 +23,13 @@ T0 = dt.datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 DAY = dt.timedelta(days=1)
 
 
-def make_cert(not_after: dt.datetime, org: str = "东莞市测试有限公司", not_before: dt.datetime | None = None):
+def make_cert(not_after: dt.datetime, org: str = "东莞市测试有限公司", not_before: dt.datetime | None = None,
+              uscc: str | None = None):
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-                      x509.NameAttribute(NameOID.COMMON_NAME, org)])
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org)]
+    if uscc:
+        attrs.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, uscc))
+    name = x509.Name([*attrs, x509.NameAttribute(NameOID.COMMON_NAME, org)])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(not_before or not_after - 365 * DAY).not_valid_after(not_after)

@@ -100,6 +100,7 @@ class _Styles:
                                       spaceAfter=3)
         self.filled = ParagraphStyle("filled", parent=self.body, textColor="#0b3d91")
         self.center = ParagraphStyle("center", parent=self.body, alignment=TA_CENTER)
+        self.right = ParagraphStyle("right", parent=self.body, alignment=TA_RIGHT)
 
 
 @lru_cache(maxsize=1)
@@ -254,19 +255,22 @@ def _seal_form(st: _Styles, kind: str, facts: FormFacts, seal_name: str, today: 
         [P("印章印模<br/>（右边空白框内盖印模）", st.center), "", "", "", "", ""],
         [P("电子印章<br/>使用管理人员", st.center), "", P("职务", st.center), "", P("联系电话", st.center), ""],
     ]
-    widths = [label_w, 38 * mm, 18 * mm, 30 * mm, 22 * mm, 30 * mm]
+    widths = [label_w, 30 * mm, 18 * mm, 36 * mm, 22 * mm, 32 * mm]
     spans = [((1, r), (5, r)) for r in (0, 1, 2, 3, 4, 6, 7)] + [((1, 5), (2, 5)), ((4, 5), (5, 5))]
     heights = [11 * mm] * 7 + [62 * mm, 13 * mm]
-    declaration = (
-        "（已经认真阅读并认可“电子印章申请须知”。）<br/>申请单位在此郑重申明：<br/>"
-        "1. 本单位承诺因业务需要自愿办理电子印章相关业务，承诺加强对电子印章的管理。<br/>"
-        "2. 本单位为申请电子印章及数字证书而提供的资料完全真实、准确、完整，并授权上述经办人办理申请事务，授权上述管理员使用印章。"
-        "本单位愿意承担由于提供的资料虚假、误导、重大遗漏而导致的一切后果，愿意承担因使用数字证书和电子印章产生的一切后果。<br/>"
-        "3. 本单位同意收集本单位所提交的上述信息，用于CA认证机构签发数字证书、在电子签章平台生成电子印章及相关用途。<br/><br/>"
-        + "&nbsp;" * 50 + "经办人签名：" + "&nbsp;" * 22 + "申请单位盖章：<br/><br/>"
-        + "&nbsp;" * 95 + f"{_filled(str(today.year))} 年 {_filled(str(today.month))} 月 {_filled(str(today.day))} 日"
-    )
-    rows.append([P(declaration, st.small), "", "", "", "", ""])
+    declaration = [
+        P("（已经认真阅读并认可“电子印章申请须知”。）<br/>申请单位在此郑重申明：<br/>"
+          "1. 本单位承诺因业务需要自愿办理电子印章相关业务，承诺加强对电子印章的管理。<br/>"
+          "2. 本单位为申请电子印章及数字证书而提供的资料完全真实、准确、完整，并授权上述经办人办理申请事务，授权上述管理员使用印章。"
+          "本单位愿意承担由于提供的资料虚假、误导、重大遗漏而导致的一切后果，愿意承担因使用数字证书和电子印章产生的一切后果。<br/>"
+          "3. 本单位同意收集本单位所提交的上述信息，用于CA认证机构签发数字证书、在电子签章平台生成电子印章及相关用途。", st.small),
+        Spacer(1, 5 * mm),
+        P("经办人签名：" + "&nbsp;" * 28 + "申请单位盖章：" + "&nbsp;" * 20, st.right),
+        Spacer(1, 4 * mm),
+        P(f"{_filled(str(today.year))} 年 {_filled(str(today.month))} 月 {_filled(str(today.day))} 日"
+          + "&nbsp;" * 6, st.right),
+    ]
+    rows.append([declaration, "", "", "", "", ""])
     spans.append(((0, 9), (5, 9)))
     heights.append(None)  # type: ignore[arg-type]
     return [
