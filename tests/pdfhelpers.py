@@ -90,17 +90,19 @@ def make_pdf(path: Path | None, pages: Sequence[PageSpec], *, encrypt_user: str 
     texts = [t.text for p in pages for t in p.texts]
     w = PdfFileWriter(stream_xrefs=False)
     engine = GlyphAccumulatorFactory(str(font or cjk_font(list(CONTRACT_TEXT) + texts)), font_size=12) \
-        .create_font_engine(w)
+        .create_font_engine(w) if texts else None
     for spec in pages:
         ops = []
         for x1, y1, x2, y2 in spec.rectangles:
             ops.append(b"q 0.6 G 0.5 w %g %g %g %g re S Q" % (x1, y1, x2 - x1, y2 - y1))
         for t in spec.texts:
+            assert engine is not None
             shaped = engine.shape(t.text)
             ops.append(b"BT /F1 %g Tf %g %g Td %s ET" % (t.size, t.x, t.y, shaped.graphics_ops))
         content = w.add_object(generic.StreamObject(stream_data=b"\n".join(ops)))
         res = generic.DictionaryObject({
-            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): engine.as_resource()})})
+            pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): engine.as_resource()})}) \
+            if engine is not None else generic.DictionaryObject()
         ox, oy = spec.media_origin
         page = PageObject(contents=content, media_box=(ox, oy, ox + spec.size[0], oy + spec.size[1]),
                           resources=res)
@@ -235,3 +237,86 @@ def pdfsig(pdf: Path, nss: str) -> str:
 
 def qpdf_check(pdf: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["qpdf", "--check", str(pdf)], capture_output=True, text=True, timeout=120)
+
+
+# --- signing with the demo keys (SoftHSM of the test run) -----------------------
+
+def asymmetric_seal_png(width_mm: float = 40.0, height_mm: float = 20.0, dpi: float = 300) -> bytes:
+    """An asymmetric red seal: a frame with a solid block in its top-left quarter.
+
+    Asymmetric so that a seal drawn turned or mirrored is caught, and one
+    flat colour so that its opacity can be checked on the rendering.
+    """
+    from PIL import Image, ImageDraw
+
+    w, h = round(width_mm / 25.4 * dpi), round(height_mm / 25.4 * dpi)
+    img = Image.new("RGBA", (w, h), (*SEAL_RED, 0))
+    d = ImageDraw.Draw(img)
+    line = max(2, round(dpi / 25.4 * 0.8))
+    d.rectangle((0, 0, w - 1, h - 1), outline=(*SEAL_RED, 255), width=line)
+    d.rectangle((0, 0, w // 4, h // 2), fill=(*SEAL_RED, 255))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+_CTX = None
+
+
+def context():  # type: ignore[no-untyped-def]
+    """One services Context for the test process, as the application has one.
+
+    Two Contexts would each own a Pkcs11Module for SoftHSM, and one's rescan
+    (C_Finalize/C_Initialize) would close the other's signing session.
+    """
+    global _CTX
+    if _CTX is None:
+        from zhenglian.services import Context
+
+        _CTX = Context.create()
+    return _CTX
+
+
+def find_key(label: str):  # type: ignore[no-untyped-def]
+    """(context, key) for the key with this label on the test SoftHSM."""
+    ctx = context()
+    keys = ctx.tokens.scan()
+    for k in keys:
+        if k.label == label:
+            return ctx, k
+    raise LookupError(label)
+
+
+def demo_pin(label: str) -> str:
+    from zhenglian.reference import provision
+
+    for spec in provision.DEMO_KEYS:
+        if spec.label == label:
+            return spec.user_pin
+    raise LookupError(label)
+
+
+def key_batch(label: str = "SZCA-DEMO", pin: str | None = None, **kw: object):  # type: ignore[no-untyped-def]
+    """A logged-in :class:`SigningBatch` on a test key (context manager)."""
+    from zhenglian.pdf import keysign
+    from zhenglian.tokens.secret import PinBuffer
+
+    ctx, key = find_key(label)
+    return keysign.key_batch(ctx.tokens.module_for(key), key, PinBuffer(pin or demo_pin(label)),
+                             ctx.tokens.pin_policy_manifest(key), **kw)  # type: ignore[arg-type]
+
+
+def demo_roots_pem() -> list[Path]:
+    from zhenglian.reference import democa
+
+    return democa.roots_pem()
+
+
+def demo_roots():  # type: ignore[no-untyped-def]
+    from zhenglian.pdf import trust
+
+    return [c for p in demo_roots_pem() for c in trust.load_cert_file(p)]
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -298,8 +298,14 @@ class SigningBatch:
     def _translate(self, exc: BaseException, doc: PreparedDocument) -> errors.ZhenglianError:
         p11 = _pkcs11_error(exc)
         if p11 is not None:
+            import pkcs11
+
             from zhenglian.tokens.module import translate
 
+            # The key object found at login is gone: the key was pulled out (or
+            # swapped) under us.  SoftHSM says so when its token is deleted.
+            if isinstance(p11, (pkcs11.ObjectHandleInvalid, pkcs11.KeyHandleInvalid)):
+                return errors.TokenRemoved()
             return translate(p11)
         if _timestamp_error(exc):
             return errors.TimestampFailed(url=self.timestamp_url or "?", detail=type(exc).__name__)
@@ -369,16 +375,34 @@ def _writer(reader: Any, stream: BinaryIO, opened: OpenedPdf, first: bool) -> An
 
 
 def _field_names(reader: Any) -> list[str]:
-    from pyhanko.pdf_utils.form_tools import enumerate_fields_in
-
+    """Fully qualified names of every form field (any type), to pick a free one."""
     try:
         fields = reader.root["/AcroForm"]["/Fields"]
-    except KeyError:
+    except (KeyError, TypeError):
         return []
+    names: list[str] = []
+
+    def walk(items: Any, prefix: str, depth: int) -> None:
+        if depth > 32:
+            return
+        for item in items:
+            try:
+                node = item.get_object()
+                partial = node.get("/T")
+            except Exception:  # noqa: BLE001 - a broken form must not stop naming our field
+                continue
+            name = prefix if partial is None else (f"{prefix}.{partial}" if prefix else str(partial))
+            if partial is not None:
+                names.append(name)
+            kids = node.get("/Kids")
+            if kids is not None:
+                walk(kids, name, depth + 1)
+
     try:
-        return [name for name, _value, _ref in enumerate_fields_in(fields)]
-    except Exception:  # noqa: BLE001 - a broken form must not stop naming our field
-        return []
+        walk(fields, "", 0)
+    except Exception:  # noqa: BLE001
+        pass
+    return names
 
 
 def _next_name(taken: set[str]) -> str:

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from asn1crypto import core, tsp
 from asn1crypto import keys as asn1_keys
-from asn1crypto import tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -81,13 +81,20 @@ class DemoTSA:
         return self._stamper().request_tsa_response(req).dump()
 
 
+class _Rejection(core.Sequence):
+    """TimeStampResp without its (optional, RFC 3161 §2.4.2) token; asn1crypto's
+    own class insists on one when encoding."""
+
+    _fields = [("status", tsp.PKIStatusInfo)]
+
+
 def _rejection(fail: str, text: str) -> bytes:
     status = tsp.PKIStatusInfo({
         "status": tsp.PKIStatus("rejection"),
         "status_string": [text],
         "fail_info": tsp.PKIFailureInfo({fail}),
     })
-    return tsp.TimeStampResp({"status": status}).dump()
+    return _Rejection({"status": status}).dump()
 
 
 def _tsa_dir(base: Path | None) -> Path:

@@ -1,0 +1,151 @@
+"""``zhenglian sign`` and ``zhenglian verify`` as a user runs them (child processes).
+
+The PIN comes on stdin with --pin-stdin.  Refusals that need no key are
+checked to happen *before* the PIN is read: the child gets no PIN line at
+all, so a PIN request would fail differently (usage error, exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pdfhelpers as ph
+import pytest
+
+from zhenglian.errors import ExitCode
+
+pytestmark = pytest.mark.skipif(not (ph.have_poppler() and ph.have_cjk_font()),
+                                reason="needs poppler-utils and fonts-noto-cjk")
+
+
+@pytest.fixture
+def roots(demo_keys) -> list[str]:  # type: ignore[no-untyped-def]
+    args = []
+    for p in ph.demo_roots_pem():
+        args += ["--trust", str(p)]
+    return args
+
+
+def _verify_json(run_cli, pdf: Path, roots: list[str]) -> dict:  # type: ignore[no-untyped-def, type-arg]
+    res = run_cli("verify", str(pdf), "--json", *roots)
+    data = json.loads(res.stdout)
+    data["_rc"] = res.returncode
+    return data
+
+
+def test_sign_then_verify(run_cli, roots, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = ph.make_contract(tmp_path / "合同.pdf", 2)
+    before = ph.sha256_file(src)
+    out = tmp_path / "signed.pdf"
+    res = run_cli("sign", str(src), "-o", str(out), "--key", "SZCA-DEMO", "--anchor", "甲方（盖章）",
+                  "--cross-page", "--pin-stdin", "--json", input=ph.demo_pin("SZCA-DEMO") + "\n")
+    assert res.returncode == 0, res.stderr
+    made = json.loads(res.stdout)
+    assert made["organization"] == "东莞市松山湖演示科技有限公司"
+    assert len(made["documents"][0]["signatures"][0]["spots"]) == 3  # anchor + 2 strips
+    assert ph.sha256_file(src) == before
+    data = _verify_json(run_cli, out, roots)
+    assert data["_rc"] == 0 and data["valid"] is True
+    (sig,) = data["signatures"]
+    assert sig["status"] == "valid" and sig["trusted"] and sig["organization"] == made["organization"]
+    assert sig["uscc"] == made["uscc"] and sig["seal"] == made["seal"]
+    # without trusting the demo root the same file is reported untrusted, exit 11
+    res = run_cli("verify", str(out))
+    assert res.returncode == ExitCode.DOCUMENT
+    assert "不受信任" in res.stdout and "USCC" in res.stdout
+
+
+def test_batch_signs_with_one_pin(run_cli, roots, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    inputs = [ph.make_contract(tmp_path / f"c{i}.pdf", 1) for i in range(3)]
+    out_dir = tmp_path / "out"
+    res = run_cli("sign", *map(str, inputs), "--out-dir", str(out_dir), "--key", "GDCA-DEMO", "--page", "1",
+                  "--at", "150,200", "--pin-stdin", input=ph.demo_pin("GDCA-DEMO") + "\n")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in out_dir.iterdir()) == ["c0.pdf", "c1.pdf", "c2.pdf"]
+    for p in out_dir.iterdir():
+        assert _verify_json(run_cli, p, roots)["valid"] is True
+
+
+def test_refusals_come_before_the_pin(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = ph.make_contract(tmp_path / "good.pdf", 1)
+    enc = tmp_path / "enc.pdf"
+    ph.make_pdf(enc, ph.contract_pages(1), encrypt_user="pw", encrypt_owner="owner")
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.4\ngarbage")
+    out_dir = tmp_path / "out"
+    cases = [
+        ([str(enc)], ExitCode.DOCUMENT, "--password-stdin"),
+        ([str(bad)], ExitCode.DOCUMENT, "不是完好的 PDF"),
+        ([str(good), str(bad)], ExitCode.DOCUMENT, "bad.pdf"),  # one bad input stops the whole batch
+    ]
+    for inputs, code, text in cases:
+        res = run_cli("sign", *inputs, "--out-dir", str(out_dir), "--key", "SZCA-DEMO", "--page", "1",
+                      "--at", "50,50", "--pin-stdin", input="")
+        assert res.returncode == code, res.stderr
+        assert text in res.stderr
+        assert "Traceback" not in res.stderr
+    res = run_cli("sign", str(good), "-o", str(out_dir / "x.pdf"), "--key", "SZCA-DEMO", "--anchor", "丙方",
+                  "--pin-stdin", input="")
+    assert res.returncode == ExitCode.DOCUMENT and "丙方" in res.stderr
+    assert not out_dir.exists() or not list(out_dir.iterdir())
+
+
+def test_document_password_then_pin_on_stdin(run_cli, roots, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    enc = tmp_path / "enc.pdf"
+    ph.make_pdf(enc, ph.contract_pages(1), encrypt_user="文档密码1", encrypt_owner="owner")
+    out = tmp_path / "o.pdf"
+    res = run_cli("sign", str(enc), "-o", str(out), "--key", "SZCA-DEMO", "--anchor", "乙方（盖章）",
+                  "--password-stdin", "--pin-stdin", input="文档密码1\n" + ph.demo_pin("SZCA-DEMO") + "\n")
+    assert res.returncode == 0, res.stderr
+    res = run_cli("verify", str(out), "--json", "--password-stdin", *roots, input="文档密码1\n")
+    assert res.returncode == 0 and json.loads(res.stdout)["valid"] is True
+
+
+def test_wrong_pin_writes_nothing(run_cli, make_key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    key = make_key()
+    out = tmp_path / "o.pdf"
+    res = run_cli("sign", str(ph.make_contract(tmp_path / "c.pdf", 1)), "-o", str(out), "--key", key.serial,
+                  "--page", "1", "--at", "100,100", "--pin-stdin", input="Wrong@12345\n")
+    assert res.returncode == ExitCode.WRONG_PIN, res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pdf"]
+
+
+def test_locked_and_final_try(run_cli, make_key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from zhenglian.tokens import pincounter
+
+    key = make_key()
+    src = ph.make_contract(tmp_path / "c.pdf", 1)
+    args = ("sign", str(src), "-o", str(tmp_path / "o.pdf"), "--key", key.serial, "--page", "1", "--at", "99,99",
+            "--pin-stdin")
+    try:
+        pincounter.record_locked(key.serial, 10)
+        res = run_cli(*args, input="")  # no PIN line: a locked key must not ask
+        assert res.returncode == ExitCode.PIN_LOCKED, res.stderr
+        assert "CA" in res.stderr
+        pincounter.reset(key.serial)
+        for _ in range(9):
+            pincounter.record_failure(key.serial)
+        res = run_cli(*args, input=key.spec.user_pin + "\n")
+        assert res.returncode == ExitCode.CANCELLED, res.stderr  # final try needs confirmation
+        assert not (tmp_path / "o.pdf").exists()
+        res = run_cli(*args, "--confirm-final-try", input=key.spec.user_pin + "\n")
+        assert res.returncode == 0, res.stderr
+        assert pincounter.failures(key.serial) == 0
+    finally:
+        pincounter.reset(key.serial)
+
+
+def test_usage_errors(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = str(ph.make_contract(tmp_path / "c.pdf", 1))
+    for extra in (["--at", "1,2"], ["--page", "1"], ["--page", "1", "--at", "x"], ["--match", "2"], []):
+        res = run_cli("sign", src, "-o", str(tmp_path / "o.pdf"), *extra, input="")
+        assert res.returncode == ExitCode.USAGE, (extra, res.stderr)
+    res = run_cli("sign", src, "-o", str(tmp_path / "o.pdf"), "--pin", "123456", "--page", "1", "--at", "1,1")
+    assert res.returncode == ExitCode.USAGE  # there is no way to give a PIN on the command line
+
+
+def test_verify_unsigned_document(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    res = run_cli("verify", str(ph.make_contract(tmp_path / "c.pdf", 1)))
+    assert res.returncode == ExitCode.DOCUMENT
+    assert "没有签名" in res.stdout
