@@ -55,6 +55,31 @@ def sign_and_verify(ctx: Context, key, cert_der: bytes, cka_id: bytes) -> None: 
     public.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
 
 
+def sign_pdf_with(ctx: Context, key, cert_der: bytes, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Sign a PDF with the key (zhenglian.pdf, when present) and check it names the new certificate."""
+    try:
+        from zhenglian.pdf import keysign, placement
+        from zhenglian.pdf.seal import SealPicture
+        from zhenglian.seals import render
+    except ImportError:
+        return
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from reportlab.pdfgen import canvas
+
+    src, out = tmp_path / "in.pdf", tmp_path / "signed.pdf"
+    c = canvas.Canvas(str(src))
+    c.drawString(100, 700, "renewal test")
+    c.save()
+    module = ctx.tokens.module_for(key)
+    with keysign.key_batch(module, key, PinBuffer(PIN), ctx.tokens.pin_policy_manifest(key)) as batch:
+        png = render.render_seal_png(key.organization() or "测试", "合同专用章", diameter_mm=42.0)
+        seal = SealPicture(png, 42.0, 42.0, "合同专用章")
+        batch.sign(src, out, [placement.AtPosition(1, 100.0, 100.0, seal)])
+    with out.open("rb") as fh:
+        (sig,) = PdfFileReader(fh).embedded_signatures
+        assert sig.signer_cert.dump() == cert_der
+
+
 def objects_summary(ctx: Context, key) -> dict[str, list[bytes]]:  # type: ignore[no-untyped-def]
     """CKA_IDs of the key's certificates, private and public keys (private ones need a login)."""
     import pkcs11
@@ -107,6 +132,8 @@ def test_full_online_renewal(ctx: Context, make_key, tmp_path: Path, new_key: bo
     assert summary["pending"] == []
     assert summary["priv"] == [result.cka_id]  # the old key pair went with the old certificate
     assert not list((tmp_path / "issued").rglob("*.der"))
+    if new_key:
+        sign_pdf_with(ctx, after, result.new.der, tmp_path)
     # The reminder store follows.
     from zhenglian.lifecycle.carryover import carry_over
 

@@ -30,6 +30,24 @@ Signer = Callable[[bytes], bytes]
 SIGNATURE_ALGORITHMS = {"rsa": "sha256_rsa"}
 
 
+def _register_oids() -> None:
+    """Import the modules that add names to asn1crypto's CMS tables, before we use them.
+
+    asn1crypto builds each OID table's reverse map once, on first use; names
+    registered later (asn1crypto.tsp's signing_certificate_v2 and tst_info,
+    pyHanko's CAdES attributes) are then unknown for the rest of the process,
+    and pyHanko's PDF signing fails.  Renewal may run before any signing in
+    the GUI process, so it registers them first.  Imported here, on use: the
+    pyHanko import costs ≈0.4 s, once.
+    """
+    import asn1crypto.tsp  # noqa: F401
+
+    try:
+        import pyhanko.sign.ades.cades_asn1  # noqa: F401
+    except ImportError:
+        pass
+
+
 class PkixError(ValueError):
     """A malformed or unverifiable message (the caller maps it to a typed error)."""
 
@@ -60,6 +78,7 @@ def build_csr(subject: x509.Name, public_key: keys.PublicKeyInfo, sign: Signer) 
 def detached_signature(data: bytes, cert_der: bytes, sign: Signer,
                        signing_time: datetime | None = None) -> bytes:
     """A detached CMS SignedData over ``data``, signer ``cert_der`` (included)."""
+    _register_oids()
     cert = x509.Certificate.load(cert_der)
     signed_attrs = cms.CMSAttributes([
         cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
@@ -90,6 +109,7 @@ def detached_signature(data: bytes, cert_der: bytes, sign: Signer,
 
 def certs_only(certs: list[bytes]) -> bytes:
     """A degenerate (certs-only) SignedData carrying ``certs`` — the CA's answer."""
+    _register_oids()
     signed = cms.SignedData({
         "version": "v1",
         "digest_algorithms": [],
@@ -113,6 +133,7 @@ def decode_base64_body(body: bytes) -> bytes:
 
 def parse_certs_only(body: bytes) -> list[bytes]:
     """The certificates of a certs-only SignedData (base64 or DER), DER each."""
+    _register_oids()
     der = decode_base64_body(body)
     try:
         info = cms.ContentInfo.load(der)
@@ -149,6 +170,7 @@ def verify_detached(cms_der: bytes, data: bytes) -> tuple[bytes, datetime | None
     Returns the signer's certificate (DER) and the signed signing time.  Does
     not judge the certificate (chain, validity): the caller does.
     """
+    _register_oids()
     try:
         info = cms.ContentInfo.load(cms_der)
         signed = info["content"]
