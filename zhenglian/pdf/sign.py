@@ -208,6 +208,11 @@ class SigningBatch:
             timestamper = HTTPTimeStamper(self.timestamp_url, timeout=10)
         self.timestamper = timestamper
         self._runner: asyncio.Runner | None = asyncio.Runner()
+        # Room for the CMS blob: pyHanko estimates it with a dry-run signature
+        # (a full CMS build, ≈ half the signing time).  It depends only on the
+        # signer, its chain and the timestamper — the same for every document
+        # of a batch — so it is estimated once (pyHanko adds a 50 % margin).
+        self._reserved: int | None = None
         if seal is not None:
             encoded(seal)
 
@@ -345,7 +350,9 @@ class SigningBatch:
                                new_field_spec=spec)
         session = pdf_signer.init_signing_session(writer, existing_fields_only=group.existing_field is not None)
         validation_info = await session.perform_presign_validation(writer)
-        reserved = await session.estimate_signature_container_size(validation_info)
+        if self._reserved is None:
+            self._reserved = await session.estimate_signature_container_size(validation_info)
+        reserved = self._reserved
         tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
         if extra:
             field_ref = _field_ref(writer, field_name)
