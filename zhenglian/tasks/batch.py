@@ -108,6 +108,10 @@ class BatchResult:
             text += "（已取消）"
         if self.stopped_by is not None:
             text += f"。已中止：{self.stopped_by.message_zh()}"
+        if self.count(NOT_SIGNED) or self.count(FAILED):
+            text += "。未签署的任务仍在服务器的待签署列表中"
+        if self.count(QUEUED):
+            text += "。已签文件保存在待上传队列，将自动上传"
         return text
 
     def summary_en(self) -> str:
@@ -121,6 +125,10 @@ class BatchResult:
             text += " (cancelled)"
         if self.stopped_by is not None:
             text += f". Stopped: {self.stopped_by.message_en()}"
+        if self.count(NOT_SIGNED) or self.count(FAILED):
+            text += ". Tasks not signed are still pending on the server"
+        if self.count(QUEUED):
+            text += ". Signed files wait in the outbox and are uploaded automatically"
         return text
 
     def to_dict(self) -> dict[str, Any]:
@@ -184,29 +192,27 @@ class _Uploader(threading.Thread):
                 if self._finish_at is not None and (self.queue.empty() and not self.auth_needed.is_set()):
                     return
                 continue
-            while True:
-                try:
-                    outcome = self.outbox.upload_entry(entry, self.client)
-                except errors.AuthRequired as exc:
-                    self.parked.append(entry)
-                    self.last_error = exc
-                    self.auth_needed.set()
-                    break
-                except (errors.ServerUnreachable, errors.ServerError) as exc:
-                    self.last_error = exc
-                    self.on_result(entry, "retrying", exc)
-                    self._sleep(delay)
-                    delay = min(5.0, delay * 2)
-                    if self._expired():
-                        return
-                    continue
-                except Exception as exc:  # noqa: BLE001 - the thread must not die silently
-                    log.exception("upload of %s failed unexpectedly", entry.task_id)
-                    self.last_error = errors.ZhenglianError(detail=type(exc).__name__)
-                    break
-                delay = 0.5
-                self.on_result(entry, outcome, None)
-                break
+            try:
+                outcome = self.outbox.upload_entry(entry, self.client)
+            except errors.AuthRequired as exc:
+                self.parked.append(entry)
+                self.last_error = exc
+                self.auth_needed.set()
+                continue
+            except (errors.ServerUnreachable, errors.ServerError) as exc:
+                # Try the others before this one again: one bad answer must not block the queue.
+                self.last_error = exc
+                self.on_result(entry, "retrying", exc)
+                self._sleep(delay)
+                delay = min(5.0, delay * 2)
+                self.queue.put(entry)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the thread must not die silently
+                log.exception("upload of %s failed unexpectedly", entry.task_id)
+                self.last_error = errors.ZhenglianError(detail=type(exc).__name__)
+                continue
+            delay = 0.5
+            self.on_result(entry, outcome, None)
 
 
 def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest | None, pin: PinBuffer | None,
@@ -266,8 +272,8 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
         cert = session.signing_cert()
         try:
             server_seals = _call(session, p11, client.seals) if seal is None else []
-        except errors.ServerRefused as exc:
-            log.info("server seals unavailable: %s", exc.reason)
+        except (errors.ServerRefused, errors.ServerError, errors.ServerUnreachable) as exc:
+            log.info("server seals unavailable: %s", exc.code)  # the key's own seals may do
             server_seals = []
         seals = sealpick.usable_seals(p11, cert.info.der, server_seals,
                                       [c.info.der for c in key.certificates if c.info.is_ca]) if seal is None else []

@@ -111,7 +111,11 @@ def create_app(config: ServerConfig) -> FastAPI:
         if kind == "garbage":
             return Response(b"<html>\x00\xff garbage", status_code=200, media_type="application/json")
         if kind == "slow":
-            await asyncio.sleep(float(arg or 5))
+            try:
+                seconds = min(float(arg or 5), 120.0)
+            except ValueError:
+                seconds = 5.0
+            await asyncio.sleep(seconds)
         response = await call_next(request)
         if kind == "upload-commit-500" and is_upload and response.status_code == 200:
             return JSONResponse(_body("fault_injected", "服务器内部错误（测试注入，已记录）",
@@ -350,8 +354,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     @app.post(f"{API}/tickets/redeem", response_model=m.Redeemed, tags=["bridge"])
     def redeem(body: m.RedeemRequest, who: Auth) -> m.Redeemed:
         """Exchange a ticket (once) for its task; only for the same institution."""
-        row = store.take_ticket(body.ticket)
-        if row is None or row["uscc"] != who.uscc or row["expires_at"] < time.time():
+        row = store.take_ticket(body.ticket, who.uscc, time.time())
+        if row is None:
             raise ApiError(404, "ticket_invalid", "签署凭据无效、已使用或已过期",
                            "the ticket is unknown, used or expired")
         return m.Redeemed(task_id=row["task_id"], task=task_model(own_task(row["task_id"], who)))

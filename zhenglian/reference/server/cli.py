@@ -82,6 +82,9 @@ def cmd_ca(args: argparse.Namespace) -> int:
         for cert in load_certs(Path(args.file).read_bytes()):
             kind = "intermediate" if args.intermediate else "root"
             store.add_ca(cert.dump(), cert.subject.human_friendly, kind)
+    if args.action == "remove" and not store.remove_ca(args.sha256.lower()):
+        print(f"没有该 CA / no such CA: {args.sha256}", file=sys.stderr)
+        return 2
     _print([{"sha256": r["sha256"], "subject": r["subject"], "kind": r["kind"]} for r in store.cas()])
     return 0
 
@@ -210,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     x = ca.add_parser("add", parents=[data])
     x.add_argument("file", help="PEM 或 DER 证书 / PEM or DER certificate(s)")
     x.add_argument("--intermediate", action="store_true", help="中间 CA（非根）/ an intermediate, not a root")
+    x = ca.add_parser("remove", parents=[data])
+    x.add_argument("sha256", help="证书 SHA-256（见 ca list）/ the certificate's SHA-256 (see ca list)")
     ca.add_parser("list", parents=[data])
     c.set_defaults(func=cmd_ca)
 

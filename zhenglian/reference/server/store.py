@@ -206,10 +206,14 @@ class Store:
             return self.q("SELECT * FROM cas WHERE kind = ? ORDER BY added_at", (kind,))
         return self.q("SELECT * FROM cas ORDER BY kind DESC, added_at")
 
+    def remove_ca(self, sha256: str) -> bool:
+        with self.tx() as db:
+            return db.execute("DELETE FROM cas WHERE sha256 = ?", (sha256,)).rowcount > 0
+
     def ca_version(self) -> tuple[int, str]:
         """Changes whenever the trusted set changes (for caching the trust store)."""
-        row = self.q("SELECT count(*) AS n, coalesce(max(added_at), '') AS m FROM cas")[0]
-        return int(row["n"]), str(row["m"])
+        row = self.q("SELECT count(*) AS n, coalesce(group_concat(sha256), '') AS m FROM cas")[0]
+        return int(row["n"]), hashlib.sha256(str(row["m"]).encode()).hexdigest()
 
     def add_seal(self, uscc: str, name: str, seal_type: str, png: bytes, width_mm: float,
                  height_mm: float) -> str:
@@ -347,10 +351,12 @@ class Store:
             db.execute("INSERT INTO tickets (ticket_hash, task_id, uscc, expires_at) VALUES (?, ?, ?, ?)",
                        (sha256_hex(ticket.encode()), task_id, uscc, expires_at))
 
-    def take_ticket(self, ticket: str) -> sqlite3.Row | None:
+    def take_ticket(self, ticket: str, uscc: str, now: float) -> sqlite3.Row | None:
+        """The ticket's row, used up, if it is unused, unexpired and this institution's."""
         with self.tx() as db:
             h = sha256_hex(ticket.encode())
-            rows = db.execute("SELECT * FROM tickets WHERE ticket_hash = ? AND used = 0", (h,)).fetchall()
+            rows = db.execute("SELECT * FROM tickets WHERE ticket_hash = ? AND used = 0 AND uscc = ?"
+                              " AND expires_at >= ?", (h, uscc, now)).fetchall()
             if not rows:
                 return None
             db.execute("UPDATE tickets SET used = 1 WHERE ticket_hash = ?", (h,))
