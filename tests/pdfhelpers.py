@@ -61,12 +61,17 @@ def cjk_font(texts: Iterable[str] = CONTRACT_TEXT) -> Path:
 
 @dataclass
 class Text:
-    """Text drawn at (x, y) in user space (points, y up: the baseline)."""
+    """Text drawn at (x, y) in user space (points, y up: the baseline).
+
+    ``angle``: degrees counter-clockwise in user space; 90 makes text read
+    upright on a page with /Rotate 90, as in a landscape page made that way.
+    """
 
     x: float
     y: float
     text: str
     size: float = 12
+    angle: float = 0
 
 
 @dataclass
@@ -98,7 +103,11 @@ def make_pdf(path: Path | None, pages: Sequence[PageSpec], *, encrypt_user: str 
         for t in spec.texts:
             assert engine is not None
             shaped = engine.shape(t.text)
-            ops.append(b"BT /F1 %g Tf %g %g Td %s ET" % (t.size, t.x, t.y, shaped.graphics_ops))
+            import math
+
+            c, s_ = math.cos(math.radians(t.angle)), math.sin(math.radians(t.angle))
+            ops.append(b"BT /F1 %g Tf %.4f %.4f %.4f %.4f %g %g Tm %s ET"
+                       % (t.size, c, s_, -s_, c, t.x, t.y, shaped.graphics_ops))
         content = w.add_object(generic.StreamObject(stream_data=b"\n".join(ops)))
         res = generic.DictionaryObject({
             pdf_name("/Font"): generic.DictionaryObject({pdf_name("/F1"): engine.as_resource()})}) \

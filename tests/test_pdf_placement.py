@@ -87,12 +87,13 @@ def test_position_on_page(kind: str, batch, tmp_path: Path) -> None:  # type: ig
 
 def test_anchor_centres_seal_on_text(batch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     pages = [ph.PageSpec(texts=[ph.Text(72, 700, "借款合同"), ph.Text(330, 260, "单位盖章", 14)]),
-             ph.PageSpec(rotate=90, crop=(20, 30, 580, 820), texts=[ph.Text(150, 400, "单位盖章", 14)])]
+             ph.PageSpec(rotate=90, crop=(20, 30, 580, 820), texts=[ph.Text(150, 400, "单位盖章", 14, angle=90)]),
+             ph.PageSpec(rotate=270, texts=[ph.Text(400, 600, "单位盖章", 10, angle=270)])]
     src = tmp_path / "in.pdf"
     ph.make_pdf(src, pages)
     out = tmp_path / "out.pdf"
     batch.sign(src, out, [pl.AtAnchor("单位盖章", match=pl.ALL)])
-    for page in (1, 2):
+    for page in (1, 2, 3):
         (x0, y0, x1, y1), = ph.text_bbox(src, page, "单位盖章")  # poppler's view of the text, in points
         img = ph.render(out, page, DPI, tmp_path)
         _check_seal(img, (x0 + x1) / 2 / ph.MM, (y0 + y1) / 2 / ph.MM)
