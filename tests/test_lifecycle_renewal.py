@@ -15,6 +15,7 @@ from zhenglian import errors
 from zhenglian.lifecycle import keyops, renew
 from zhenglian.lifecycle.store import CertificateStore
 from zhenglian.reference import est as est_server
+from zhenglian.reference import softhsm
 from zhenglian.services import Context
 from zhenglian.tokens.secret import PinBuffer
 
@@ -288,6 +289,23 @@ def test_key_removed_half_way(ctx: Context, make_key, softhsm_conf: Path, tmp_pa
         assert not result.resumed
         summary = objects_summary(ctx, scan(ctx, made.serial))
         assert summary["pending"] == [] and summary["priv"] == [result.cka_id]
+
+
+def test_key_deleted_after_the_ca_answered(ctx: Context, make_key, softhsm_conf: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The token deleted outright (softhsm2-util) from a hook: a typed error, the issued certificate kept."""
+    made = make_key()
+    key = scan(ctx, made.serial)
+
+    def delete(stage: str) -> None:
+        if stage == "install":
+            softhsm.delete_token(softhsm_conf, made.spec.label)
+
+    with est_server.serve(est_server.create_app()) as url, pytest.raises(errors.RenewalKeyRemoved) as exc:
+        do_renew(ctx, key, url, new_key=True, hook=delete, save_dir=tmp_path)
+    (saved,) = list(tmp_path.rglob("*.der"))
+    assert str(saved) in exc.value.user_message()
+    with pytest.raises(errors.NoKey):
+        scan(ctx, made.serial)
 
 
 def test_renewal_url_comes_from_cli_then_settings_then_manifest(ctx: Context) -> None:

@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from asn1crypto import algos, cms, core, csr, keys, x509
+from asn1crypto import algos, cms, csr, keys, x509
 
 Signer = Callable[[bytes], bytes]
 
@@ -197,10 +197,3 @@ def verify_detached(cms_der: bytes, data: bytes) -> tuple[bytes, datetime | None
 def same_public_key(a: keys.PublicKeyInfo, b: keys.PublicKeyInfo) -> bool:
     return a.dump() == b.dump() or (a.algorithm == b.algorithm and a["public_key"].native == b["public_key"].native)
 
-
-def as_octets(value: bytes) -> bytes:
-    """Unwrap a DER OCTET STRING (some drivers return CKA_EC_POINT wrapped)."""
-    try:
-        return core.OctetString.load(value).native
-    except ValueError:
-        return value

@@ -74,14 +74,12 @@ class RenewalResult:
     resumed: bool = False  # installed a certificate issued in an earlier, interrupted run
     old_removed: bool = True
     warnings: tuple[str, ...] = field(default=())
-    seals_rebound: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {"serial": self.key_serial, "old_sha256": self.old.sha256, "new_sha256": self.new.sha256,
                 "old_not_after": self.old.not_after.isoformat(), "new_not_after": self.new.not_after.isoformat(),
                 "new_key": self.new_key, "cka_id": self.cka_id.hex(), "resumed": self.resumed,
-                "old_removed": self.old_removed, "warnings": list(self.warnings),
-                "seals_rebound": self.seals_rebound}
+                "old_removed": self.old_removed, "warnings": list(self.warnings)}
 
 
 def renewal_url(settings: Any, manifest: Manifest | None, override: str | None = None) -> str:
@@ -110,7 +108,7 @@ def _issued_by(child_der: bytes, ca_der: bytes) -> bool:
         cx509.load_der_x509_certificate(child_der).verify_directly_issued_by(
             cx509.load_der_x509_certificate(ca_der))
         return True
-    except (ValueError, TypeError, Exception):  # InvalidSignature is not a ValueError
+    except Exception:  # InvalidSignature, wrong key type, malformed: all mean "not issued by it"
         return False
 
 
