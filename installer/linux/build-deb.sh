@@ -6,6 +6,7 @@
 #   --bundle DIR  the one-folder bundle (default dist/zhenglian; built with
 #                 .venv/bin/pyinstaller build.spec when it is not there)
 #   --out DIR     where the .deb goes (default dist)
+#   -z N          xz compression level (default 6; the tests use 1: faster, larger)
 #
 # Layout of the package:
 #   /opt/zhenglian/                      the bundle (zhenglian + _internal/)
@@ -24,11 +25,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUNDLE=$ROOT/dist/zhenglian
 OUT=$ROOT/dist
+LEVEL=6
 while (($#)); do
   case $1 in
     --bundle) BUNDLE=$(realpath -m "$2"); shift 2 ;;
     --out) OUT=$(realpath -m "$2"); shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -z) LEVEL=$2; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -59,7 +62,7 @@ GLIBC_MIN=$(find "$BUNDLE" -type f \( -name '*.so*' -o -name zhenglian \) -exec 
 # these names.  tests/test_packaging.py checks that every library the bundle loads
 # from the system comes from one of these (or from what they depend on).
 DEPENDS=(
-  "libc6 (>= ${GLIBC_MIN})" "libstdc++6" "libgcc-s1 | libgcc1" "zlib1g" "libzstd1"
+  "libc6 (>= ${GLIBC_MIN})" "libstdc++6" "libgcc-s1 | libgcc1" "zlib1g" "libzstd1" "libbz2-1.0" "libuuid1"
   "libglib2.0-0" "libdbus-1-3" "libgssapi-krb5-2"
   "libegl1" "libgl1" "libfontconfig1" "libfreetype6"
   "libx11-6" "libx11-xcb1" "libxcb1" "libxcb-cursor0" "libxcb-icccm4" "libxcb-image0"
@@ -131,5 +134,5 @@ EOF
 
 mkdir -p "$OUT"
 DEB=$OUT/zhenglian_${DEB_VERSION}_${ARCH}.deb
-dpkg-deb --root-owner-group -Zxz --build "$PKG" "$DEB" >/dev/null
+dpkg-deb --root-owner-group -Zxz "-z$LEVEL" --build "$PKG" "$DEB" >/dev/null
 echo "$DEB"
