@@ -38,16 +38,16 @@ def tree_bytes(path: Path) -> int:
 
 
 def top_parts(bundle: Path, n: int = 12) -> list[tuple[str, int]]:
-    """The biggest contributors: second-level folders under _internal, or files."""
-    internal = bundle / "_internal"
-    base = internal if internal.is_dir() else bundle
+    """The biggest contributors: the executables, and the folders under _internal/."""
     parts: Counter[str] = Counter()
-    for dirpath, _dirs, files in os.walk(base):
+    for dirpath, _dirs, files in os.walk(bundle):
         for name in files:
             p = Path(dirpath, name)
             if p.is_symlink():
                 continue
-            rel = p.relative_to(base).parts
+            rel = p.relative_to(bundle).parts
+            if rel[0] == "_internal" and len(rel) > 1:
+                rel = rel[1:]
             key = "/".join(rel[:3]) if rel[0] == "PySide6" and len(rel) > 3 else rel[0]
             parts[key] += p.stat().st_size
     return parts.most_common(n)
