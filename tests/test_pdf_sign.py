@@ -77,8 +77,7 @@ def test_chain_is_embedded_for_root_only_verifiers(batch, tmp_path: Path) -> Non
     batch.sign(ph.make_contract(tmp_path / "c.pdf", 1), out, [pl.AtPosition(1, 100, 100)])
     with open(out, "rb") as fh:
         (sig,) = PdfFileReader(fh).embedded_signatures
-        subjects = [c.subject.human_friendly for c in sig.signed_data["certificates"].native and
-                    [c.chosen for c in sig.signed_data["certificates"]]]
+        subjects = [c.chosen.subject.human_friendly for c in sig.signed_data["certificates"]]
     assert any("SZCA OCA1 (DEMO)" in s for s in subjects), subjects  # the issuing CA from the key
 
 
