@@ -75,7 +75,7 @@ class TaskSync:
                  on_summary: Callable[[TaskSummary], None] | None = None,
                  on_new_tasks: Callable[[list[Task]], None] | None = None,
                  on_error: Callable[[errors.ZhenglianError], None] | None = None,
-                 wait_s: float = 20.0, retry_s: float = 2.0, max_retry_s: float = 120.0) -> None:
+                 wait_s: float = 10.0, retry_s: float = 2.0, max_retry_s: float = 120.0) -> None:
         self.session = session
         self.outbox = outbox
         self.on_summary = on_summary
@@ -102,6 +102,7 @@ class TaskSync:
         self._thread.start()
 
     def stop(self, timeout: float = 2.0) -> None:
+        """Ask the loop to end; a long poll in flight ends within ``wait_s`` (the thread is a daemon)."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -148,10 +149,10 @@ class TaskSync:
                 return summary
             client = self.session.client
             try:
-                listing = client.tasks("pending")
-                report = self.outbox.flush(client, origin)
+                report = self.outbox.flush(client, origin)  # first: uploads change the pending list
                 if report.auth_required:
                     raise errors.AuthRequired(origin=origin)
+                listing = client.tasks("pending")
             except errors.AuthRequired:
                 self.session.forget()
                 queued, failed = self._outbox_counts()
@@ -207,11 +208,15 @@ class TaskSync:
             except errors.AuthRequired:
                 self.session.forget()
             except errors.ZhenglianError as exc:
+                if self._stop.is_set():
+                    break
                 self._error(exc)
                 log.info("task sync: %s; retrying in %.0fs", exc.code, delay)
                 self._pause(delay)
                 delay = min(self.max_retry_s, delay * 2)
             except Exception:  # noqa: BLE001 - the loop must survive anything
+                if self._stop.is_set():
+                    break
                 log.exception("task sync failed")
                 self._pause(delay)
                 delay = min(self.max_retry_s, delay * 2)

@@ -249,7 +249,8 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.put(f"{API}/tasks/{{task_id}}/signed", response_model=m.UploadResult, tags=["tasks"],
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+                 "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
     async def upload(task_id: str, request: Request, who: Auth) -> m.UploadResult:
         """Upload the signed PDF.  Idempotent: the same file again answers 200 with ``duplicate``."""
         task = own_task(task_id, who)
@@ -313,7 +314,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         return task_model(task)
 
     @app.get(f"{API}/events", response_model=m.Events, tags=["tasks"])
-    async def events(who: Auth, since: Annotated[int, Query(ge=-1)] = -1,
+    async def events(who: Auth, since: Annotated[int, Query(ge=-1, le=2**53)] = -1,
                      wait: Annotated[float, Query(ge=0, le=60)] = 0) -> m.Events:
         """Long-poll: task events after ``since``, waiting up to ``wait`` seconds for one.
 

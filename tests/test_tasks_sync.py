@@ -1,0 +1,199 @@
+"""TaskSync against the real server: event-driven refresh, login state, outbox drain, outages;
+the token store without a keyring; TLS with a custom CA bundle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+from serverfixtures import RunningServer, free_port, reference_server, start_server  # noqa: F401
+from test_tasks_batch import SZCA, key_parts, session_for
+
+from zhenglian import errors
+from zhenglian.server.api import ServerClient, normalise_url
+from zhenglian.server.tokenstore import StoredToken, TokenStore
+from zhenglian.tasks.outbox import Outbox
+from zhenglian.tasks.sync import TaskSummary, TaskSync
+from zhenglian.tokens import pin as pinops
+from zhenglian.tokens.secret import PinBuffer
+
+
+def wait_for(cond, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_tasksync_follows_the_server(reference_server, demo_keys, tmp_path: Path) -> None:  # noqa: F811
+    server: RunningServer = reference_server
+    server.add_tasks(SZCA.uscc, SZCA.organization, 2)
+    key, module, manifest = key_parts(SZCA.label)
+    session = session_for(server, key)
+    outbox = Outbox(tmp_path / "outbox")
+    summaries: list[TaskSummary] = []
+    new: list[list[str]] = []
+    sync = TaskSync(session, outbox, on_summary=summaries.append, on_new_tasks=lambda ts: new.append([t.id for t in ts]),
+                    wait_s=1, retry_s=0.2, max_retry_s=1)
+    sync.start()
+    try:
+        assert wait_for(lambda: summaries and summaries[-1].needs_login)
+        assert "登录" in summaries[-1].text_zh()
+        with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11:
+            sync.login(p11)
+        assert wait_for(lambda: summaries[-1].online and summaries[-1].pending == 2)
+        assert summaries[-1].text_zh() == "2 个待签署任务"
+        # A new task arrives: the long-poll wakes the loop, no polling interval to wait for.
+        added = server.add_tasks(SZCA.uscc, SZCA.organization, 1, seed=7)[0]
+        assert wait_for(lambda: summaries[-1].pending == 3, timeout=4)
+        assert new == [[added]]
+        # The server goes away: the summary says so, the thread survives and recovers.
+        server.kill()
+        assert wait_for(lambda: not summaries[-1].online, timeout=15)
+        assert isinstance(summaries[-1].error, (errors.ServerUnreachable, errors.ServerError))
+        server.start()
+        assert wait_for(lambda: summaries[-1].online, timeout=15)
+    finally:
+        sync.stop(timeout=3)  # a long poll in flight ends within wait_s
+    assert sync._thread is not None and not sync._thread.is_alive()
+
+
+def test_tasksync_drains_the_outbox(reference_server, demo_keys, tmp_path: Path) -> None:  # noqa: F811
+    from zhenglian.tasks import batch
+
+    server: RunningServer = reference_server
+    ids = server.add_tasks(SZCA.uscc, SZCA.organization, 2)
+    key, module, manifest = key_parts(SZCA.label)
+    session = session_for(server, key)
+    outbox = Outbox(tmp_path / "outbox")
+    server.fault("upload-500")
+    result = batch.sign_tasks(session, module, manifest, PinBuffer(SZCA.user_pin), ids, outbox, upload_wait_s=0.5)
+    assert result.count(batch.QUEUED) == 2
+    server.fault("")
+    for e in outbox.pending():  # make them due now rather than after the backoff
+        e.next_try_at = 0
+        outbox._save(e)
+    summary = TaskSync(session, outbox).refresh()
+    assert summary.outbox_queued == 0 and summary.pending == 0
+    assert server.uploads_per_task() == {i: 1 for i in ids}
+
+
+def test_token_store_without_keyring_keeps_the_token_in_memory(monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        with caplog.at_level("WARNING"):
+            store = TokenStore()
+        assert not store.persistent
+        assert "memory" in caplog.text
+        store.put("https://s", "SER1", StoredToken("tok", time.time() + 600, "U"))
+        assert store.get("https://s", "SER1").token == "tok"  # for this process
+        assert TokenStore().get("https://s", "SER1") is None  # not for the next one
+        store.put("https://s", "SER2", StoredToken("old", time.time() + 5))
+        assert store.get("https://s", "SER2") is None  # about to expire: treated as expired
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_urls_http_only_to_this_machine() -> None:
+    assert normalise_url("https://Sign.Example.org:443/base/") == ("https://sign.example.org/base",
+                                                                   "https://sign.example.org")
+    assert normalise_url("sign.example.org:8443")[1] == "https://sign.example.org:8443"
+    assert normalise_url("http://127.0.0.1:8765")[1] == "http://127.0.0.1:8765"
+    with pytest.raises(errors.ServerInsecure):
+        normalise_url("http://sign.example.org")
+    with pytest.raises(errors.ServerNotConfigured):
+        normalise_url("  ")
+
+
+def _tls_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A private CA and a server certificate for 127.0.0.1 signed by it."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "zhenglian test TLS CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    paths = tmp_path / "ca.pem", tmp_path / "server.pem", tmp_path / "server.key"
+    paths[0].write_bytes(ca.public_bytes(pem))
+    paths[1].write_bytes(cert.public_bytes(pem))
+    paths[2].write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths
+
+
+def test_tls_verified_with_a_custom_ca_bundle(tmp_path: Path, demo_keys) -> None:
+    ca, cert, key_file = _tls_files(tmp_path)
+    port = free_port()
+    server = RunningServer(tmp_path / "srv", port, ("--tls-cert", str(cert), "--tls-key", str(key_file)))
+    (tmp_path / "srv").mkdir()
+    server.ready = lambda: _https_ready(port, ca)  # type: ignore[method-assign]
+    server.start()
+    try:
+        url = f"https://127.0.0.1:{port}"
+        assert ServerClient(url, ca_bundle=str(ca)).info()["origin"] == url
+        start = time.monotonic()
+        with pytest.raises(errors.ServerUnreachable) as exc:  # not trusted without the bundle: no retries
+            ServerClient(url, retries=3, backoff=1).info()
+        assert "证书" in exc.value.message_zh() and time.monotonic() - start < 3
+        with pytest.raises(errors.ConfigError):
+            ServerClient(url, ca_bundle=str(tmp_path / "missing.pem"))
+    finally:
+        server.stop()
+
+
+def _https_ready(port: int, ca: Path) -> bool:
+    import ssl
+
+    import httpx
+
+    try:
+        return httpx.get(f"https://127.0.0.1:{port}/api/v1/info", timeout=1,
+                         verify=ssl.create_default_context(cafile=str(ca))).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_long_poll_is_bounded_and_stop_is_prompt(tmp_path: Path, demo_keys) -> None:
+    server = start_server(tmp_path / "srv", args=("--max-wait", "1"))
+    try:
+        key, module, manifest = key_parts(SZCA.label)
+        session = session_for(server, key)
+        with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11:
+            session.login(p11)
+        start = time.monotonic()
+        got = session.client.events(session.client.events(-1).seq, wait=60)  # the server caps the wait
+        assert got.events == [] and time.monotonic() - start < 5
+        sync = TaskSync(session, Outbox(tmp_path / "o"), wait_s=1)
+        sync.start()
+        time.sleep(0.5)
+        t = time.monotonic()
+        sync.stop(timeout=5)
+        assert time.monotonic() - t < 5
+    finally:
+        server.stop()
