@@ -1,0 +1,65 @@
+"""``zhenglian tasks list|sync|sign`` as a user runs it (child process, real server)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from serverfixtures import RunningServer, file_keyring, reference_server  # noqa: F401
+from test_tasks_batch import SZCA
+
+from zhenglian.errors import ExitCode
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    home = Path(os.environ["ZHENGLIAN_HOME"]) / f"cli-{tmp_path.name}"
+    home.mkdir(exist_ok=True)
+    return {"ZHENGLIAN_HOME": str(home)}
+
+
+def test_list_sign_and_sync(reference_server, demo_keys, run_cli, tmp_path: Path, file_keyring) -> None:  # noqa: F811
+    server: RunningServer = reference_server
+    ids = server.add_tasks(SZCA.uscc, SZCA.organization, 3, kinds=("贷款合同",))
+    env = _env(tmp_path)
+    base = ("--server", server.url, "--key", SZCA.label)
+    listed = run_cli("tasks", "list", *base, "--pin-stdin", input=f"{SZCA.user_pin}\n", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "3 个任务" in listed.stdout and "甲方（盖章）" in listed.stdout
+    assert SZCA.user_pin not in listed.stdout + listed.stderr
+    # The login went to the (file) keyring: the next command needs no PIN at all.
+    again = run_cli("tasks", "list", *base, "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert sorted(t["id"] for t in json.loads(again.stdout)["tasks"]) == sorted(ids)
+    signed = run_cli("tasks", "sign", ids[0], *base, "--pin-stdin", input=f"{SZCA.user_pin}\n", env=env)
+    assert signed.returncode == 0, signed.stderr
+    assert "已签署并上传 1 个" in signed.stdout and "[1/1]" in signed.stdout
+    rest = run_cli("tasks", "sign", "--all", *base, "--pin-stdin", "--json", input=f"{SZCA.user_pin}\n", env=env)
+    assert rest.returncode == 0, rest.stderr
+    result = json.loads(rest.stdout)
+    assert sorted(t["task_id"] for t in result["tasks"]) == sorted(ids[1:])
+    assert {t["state"] for t in result["tasks"]} == {"uploaded"}
+    synced = run_cli("tasks", "sync", *base, env=env)
+    assert synced.returncode == 0 and "待签署任务 / pending tasks: 0" in synced.stdout
+    assert server.uploads_per_task() == {i: 1 for i in ids}
+
+
+def test_cli_errors_are_clear(reference_server, demo_keys, run_cli, tmp_path: Path) -> None:  # noqa: F811
+    env = _env(tmp_path)
+    none = run_cli("tasks", "list", "--key", SZCA.label, env=env)
+    assert none.returncode == ExitCode.SERVER and "未设置签署服务器地址" in none.stderr
+    insecure = run_cli("tasks", "list", "--server", "http://sign.example.org", "--key", SZCA.label, env=env)
+    assert insecure.returncode == ExitCode.SERVER and "HTTPS" in insecure.stderr
+    both = run_cli("tasks", "sign", "x", "--all", "--server", reference_server.url, "--key", SZCA.label, env=env)
+    assert both.returncode == ExitCode.USAGE
+    wrong = run_cli("tasks", "list", "--server", reference_server.url, "--key", SZCA.label, "--pin-stdin",
+                    input="Wrong@PIN1\n", env=dict(env, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring"))
+    assert wrong.returncode == ExitCode.WRONG_PIN and "PIN" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    unknown = run_cli("tasks", "sign", "no-such-task", "--server", reference_server.url, "--key", SZCA.label,
+                      "--pin-stdin", input=f"{SZCA.user_pin}\n",
+                      env=dict(env, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring"))
+    assert unknown.returncode == ExitCode.SERVER and "任务不存在" in unknown.stdout
+    down = run_cli("tasks", "sync", "--server", "http://127.0.0.1:9", "--key", SZCA.label, "--pin-stdin",
+                   input=f"{SZCA.user_pin}\n", env=dict(env, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring"))
+    assert down.returncode == ExitCode.SERVER and "无法连接签署服务器" in down.stderr
