@@ -10,7 +10,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-dev gcc libc6-dev   # Python, and cc for the test PKCS#11 module
   softhsm2 opensc                                   # software UKeys for the demo and the tests
   poppler-utils qpdf libnss3-tools                  # pdfsig/pdftoppm, qpdf --check, certutil
-  fonts-noto-cjk                                    # Chinese text in seals, stamps and the UI
+  fonts-noto-cjk fonts-arphic-uming                 # Chinese text in seals, stamps, UI; a TrueType CJK font for reportlab
   xvfb xauth x11-utils trayer imagemagick           # headless screen, tray host, screenshots
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0

@@ -171,7 +171,7 @@ def test_second_launch_brings_up_the_first(qtbot, qapp) -> None:
 
 
 def test_slow_key_does_not_block_the_event_loop(qtbot, qapp, tmp_path, demo_keys, monkeypatch) -> None:
-    """A driver whose every C_GetTokenInfo takes 300 ms: the GUI keeps ticking."""
+    """A driver whose every C_GetTokenInfo takes 1 s: the GUI keeps ticking (gaps well under 1 s)."""
     from PySide6.QtCore import QTimer
 
     from zhenglian.reference import softhsm
@@ -183,7 +183,7 @@ def test_slow_key_does_not_block_the_event_loop(qtbot, qapp, tmp_path, demo_keys
     target = tmp_path / "libsofthsm2-slow-target.so"
     shutil.copy(softhsm.module_path(), target)
     monkeypatch.setenv("LOCKPROXY_TARGET", str(target))
-    monkeypatch.setenv("LOCKPROXY_DELAY_MS", "300")
+    monkeypatch.setenv("LOCKPROXY_DELAY_MS", "1000")
     monkeypatch.setenv("LOCKPROXY_STATE_DIR", str(tmp_path))
     monkeypatch.setattr(qapp, "quit", lambda: None)
     slow = str(tmp_path / "liblockproxy.so")
@@ -205,4 +205,4 @@ def test_slow_key_does_not_block_the_event_loop(qtbot, qapp, tmp_path, demo_keys
         app.window.close()
     gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
     assert len(ticks) > 50
-    assert max(gaps) < 0.25, f"event loop blocked for {max(gaps):.3f} s"
+    assert max(gaps) < 0.6, f"event loop blocked for {max(gaps):.3f} s"

@@ -33,6 +33,7 @@ class Settings:
     bridge_port: int = 21881
     allowed_origins: list[str] = field(default_factory=list)
     timestamp_url: str = ""
+    est_url: str = ""  # online renewal endpoint when the CA's manifest has none (demo CA)
     demo: bool = False  # trust the demo CA roots (set by `zhenglian demo init`)
     pin_cache_idle_s: int = 300
     _extra: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -110,7 +110,7 @@ class Manifest:
 
     def unlock_route_zh(self) -> str:
         s = self.support
-        parts = [f"填写《机构数字证书申请表》勾选“解锁”，携 UKey 到 {self.name_zh} 办理"]
+        parts = [f"填写《机构数字证书申请表》勾选“解锁”，携 UKey 到{self.name_zh}办理"]
         if s.counter_zh:
             parts.append(f"地址：{s.counter_zh}")
         if s.hours_zh:

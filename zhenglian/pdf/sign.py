@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -73,12 +73,13 @@ class SignerIdentity:
 
 
 def check_certificate(info: CertInfo, now: datetime | None = None) -> None:
-    """Refuse an expired or not-yet-valid certificate (before any PIN is asked)."""
-    now = now or datetime.now(UTC)
-    if now > info.not_after:
-        raise errors.CertificateExpired(not_after=f"{info.not_after:%Y-%m-%d}")
-    if now < info.not_before:
-        raise errors.CertificateNotYetValid(not_before=f"{info.not_before:%Y-%m-%d %H:%M}")
+    """Refuse an expired or not-yet-valid certificate (before any PIN is asked).
+
+    One rule for every signer: :func:`zhenglian.lifecycle.check_usable`.
+    """
+    from zhenglian.lifecycle import check_usable
+
+    check_usable(info, now)
 
 
 @dataclass
