@@ -29,10 +29,10 @@ class KeyCard(QFrame):
         self.setStyleSheet(CARD_STYLE)
         self.key = key
         lay = QVBoxLayout(self)
-        ca = pick(key.ca_name_zh or "", key.ca_name_en or "") or view.tr("Unknown CA")
-        demo = view.tr(" (demo key)") if key.demo else ""
+        ca = pick(key.ca_name_zh or "", key.ca_name_en or "") or self.tr("Unknown CA")
+        demo = self.tr(" (demo key)") if key.demo else ""
         title = QLabel(f"<b style='font-size:15px'>{key.organization() or key.label}</b>"
-                       f"<br><span style='color:gray'>{ca}{demo} · {view.tr('serial')} {key.serial}</span>")
+                       f"<br><span style='color:gray'>{ca}{demo} · {self.tr('serial')} {key.serial}</span>")
         title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(title)
         now = datetime.now(UTC)
@@ -42,36 +42,36 @@ class KeyCard(QFrame):
             info = cert.info
             days = info.days_left(now)
             if days < 0:
-                validity = view.tr("expired {n} days ago").format(n=-days)
+                validity = self.tr("expired {n} days ago").format(n=-days)
                 color = "#b91c1c"
             else:
-                validity = view.tr("{n} days left").format(n=days)
+                validity = self.tr("{n} days left").format(n=days)
                 color = "#b45309" if days <= 30 else "#15803d"
             rows += [
-                (view.tr("Unified social credit code"), info.uscc or "—"),
-                (view.tr("Issuer"), info.issuer_fields.get("common_name", info.issuer)),
-                (view.tr("Valid"), f"{info.not_before:%Y-%m-%d} — {info.not_after:%Y-%m-%d} "
+                (self.tr("Unified social credit code"), info.uscc or "—"),
+                (self.tr("Issuer"), info.issuer_fields.get("common_name", info.issuer)),
+                (self.tr("Valid"), f"{info.not_before:%Y-%m-%d} — {info.not_after:%Y-%m-%d} "
                                    f"<span style='color:{color}'>({validity})</span>"),
-                (view.tr("Key"), f"{info.key_type} {info.key_bits}"),
+                (self.tr("Key"), f"{info.key_type} {info.key_bits}"),
             ]
         else:
-            rows.append((view.tr("Certificate"), view.tr("no signing certificate on this key")))
+            rows.append((self.tr("Certificate"), self.tr("no signing certificate on this key")))
         state = key.flags.pin_state()
         pin_text = {
-            "ok": view.tr("normal"),
-            "count_low": view.tr("a wrong PIN was entered"),
-            "final_try": view.tr("one try left"),
-            "locked": view.tr("locked"),
-            "to_be_changed": view.tr("must be changed"),
+            "ok": self.tr("normal"),
+            "count_low": self.tr("a wrong PIN was entered"),
+            "final_try": self.tr("one try left"),
+            "locked": self.tr("locked"),
+            "to_be_changed": self.tr("must be changed"),
         }[state]
-        rows.append((view.tr("PIN"), pin_text))
+        rows.append((self.tr("PIN"), pin_text))
         grid = QLabel("<table cellspacing=4>" + "".join(
             f"<tr><td style='color:gray'>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>")
         grid.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(grid)
         buttons = QHBoxLayout()
-        for name, text in (("change_pin", view.tr("Change PIN")), ("renew", view.tr("Renew")),
-                           ("seals", view.tr("Seals"))):
+        for name, text in (("change_pin", self.tr("Change PIN")), ("renew", self.tr("Renew")),
+                           ("seals", self.tr("Seals"))):
             b = QPushButton(text)
             b.setObjectName(f"btn_{name}_{key.serial}")
             b.clicked.connect(lambda _=False, n=name: view.keyAction.emit(n, self.key))
@@ -87,15 +87,15 @@ class UnrecognisedCard(QFrame):
         self.setStyleSheet(CARD_STYLE + " QFrame#card { border-color: #f59e0b; }")
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel(f"<b>⚠ {pick(u.message_zh(), u.message_en())}</b>"))
-        advice = QLabel(pick(u.advice_zh(), view.tr("Install the CA's driver or start its own client, then plug the key in again.")))
+        advice = QLabel(pick(u.advice_zh(), self.tr("Install the CA's driver or start its own client, then plug the key in again.")))
         advice.setWordWrap(True)
         lay.addWidget(advice)
         row = QHBoxLayout()
         if u.manifest.vendor_client_name_zh:
-            start = QPushButton(view.tr("Start {name}").format(name=pick(u.manifest.vendor_client_name_zh, u.manifest.vendor_client_name_en)))
+            start = QPushButton(self.tr("Start {name}").format(name=pick(u.manifest.vendor_client_name_zh, u.manifest.vendor_client_name_en)))
             start.clicked.connect(lambda: view.vendorClient.emit(u.manifest.id))
             row.addWidget(start)
-        retry = QPushButton(view.tr("Try again"))
+        retry = QPushButton(self.tr("Try again"))
         retry.clicked.connect(view.retry.emit)
         row.addWidget(retry)
         row.addStretch(1)
