@@ -136,6 +136,37 @@ def test_spec_ships_every_qt_module_the_code_imports() -> None:
     assert not shipped & set(_spec_list("QT_EXCLUDED"))
 
 
+def _spec_excludes() -> list[str]:
+    tree = ast.parse((ROOT / "build.spec").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "EXCLUDES" for t in node.targets):
+            first = node.value.left if isinstance(node.value, ast.BinOp) else node.value
+            return list(ast.literal_eval(first))
+    raise AssertionError("EXCLUDES not found in build.spec")
+
+
+def test_spec_excludes_nothing_the_client_imports() -> None:
+    """An excluded package that the client imports would fail only in the installed app."""
+    excluded = _spec_excludes() + [f"PySide6.{m}" for m in _spec_list("QT_EXCLUDED")]
+    assert "zhenglian.reference" in excluded
+    clashes = {}
+    for path in (ROOT / "zhenglian").rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if rel.parts[:2] == ("zhenglian", "reference"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            for name in names:
+                hit = [e for e in excluded if name == e or name.startswith(e + ".")]
+                if hit and not name.startswith("zhenglian.reference"):
+                    clashes.setdefault(f"{rel}: {hit[0]}", name)
+    assert not clashes, f"build.spec excludes what the client imports: {clashes}"
+
+
 def test_icons_are_generated_from_the_svg() -> None:
     from PIL import Image
 
@@ -475,6 +506,12 @@ def test_installed_program_signs_and_verifies_on_a_softhsm_key(installed: Path, 
     assert sig["status"] == "valid" and sig["organization"] == key.spec.organization
     # and the installed program refuses to trust it without the root
     assert _run([exe, "verify", str(out)], timeout=180).returncode != 0
+    # a paper form for the same key (reportlab and its fonts inside the bundle)
+    if _run([exe, "forms", "--help"]).returncode == 0:
+        form = tmp_path / "form.pdf"
+        res = _run([exe, "forms", "renew", "--key", key.serial, "--years", "3", "-o", str(form)], timeout=180)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert form.read_bytes()[:5] == b"%PDF-"
 
 
 # --- Windows installer script --------------------------------------------------------------
