@@ -394,3 +394,43 @@ def test_demo_seed_makes_chinese_tasks_a_demo_key_can_sign(tmp_path: Path, demo_
 
     page = pdfium.PdfDocument(data)[0]
     assert "个人住房公积金贷款合同" in page.get_textpage().get_text_range()
+
+
+def test_ec_login_signature_raw_or_der(tmp_path: Path, demo_keys) -> None:
+    """EC keys: the client sends raw r||s (PKCS#11 CKM_ECDSA); DER is accepted as well."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    from zhenglian.reference import democa, provision
+    from zhenglian.reference.server.config import ServerConfig
+    from zhenglian.reference.server.seed import trust_demo_cas
+    from zhenglian.reference.server.store import Store
+
+    store = Store(ServerConfig(tmp_path / "db"))
+    trust_demo_cas(store)
+    store.add_institution(SZCA.uscc, SZCA.organization)
+    trust = server_pki.TrustStore(store)
+    ca = democa.load_or_create("szca")
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = ca.issue(provision.subject_for(SZCA), key.public_key(), now - dt.timedelta(days=1),
+                    now + dt.timedelta(days=30))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    chain = [ca.sub_cert.public_bytes(serialization.Encoding.DER)]
+    for raw in (True, False):
+        nonce = f"n{raw}"
+        expires = int(time.time()) + 60
+        store.add_challenge(nonce, "https://s", expires)
+        sig = key.sign(protocol.challenge_bytes(nonce, "https://s", expires), ec.ECDSA(hashes.SHA256()))
+        if raw:
+            r, s = decode_dss_signature(sig)
+            sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        who = server_pki.verify_login(trust, store, nonce, der, chain, protocol.EC_ALGORITHM, sig, time.time())
+        assert who.uscc == SZCA.uscc
+    store.add_challenge("bad", "https://s", int(time.time()) + 60)
+    with pytest.raises(server_pki.LoginRefused) as exc:
+        server_pki.verify_login(trust, store, "bad", der, chain, protocol.EC_ALGORITHM, b"\x01" * 64, time.time())
+    assert exc.value.code == "signature_invalid"

@@ -107,12 +107,18 @@ def _verify_signature(cert: x509.Certificate, algorithm: str, data: bytes, signa
             public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
             return True
         if algorithm == "ecdsa_sha256" and isinstance(public, ec.EllipticCurvePublicKey):
-            if len(signature) % 2 == 0 and not signature.startswith(b"\x30"):
+            candidates = [signature]  # DER, as X.509 tools make it
+            if len(signature) == 2 * ((public.curve.key_size + 7) // 8):
                 half = len(signature) // 2  # PKCS#11 gives r || s
-                signature = encode_dss_signature(int.from_bytes(signature[:half], "big"),
-                                                 int.from_bytes(signature[half:], "big"))
-            public.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-            return True
+                candidates.insert(0, encode_dss_signature(int.from_bytes(signature[:half], "big"),
+                                                          int.from_bytes(signature[half:], "big")))
+            for candidate in candidates:
+                try:
+                    public.verify(candidate, data, ec.ECDSA(hashes.SHA256()))
+                    return True
+                except (InvalidSignature, ValueError):
+                    continue
+            return False
     except (InvalidSignature, ValueError):
         return False
     return False
