@@ -14,7 +14,9 @@ APT_PACKAGES=(
   xvfb xauth x11-utils trayer imagemagick           # headless screen, tray host, screenshots
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
-  libxcb-randr0 libxcb-render-util0 libxcb-image0 # Qt's xcb platform plugin
+  libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-util1 libxcb-sync1 libxcb-xfixes0
+  libxcb-shm0 libxcb-xkb1 libx11-xcb1 libgssapi-krb5-2  # Qt's xcb platform plugin; the .deb's Depends
+  nsis icu-devtools binutils desktop-file-utils    # packaging: makensis, ICU data trim, .desktop check
 )
 
 if [[ "${ZHENGLIAN_SKIP_APT:-0}" != 1 ]] && command -v apt-get >/dev/null; then
