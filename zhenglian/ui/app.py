@@ -91,8 +91,20 @@ class TrayApp(QObject):
             log.info("no system tray: showing the window instead")
             self.window.bring_up()
         self.controller.start()
+        self.start_bridge()
+
+    def start_bridge(self) -> None:
+        """The loopback service the signing web page talks to (zhenglian/ui/bridge_ui.py)."""
+        try:
+            from zhenglian.ui import bridge_ui
+        except ImportError:
+            self.bridge = None
+            return
+        self.bridge = bridge_ui.attach_bridge(self)
 
     def quit(self) -> None:
+        if getattr(self, "bridge", None) is not None:
+            self.bridge.stop()
         self.controller.stop()
         self.tray.hide()
         if self._window is not None:
