@@ -611,3 +611,120 @@ class TaskSealMissing(ZhenglianError):
     exit_code = ExitCode.SERVER
     zh = "任务“{title}”要求“{seal_type}”，但当前证书没有该类型的印章（可用：{available}）"
     en = "Task \"{title}\" requires a {seal_type}, which this certificate has no seal for (available: {available})"
+
+
+# --- the web-page bridge (zhenglian.bridge: 127.0.0.1 service for the signing web page) ---
+# Refusals of a request carry the HTTP status the bridge answers with; errors of
+# a signing job are reported to the page in the job's JSON (docs/bridge.md).
+
+class BridgeRefused(ZhenglianError):
+    """Base of the bridge's refusals of a request (4xx)."""
+
+    code = "bad_request"
+    http_status: ClassVar[int] = 400
+    zh = "请求格式不正确：{detail_zh}"
+    en = "Malformed request: {detail_en}"
+
+
+class BridgeBadRequest(BridgeRefused):
+    code = "bad_request"
+
+
+class BridgeHostNotAllowed(BridgeRefused):
+    code = "host_not_allowed"
+    http_status = 421
+    zh = "请求的主机名无效（只接受 127.0.0.1 或 localhost 加本服务端口）"
+    en = "Wrong Host header (only 127.0.0.1 or localhost with this service's port)"
+
+
+class BridgeOriginNotAllowed(BridgeRefused):
+    code = "origin_not_allowed"
+    http_status = 403
+    zh = "网页 {origin} 不在本机证联客户端允许的签署系统中"
+    en = "The web page {origin} is not one of the signing systems this zhenglian client allows"
+    hint_zh = "如果这是贵单位使用的签署系统，请在证联的设置中把它加入允许的网站（allowed_origins）。"
+    hint_en = "If this is your institution's signing system, add it to the allowed sites (allowed_origins) in zhenglian's settings."
+
+
+class BridgeServerNotAllowed(BridgeRefused):
+    code = "server_not_allowed"
+    http_status = 403
+    zh = "签署服务器 {server} 不在本机证联客户端的签署服务器列表中，未连接"
+    en = "The signing server {server} is not one this zhenglian client is set up for; not contacted"
+
+
+class BridgeNotFound(BridgeRefused):
+    code = "not_found"
+    http_status = 404
+    zh = "没有该接口或签署作业"
+    en = "No such endpoint or job"
+
+
+class BridgeTooLarge(BridgeRefused):
+    code = "too_large"
+    http_status = 413
+    zh = "请求过大（上限 {limit} 字节）"
+    en = "Request too large (limit {limit} bytes)"
+
+
+class BridgeRateLimited(BridgeRefused):
+    code = "rate_limited"
+    http_status = 429
+    zh = "请求过于频繁，请稍后再试"
+    en = "Too many requests; try again shortly"
+
+
+class BridgeBusy(BridgeRefused):
+    code = "busy"
+    http_status = 409
+    zh = "证联客户端正在处理另一个签署请求，请先在客户端中完成或取消它"
+    en = "zhenglian is handling another signing request; finish or cancel it in the client first"
+
+
+class BridgePortsBusy(ZhenglianError):
+    code = "bridge_ports_busy"
+    zh = "网页签署服务无法启动：本机端口 {ports} 均被占用"
+    en = "The web-signing service cannot start: ports {ports} on this computer are all in use"
+    hint_zh = "网页将无法调用本客户端签章。请关闭占用这些端口的程序（或另一个证联）后重新启动证联。"
+    hint_en = "The signing web page cannot reach this client. Close the program using those ports (or another zhenglian) and restart zhenglian."
+
+
+class SignDeclined(ZhenglianError):
+    code = "cancelled"
+    exit_code = ExitCode.CANCELLED
+    zh = "已在证联客户端中取消签署"
+    en = "Signing was cancelled in the zhenglian client"
+
+
+class WrongInstitution(ZhenglianError):
+    code = "wrong_institution"
+    exit_code = ExitCode.NO_KEY
+    zh = "网页请求签署机构 {wanted} 的任务，但插入的 UKey 属于：{have}"
+    en = "The page asks to sign for institution {wanted}, but the keys plugged in belong to: {have}"
+    hint_zh = "请插入该机构的 UKey 后，在网页上重新点击“开始签名”。"
+    hint_en = "Plug in that institution's key and click 开始签名 on the page again."
+
+
+class SeveralKeys(ZhenglianError):
+    code = "several_keys"
+    exit_code = ExitCode.NO_KEY
+    zh = "插入了多个 UKey（{names}），无法确定用哪一个签署"
+    en = "Several keys are plugged in ({names}); cannot tell which one to sign with"
+    hint_zh = "请只保留要使用的 UKey，然后在网页上重新点击“开始签名”。"
+    hint_en = "Leave only the key to use plugged in, then click 开始签名 on the page again."
+
+
+class TicketInvalid(ZhenglianError):
+    code = "ticket_invalid"
+    exit_code = ExitCode.SERVER
+    zh = "签署凭据无效、已使用或已过期，或不属于所插 UKey 的机构"
+    en = "The signing ticket is unknown, used or expired, or belongs to another institution than the key's"
+    hint_zh = "请在网页上重新点击“开始签名”（每次都会取得新的凭据）。"
+    hint_en = "Click 开始签名 on the page again (each click gets a new ticket)."
+
+
+class TicketTaskMismatch(ZhenglianError):
+    code = "ticket_mismatch"
+    exit_code = ExitCode.SERVER
+    zh = "签署凭据对应的任务（{got}）与网页所说的任务（{expected}）不符，未签署"
+    en = "The ticket names task {got}, not the task the page named ({expected}); nothing was signed"
