@@ -18,17 +18,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from zhenglian import errors
 from zhenglian.manifest import Manifest
-from zhenglian.server.models import Task
+from zhenglian.server.models import Placement, Task
 from zhenglian.server.session import ServerSession
 from zhenglian.tasks import sealpick
 from zhenglian.tasks.outbox import Outbox, OutboxEntry
@@ -218,8 +219,13 @@ class _Uploader(threading.Thread):
 def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest | None, pin: PinBuffer | None,
                task_ids: Sequence[str] | None, outbox: Outbox, *,
                progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
-               confirmed_final_try: bool = False, seal: Any = None, upload_wait_s: float = 30.0) -> BatchResult:
-    """Sign ``task_ids`` (None: every pending task) with one PIN; see the module docstring."""
+               confirmed_final_try: bool = False, seal: Any = None, upload_wait_s: float = 30.0,
+               placements: Mapping[str, Placement] | None = None) -> BatchResult:
+    """Sign ``task_ids`` (None: every pending task) with one PIN; see the module docstring.
+
+    ``placements`` replaces the server's placement of some tasks (the operator
+    moved the seal in the preview, where the task allows it: no anchor text).
+    """
     from zhenglian.pdf import keysign
     from zhenglian.tasks.signer import open_signer
 
@@ -305,6 +311,9 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
                                                                   status_zh=task.status_zh)
                             report(tid, "skipped", outcome.error)
                             continue
+                        moved = (placements or {}).get(tid)
+                        if moved is not None and not task.placement.anchor_text:
+                            task = dataclasses.replace(task, placement=moved)
                         original = _call(session, p11, client.download, task)
                         fetch_failures = 0
                         signed = signer.sign(original, task, sealpick.pick(seals, task, seal))

@@ -169,6 +169,11 @@ class Pkcs11Module:
                 token = slot.get_token()
             except (p.TokenNotPresent, p.TokenNotRecognised, p.DeviceRemoved, p.SlotIDInvalid):
                 continue  # pulled out between the two calls
+            except p.PKCS11Error as exc:
+                # SoftHSM answers CKR_GENERAL_ERROR for a token deleted under it; a
+                # vendor driver may do the same mid-removal: not there any more.
+                log.info("slot %s unreadable (%s): skipped", slot.slot_id, type(exc).__name__)
+                continue
             if not TokenFlags(int(token.flags)).initialized:
                 continue  # SoftHSM's spare slot, or a blank key
             out.append((slot.slot_id, token))

@@ -384,6 +384,18 @@ def _ask(st: PinStatus, prompter: PinPrompter) -> PinBuffer | None:
     return pin
 
 
+def gate_and_ask(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None,
+                 prompter: PinPrompter) -> tuple[PinStatus, PinBuffer | None]:
+    """Flags first (refuse when locked, confirm the final try), then the PIN.
+
+    For callers that log in themselves (a signing batch): they pass
+    ``confirmed_final_try=status.final_try`` and wipe the PIN.  None means
+    the key's PIN pad.  Raises PinLocked, FinalTryNotConfirmed, PinCancelled.
+    """
+    st = _gate(module, key, manifest, prompter, False)
+    return st, _ask(st, prompter)
+
+
 @contextmanager
 def interactive_session(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
                         *, rw: bool = False, allow_initial_pin: bool = True,

@@ -22,7 +22,7 @@ from zhenglian import __version__
 from zhenglian.config import Settings
 from zhenglian.services import Context
 from zhenglian.tokens.watcher import KeyEvent
-from zhenglian.ui import lang
+from zhenglian.ui import i18n
 from zhenglian.ui.apps_view import AppsView
 from zhenglian.ui.controller import AppController
 from zhenglian.ui.diagnostics_view import DiagnosticsView, record_error
@@ -35,14 +35,6 @@ from zhenglian.ui.workers import run_async
 log = logging.getLogger(__name__)
 
 
-def _install_translations(app: QApplication, language: str) -> None:
-    try:
-        from zhenglian.ui import i18n
-    except ImportError:
-        return
-    i18n.install_translator(app, language)
-
-
 class TrayApp(QObject):
     """Everything the tray application is, without the event loop (tests build this)."""
 
@@ -53,6 +45,17 @@ class TrayApp(QObject):
         self.controller = AppController(ctx, self)
         self.tray = Tray(self)
         self._window: MainWindow | None = None
+        from zhenglian.ui import marshal
+        from zhenglian.ui.tasks_view import TasksView
+
+        marshal.init()  # worker threads show PIN dialogs through it
+
+        from zhenglian.ui.key_actions import KeyActions
+
+        self.key_actions = KeyActions(self)
+        self.tasks_view = TasksView(ctx)  # syncs from the start: the tray shows the pending count
+        self.tasks_view.pendingChanged.connect(self.controller.set_pending)
+        self.tasks_view.notify.connect(lambda title, text, warn: self.tray.notify(title, text, warn))
         self.controller.stateChanged.connect(self._on_state)
         self.controller.keyEvent.connect(self._on_key_event)
         self.tray.action.connect(self.on_action)
@@ -72,11 +75,13 @@ class TrayApp(QObject):
         window = MainWindow()
         self.keys_view = KeysView()
         window.add_page("keys", self.keys_view)
+        window.add_page("tasks", self.tasks_view)
         self.apps_view = AppsView(apps.apps(self.ctx.settings))
         self.diagnostics_view = DiagnosticsView()
         window.add_page("apps", self.apps_view)
         window.add_page("diagnostics", self.diagnostics_view)
         self.keys_view.retry.connect(self.controller.refresh)
+        self.keys_view.keyAction.connect(self.on_key_action)
         self.keys_view.vendorClient.connect(self.start_vendor_client)
         self.diagnostics_view.refreshRequested.connect(self.refresh_diagnostics)
         window.closedToTray.connect(self._on_closed_to_tray)
@@ -91,6 +96,7 @@ class TrayApp(QObject):
             log.info("no system tray: showing the window instead")
             self.window.bring_up()
         self.controller.start()
+        self.key_actions.start()
         self.start_bridge()
 
     def start_bridge(self) -> None:
@@ -105,6 +111,7 @@ class TrayApp(QObject):
     def quit(self) -> None:
         if getattr(self, "bridge", None) is not None:
             self.bridge.stop()
+        self.tasks_view.stop()
         self.controller.stop()
         self.tray.hide()
         if self._window is not None:
@@ -115,11 +122,14 @@ class TrayApp(QObject):
     # --- events --------------------------------------------------------------
 
     def _attention_texts(self) -> list[str]:
-        return [self.tray.attention_text(a) if a.kind != "driver_missing" else lang.pick(a.detail_zh, a.detail_en)
+        return [self.tray.attention_text(a) if a.kind != "driver_missing" else i18n.pick(a.detail_zh, a.detail_en)
                 for a in self.controller.state.attention]
 
     def _on_state(self, state: Any) -> None:
         self.tray.set_state(state)
+        self.tasks_view.set_keys(state.keys)
+        if state.keys:
+            self.key_actions.remember(state.keys)
         if self._window is None:
             return
         snap = self.controller.watcher.snapshot()
@@ -144,10 +154,14 @@ class TrayApp(QObject):
         if name in ("open", "certs"):
             self.window.show_page("keys")
         elif name == "tasks":
-            self.window.show_page("tasks" if "tasks" in self.window.pages else "keys")
+            self.window.show_page("tasks")
         elif name == "diagnostics":
             self.refresh_diagnostics()
             self.window.show_page("diagnostics")
+        elif name == "change_pin":
+            self.key_actions.change_pin()
+        elif name == "renew":
+            self.key_actions.renew()
         elif name == "settings":
             self.open_settings()
         elif name == "about":
@@ -156,6 +170,11 @@ class TrayApp(QObject):
             self.quit()
         else:
             self.window.show_page("keys")
+
+    def on_key_action(self, name: str, key: Any) -> None:
+        actions = {"change_pin": self.key_actions.change_pin, "renew": self.key_actions.renew,
+                   "seals": self.key_actions.show_seals, "unlock": self.key_actions.unlock}
+        actions[name](key)
 
     # --- actions -------------------------------------------------------------
 
@@ -166,7 +185,7 @@ class TrayApp(QObject):
             self.diagnostics_view.set_report(report)
 
         def failed(exc: BaseException) -> None:
-            text = lang.error_text(exc)
+            text = i18n.error_text(exc)
             record_error(text)
             self.diagnostics_view.set_error(text)
 
@@ -197,7 +216,7 @@ class TrayApp(QObject):
         try:
             start_vendor_client(m)
         except Exception as exc:
-            QMessageBox.warning(self.window, self.tr("zhenglian"), lang.error_text(exc))
+            QMessageBox.warning(self.window, self.tr("zhenglian"), i18n.error_text(exc))
             return
         QTimer.singleShot(3000, self.controller.refresh)
 
@@ -213,8 +232,7 @@ def run(args: argparse.Namespace) -> int:
         print("证联已在运行，已切换到它的窗口 / zhenglian is already running; its window was brought up")
         return 0
     single = SingleInstance()
-    lang.set_language(settings.language)
-    _install_translations(qapp, settings.language)
+    i18n.install_translator(qapp, settings.language)
     ctx = Context.create(getattr(args, "module", []) or [], settings)
     app = TrayApp(ctx, qapp)
     single.activated.connect(lambda _msg: app.window.bring_up())

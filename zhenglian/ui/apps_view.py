@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from zhenglian.apps import App, normalise_url
 from zhenglian.ui import icons
-from zhenglian.ui.lang import pick
+from zhenglian.ui.i18n import pick
 
 
 class AppsView(QWidget):

@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
-from zhenglian.ui.lang import pick
+from zhenglian.ui.i18n import pick
 
 RECENT_ERRORS: deque[str] = deque(maxlen=50)
 

@@ -78,8 +78,21 @@ def is_chinese() -> bool:
     return _current.startswith("zh")
 
 
-def error_text(exc: ZhenglianError, with_hint: bool = True) -> str:
-    """An error's message (and what to do next) in the UI's language."""
+def pick(zh: str, en: str) -> str:
+    """Of a text that Qt-free code gives in both languages, the UI's one."""
+    return zh if is_chinese() else en
+
+
+def error_text(exc: BaseException, with_hint: bool = True) -> str:
+    """An error's message (and what to do next) in the UI's language.
+
+    Anything that is not one of our typed errors gets the generic sentence
+    naming only its type (its text could carry data).
+    """
+    if not isinstance(exc, ZhenglianError):
+        from zhenglian.errors import describe
+
+        return describe(exc)
     zh = is_chinese()
     text = exc.message_zh() if zh else exc.message_en()
     if with_hint:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.tokens.snapshot import UnrecognisedKey
-from zhenglian.ui.lang import pick
+from zhenglian.ui.i18n import pick
 
 CARD_STYLE = "QFrame#card { background: palette(base); border: 1px solid palette(mid); border-radius: 8px; }"
 
@@ -70,8 +70,10 @@ class KeyCard(QFrame):
         grid.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(grid)
         buttons = QHBoxLayout()
-        for name, text in (("change_pin", self.tr("Change PIN")), ("renew", self.tr("Renew")),
-                           ("seals", self.tr("Seals"))):
+        choices = [("change_pin", self.tr("Change PIN")), ("renew", self.tr("Renew")), ("seals", self.tr("Seals"))]
+        if key.flags.locked:
+            choices.insert(0, ("unlock", self.tr("Unlock with the SO PIN")))
+        for name, text in choices:
             b = QPushButton(text)
             b.setObjectName(f"btn_{name}_{key.serial}")
             b.clicked.connect(lambda _=False, n=name: view.keyAction.emit(n, self.key))

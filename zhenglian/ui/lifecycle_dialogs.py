@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from zhenglian.lifecycle.service import PaperRoute, paper_route
 from zhenglian.lifecycle.store import Banner, CertificateStore, RememberedCert, Reminder
 from zhenglian.manifest import Manifest
-from zhenglian.ui import lang
+from zhenglian.ui import i18n
 
 translate = QCoreApplication.translate  # lupdate finds translate("LifecycleText", "…") calls
 
@@ -51,7 +51,7 @@ def _date(cert: RememberedCert) -> str:
 def _ca_name(manifest: Manifest | None) -> str:
     if manifest is None:
         return translate("LifecycleText", "the CA that issued it")
-    return lang.pick(manifest.name_zh, manifest.name_en)
+    return i18n.pick(manifest.name_zh, manifest.name_en)
 
 
 def notification_text(reminder: Reminder) -> tuple[str, str]:
@@ -92,7 +92,7 @@ def paper_route_html(route: PaperRoute) -> str:
     if route.mail_to_zh:
         items.append(translate("LifecycleText", "By post: {address}").format(address=route.mail_to_zh))
     if route.counter_zh:
-        hours = lang.pick(route.hours_zh, route.hours_en)
+        hours = i18n.pick(route.hours_zh, route.hours_en)
         items.append(translate("LifecycleText", "At the counter: {address}").format(address=route.counter_zh)
                      + (f" — {hours}" if hours else ""))
     contact = []
@@ -283,7 +283,7 @@ def save_form(parent: QWidget | None, kind: str, source: Any, manifest: Manifest
     try:
         forms.generate(kind, source, manifest, path, seal_names=seal_names)
     except errors.ZhenglianError as exc:
-        QMessageBox.warning(parent, translate("LifecycleText", "Could not make the form"), lang.error_text(exc))
+        QMessageBox.warning(parent, translate("LifecycleText", "Could not make the form"), i18n.error_text(exc))
         return None
     QMessageBox.information(parent, translate("LifecycleText", "Form saved"),
                             translate("LifecycleText", "Saved to {path}. Print it, fill in the blanks, sign and stamp it, and hand it "

@@ -36,9 +36,16 @@ class _Task(QRunnable):
         except BaseException as exc:  # delivered to the GUI, which shows a message
             if not isinstance(exc, Exception):
                 raise
-            self.relay.failed.emit(exc)
+            self._emit(self.relay.failed, exc)
             return
-        self.relay.done.emit(result)
+        self._emit(self.relay.done, result)
+
+    @staticmethod
+    def _emit(signal: Any, value: object) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the application is shutting down: nobody to tell
+            log.info("background task finished after its receiver was gone")
 
 
 def run_async(fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,

@@ -1,0 +1,166 @@
+"""One key's work with one signing server, for the GUI (Qt-free).
+
+Bundles what the tray app needs: the API client, the login kept in the
+keyring, the outbox, the background :class:`~zhenglian.tasks.sync.TaskSync`,
+batch signing with one PIN asked through a :class:`PinPrompter`, and the
+seal preview of a task (where it will land, with which seal).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from zhenglian import errors
+from zhenglian.server.models import Placement, Task
+from zhenglian.services import Context
+from zhenglian.tasks.batch import BatchResult, Progress, sign_tasks
+from zhenglian.tasks.outbox import Outbox
+from zhenglian.tasks.sync import TaskSummary, TaskSync
+from zhenglian.tokens import pin as pinops
+from zhenglian.tokens.model import KeyInfo
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SealSpot:
+    page: int  # 1-based
+    x_mm: float
+    y_mm: float
+    width_mm: float
+    height_mm: float
+    kind: str  # seal | strip
+
+
+@dataclass(frozen=True)
+class TaskPreview:
+    task: Task
+    document: bytes
+    seal_png: bytes | None
+    seal_name: str
+    spots: tuple[SealSpot, ...]
+    movable: bool  # the operator may move the seal (placement by position, not anchor)
+    problem: errors.ZhenglianError | None = None  # the task cannot be signed as it stands
+
+
+class TaskWorkspace:
+    def __init__(self, ctx: Context, key: KeyInfo, url: str | None = None) -> None:
+        from zhenglian.server.api import ServerClient
+        from zhenglian.server.session import ServerSession
+        from zhenglian.server.tokenstore import TokenStore
+
+        url = url or ctx.settings.server_url
+        if not url:
+            raise errors.ServerNotConfigured()
+        self.ctx = ctx
+        self.key = key
+        self.module = ctx.tokens.module_for(key)
+        self.manifest = ctx.tokens.pin_policy_manifest(key)
+        self.client = ServerClient(url, ca_bundle=ctx.settings.ca_bundle)
+        self.session = ServerSession(self.client, key, TokenStore())
+        self.outbox = Outbox()
+        self.sync: TaskSync | None = None
+        self._seals: list[Any] | None = None
+        self._lock = threading.Lock()
+        self.session.restore()
+
+    @property
+    def origin(self) -> str:
+        return self.client.origin
+
+    # --- background list ---------------------------------------------------------
+
+    def start_sync(self, on_summary: Callable[[TaskSummary], None], on_new_tasks: Callable[[list[Task]], None],
+                   on_error: Callable[[errors.ZhenglianError], None], wait_s: float = 10.0) -> TaskSync:
+        self.sync = TaskSync(self.session, self.outbox, on_summary=on_summary, on_new_tasks=on_new_tasks,
+                             on_error=on_error, wait_s=wait_s)
+        self.sync.start()
+        return self.sync
+
+    def stop(self) -> None:
+        if self.sync is not None:
+            self.sync.stop(0.5)
+        self.client.close()
+
+    # --- login and signing (worker thread; the prompter shows dialogs) ---------------
+
+    def login(self, prompter: pinops.PinPrompter) -> None:
+        with pinops.interactive_session(self.module, self.key, self.manifest, prompter) as p11:
+            self.session.login(p11)
+        if self.sync is not None:
+            self.sync.wake()
+
+    def sign(self, task_ids: Sequence[str], prompter: pinops.PinPrompter, *,
+             progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
+             placements: Mapping[str, Placement] | None = None) -> BatchResult:
+        """Every task with one PIN, asked once; the PIN is wiped when the batch is logged in."""
+        from zhenglian.lifecycle import check_usable
+
+        cert = self.key.signing_certificate()
+        if cert is None:
+            raise errors.NoCertificate(serial=self.key.serial)
+        check_usable(cert.info)  # an expired certificate: refused before any PIN
+        st, pin = pinops.gate_and_ask(self.module, self.key, self.manifest, prompter)
+        try:
+            result = sign_tasks(self.session, self.module, self.manifest, pin, list(task_ids), self.outbox,
+                                progress=progress, cancel=cancel, confirmed_final_try=st.final_try,
+                                placements=placements)
+        finally:
+            if pin is not None:
+                pin.wipe()
+        if self.sync is not None:
+            self.sync.wake()
+        return result
+
+    # --- preview (no PIN: documents and public seals only) ------------------------------
+
+    def _default_seal(self, task: Task) -> Any:
+        from zhenglian.tasks import sealpick
+
+        with self._lock:
+            if self._seals is None:
+                cert = self.key.signing_certificate()
+                if cert is None:
+                    raise errors.NoCertificate(serial=self.key.serial)
+                server = []
+                try:
+                    if self.session.logged_in:
+                        server = self.client.seals()
+                except errors.ZhenglianError as exc:
+                    log.info("server seals unavailable for the preview: %s", exc.code)
+                with self.module.session(self.key.serial) as p11:
+                    self._seals = list(sealpick.usable_seals(
+                        p11, cert.info.der, server, [c.info.der for c in self.key.certificates if c.info.is_ca]))
+            return sealpick.pick(self._seals, task, None)
+
+    def preview(self, task: Task, placement: Placement | None = None) -> TaskPreview:
+        from zhenglian.pdf import placement as pl
+        from zhenglian.pdf.document import open_pdf
+        from zhenglian.tasks.signer import TaskSigner
+
+        document = self.client.download(task)
+        if placement is not None and not task.placement.anchor_text:
+            import dataclasses
+
+            task = dataclasses.replace(task, placement=placement)
+        movable = not task.placement.anchor_text
+        try:
+            seal = self._default_seal(task)
+        except errors.ZhenglianError as exc:
+            return TaskPreview(task, document, None, "", (), False, exc)
+        signer = TaskSigner(None, self.key, self.outbox.root)
+        try:
+            placements, cross = signer.placements(document, task, seal)
+            with open_pdf(document, name=task.title) as doc:
+                groups = pl.resolve(doc, placements, seal, cross)
+        except errors.ZhenglianError as exc:
+            return TaskPreview(task, document, seal.png, seal.name, (), False, exc)
+        spots = tuple(
+            SealSpot(d["page"], d["x_mm"], d["y_mm"], d["width_mm"], d["height_mm"], spot.kind)
+            for group in groups for spot in group.spots for d in [spot.describe()]
+        )
+        return TaskPreview(task, document, seal.png, seal.name, spots, movable)

@@ -1,0 +1,380 @@
+"""The 待签署 page: the institution's tasks, a preview with the seal, Sign → PIN → progress → result.
+
+All server and key work runs in workers (:func:`run_async`); PIN dialogs are
+shown on the GUI thread through :class:`~zhenglian.ui.marshal.ThreadedPrompter`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QSplitter,
+    QTabBar,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zhenglian import errors
+from zhenglian.services import Context
+from zhenglian.tokens.model import KeyInfo
+from zhenglian.ui import i18n
+from zhenglian.ui.marshal import ThreadedPrompter
+from zhenglian.ui.preview import DocumentPreview
+from zhenglian.ui.workers import run_async
+
+log = logging.getLogger(__name__)
+
+TABS = ("pending", "signed", "failed")
+
+
+class _Relay(QObject):
+    """Callbacks from TaskSync's thread, as queued signals."""
+
+    summary = Signal(object)
+    newTasks = Signal(object)
+    error = Signal(object)
+    progress = Signal(object)
+
+
+class TasksView(QWidget):
+    pendingChanged = Signal(int)
+    notify = Signal(str, str, bool)  # title, text, warning
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.workspace: Any = None
+        self.keys: list[KeyInfo] = []
+        self.tasks: list[Any] = []  # what the table shows
+        self.pending: list[Any] = []
+        self.moved: dict[str, Any] = {}  # task id -> Placement the operator chose
+        self.relay = _Relay()
+        self.relay.summary.connect(self._on_summary)
+        self.relay.newTasks.connect(self._on_new_tasks)
+        self.relay.error.connect(self._on_sync_error)
+        self._busy = False
+
+        top = QHBoxLayout()
+        self.key_box = QComboBox()
+        self.key_box.setObjectName("task_key")
+        self.key_box.currentIndexChanged.connect(self._key_chosen)
+        self.status = QLabel()
+        self.status.setObjectName("task_status")
+        self.login_btn = QPushButton(self.tr("Log in"))
+        self.login_btn.setObjectName("task_login")
+        self.login_btn.clicked.connect(self.login)
+        refresh = QPushButton(self.tr("Refresh"))
+        refresh.clicked.connect(self.refresh)
+        top.addWidget(QLabel(self.tr("Key")))
+        top.addWidget(self.key_box)
+        top.addWidget(self.status, 1)
+        top.addWidget(self.login_btn)
+        top.addWidget(refresh)
+
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        self.tabs = QTabBar()
+        for name in (self.tr("To sign"), self.tr("Signed"), self.tr("Failed")):
+            self.tabs.addTab(name)
+        self.tabs.currentChanged.connect(lambda _i: self.show_tab())
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(self.tr("Search title or type…"))
+        self.search.textChanged.connect(lambda _t: self._fill_table())
+        self.table = QTableWidget(0, 4)
+        self.table.setObjectName("task_table")
+        self.table.setHorizontalHeaderLabels([self.tr("Document"), self.tr("Type"), self.tr("Seal"), self.tr("Deadline")])
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        lv.addWidget(self.tabs)
+        lv.addWidget(self.search)
+        lv.addWidget(self.table, 1)
+        buttons = QHBoxLayout()
+        self.sign_btn = QPushButton(self.tr("Sign selected"))
+        self.sign_btn.setObjectName("task_sign")
+        self.sign_btn.clicked.connect(self.sign_selected)
+        self.sign_all_btn = QPushButton(self.tr("Sign all"))
+        self.sign_all_btn.clicked.connect(self.sign_all)
+        buttons.addWidget(self.sign_btn)
+        buttons.addWidget(self.sign_all_btn)
+        buttons.addStretch(1)
+        lv.addLayout(buttons)
+
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.preview = DocumentPreview()
+        self.preview.placementChanged.connect(self._seal_moved)
+        rv.addWidget(self.detail)
+        rv.addWidget(self.preview, 1)
+
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(split, 1)
+        self._update_buttons()
+        self._set_status(self.tr("Plug in your key to see the documents waiting for your seal."))
+
+    # --- keys and workspace ----------------------------------------------------------
+
+    def set_keys(self, keys: list[KeyInfo] | tuple[KeyInfo, ...]) -> None:
+        usable = [k for k in keys if k.signing_certificate() is not None]
+        if [k.identity for k in usable] == [k.identity for k in self.keys]:
+            return
+        current = self.workspace.key.identity if self.workspace else None
+        self.keys = usable
+        self.key_box.blockSignals(True)
+        self.key_box.clear()
+        for k in usable:
+            self.key_box.addItem(f"{k.organization() or k.label} ({i18n.pick(k.ca_name_zh or '', k.ca_name_en or '')})")
+        index = next((i for i, k in enumerate(usable) if k.identity == current), 0)
+        self.key_box.setCurrentIndex(index if usable else -1)
+        self.key_box.blockSignals(False)
+        if not usable or (current is not None and usable[index].identity != current) or current is None:
+            self._key_chosen(index if usable else -1)
+
+    def _key_chosen(self, index: int) -> None:
+        if self.workspace is not None:
+            self.workspace.stop()
+            self.workspace = None
+        self.pending, self.tasks, self.moved = [], [], {}
+        self._fill_table()
+        self.pendingChanged.emit(0)
+        if not 0 <= index < len(self.keys):
+            self._set_status(self.tr("Plug in your key to see the documents waiting for your seal."))
+            self._update_buttons()
+            return
+        if not self.ctx.settings.server_url:
+            self._set_status(self.tr("No signing server is set: see Settings."))
+            self._update_buttons()
+            return
+        from zhenglian.tasks.workspace import TaskWorkspace
+
+        try:
+            self.workspace = TaskWorkspace(self.ctx, self.keys[index])
+        except errors.ZhenglianError as exc:
+            self._set_status(i18n.error_text(exc))
+            return
+        self.workspace.start_sync(self.relay.summary.emit, self.relay.newTasks.emit, self.relay.error.emit,
+                                  wait_s=min(float(self.ctx.settings.task_poll_s), 25.0))
+        self._set_status(self.tr("Connecting to {server}…").format(server=self.workspace.origin))
+        self._update_buttons()
+
+    def stop(self) -> None:
+        if self.workspace is not None:
+            self.workspace.stop()
+            self.workspace = None
+
+    # --- sync callbacks ------------------------------------------------------------
+
+    def _set_status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def _on_summary(self, summary: Any) -> None:
+        if self.workspace is None or summary.origin != self.workspace.origin:
+            return
+        self._set_status(i18n.pick(summary.text_zh(), summary.text_en()))
+        self.login_btn.setVisible(summary.needs_login)
+        if summary.online:
+            self.pending = list(summary.tasks)
+            if self.tabs.currentIndex() == 0:
+                self.tasks = self.pending
+                self._fill_table()
+        self.pendingChanged.emit(summary.pending if summary.online else 0)
+        self._update_buttons()
+
+    def _on_new_tasks(self, tasks: list[Any]) -> None:
+        titles = "、".join(t.title for t in tasks[:3]) + ("…" if len(tasks) > 3 else "")
+        self.notify.emit(self.tr("{n} new documents to sign").format(n=len(tasks)), titles, False)
+
+    def _on_sync_error(self, exc: errors.ZhenglianError) -> None:
+        log.info("task sync: %s", exc.code)
+
+    # --- table -----------------------------------------------------------------------
+
+    def show_tab(self) -> None:
+        tab = TABS[self.tabs.currentIndex()]
+        if tab == "pending":
+            self.tasks = self.pending
+            self._fill_table()
+        elif tab == "failed" and self.workspace is not None:
+            self.tasks = [e for e in self.workspace.outbox.failed(self.workspace.origin)]
+            self._fill_table()
+        elif tab == "signed" and self.workspace is not None and self.workspace.session.logged_in:
+            ws = self.workspace
+            run_async(lambda: ws.client.tasks("signed").tasks, self._show_signed,
+                      lambda exc: self._set_status(i18n.error_text(exc)))
+        self._update_buttons()
+
+    def _show_signed(self, tasks: list[Any]) -> None:
+        if TABS[self.tabs.currentIndex()] == "signed":
+            self.tasks = tasks
+            self._fill_table()
+
+    def _row(self, t: Any) -> list[str]:
+        if hasattr(t, "business_type"):
+            return [t.title, t.business_type, t.seal_type or "", t.deadline or ""]
+        return [t.title or t.task_id, "", "", i18n.pick(t.last_message_zh, t.last_message_en)]  # outbox entry
+
+    def _fill_table(self) -> None:
+        needle = self.search.text().strip().lower()
+        shown = [t for t in self.tasks if not needle or needle in " ".join(self._row(t)).lower()]
+        self.table.setRowCount(len(shown))
+        for r, t in enumerate(shown):
+            for c, text in enumerate(self._row(t)):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, t)
+                self.table.setItem(r, c, item)
+        self._update_buttons()
+
+    def selected(self) -> list[Any]:
+        rows = sorted({i.row() for i in self.table.selectedItems()})
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def _update_buttons(self) -> None:
+        on_pending = TABS[self.tabs.currentIndex()] == "pending"
+        ready = self.workspace is not None and not self._busy
+        self.sign_btn.setEnabled(ready and on_pending and bool(self.selected()))
+        self.sign_all_btn.setEnabled(ready and on_pending and bool(self.pending))
+
+    # --- preview ---------------------------------------------------------------------
+
+    def _selection_changed(self) -> None:
+        self._update_buttons()
+        sel = self.selected()
+        if len(sel) != 1 or not hasattr(sel[0], "placement") or self.workspace is None:
+            return
+        task = sel[0]
+        ws = self.workspace
+        moved = self.moved.get(task.id)
+        self.detail.setText(self.tr("Loading {title}…").format(title=task.title))
+        run_async(lambda: ws.preview(task, moved), self._show_preview,
+                  lambda exc: self.detail.setText(i18n.error_text(exc)))
+
+    def _show_preview(self, pv: Any) -> None:
+        self.current_preview = pv
+        self.preview.load(pv.document)
+        t = pv.task
+        where = t.placement.anchor_text or self.tr("page {p}").format(p=t.placement.page)
+        lines = [f"<b>{t.title}</b>", f"{t.business_type} · {self.tr('seal')}: {pv.seal_name or '—'} · {where}"]
+        if t.placement.cross_page:
+            lines.append(self.tr("with a cross-page seal"))
+        if pv.movable:
+            lines.append(self.tr("You may drag the seal to another place on this page."))
+        if pv.problem is not None:
+            lines.append(f"<span style='color:#b91c1c'>{i18n.error_text(pv.problem)}</span>")
+        self.detail.setText("<br>".join(lines))
+        main = next((s for s in pv.spots if s.kind != "strip"), None)
+        if main is not None:
+            self.preview.set_seal(pv.seal_png, (main.width_mm, main.height_mm), main.page - 1, main.x_mm, main.y_mm,
+                                  pv.movable)
+
+    def _seal_moved(self, page: int, x: float, y: float) -> None:
+        pv = getattr(self, "current_preview", None)
+        if pv is None or not pv.movable:
+            return
+        import dataclasses
+
+        self.moved[pv.task.id] = dataclasses.replace(pv.task.placement, page=page + 1, x_mm=round(x, 1),
+                                                     y_mm=round(y, 1))
+
+    # --- login and signing -------------------------------------------------------------
+
+    def _prompter(self) -> ThreadedPrompter:
+        from zhenglian.ui.pin_dialogs import DialogPrompter
+
+        return ThreadedPrompter(DialogPrompter(self.workspace.key, self.window()))
+
+    def login(self) -> None:
+        if self.workspace is None:
+            return
+        ws, prompter = self.workspace, self._prompter()
+        run_async(lambda: ws.login(prompter), lambda _r: self.refresh(), self._show_error)
+
+    def refresh(self) -> None:
+        if self.workspace is not None and self.workspace.sync is not None:
+            self.workspace.sync.wake()
+
+    def sign_selected(self) -> None:
+        self.sign([t.id for t in self.selected() if hasattr(t, "placement")])
+
+    def sign_all(self) -> None:
+        self.sign([t.id for t in self.pending])
+
+    def sign(self, ids: list[str]) -> None:
+        if not ids or self.workspace is None or self._busy:
+            return
+        self._busy = True
+        self._update_buttons()
+        ws, prompter = self.workspace, self._prompter()
+        cancel = threading.Event()
+        dlg = QProgressDialog(self.tr("Signing…"), self.tr("Stop after this document"), 0, len(ids), self.window())
+        dlg.setWindowTitle(self.tr("Signing"))
+        dlg.setMinimumDuration(0)
+        dlg.canceled.connect(cancel.set)
+        self.progress_dialog = dlg
+
+        def on_progress(p: Any) -> None:
+            self.relay.progress.emit(p)
+
+        def show_progress(p: Any) -> None:
+            dlg.setValue(p.signed)
+            dlg.setLabelText(self.tr("Signed {s} of {n}, uploaded {u}: {title}").format(
+                s=p.signed, n=p.total, u=p.uploaded, title=p.title))
+
+        self.relay.progress.connect(show_progress)
+        moved = dict(self.moved)
+
+        def done(result: Any) -> None:
+            self.relay.progress.disconnect(show_progress)
+            dlg.reset()
+            self._busy = False
+            self.moved.clear()
+            self._update_buttons()
+            text = i18n.pick(result.summary_zh(), result.summary_en())
+            self.notify.emit(self.tr("Signing finished") if result.ok else self.tr("Signing needs attention"), text,
+                             not result.ok)
+            QMessageBox.information(self.window(), self.tr("Signing"), text) if not result.ok else None
+            self.refresh()
+
+        def failed(exc: BaseException) -> None:
+            self.relay.progress.disconnect(show_progress)
+            dlg.reset()
+            self._busy = False
+            self._update_buttons()
+            if not isinstance(exc, (errors.PinCancelled, errors.PinLocked, errors.FinalTryNotConfirmed)):
+                self._show_error(exc)
+
+        run_async(lambda: ws.sign(ids, prompter, progress=on_progress, cancel=cancel, placements=moved), done, failed)
+
+    def _show_error(self, exc: BaseException) -> None:
+        if isinstance(exc, (errors.PinCancelled, errors.PinLocked)):
+            return  # cancelled by the operator, or the locked dialog said it all
+        from zhenglian.ui.diagnostics_view import record_error
+
+        text = i18n.error_text(exc) if isinstance(exc, errors.ZhenglianError) else errors.describe(exc)
+        record_error(text)
+        QMessageBox.warning(self.window(), self.tr("zhenglian"), text)
