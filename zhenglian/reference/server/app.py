@@ -361,4 +361,8 @@ def create_app(config: ServerConfig) -> FastAPI:
                            "the ticket is unknown, used or expired")
         return m.Redeemed(task_id=row["task_id"], task=task_model(own_task(row["task_id"], who)))
 
+    # The institution's web page (demo, docs/bridge.md): a router of its own, outside the API schema.
+    from zhenglian.reference.server import web
+
+    app.include_router(web.router(store, config))
     return app
