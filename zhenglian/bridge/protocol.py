@@ -84,6 +84,9 @@ def server_origin(url: str) -> tuple[str, str]:
     return normalise_url(url)
 
 
+_warned: set[str] = set()
+
+
 def allowed_origins(configured: Iterable[str], server_url: str = "") -> frozenset[str]:
     """The origins of the configured signing systems (invalid or remote-http entries are skipped)."""
     out: set[str] = set()
@@ -93,7 +96,9 @@ def allowed_origins(configured: Iterable[str], server_url: str = "") -> frozense
         try:
             _, origin = server_origin(entry)
         except errors.ZhenglianError as exc:
-            log.warning("allowed origin %r ignored: %s", entry[:100], exc.code)
+            if entry not in _warned:  # said once per entry, not at every request
+                _warned.add(entry)
+                log.warning("allowed origin %r ignored: %s", entry[:100], exc.code)
             continue
         parsed = parse_origin(origin)
         if parsed:

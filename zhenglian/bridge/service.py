@@ -243,9 +243,9 @@ class _Handler(BaseHTTPRequestHandler):
         if origin is None:
             raise errors.BridgeOriginNotAllowed(origin=NO_ORIGIN)
         body = self._read_body()
-        if not service.signs.take():
-            raise errors.BridgeRateLimited()
         req = p.parse_sign_request(body, origin, service.policy.origins())
+        if not service.signs.take():  # valid requests only: each may open a dialog
+            raise errors.BridgeRateLimited()
         job = service.jobs.submit(req)
         self._json(202, {**job.to_dict(), "poll": f"/v1/jobs/{job.id}"})
 

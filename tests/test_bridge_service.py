@@ -1,0 +1,344 @@
+"""The bridge's HTTP service: what it refuses, its CORS, its limits, and a fuzz loop.
+
+The service runs in this process on a free loopback port, with a job table
+that records sign requests (the signing itself: test_bridge_jobs.py).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from zhenglian.bridge import protocol
+from zhenglian.bridge.jobs import DONE, JobTable
+from zhenglian.bridge.service import BridgeService
+
+ALLOWED = "https://sign.example.org"
+LOCAL = "http://127.0.0.1:8765"
+SERVER = "https://sign.example.org"
+
+
+class RecordingJobs:
+    """Records sign requests; each job ends at once (so the next is not "busy")."""
+
+    def __init__(self, finish: bool = True) -> None:
+        self.table = JobTable()
+        self.requests: list[protocol.SignRequest] = []
+        self.finish = finish
+        self.busy = False
+
+    def keys(self) -> list[Any]:
+        return []
+
+    def submit(self, req: protocol.SignRequest) -> Any:
+        job = self.table.create(req.origin, req.task_id)
+        self.requests.append(req)
+        if self.finish:
+            job.state, job.finished = DONE, time.monotonic()
+        return job
+
+    def get(self, job_id: str, origin: str | None) -> Any:
+        return self.table.get(job_id, origin)
+
+
+def start(finish: bool = True, origins: list[str] | None = None) -> tuple[BridgeService, RecordingJobs]:
+    s = SimpleNamespace(allowed_origins=origins if origins is not None else [ALLOWED, LOCAL, "http://evil.example"],
+                        server_url="", ca_bundle="")
+    jobs = RecordingJobs(finish)
+    service = BridgeService(protocol.Policy(s), jobs, ports=[0])
+    service.start()
+    return service, jobs
+
+
+@pytest.fixture
+def bridge():  # type: ignore[no-untyped-def]
+    service, jobs = start()
+    yield SimpleNamespace(service=service, jobs=jobs, url=service.url, port=service.port)
+    service.stop()
+
+
+def sign_body(**changes: Any) -> dict[str, Any]:
+    body = {"server": SERVER, "taskId": "0a73efd625cc48c2", "ticket": "tkt-" + "x" * 28}
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def raw(port: int, data: bytes, timeout: float = 3.0) -> bytes:
+    """Send raw bytes; the whole answer (the service closes after one request)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except OSError:
+            pass
+        return out
+
+
+def status_line(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
+# --- status and origins -----------------------------------------------------------
+
+def test_status_by_origin(bridge) -> None:  # type: ignore[no-untyped-def]
+    ok = httpx.get(f"{bridge.url}/v1/status", headers={"Origin": ALLOWED})
+    assert ok.status_code == 200
+    assert ok.headers["access-control-allow-origin"] == ALLOWED and "Origin" in ok.headers["vary"]
+    assert ok.json()["installed"] is True and ok.json()["keys"] == [] and ok.json()["api"] == 1
+    plain = httpx.get(f"{bridge.url}/v1/status")  # a local program or the address bar: no Origin
+    assert plain.status_code == 200 and "keys" not in plain.json()
+    assert "access-control-allow-origin" not in plain.headers
+    for origin in ("https://evil.example", "null", "https://sign.example.org.evil.example",
+                   "http://sign.example.org", "https://sign.example.org:444", "https://sign.example.org/x"):
+        r = httpx.get(f"{bridge.url}/v1/status", headers={"Origin": origin})
+        assert r.status_code == 403, origin
+        assert r.json()["error"] == "origin_not_allowed"
+        assert "access-control-allow-origin" not in r.headers
+    two = raw(bridge.port, f"GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:{bridge.port}\r\nOrigin: {ALLOWED}\r\n"
+                           f"Origin: https://evil.example\r\n\r\n".encode())
+    assert status_line(two) == 403
+
+
+def test_remote_http_origin_in_settings_does_not_count() -> None:
+    service, _ = start(origins=["http://evil.example", "sign.example.org"])
+    try:
+        assert protocol.Policy(SimpleNamespace(allowed_origins=["http://evil.example", "sign.example.org"],
+                                               server_url="")).origins() == {"https://sign.example.org"}
+        r = httpx.get(f"{service.url}/v1/status", headers={"Origin": "http://evil.example"})
+        assert r.status_code == 403
+    finally:
+        service.stop()
+
+
+def test_rebinding_host_is_refused(bridge) -> None:  # type: ignore[no-untyped-def]
+    for host in ("evil.example", f"evil.example:{bridge.port}", "127.0.0.1", f"127.0.0.1:{bridge.port + 1}",
+                 f"127.0.0.2:{bridge.port}", f"[::1]:{bridge.port}"):
+        r = httpx.get(f"{bridge.url}/v1/status", headers={"Host": host, "Origin": ALLOWED})
+        assert r.status_code == 421, host
+        assert r.json()["error"] == "host_not_allowed"
+    assert httpx.get(f"http://localhost:{bridge.port}/v1/status").status_code == 200
+    no_host = raw(bridge.port, b"GET /v1/status HTTP/1.0\r\n\r\n")
+    assert status_line(no_host) == 421
+
+
+def test_preflight_with_private_network_access(bridge) -> None:  # type: ignore[no-untyped-def]
+    headers = {"Origin": ALLOWED, "Access-Control-Request-Method": "POST",
+               "Access-Control-Request-Headers": "content-type", "Access-Control-Request-Private-Network": "true"}
+    r = httpx.options(f"{bridge.url}/v1/sign", headers=headers)
+    assert r.status_code == 204
+    assert r.headers["access-control-allow-origin"] == ALLOWED
+    assert r.headers["access-control-allow-private-network"] == "true"
+    assert r.headers["access-control-allow-methods"] == "GET, POST"
+    assert r.headers["access-control-allow-headers"] == "Content-Type"
+    no_pna = httpx.options(f"{bridge.url}/v1/sign", headers={k: v for k, v in headers.items()
+                                                            if "Private" not in k})
+    assert no_pna.status_code == 204 and "access-control-allow-private-network" not in no_pna.headers
+    foreign = httpx.options(f"{bridge.url}/v1/sign", headers={**headers, "Origin": "https://evil.example"})
+    assert foreign.status_code == 403 and "access-control-allow-origin" not in foreign.headers
+    extra = httpx.options(f"{bridge.url}/v1/sign", headers={**headers, "Access-Control-Request-Headers": "x-token"})
+    assert extra.status_code == 400
+    put = httpx.options(f"{bridge.url}/v1/sign", headers={**headers, "Access-Control-Request-Method": "PUT"})
+    assert put.status_code == 400
+
+
+# --- sign requests ------------------------------------------------------------------
+
+def test_sign_request_accepted_and_polled_by_its_origin_only(bridge) -> None:  # type: ignore[no-untyped-def]
+    r = httpx.post(f"{bridge.url}/v1/sign", headers={"Origin": ALLOWED},
+                   json=sign_body(institution="91441900MA51C3D46H"))
+    assert r.status_code == 202, r.text
+    assert r.headers["access-control-allow-origin"] == ALLOWED
+    job = r.json()
+    assert job["poll"] == f"/v1/jobs/{job['job']}" and "ticket" not in json.dumps(job)
+    (req,) = bridge.jobs.requests
+    assert (req.origin, req.server_origin, req.task_id, req.institution) == \
+        (ALLOWED, SERVER, "0a73efd625cc48c2", "91441900MA51C3D46H")
+    assert req.ticket not in repr(req)
+    mine = httpx.get(f"{bridge.url}{job['poll']}", headers={"Origin": ALLOWED})
+    assert mine.status_code == 200 and mine.json()["state"] == DONE
+    assert httpx.get(f"{bridge.url}{job['poll']}", headers={"Origin": LOCAL}).status_code == 404
+    assert httpx.get(f"{bridge.url}{job['poll']}").status_code == 403
+    assert httpx.get(f"{bridge.url}/v1/jobs/..%2f..", headers={"Origin": ALLOWED}).status_code == 404
+
+
+def test_sign_refusals(bridge) -> None:  # type: ignore[no-untyped-def]
+    url = f"{bridge.url}/v1/sign"
+    ok = {"Origin": ALLOWED}
+
+    def post(headers: dict[str, str], **kw: Any) -> httpx.Response:
+        return httpx.post(url, headers=headers, **kw)
+
+    cases: list[tuple[httpx.Response, int, str]] = [
+        (post({}, json=sign_body()), 403, "origin_not_allowed"),
+        (post({"Origin": "https://evil.example"}, json=sign_body()), 403, "origin_not_allowed"),
+        (post({**ok, "Host": "evil.example"}, json=sign_body()), 421, "host_not_allowed"),
+        (post({**ok, "Content-Type": "text/plain"}, content=json.dumps(sign_body())), 400, "bad_request"),
+        (post({**ok, "Content-Type": "application/json"}, content=b"{not json"), 400, "bad_request"),
+        (post({**ok, "Content-Type": "application/json"}, content=b"\xff\xfe"), 400, "bad_request"),
+        (post(ok, json=[1, 2]), 400, "bad_request"),
+        (post(ok, json=sign_body(extra="x")), 400, "bad_request"),
+        (post(ok, json=sign_body(ticket=None)), 400, "bad_request"),
+        (post(ok, json=sign_body(ticket="short")), 400, "bad_request"),
+        (post(ok, json=sign_body(taskId="../../etc")), 400, "bad_request"),
+        (post(ok, json=sign_body(institution="nope")), 400, "bad_request"),
+        (post(ok, json=sign_body(server=12)), 400, "bad_request"),
+        (post(ok, json=sign_body(server="https://evil.example")), 403, "server_not_allowed"),
+        (post(ok, json=sign_body(server="http://sign.example.org")), 403, "server_not_allowed"),
+        (post(ok, json=sign_body(server="https://sign.example.org.evil.example")), 403, "server_not_allowed"),
+        (post(ok, json=sign_body(server="ftp://sign.example.org")), 403, "server_not_allowed"),
+        (post(ok, json=sign_body(padding="x" * 5000)), 413, "too_large"),
+        (post({**ok, "Content-Type": "application/json"}, content=b"[" * 3000 + b"]" * 3000), 413, "too_large"),
+    ]
+    for response, status, code in cases:
+        assert (response.status_code, response.json()["error"]) == (status, code), response.request.content[:80]
+        assert response.headers.get("access-control-allow-origin") in (None, ALLOWED)
+    deep = b"[" * 2000 + b"]" * 2000  # within the size limit, but too deep for json
+    r = post({**ok, "Content-Type": "application/json"}, content=deep)
+    assert r.status_code == 400
+    chunked = raw(bridge.port, (f"POST /v1/sign HTTP/1.1\r\nHost: 127.0.0.1:{bridge.port}\r\nOrigin: {ALLOWED}\r\n"
+                                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "5\r\n{}{}{\r\n0\r\n\r\n").encode())
+    assert status_line(chunked) == 400
+    no_length = raw(bridge.port, (f"POST /v1/sign HTTP/1.0\r\nHost: 127.0.0.1:{bridge.port}\r\nOrigin: {ALLOWED}\r\n"
+                                  "Content-Type: application/json\r\n\r\n{}").encode())
+    assert status_line(no_length) == 400
+    assert bridge.jobs.requests == []  # none of them reached the job table
+    assert httpx.put(f"{bridge.url}/v1/sign", headers=ok).status_code == 501
+    assert httpx.get(f"{bridge.url}/v2/anything", headers=ok).status_code == 404
+
+
+def test_busy_and_rate_limits() -> None:
+    service, jobs = start(finish=False)
+    try:
+        codes = [httpx.post(f"{service.url}/v1/sign", headers={"Origin": ALLOWED}, json=sign_body()).status_code
+                 for _ in range(8)]
+        assert codes[0] == 202 and codes[1] == 409  # one job at a time
+        assert 429 in codes and set(codes) <= {202, 409, 429}
+        assert len(jobs.requests) == 1
+        statuses = [httpx.get(f"{service.url}/v1/status").status_code for _ in range(150)]
+        assert 429 in statuses and set(statuses) <= {200, 429}
+        time.sleep(2.5)
+        assert httpx.get(f"{service.url}/v1/status").status_code == 200
+    finally:
+        service.stop()
+
+
+def test_connection_cap_and_recovery(bridge) -> None:  # type: ignore[no-untyped-def]
+    idle = [socket.create_connection(("127.0.0.1", bridge.port)) for _ in range(protocol.MAX_CONNECTIONS)]
+    try:
+        time.sleep(0.3)
+        extra = socket.create_connection(("127.0.0.1", bridge.port), timeout=3)
+        extra.sendall(f"GET /v1/status HTTP/1.0\r\nHost: 127.0.0.1:{bridge.port}\r\n\r\n".encode())
+        assert extra.recv(100) == b""  # closed at once: every slot is taken
+        extra.close()
+    finally:
+        for s in idle:
+            s.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{bridge.url}/v1/status", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    else:
+        pytest.fail("the service did not recover after the idle connections closed")
+
+
+def test_stop_frees_the_port_and_fallback_ports() -> None:
+    service, _ = start()
+    port = service.port
+    service.stop()
+    again = BridgeService(protocol.Policy(SimpleNamespace(allowed_origins=[], server_url="")), RecordingJobs(),
+                          ports=[port])
+    assert again.start() == port
+    taken = BridgeService(protocol.Policy(SimpleNamespace(allowed_origins=[], server_url="")), RecordingJobs(),
+                          ports=[port, 0])
+    assert taken.start() != port  # the first is taken: the next in the list
+    again.stop()
+    taken.stop()
+    assert protocol.ports_to_try(21881) == [21881, 21882, 21883, 21884]
+    assert protocol.ports_to_try(30000)[0] == 30000 and protocol.ports_to_try(80) == [21882, 21883, 21884]
+
+
+# --- fuzz ---------------------------------------------------------------------------
+
+_methods = st.sampled_from(["GET", "POST", "OPTIONS", "PUT", "HEAD", "DELETE", "G\x00T", "", "POST POST"])
+_paths = st.one_of(st.sampled_from(["/v1/status", "/v1/sign", "/v1/jobs/", "/v1/jobs/" + "a" * 20, "*",
+                                    "http://127.0.0.1/v1/status", "/v1/status?x=%ff", "//", ""]),
+                   st.text(max_size=80))
+_header_names = st.sampled_from(["Host", "Origin", "Content-Type", "Content-Length", "Transfer-Encoding",
+                                 "Access-Control-Request-Method", "Access-Control-Request-Private-Network",
+                                 "Connection", "X-Fuzz", ""])
+_header_values = st.one_of(st.sampled_from(["127.0.0.1:{port}", ALLOWED, "application/json", "-1", "99999999999",
+                                            "chunked", "true", "null", "\x00"]), st.text(max_size=60))
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                                 max_size=5), max_leaves=12)
+
+
+def _fuzz_service():  # type: ignore[no-untyped-def]
+    service, jobs = start()
+    # The fuzz is about parsing, not the rate limits: give it room.
+    service.requests.rate = service.requests.burst = 1e6
+    service.signs.rate = service.signs.burst = 1e6
+    service.requests._tokens = service.signs._tokens = 1e6
+    return service, jobs
+
+
+def test_fuzzed_requests_never_break_the_service() -> None:
+    service, jobs = _fuzz_service()
+    port = service.port
+    seen: dict[int, int] = {}
+    lock = threading.Lock()
+    try:
+        @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(method=_methods, path=_paths, headers=st.lists(st.tuples(_header_names, _header_values), max_size=8),
+               body=st.one_of(st.binary(max_size=300), _json.map(lambda v: json.dumps(v).encode())))
+        def one(method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> None:
+            lines = [f"{method} {path} HTTP/1.1"]
+            lines += [f"{k}: {v.replace('{port}', str(port))}" for k, v in headers]
+            data = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogatepass") + body
+            answer = raw(port, data, timeout=6)
+            code = status_line(answer)
+            with lock:
+                seen[code] = seen.get(code, 0) + 1
+            assert code != 500, answer[:300]
+            if answer:
+                assert b"Access-Control-Allow-Origin: *" not in answer
+
+        one()
+
+        @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(body=st.one_of(_json, st.dictionaries(st.sampled_from(["server", "taskId", "ticket", "institution"]),
+                                                      _json, max_size=4)))
+        def sign(body: Any) -> None:
+            r = httpx.post(f"{service.url}/v1/sign", headers={"Origin": ALLOWED, "Content-Type": "application/json"},
+                           content=json.dumps(body).encode(), timeout=5)
+            assert r.status_code in (202, 400, 403, 409, 413), (r.status_code, r.text[:200])
+            assert r.json()["error"] if r.status_code != 202 else r.json()["job"]
+
+        sign()
+        # Still up, and still strict.
+        assert httpx.get(f"{service.url}/v1/status", headers={"Origin": ALLOWED}).status_code == 200
+        assert httpx.get(f"{service.url}/v1/status", headers={"Origin": "https://evil.example"}).status_code == 403
+        assert sum(seen.values()) >= 400 and len(seen) > 3, seen
+        assert all(r.server_origin == SERVER for r in jobs.requests)
+    finally:
+        service.stop()
