@@ -21,14 +21,12 @@ import argparse
 import getpass
 import sys
 from pathlib import Path
-from typing import Any
 
 from zhenglian import errors
 from zhenglian.cli.output import line, print_json
 from zhenglian.pdf import placement as pl
-from zhenglian.pdf.seal import SealLike, SealPicture
+from zhenglian.pdf import sealchoice
 from zhenglian.services import Context
-from zhenglian.tokens.model import KeyInfo
 from zhenglian.tokens.secret import PinBuffer
 
 
@@ -179,42 +177,6 @@ def read_pin(args: argparse.Namespace) -> PinBuffer:
 
 # --- the seal ------------------------------------------------------------------
 
-def choose_seal(ctx: Context, key: KeyInfo, wanted: str | None) -> SealLike:
-    """The key's seal by name (default the first usable), else one drawn from the certificate."""
-    cert = key.signing_certificate()
-    if cert is None:
-        raise errors.NoCertificate(serial=key.serial)
-    seals: list[Any] = []
-    try:
-        from zhenglian.seals.store import seals_for_key
-    except ImportError:
-        seals_for_key = None  # type: ignore[assignment]
-    if seals_for_key is not None:
-        module = ctx.tokens.module_for(key)
-        with module.session(key.serial) as session:
-            seals = list(seals_for_key(session, cert.info.der).usable())
-    if seals:
-        if not wanted:
-            return seals[0]
-        for s in seals:
-            if wanted in (s.name, getattr(s, "id", None), getattr(s, "seal_type", None)):
-                return s
-        raise errors.UsageError(detail=f"UKey 上没有印章“{wanted}”（有：{'、'.join(s.name for s in seals)}）/ "
-                                       f"no seal named {wanted!r} on the key")
-    return drawn_seal(cert.info.organization or cert.info.common_name or key.label, wanted)
-
-
-def drawn_seal(organization: str, seal_type: str | None) -> SealLike:
-    try:
-        from zhenglian.seals import render
-    except ImportError:
-        raise errors.UsageError(detail="UKey 上没有印章，也无法绘制 / the key has no seal and none can be drawn") from None
-    kind = seal_type or render.OFFICIAL_SEAL
-    diameter = 42.0
-    png = render.render_seal_png(organization, kind, diameter, dpi=300)
-    return SealPicture(png, diameter, diameter, kind)
-
-
 # --- the command ---------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> int:
@@ -231,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = ctx.tokens.pin_policy_manifest(key)
     identity = keysign.identity_for(key)
     keysign.check_certificate(identity.info)
-    seal = choose_seal(ctx, key, args.seal)
+    seal = sealchoice.choose_seal(ctx, key, args.seal)
     timestamp_url = args.timestamp or ctx.settings.timestamp_url or None
 
     prepared = []

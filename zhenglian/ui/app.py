@@ -76,6 +76,11 @@ class TrayApp(QObject):
         self.keys_view = KeysView()
         window.add_page("keys", self.keys_view)
         window.add_page("tasks", self.tasks_view)
+        from zhenglian.ui.documents_view import DocumentsView
+
+        self.documents_view = DocumentsView(self)
+        window.add_page("verify", self.documents_view)
+        window.pdfDropped.connect(self.open_document)
         self.apps_view = AppsView(apps.apps(self.ctx.settings))
         self.diagnostics_view = DiagnosticsView()
         window.add_page("apps", self.apps_view)
@@ -170,6 +175,11 @@ class TrayApp(QObject):
             self.quit()
         else:
             self.window.show_page("keys")
+
+    def open_document(self, path: Any) -> None:
+        """A PDF dropped on the window: check its signatures; it can then be signed here."""
+        self.window.show_page("verify")
+        self.documents_view.open(path)
 
     def on_key_action(self, name: str, key: Any) -> None:
         actions = {"change_pin": self.key_actions.change_pin, "renew": self.key_actions.renew,

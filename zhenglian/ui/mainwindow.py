@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -20,6 +20,7 @@ from zhenglian.ui import icons
 
 class MainWindow(QMainWindow):
     closedToTray = Signal()
+    pdfDropped = Signal(object)  # Path
     PAGES = ("keys", "tasks", "verify", "apps", "diagnostics")
 
     def __init__(self) -> None:
@@ -51,6 +52,7 @@ class MainWindow(QMainWindow):
         outer.addLayout(body, 1)
         self.setCentralWidget(central)
         self.pages: dict[str, QWidget] = {}
+        self.setAcceptDrops(True)
         self.nav.currentRowChanged.connect(self.stack.setCurrentIndex)
 
     def page_title(self, name: str) -> str:
@@ -87,6 +89,20 @@ class MainWindow(QMainWindow):
         else:
             self.banner.hide()
         self.setWindowIcon(icons.icon(icons.TRAY_ICON[state.kind]))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        from zhenglian.ui.documents_view import is_pdf_drop
+
+        if is_pdf_drop(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        from zhenglian.ui.documents_view import is_pdf_drop
+
+        path = is_pdf_drop(event)
+        if path is not None:
+            event.acceptProposedAction()
+            self.pdfDropped.emit(path)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if self.quitting:

@@ -1,0 +1,233 @@
+"""The 验证 page: check the signatures of any PDF, and sign a PDF of your own.
+
+A PDF dropped on the window (or opened here) is verified at once; "Sign this
+document" stamps the key's seal where the operator drags it and signs, with
+the output written next to the input under a new name (never over it).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zhenglian import errors
+from zhenglian.ui import i18n
+from zhenglian.ui.marshal import ThreadedPrompter
+from zhenglian.ui.preview import DocumentPreview
+from zhenglian.ui.workers import run_async
+
+log = logging.getLogger(__name__)
+
+STATUS_COLOR = {"valid": "#15803d", "untrusted": "#b45309", "modified": "#b91c1c", "invalid": "#b91c1c"}
+
+
+def is_pdf_drop(event: QDragEnterEvent | QDropEvent) -> Path | None:
+    urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+    paths = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+    return paths[0] if len(paths) == 1 and paths[0].suffix.lower() == ".pdf" else None
+
+
+class DocumentsView(QWidget):
+    def __init__(self, app: Any) -> None:
+        super().__init__()
+        self.app = app
+        self.ctx = app.ctx
+        self.path: Path | None = None
+        self.password: str | None = None
+        self.seal: Any = None
+        self.seal_key: Any = None
+        self.spot = (1, 150.0, 240.0)  # page, x mm, y mm of the seal's centre
+        self.setAcceptDrops(True)
+        top = QHBoxLayout()
+        open_btn = QPushButton(self.tr("Open PDF…"))
+        open_btn.clicked.connect(self.choose_file)
+        self.file_label = QLabel(self.tr("Drop a PDF here, or open one, to check its signatures."))
+        self.sign_btn = QPushButton(self.tr("Sign this document…"))
+        self.sign_btn.setObjectName("local_sign")
+        self.sign_btn.setEnabled(False)
+        self.sign_btn.clicked.connect(self.prepare_signing)
+        top.addWidget(open_btn)
+        top.addWidget(self.file_label, 1)
+        top.addWidget(self.sign_btn)
+        self.report = QTextBrowser()
+        self.report.setObjectName("verify_report")
+        self.preview = DocumentPreview()
+        self.preview.placementChanged.connect(lambda page, x, y: setattr(self, "spot", (page + 1, x, y)))
+        self.sign_bar = QWidget()
+        bar = QHBoxLayout(self.sign_bar)
+        self.sign_hint = QLabel(self.tr("Drag the seal where it belongs, then sign."))
+        self.out_field = QLineEdit()
+        do_sign = QPushButton(self.tr("Sign and save"))
+        do_sign.setObjectName("local_sign_go")
+        do_sign.clicked.connect(self.sign)
+        bar.addWidget(self.sign_hint, 1)
+        bar.addWidget(QLabel(self.tr("Save as")))
+        bar.addWidget(self.out_field, 1)
+        bar.addWidget(do_sign)
+        self.sign_bar.hide()
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.preview, 1)
+        rv.addWidget(self.sign_bar)
+        split = QSplitter()
+        split.addWidget(self.report)
+        split.addWidget(right)
+        split.setStretchFactor(1, 2)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(split, 1)
+
+    # --- drop / open -------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if is_pdf_drop(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        path = is_pdf_drop(event)
+        if path is not None:
+            event.acceptProposedAction()
+            self.open(path)
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Open PDF"), "", self.tr("PDF documents (*.pdf)"))
+        if path:
+            self.open(Path(path))
+
+    def open(self, path: Path, password: str | None = None) -> None:
+        from zhenglian.pdf.trust import trust_roots
+
+        self.path, self.password = path, password
+        self.sign_bar.hide()
+        self.file_label.setText(str(path))
+        self.report.setHtml(self.tr("Checking…"))
+        self.sign_btn.setEnabled(False)
+        roots = trust_roots(demo=self.ctx.settings.demo)
+
+        def work() -> Any:
+            from zhenglian.pdf.verify import verify_pdf
+
+            return verify_pdf(path, roots, password=password)
+
+        run_async(work, self._show_report, self._open_failed)
+
+    def _open_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, errors.DocumentEncrypted) and self.path is not None:
+            text, ok = QInputDialog.getText(self, self.tr("Password"), self.tr("This PDF is encrypted. Its password:"),
+                                            QLineEdit.EchoMode.Password)
+            if ok and text:
+                self.open(self.path, text)
+                return
+        self.report.setHtml(f"<p style='color:#b91c1c'>{i18n.error_text(exc)}</p>")
+
+    def _show_report(self, reports: list[Any]) -> None:
+        assert self.path is not None
+        self.preview.load(self.path.read_bytes(), self.password)
+        self.sign_btn.setEnabled(True)
+        if not reports:
+            self.report.setHtml(self.tr("<p>This document has no signature.</p>"))
+            return
+        words = {"valid": self.tr("valid"), "untrusted": self.tr("valid, but the signer's CA is not trusted"),
+                 "modified": self.tr("changed after signing"), "invalid": self.tr("INVALID")}
+        parts = []
+        for i, r in enumerate(reports, 1):
+            when = r.timestamp or r.signing_time
+            rows = [
+                (self.tr("Seal"), r.seal_name or "—"),
+                (self.tr("Organisation"), r.organization or r.signer or "—"),
+                (self.tr("Unified social credit code"), r.uscc or "—"),
+                (self.tr("Signed at"), f"{when:%Y-%m-%d %H:%M}" if when else "—"),
+                (self.tr("Timestamp"), self.tr("yes") if r.timestamp else self.tr("no")),
+                (self.tr("Changed after signing"), self.tr("no") if not r.changed_after_signing
+                 else (r.modification_level or "?")),
+            ]
+            table = "".join(f"<tr><td style='color:gray'>{k}</td><td>{v}</td></tr>" for k, v in rows)
+            parts.append(f"<h3>{self.tr('Signature {n}').format(n=i)}: "
+                         f"<span style='color:{STATUS_COLOR[r.status]}'>{words[r.status]}</span></h3>"
+                         f"<table>{table}</table>")
+        self.report.setHtml("".join(parts))
+
+    # --- local signing -----------------------------------------------------------------
+
+    def prepare_signing(self) -> None:
+        from zhenglian.pdf import sealchoice
+
+        key = self.app.key_actions.choose_key()
+        if key is None or self.path is None:
+            return
+        self.seal_key = key
+        ctx = self.ctx
+
+        def chosen(seal: Any) -> None:
+            self.seal = seal
+            pages = self.preview.thumbs.count()
+            self.spot = (pages, 150.0, 240.0)
+            self.preview.set_seal(seal.png, (seal.width_mm, seal.height_mm), pages - 1, 150.0, 240.0, True)
+            self.out_field.setText(str(self.path.with_name(self.path.stem + "-已盖章.pdf")))
+            self.sign_bar.show()
+
+        run_async(lambda: sealchoice.choose_seal(ctx, key, None), chosen, self._error)
+
+    def sign(self) -> None:
+        from zhenglian.pdf import keysign
+        from zhenglian.pdf import placement as pl
+        from zhenglian.tokens import pin as pinops
+        from zhenglian.ui.key_actions import AppPrompter
+
+        if self.path is None or self.seal is None or self.seal_key is None:
+            return
+        out = Path(self.out_field.text()).expanduser()
+        if out.resolve() == self.path.resolve():
+            QMessageBox.warning(self, self.tr("zhenglian"), self.tr("Choose another file name: the original stays untouched."))
+            return
+        key, seal, page_xy, src, password = self.seal_key, self.seal, self.spot, self.path, self.password
+        module, manifest = self.ctx.tokens.module_for(key), self.ctx.tokens.pin_policy_manifest(key)
+        prompter = ThreadedPrompter(AppPrompter(key, self.window(), manifest))
+        timestamp = self.ctx.settings.timestamp_url or None
+
+        def work() -> Any:
+            from zhenglian.lifecycle import check_usable
+
+            check_usable(keysign.signing_cert(key).info)  # an expired certificate: refused before the PIN
+            st, pin = pinops.gate_and_ask(module, key, manifest, prompter)
+            try:
+                with keysign.key_batch(module, key, pin, manifest, seal=seal, timestamp_url=timestamp,
+                                       confirmed_final_try=st.final_try) as batch:
+                    if pin is not None:
+                        pin.wipe()
+                    return batch.sign(src, out, [pl.AtPosition(page_xy[0], page_xy[1], page_xy[2])],
+                                      password=password)
+            finally:
+                if pin is not None:
+                    pin.wipe()
+
+        def done(_result: Any) -> None:
+            self.app.tray.notify(self.tr("Document signed"), str(out))
+            self.open(out)
+
+        self.sign_bar.hide()
+        run_async(work, done, self._error)
+
+    def _error(self, exc: BaseException) -> None:
+        if isinstance(exc, (errors.PinCancelled, errors.FinalTryNotConfirmed, errors.PinLocked)):
+            return
+        QMessageBox.warning(self, self.tr("zhenglian"), i18n.error_text(exc))
+
+
