@@ -1,4 +1,4 @@
-"""The lifecycle dialogs: buttons drive the reminder store; Chinese from lifecycle_zh_CN.qm.
+"""The lifecycle dialogs: buttons drive the reminder store; Chinese from zhenglian_zh_CN.qm.
 
 With ``ZHENGLIAN_SCREENSHOTS=DIR`` set (and a real display, e.g. under
 xvfb-run with QT_QPA_PLATFORM=xcb) the dialogs are also saved as PNGs for
@@ -32,7 +32,7 @@ DEMO_USCC = DEMO_KEYS[0].uscc
 @pytest.fixture
 def chinese(qapp: QApplication):  # type: ignore[no-untyped-def]
     translator = QTranslator()
-    assert translator.load(str(paths.resources_dir() / "i18n" / "lifecycle_zh_CN.qm"))
+    assert translator.load(str(paths.resources_dir() / "i18n" / "zhenglian_zh_CN.qm"))
     qapp.installTranslator(translator)
     yield translator
     qapp.removeTranslator(translator)

@@ -5,15 +5,15 @@
     <name>AppsView</name>
     <message>
         <source>Address of a government system, e.g. dggjj.dg.gov.cn</source>
-        <translation type="unfinished"></translation>
+        <translation>政务系统网址，例如 dggjj.dg.gov.cn</translation>
     </message>
     <message>
         <source>Open</source>
-        <translation type="unfinished"></translation>
+        <translation>打开</translation>
     </message>
     <message>
         <source>Not a web address (http or https).</source>
-        <translation type="unfinished"></translation>
+        <translation>不是有效的网址（http 或 https）。</translation>
     </message>
 </context>
 <context>
@@ -60,52 +60,230 @@
     </message>
 </context>
 <context>
+    <name>ConfirmSignDialog</name>
+    <message>
+        <source>Signing request from a web page</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>A web page asks zhenglian to seal a document with your key.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Requesting site:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Signing server:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Document:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>File:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Business type:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Institution:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Seal:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Unknown CA</source>
+        <translation>未知 CA</translation>
+    </message>
+    <message>
+        <source>Key:</source>
+        <translation>UKey：</translation>
+    </message>
+    <message>
+        <source>Confirm only if you started this signing on that site just now. The key&apos;s PIN is asked next.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Confirm seal</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation type="unfinished">取消</translation>
+    </message>
+    <message>
+        <source>Cancelled automatically in %1 s if not answered.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>DiagnosticsView</name>
     <message>
         <source>What the support desk needs to know. Contains no PIN and no document.</source>
-        <translation type="unfinished"></translation>
+        <translation>技术支持所需的信息。不含 PIN，也不含任何文件内容。</translation>
     </message>
     <message>
         <source>Refresh</source>
-        <translation type="unfinished"></translation>
+        <translation>刷新</translation>
     </message>
     <message>
         <source>Copy for support</source>
-        <translation type="unfinished"></translation>
+        <translation>复制给技术支持</translation>
     </message>
 </context>
 <context>
     <name>DocumentPreview</name>
     <message>
         <source>Fit</source>
-        <translation type="unfinished"></translation>
+        <translation>适合窗口</translation>
     </message>
     <message>
         <source>This document cannot be shown (damaged or encrypted).</source>
-        <translation type="unfinished"></translation>
+        <translation>无法显示此文件（已损坏或已加密）。</translation>
     </message>
     <message>
         <source>Page {n} of {total} · {w:.0f} × {h:.0f} mm</source>
-        <translation type="unfinished"></translation>
+        <translation>第 {n} 页，共 {total} 页 · {w:.0f} × {h:.0f} 毫米</translation>
+    </message>
+</context>
+<context>
+    <name>DocumentsView</name>
+    <message>
+        <source>Open PDF…</source>
+        <translation>打开 PDF…</translation>
+    </message>
+    <message>
+        <source>Drop a PDF here, or open one, to check its signatures.</source>
+        <translation>把 PDF 拖到这里或打开一个 PDF，即可验证其中的签名。</translation>
+    </message>
+    <message>
+        <source>Sign this document…</source>
+        <translation>在此文件上盖章…</translation>
+    </message>
+    <message>
+        <source>Drag the seal where it belongs, then sign.</source>
+        <translation>把印章拖到要盖章的位置，然后签章。</translation>
+    </message>
+    <message>
+        <source>Sign and save</source>
+        <translation>签章并保存</translation>
+    </message>
+    <message>
+        <source>Save as</source>
+        <translation>另存为</translation>
+    </message>
+    <message>
+        <source>Open PDF</source>
+        <translation>打开 PDF</translation>
+    </message>
+    <message>
+        <source>PDF documents (*.pdf)</source>
+        <translation>PDF 文件 (*.pdf)</translation>
+    </message>
+    <message>
+        <source>Checking…</source>
+        <translation>正在验证…</translation>
+    </message>
+    <message>
+        <source>Password</source>
+        <translation>密码</translation>
+    </message>
+    <message>
+        <source>This PDF is encrypted. Its password:</source>
+        <translation>此 PDF 已加密，请输入文档密码：</translation>
+    </message>
+    <message>
+        <source>&lt;p&gt;This document has no signature.&lt;/p&gt;</source>
+        <translation>&lt;p&gt;此文件没有签名。&lt;/p&gt;</translation>
+    </message>
+    <message>
+        <source>valid</source>
+        <translation>有效</translation>
+    </message>
+    <message>
+        <source>valid, but the signer&apos;s CA is not trusted</source>
+        <translation>签名完好，但签发证书的 CA 不受信任</translation>
+    </message>
+    <message>
+        <source>changed after signing</source>
+        <translation>签名后被改动</translation>
+    </message>
+    <message>
+        <source>INVALID</source>
+        <translation>无效</translation>
+    </message>
+    <message>
+        <source>Seal</source>
+        <translation>印章</translation>
+    </message>
+    <message>
+        <source>Organisation</source>
+        <translation>单位</translation>
+    </message>
+    <message>
+        <source>Unified social credit code</source>
+        <translation>统一社会信用代码</translation>
+    </message>
+    <message>
+        <source>Signed at</source>
+        <translation>签署时间</translation>
+    </message>
+    <message>
+        <source>Timestamp</source>
+        <translation>时间戳</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>有</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>Changed after signing</source>
+        <translation>签名后改动</translation>
+    </message>
+    <message>
+        <source>zhenglian</source>
+        <translation>证联客户端</translation>
+    </message>
+    <message>
+        <source>Choose another file name: the original stays untouched.</source>
+        <translation>请换一个文件名：原文件保持不变。</translation>
+    </message>
+    <message>
+        <source>Document signed</source>
+        <translation>文件已签章</translation>
     </message>
 </context>
 <context>
     <name>ExpiredDialog</name>
     <message>
         <source>Certificate expired</source>
-        <translation type="unfinished"></translation>
+        <translation>证书已过期</translation>
     </message>
     <message>
         <source>The certificate expired on {date}</source>
-        <translation type="unfinished"></translation>
+        <translation>证书已于 {date} 过期</translation>
     </message>
     <message>
         <source>The seal bound to it expired with it: documents can no longer be signed with this key. An expired certificate cannot be renewed online; {ca} renews it on paper:</source>
-        <translation type="unfinished"></translation>
+        <translation>与证书绑定的电子印章随之失效，这个 UKey 已不能签署文件。过期证书不能在线续期，须向{ca}提交纸质申请办理：</translation>
     </message>
     <message>
         <source>Make the renewal form (PDF)…</source>
-        <translation type="unfinished"></translation>
+        <translation>生成续期申请表（PDF）…</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>关闭</translation>
     </message>
 </context>
 <context>
@@ -144,6 +322,140 @@
     </message>
 </context>
 <context>
+    <name>KeyActions</name>
+    <message>
+        <source>zhenglian</source>
+        <translation>证联客户端</translation>
+    </message>
+    <message>
+        <source>No key plugged in.</source>
+        <translation>未插入 UKey。</translation>
+    </message>
+    <message>
+        <source>Choose a key</source>
+        <translation>选择 UKey</translation>
+    </message>
+    <message>
+        <source>Key:</source>
+        <translation>UKey：</translation>
+    </message>
+    <message>
+        <source>PIN changed</source>
+        <translation>PIN 已修改</translation>
+    </message>
+    <message>
+        <source>Key unlocked</source>
+        <translation>UKey 已解锁</translation>
+    </message>
+    <message>
+        <source>Certificate renewed</source>
+        <translation>证书已续期</translation>
+    </message>
+    <message>
+        <source>Valid until {date}</source>
+        <translation>有效期至 {date}</translation>
+    </message>
+    <message>
+        <source>Seals</source>
+        <translation>印章</translation>
+    </message>
+    <message>
+        <source>No seal on this key or for this certificate.</source>
+        <translation>此 UKey 上没有该证书的印章。</translation>
+    </message>
+    <message>
+        <source>Renew certificate</source>
+        <translation>证书续期</translation>
+    </message>
+    <message>
+        <source>Plug in the key that holds this certificate, then choose Renew certificate in the tray menu.</source>
+        <translation>请插入存有该证书的 UKey，然后在托盘菜单中选择“证书续期”。</translation>
+    </message>
+</context>
+<context>
+    <name>KeyCard</name>
+    <message>
+        <source>Unknown CA</source>
+        <translation>未知 CA</translation>
+    </message>
+    <message>
+        <source> (demo key)</source>
+        <translation>（演示 UKey）</translation>
+    </message>
+    <message>
+        <source>expired {n} days ago</source>
+        <translation>已过期 {n} 天</translation>
+    </message>
+    <message>
+        <source>{n} days left</source>
+        <translation>剩余 {n} 天</translation>
+    </message>
+    <message>
+        <source>Unified social credit code</source>
+        <translation>统一社会信用代码</translation>
+    </message>
+    <message>
+        <source>Issuer</source>
+        <translation>颁发者</translation>
+    </message>
+    <message>
+        <source>Valid</source>
+        <translation>有效期</translation>
+    </message>
+    <message>
+        <source>Key</source>
+        <translation>UKey</translation>
+    </message>
+    <message>
+        <source>Certificate</source>
+        <translation>证书</translation>
+    </message>
+    <message>
+        <source>no signing certificate on this key</source>
+        <translation>此 UKey 上没有签名证书</translation>
+    </message>
+    <message>
+        <source>normal</source>
+        <translation>正常</translation>
+    </message>
+    <message>
+        <source>a wrong PIN was entered</source>
+        <translation>曾输错 PIN</translation>
+    </message>
+    <message>
+        <source>one try left</source>
+        <translation>仅剩最后一次机会</translation>
+    </message>
+    <message>
+        <source>locked</source>
+        <translation>已锁定</translation>
+    </message>
+    <message>
+        <source>must be changed</source>
+        <translation>须修改</translation>
+    </message>
+    <message>
+        <source>PIN</source>
+        <translation>PIN</translation>
+    </message>
+    <message>
+        <source>Change PIN</source>
+        <translation>修改PIN</translation>
+    </message>
+    <message>
+        <source>Renew</source>
+        <translation>续期</translation>
+    </message>
+    <message>
+        <source>Seals</source>
+        <translation>印章</translation>
+    </message>
+    <message>
+        <source>Unlock with the SO PIN</source>
+        <translation>用管理员 PIN 解锁</translation>
+    </message>
+</context>
+<context>
     <name>KeyHeader</name>
     <message>
         <source>Unknown CA</source>
@@ -167,45 +479,138 @@
     <message>
         <source>No key plugged in.
 Plug in your UKey; it is recognised automatically.</source>
-        <translation type="unfinished"></translation>
+        <translation>未检测到 UKey。
+请插入 UKey，证联会自动识别。</translation>
     </message>
 </context>
 <context>
     <name>LifecycleBanner</name>
     <message>
         <source>What to do</source>
-        <translation type="unfinished"></translation>
+        <translation>如何办理</translation>
     </message>
     <message>
         <source>Renew now</source>
-        <translation type="unfinished"></translation>
+        <translation>立即续期</translation>
     </message>
 </context>
 <context>
     <name>LifecycleText</name>
     <message>
+        <source>the CA that issued it</source>
+        <translation>签发证书的 CA</translation>
+    </message>
+    <message>
+        <source>Certificate expired</source>
+        <translation>证书已过期</translation>
+    </message>
+    <message>
+        <source>The certificate of {org} expired on {date}; its seal expired with it.</source>
+        <translation>{org}的证书已于 {date} 过期，电子印章随之失效。</translation>
+    </message>
+    <message>
+        <source>Certificate expires in {days} days</source>
+        <translation>证书将在 {days} 天后到期</translation>
+    </message>
+    <message>
+        <source>The certificate of {org} expires on {date}. Renew it online while it is valid.</source>
+        <translation>{org}的证书将于 {date} 到期，请在有效期内在线续期。</translation>
+    </message>
+    <message>
+        <source>The certificate of {org} expired on {date}: its seal cannot be used. Renewal now needs the CA&apos;s paper form.</source>
+        <translation>{org}的证书已于 {date} 过期，电子印章不能再使用。现在续期须向 CA 提交纸质申请表。</translation>
+    </message>
+    <message>
+        <source>The certificate of {org} expires in {days} days ({date}); its seal expires with it.</source>
+        <translation>{org}的证书将在 {days} 天后（{date}）到期，电子印章将随之失效。</translation>
+    </message>
+    <message>
+        <source>Fill in the CA&apos;s certificate application form (机构数字证书申请表), tick 更新续期 (renewal) and choose {lo}–{hi} years. Add the seal application form (电子印章申请表) and copies of the business licence and of the operator&apos;s ID card, all stamped, and send the key back with the papers.</source>
+        <translation>填写《机构数字证书申请表》，勾选“更新续期”并选择年限（{lo}–{hi} 年）；附《电子印章申请表》、营业执照复印件和经办人身份证复印件（均加盖单位公章），并将原 UKey 一并寄回或带到现场。</translation>
+    </message>
+    <message>
+        <source>Fee: {cert} CNY a year for the certificate and {seal} CNY a year for each seal ({seals} seal(s): {total} CNY for 3 years).</source>
+        <translation>费用：证书 {cert} 元/年/个，电子印章 {seal} 元/年/个（{seals} 个印章，续期 3 年共 {total} 元）。</translation>
+    </message>
+    <message>
+        <source>Ask the CA for the fee.</source>
+        <translation>费用请向 CA 咨询。</translation>
+    </message>
+    <message>
+        <source>By post: {address}</source>
+        <translation>邮寄办理：{address}</translation>
+    </message>
+    <message>
+        <source>At the counter: {address}</source>
+        <translation>现场办理：{address}</translation>
+    </message>
+    <message>
+        <source>Hotline: {phones}</source>
+        <translation>咨询热线：{phones}</translation>
+    </message>
+    <message>
         <source>Organisation</source>
-        <translation type="unfinished"></translation>
+        <translation>单位名称</translation>
     </message>
     <message>
         <source>USCC</source>
-        <translation type="unfinished"></translation>
+        <translation>统一社会信用代码</translation>
     </message>
     <message>
         <source>Issued by</source>
-        <translation type="unfinished"></translation>
+        <translation>签发 CA</translation>
     </message>
     <message>
         <source>Valid until</source>
-        <translation type="unfinished"></translation>
+        <translation>有效期至</translation>
     </message>
     <message>
         <source>Key serial</source>
-        <translation type="unfinished"></translation>
+        <translation>UKey 序列号</translation>
     </message>
     <message>
         <source>Seals</source>
-        <translation type="unfinished"></translation>
+        <translation>电子印章</translation>
+    </message>
+    <message>
+        <source>renewal form</source>
+        <translation>续期申请表</translation>
+    </message>
+    <message>
+        <source>unlock form</source>
+        <translation>解锁申请表</translation>
+    </message>
+    <message>
+        <source>reissue form</source>
+        <translation>补办申请表</translation>
+    </message>
+    <message>
+        <source>change form</source>
+        <translation>变更申请表</translation>
+    </message>
+    <message>
+        <source>revocation form</source>
+        <translation>注销申请表</translation>
+    </message>
+    <message>
+        <source>Save the CA&apos;s {form}</source>
+        <translation>保存{form}</translation>
+    </message>
+    <message>
+        <source>PDF files (*.pdf)</source>
+        <translation>PDF 文件 (*.pdf)</translation>
+    </message>
+    <message>
+        <source>Could not make the form</source>
+        <translation>无法生成申请表</translation>
+    </message>
+    <message>
+        <source>Form saved</source>
+        <translation>申请表已保存</translation>
+    </message>
+    <message>
+        <source>Saved to {path}. Print it, fill in the blanks, sign and stamp it, and hand it to the CA.</source>
+        <translation>已保存到 {path}。请打印，填写空白处，签字并加盖单位公章后交给 CA。</translation>
     </message>
 </context>
 <context>
@@ -243,27 +648,27 @@ Plug in your UKey; it is recognised automatically.</source>
     <name>MainWindow</name>
     <message>
         <source>zhenglian</source>
-        <translation type="unfinished"></translation>
+        <translation>证联客户端</translation>
     </message>
     <message>
         <source>Keys</source>
-        <translation type="unfinished"></translation>
+        <translation>证书</translation>
     </message>
     <message>
         <source>To sign</source>
-        <translation type="unfinished"></translation>
+        <translation>待签署</translation>
     </message>
     <message>
         <source>Verify</source>
-        <translation type="unfinished"></translation>
+        <translation>签名验证</translation>
     </message>
     <message>
         <source>Applications</source>
-        <translation type="unfinished"></translation>
+        <translation>应用</translation>
     </message>
     <message>
         <source>Diagnostics</source>
-        <translation type="unfinished"></translation>
+        <translation>诊断信息</translation>
     </message>
 </context>
 <context>
@@ -399,279 +804,318 @@ Plug in your UKey; it is recognised automatically.</source>
     <name>ReminderDialog</name>
     <message>
         <source>Certificate expires soon</source>
-        <translation type="unfinished"></translation>
+        <translation>证书即将到期</translation>
     </message>
     <message>
         <source>The certificate expires in {days} days</source>
-        <translation type="unfinished"></translation>
+        <translation>证书将在 {days} 天后到期</translation>
     </message>
     <message>
         <source>The seal bound to this certificate stops working when the certificate expires, on {date}. While it is valid, the certificate can be renewed online here, with the key plugged in: the new validity runs on from the old expiry. Once it has expired, renewal needs the CA&apos;s paper form and fee.</source>
-        <translation type="unfinished"></translation>
+        <translation>证书到期（{date}）后，与其绑定的电子印章将同时失效。在有效期内，插入 UKey 即可在本机在线续期，新的有效期从原到期日起顺延；过期后只能向 CA 提交纸质申请并缴费办理。</translation>
     </message>
     <message>
         <source>Renew now</source>
-        <translation type="unfinished"></translation>
+        <translation>立即续期</translation>
     </message>
     <message>
         <source>Remind me later</source>
-        <translation type="unfinished"></translation>
+        <translation>稍后提醒</translation>
     </message>
 </context>
 <context>
     <name>SettingsDialog</name>
     <message>
         <source>Settings</source>
-        <translation type="unfinished"></translation>
+        <translation>设置</translation>
     </message>
     <message>
         <source>Signing server</source>
-        <translation type="unfinished"></translation>
+        <translation>签署服务器</translation>
     </message>
     <message>
         <source>Start zhenglian when I log in</source>
-        <translation type="unfinished"></translation>
+        <translation>开机时启动证联客户端</translation>
     </message>
     <message>
         <source>Language</source>
-        <translation type="unfinished"></translation>
+        <translation>语言</translation>
     </message>
     <message>
         <source>Check for keys every</source>
-        <translation type="unfinished"></translation>
+        <translation>检测 UKey 间隔</translation>
     </message>
     <message>
         <source>Check for new documents every</source>
-        <translation type="unfinished"></translation>
+        <translation>检查新文件间隔</translation>
     </message>
     <message>
         <source>Add driver file…</source>
-        <translation type="unfinished"></translation>
+        <translation>添加驱动文件…</translation>
     </message>
     <message>
         <source>Remove</source>
-        <translation type="unfinished"></translation>
+        <translation>移除</translation>
     </message>
     <message>
         <source>Extra PKCS#11 drivers</source>
-        <translation type="unfinished"></translation>
+        <translation>其他 PKCS#11 驱动</translation>
     </message>
     <message>
         <source>Log level</source>
-        <translation type="unfinished"></translation>
+        <translation>日志级别</translation>
     </message>
     <message>
         <source>A new language applies after restarting zhenglian.</source>
-        <translation type="unfinished"></translation>
+        <translation>更改语言后，重新启动证联客户端生效。</translation>
     </message>
     <message>
         <source>PKCS#11 driver file</source>
-        <translation type="unfinished"></translation>
+        <translation>PKCS#11 驱动文件</translation>
     </message>
     <message>
         <source>Driver files (*.dll *.so *.so.* *.dylib);;All files (*)</source>
-        <translation type="unfinished"></translation>
+        <translation>驱动文件 (*.dll *.so *.so.* *.dylib);;所有文件 (*)</translation>
     </message>
     <message>
         <source>The signing server must be an http(s) address.</source>
-        <translation type="unfinished"></translation>
+        <translation>签署服务器地址须以 http:// 或 https:// 开头。</translation>
     </message>
     <message>
         <source>Could not change start-up: {e}</source>
-        <translation type="unfinished"></translation>
+        <translation>无法更改开机启动：{e}</translation>
+    </message>
+</context>
+<context>
+    <name>TasksView</name>
+    <message>
+        <source>Log in</source>
+        <translation>登录</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>刷新</translation>
+    </message>
+    <message>
+        <source>Key</source>
+        <translation>UKey</translation>
+    </message>
+    <message>
+        <source>To sign</source>
+        <translation>待签署</translation>
+    </message>
+    <message>
+        <source>Signed</source>
+        <translation>已签署</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>Search title or type…</source>
+        <translation>搜索标题或业务类型…</translation>
+    </message>
+    <message>
+        <source>Document</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <source>Type</source>
+        <translation>业务类型</translation>
+    </message>
+    <message>
+        <source>Seal</source>
+        <translation>印章</translation>
+    </message>
+    <message>
+        <source>Deadline</source>
+        <translation>截止时间</translation>
+    </message>
+    <message>
+        <source>Sign selected</source>
+        <translation>签署所选</translation>
+    </message>
+    <message>
+        <source>Sign all</source>
+        <translation>全部签署</translation>
+    </message>
+    <message>
+        <source>Plug in your key to see the documents waiting for your seal.</source>
+        <translation>插入 UKey 后，这里显示等待盖章的文件。</translation>
+    </message>
+    <message>
+        <source>No signing server is set: see Settings.</source>
+        <translation>尚未设置签署服务器，请在“设置”中填写。</translation>
+    </message>
+    <message>
+        <source>Connecting to {server}…</source>
+        <translation>正在连接 {server}…</translation>
+    </message>
+    <message>
+        <source>{n} new documents to sign</source>
+        <translation>{n} 个新的待签署文件</translation>
+    </message>
+    <message>
+        <source>Loading {title}…</source>
+        <translation>正在载入 {title}…</translation>
+    </message>
+    <message>
+        <source>page {p}</source>
+        <translation>第 {p} 页</translation>
+    </message>
+    <message>
+        <source>with a cross-page seal</source>
+        <translation>加盖骑缝章</translation>
+    </message>
+    <message>
+        <source>You may drag the seal to another place on this page.</source>
+        <translation>可以把印章拖到本页的其他位置。</translation>
+    </message>
+    <message>
+        <source>Signing…</source>
+        <translation>正在签章…</translation>
+    </message>
+    <message>
+        <source>Stop after this document</source>
+        <translation>签完当前文件后停止</translation>
+    </message>
+    <message>
+        <source>Signing</source>
+        <translation>签章</translation>
+    </message>
+    <message>
+        <source>Signed {s} of {n}, uploaded {u}: {title}</source>
+        <translation>已签 {s}/{n}，已上传 {u}：{title}</translation>
+    </message>
+    <message>
+        <source>Signing finished</source>
+        <translation>签章完成</translation>
+    </message>
+    <message>
+        <source>Signing needs attention</source>
+        <translation>签章未全部完成</translation>
+    </message>
+    <message>
+        <source>zhenglian</source>
+        <translation>证联客户端</translation>
     </message>
 </context>
 <context>
     <name>Tray</name>
     <message>
         <source>Open zhenglian</source>
-        <translation type="unfinished"></translation>
+        <translation>打开证联客户端</translation>
     </message>
     <message>
         <source>Documents to sign ({n})</source>
-        <translation type="unfinished"></translation>
+        <translation>待签署文件 ({n})</translation>
     </message>
     <message>
         <source>Certificate details</source>
-        <translation type="unfinished"></translation>
+        <translation>证书信息</translation>
     </message>
     <message>
         <source>Change PIN</source>
-        <translation type="unfinished">修改 PIN</translation>
+        <translation>修改PIN</translation>
     </message>
     <message>
         <source>Renew certificate</source>
-        <translation type="unfinished"></translation>
+        <translation>证书续期</translation>
     </message>
     <message>
         <source>Diagnostics</source>
-        <translation type="unfinished"></translation>
+        <translation>诊断信息</translation>
     </message>
     <message>
         <source>Settings</source>
-        <translation type="unfinished"></translation>
+        <translation>设置</translation>
     </message>
     <message>
         <source>About</source>
-        <translation type="unfinished"></translation>
+        <translation>关于</translation>
     </message>
     <message>
         <source>Quit</source>
-        <translation type="unfinished"></translation>
+        <translation>退出</translation>
     </message>
     <message>
         <source>PIN locked: {who}</source>
-        <translation type="unfinished"></translation>
+        <translation>PIN 已锁定：{who}</translation>
     </message>
     <message>
         <source>Certificate expired: {who}</source>
-        <translation type="unfinished"></translation>
+        <translation>证书已过期：{who}</translation>
     </message>
     <message>
         <source>Certificate expires in {n} days: {who}</source>
-        <translation type="unfinished"></translation>
+        <translation>证书 {n} 天后到期：{who}</translation>
     </message>
     <message>
         <source>Key plugged in but its driver is missing</source>
-        <translation type="unfinished"></translation>
+        <translation>已插入 UKey，但未安装其驱动</translation>
     </message>
     <message>
         <source>zhenglian</source>
-        <translation type="unfinished"></translation>
+        <translation>证联客户端</translation>
     </message>
     <message>
         <source>No key plugged in</source>
-        <translation type="unfinished"></translation>
+        <translation>未插入 UKey</translation>
     </message>
     <message>
         <source>{n} documents to sign</source>
-        <translation type="unfinished"></translation>
+        <translation>{n} 个待签署文件</translation>
     </message>
     <message>
         <source>Key plugged in</source>
-        <translation type="unfinished"></translation>
+        <translation>UKey 已插入</translation>
     </message>
     <message>
         <source>Key removed</source>
-        <translation type="unfinished"></translation>
+        <translation>UKey 已拔出</translation>
     </message>
     <message>
         <source>Key not recognised</source>
-        <translation type="unfinished"></translation>
+        <translation>无法识别的 UKey</translation>
     </message>
 </context>
 <context>
     <name>TrayApp</name>
     <message>
         <source>zhenglian keeps running</source>
-        <translation type="unfinished"></translation>
+        <translation>证联客户端仍在运行</translation>
     </message>
     <message>
         <source>zhenglian is still in the tray. Use Quit in its menu to end it.</source>
-        <translation type="unfinished"></translation>
+        <translation>证联客户端仍在系统托盘中运行；要退出，请在托盘菜单中选择“退出”。</translation>
     </message>
     <message>
         <source>About zhenglian</source>
-        <translation type="unfinished"></translation>
+        <translation>关于证联客户端</translation>
     </message>
     <message>
         <source>&lt;b&gt;zhenglian {v}&lt;/b&gt;&lt;br&gt;Open-source e-seal client for SZCA, NETCA and GDCA keys.&lt;br&gt;Licence: Apache-2.0</source>
-        <translation type="unfinished"></translation>
+        <translation>&lt;b&gt;证联客户端 {v}&lt;/b&gt;&lt;br&gt;开源电子签章客户端，支持深圳CA、网证通、数安时代 UKey。&lt;br&gt;许可证：Apache-2.0</translation>
     </message>
     <message>
         <source>zhenglian</source>
-        <translation type="unfinished"></translation>
+        <translation>证联客户端</translation>
     </message>
 </context>
 <context>
-    <name>view</name>
-    <message>
-        <source>Unknown CA</source>
-        <translation type="unfinished">未知 CA</translation>
-    </message>
-    <message>
-        <source> (demo key)</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>expired {n} days ago</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>{n} days left</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Unified social credit code</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Issuer</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Valid</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Key</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Certificate</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>no signing certificate on this key</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>normal</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>a wrong PIN was entered</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>one try left</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>locked</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>must be changed</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>PIN</source>
-        <translation type="unfinished">PIN 码</translation>
-    </message>
-    <message>
-        <source>Change PIN</source>
-        <translation type="unfinished">修改 PIN</translation>
-    </message>
-    <message>
-        <source>Renew</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <source>Seals</source>
-        <translation type="unfinished"></translation>
-    </message>
+    <name>UnrecognisedCard</name>
     <message>
         <source>Install the CA&apos;s driver or start its own client, then plug the key in again.</source>
-        <translation type="unfinished"></translation>
+        <translation>请安装该 CA 的驱动或启动其证书客户端，然后重新插入 UKey。</translation>
     </message>
     <message>
         <source>Start {name}</source>
-        <translation type="unfinished"></translation>
+        <translation>启动{name}</translation>
     </message>
     <message>
         <source>Try again</source>
-        <translation type="unfinished"></translation>
+        <translation>重试</translation>
     </message>
 </context>
 </TS>
