@@ -87,9 +87,11 @@ def shoot() -> int:
         widget.grab().save(str(OUT / name))
         print("saved", OUT / name)
 
-    def screen(name: str) -> None:
+    def screen(name: str, crop: str = "") -> None:
+        """The whole X screen (tray host and menu included), optionally cropped (WxH+X+Y)."""
         wait(lambda: False, 0.6)
-        subprocess.run(["import", "-window", "root", str(OUT / name)], check=True)
+        subprocess.run(["import", "-window", "root", *(["-crop", crop] if crop else []), str(OUT / name)],
+                       check=True)
         print("saved", OUT / name)
 
     if not wait(lambda: len(tray.controller.current_keys()) == 3, 30):
@@ -145,7 +147,7 @@ def shoot() -> int:
     win.hide()
     tray.tray.menu.popup(tray.tray.icon.geometry().bottomLeft() if tray.tray.icon.geometry().isValid()
                          else win.geometry().topRight())
-    screen("app-tray-menu.png")
+    screen("app-tray-menu.png", "420x260+860+0")
     tray.tray.menu.hide()
     QTimer.singleShot(0, tray.quit)
     tray.quit()

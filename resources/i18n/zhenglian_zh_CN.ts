@@ -383,6 +383,10 @@
         <translation>（演示 UKey）</translation>
     </message>
     <message>
+        <source>serial {serial}</source>
+        <translation>序列号 {serial}</translation>
+    </message>
+    <message>
         <source>expired {n} days ago</source>
         <translation>已过期 {n} 天</translation>
     </message>
@@ -404,7 +408,7 @@
     </message>
     <message>
         <source>Key</source>
-        <translation>UKey</translation>
+        <translation>密钥</translation>
     </message>
     <message>
         <source>Certificate</source>
@@ -963,6 +967,10 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>page {p}</source>
         <translation>第 {p} 页</translation>
+    </message>
+    <message>
+        <source>seal: {name}</source>
+        <translation>印章：{name}</translation>
     </message>
     <message>
         <source>with a cross-page seal</source>

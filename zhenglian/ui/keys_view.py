@@ -31,8 +31,9 @@ class KeyCard(QFrame):
         lay = QVBoxLayout(self)
         ca = pick(key.ca_name_zh or "", key.ca_name_en or "") or self.tr("Unknown CA")
         demo = self.tr(" (demo key)") if key.demo else ""
+        serial = self.tr("serial {serial}").format(serial=key.serial)
         title = QLabel(f"<b style='font-size:15px'>{key.organization() or key.label}</b>"
-                       f"<br><span style='color:gray'>{ca}{demo} · {self.tr('serial')} {key.serial}</span>")
+                       f"<br><span style='color:gray'>{ca}{demo} · {serial}</span>")
         title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(title)
         now = datetime.now(UTC)

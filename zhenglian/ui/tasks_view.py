@@ -99,7 +99,11 @@ class TasksView(QWidget):
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("task_table")
         self.table.setHorizontalHeaderLabels([self.tr("Document"), self.tr("Type"), self.tr("Seal"), self.tr("Deadline")])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        left.setMinimumWidth(460)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
@@ -132,6 +136,7 @@ class TasksView(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 2)
+        split.setSizes([520, 640])
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(split, 1)
@@ -279,7 +284,8 @@ class TasksView(QWidget):
         self.preview.load(pv.document)
         t = pv.task
         where = t.placement.anchor_text or self.tr("page {p}").format(p=t.placement.page)
-        lines = [f"<b>{t.title}</b>", f"{t.business_type} · {self.tr('seal')}: {pv.seal_name or '—'} · {where}"]
+        seal = self.tr("seal: {name}").format(name=pv.seal_name or "—")
+        lines = [f"<b>{t.title}</b>", f"{t.business_type} · {seal} · {where}"]
         if t.placement.cross_page:
             lines.append(self.tr("with a cross-page seal"))
         if pv.movable:
