@@ -42,13 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zhenglian {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"zhenglian.cli.cmd_{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"zhenglian.cli.cmd_{name}":
-                raise
-            continue  # TODO(dev): drop once every planned command exists
-        module.register(sub, common)
+        importlib.import_module(f"zhenglian.cli.cmd_{name}").register(sub, common)
     return parser
 
 
