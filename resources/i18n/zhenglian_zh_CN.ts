@@ -17,6 +17,29 @@
     </message>
 </context>
 <context>
+    <name>BridgeUi</name>
+    <message>
+        <source>Signed, waiting to upload: %1</source>
+        <translation>已签署，等待上传：%1</translation>
+    </message>
+    <message>
+        <source>Signed and uploaded: %1</source>
+        <translation>已签署并上传：%1</translation>
+    </message>
+    <message>
+        <source>Web signing</source>
+        <translation>网页签章</translation>
+    </message>
+    <message>
+        <source>Web signing failed</source>
+        <translation>网页签章失败</translation>
+    </message>
+    <message>
+        <source>Web signing unavailable</source>
+        <translation>网页签章不可用</translation>
+    </message>
+</context>
+<context>
     <name>ChangePinDialog</name>
     <message>
         <source>Unlock with the SO PIN</source>
@@ -63,39 +86,39 @@
     <name>ConfirmSignDialog</name>
     <message>
         <source>Signing request from a web page</source>
-        <translation type="unfinished"></translation>
+        <translation>网页签章请求</translation>
     </message>
     <message>
         <source>A web page asks zhenglian to seal a document with your key.</source>
-        <translation type="unfinished"></translation>
+        <translation>有网页请求证联用您的 UKey 为文件签章。</translation>
     </message>
     <message>
         <source>Requesting site:</source>
-        <translation type="unfinished"></translation>
+        <translation>请求的网站：</translation>
     </message>
     <message>
         <source>Signing server:</source>
-        <translation type="unfinished"></translation>
+        <translation>签署服务器：</translation>
     </message>
     <message>
         <source>Document:</source>
-        <translation type="unfinished"></translation>
+        <translation>文件：</translation>
     </message>
     <message>
         <source>File:</source>
-        <translation type="unfinished"></translation>
+        <translation>文件名：</translation>
     </message>
     <message>
         <source>Business type:</source>
-        <translation type="unfinished"></translation>
+        <translation>业务类型：</translation>
     </message>
     <message>
         <source>Institution:</source>
-        <translation type="unfinished"></translation>
+        <translation>机构：</translation>
     </message>
     <message>
         <source>Seal:</source>
-        <translation type="unfinished"></translation>
+        <translation>印章：</translation>
     </message>
     <message>
         <source>Unknown CA</source>
@@ -107,19 +130,19 @@
     </message>
     <message>
         <source>Confirm only if you started this signing on that site just now. The key&apos;s PIN is asked next.</source>
-        <translation type="unfinished"></translation>
+        <translation>只有在您刚刚于该网站上发起此次签署时才确认。确认后将要求输入 UKey 的 PIN。</translation>
     </message>
     <message>
         <source>Confirm seal</source>
-        <translation type="unfinished"></translation>
+        <translation>确认签章</translation>
     </message>
     <message>
         <source>Cancel</source>
-        <translation type="unfinished">取消</translation>
+        <translation>取消</translation>
     </message>
     <message>
         <source>Cancelled automatically in %1 s if not answered.</source>
-        <translation type="unfinished"></translation>
+        <translation>若不作答，%1 秒后自动取消。</translation>
     </message>
 </context>
 <context>

@@ -32,8 +32,9 @@ NOTE = "color: #555555;"
 DEFAULT_TIMEOUT_S = 180
 
 
-def _label(text: str, rich: bool = False) -> QLabel:
+def _label(text: str, rich: bool = False, width: int = 320) -> QLabel:
     label = QLabel(text)
+    label.setMinimumWidth(width)  # word-wrapped labels otherwise shrink the dialog to a column
     label.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -54,7 +55,7 @@ class ConfirmSignDialog(QDialog):
         self.setMinimumWidth(460)
         layout = QVBoxLayout(self)
 
-        head = _label(self.tr("A web page asks zhenglian to seal a document with your key."))
+        head = _label(self.tr("A web page asks zhenglian to seal a document with your key."), width=440)
         head.setStyleSheet("font-weight: bold; font-size: 13pt;")
         layout.addWidget(head)
 
@@ -78,7 +79,7 @@ class ConfirmSignDialog(QDialog):
         seal_text = info.seal_name if not info.seal_type or info.seal_type in info.seal_name \
             else f"{info.seal_name}（{info.seal_type}）"
         seal_row = QHBoxLayout()
-        self.seal_label = _label(seal_text)
+        self.seal_label = _label(seal_text, width=220)
         self.seal_label.setObjectName("seal")
         seal_row.addWidget(self.seal_label, 1)
         picture = QPixmap()
@@ -93,11 +94,11 @@ class ConfirmSignDialog(QDialog):
         layout.addLayout(form)
 
         warn = _label(self.tr("Confirm only if you started this signing on that site just now. "
-                              "The key's PIN is asked next."))
+                              "The key's PIN is asked next."), width=440)
         warn.setStyleSheet(WARN)
         layout.addWidget(warn)
         self._remaining = max(int(timeout_s), 1)
-        self.countdown = _label("")
+        self.countdown = _label("", width=440)
         self.countdown.setStyleSheet(NOTE)
         layout.addWidget(self.countdown)
 

@@ -32,13 +32,6 @@ from zhenglian.tokens.model import KeyInfo
 
 log = logging.getLogger(__name__)
 
-CONTEXT = "BridgeUi"
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate(CONTEXT, text)
-
-
 class GuiCaller(QObject):
     """Run a function on the GUI thread for a worker thread, and hand back its result.
 
@@ -235,14 +228,18 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
         if job.step != "finished":
             return
         if job.state == DONE:
-            queued = (job.result or {}).get("status") == "queued"
-            text = _tr("Signed, waiting to upload: %1") if queued else _tr("Signed and uploaded: %1")
-            gui.post(lambda: tray_app.tray.notify(_tr("Web signing"), text.replace("%1", job.title)))
+            if (job.result or {}).get("status") == "queued":
+                text = QCoreApplication.translate("BridgeUi", "Signed, waiting to upload: %1")
+            else:
+                text = QCoreApplication.translate("BridgeUi", "Signed and uploaded: %1")
+            title = QCoreApplication.translate("BridgeUi", "Web signing")
+            gui.post(lambda: tray_app.tray.notify(title, text.replace("%1", job.title)))
         elif job.error is not None and job.error.code != "cancelled":
             from zhenglian.ui.i18n import error_text
 
             message = error_text(job.error, with_hint=False)
-            gui.post(lambda: tray_app.tray.notify(_tr("Web signing failed"), message, True))
+            title = QCoreApplication.translate("BridgeUi", "Web signing failed")
+            gui.post(lambda: tray_app.tray.notify(title, message, True))
 
     jobs = BridgeJobs(ctx.settings, ctx.tokens, tray_app.controller.current_keys,
                       lambda info: bool(gui.call(lambda: confirm_on_gui(info))), prompter, on_update=notify)
@@ -253,7 +250,8 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
         log.warning("bridge not started: %s", exc.message_en())
         from zhenglian.ui.i18n import error_text
 
-        tray_app.tray.notify(_tr("Web signing unavailable"), error_text(exc), True)
+        title = QCoreApplication.translate("BridgeUi", "Web signing unavailable")
+        tray_app.tray.notify(title, error_text(exc), True)
         return handle
     handle.service, handle.jobs = service, jobs
     return handle

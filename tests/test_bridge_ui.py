@@ -1,0 +1,262 @@
+"""The bridge in the tray app (pytest-qt, offscreen): dialog, GUI marshalling, start/stop, test hook."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QCoreApplication, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLabel, QWidget  # noqa: E402
+from serverfixtures import free_port  # noqa: E402
+
+from zhenglian import errors  # noqa: E402
+from zhenglian.bridge import testhook  # noqa: E402
+from zhenglian.bridge.jobs import SignRequestInfo  # noqa: E402
+from zhenglian.config import Settings  # noqa: E402
+from zhenglian.reference.provision import DEMO_KEYS  # noqa: E402
+from zhenglian.tokens import pin  # noqa: E402
+from zhenglian.tokens.flags import TokenFlags  # noqa: E402
+from zhenglian.ui import i18n  # noqa: E402
+from zhenglian.ui.bridge_dialogs import ConfirmSignDialog  # noqa: E402
+
+MY_CONTEXTS = {"ConfirmSignDialog", "BridgeUi"}
+ROOT = Path(__file__).resolve().parent.parent
+SZCA = DEMO_KEYS[1]
+
+
+@pytest.fixture(autouse=True)
+def chinese(qapp: QApplication) -> Iterator[None]:
+    i18n.install_translator(qapp, "zh_CN")
+    yield
+    i18n.install_translator(qapp, "zh_CN")
+
+
+def seal_png() -> bytes:
+    from zhenglian.seals import render
+
+    return render.render_seal_png(SZCA.organization, "合同专用章", diameter_mm=42.0)
+
+
+def info(**changes: Any) -> SignRequestInfo:
+    base = dict(origin="https://sign.example.org", server="https://sign.example.org", task_id="0a73efd625cc48c2",
+                title="个人住房公积金贷款合同 #1", filename="贷款合同-001.pdf", business_type="公积金贷款",
+                deadline="2026-12-10", institution=SZCA.organization, uscc=SZCA.uscc,
+                seal_name=f"{SZCA.organization}合同专用章", seal_type="合同专用章", seal_png=seal_png(),
+                key_label=SZCA.label, key_serial="8d1c2e6f0a3b4c5d", ca_name_zh="深圳CA（演示）",
+                ca_name_en="SZCA (demo)")
+    base.update(changes)
+    return SignRequestInfo(**base)
+
+
+def texts(widget: QWidget) -> list[str]:
+    return [w.text() for w in widget.findChildren(QLabel) if w.text()] + \
+           [b.text() for b in (widget.confirm_button, widget.cancel_button)]
+
+
+def test_confirmation_names_site_document_institution_and_seal(qtbot) -> None:
+    dlg = ConfirmSignDialog(info(server="https://api.sign.example.org"))
+    qtbot.addWidget(dlg)
+    shown = "\n".join(texts(dlg))
+    for fact in ("https://sign.example.org", "https://api.sign.example.org", "个人住房公积金贷款合同 #1",
+                 "贷款合同-001.pdf", SZCA.organization, SZCA.uscc, "合同专用章", "深圳CA（演示）"):
+        assert fact in shown, fact
+    assert dlg.confirm_button.text() == "确认签章" and dlg.cancel_button.text() == "取消"
+    assert not dlg.confirm_button.isDefault() and not dlg.confirm_button.autoDefault()  # Enter confirms nothing
+    assert "<b>https://sign.example.org</b>" in dlg.origin_label.text()
+    # HTML in what the server sent is shown as text, never interpreted.
+    evil = ConfirmSignDialog(info(title="<b>x</b><img src=y>", origin="https://a.example"))
+    qtbot.addWidget(evil)
+    assert evil.title_label.text() == "<b>x</b><img src=y>" and evil.title_label.textFormat().name == "PlainText"
+    if os.environ.get("ZHENGLIAN_DOC_SHOTS"):
+        dlg.show()
+        qtbot.waitExposed(dlg)
+        dlg.grab().save(str(Path(os.environ["ZHENGLIAN_DOC_SHOTS"]) / "bridge-confirm.png"))
+
+
+def test_confirmation_cancels_itself_when_unanswered(qtbot) -> None:
+    dlg = ConfirmSignDialog(info(), timeout_s=1)
+    qtbot.addWidget(dlg)
+    with qtbot.waitSignal(dlg.rejected, timeout=5000):
+        dlg.show()
+    assert dlg.result() == 0
+
+
+def test_my_strings_are_translated(qapp) -> None:
+    tree = ET.parse(i18n.i18n_dir() / "zhenglian_zh_CN.ts")
+    found = set()
+    for ctx in tree.getroot():
+        name = ctx.find("name").text
+        if name in MY_CONTEXTS:
+            found.add(name)
+            for m in ctx.findall("message"):
+                tr = m.find("translation")
+                assert tr.get("type") is None and tr.text, m.find("source").text
+                got = QCoreApplication.translate(name, m.find("source").text)
+                assert got != m.find("source").text and re.search(r"[\u4e00-\u9fff：]", got), got
+    assert found == MY_CONTEXTS
+
+
+# --- the tray side: attach_bridge with a stand-in tray app ---------------------------
+
+class FakeWindow(QWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.brought_up = 0
+
+    def bring_up(self) -> None:
+        self.brought_up += 1
+
+
+@pytest.fixture
+def tray(qtbot, demo_keys, monkeypatch):  # type: ignore[no-untyped-def]
+    from zhenglian.services import Context
+
+    for name in (testhook.ENV, testhook.ENV_CONFIRM, testhook.ENV_PIN_FD):
+        monkeypatch.delenv(name, raising=False)
+    ctx = Context.create()
+    ctx.settings = Settings(bridge_port=free_port(), allowed_origins=["https://sign.example.org"])
+    window = FakeWindow()
+    qtbot.addWidget(window)
+    notes: list[tuple[str, str]] = []
+    keys = [ctx.tokens.find_key(SZCA.label)]
+    app = SimpleNamespace(ctx=ctx, window=window, controller=SimpleNamespace(current_keys=lambda: keys),
+                          tray=SimpleNamespace(notify=lambda title, text, warning=False: notes.append((title, text))),
+                          notes=notes, keys=keys)
+    return app
+
+
+def in_worker(fn: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001
+            box["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, box
+
+
+def open_dialog(kind: type) -> Any:
+    found = [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+    return found[-1] if found else None
+
+
+def test_attach_starts_serves_and_stops(qtbot, tray) -> None:
+    from zhenglian.ui.bridge_ui import attach_bridge
+
+    handle = attach_bridge(tray)
+    port = handle.port
+    try:
+        assert port == tray.ctx.settings.bridge_port
+        r = httpx.get(f"http://127.0.0.1:{handle.port}/v1/status", headers={"Origin": "https://sign.example.org"})
+        assert r.status_code == 200 and r.json()["key_present"] is True
+        assert r.json()["keys"][0]["uscc"] == SZCA.uscc
+    finally:
+        handle.stop()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/v1/status", timeout=2)
+
+
+def answer_when_open(kind: type, action: Any) -> QTimer:
+    """Like an operator: when a dialog of ``kind`` is open, act on it (a timer: dialogs run nested loops)."""
+    timer = QTimer()
+    timer.setInterval(50)
+
+    def tick() -> None:
+        dlg = open_dialog(kind)
+        if dlg is not None:
+            timer.stop()
+            action(dlg)
+
+    timer.timeout.connect(tick)
+    timer.start()
+    return timer
+
+
+def test_confirmation_and_pin_run_on_the_gui_thread(qtbot, tray) -> None:
+    from zhenglian.ui.bridge_ui import attach_bridge
+    from zhenglian.ui.pin_dialogs import PinDialog
+
+    handle = attach_bridge(tray)
+    try:
+        jobs = handle.jobs
+        # Confirmation asked from a worker thread: the dialog opens on the GUI thread, the answer comes back.
+        timer = answer_when_open(ConfirmSignDialog, lambda d: d.confirm_button.click())
+        t, box = in_worker(lambda: jobs.confirm(info()))
+        qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
+        assert box == {"result": True} and tray.window.brought_up >= 1
+        timer = answer_when_open(ConfirmSignDialog, lambda d: d.cancel_button.click())
+        t, box = in_worker(lambda: jobs.confirm(info()))
+        qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
+        assert box == {"result": False}
+
+        # The PIN prompter: the real PIN dialog, typed into, handed back as a PinBuffer.
+        def type_pin(dlg: Any) -> None:
+            dlg.field.setText(SZCA.user_pin)
+            dlg.accept()
+
+        prompter = jobs.prompter(tray.keys[0])
+        st = pin.PinStatus("x", False, TokenFlags(0), 0, 10, None)
+        timer = answer_when_open(PinDialog, type_pin)
+        t, box = in_worker(lambda: prompter.ask_pin(st))
+        qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
+        got = box["result"]
+        assert got.equals(type(got)(SZCA.user_pin))
+        got.wipe()
+        # Quitting while a confirmation is open: the dialog closes, the worker stops waiting.
+        timer = answer_when_open(ConfirmSignDialog, lambda d: handle.stop())
+        t, box = in_worker(lambda: jobs.confirm(info()))
+        qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
+        assert isinstance(box.get("error"), errors.SignDeclined) or box.get("result") is False
+        assert open_dialog(ConfirmSignDialog) is None
+        del timer
+    finally:
+        handle.stop()
+
+
+def test_ports_taken_is_told_not_fatal(qtbot, tray, monkeypatch) -> None:
+    from zhenglian.bridge import protocol
+    from zhenglian.bridge.service import BridgeService
+    from zhenglian.ui.bridge_ui import attach_bridge
+
+    blocker = BridgeService(protocol.Policy(tray.ctx.settings), SimpleNamespace(keys=lambda: []),
+                            ports=[tray.ctx.settings.bridge_port])
+    blocker.start()
+    monkeypatch.setattr(protocol, "FALLBACK_PORTS", ())
+    try:
+        handle = attach_bridge(tray)
+        assert handle.port is None and handle.service is None
+        assert tray.notes and "21881" not in tray.notes[0][1] and str(tray.ctx.settings.bridge_port) in tray.notes[0][1]
+        handle.stop()  # harmless
+    finally:
+        blocker.stop()
+
+
+def test_test_hook_is_off_unless_asked_and_reads_the_pipe() -> None:
+    assert testhook.from_env({}) is None
+    assert testhook.from_env({testhook.ENV: "yes", testhook.ENV_CONFIRM: "accept"}) is None
+    hooks = testhook.from_env({testhook.ENV: "1", testhook.ENV_CONFIRM: "maybe"})
+    assert hooks is not None and hooks.confirm is None and hooks.pin_fd is None
+    r, w = os.pipe()
+    try:
+        os.write(w, b"first\nsecond\n")
+        hooks = testhook.from_env({testhook.ENV: "1", testhook.ENV_CONFIRM: "accept", testhook.ENV_PIN_FD: str(r)})
+        assert hooks.confirm == "accept"
+        assert hooks.read_pin() == "first" and hooks.read_pin() == "second"
+        assert hooks.read_pin(timeout_s=0.2) is None  # nothing more: no hang
+    finally:
+        os.close(r)
+        os.close(w)
