@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from zhenglian.bridge import protocol
 from zhenglian.bridge.jobs import DONE, JobTable
+from zhenglian.bridge.ratelimit import TokenBucket
 from zhenglian.bridge.service import BridgeService
 
 ALLOWED = "https://sign.example.org"
@@ -224,16 +225,21 @@ def test_sign_refusals(bridge) -> None:  # type: ignore[no-untyped-def]
 
 def test_busy_and_rate_limits() -> None:
     service, jobs = start(finish=False)
+    now = [0.0]  # the buckets' clock stands still until the test moves it
+    service.requests = TokenBucket(protocol.REQUESTS_PER_S, protocol.REQUEST_BURST, clock=lambda: now[0])
+    service.signs = TokenBucket(protocol.SIGNS_PER_MIN / 60, protocol.SIGN_BURST, clock=lambda: now[0])
     try:
         codes = [httpx.post(f"{service.url}/v1/sign", headers={"Origin": ALLOWED}, json=sign_body()).status_code
                  for _ in range(8)]
-        assert codes[0] == 202 and codes[1] == 409  # one job at a time
-        assert 429 in codes and set(codes) <= {202, 409, 429}
+        # One job at a time (409), and five valid sign requests per burst (then 429).
+        assert codes == [202, 409, 409, 409, 409, 429, 429, 429]
         assert len(jobs.requests) == 1
-        statuses = [httpx.get(f"{service.url}/v1/status").status_code for _ in range(150)]
-        assert 429 in statuses and set(statuses) <= {200, 429}
-        time.sleep(2.5)
+        statuses = [httpx.get(f"{service.url}/v1/status").status_code for _ in range(60)]
+        assert statuses == [200] * (protocol.REQUEST_BURST - 8) + [429] * 8
+        now[0] += 2.5  # refilled
         assert httpx.get(f"{service.url}/v1/status").status_code == 200
+        now[0] += 60
+        assert httpx.post(f"{service.url}/v1/sign", headers={"Origin": ALLOWED}, json=sign_body()).status_code == 409
     finally:
         service.stop()
 
