@@ -385,20 +385,22 @@ def test_concurrent_processes_share_one_counter(proxy: Proxy, label: str) -> Non
     code = textwrap.dedent(
         """
         import sys
+        import time
         import pkcs11
         from pkcs11.exceptions import GeneralError, NoSuchToken, PinIncorrect
         lib = pkcs11.lib(sys.argv[1])
         counted = attempts = 0
         while counted < 4:
             attempts += 1
-            if attempts > 40:
+            if attempts > 200:
                 sys.exit("SoftHSM kept failing")
             try:
                 lib.get_token(token_label=sys.argv[2]).open(user_pin="000000")
             except PinIncorrect:
                 counted += 1
             except (GeneralError, NoSuchToken):
-                pass  # SoftHSM's file store under concurrent access; the proxy does not count it
+                # SoftHSM's file store under concurrent access; the proxy does not count it.
+                time.sleep(0.05)
             else:
                 sys.exit("wrong PIN accepted")
             lib.reinitialize()
