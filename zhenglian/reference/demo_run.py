@@ -80,8 +80,15 @@ def run(port: int = SERVER_PORT, gui: bool = True, seconds: float | None = None,
         if not _wait_port(port):
             out("参考签署服务器未能启动 / the reference signing server did not start")
             return 1
+        est_port = port + 1 if _port_free(port + 1) else 0
+        if est_port:
+            procs.append(subprocess.Popen([sys.executable, "-m", "zhenglian.reference.est", "--port", str(est_port)],
+                                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         url = f"http://127.0.0.1:{port}"
         settings = Settings.load()
+        if est_port and _wait_port(est_port):
+            settings.est_url = f"http://127.0.0.1:{est_port}/.well-known/est"
+            out(f"演示 CA 在线续期（EST）/ demo CA renewal (EST): {settings.est_url}")
         settings.server_url = url
         settings.demo = True
         if url not in settings.allowed_origins:
