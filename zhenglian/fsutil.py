@@ -30,7 +30,7 @@ def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def atomic_write_json(target: Path, value: Any) -> None:
@@ -44,7 +44,8 @@ def read_json(target: Path, default: Any) -> Any:
         return default
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (POSIX; a no-op elsewhere)."""
     if os.name != "posix":
         return
     try:

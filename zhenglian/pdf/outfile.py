@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from zhenglian import errors
+from zhenglian.fsutil import fsync_dir
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -49,19 +50,5 @@ def atomic_output(target: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
-
-def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
