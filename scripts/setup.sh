@@ -17,6 +17,7 @@ APT_PACKAGES=(
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-util1 libxcb-sync1 libxcb-xfixes0
   libxcb-shm0 libxcb-xkb1 libx11-xcb1 libgssapi-krb5-2  # Qt's xcb platform plugin; the .deb's Depends
   nsis icu-devtools binutils desktop-file-utils    # packaging: makensis, ICU data trim, .desktop check
+  chromium                                          # the web page → bridge end-to-end test
 )
 
 if [[ "${ZHENGLIAN_SKIP_APT:-0}" != 1 ]] && command -v apt-get >/dev/null; then
@@ -45,4 +46,10 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[server,dev]"
   echo "$want" > "$stamp"
+fi
+
+# playwright-core drives the system Chromium in the bridge's end-to-end test (needs Node ≥ 20).
+if command -v npm >/dev/null && [[ ! -d tests/e2e/node_modules ]]; then
+  echo "==> npm ci --prefix tests/e2e"
+  npm ci --prefix tests/e2e --no-audit --no-fund --silent
 fi

@@ -27,7 +27,7 @@ def tray_app(qtbot, qapp, demo_keys, monkeypatch):
     app = TrayApp(Context.create(), qapp)
     qtbot.addWidget(app.window)
     yield app
-    app.tasks_view.stop()
+    app.task_board.stop()
     app.controller.stop()
     app.window.quitting = True
     app.window.close()
@@ -208,7 +208,7 @@ def test_slow_key_does_not_block_the_event_loop(qtbot, qapp, tmp_path, demo_keys
         qtbot.wait(1500)
     finally:
         timer.stop()
-        app.tasks_view.stop()
+        app.task_board.stop()
         app.controller.stop()
         app.window.quitting = True
         app.window.close()

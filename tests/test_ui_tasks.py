@@ -54,7 +54,7 @@ def app_with_server(qtbot, qapp, demo_keys, reference_server, file_keyring, monk
     app.controller.start()
     qtbot.waitUntil(lambda: any(k.label == SZCA.label for k in app.controller.current_keys()), timeout=20000)
     yield app, ids
-    app.tasks_view.stop()
+    app.task_board.stop()
     app.controller.stop()
     app.window.quitting = True
     app.window.close()

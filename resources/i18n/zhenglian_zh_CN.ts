@@ -914,6 +914,25 @@ Plug in your UKey; it is recognised automatically.</source>
     </message>
 </context>
 <context>
+    <name>TaskBoard</name>
+    <message>
+        <source>Plug in your key to see the documents waiting for your seal.</source>
+        <translation>插入 UKey 后，这里显示等待盖章的文件。</translation>
+    </message>
+    <message>
+        <source>No signing server is set: see Settings.</source>
+        <translation>尚未设置签署服务器，请在“设置”中填写。</translation>
+    </message>
+    <message>
+        <source>Connecting to {server}…</source>
+        <translation>正在连接 {server}…</translation>
+    </message>
+    <message>
+        <source>{n} new documents to sign</source>
+        <translation>{n} 个新的待签署文件</translation>
+    </message>
+</context>
+<context>
     <name>TasksView</name>
     <message>
         <source>Log in</source>
@@ -970,18 +989,6 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Plug in your key to see the documents waiting for your seal.</source>
         <translation>插入 UKey 后，这里显示等待盖章的文件。</translation>
-    </message>
-    <message>
-        <source>No signing server is set: see Settings.</source>
-        <translation>尚未设置签署服务器，请在“设置”中填写。</translation>
-    </message>
-    <message>
-        <source>Connecting to {server}…</source>
-        <translation>正在连接 {server}…</translation>
-    </message>
-    <message>
-        <source>{n} new documents to sign</source>
-        <translation>{n} 个新的待签署文件</translation>
     </message>
     <message>
         <source>Loading {title}…</source>

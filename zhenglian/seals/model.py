@@ -14,11 +14,12 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
-
-from PIL import Image, UnidentifiedImageError
+from typing import TYPE_CHECKING, Any, Literal
 
 from zhenglian import errors
+
+if TYPE_CHECKING:  # Pillow is imported when a picture is decoded, not at start-up
+    from PIL import Image
 
 SealSource = Literal["key", "server", "file"]
 SOURCES: tuple[str, ...] = ("key", "server", "file")
@@ -87,6 +88,8 @@ class Seal:
 
 def decode_image(data: bytes) -> Image.Image:
     """Decode a seal picture to RGBA; :class:`errors.SealInvalid` if it is not one."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > _MAX_PIXELS:
@@ -135,6 +138,8 @@ def normalise_picture(data: bytes) -> bytes:
 
 def picture_dpi(data: bytes) -> float | None:
     """The resolution recorded in a picture (PNG pHYs, JPEG density), if any."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as img:
             dpi = img.info.get("dpi")

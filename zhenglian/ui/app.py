@@ -46,16 +46,16 @@ class TrayApp(QObject):
         self.tray = Tray(self)
         self._window: MainWindow | None = None
         from zhenglian.ui import marshal
-        from zhenglian.ui.tasks_view import TasksView
+        from zhenglian.ui.task_board import TaskBoard
 
         marshal.init()  # worker threads show PIN dialogs through it
 
         from zhenglian.ui.key_actions import KeyActions
 
         self.key_actions = KeyActions(self)
-        self.tasks_view = TasksView(ctx)  # syncs from the start: the tray shows the pending count
-        self.tasks_view.pendingChanged.connect(self.controller.set_pending)
-        self.tasks_view.notify.connect(lambda title, text, warn: self.tray.notify(title, text, warn))
+        self.task_board = TaskBoard(ctx)  # syncs from the start: the tray shows the pending count
+        self.task_board.pendingChanged.connect(self.controller.set_pending)
+        self.task_board.newTasks.connect(lambda tasks: self.tray.notify(*self.task_board.new_tasks_text(tasks)))
         self.controller.stateChanged.connect(self._on_state)
         self.controller.keyEvent.connect(self._on_key_event)
         self.tray.action.connect(self.on_action)
@@ -75,6 +75,10 @@ class TrayApp(QObject):
         window = MainWindow()
         self.keys_view = KeysView()
         window.add_page("keys", self.keys_view)
+        from zhenglian.ui.tasks_view import TasksView
+
+        self.tasks_view = TasksView(self.task_board)
+        self.tasks_view.notify.connect(lambda title, text, warn: self.tray.notify(title, text, warn))
         window.add_page("tasks", self.tasks_view)
         from zhenglian.ui.documents_view import DocumentsView
 
@@ -116,7 +120,7 @@ class TrayApp(QObject):
     def quit(self) -> None:
         if getattr(self, "bridge", None) is not None:
             self.bridge.stop()
-        self.tasks_view.stop()
+        self.task_board.stop()
         self.controller.stop()
         self.tray.hide()
         if self._window is not None:
@@ -132,7 +136,7 @@ class TrayApp(QObject):
 
     def _on_state(self, state: Any) -> None:
         self.tray.set_state(state)
-        self.tasks_view.set_keys(state.keys)
+        self.task_board.set_keys(state.keys)
         if state.keys:
             self.key_actions.remember(state.keys)
         if self._window is None:
@@ -231,6 +235,24 @@ class TrayApp(QObject):
         QTimer.singleShot(3000, self.controller.refresh)
 
 
+def _release_memory() -> None:
+    """Give the start-up's freed heap back to the system (glibc keeps it otherwise).
+
+    The tray app idles for hours; what it needed once at start-up (parsing
+    certificates, seals, the first task list) should not stay resident.
+    """
+    import gc
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     settings = Settings.load()
@@ -247,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
     app = TrayApp(ctx, qapp)
     single.activated.connect(lambda _msg: app.window.bring_up())
     app.start()
+    QTimer.singleShot(15000, _release_memory)  # after the first scan, reminders and sync settle
     log.info("tray up after %.0f ms", (time.perf_counter() - t0) * 1000)
     mark = os.environ.get("ZHENGLIAN_STARTUP_MARK")
     if mark:  # benchmarks/tray_bench.py: when the tray icon was up, in wall-clock time

@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from zhenglian import errors
-from zhenglian.services import Context
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.ui import i18n
 from zhenglian.ui.marshal import ThreadedPrompter
 from zhenglian.ui.preview import DocumentPreview
+from zhenglian.ui.task_board import TaskBoard
 from zhenglian.ui.workers import run_async
 
 log = logging.getLogger(__name__)
@@ -43,30 +43,21 @@ TABS = ("pending", "signed", "failed")
 
 
 class _Relay(QObject):
-    """Callbacks from TaskSync's thread, as queued signals."""
+    """Batch progress from the worker thread, as a queued signal."""
 
-    summary = Signal(object)
-    newTasks = Signal(object)
-    error = Signal(object)
     progress = Signal(object)
 
 
 class TasksView(QWidget):
-    pendingChanged = Signal(int)
     notify = Signal(str, str, bool)  # title, text, warning
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, board: TaskBoard) -> None:
         super().__init__()
-        self.ctx = ctx
-        self.workspace: Any = None
-        self.keys: list[KeyInfo] = []
+        self.board = board
+        self.ctx = board.ctx
         self.tasks: list[Any] = []  # what the table shows
-        self.pending: list[Any] = []
         self.moved: dict[str, Any] = {}  # task id -> Placement the operator chose
         self.relay = _Relay()
-        self.relay.summary.connect(self._on_summary)
-        self.relay.newTasks.connect(self._on_new_tasks)
-        self.relay.error.connect(self._on_sync_error)
         self._busy = False
 
         top = QHBoxLayout()
@@ -140,58 +131,50 @@ class TasksView(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(split, 1)
-        self._update_buttons()
-        self._set_status(self.tr("Plug in your key to see the documents waiting for your seal."))
+        board.keysChanged.connect(self._fill_keys)
+        board.workspaceChanged.connect(self._workspace_changed)
+        board.summaryChanged.connect(self._on_summary)
+        board.statusChanged.connect(self._set_status)
+        self._fill_keys(board.keys)
+        self._workspace_changed(board.workspace)
+        self._set_status(board.status or self.tr("Plug in your key to see the documents waiting for your seal."))
+        if board.summary is not None:
+            self._on_summary(board.summary)
 
-    # --- keys and workspace ----------------------------------------------------------
+    # --- keys and workspace (kept by the TaskBoard) ------------------------------------
 
-    def set_keys(self, keys: list[KeyInfo] | tuple[KeyInfo, ...]) -> None:
-        usable = [k for k in keys if k.signing_certificate() is not None]
-        if [k.identity for k in usable] == [k.identity for k in self.keys]:
-            return
-        current = self.workspace.key.identity if self.workspace else None
-        self.keys = usable
+    @property
+    def workspace(self) -> Any:
+        return self.board.workspace
+
+    @property
+    def keys(self) -> list[KeyInfo]:
+        return self.board.keys
+
+    @property
+    def pending(self) -> list[Any]:
+        return self.board.pending
+
+    def _fill_keys(self, keys: list[KeyInfo]) -> None:
         self.key_box.blockSignals(True)
         self.key_box.clear()
-        for k in usable:
+        for k in keys:
             self.key_box.addItem(f"{k.organization() or k.label} ({i18n.pick(k.ca_name_zh or '', k.ca_name_en or '')})")
-        index = next((i for i, k in enumerate(usable) if k.identity == current), 0)
-        self.key_box.setCurrentIndex(index if usable else -1)
+        self.key_box.setCurrentIndex(self.board.current_index())
         self.key_box.blockSignals(False)
-        if not usable or (current is not None and usable[index].identity != current) or current is None:
-            self._key_chosen(index if usable else -1)
+
+    def _workspace_changed(self, _ws: Any) -> None:
+        self.key_box.blockSignals(True)
+        self.key_box.setCurrentIndex(self.board.current_index())
+        self.key_box.blockSignals(False)
+        self.tasks, self.moved = list(self.board.pending), {}
+        self._fill_table()
 
     def _key_chosen(self, index: int) -> None:
-        if self.workspace is not None:
-            self.workspace.stop()
-            self.workspace = None
-        self.pending, self.tasks, self.moved = [], [], {}
-        self._fill_table()
-        self.pendingChanged.emit(0)
-        if not 0 <= index < len(self.keys):
-            self._set_status(self.tr("Plug in your key to see the documents waiting for your seal."))
-            self._update_buttons()
-            return
-        if not self.ctx.settings.server_url:
-            self._set_status(self.tr("No signing server is set: see Settings."))
-            self._update_buttons()
-            return
-        from zhenglian.tasks.workspace import TaskWorkspace
-
-        try:
-            self.workspace = TaskWorkspace(self.ctx, self.keys[index])
-        except errors.ZhenglianError as exc:
-            self._set_status(i18n.error_text(exc))
-            return
-        self.workspace.start_sync(self.relay.summary.emit, self.relay.newTasks.emit, self.relay.error.emit,
-                                  wait_s=min(float(self.ctx.settings.task_poll_s), 25.0))
-        self._set_status(self.tr("Connecting to {server}…").format(server=self.workspace.origin))
-        self._update_buttons()
+        self.board.select(index)
 
     def stop(self) -> None:
-        if self.workspace is not None:
-            self.workspace.stop()
-            self.workspace = None
+        self.board.stop()
 
     # --- sync callbacks ------------------------------------------------------------
 
@@ -199,24 +182,11 @@ class TasksView(QWidget):
         self.status.setText(text)
 
     def _on_summary(self, summary: Any) -> None:
-        if self.workspace is None or summary.origin != self.workspace.origin:
-            return
-        self._set_status(i18n.pick(summary.text_zh(), summary.text_en()))
         self.login_btn.setVisible(summary.needs_login)
-        if summary.online:
-            self.pending = list(summary.tasks)
-            if self.tabs.currentIndex() == 0:
-                self.tasks = self.pending
-                self._fill_table()
-        self.pendingChanged.emit(summary.pending if summary.online else 0)
+        if summary.online and self.tabs.currentIndex() == 0:
+            self.tasks = self.pending
+            self._fill_table()
         self._update_buttons()
-
-    def _on_new_tasks(self, tasks: list[Any]) -> None:
-        titles = "、".join(t.title for t in tasks[:3]) + ("…" if len(tasks) > 3 else "")
-        self.notify.emit(self.tr("{n} new documents to sign").format(n=len(tasks)), titles, False)
-
-    def _on_sync_error(self, exc: errors.ZhenglianError) -> None:
-        log.info("task sync: %s", exc.code)
 
     # --- table -----------------------------------------------------------------------
 
@@ -321,8 +291,7 @@ class TasksView(QWidget):
         run_async(lambda: ws.login(prompter), lambda _r: self.refresh(), self._show_error)
 
     def refresh(self) -> None:
-        if self.workspace is not None and self.workspace.sync is not None:
-            self.workspace.sync.wake()
+        self.board.refresh()
 
     def sign_selected(self) -> None:
         self.sign([t.id for t in self.selected() if hasattr(t, "placement")])
