@@ -41,10 +41,12 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, "-m", "zhenglian", "demo", "run", "--no-gui", "--port", str(port)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        from zhenglian.config import Settings
+
         deadline = time.monotonic() + 90
-        while True:
+        while True:  # the server answers and the demo has saved its address in the settings
             with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
+                if s.connect_ex(("127.0.0.1", port)) == 0 and Settings.load().server_url:
                     break
             if time.monotonic() > deadline or server.poll() is not None:
                 print("demo server did not start", file=sys.stderr)
