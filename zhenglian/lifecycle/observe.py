@@ -19,26 +19,36 @@ log = logging.getLogger(__name__)
 
 
 def seal_names(module: Any, key: Any) -> dict[str, list[str]]:
-    """Names of the seals on the key, per signing certificate (SHA-256); {} if unreadable."""
-    try:
-        from zhenglian.seals.store import seals_for_key
-    except ImportError:
-        return {}
+    """Names of the seals on the key, per signing certificate (SHA-256); {} if unreadable.
+
+    Names only, for reminders and forms: the SESeal is parsed (asn1crypto) and
+    matched to the certificate, but neither its signature is checked nor its
+    picture decoded — that is the signing path's job (zhenglian.seals.store),
+    and keeping cryptography and Pillow out of the idle tray app saves ≈ 15 MB.
+    """
+    from zhenglian.seals import ses
+    from zhenglian.tokens.dataobjects import read_seal_objects
+
     certs = key.signing_certificates()
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[str]] = {kc.info.sha256: [] for kc in certs}
     try:
         with module.session(key.serial) as session:
-            for kc in certs:
-                others = [c.info.der for c in certs if c is not kc]
-                catalog = seals_for_key(session, kc.info.der, use_files=True, other_certs=others)
-                names = [s.name for s in catalog.seals]
-                # A seal of a certificate renewed meanwhile still names this organisation's seal.
-                names += [r.name for r in catalog.rejected if r.reason == "renewed_certificate"]
-                out[kc.info.sha256] = list(dict.fromkeys(n for n in names if n))
+            objects = read_seal_objects(session)
     except (errors.ZhenglianError, ValueError) as exc:
         log.info("could not read seal names: %s", type(exc).__name__)
         return {}
-    return out
+    for obj in objects:
+        if obj.kind != "seseal":
+            continue
+        try:
+            parsed = ses.parse_seseal(obj.value)
+        except errors.ZhenglianError:
+            continue
+        for kc in certs:
+            # A seal of a certificate renewed meanwhile still names this organisation's seal.
+            if ses.match_certificate(parsed, kc.info.der) in (ses.CertMatch.EXACT, ses.CertMatch.SAME_KEY):
+                out[kc.info.sha256].append(parsed.name)
+    return {sha: list(dict.fromkeys(n for n in names if n)) for sha, names in out.items()}
 
 
 def remember_keys(tokens: Any, keys: Iterable[Any], store: CertificateStore | None = None,
