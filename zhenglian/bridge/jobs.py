@@ -398,7 +398,7 @@ class BridgeJobs:
         outbox = self._outbox or Outbox()
         entry = outbox.find(client.origin, task.id)
         if entry is None:
-            original = _relogin_once(session, p11, client.download, task)
+            original = session.call(p11, client.download, task)
             with open_signer(p11, key, outbox.root / "tmp") as signer:
                 signed = signer.sign(original, task, seal)
             entry = outbox.put(client.origin, task.id, signed, key_serial=key.serial, title=task.title)
@@ -406,7 +406,7 @@ class BridgeJobs:
         self._step(job, "uploading")
         base = {"task_id": task.id, "title": task.title, "sha256": entry.sha256}
         try:
-            outcome = _relogin_once(session, p11, outbox.upload_entry, entry, client)
+            outcome = session.call(p11, outbox.upload_entry, entry, client)
         except (errors.ServerUnreachable, errors.ServerError) as exc:
             log.info("bridge job %s: upload deferred (%s); the file waits in the outbox", job.id[:6], exc.code)
             return {**base, "status": "queued"}
@@ -414,14 +414,3 @@ class BridgeJobs:
             raise errors.ServerRefused(status=0, reason=entry.last_error, reason_zh=entry.last_message_zh,
                                        reason_en=entry.last_message_en)
         return {**base, "status": "signed", "duplicate": outcome == "duplicate"}
-
-
-def _relogin_once(session: Any, p11: Any, fn: Callable[..., T], *args: Any) -> T:
-    """Call the server; when the login expired, log in again with the open key session (no new PIN)."""
-    try:
-        return fn(*args)
-    except errors.AuthRequired:
-        session.forget()
-        session.login(p11)
-        return fn(*args)
-

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from zhenglian import errors
 from zhenglian.server import models
@@ -20,6 +21,8 @@ from zhenglian.server.api import ServerClient
 from zhenglian.server.protocol import EC_ALGORITHM, RSA_ALGORITHM, challenge_bytes
 from zhenglian.server.tokenstore import StoredToken, TokenStore
 from zhenglian.tokens.model import KeyCert, KeyInfo
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,16 @@ class ServerSession:
         if p11session is None:
             raise errors.AuthRequired(origin=self.origin)
         self.login(p11session)
+
+    def call(self, p11session: Any, fn: Callable[..., T], *args: Any) -> T:
+        """Call the server; when the login expired, log in again once with the open key
+        session (no new PIN) and repeat the call."""
+        try:
+            return fn(*args)
+        except errors.AuthRequired:
+            self.forget()
+            self.login(p11session)
+            return fn(*args)
 
     def logout(self) -> None:
         try:

@@ -270,14 +270,14 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
         if pin is not None:
             pin.wipe()  # logged in: the PIN is not needed again in this batch
         session.ensure(p11)
-        ids = list(task_ids) if task_ids is not None else [t.id for t in _call(session, p11, client.tasks).tasks]
+        ids = list(task_ids) if task_ids is not None else [t.id for t in session.call(p11, client.tasks).tasks]
         for i, tid in enumerate(dict.fromkeys(ids)):
             by_id[tid] = TaskOutcome(tid)
             order[tid] = i
         result.outcomes = list(by_id.values())
         cert = session.signing_cert()
         try:
-            server_seals = _call(session, p11, client.seals) if seal is None else []
+            server_seals = session.call(p11, client.seals) if seal is None else []
         except (errors.ServerRefused, errors.ServerError, errors.ServerUnreachable) as exc:
             log.info("server seals unavailable: %s", exc.code)  # the key's own seals may do
             server_seals = []
@@ -303,7 +303,7 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
                         continue
                     report(tid, "fetching")
                     try:
-                        task = _call(session, p11, client.task, tid)
+                        task = session.call(p11, client.task, tid)
                         outcome.title = task.title
                         if task.status != "pending":
                             outcome.state = SKIPPED
@@ -314,7 +314,7 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
                         moved = (placements or {}).get(tid)
                         if moved is not None and not task.placement.anchor_text:
                             task = dataclasses.replace(task, placement=moved)
-                        original = _call(session, p11, client.download, task)
+                        original = session.call(p11, client.download, task)
                         fetch_failures = 0
                         signed = signer.sign(original, task, sealpick.pick(seals, task, seal))
                     except KEY_FAILURES as exc:
@@ -364,16 +364,6 @@ def _relogin(session: ServerSession, p11: Any, uploader: _Uploader) -> None:
     session.forget()
     session.login(p11)
     uploader.resume_after_login()
-
-
-def _call(session: ServerSession, p11: Any, fn: Callable[..., Any], *args: Any) -> Any:
-    """Call the server; log in again once if the token has expired."""
-    try:
-        return fn(*args)
-    except errors.AuthRequired:
-        session.forget()
-        session.login(p11)
-        return fn(*args)
 
 
 __all__ = ["BatchResult", "Progress", "TaskOutcome", "sign_tasks", "Task"]
