@@ -53,7 +53,6 @@ class DocumentsView(QWidget):
         self.seal: Any = None
         self.seal_key: Any = None
         self.spot = (1, 150.0, 240.0)  # page, x mm, y mm of the seal's centre
-        self.setAcceptDrops(True)
         top = QHBoxLayout()
         open_btn = QPushButton(self.tr("Open PDF…"))
         open_btn.clicked.connect(self.choose_file)
@@ -94,17 +93,7 @@ class DocumentsView(QWidget):
         lay.addLayout(top)
         lay.addWidget(split, 1)
 
-    # --- drop / open -------------------------------------------------------------------
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
-        if is_pdf_drop(event):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
-        path = is_pdf_drop(event)
-        if path is not None:
-            event.acceptProposedAction()
-            self.open(path)
+    # --- open (drops on the window arrive through MainWindow.pdfDropped) ------------------
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, self.tr("Open PDF"), "", self.tr("PDF documents (*.pdf)"))
