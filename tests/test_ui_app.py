@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -165,6 +166,10 @@ def test_second_launch_brings_up_the_first(qtbot, qapp) -> None:
     from zhenglian.ui.single import SingleInstance
 
     single = SingleInstance()
+    assert single.listen()
+    threads: list[bool] = []
+    single.activated.connect(lambda _m: threads.append(threading.current_thread()
+                                                       is threading.main_thread()))
     try:
         proc = subprocess.Popen([sys.executable, "-m", "zhenglian"], cwd=ROOT, env=dict(os.environ),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -173,6 +178,7 @@ def test_second_launch_brings_up_the_first(qtbot, qapp) -> None:
         out, _ = proc.communicate(timeout=15)
         assert proc.returncode == 0
         assert blocker.args == ["show"]
+        assert threads == [True], "activated must reach its slots on the GUI thread"
         assert "已在运行" in out
     finally:
         single.close()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from zhenglian import __version__
 from zhenglian.config import Settings
+from zhenglian.instance import InstanceUnavailable
 from zhenglian.services import Context
 from zhenglian.tokens.watcher import KeyEvent
 from zhenglian.ui import i18n
@@ -28,7 +29,7 @@ from zhenglian.ui.controller import AppController
 from zhenglian.ui.diagnostics_view import DiagnosticsView, record_error
 from zhenglian.ui.keys_view import KeysView
 from zhenglian.ui.mainwindow import MainWindow
-from zhenglian.ui.single import SingleInstance, notify_running
+from zhenglian.ui.single import SingleInstance
 from zhenglian.ui.tray import Tray
 from zhenglian.ui.workers import run_async
 
@@ -260,10 +261,14 @@ def run(args: argparse.Namespace) -> int:
     qapp.setQuitOnLastWindowClosed(False)
     qapp.setApplicationName("zhenglian")
     qapp.setApplicationVersion(__version__)
-    if notify_running():
-        print("证联已在运行，已切换到它的窗口 / zhenglian is already running; its window was brought up")
-        return 0
     single = SingleInstance()
+    try:
+        if not single.listen():
+            print("证联已在运行，已切换到它的窗口 / zhenglian is already running; its window was "
+                  "brought up")
+            return 0
+    except InstanceUnavailable as exc:
+        log.warning("running without the single-instance guard: %s", exc)
     i18n.install_translator(qapp, settings.language)
     ctx = Context.create(getattr(args, "module", []) or [], settings)
     app = TrayApp(ctx, qapp)

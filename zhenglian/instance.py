@@ -1,0 +1,152 @@
+"""One tray application per user: a second launch wakes the first one and exits.
+
+The first process owns a local endpoint; a later one connects, sends a short
+message ("show") and exits.  Ownership is decided atomically by the operating
+system, so two launches at the same moment (a double double-click) still end
+with one tray icon:
+
+- Linux: a Unix socket in the abstract namespace.  Binding is atomic and the
+  name vanishes with the process, so a crashed instance leaves nothing stale.
+- Windows: a named pipe created with ``FILE_FLAG_FIRST_PIPE_INSTANCE`` (what
+  :class:`multiprocessing.connection.Listener` does): a second creator fails.
+- Other POSIX systems: a socket file in the temporary directory; a file nobody
+  answers on is stale and is removed.
+
+Standard library only (``multiprocessing.connection`` without pickling: raw
+bytes), so the installer does not ship Qt's network library for this.  The name
+depends on the user and on ``ZHENGLIAN_HOME``, so tests and a second profile
+run beside the operator's client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Client, Listener
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE = 64
+READ_TIMEOUT_S = 1.0
+
+
+def endpoint() -> tuple[str, str]:
+    """(address, family) of this user's endpoint."""
+    home = os.environ.get("ZHENGLIAN_HOME", "")
+    tag = hashlib.sha256(f"{getpass.getuser()}|{home}".encode()).hexdigest()[:12]
+    name = f"zhenglian-{tag}"
+    if sys.platform == "win32":
+        return rf"\\.\pipe\{name}", "AF_PIPE"
+    if sys.platform.startswith("linux"):
+        return f"\0{name}", "AF_UNIX"
+    return os.path.join(tempfile.gettempdir(), f"{name}.sock"), "AF_UNIX"
+
+
+def notify_running(message: str = "show") -> bool:
+    """True if another instance owns the endpoint (and was sent ``message``)."""
+    address, family = endpoint()
+    try:
+        conn = Client(address, family)
+    except OSError:
+        return False
+    try:
+        with conn:
+            conn.send_bytes(message.encode("utf-8")[:MAX_MESSAGE])
+    except OSError:
+        pass  # it went away while we spoke; it was running all the same
+    return True
+
+
+class InstanceServer:
+    """Owns the endpoint; calls ``on_message`` (from its own thread) per message."""
+
+    def __init__(self, listener: Listener, on_message: Callable[[str], None]) -> None:
+        self._listener = listener
+        self._on_message = on_message
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="zhenglian-instance",
+                                        daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn = self._listener.accept()
+            except OSError:
+                if self._closed.is_set():
+                    return
+                continue
+            with conn:
+                if self._closed.is_set():
+                    return
+                try:
+                    # A client that connects and says nothing is dropped, never waited on.
+                    if not conn.poll(READ_TIMEOUT_S):
+                        continue
+                    data = conn.recv_bytes(MAX_MESSAGE)
+                except (OSError, EOFError):
+                    continue
+            message = data.decode("utf-8", "replace").strip()
+            try:
+                self._on_message(message)
+            except Exception:  # noqa: BLE001 - a handler's bug must not stop listening
+                log.exception("single-instance handler failed")
+
+    def close(self) -> None:
+        """Stop listening and release the endpoint (idempotent)."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        # accept() does not return when the listener is closed under it: wake it.
+        with contextlib.suppress(OSError):
+            address, family = endpoint()
+            Client(address, family).close()
+        self._thread.join(timeout=2)
+        with contextlib.suppress(OSError):
+            self._listener.close()
+
+
+class InstanceUnavailable(RuntimeError):
+    """The endpoint could not be created, and nobody answers on it."""
+
+
+def claim(on_message: Callable[[str], None]) -> InstanceServer | None:
+    """Become the running instance, or return None after waking the one that is.
+
+    Two processes may get here at once: the loser of the atomic bind tells the
+    winner to show itself.  Raises :class:`InstanceUnavailable` when the
+    endpoint cannot be created at all (the caller runs without the guard).
+    """
+    if notify_running():
+        return None
+    try:
+        listener = _listen()
+    except OSError as exc:
+        if notify_running():
+            return None
+        raise InstanceUnavailable(str(exc)) from exc
+    return InstanceServer(listener, on_message)
+
+
+def _listen() -> Listener:
+    address, family = endpoint()
+    try:
+        return Listener(address, family)
+    except OSError:
+        stale_file = family == "AF_UNIX" and not address.startswith("\0")
+        if not (stale_file and os.path.exists(address)):
+            raise
+    # A socket file left by a crashed instance (other POSIX systems only).
+    try:
+        Client(address, family).close()
+    except OSError:
+        os.unlink(address)
+        return Listener(address, family)
+    raise FileExistsError(address)  # someone answers after all: the caller notifies it
