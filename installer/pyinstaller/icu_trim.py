@@ -4,9 +4,9 @@ Qt Core links ICU for four things only (see ``nm -D --undefined-only
 libQt6Core.so.6``): character-set converters (ucnv_*), collation (ucol_*),
 case mapping (u_strToUpper/Lower) and time-zone ids and names (ucal_*).  The
 data for everything else — break iterators, unit / currency / language /
-region display names, number spell-out, transliteration — and the locales
-other than Chinese and English are never read by the client.  Removing them
-saves about 23 MB installed.
+region display names, number spell-out, transliteration — the locales other
+than Chinese and English, and the mainframe (EBCDIC) converters are never read
+by the client.  Removing them saves about 24 MB installed.
 
 How: take the data package out of ``libicudata.so.NN`` (its ``.rodata`` is the
 ``icudtNNl.dat`` package), drop items with ICU's own ``icupkg``, and assemble
@@ -34,11 +34,21 @@ LOCALE_TREES = ("", "coll/", "zone/")
 KEEP_LOCALES = re.compile(r"^(root|zh|en)(_\w*)?\.res$")
 LOCALE_NAME = re.compile(r"^[a-z]{2,3}(_\w*)?\.res$")
 ALWAYS_KEEP = {"res_index.res", "pool.res"}
+# Converters for IBM mainframes (EBCDIC, the CJK ones alone are ~1 MB) and for
+# Taiwan's EUC/CNS 11643 (0.8 MB): never met on a Chinese office desktop.  GB18030,
+# GBK, GB2312, Big5, Big5-HKSCS, Shift_JIS, EUC-JP/KR, the Windows and ISO-8859
+# code pages and the Unicode forms stay.
+DROP_CONVERTERS = re.compile(
+    r"^(ibm-(37|273|277|278|280|284|285|290|297|420|424|500|803|838|870|871|875|918|930|933|"
+    r"935|937|939|1025|1026|1047|1097|1112|1122|1123|1130|1132|1137|114\d|115[3-8]|1160|1164|"
+    r"1364|1371|1388|1390|1399|4517|4899|4971|5123|8482|9005|12712|13125|16684|16804|20780)"
+    r"[_-].*|ebcdic-.*|euc-tw-.*|cns-11643-.*|ibm-964_.*)\.cnv$"
+)
 
 
 def wanted(item: str) -> bool:
     """Whether the package item ``item`` (e.g. ``coll/de.res``, without the prefix) stays."""
-    if item.startswith(DROP_TREES):
+    if item.startswith(DROP_TREES) or DROP_CONVERTERS.match(item):
         return False
     tree, _, name = item.rpartition("/")
     tree = tree + "/" if tree else ""
