@@ -4,8 +4,8 @@
 loopback service (zhenglian.bridge) in its own thread and gives the signing
 jobs their callbacks — the confirmation dialog (bridge_dialogs) and the PIN
 dialogs (pin_dialogs.DialogPrompter).  Jobs run in worker threads; each
-callback is posted to the GUI thread through a queued signal and the worker
-waits on a threading.Event (and gives up, as cancelled, when the app quits).
+callback runs on the GUI thread through :class:`zhenglian.ui.marshal.GuiCaller`,
+whose stop event makes a waiting worker give up, as cancelled, when the app quits.
 
 Test hook (test-only, see zhenglian/bridge/testhook.py): with
 ``ZHENGLIAN_TEST_HOOKS=1`` the real dialogs are still shown, and then
@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 
 from zhenglian import errors
@@ -29,108 +27,9 @@ from zhenglian.bridge import protocol, testhook
 from zhenglian.bridge.jobs import DONE, BridgeJobs, Job, SignRequestInfo
 from zhenglian.bridge.service import BridgeService
 from zhenglian.tokens.model import KeyInfo
+from zhenglian.ui.marshal import GuiCaller, ThreadedPrompter
 
 log = logging.getLogger(__name__)
-
-class GuiCaller(QObject):
-    """Run a function on the GUI thread for a worker thread, and hand back its result.
-
-    Create it on the GUI thread.  ``call`` blocks the worker until the
-    function returns; when ``stop`` is set first (the app quits) the worker
-    stops waiting with SignDeclined.
-    """
-
-    _call = Signal(object)
-    _post = Signal(object)
-
-    def __init__(self, stop: threading.Event) -> None:
-        super().__init__()
-        self.stop = stop
-        self._call.connect(self._run, Qt.ConnectionType.QueuedConnection)
-        self._post.connect(self._run_posted, Qt.ConnectionType.QueuedConnection)
-
-    @Slot(object)
-    def _run(self, item: tuple[Callable[[], Any], dict[str, Any], threading.Event]) -> None:
-        fn, box, done = item
-        try:
-            if not self.stop.is_set():
-                box["result"] = fn()
-        except BaseException as exc:  # handed to the waiting worker
-            box["error"] = exc
-        finally:
-            done.set()
-
-    @Slot(object)
-    def _run_posted(self, fn: Callable[[], Any]) -> None:
-        try:
-            fn()
-        except Exception:  # noqa: BLE001 - a notification must not take the GUI down
-            log.exception("bridge: GUI notification failed")
-
-    def call(self, fn: Callable[[], Any]) -> Any:
-        if QThread.currentThread() is self.thread():
-            return fn()
-        box: dict[str, Any] = {}
-        done = threading.Event()
-        self._call.emit((fn, box, done))
-        while not done.wait(0.2):
-            if self.stop.is_set():
-                raise errors.SignDeclined()
-        if "error" in box:
-            raise box["error"]
-        if "result" not in box:  # stopped before it ran
-            raise errors.SignDeclined()
-        return box["result"]
-
-    def post(self, fn: Callable[[], Any]) -> None:
-        """Run ``fn`` on the GUI thread later; do not wait."""
-        self._post.emit(fn)
-
-
-class ThreadPrompter:
-    """A PinPrompter for the job's thread: each call runs ``inner``'s method on the GUI thread."""
-
-    def __init__(self, inner: Any, gui: GuiCaller, before: Callable[[], None] | None = None) -> None:
-        self.inner = inner
-        self.gui = gui
-        self.before = before or (lambda: None)
-
-    @property
-    def keep_pin(self) -> bool:
-        return bool(getattr(self.inner, "keep_pin", False))
-
-    @property
-    def error(self) -> Any:
-        return getattr(self.inner, "error", None)
-
-    @error.setter
-    def error(self, value: Any) -> None:
-        self.inner.error = value
-
-    def locked(self, st: Any, error: Any) -> None:
-        self.gui.call(lambda: (self.before(), self.inner.locked(st, error)))
-
-    def confirm_final_try(self, st: Any) -> bool:
-        return bool(self.gui.call(lambda: (self.before(), self.inner.confirm_final_try(st))[1]))
-
-    def ask_pin(self, st: Any) -> Any:
-        return self.gui.call(lambda: (self.before(), self.inner.ask_pin(st))[1])
-
-    def ask_change(self, st: Any, policy: Any) -> Any:
-        return self.gui.call(lambda: self.inner.ask_change(st, policy))
-
-    def ask_unlock(self, st: Any, policy: Any) -> Any:
-        return self.gui.call(lambda: self.inner.ask_unlock(st, policy))
-
-    @contextmanager
-    def pinpad(self, st: Any) -> Iterator[None]:
-        cm = self.gui.call(lambda: self.inner.pinpad(st))
-        self.gui.call(cm.__enter__)
-        try:
-            yield
-        finally:
-            self.gui.call(lambda: cm.__exit__(None, None, None))
-
 
 def _hooked_prompter(key: KeyInfo, parent: Any, hooks: testhook.TestHooks) -> Any:
     """TEST HOOK: the real DialogPrompter, whose PIN dialog is filled from the test's pipe."""
@@ -222,7 +121,7 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
                 return _hooked_prompter(key, tray_app.window, hooks)
             return DialogPrompter(key, tray_app.window)
 
-        return ThreadPrompter(gui.call(make), gui, before=bring_up)
+        return ThreadedPrompter(gui.call(make), gui, before=bring_up)
 
     def notify(job: Job) -> None:
         if job.step != "finished":

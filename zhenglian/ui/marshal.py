@@ -1,77 +1,138 @@
 """Call GUI code from a worker thread and wait for the answer.
 
 Token and network work runs in worker threads; dialogs (PIN, confirmation)
-must run on the GUI thread.  :func:`call_in_gui` posts a call to the GUI
-thread through a queued signal and blocks the worker until it returns.
+must run on the GUI thread.  A :class:`GuiCaller` posts a call to the GUI
+thread through a queued signal and blocks the worker until it returns — or,
+when it was given a ``stop`` event that is set first (the app quits), stops
+waiting with :class:`~zhenglian.errors.SignDeclined`.
+:func:`call_in_gui` uses one shared caller without a stop event.
 :class:`ThreadedPrompter` wraps a GUI :class:`PinPrompter` this way so the
 PIN flows of :mod:`zhenglian.tokens.pin` can run in a worker.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
+
+from zhenglian import errors
+
+log = logging.getLogger(__name__)
 
 
-class _Invoker(QObject):
-    call = Signal(object)
+class GuiCaller(QObject):
+    """Run functions on the GUI thread for worker threads.
 
-    def __init__(self) -> None:
+    ``call`` blocks the worker until the function has returned (its exception
+    is raised in the worker); ``post`` does not wait.  With a ``stop`` event,
+    a waiting worker gives up with SignDeclined once it is set, and calls not
+    yet run are skipped.
+    """
+
+    _call = Signal(object)
+    _post = Signal(object)
+
+    def __init__(self, stop: threading.Event | None = None) -> None:
         super().__init__()
-        self.call.connect(self._run)
+        app = QCoreApplication.instance()
+        if app is None:
+            raise RuntimeError("no Qt application")
+        self.moveToThread(app.thread())
+        self.stop = stop
+        self._call.connect(self._run, Qt.ConnectionType.QueuedConnection)
+        self._post.connect(self._run_posted, Qt.ConnectionType.QueuedConnection)
+
+    def _stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
     @Slot(object)
-    def _run(self, job: list[Any]) -> None:
-        fn, args, box, done = job
+    def _run(self, item: tuple[Callable[[], Any], dict[str, Any], threading.Event]) -> None:
+        fn, box, done = item
         try:
-            box["result"] = fn(*args)
-        except BaseException as exc:  # handed back to the worker
+            if not self._stopped():
+                box["result"] = fn()
+        except BaseException as exc:  # handed to the waiting worker
             box["error"] = exc
         finally:
             done.set()
 
+    @Slot(object)
+    def _run_posted(self, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a notification must not take the GUI down
+            log.exception("GUI call posted from a worker failed")
 
-_invoker: _Invoker | None = None
+    def call(self, fn: Callable[[], Any]) -> Any:
+        if QThread.currentThread() is self.thread():
+            return fn()
+        box: dict[str, Any] = {}
+        done = threading.Event()
+        self._call.emit((fn, box, done))
+        while not done.wait(0.2):
+            if self._stopped():
+                raise errors.SignDeclined()
+        if "error" in box:
+            raise box["error"]
+        if "result" not in box:  # stopped before it ran
+            raise errors.SignDeclined()
+        return box["result"]
+
+    def post(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the GUI thread later; do not wait."""
+        self._post.emit(fn)
 
 
-def _get_invoker() -> _Invoker:
-    global _invoker
-    if _invoker is None:
-        app = QCoreApplication.instance()
-        if app is None:
-            raise RuntimeError("no Qt application")
-        _invoker = _Invoker()
-        _invoker.moveToThread(app.thread())
-    return _invoker
+_shared: GuiCaller | None = None
 
 
 def init() -> None:
-    """Create the invoker on the GUI thread (call once at start-up)."""
-    _get_invoker()
+    """Create the shared caller (call once at start-up, on the GUI thread)."""
+    _get_shared()
+
+
+def _get_shared() -> GuiCaller:
+    global _shared
+    if _shared is None:
+        _shared = GuiCaller()
+    return _shared
 
 
 def call_in_gui(fn: Callable[..., Any], *args: Any) -> Any:
     app = QCoreApplication.instance()
     if app is None or QThread.currentThread() is app.thread():
         return fn(*args)
-    box: dict[str, Any] = {}
-    done = threading.Event()
-    _get_invoker().call.emit([fn, args, box, done])
-    done.wait()
-    if "error" in box:
-        raise box["error"]
-    return box.get("result")
+    return _get_shared().call(lambda: fn(*args))
 
 
 class ThreadedPrompter:
-    """A PinPrompter usable from a worker thread; every call runs on the GUI thread."""
+    """A PinPrompter usable from a worker thread; every call runs on the GUI thread.
 
-    def __init__(self, inner: Any) -> None:
+    ``before`` runs on the GUI thread ahead of each question to the operator
+    (the bridge brings the window up first); ``gui`` defaults to the shared caller.
+    """
+
+    def __init__(self, inner: Any, gui: GuiCaller | None = None,
+                 before: Callable[[], None] | None = None) -> None:
         self.inner = inner
+        self.gui = gui
+        self.before = before or (lambda: None)
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        if self.gui is None:
+            return call_in_gui(fn)
+        return self.gui.call(fn)
+
+    def _ask(self, fn: Callable[[], Any]) -> Any:
+        def run() -> Any:
+            self.before()
+            return fn()
+        return self._call(run)
 
     @property
     def keep_pin(self) -> bool:
@@ -86,25 +147,25 @@ class ThreadedPrompter:
         self.inner.error = value
 
     def locked(self, st: Any, error: Any) -> None:
-        call_in_gui(self.inner.locked, st, error)
+        self._ask(lambda: self.inner.locked(st, error))
 
     def confirm_final_try(self, st: Any) -> bool:
-        return bool(call_in_gui(self.inner.confirm_final_try, st))
+        return bool(self._ask(lambda: self.inner.confirm_final_try(st)))
 
     def ask_pin(self, st: Any) -> Any:
-        return call_in_gui(self.inner.ask_pin, st)
+        return self._ask(lambda: self.inner.ask_pin(st))
 
     def ask_change(self, st: Any, policy: Any) -> Any:
-        return call_in_gui(self.inner.ask_change, st, policy)
+        return self._call(lambda: self.inner.ask_change(st, policy))
 
     def ask_unlock(self, st: Any, policy: Any) -> Any:
-        return call_in_gui(self.inner.ask_unlock, st, policy)
+        return self._call(lambda: self.inner.ask_unlock(st, policy))
 
     @contextmanager
     def pinpad(self, st: Any) -> Iterator[None]:
-        cm = call_in_gui(self.inner.pinpad, st)
-        call_in_gui(cm.__enter__)
+        cm = self._call(lambda: self.inner.pinpad(st))
+        self._call(cm.__enter__)
         try:
             yield
         finally:
-            call_in_gui(cm.__exit__, None, None, None)
+            self._call(lambda: cm.__exit__(None, None, None))
