@@ -63,3 +63,34 @@ def test_cli_errors_are_clear(reference_server, demo_keys, run_cli, tmp_path: Pa
     down = run_cli("tasks", "sync", "--server", "http://127.0.0.1:9", "--key", SZCA.label, "--pin-stdin",
                    input=f"{SZCA.user_pin}\n", env=dict(env, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring"))
     assert down.returncode == ExitCode.SERVER and "无法连接签署服务器" in down.stderr
+
+
+def test_sign_checks_the_key_before_the_pin(reference_server, make_key, run_cli) -> None:  # noqa: F811
+    """Locked: refused without reading a PIN; final try: refused unless confirmed; then signed."""
+    from zhenglian.tokens import pincounter
+
+    server: RunningServer = reference_server
+    key = make_key(SZCA)  # the same institution, its own serial (and PIN counter)
+    tid = server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("贷款合同",))[0]
+    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}  # no stored login
+    args = ("tasks", "sign", tid, "--server", server.url, "--key", key.serial, "--pin-stdin")
+    try:
+        pincounter.record_locked(key.serial, 10)
+        locked = run_cli(*args, input="", env=env)  # no PIN line: a locked key must not ask
+        assert locked.returncode == ExitCode.PIN_LOCKED, locked.stderr
+        assert "Traceback" not in locked.stderr
+        pincounter.reset(key.serial)
+        for _ in range(9):
+            pincounter.record_failure(key.serial)
+        final = run_cli(*args, input=f"{SZCA.user_pin}\n", env=env)
+        assert final.returncode == ExitCode.CANCELLED, final.stderr
+        assert "最后一次" in final.stderr
+        assert server.store.task(tid).status == "pending"
+        assert pincounter.failures(key.serial) == 9  # no try spent
+        done = run_cli(*args, "--confirm-final-try", input=f"{SZCA.user_pin}\n", env=env)
+        assert done.returncode == 0, done.stderr
+        assert SZCA.user_pin not in done.stdout + done.stderr
+        assert server.uploads_per_task().get(tid) == 1
+        assert pincounter.failures(key.serial) == 0
+    finally:
+        pincounter.reset(key.serial)

@@ -22,7 +22,6 @@ from typing import Any
 from zhenglian import errors
 from zhenglian.cli.output import line, print_json
 from zhenglian.services import Context
-from zhenglian.tokens import pin as pinops
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -50,50 +49,16 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 # --- shared set-up -----------------------------------------------------------------
 
-class _Parts:
-    def __init__(self, args: argparse.Namespace) -> None:
-        from zhenglian.server.api import ServerClient
-        from zhenglian.server.session import ServerSession
-        from zhenglian.server.tokenstore import TokenStore
-        from zhenglian.tasks.outbox import Outbox
+def _workspace(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The key's TaskWorkspace (the tray app's too) and a terminal PIN prompter."""
+    from zhenglian.cli.cmd_pin import TerminalPrompter
+    from zhenglian.tasks.workspace import TaskWorkspace
 
-        self.args = args
-        self.ctx = Context.create(args.module)
-        url = args.server or self.ctx.settings.server_url
-        if not url:
-            raise errors.ServerNotConfigured()
-        self.client = ServerClient(url, ca_bundle=self.ctx.settings.ca_bundle)
-        self.key = self.ctx.tokens.find_key(args.key)
-        self.module = self.ctx.tokens.module_for(self.key)
-        self.manifest = self.ctx.tokens.pin_policy_manifest(self.key)
-        self.session = ServerSession(self.client, self.key, TokenStore())
-        self.outbox = Outbox()
-
-    def login_if_needed(self) -> None:
-        if self.session.logged_in:
-            return
-        from zhenglian.cli.cmd_sign import read_pin
-        from zhenglian.pdf import keysign
-
-        keysign.precheck(self.module, self.key, self.manifest, confirmed_final_try=self.args.confirm_final_try)
-        pin = read_pin(self.args)
-        try:
-            with pinops.user_session(self.module, self.key, pin, self.manifest,
-                                     confirmed_final_try=self.args.confirm_final_try) as p11:
-                pin.wipe()
-                self.session.login(p11)
-        finally:
-            pin.wipe()
-
-    def call(self, fn: Any, *a: Any) -> Any:
-        """Call the server, logging in (PIN) once if the stored login is missing or expired."""
-        self.login_if_needed()
-        try:
-            return fn(*a)
-        except errors.AuthRequired:
-            self.session.forget()
-            self.login_if_needed()
-            return fn(*a)
+    ctx = Context.create(args.module)
+    url = args.server or ctx.settings.server_url
+    if not url:  # before looking for a key: the first thing to fix
+        raise errors.ServerNotConfigured()
+    return TaskWorkspace(ctx, ctx.tokens.find_key(args.key), url), TerminalPrompter(args)
 
 
 def _task_line(t: Any) -> str:
@@ -103,10 +68,9 @@ def _task_line(t: Any) -> str:
     return f"{t.id}  [{t.status_zh}] {t.title}（{t.business_type}；{t.seal_type or '印章'} @ {where}{extra}{due}）"
 
 
-def _outbox_lines(parts: _Parts) -> list[str]:
-    origin = parts.client.origin
+def _outbox_lines(ws: Any) -> list[str]:
     out = []
-    queued, failed = parts.outbox.pending(origin), parts.outbox.failed(origin)
+    queued, failed = ws.outbox.pending(ws.origin), ws.outbox.failed(ws.origin)
     if queued:
         out.append(f"待上传 / waiting to upload: {len(queued)}")
     for e in failed:
@@ -117,33 +81,37 @@ def _outbox_lines(parts: _Parts) -> list[str]:
 # --- commands ----------------------------------------------------------------------
 
 def run_list(args: argparse.Namespace) -> int:
-    parts = _Parts(args)
-    with parts.client:
-        listing = parts.call(parts.client.tasks, args.status)
+    ws, prompter = _workspace(args)
+    try:
+        listing = ws.call(prompter, ws.client.tasks, args.status)
+    finally:
+        ws.stop()
     if args.json:
-        print_json({"server": parts.client.origin, "tasks": [t.to_dict() for t in listing.tasks],
-                    "outbox_waiting": len(parts.outbox.pending(parts.client.origin)),
-                    "outbox_refused": len(parts.outbox.failed(parts.client.origin))})
+        print_json({"server": ws.origin, "tasks": [t.to_dict() for t in listing.tasks],
+                    "outbox_waiting": len(ws.outbox.pending(ws.origin)),
+                    "outbox_refused": len(ws.outbox.failed(ws.origin))})
         return 0
-    line(f"{parts.client.origin}：{len(listing.tasks)} 个任务 / tasks ({args.status})")
+    line(f"{ws.origin}：{len(listing.tasks)} 个任务 / tasks ({args.status})")
     for t in listing.tasks:
         line(_task_line(t))
-    for text in _outbox_lines(parts):
+    for text in _outbox_lines(ws):
         line(text)
     return 0
 
 
 def run_sync(args: argparse.Namespace) -> int:
-    parts = _Parts(args)
-    with parts.client:
-        report = parts.call(lambda: parts.outbox.flush(parts.client, parts.client.origin, force=True))
+    ws, prompter = _workspace(args)
+    try:
+        report = ws.call(prompter, lambda: ws.outbox.flush(ws.client, ws.origin, force=True))
         if report.auth_required:
-            parts.session.forget()
-            parts.login_if_needed()
-            report = parts.outbox.flush(parts.client, parts.client.origin, force=True)
-        listing = parts.call(parts.client.tasks, "pending") if report.error is None else None
+            ws.session.forget()
+            ws.login(prompter)
+            report = ws.outbox.flush(ws.client, ws.origin, force=True)
+        listing = ws.call(prompter, ws.client.tasks, "pending") if report.error is None else None
+    finally:
+        ws.stop()
     if args.json:
-        print_json({"server": parts.client.origin, "uploaded": [e.task_id for e in report.uploaded],
+        print_json({"server": ws.origin, "uploaded": [e.task_id for e in report.uploaded],
                     "refused": [e.to_dict() for e in report.refused], "remaining": report.remaining,
                     "error": report.error.to_dict() if report.error else None,
                     "pending": [t.to_dict() for t in listing.tasks] if listing else None})
@@ -163,25 +131,23 @@ def run_sync(args: argparse.Namespace) -> int:
 
 
 def run_sign(args: argparse.Namespace) -> int:
-    from zhenglian.cli.cmd_sign import read_pin
-    from zhenglian.pdf import keysign
     from zhenglian.tasks import batch
 
     if bool(args.ids) == bool(args.all):
         raise errors.UsageError(detail="请给出任务编号，或用 --all / give task ids, or --all")
-    parts = _Parts(args)
-    keysign.precheck(parts.module, parts.key, parts.manifest, confirmed_final_try=args.confirm_final_try)
-    pin = read_pin(args)
+    ws, prompter = _workspace(args)
     cancel = threading.Event()
+    started = threading.Event()
 
     def on_sigint(signum: int, frame: Any) -> None:
-        if cancel.is_set():
+        if cancel.is_set() or not started.is_set():  # at the PIN prompt: stop at once
             raise KeyboardInterrupt
         cancel.set()
         print("正在停止：当前文件签完后停止，已签文件继续上传 / stopping after the current document",
               file=sys.stderr, flush=True)
 
     def on_progress(p: batch.Progress) -> None:
+        started.set()
         if args.json:
             return
         labels = {"signed": "已签署 / signed", "uploaded": "已上传 / uploaded", "failed": "失败 / failed",
@@ -195,13 +161,11 @@ def run_sign(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() \
         else None
     try:
-        with parts.client:
-            result = batch.sign_tasks(parts.session, parts.module, parts.manifest, pin,
-                                      None if args.all else args.ids, parts.outbox, progress=on_progress,
-                                      cancel=cancel, confirmed_final_try=args.confirm_final_try,
-                                      upload_wait_s=args.upload_wait)
+        # flags (locked, final try), then the PIN, once; the workspace wipes it
+        result = ws.sign(None if args.all else args.ids, prompter, progress=on_progress, cancel=cancel,
+                         upload_wait_s=args.upload_wait)
     finally:
-        pin.wipe()
+        ws.stop()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     if args.json:

@@ -1,6 +1,6 @@
-"""One key's work with one signing server, for the GUI (Qt-free).
+"""One key's work with one signing server, for the GUI and the CLI (Qt-free).
 
-Bundles what the tray app needs: the API client, the login kept in the
+Bundles what the tray app and ``zhenglian tasks`` need: the API client, the login kept in the
 keyring, the outbox, the background :class:`~zhenglian.tasks.sync.TaskSync`,
 batch signing with one PIN asked through a :class:`PinPrompter`, and the
 seal preview of a task (where it will land, with which seal).
@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from zhenglian import errors
 from zhenglian.server.models import Placement, Task
@@ -24,6 +24,7 @@ from zhenglian.tokens import pin as pinops
 from zhenglian.tokens.model import KeyInfo
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,24 @@ class TaskWorkspace:
         if self.sync is not None:
             self.sync.wake()
 
-    def sign(self, task_ids: Sequence[str], prompter: pinops.PinPrompter, *,
+    def call(self, prompter: pinops.PinPrompter, fn: Callable[..., T], *args: Any) -> T:
+        """Call the server, logging in first (one PIN, through ``prompter``) when there
+        is no stored login, and once more when the server says it has expired."""
+        if not self.session.logged_in:
+            self.login(prompter)
+        try:
+            return fn(*args)
+        except errors.AuthRequired:
+            self.session.forget()
+            self.login(prompter)
+            return fn(*args)
+
+    def sign(self, task_ids: Sequence[str] | None, prompter: pinops.PinPrompter, *,
              progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
-             placements: Mapping[str, Placement] | None = None) -> BatchResult:
-        """Every task with one PIN, asked once; the PIN is wiped when the batch is logged in."""
+             placements: Mapping[str, Placement] | None = None,
+             upload_wait_s: float = 30.0) -> BatchResult:
+        """Every task (None: every pending one) with one PIN, asked once; the PIN is
+        wiped when the batch is logged in."""
         from zhenglian.lifecycle import check_usable
 
         cert = self.key.signing_certificate()
@@ -106,9 +121,10 @@ class TaskWorkspace:
         check_usable(cert.info)  # an expired certificate: refused before any PIN
         st, pin = pinops.gate_and_ask(self.module, self.key, self.manifest, prompter)
         try:
-            result = sign_tasks(self.session, self.module, self.manifest, pin, list(task_ids), self.outbox,
+            result = sign_tasks(self.session, self.module, self.manifest, pin,
+                                None if task_ids is None else list(task_ids), self.outbox,
                                 progress=progress, cancel=cancel, confirmed_final_try=st.final_try,
-                                placements=placements)
+                                placements=placements, upload_wait_s=upload_wait_s)
         finally:
             if pin is not None:
                 pin.wipe()
