@@ -170,9 +170,9 @@ def test_second_launch_brings_up_the_first(qtbot, qapp) -> None:
     threads: list[bool] = []
     single.activated.connect(lambda _m: threads.append(threading.current_thread()
                                                        is threading.main_thread()))
+    proc = subprocess.Popen([sys.executable, "-m", "zhenglian"], cwd=ROOT, env=dict(os.environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "zhenglian"], cwd=ROOT, env=dict(os.environ),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with qtbot.waitSignal(single.activated, timeout=15000) as blocker:
             pass
         out, _ = proc.communicate(timeout=15)
@@ -181,6 +181,9 @@ def test_second_launch_brings_up_the_first(qtbot, qapp) -> None:
         assert threads == [True], "activated must reach its slots on the GUI thread"
         assert "已在运行" in out
     finally:
+        if proc.poll() is None:  # it did not find us and became a tray app of its own
+            proc.kill()
+            proc.wait(10)
         single.close()
 
 
