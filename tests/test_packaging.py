@@ -329,6 +329,22 @@ def test_deb_metadata_and_layout(deb: Path) -> None:
     assert all(" root/root " in line for line in listing.splitlines())
 
 
+@slow
+@linux_only
+def test_deb_maintainer_and_homepage_come_from_the_publisher(bundle: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, ZHENGLIAN_DEB_MAINTAINER="某某公积金中心信息科 <it@example.org>",
+               ZHENGLIAN_HOMEPAGE="https://example.org/zhenglian")
+    res = _run(["bash", str(BUILD_DEB), "--bundle", str(bundle), "--out", str(tmp_path), "-z", "0"], env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    deb = Path(res.stdout.strip().splitlines()[-1])
+    fields = {k: _run(["dpkg-deb", "-f", str(deb), k]).stdout.strip() for k in ("Maintainer", "Homepage")}
+    assert fields == {"Maintainer": "某某公积金中心信息科 <it@example.org>",
+                      "Homepage": "https://example.org/zhenglian"}
+    bad = _run(["bash", str(BUILD_DEB), "--bundle", str(bundle), "--out", str(tmp_path)],
+               env=dict(os.environ, ZHENGLIAN_DEB_MAINTAINER="nobody"))
+    assert bad.returncode == 2 and "Name <address>" in bad.stderr
+
+
 @linux_only
 def test_desktop_entries() -> None:
     entry = (ROOT / "installer" / "linux" / "zhenglian.desktop").read_text(encoding="utf-8")

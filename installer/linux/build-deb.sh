@@ -8,6 +8,10 @@
 #   --out DIR     where the .deb goes (default dist)
 #   -z N          xz compression level (default 6; the tests use 1: faster, larger)
 #
+#   ZHENGLIAN_DEB_MAINTAINER="Name <address>"   the Maintainer field (default: a
+#                 placeholder; set it when publishing)
+#   ZHENGLIAN_HOMEPAGE=URL                      adds a Homepage field
+#
 # Layout of the package:
 #   /opt/zhenglian/                      the bundle (zhenglian + _internal/)
 #   /opt/zhenglian/share/autostart/      zhenglian.desktop, NOT active: the app's
@@ -31,10 +35,17 @@ while (($#)); do
     --bundle) BUNDLE=$(realpath -m "$2"); shift 2 ;;
     --out) OUT=$(realpath -m "$2"); shift 2 ;;
     -z) LEVEL=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
+
+# Whoever publishes the package says who they are (Debian policy: a working address).
+# The defaults are placeholders for local and CI builds.
+MAINTAINER=${ZHENGLIAN_DEB_MAINTAINER:-zhenglian project <maintainers@zhenglian.invalid>}
+HOMEPAGE=${ZHENGLIAN_HOMEPAGE:-}
+[[ $MAINTAINER == *"<"*"@"*">"* ]] || { echo "ZHENGLIAN_DEB_MAINTAINER must be 'Name <address>'" >&2; exit 2; }
+[[ $MAINTAINER == *.invalid\> ]] && echo "note: placeholder Maintainer (set ZHENGLIAN_DEB_MAINTAINER to publish)" >&2
 
 for tool in dpkg-deb dpkg objdump; do
   command -v "$tool" >/dev/null || { echo "build-deb.sh needs $tool (apt-get install dpkg binutils)" >&2; exit 3; }
@@ -117,9 +128,10 @@ cat > "$PKG/DEBIAN/control" <<EOF
 Package: zhenglian
 Version: $DEB_VERSION
 Architecture: $ARCH
-Maintainer: zhenglian project <maintainers@zhenglian.invalid>
+Maintainer: $MAINTAINER
 Installed-Size: $INSTALLED_KB
-Depends: $(join "${DEPENDS[@]}")
+${HOMEPAGE:+Homepage: $HOMEPAGE
+}Depends: $(join "${DEPENDS[@]}")
 Recommends: $(join "${RECOMMENDS[@]}")
 Suggests: $(join "${SUGGESTS[@]}")
 Section: utils
