@@ -314,7 +314,8 @@ def test_deb_metadata_and_layout(deb: Path) -> None:
     assert re.search(r"libc6 \(>= 2\.\d+\)", depends)
     for pkg in ("libegl1", "libfontconfig1", "libxkbcommon-x11-0", "libxcb-cursor0"):
         assert pkg in depends
-    assert re.search(r"fonts-noto-cjk \| fonts-wqy-zenhei", depends)
+    assert "fonts-arphic-uming | fonts-wqy-zenhei" in depends  # TrueType: the forms embed it
+    assert "fonts-noto-cjk" in fields["Recommends"]
     assert "pcscd" in fields["Recommends"]
     assert int(fields["Installed-Size"]) > 10_000
     listing = _run(["dpkg-deb", "-c", str(deb)]).stdout
@@ -576,3 +577,20 @@ def test_nsis_script_refuses_a_bundle_without_the_windowed_exe(tmp_path: Path) -
     res = _makensis(_nsis_stub(tmp_path, with_gui=False), tmp_path / "x.exe")
     assert res.returncode != 0
     assert "zhenglian-gui.exe not found" in res.stdout + res.stderr
+
+
+def test_the_font_the_deb_depends_on_is_one_the_forms_can_embed() -> None:
+    """apt installs the first alternative of the font dependency: the paper forms need a
+    TrueType CJK font (reportlab cannot embed Noto CJK's CFF outlines)."""
+    from zhenglian.lifecycle import fonts
+
+    files = {"fonts-arphic-uming": "/usr/share/fonts/truetype/arphic/uming.ttc",
+             "fonts-wqy-zenhei": "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+             "fonts-wqy-microhei": "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"}
+    text = BUILD_DEB.read_text(encoding="utf-8")
+    line = next(m.group(1) for m in re.finditer(r'^\s*"(fonts-[^"]+)"', text, re.M))
+    alternatives = [a.strip() for a in line.split("|")]
+    assert alternatives, line
+    for package in alternatives:
+        assert package in files, f"{package}: which TrueType file does it install? (lifecycle/fonts.py)"
+        assert files[package] in fonts._UNIX, f"lifecycle/fonts.py does not look for {files[package]}"

@@ -80,14 +80,25 @@ DEPENDS=(
   "libxcb-keysyms1" "libxcb-randr0" "libxcb-render0" "libxcb-render-util0" "libxcb-shape0"
   "libxcb-shm0" "libxcb-sync1" "libxcb-util1" "libxcb-xfixes0" "libxcb-xkb1"
   "libxkbcommon0" "libxkbcommon-x11-0"
-  "fonts-noto-cjk | fonts-wqy-zenhei | fonts-wqy-microhei | fonts-arphic-uming"
+  # A Chinese TrueType font: the paper forms embed one (reportlab cannot embed the CFF
+  # outlines of Noto CJK); apt installs the first, uming (宋体-like, as the CA's forms).
+  "fonts-arphic-uming | fonts-wqy-zenhei | fonts-wqy-microhei"
 )
 # pcscd: CA keys that are CCID smart cards; gtk3: native file dialogs (Qt's gtk3 theme
-# plugin); wayland: Qt's Wayland plugin (without it Qt runs through XWayland).
-RECOMMENDS=("pcscd" "libgtk-3-0" "libwayland-client0" "libwayland-cursor0" "libwayland-egl1")
+# plugin); wayland: Qt's Wayland plugin (without it Qt runs through XWayland);
+# Noto CJK: the UI's Chinese text at its best.
+RECOMMENDS=("pcscd" "libgtk-3-0" "libwayland-client0" "libwayland-cursor0" "libwayland-egl1"
+            "fonts-noto-cjk")
 SUGGESTS=("opensc")
 
 join() { local IFS=","; sed 's/,/, /g' <<<"$*"; }
+
+# The OpenSSL the bundle carries: 3.x on current systems, 1.1.1 in the legacy build.
+if compgen -G "$BUNDLE/_internal/libssl.so.1.1" >/dev/null; then
+  OPENSSL_LICENCE="OpenSSL 1.1.1 (OpenSSL and SSLeay licences)"
+else
+  OPENSSL_LICENCE="OpenSSL 3 (Apache-2.0)"
+fi
 
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
@@ -103,7 +114,7 @@ ln -s ../../opt/zhenglian/zhenglian "$PKG/usr/bin/zhenglian"
 install -m 0644 "$ROOT/installer/linux/zhenglian.desktop" "$PKG/usr/share/applications/zhenglian.desktop"
 install -m 0644 "$ROOT/resources/icons/zhenglian.svg" "$PKG/usr/share/icons/hicolor/scalable/apps/zhenglian.svg"
 install -m 0644 "$ROOT/resources/icons/zhenglian.png" "$PKG/usr/share/icons/hicolor/256x256/apps/zhenglian.png"
-cat > "$PKG/usr/share/doc/zhenglian/copyright" <<'EOF'
+cat > "$PKG/usr/share/doc/zhenglian/copyright" <<EOF
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: zhenglian
 Comment: /opt/zhenglian/_internal holds the Python runtime (PSF licence) and the
@@ -112,7 +123,7 @@ Comment: /opt/zhenglian/_internal holds the Python runtime (PSF licence) and the
  libraries in _internal/PySide6/Qt/lib can be replaced), pyHanko (MIT),
  python-pkcs11 (MIT), cryptography (Apache-2.0 or BSD), Pillow (MIT-CMU),
  asn1crypto (MIT), httpx (BSD-3-Clause), keyring (MIT), platformdirs (MIT),
- OpenSSL 3 (Apache-2.0), ICU (Unicode-3.0).
+ $OPENSSL_LICENCE, ICU (Unicode-3.0).
 
 Files: *
 Copyright: the zhenglian authors
