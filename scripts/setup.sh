@@ -17,6 +17,7 @@ APT_PACKAGES=(
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-util1 libxcb-sync1 libxcb-xfixes0
   libxcb-shm0 libxcb-xkb1 libx11-xcb1 libgssapi-krb5-2  # Qt's xcb platform plugin; the .deb's Depends
   nsis icu-devtools binutils desktop-file-utils    # packaging: makensis, ICU data trim, .desktop check
+  debootstrap debian-archive-keyring gpgv curl xz-utils patch  # the legacy (Debian 11) build and its test
   chromium                                          # the web page → bridge end-to-end test
 )
 
