@@ -6,7 +6,8 @@
     .venv/bin/python benchmarks/package_sizes.py --bundle DIR --deb FILE --installer FILE
 
 Targets (issue 9): installed ≤ 120 MB, .deb ≤ 50 MB.  The installer line
-appears only where one was built (Windows CI).  "installed" is the sum of the
+appears only where one was built (Windows CI), the legacy line where
+installer/linux/build-legacy.sh made one (dist/legacy/).  "installed" is the sum of the
 file sizes; "on disk" is what ``du`` reports (block rounding).
 """
 
@@ -73,7 +74,21 @@ def build(work: Path) -> tuple[Path, Path]:
     return dist / "zhenglian", Path(out.strip().splitlines()[-1])
 
 
-def report(bundle: Path | None, deb: Path | None, installer: Path | None) -> None:
+def deb_line(label: str, deb: Path | None) -> None:
+    if not (deb and deb.is_file()):
+        print(f"{label} not built")
+        return
+    size = deb.stat().st_size
+    kb = deb_installed_kb(deb)
+    inst = f", Installed-Size {kb / 1024:.1f} MB" if kb else ""
+    ok = lambda n, target: "ok" if n <= target else "OVER"  # noqa: E731
+    size_ok = ok(size / MB, TARGET_DEB_MB)
+    inst_ok = f", installed target ≤ {TARGET_INSTALLED_MB} MB: {ok(kb / 1024, TARGET_INSTALLED_MB)}" if kb else ""
+    print(f"{label} {deb.name}: {size / MB:.1f} MB{inst} (target ≤ {TARGET_DEB_MB} MB: {size_ok}{inst_ok})")
+
+
+def report(bundle: Path | None, deb: Path | None, installer: Path | None,
+           legacy_deb: Path | None = None) -> None:
     if bundle and bundle.is_dir():
         size = tree_bytes(bundle)
         du = subprocess.run(["du", "-sk", str(bundle)], capture_output=True, text=True).stdout.split()
@@ -85,14 +100,9 @@ def report(bundle: Path | None, deb: Path | None, installer: Path | None) -> Non
             print(f"    {n / MB:6.1f} MB  {name}")
     else:
         print("bundle     not built")
-    if deb and deb.is_file():
-        size = deb.stat().st_size
-        kb = deb_installed_kb(deb)
-        inst = f", Installed-Size {kb / 1024:.1f} MB" if kb else ""
-        ok = "ok" if size / MB <= TARGET_DEB_MB else "OVER"
-        print(f".deb       {deb.name}: {size / MB:.1f} MB{inst} (target ≤ {TARGET_DEB_MB} MB: {ok})")
-    else:
-        print(".deb       not built")
+    deb_line(".deb      ", deb)
+    if legacy_deb and legacy_deb.is_file():
+        deb_line("legacy    ", legacy_deb)
     if installer and installer.is_file():
         print(f"installer  {installer.name}: {installer.stat().st_size / MB:.1f} MB")
 
@@ -103,17 +113,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path)
     parser.add_argument("--deb", type=Path)
     parser.add_argument("--installer", type=Path)
+    parser.add_argument("--legacy-deb", type=Path,
+                        help="the glibc-2.28 package (default dist/legacy/; built by "
+                             "installer/linux/build-legacy.sh, as root)")
     args = parser.parse_args(argv)
     dist = ROOT / "dist"
     if args.build:
         with tempfile.TemporaryDirectory(prefix="zhenglian-sizes-") as tmp:
             bundle, deb = build(Path(tmp))
-            report(bundle, deb, args.installer)
+            report(bundle, deb, args.installer, args.legacy_deb)
         return 0
     bundle = args.bundle or dist / "zhenglian"
     deb = args.deb or next(iter(sorted(dist.glob("zhenglian_*.deb"))), None)
     installer = args.installer or next(iter(sorted(dist.glob("zhenglian-*-setup.exe"))), None)
-    report(bundle, deb, installer)
+    legacy = args.legacy_deb or next(iter(sorted((dist / "legacy").glob("zhenglian_*.deb"))), None)
+    report(bundle, deb, installer, legacy)
     return 0
 
 
