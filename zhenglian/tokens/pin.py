@@ -452,27 +452,26 @@ def interactive_verify(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | 
 
 def interactive_change(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
                        cache: Any = None) -> None:
-    st = _gate(module, key, manifest, prompter, False)
-    answer = prompter.ask_change(st, key_policy(module, key, manifest))
-    if answer is None:
-        raise errors.PinCancelled()
-    try:
-        change(module, key, *answer, manifest, confirmed_final_try=st.final_try)
-    finally:
-        _wipe(*answer)
-        if cache is not None:
-            cache.forget(key.serial)
+    """Flags (user PIN), then old and new PIN from the prompter, then C_SetPIN."""
+    _interactive_set(module, key, manifest, prompter, cache, so=False)
 
 
 def interactive_unlock(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
                        cache: Any = None) -> None:
-    so_st = _gate(module, key, manifest, prompter, True)
-    answer = prompter.ask_unlock(so_st, key_policy(module, key, manifest))
+    """Flags (SO PIN), then SO PIN and new user PIN from the prompter, then C_InitPIN."""
+    _interactive_set(module, key, manifest, prompter, cache, so=True)
+
+
+def _interactive_set(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
+                     cache: Any, *, so: bool) -> None:
+    st = _gate(module, key, manifest, prompter, so)
+    ask, act = (prompter.ask_unlock, unlock) if so else (prompter.ask_change, change)
+    answer = ask(st, key_policy(module, key, manifest))
     if answer is None:
         raise errors.PinCancelled()
     try:
-        unlock(module, key, *answer, manifest, confirmed_final_try=so_st.final_try)
+        act(module, key, *answer, manifest, confirmed_final_try=st.final_try)
     finally:
         _wipe(*answer)
         if cache is not None:
-            cache.forget(key.serial)
+            cache.forget(key.serial)  # a kept PIN is stale once the PIN changed
