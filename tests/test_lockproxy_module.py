@@ -45,6 +45,7 @@ import pytest
 pkcs11 = pytest.importorskip("pkcs11")
 from pkcs11 import KeyType, ObjectClass, TokenFlag  # noqa: E402
 from pkcs11.exceptions import PinIncorrect, PinLocked  # noqa: E402
+from test_pin_support import environ  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BUILD_SH = HERE / "pkcs11_lockproxy" / "build.sh"
@@ -66,25 +67,6 @@ SO_BITS = TokenFlag.SO_PIN_COUNT_LOW | TokenFlag.SO_PIN_FINAL_TRY | TokenFlag.SO
 NO_FLAGS = TokenFlag(0)
 
 _labels = itertools.count(1)
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (str) or unset (None) variables, restore the old values afterwards."""
-    saved = {k: os.environ.get(k) for k in values}
-    try:
-        for k, v in values.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @dataclass
@@ -111,12 +93,12 @@ class Proxy:
         return env
 
     def load(self) -> None:
-        with _environ(self.env()):
+        with environ(self.env()):
             self.lib = pkcs11.lib(str(self.path))
 
     def reinit(self, **extra: str | None) -> None:
         """C_Finalize + C_Initialize: closes all sessions, rereads config and tokens."""
-        with _environ(self.env(**extra)):
+        with environ(self.env(**extra)):
             self.lib.reinitialize()
 
     def new_token(self) -> str:

@@ -53,10 +53,15 @@ def netca_spec(**changes: object) -> provision.DemoKeySpec:
 
 
 @contextlib.contextmanager
-def environ(values: dict[str, str]) -> Iterator[None]:
+def environ(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (str) or unset (None) variables, restore the old values afterwards."""
     saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
     try:
+        for k, v in values.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         yield
     finally:
         for k, v in saved.items():
