@@ -728,3 +728,23 @@ class TicketTaskMismatch(ZhenglianError):
     exit_code = ExitCode.SERVER
     zh = "签署凭据对应的任务（{got}）与网页所说的任务（{expected}）不符，未签署"
     en = "The ticket names task {got}, not the task the page named ({expected}); nothing was signed"
+
+
+# --- key layer: mechanisms and signatures from the key ---------------------------
+
+class MechanismUnsupported(ZhenglianError):
+    code = "mechanism_unsupported"
+    exit_code = ExitCode.DRIVER
+    zh = "UKey 不支持所需的签名算法（{mechanism}）"
+    en = "The key does not offer the signing mechanism needed ({mechanism})"
+    hint_zh = "请确认驱动版本，或联系 CA 技术支持（zhenglian doctor 列出了 UKey 支持的算法）"
+    hint_en = "Check the driver version or contact the CA's support (zhenglian doctor lists the key's mechanisms)"
+
+
+class KeySignatureInvalid(ZhenglianError):
+    code = "key_signature_invalid"
+    exit_code = ExitCode.DRIVER
+    zh = "UKey 返回的签名与证书不符（{detail}），未写入任何文件"
+    en = "The signature returned by the key does not match its certificate ({detail}); nothing was written"
+    hint_zh = "文档未改动。请重新插拔 UKey 后再试；仍失败请联系 CA 技术支持"
+    hint_en = "The document is unchanged. Re-plug the key and try again; if it persists, contact the CA's support"

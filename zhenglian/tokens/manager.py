@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zhenglian import errors, paths
 from zhenglian.manifest import Manifest, ManifestSet, candidate_paths
 from zhenglian.tokens.model import KeyCert, KeyInfo
-from zhenglian.tokens.module import Pkcs11Module
+from zhenglian.tokens.module import Pkcs11Module, _identity
+
+if TYPE_CHECKING:
+    from zhenglian.keys.handle import KeyHandle
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +41,7 @@ class ModuleStatus:
         }
 
 
-def _key(path: Path) -> str:
-    """Identity of a module file: its resolved path (case-folded on Windows)."""
-    try:
-        resolved = str(path.resolve())
-    except OSError:
-        resolved = str(path)
-    return resolved.lower() if os.name == "nt" else resolved
+_key = _identity
 
 
 class TokenManager:
@@ -194,6 +191,12 @@ class TokenManager:
             return None
         return ModuleStatus(str(module.path), module.claimed_by, module.path.is_file(), module.loaded,
                             module.error, module.library_info())
+
+    def handle(self, key: KeyInfo) -> KeyHandle:
+        """The key as the layers above hold it: its backend, facts and driver manifest."""
+        from zhenglian.keys.handle import KeyHandle
+
+        return KeyHandle(self.module_for(key), key, self.pin_policy_manifest(key))
 
     def module_for(self, key: KeyInfo) -> Pkcs11Module:
         module = self._modules.get(_key(Path(key.module_path)))

@@ -20,6 +20,7 @@ from typing import Any
 
 from zhenglian import errors
 from zhenglian.pki.cert import parse as parse_cert
+from zhenglian.tokens import ckr, p11raw
 from zhenglian.tokens.flags import TokenFlags
 from zhenglian.tokens.model import KeyCert
 
@@ -33,24 +34,8 @@ def _pkcs11() -> Any:
 
 
 def translate(exc: BaseException, path: str = "") -> errors.ZhenglianError:
-    """Map a python-pkcs11 exception to one of our typed errors.
-
-    The message never includes the library's text, which could echo input.
-    """
-    if isinstance(exc, errors.ZhenglianError):
-        return exc
-    p = _pkcs11()
-    name = type(exc).__name__
-    if isinstance(exc, (p.TokenNotPresent, p.DeviceRemoved, p.TokenNotRecognised, p.SessionHandleInvalid,
-                        p.SessionClosed, p.SlotIDInvalid)):
-        return errors.TokenRemoved()
-    if isinstance(exc, p.PinLocked):
-        return errors.PinLocked(route_zh="", route_en="")
-    if isinstance(exc, p.PinIncorrect):
-        return errors.WrongPin(tries_left="?")
-    if isinstance(exc, (p.PinLenRange, p.PinInvalid)):
-        return errors.PinPolicyViolation(problems_zh="长度或字符不被 UKey 接受", problems_en="length or characters not accepted by the key")
-    return errors.TokenError(detail=f"{name}{' (' + path + ')' if path else ''}")
+    """A python-pkcs11 exception as a typed error (the one CKR table, :mod:`zhenglian.tokens.ckr`)."""
+    return ckr.from_exception(exc, where=path)
 
 
 def _token_text(value: object) -> str:
@@ -71,13 +56,48 @@ def _has_get_function_list(path: Path) -> bool:
     return hasattr(handle, "C_GetFunctionList")
 
 
+def _identity(path: Path) -> str:
+    """Identity of a module file: its resolved path (case-folded on Windows)."""
+    try:
+        resolved = str(path.resolve())
+    except OSError:
+        resolved = str(path)
+    return resolved.lower() if os.name == "nt" else resolved
+
+
 def _short_os_error(exc: OSError) -> str:
     text = str(exc)
     return text.split(": ")[-1][:120] if text else type(exc).__name__
 
 
+class _Library:
+    """What is process-wide about a library file: python-pkcs11 loads it once per
+    process, so every :class:`Pkcs11Module` of that file (one per TokenManager:
+    tray, bridge, a CLI command) shares the handle, the lock and the session count."""
+
+    _all: dict[str, _Library] = {}
+    _all_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.lib: Any = None
+        self.sessions_open = 0
+
+    @classmethod
+    def of(cls, path: Path) -> _Library:
+        key = _identity(path)
+        with cls._all_lock:
+            lib = cls._all.get(key)
+            if lib is None:
+                lib = cls._all[key] = cls()
+            return lib
+
+
 class Pkcs11Module:
-    """A PKCS#11 module file and, once loaded, its library handle."""
+    """A PKCS#11 module file as one TokenManager sees it (which manifests claim it),
+    over the process-wide library (:class:`_Library`); a :class:`~zhenglian.keys.backend.KeyBackend`."""
+
+    kind = "pkcs11"
 
     def __init__(self, path: Path, claimed_by: tuple[str, ...], rescan: str = "slotlist",
                  env: dict[str, str] | None = None) -> None:
@@ -85,10 +105,25 @@ class Pkcs11Module:
         self.claimed_by = claimed_by
         self.rescan = rescan
         self.env = env or {}
-        self.lock = threading.RLock()
-        self._lib: Any = None
+        self._library = _Library.of(self.path)
+        self.lock = self._library.lock
         self.error: errors.DriverError | None = None
-        self._sessions_open = 0
+
+    @property
+    def _lib(self) -> Any:
+        return self._library.lib
+
+    @_lib.setter
+    def _lib(self, value: Any) -> None:
+        self._library.lib = value
+
+    @property
+    def _sessions_open(self) -> int:
+        return self._library.sessions_open
+
+    @_sessions_open.setter
+    def _sessions_open(self, value: int) -> None:
+        self._library.sessions_open = value
 
     @property
     def loaded(self) -> bool:
@@ -219,6 +254,64 @@ class Pkcs11Module:
                     session.close()
                 except p.PKCS11Error:
                     pass  # the key is gone; nothing left to close
+
+    # --- PIN state and signing (raw calls: python-pkcs11 cannot name vendor mechanisms) ---
+
+    def raw(self) -> p11raw.RawPinCalls:
+        return p11raw.RawPinCalls.for_module(self.path)
+
+    def flags(self, serial: str) -> TokenFlags:
+        """The key's flags now (a fresh C_GetTokenInfo), not a cached listing."""
+        with self.lock:
+            _, token = self.find_token(serial)
+            return TokenFlags(int(token.flags))
+
+    def pin_length_range(self, serial: str) -> tuple[int, int] | None:
+        """(min, max) PIN length the key reports (C_GetTokenInfo), or None."""
+        try:
+            with self.lock:
+                slot_id, _ = self.find_token(serial)
+                rv, info = self.raw().token_info(slot_id)
+        except (OSError, AttributeError):
+            return None
+        return (int(info.ulMinPinLen), int(info.ulMaxPinLen)) if rv == p11raw.CKR_OK else None
+
+    def tries_left(self, serial: str, so: bool = False) -> int | None:
+        """PKCS#11 gives no count (only flags): None.  SKF keys say exactly."""
+        return None
+
+    # PIN calls: CKR codes back (tokens.pin turns them into errors, counting tries).
+    def login(self, session: Any, user_type: int, pin: bytearray | None) -> int:
+        return self.raw().login(session.handle, user_type, pin)
+
+    def logout(self, session: Any) -> int:
+        return self.raw().logout(session.handle)
+
+    def set_pin(self, session: Any, old: bytearray, new: bytearray) -> int:
+        return self.raw().set_pin(session.handle, old, new)
+
+    def init_pin(self, session: Any, new: bytearray) -> int:
+        return self.raw().init_pin(session.handle, new)
+
+    def mechanisms(self, serial: str) -> list[int]:
+        """C_GetMechanismList of the key's slot; [] when the module cannot say."""
+        with self.lock:
+            slot_id, _ = self.find_token(serial)
+            try:
+                return self.raw().mechanisms(slot_id)
+            except p11raw.RawCallError as exc:
+                log.info("%s: no mechanism list (%s)", self.path.name, ckr.name(exc.rv))
+                return []
+
+    def sign_raw(self, session: Any, cka_id: bytes, mechanism: int, data: bytes) -> bytes:
+        """C_SignInit/C_Sign with the private key of this CKA_ID on a logged-in session."""
+        with self.lock:
+            raw = self.raw()
+            try:
+                key = raw.find_private_key(session.handle, cka_id)
+                return raw.sign(session.handle, key, mechanism, data)
+            except p11raw.RawCallError as exc:
+                raise ckr.error_for(exc.rv, where=exc.function) from None
 
     def read_certificates(self, session: Any) -> list[KeyCert]:
         """Certificates on the key, each paired with its key by CKA_ID."""
