@@ -9,9 +9,10 @@ Modules, one concern each:
   existing field, cross-page strips)
 * ``seal`` — the seal picture encoded for PDF once
 * ``appearance`` — the seal as the signature's appearance (pyHanko stamp style)
-* ``sign`` — :func:`~zhenglian.pdf.sign.prepare`, :class:`~zhenglian.pdf.sign.SigningBatch`,
-  :func:`~zhenglian.pdf.sign.sign_pdf`
-* ``keysign`` — the UKey as signer (PKCS#11 session, certificate chain, prechecks)
+* ``sign`` — :func:`~zhenglian.pdf.sign.prepare`, :class:`~zhenglian.pdf.sign.SigningBatch`
+* ``keysign`` — a signing batch on a logged-in key (the key itself signs: :mod:`zhenglian.keys`)
+* ``localsign`` — local files signed with one PIN: the use case of ``zhenglian sign`` and the tray's
+  documents page
 * ``verify`` — :func:`~zhenglian.pdf.verify.verify_pdf` → reports per signature
 * ``trust`` — chains to embed and roots to trust
 

@@ -1,10 +1,12 @@
-"""Sign with the UKey: its certificate, its chain, one logged-in session.
+"""Sign PDFs with the UKey: a :class:`~zhenglian.pdf.sign.SigningBatch` on a logged-in key session.
 
-:func:`identity_for` and :func:`precheck` need no PIN (certificates are
-public objects); :func:`key_batch` logs in once and yields a
-:class:`~zhenglian.pdf.sign.SigningBatch` whose signer is pyHanko's
-``PKCS11Signer`` on that session.  The session is logged out and closed when
-the batch ends, whatever happens.
+:func:`precheck` needs no PIN (certificate validity, then the one PIN gate);
+:func:`key_batch` logs in once and yields a batch whose signer is the key
+itself (:class:`~zhenglian.keys.signer.KeySigner`: mechanism from the token,
+every signature checked against the certificate).  The session is logged out
+and closed when the batch ends, whatever happens.  :func:`batch_on` is the
+same on a session the caller has already logged in (the task batch, whose
+login also serves the signing server).
 """
 
 from __future__ import annotations
@@ -14,62 +16,39 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from asn1crypto import x509
-
-from zhenglian import errors
-from zhenglian.manifest import Manifest
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.pdf.seal import SealLike
 from zhenglian.pdf.sign import SignerIdentity, SigningBatch, check_certificate
-from zhenglian.pdf.trust import build_chain
 from zhenglian.tokens import pin as pinops
-from zhenglian.tokens.model import KeyCert, KeyInfo
-from zhenglian.tokens.module import Pkcs11Module
 from zhenglian.tokens.secret import PinBuffer
 
 
-def signing_cert(key: KeyInfo) -> KeyCert:
-    cert = key.signing_certificate()
-    if cert is None:
-        raise errors.NoCertificate(serial=key.serial)
-    return cert
-
-
-def identity_for(key: KeyInfo, *, fetch_aia: bool = True) -> SignerIdentity:
-    """The signer's certificate and issuing chain (CA certificates on the key first)."""
-    cert = signing_cert(key)
-    on_key = [x509.Certificate.load(c.info.der) for c in key.certificates if c.info.is_ca]
-    leaf = x509.Certificate.load(cert.info.der)
-    return SignerIdentity(leaf, tuple(build_chain(leaf, on_key, fetch_aia=fetch_aia)), cert.info)
-
-
-def precheck(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, *,
-             confirmed_final_try: bool = False, now: datetime | None = None) -> pinops.PinStatus:
+def precheck(h: KeyHandle, *, confirmed_final_try: bool = False, now: datetime | None = None) -> pinops.PinStatus:
     """Everything about the key that can refuse signing before the PIN is asked."""
-    check_certificate(signing_cert(key).info, now)
-    st = pinops.status(module, key, manifest)
-    if st.locked:
-        raise pinops.locked_error(manifest)
-    if st.final_try and not confirmed_final_try:
-        raise errors.FinalTryNotConfirmed()
-    return st
-
-
-def pkcs11_signer(session: Any, key_cert: KeyCert, identity: SignerIdentity) -> Any:
-    from pyhanko.sign.pkcs11 import PKCS11Signer
-
-    return PKCS11Signer(session, signing_cert=identity.certificate, ca_chain=list(identity.chain),
-                        key_id=key_cert.cka_id, embed_roots=False)
+    h.check_usable(now)
+    return pinops.gate(h, confirmed_final_try=confirmed_final_try)
 
 
 @contextmanager
-def key_batch(module: Pkcs11Module, key: KeyInfo, pin: PinBuffer | None, manifest: Manifest | None, *,
-              seal: SealLike | None = None, timestamp_url: str | None = None,
-              identity: SignerIdentity | None = None, confirmed_final_try: bool = False) -> Iterator[SigningBatch]:
+def batch_on(h: KeyHandle, session: Any, identity: SignerIdentity | None = None, *,
+             seal: SealLike | None = None, timestamp_url: str | None = None) -> Iterator[SigningBatch]:
+    """A signing batch on a session the caller has logged in."""
+    from zhenglian.keys.session import KeySession
+    from zhenglian.keys.signer import KeySigner
+
+    identity = identity or h.identity(fetch_aia=False)
+    with SigningBatch(KeySigner(KeySession(h, session), identity), identity, seal=seal,
+                      timestamp_url=timestamp_url) as batch:
+        yield batch
+
+
+@contextmanager
+def key_batch(h: KeyHandle, pin: PinBuffer | None, *, seal: SealLike | None = None,
+              timestamp_url: str | None = None, identity: SignerIdentity | None = None,
+              confirmed_final_try: bool = False) -> Iterator[SigningBatch]:
     """Log in once and sign many documents; logs out on exit."""
-    key_cert = signing_cert(key)
-    identity = identity or identity_for(key)
+    identity = identity or h.identity()
     check_certificate(identity.info)
-    with pinops.user_session(module, key, pin, manifest, confirmed_final_try=confirmed_final_try) as session, \
-            SigningBatch(pkcs11_signer(session, key_cert, identity), identity, seal=seal,
-                         timestamp_url=timestamp_url) as batch:
+    with pinops.user_session(h, pin, confirmed_final_try=confirmed_final_try) as session, \
+            batch_on(h, session, identity, seal=seal, timestamp_url=timestamp_url) as batch:
         yield batch

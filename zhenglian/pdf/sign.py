@@ -10,8 +10,6 @@ without it has been checked:
    event loop and the seals encoded once, and signs prepared documents one
    after another.
 
-:func:`sign_pdf` does both for one document.
-
 Each seal makes one signature whose field has one widget per place the seal
 shows (several anchors, the cross-page strips): pyHanko creates the field
 with the first widget and draws its appearance through
@@ -44,7 +42,6 @@ from zhenglian.pdf.document import OpenedPdf, Source, open_pdf, source_name
 from zhenglian.pdf.outfile import atomic_output, same_file
 from zhenglian.pdf.seal import EncodedSeal, SealLike, encoded
 from zhenglian.pki.cert import CertInfo
-from zhenglian.pki.cert import parse as parse_cert
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +55,6 @@ class SignerIdentity:
     certificate: x509.Certificate
     chain: tuple[x509.Certificate, ...]
     info: CertInfo
-
-    @classmethod
-    def from_der(cls, der: bytes, chain: Sequence[x509.Certificate] = ()) -> SignerIdentity:
-        return cls(x509.Certificate.load(der), tuple(chain), parse_cert(der))
 
     @property
     def organization(self) -> str | None:
@@ -331,7 +324,7 @@ class SigningBatch:
         primary, extra = group.spots[0], group.spots[1:]
         meta = PdfSignatureMetadata(
             field_name=field_name,
-            md_algorithm="sha256",
+            md_algorithm=getattr(self.signer, "md_algorithm", None) or "sha256",
             subfilter=fields.SigSeedSubFilter.PADES,
             reason=enc.name,
             certify=certify,
@@ -429,13 +422,5 @@ def _field_ref(writer: Any, name: str) -> Any:
     raise errors.SigningFailed(path="", detail=f"field {name} vanished")
 
 
-def sign_pdf(input: Source, output: Path | str, signer: Any, placements: Sequence[pl.Placement], *,
-             seal: SealLike, identity: SignerIdentity | None = None, cross_page: pl.CrossPage | None = None,
-             certify: bool = False, timestamp_url: str | None = None, password: str | None = None) -> SignResult:
-    """Sign one document (convenience around :class:`SigningBatch`)."""
-    with SigningBatch(signer, identity, seal=seal, timestamp_url=timestamp_url) as batch:
-        return batch.sign(input, output, placements, cross_page=cross_page, certify=certify, password=password)
-
-
 __all__ = ["PreparedDocument", "SignResult", "SignatureMade", "SignerIdentity", "SigningBatch",
-           "check_certificate", "prepare", "sign_pdf", "source_name"]
+           "check_certificate", "prepare", "source_name"]

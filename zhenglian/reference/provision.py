@@ -39,6 +39,7 @@ class DemoKeySpec:
     so_pin: str = DEMO_SO_PIN
     encryption_cert: bool = False
     seal_names: tuple[str, ...] = field(default=())
+    key_algorithm: str = "rsa"  # "rsa" (2048) or "ec" (P-256): SoftHSM offers only raw CKM_ECDSA for EC
 
 
 def _uscc(body: str) -> str:
@@ -128,10 +129,25 @@ def _store_cert(session, cert: x509.Certificate, cka_id: bytes, label: str) -> N
     })
 
 
-def _gen_keypair(session, cka_id: bytes, label: str, usage: str):  # type: ignore[no-untyped-def]
+def _gen_keypair(session, cka_id: bytes, label: str, usage: str, algorithm: str = "rsa"):  # type: ignore[no-untyped-def]
     from pkcs11 import Attribute, KeyType
 
     sign = usage == "signing"
+    if algorithm == "ec":
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from pkcs11.util.ec import encode_named_curve_parameters
+
+        params = session.create_domain_parameters(
+            KeyType.EC, {Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True)
+        pub, _priv = params.generate_keypair(
+            id=cka_id, label=label, store=True,
+            public_template={Attribute.VERIFY: sign},
+            private_template={Attribute.SIGN: sign, Attribute.PRIVATE: True, Attribute.SENSITIVE: True,
+                              Attribute.EXTRACTABLE: False})
+        from asn1crypto import core
+
+        point = core.OctetString.load(bytes(pub[Attribute.EC_POINT])).native
+        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     pub, _priv = session.generate_keypair(
         KeyType.RSA, 2048, id=cka_id, label=label, store=True,
         public_template={Attribute.VERIFY: sign, Attribute.ENCRYPT: not sign, Attribute.WRAP: not sign,
@@ -192,7 +208,7 @@ def provision_key(spec: DemoKeySpec, conf: Path, ca_base: Path | None = None,
     end = now + dt.timedelta(days=spec.days_valid)
     subject = subject_for(spec)
     with token.open(rw=True, user_pin=spec.user_pin) as session:
-        pub = _gen_keypair(session, b"\x01", "sign", "signing")
+        pub = _gen_keypair(session, b"\x01", "sign", "signing", spec.key_algorithm)
         cert = ca.issue(subject, pub, start, end, "signing")
         _store_cert(session, cert, b"\x01", "sign")
         if spec.encryption_cert:

@@ -1,0 +1,62 @@
+"""SM2 on PKCS#11 tokens: vendor mechanism numbers, from manifests and known families.
+
+There is no standard PKCS#11 number for SM2.  Vendors use their own, and
+differ in whether the token hashes (computing Z with the default user ID
+itself) or takes e = SM3(Z‖M), and in returning DER or r‖s.  A driver
+manifest may say which (``[[sm2]]`` entries: mechanism, hashes, output); the
+families seen in public headers are tried after those, each only when the
+token lists its number.  Nothing here is trusted: every signature is checked
+against the certificate (:mod:`zhenglian.keys.session`), and only a plan whose
+signature verified is remembered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from zhenglian.keys.mechanisms import SignPlan
+
+VENDOR = 0x80000000
+
+
+def _plan(mechanism: int, token_hashes: bool, output: str, name: str) -> SignPlan:
+    return SignPlan("sm2", mechanism, "sm3", "sm2_sm3", token_hashes, output, name)
+
+
+# (mechanism, token hashes with the default ID, output) — public headers, unverified on real keys.
+KNOWN: tuple[SignPlan, ...] = (
+    _plan(VENDOR + 0x8100, True, "raw", "SM2 vendor+0x8100 (SM3-with-SM2, r‖s)"),
+    _plan(VENDOR + 0x8101, True, "der", "SM2 vendor+0x8101 (SM3-with-SM2, DER)"),
+    _plan(VENDOR + 0x8102, True, "raw", "SM2 vendor+0x8102 (default ID, r‖s)"),
+    _plan(VENDOR + 0x8103, True, "der", "SM2 vendor+0x8103 (default ID, DER)"),
+    _plan(VENDOR + 0x8104, False, "raw", "SM2 vendor+0x8104 (sign e, r‖s)"),
+    _plan(0x8005000C, True, "auto", "SM2 0x8005000C (SM2-with-SM3)"),
+    _plan(VENDOR + 4, False, "auto", "SM2 vendor+4 (sign e)"),
+)
+
+
+def manifest_plans(manifest: Any) -> list[SignPlan]:
+    """``[[sm2]]`` entries of a driver manifest (mechanism, hashes = token|client, output)."""
+    out = []
+    for entry in getattr(manifest, "sm2", ()) or ():
+        try:
+            mechanism = int(entry["mechanism"], 0) if isinstance(entry["mechanism"], str) else int(entry["mechanism"])
+            hashes = str(entry.get("hashes", "token"))
+            output = str(entry.get("output", "auto"))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if hashes not in ("token", "client") or output not in ("raw", "der", "auto"):
+            continue
+        out.append(_plan(mechanism, hashes == "token", output,
+                         f"SM2 {mechanism:#x} ({getattr(manifest, 'id', 'manifest')})"))
+    return out
+
+
+def plans(manifest: Any, offered: Sequence[int]) -> list[SignPlan]:
+    """Candidate SM2 plans: the manifest's first, then known families the token lists."""
+    have = set(offered)
+    configured = [p for p in manifest_plans(manifest) if not have or p.mechanism in have]
+    seen = {(p.mechanism, p.token_hashes) for p in configured}
+    known = [p for p in KNOWN if p.mechanism in have and (p.mechanism, p.token_hashes) not in seen]
+    return configured + known
