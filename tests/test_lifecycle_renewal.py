@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from zhenglian import errors
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.lifecycle import keyops, renew
 from zhenglian.lifecycle.store import CertificateStore
 from zhenglian.reference import est as est_server
@@ -48,7 +49,7 @@ def sign_and_verify(ctx: Context, key, cert_der: bytes, cka_id: bytes) -> None: 
 
     module = ctx.tokens.module_for(key)
     data = b"document digest to sign"
-    with pin_mod.user_session(module, key, PinBuffer(PIN), None) as session:
+    with pin_mod.user_session(KeyHandle(module, key, None), PinBuffer(PIN)) as session:
         priv = session.get_key(object_class=pkcs11.ObjectClass.PRIVATE_KEY, id=cka_id)
         sig = bytes(priv.sign(data, mechanism=pkcs11.Mechanism.SHA256_RSA_PKCS))
     public = x509.load_der_x509_certificate(cert_der).public_key()
@@ -71,8 +72,7 @@ def sign_pdf_with(ctx: Context, key, cert_der: bytes, tmp_path: Path) -> None:  
     c = canvas.Canvas(str(src))
     c.drawString(100, 700, "renewal test")
     c.save()
-    module = ctx.tokens.module_for(key)
-    with keysign.key_batch(module, key, PinBuffer(PIN), ctx.tokens.pin_policy_manifest(key)) as batch:
+    with keysign.key_batch(ctx.tokens.handle(key), PinBuffer(PIN)) as batch:
         png = render.render_seal_png(key.organization() or "测试", "合同专用章", diameter_mm=42.0)
         seal = SealPicture(png, 42.0, 42.0, "合同专用章")
         batch.sign(src, out, [placement.AtPosition(1, 100.0, 100.0, seal)])
@@ -88,7 +88,7 @@ def objects_summary(ctx: Context, key) -> dict[str, list[bytes]]:  # type: ignor
     from zhenglian.tokens import pin as pin_mod
 
     module = ctx.tokens.module_for(key)
-    with pin_mod.user_session(module, key, PinBuffer(PIN), None) as session:
+    with pin_mod.user_session(KeyHandle(module, key, None), PinBuffer(PIN)) as session:
         out = {}
         for name, cls in (("cert", pkcs11.ObjectClass.CERTIFICATE), ("priv", pkcs11.ObjectClass.PRIVATE_KEY),
                           ("pub", pkcs11.ObjectClass.PUBLIC_KEY)):
@@ -99,10 +99,8 @@ def objects_summary(ctx: Context, key) -> dict[str, list[bytes]]:  # type: ignor
 
 
 def do_renew(ctx: Context, key, url: str, **kw):  # type: ignore[no-untyped-def]
-    module = ctx.tokens.module_for(key)
-    manifest = ctx.tokens.pin_policy_manifest(key)
     with PinBuffer(PIN) as pin:
-        return renew.renew(module, key, pin, manifest, url, **kw)
+        return renew.renew(ctx.tokens.handle(key), pin, url, **kw)
 
 
 @pytest.mark.parametrize("new_key", [True, False], ids=["new-key", "same-key"])
@@ -243,9 +241,9 @@ def test_certificate_from_another_ca_is_not_installed(ctx: Context, make_key, tm
 def test_expired_certificate_is_refused_before_any_pin(ctx: Context, make_key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     made = make_key(days_valid=-1)
     key = scan(ctx, made.serial)
-    module = ctx.tokens.module_for(key)
     with pytest.raises(errors.CertificateExpired):
-        renew.renew(module, key, None, None, "http://127.0.0.1:9/.well-known/est", save_dir=tmp_path)
+        renew.renew(KeyHandle(ctx.tokens.module_for(key), key, None), None, "http://127.0.0.1:9/.well-known/est",
+                    save_dir=tmp_path)
 
 
 @pytest.mark.parametrize("stage", ["keypair", "send", "install"])

@@ -20,6 +20,7 @@ import test_pin_support as support
 from test_pin_support import find, netca_spec
 
 from zhenglian import errors
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.tokens import pin
 from zhenglian.tokens.pincache import PinCache
 from zhenglian.tokens.secret import PinBuffer
@@ -62,21 +63,21 @@ def test_no_pin_in_logs_errors_output_or_files(tmp_path: Path, monkeypatch, make
         mgr = lockproxy.manager()
         key, module, manifest = find(mgr, serial)
 
-        with pin.user_session(module, key, PinBuffer(USER), manifest):
+        with pin.user_session(KeyHandle(module, key, manifest), PinBuffer(USER)):
             pass
         for bad in (WRONG, "x"):  # wrong, and refused by the rules
             with pytest.raises(errors.ZhenglianError) as exc, \
-                    pin.user_session(module, key, PinBuffer(bad), manifest):
+                    pin.user_session(KeyHandle(module, key, manifest), PinBuffer(bad)):
                 pass
             messages += [str(exc.value), repr(exc.value), exc.value.user_message(), str(exc.value.to_dict())]
         with pytest.raises(errors.PinPolicyViolation) as exc:
-            pin.change(module, key, PinBuffer(USER), PinBuffer(USER), PinBuffer(USER), manifest)
+            pin.change(KeyHandle(module, key, manifest), PinBuffer(USER), PinBuffer(USER), PinBuffer(USER))
         messages.append(exc.value.user_message())
-        pin.change(module, key, PinBuffer(USER), PinBuffer(NEW), PinBuffer(NEW), manifest)
+        pin.change(KeyHandle(module, key, manifest), PinBuffer(USER), PinBuffer(NEW), PinBuffer(NEW))
         with pytest.raises(errors.WrongSoPin) as exc:
-            pin.unlock(module, key, PinBuffer(WRONG), PinBuffer(NEWER), PinBuffer(NEWER), manifest)
+            pin.unlock(KeyHandle(module, key, manifest), PinBuffer(WRONG), PinBuffer(NEWER), PinBuffer(NEWER))
         messages.append(exc.value.user_message())
-        pin.unlock(module, key, PinBuffer(SO_PIN), PinBuffer(NEWER), PinBuffer(NEWER), manifest)
+        pin.unlock(KeyHandle(module, key, manifest), PinBuffer(SO_PIN), PinBuffer(NEWER), PinBuffer(NEWER))
         cache = PinCache(idle_s=60)
         cache.put(serial, PinBuffer(NEWER))
         messages.append(repr(cache.get(serial)))

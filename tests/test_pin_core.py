@@ -16,6 +16,7 @@ from test_pin_support import GOOD, NEW, SO, WRONG, Cli, find, netca_spec
 
 from zhenglian import errors, paths
 from zhenglian.errors import ExitCode
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.manifest import PinPolicy
 from zhenglian.tokens import pin, pincounter, pinpolicy
 from zhenglian.tokens.flags import (
@@ -209,8 +210,14 @@ class Scripted:
     def __init__(self, *pins: str, confirm: bool = False, keep: bool = False) -> None:
         self.pins = list(pins)
         self.confirm = confirm
-        self.keep_pin = keep
+        self.keep = keep
         self.asked: list[str] = []
+
+    def keep_pin(self) -> bool:
+        return self.keep
+
+    def show_error(self, error) -> None:
+        self.asked.append(f"error:{error.code}")
 
     def locked(self, st, error) -> None:
         self.asked.append("locked")
@@ -252,34 +259,34 @@ def test_failed_login_leaves_no_session_open(mgr, make_key) -> None:
     so an SO unlock right after a failed login proves that login left nothing open."""
     serial = make_key(netca_spec()).serial
     key, module, manifest = find(mgr, serial)
-    with pytest.raises(errors.WrongPin), pin.user_session(module, key, PinBuffer(WRONG), manifest):
+    with pytest.raises(errors.WrongPin), pin.user_session(KeyHandle(module, key, manifest), PinBuffer(WRONG)):
         pass
-    pin.unlock(module, key, PinBuffer(SO), PinBuffer(NEW), PinBuffer(NEW), manifest)
-    with pin.user_session(module, key, PinBuffer(NEW), manifest) as session:
+    pin.unlock(KeyHandle(module, key, manifest), PinBuffer(SO), PinBuffer(NEW), PinBuffer(NEW))
+    with pin.user_session(KeyHandle(module, key, manifest), PinBuffer(NEW)) as session:
         assert private_objects(session) == 1  # logged in: the private key is visible
     with module.session(serial) as session:
         assert private_objects(session) == 0  # logged out after the block
-    pin.unlock(module, key, PinBuffer(SO), PinBuffer(NEW + "2"), PinBuffer(NEW + "2"), manifest)
-    assert pin.status(module, key, manifest).tries_left == 10
+    pin.unlock(KeyHandle(module, key, manifest), PinBuffer(SO), PinBuffer(NEW + "2"), PinBuffer(NEW + "2"))
+    assert pin.status(KeyHandle(module, key, manifest)).tries_left == 10
 
 
 def test_already_logged_in_never_accepts_an_unchecked_pin(mgr, make_key) -> None:
     serial = make_key(netca_spec()).serial
     key, module, manifest = find(mgr, serial)
     with module.session(serial) as s1:
-        assert pin.login(module, s1, key, PinBuffer(GOOD), manifest) is False
+        assert pin.login(KeyHandle(module, key, manifest), s1, PinBuffer(GOOD)) is False
         # Login state is per application: s2 is logged in too, and C_Login says so unchecked.
         with module.session(serial) as s2, pytest.raises(errors.WrongPin):
-            pin.login(module, s2, key, PinBuffer(WRONG), manifest)
-    assert pin.status(module, key, manifest).failures == 1
+            pin.login(KeyHandle(module, key, manifest), s2, PinBuffer(WRONG))
+    assert pin.status(KeyHandle(module, key, manifest)).failures == 1
 
 
 def test_key_pin_length_range_is_read_from_the_key(mgr, make_key) -> None:
     serial = make_key(netca_spec()).serial
     key, module, manifest = find(mgr, serial)
-    policy = pin.key_policy(module, key, manifest)
+    policy = pin.key_policy(KeyHandle(module, key, manifest))
     assert (policy.min_length, policy.max_length) == (6, 16)  # NETCA manifest within SoftHSM's 4..255
-    key_only = pin.key_policy(module, key, None)
+    key_only = pin.key_policy(KeyHandle(module, key, None))
     assert (key_only.min_length, key_only.max_length) == (4, 16)  # default 4..16 within 4..255
 
 
@@ -288,24 +295,24 @@ def test_interactive_flows_with_a_prompter(mgr, make_key) -> None:
     key, module, manifest = find(mgr, serial)
     cache = PinCache(idle_s=60)
     p = Scripted(GOOD, keep=True)
-    with pin.interactive_session(module, key, manifest, p, cache=cache):
+    with pin.interactive_session(KeyHandle(module, key, manifest), p, cache=cache):
         pass
     assert p.asked == ["pin:10"] and cache.has(serial)
     p2 = Scripted()  # the kept PIN is used: no question
-    with pin.interactive_session(module, key, manifest, p2, cache=cache):
+    with pin.interactive_session(KeyHandle(module, key, manifest), p2, cache=cache):
         pass
     assert p2.asked == []
-    pin.interactive_change(module, key, manifest, Scripted(GOOD, NEW, NEW), cache=cache)
+    pin.interactive_change(KeyHandle(module, key, manifest), Scripted(GOOD, NEW, NEW), cache=cache)
     assert not cache.has(serial)  # a changed PIN is forgotten
     # A kept PIN that fails is forgotten at once and never retried.
     cache.put(serial, PinBuffer(GOOD))
     p3 = Scripted()
-    with pytest.raises(errors.WrongPin), pin.interactive_session(module, key, manifest, p3, cache=cache):
+    with pytest.raises(errors.WrongPin), pin.interactive_session(KeyHandle(module, key, manifest), p3, cache=cache):
         pass
     assert not cache.has(serial) and p3.asked == []
     with pytest.raises(errors.PinCancelled):
-        pin.interactive_verify(module, key, manifest, Scripted())
-    assert pin.status(module, key, manifest).failures == 1
+        pin.interactive_verify(KeyHandle(module, key, manifest), Scripted())
+    assert pin.status(KeyHandle(module, key, manifest)).failures == 1
     cache.close()
 
 
@@ -314,20 +321,20 @@ def test_locked_flow_never_asks(mgr, make_key) -> None:
     key, module, manifest = find(mgr, serial)
     for _ in range(9):
         with pytest.raises(errors.WrongPin):
-            pin.interactive_verify(module, key, manifest, Scripted(WRONG))
+            pin.interactive_verify(KeyHandle(module, key, manifest), Scripted(WRONG))
     p = Scripted(WRONG)  # final try, not confirmed
     with pytest.raises(errors.FinalTryNotConfirmed):
-        pin.interactive_verify(module, key, manifest, p)
+        pin.interactive_verify(KeyHandle(module, key, manifest), p)
     assert p.asked == ["confirm"]
     with pytest.raises(errors.PinLocked) as exc:
-        pin.interactive_verify(module, key, manifest, Scripted(WRONG, confirm=True))
+        pin.interactive_verify(KeyHandle(module, key, manifest), Scripted(WRONG, confirm=True))
     assert "东城西路92号" in exc.value.user_message()
     p = Scripted(GOOD, confirm=True)
     with pytest.raises(errors.PinLocked):
-        pin.interactive_verify(module, key, manifest, p)
+        pin.interactive_verify(KeyHandle(module, key, manifest), p)
     assert p.asked == ["locked"]
-    pin.interactive_unlock(module, key, manifest, Scripted(SO, NEW, NEW))
-    assert pin.interactive_verify(module, key, manifest, Scripted(NEW)) is False
+    pin.interactive_unlock(KeyHandle(module, key, manifest), Scripted(SO, NEW, NEW))
+    assert pin.interactive_verify(KeyHandle(module, key, manifest), Scripted(NEW)) is False
 
 
 def test_counter_stale_after_unlock_elsewhere_follows_the_key(proxy_manager, make_key, lockproxy) -> None:
@@ -336,12 +343,12 @@ def test_counter_stale_after_unlock_elsewhere_follows_the_key(proxy_manager, mak
     key, module, manifest = find(proxy_manager, serial)
     for _ in range(3):
         with pytest.raises(errors.WrongPin):
-            pin.interactive_verify(module, key, manifest, Scripted(WRONG))
+            pin.interactive_verify(KeyHandle(module, key, manifest), Scripted(WRONG))
     assert pincounter.reports(serial) == "low"
     # "Elsewhere": the proxy's own counter is cleared (as C_InitPIN at the CA would).
     (lockproxy.state_dir / f"lockproxy-{serial}.state").unlink()
     pincounter.record_locked(serial, 10)  # and ours says locked
-    s = pin.status(module, key, manifest)
+    s = pin.status(KeyHandle(module, key, manifest))
     assert not s.locked and s.tries_left == 10
     assert pincounter.failures(serial) == 0
 

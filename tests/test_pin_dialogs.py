@@ -17,10 +17,20 @@ import pytest
 pytest.importorskip("PySide6")
 import test_pin_support as support  # noqa: E402
 from PySide6.QtCore import QCoreApplication, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QAbstractButton, QApplication, QCheckBox, QLabel, QLineEdit, QWidget  # noqa: E402
+from PySide6.QtWidgets import (  # noqa: E402
+    QAbstractButton,
+    QApplication,
+    QCheckBox,
+    QFileDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QWidget,
+)
 from test_pin_support import GOOD, NEW, SO, WRONG, find, netca_spec  # noqa: E402
 
 from zhenglian import errors  # noqa: E402
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.manifest import PinPolicy  # noqa: E402
 from zhenglian.tokens import pin  # noqa: E402
 from zhenglian.tokens.flags import CKF_USER_PIN_COUNT_LOW, TokenFlags  # noqa: E402
@@ -293,10 +303,10 @@ def mgr(request: pytest.FixtureRequest):
     return request.getfixturevalue(f"{request.param}_manager")
 
 
-def test_lockout_flow_through_the_dialogs(mgr, make_key, qtbot) -> None:
+def test_lockout_flow_through_the_dialogs(mgr, make_key, qtbot, tmp_path) -> None:
     serial = make_key(netca_spec()).serial
     key, module, manifest = find(mgr, serial)
-    prompter = DialogPrompter(key)
+    prompter = DialogPrompter(key, manifest=manifest)
     seen: list[str] = []
 
     def answer_pin(text: str, expect: str) -> None:
@@ -310,36 +320,43 @@ def test_lockout_flow_through_the_dialogs(mgr, make_key, qtbot) -> None:
     for i in range(1, 10):
         answer_pin(WRONG, f"还可尝试 {11 - i} 次")
         with pytest.raises(errors.WrongPin) as exc:
-            pin.interactive_verify(module, key, manifest, prompter)
+            pin.interactive_verify(KeyHandle(module, key, manifest), prompter)
         assert exc.value.facts["tries_left"] == 10 - i
-        prompter.error = exc.value
+        prompter.show_error(exc.value)
 
     # Final try: Esc on the confirmation, no PIN dialog at all.
     seen.clear()
     when_open(FinalTryDialog, lambda d: qtbot.keyClick(d, Qt.Key.Key_Escape), seen)
     with pytest.raises(errors.FinalTryNotConfirmed):
-        pin.interactive_verify(module, key, manifest, prompter)
+        pin.interactive_verify(KeyHandle(module, key, manifest), prompter)
     assert seen == ["FinalTryDialog"]
     # Confirmed, then the tenth wrong PIN locks.
     when_open(FinalTryDialog, lambda d: (d.confirm_button.click(), answer_pin(WRONG, "最后一次机会")))
     with pytest.raises(errors.PinLocked):
-        pin.interactive_verify(module, key, manifest, prompter)
+        pin.interactive_verify(KeyHandle(module, key, manifest), prompter)
 
     # Locked: only the locked dialog, with the route; no PIN field.
     seen.clear()
     forms: list[str] = []
 
+    form_pdf = tmp_path / "解锁申请表.pdf"
+    saved: list[str] = []
+
     def on_locked(d: LockedDialog) -> None:
         assert d.findChildren(QLineEdit) == []
         assert "400-830-1330" in d.route_label.text() and "东城西路92号" in d.route_label.text()
         d.unlockFormRequested.connect(forms.append)
+        # The form's save dialog and its answer come up on top of the locked dialog (its parent).
+        when_open(QFileDialog, lambda f: (saved.append(f.parent() is d), f.selectFile(str(form_pdf)), f.accept()))
+        when_open(QMessageBox, lambda m: (saved.append(m.parent() is d), m.accept()))
         d.form_button.click()
         d.reject()
 
     when_open(LockedDialog, on_locked, seen)
     with pytest.raises(errors.PinLocked):
-        pin.interactive_verify(module, key, manifest, prompter)
+        pin.interactive_verify(KeyHandle(module, key, manifest), prompter)
     assert seen == ["LockedDialog"] and forms == [serial]
+    assert saved == [True, True] and form_pdf.read_bytes().startswith(b"%PDF")
 
     # SO unlock through the change dialog in unlock mode.
     def on_unlock(d: ChangePinDialog) -> None:
@@ -351,11 +368,11 @@ def test_lockout_flow_through_the_dialogs(mgr, make_key, qtbot) -> None:
         d.ok_button.click()
 
     when_open(ChangePinDialog, on_unlock)
-    pin.interactive_unlock(module, key, manifest, prompter)
+    pin.interactive_unlock(KeyHandle(module, key, manifest), prompter)
 
-    prompter.error = None
+    prompter.show_error(None)
     answer_pin(NEW, "还可尝试 10 次")
-    assert pin.interactive_verify(module, key, manifest, prompter) is False
+    assert pin.interactive_verify(KeyHandle(module, key, manifest), prompter) is False
 
     # Change the PIN back through the dialog; a wrong current PIN counts as a try.
     def on_change(current: str) -> Callable[[ChangePinDialog], None]:
@@ -368,8 +385,8 @@ def test_lockout_flow_through_the_dialogs(mgr, make_key, qtbot) -> None:
 
     when_open(ChangePinDialog, on_change(WRONG))
     with pytest.raises(errors.WrongPin):
-        pin.interactive_change(module, key, manifest, prompter)
-    assert pin.status(module, key, manifest).tries_left == 9
+        pin.interactive_change(KeyHandle(module, key, manifest), prompter)
+    assert pin.status(KeyHandle(module, key, manifest)).tries_left == 9
     when_open(ChangePinDialog, on_change(NEW))
-    pin.interactive_change(module, key, manifest, prompter)
-    assert pin.status(module, key, manifest).tries_left == 10
+    pin.interactive_change(KeyHandle(module, key, manifest), prompter)
+    assert pin.status(KeyHandle(module, key, manifest)).tries_left == 10

@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhenglian import errors
 from zhenglian.cli.output import line, print_json
@@ -28,8 +28,10 @@ from zhenglian.services import Context
 from zhenglian.tokens import pin as pinmod
 from zhenglian.tokens import pincounter
 from zhenglian.tokens.model import KeyInfo
-from zhenglian.tokens.module import Pkcs11Module
 from zhenglian.tokens.secret import PinBuffer
+
+if TYPE_CHECKING:
+    from zhenglian.keys.handle import KeyHandle
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -97,8 +99,6 @@ def read_stdin_line(what_zh: str, what_en: str) -> PinBuffer:
 class TerminalPrompter:
     """PinPrompter over the terminal (getpass) or standard input (--pin-stdin)."""
 
-    keep_pin = False
-
     def __init__(self, args: argparse.Namespace) -> None:
         self.stdin = bool(getattr(args, "pin_stdin", False))
         self.confirm = bool(getattr(args, "confirm_final_try", False))
@@ -118,6 +118,13 @@ class TerminalPrompter:
             return PinBuffer(text)
         finally:
             del text  # the str cannot be wiped; drop our reference at once
+
+    def keep_pin(self) -> bool:
+        return False  # one command, one login: nothing to keep
+
+    def show_error(self, error: errors.ZhenglianError) -> None:
+        if not self.quiet:
+            self.say(error.user_message())
 
     def locked(self, st: pinmod.PinStatus, error: errors.PinLocked) -> None:
         pass  # main() prints the error with the CA's unlock route
@@ -180,10 +187,9 @@ def _policy_text(policy: PinPolicy) -> str:
 
 # --- commands ----------------------------------------------------------------
 
-def _select(args: argparse.Namespace) -> tuple[Context, KeyInfo, Pkcs11Module, Manifest | None]:
+def _select(args: argparse.Namespace) -> KeyHandle:
     ctx = Context.create(args.module)
-    key = ctx.tokens.find_key(args.key)
-    return ctx, key, ctx.tokens.module_for(key), ctx.tokens.pin_policy_manifest(key)
+    return ctx.tokens.handle(ctx.tokens.find_key(args.key))
 
 
 def _status_lines(key: KeyInfo, user: pinmod.PinStatus, so: pinmod.PinStatus, manifest: Manifest | None) -> list[str]:
@@ -208,9 +214,10 @@ def _status_lines(key: KeyInfo, user: pinmod.PinStatus, so: pinmod.PinStatus, ma
 
 
 def run_status(args: argparse.Namespace) -> int:
-    _, key, module, manifest = _select(args)
-    user = pinmod.status(module, key, manifest)
-    so = pinmod.status(module, key, manifest, so=True)
+    h = _select(args)
+    key, manifest = h.key, h.manifest
+    user = pinmod.status(h)
+    so = pinmod.status(h, so=True)
     if args.json:
         d: dict[str, Any] = {"key": key.serial, "label": key.label, "ca": key.ca_id,
                              "organization": key.organization(), "user_pin": user.to_dict(),
@@ -228,20 +235,20 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, work: Any, ok_zh: str, ok_en: str, so: bool = False) -> int:
     """Run one interactive attempt; with --json, report the outcome as JSON on stdout too."""
-    _, key, module, manifest = _select(args)
+    h = _select(args)
     prompter = TerminalPrompter(args)
-    result: dict[str, Any] = {"key": key.serial}
+    result: dict[str, Any] = {"key": h.serial}
     try:
-        outcome = work(module, key, manifest, prompter)
+        outcome = work(h, prompter)
     except errors.ZhenglianError as exc:
         if args.json:
             result.update(ok=False, **exc.to_dict())
-            result["status"] = _safe_status(module, key, manifest, so)
+            result["status"] = _safe_status(h, so)
             print_json(result)
         raise
     initial = outcome is True
     if args.json:
-        result.update(ok=True, initial_pin=initial, status=_safe_status(module, key, manifest, so))
+        result.update(ok=True, initial_pin=initial, status=_safe_status(h, so))
         print_json(result)
     else:
         line(f"{ok_zh} / {ok_en}")
@@ -250,9 +257,9 @@ def _run(args: argparse.Namespace, work: Any, ok_zh: str, ok_en: str, so: bool =
     return 0
 
 
-def _safe_status(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, so: bool) -> dict[str, object] | None:
+def _safe_status(h: KeyHandle, so: bool) -> dict[str, object] | None:
     try:
-        return pinmod.status(module, key, manifest, so).to_dict()
+        return pinmod.status(h, so).to_dict()
     except errors.ZhenglianError:
         return None
 
@@ -270,7 +277,7 @@ def run_unlock(args: argparse.Namespace) -> int:
 
 
 def run_reset_count(args: argparse.Namespace) -> int:
-    _, key, _, _ = _select(args)
+    key = _select(args).key
     before = pincounter.failures(key.serial)
     pincounter.reset(key.serial)
     if args.json:

@@ -103,13 +103,9 @@ def run(args: argparse.Namespace) -> int:
         line("生成申请表 / make the form: zhenglian forms renew -o 续期申请表.pdf")
         raise
     url = renewal.renewal_url(ctx.settings, manifest, args.est_url)
-    module = ctx.tokens.module_for(key)
+    h = ctx.tokens.handle(key)
     # The key's flags before asking: locked, or the final try unconfirmed, stops here.
-    status = pin_mod.status(module, key, manifest)
-    if status.locked:
-        raise pin_mod.locked_error(manifest)
-    if status.final_try and not args.confirm_final_try:
-        raise errors.FinalTryNotConfirmed()
+    status = pin_mod.gate(h, confirmed_final_try=args.confirm_final_try)
     if not args.json:
         line(f"续期 / renewing: {cert.info.organization or cert.info.subject}（到期 {cert.info.not_after.astimezone():%Y-%m-%d}）")
         line(f"CA: {url}    {status.describe_zh()} / {status.describe_en()}")
@@ -121,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
     pin = None if status.pinpad else _read_pin(args.pin_stdin)
     try:
-        result = renewal.renew(module, key, pin, manifest, url, new_key=args.new_key,
+        result = renewal.renew(h, pin, url, new_key=args.new_key,
                                confirmed_final_try=args.confirm_final_try, hook=progress)
     finally:
         if pin is not None:

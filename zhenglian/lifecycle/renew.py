@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import keys
 from asn1crypto import x509 as ax509
@@ -47,6 +47,9 @@ from zhenglian.tokens import pin as pin_mod
 from zhenglian.tokens.model import KeyCert, KeyInfo
 from zhenglian.tokens.module import Pkcs11Module
 from zhenglian.tokens.secret import PinBuffer
+
+if TYPE_CHECKING:
+    from zhenglian.keys.handle import KeyHandle
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +330,7 @@ def _removed(run: _Run) -> errors.RenewalKeyRemoved:
     return errors.RenewalKeyRemoved(stage_zh=zh, stage_en=en, saved_zh=saved_zh, saved_en=saved_en)
 
 
-def renew(module: Pkcs11Module, key: KeyInfo, pin: PinBuffer | None, manifest: Manifest | None, url: str, *,
+def renew(h: KeyHandle, pin: PinBuffer | None, url: str, *,
           new_key: bool | None = None, confirmed_final_try: bool = False, now: datetime | None = None,
           hook: Hook | None = None, save_dir: Path | None = None) -> RenewalResult:
     """Renew the key's signing certificate online; see the module docstring.
@@ -337,9 +340,8 @@ def renew(module: Pkcs11Module, key: KeyInfo, pin: PinBuffer | None, manifest: M
     any PIN is asked when the certificate already expired (paper route), and
     a typed error for every failure, the key left with a working certificate.
     """
-    cert = key.signing_certificate()
-    if cert is None:
-        raise errors.NoCertificate(serial=key.serial)
+    module, key, manifest = h.backend, h.key, h.manifest
+    cert = h.signing_cert
     check_usable(cert.info, now or datetime.now(UTC))
     if cert.info.key_type != "RSA":
         raise errors.RenewalUnsupportedKey(key_type=cert.info.key_type)
@@ -347,7 +349,7 @@ def renew(module: Pkcs11Module, key: KeyInfo, pin: PinBuffer | None, manifest: M
     run = _Run(module, key, cert, url, want_new_key, hook, now, save_dir or issued_dir())
     p11_error = _p11_error()
     try:
-        with pin_mod.user_session(module, key, pin, manifest, rw=True,
+        with pin_mod.user_session(h, pin, rw=True,
                                   confirmed_final_try=confirmed_final_try) as session:
             try:
                 return run.run(session)

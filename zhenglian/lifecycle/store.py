@@ -227,9 +227,6 @@ class CertificateStore:
         matches = [c for s, c in certs.items() if len(sha256) >= 8 and s.startswith(sha256)]
         return matches[0] if len(matches) == 1 else None
 
-    def for_key(self, serial: str) -> list[RememberedCert]:
-        return [c for c in self.all() if c.key_serial == serial]
-
     def remember(self, key: Any, now: datetime | None = None,
                  seal_names: dict[str, Iterable[str]] | None = None) -> list[RememberedCert]:
         """Record the signing certificates of a key that is plugged in now.
@@ -268,13 +265,6 @@ class CertificateStore:
 
         self._update(change)
         return result
-
-    def supersede(self, old_sha256: str, new_sha256: str) -> None:
-        """Mark a certificate replaced (after an online renewal)."""
-        def change(certs: dict[str, RememberedCert]) -> None:
-            if old_sha256 in certs:
-                certs[old_sha256] = replace(certs[old_sha256], superseded_by=new_sha256)
-        self._update(change)
 
     def record_renewal(self, old: CertInfo, new: CertInfo, key: Any, now: datetime | None = None) -> RememberedCert:
         """After a renewal: the new certificate is remembered (seal names carried

@@ -21,15 +21,16 @@ import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zhenglian import errors
 from zhenglian.manifest import Manifest, PinPolicy
-from zhenglian.tokens import p11raw, pincounter, pinpolicy
+from zhenglian.tokens import ckr, p11raw, pincounter, pinpolicy
 from zhenglian.tokens.flags import TokenFlags
-from zhenglian.tokens.model import KeyInfo
-from zhenglian.tokens.module import Pkcs11Module
 from zhenglian.tokens.secret import PinBuffer
+
+if TYPE_CHECKING:
+    from zhenglian.keys.handle import KeyHandle
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class PinStatus:
     failures: int  # our own count of consecutive wrong tries
     max_tries: int
     reports: str | None = None  # what the driver showed after a wrong PIN (pincounter.learn)
+    key_tries: int | None = None  # exact tries left as the key itself says (SKF); wins over everything
 
     @property
     def pinpad(self) -> bool:
@@ -94,6 +96,8 @@ class PinStatus:
 
     @property
     def locked(self) -> bool:
+        if self.key_tries is not None:
+            return self.key_tries <= 0
         if self._locked_flag:
             return True
         if self._final_flag:
@@ -104,6 +108,8 @@ class PinStatus:
     def tries_left(self) -> int:
         if self.locked:
             return 0
+        if self.key_tries is not None:
+            return self.key_tries
         if self._final_flag:
             return 1
         return max(self.max_tries - self.effective_failures, 1)
@@ -115,6 +121,8 @@ class PinStatus:
     @property
     def exact(self) -> bool:
         """False when the count is an estimate (the key said COUNT_LOW, we counted otherwise)."""
+        if self.key_tries is not None:
+            return True
         if self.locked or self._final_flag or not self._low_flag:
             return True
         return self.failures == self.effective_failures
@@ -151,29 +159,13 @@ def locked_error(manifest: Manifest | None, so: bool = False) -> errors.PinLocke
     return cls(route_zh=manifest.unlock_route_zh(), route_en=manifest.unlock_route_en())
 
 
-def _raw(module: Pkcs11Module) -> p11raw.RawPinCalls:
-    return p11raw.RawPinCalls.for_module(module.path)
-
-
-def read_flags(module: Pkcs11Module, serial: str) -> TokenFlags:
-    """The key's flags now (a fresh C_GetTokenInfo), not a cached listing."""
-    with module.lock:
-        _, token = module.find_token(serial)
-        return TokenFlags(int(token.flags))
-
-
-def key_policy(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None) -> PinPolicy:
+def key_policy(h: KeyHandle) -> PinPolicy:
     """The manifest's PIN policy narrowed to the key's own PIN length range (C_GetTokenInfo)."""
-    policy = policy_of(manifest)
-    try:
-        with module.lock:
-            slot_id, _ = module.find_token(key.serial)
-            rv, info = _raw(module).token_info(slot_id)
-    except (OSError, AttributeError):
+    policy = policy_of(h.manifest)
+    length = h.backend.pin_length_range(h.serial)
+    if length is None:
         return policy
-    if rv != p11raw.CKR_OK:
-        return policy
-    lo, hi = int(info.ulMinPinLen), int(info.ulMaxPinLen)
+    lo, hi = length
     # Some drivers report 0 or CK_UNAVAILABLE_INFORMATION (all ones): ignore those.
     min_len = max(policy.min_length, lo) if 0 < lo < 1024 else policy.min_length
     max_len = min(policy.max_length, hi) if 0 < hi < 1024 else policy.max_length
@@ -182,29 +174,31 @@ def key_policy(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None) ->
     return dataclasses.replace(policy, min_length=min_len, max_length=max_len)
 
 
-def status(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, so: bool = False) -> PinStatus:
-    flags = read_flags(module, key.serial)
+def status(h: KeyHandle, so: bool = False) -> PinStatus:
+    key, manifest = h.key, h.manifest
+    flags = h.backend.flags(key.serial)
     status_bits = (flags.so_count_low or flags.so_final_try or flags.so_locked) if so else \
         (flags.count_low or flags.final_try or flags.locked)
     if status_bits:
         pincounter.learn(key.serial, flags.raw, so)
     st = PinStatus(key.serial, so, flags, pincounter.failures(key.serial, so), policy_of(manifest).max_tries,
-                   pincounter.reports(key.serial))
+                   pincounter.reports(key.serial), h.backend.tries_left(key.serial, so))
     if st.stale:  # the key was reset elsewhere: its flags win over our count
         pincounter.reset(key.serial, so)
         st = dataclasses.replace(st, failures=0)
     return st
 
 
-def _fail(rv: int, module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, so: bool) -> errors.ZhenglianError:
+def failure(rv: int, h: KeyHandle, so: bool) -> errors.ZhenglianError:
     """Turn a failed PIN call into the right error, counting the try where one was spent."""
+    key, manifest = h.key, h.manifest
     max_tries = policy_of(manifest).max_tries
     if rv == p11raw.CKR_PIN_INCORRECT:
         pincounter.record_failure(key.serial, so)
         try:
-            flags = read_flags(module, key.serial)
+            flags = h.backend.flags(key.serial)
             pincounter.learn(key.serial, flags.raw, so)
-            after = status(module, key, manifest, so)
+            after = status(h, so)
         except errors.ZhenglianError:
             after = PinStatus(key.serial, so, TokenFlags(0), pincounter.failures(key.serial, so), max_tries)
         who = "SO" if so else "user"
@@ -218,117 +212,120 @@ def _fail(rv: int, module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None
         pincounter.record_locked(key.serial, max_tries, so)
         log.warning("key %s: %s PIN locked (CKR_PIN_LOCKED)", key.serial, "SO" if so else "user")
         return locked_error(manifest, so)
-    if rv in (p11raw.CKR_PIN_LEN_RANGE, p11raw.CKR_PIN_INVALID):
-        return errors.PinPolicyViolation(problems_zh="UKey 不接受该 PIN 的长度或字符",
-                                         problems_en="the key does not accept this PIN's length or characters")
-    if rv in p11raw.REMOVED:
-        return errors.TokenRemoved()
-    if rv == p11raw.CKR_FUNCTION_CANCELED:
-        return errors.PinCancelled()
-    return errors.TokenError(detail=f"CKR {rv:#x}")
+    return ckr.error_for(rv, where="C_Login")
 
 
-def _precheck(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, so: bool,
-              confirmed_final_try: bool) -> PinStatus:
-    st = status(module, key, manifest, so)
+def gate(h: KeyHandle, prompter: PinPrompter | None = None, *, so: bool = False,
+         confirmed_final_try: bool = False) -> PinStatus:
+    """The one "may we ask for the PIN" check: the key's flags (and our count) first.
+
+    Locked: refused, no PIN asked (the prompter shows the locked dialog with the
+    unlock route).  Final try: the prompter asks for a confirmation, or, with no
+    prompter, the caller must have confirmed it (``confirmed_final_try``).
+    """
+    st = status(h, so)
     if st.locked:
-        raise locked_error(manifest, so)
-    if st.final_try and not confirmed_final_try:
+        err = locked_error(h.manifest, so)
+        log.info("key %s: %s PIN locked; not asking for it", h.serial, "SO" if so else "user")
+        if prompter is not None:
+            prompter.locked(st, err)
+        raise err
+    if st.final_try and not confirmed_final_try and (prompter is None or not prompter.confirm_final_try(st)):
         raise errors.FinalTryNotConfirmed()
     return st
 
 
-def login(module: Pkcs11Module, session: Any, key: KeyInfo, pin: PinBuffer | None,
-          manifest: Manifest | None, *, so: bool = False, confirmed_final_try: bool = False) -> bool:
+def login(h: KeyHandle, session: Any, pin: PinBuffer | None, *, so: bool = False,
+          confirmed_final_try: bool = False) -> bool:
     """Log the session in.  ``pin`` None means the key's own PIN pad.
 
     Returns True when the PIN used is the CA's published factory PIN (the
     caller must then lead the user to change it).
     """
-    st = _precheck(module, key, manifest, so, confirmed_final_try)
+    key, manifest = h.key, h.manifest
+    st = gate(h, so=so, confirmed_final_try=confirmed_final_try)
     if pin is None and not st.pinpad:
         raise errors.UsageError(detail="需要 PIN / a PIN is required")
     if pin is not None:
-        pinpolicy.check_entry(pin, key_policy(module, key, manifest))
+        pinpolicy.check_entry(pin, key_policy(h))
     user_type = p11raw.CKU_SO if so else p11raw.CKU_USER
-    raw = _raw(module)
+    backend = h.backend
     buf = pin.buffer if pin is not None else None
-    with module.lock:
-        rv = raw.login(session.handle, user_type, buf)
+    with backend.lock:
+        rv = backend.login(session, user_type, buf)
         if rv in (p11raw.CKR_USER_ALREADY_LOGGED_IN, p11raw.CKR_USER_ANOTHER_ALREADY_LOGGED_IN):
             # The module answered without checking the PIN (a stale login of this
             # process: login state is per application).  No try was spent, so log
             # that state out and make the one real check; never accept unchecked.
             log.info("C_Login: already logged in; logging out to check the PIN")
-            raw.logout(session.handle)
-            rv = raw.login(session.handle, user_type, buf)
+            backend.logout(session)
+            rv = backend.login(session, user_type, buf)
     if rv != p11raw.CKR_OK:
-        raise _fail(rv, module, key, manifest, so)
+        raise failure(rv, h, so)
     pincounter.reset(key.serial, so)
     log.info("key %s: %s login", key.serial, "SO" if so else "user")
     initial = policy_of(manifest).initial
     return bool(not so and pin is not None and initial and pin.equals(PinBuffer(initial)))
 
 
-def logout(module: Pkcs11Module, session: Any) -> None:
-    with module.lock:
-        rv = _raw(module).logout(session.handle)
+def logout(h: KeyHandle, session: Any) -> None:
+    with h.backend.lock:
+        rv = h.backend.logout(session)
     if rv not in (p11raw.CKR_OK, p11raw.CKR_USER_NOT_LOGGED_IN, *p11raw.REMOVED):
         log.info("logout returned %#x", rv)
 
 
 @contextmanager
-def user_session(module: Pkcs11Module, key: KeyInfo, pin: PinBuffer | None, manifest: Manifest | None,
-                 *, rw: bool = False, confirmed_final_try: bool = False,
+def user_session(h: KeyHandle, pin: PinBuffer | None, *, rw: bool = False, confirmed_final_try: bool = False,
                  allow_initial_pin: bool = True) -> Iterator[Any]:
     """A logged-in session, logged out and closed on exit whatever happens.
 
     A failed login closes the session at once (no session is left open).
     """
-    with module.session(key.serial, rw=rw) as session:
-        initial = login(module, session, key, pin, manifest, confirmed_final_try=confirmed_final_try)
+    with h.backend.session(h.serial, rw=rw) as session:
+        initial = login(h, session, pin, confirmed_final_try=confirmed_final_try)
         try:
             if initial and not allow_initial_pin:
                 raise errors.InitialPinInUse()
             yield session
         finally:
-            logout(module, session)
+            logout(h, session)
 
 
-def change(module: Pkcs11Module, key: KeyInfo, old: PinBuffer, new: PinBuffer, repeat: PinBuffer,
-           manifest: Manifest | None, *, confirmed_final_try: bool = False) -> None:
+def change(h: KeyHandle, old: PinBuffer, new: PinBuffer, repeat: PinBuffer, *,
+           confirmed_final_try: bool = False) -> None:
     """C_SetPIN.  The new PIN is checked first (no try spent); a wrong old PIN counts."""
-    policy = key_policy(module, key, manifest)
+    policy = key_policy(h)
     pinpolicy.check_new(new, policy, old, repeat)
-    _precheck(module, key, manifest, False, confirmed_final_try)
+    gate(h, confirmed_final_try=confirmed_final_try)
     pinpolicy.check_entry(old, policy)
-    with module.session(key.serial, rw=True) as session:
-        with module.lock:
-            rv = _raw(module).set_pin(session.handle, old.buffer, new.buffer)
+    with h.backend.session(h.serial, rw=True) as session:
+        with h.backend.lock:
+            rv = h.backend.set_pin(session, old.buffer, new.buffer)
         if rv != p11raw.CKR_OK:
-            raise _fail(rv, module, key, manifest, False)
-    pincounter.reset(key.serial)
-    log.info("key %s: user PIN changed", key.serial)
+            raise failure(rv, h, False)
+    pincounter.reset(h.serial)
+    log.info("key %s: user PIN changed", h.serial)
 
 
-def unlock(module: Pkcs11Module, key: KeyInfo, so_pin: PinBuffer, new: PinBuffer, repeat: PinBuffer,
-           manifest: Manifest | None, *, confirmed_final_try: bool = False) -> None:
+def unlock(h: KeyHandle, so_pin: PinBuffer, new: PinBuffer, repeat: PinBuffer, *,
+           confirmed_final_try: bool = False) -> None:
     """SO login, then C_InitPIN: a new user PIN, keys and certificates kept.
 
     ``confirmed_final_try`` is about the SO PIN's own final try.
     """
-    pinpolicy.check_new(new, key_policy(module, key, manifest), None, repeat)
-    with module.session(key.serial, rw=True) as session:
-        login(module, session, key, so_pin, manifest, so=True, confirmed_final_try=confirmed_final_try)
+    pinpolicy.check_new(new, key_policy(h), None, repeat)
+    with h.backend.session(h.serial, rw=True) as session:
+        login(h, session, so_pin, so=True, confirmed_final_try=confirmed_final_try)
         try:
-            with module.lock:
-                rv = _raw(module).init_pin(session.handle, new.buffer)
+            with h.backend.lock:
+                rv = h.backend.init_pin(session, new.buffer)
             if rv != p11raw.CKR_OK:
-                raise _fail(rv, module, key, manifest, False)
+                raise failure(rv, h, False)
         finally:
-            logout(module, session)
-    pincounter.reset(key.serial)
-    log.info("key %s: user PIN set by the SO (unlock)", key.serial)
+            logout(h, session)
+    pincounter.reset(h.serial)
+    log.info("key %s: user PIN set by the SO (unlock)", h.serial)
 
 
 # --- one interactive attempt, for any front end ------------------------------
@@ -336,7 +333,10 @@ def unlock(module: Pkcs11Module, key: KeyInfo, so_pin: PinBuffer, new: PinBuffer
 class PinPrompter(Protocol):
     """What a front end (terminal, Qt dialogs) provides to the flows below.
 
-    Every method is called before anything reaches the key.  ``ask_*``
+    ``locked`` shows the locked key with its unlock route (and, in the GUI,
+    the 生成解锁申请表 action: the prompter carries the key and parent window it
+    needs, so it works from every place that can show it).  Every other method
+    is called before anything reaches the key.  ``ask_*``
     return None when the operator cancels.  The returned buffers belong to
     the flow, which wipes them.
     """
@@ -353,19 +353,13 @@ class PinPrompter(Protocol):
 
     def pinpad(self, st: PinStatus) -> AbstractContextManager[None]: ...
 
+    def keep_pin(self) -> bool:
+        """The operator chose to keep the PIN for this batch (in memory, wiped at its end)."""
+        ...
 
-def _gate(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
-          so: bool) -> PinStatus:
-    """Flags first: refuse when locked (no PIN asked), confirm the final try."""
-    st = status(module, key, manifest, so)
-    if st.locked:
-        err = locked_error(manifest, so)
-        log.info("key %s: %s PIN locked; not asking for it", key.serial, "SO" if so else "user")
-        prompter.locked(st, err)
-        raise err
-    if st.final_try and not prompter.confirm_final_try(st):
-        raise errors.FinalTryNotConfirmed()
-    return st
+    def show_error(self, error: errors.ZhenglianError) -> None:
+        """Say what went wrong with the last PIN (the next ask_pin shows it beside the field)."""
+        ...
 
 
 def _wipe(*pins: PinBuffer | None) -> None:
@@ -384,94 +378,89 @@ def _ask(st: PinStatus, prompter: PinPrompter) -> PinBuffer | None:
     return pin
 
 
-def gate_and_ask(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None,
-                 prompter: PinPrompter) -> tuple[PinStatus, PinBuffer | None]:
+def gate_and_ask(h: KeyHandle, prompter: PinPrompter) -> tuple[PinStatus, PinBuffer | None]:
     """Flags first (refuse when locked, confirm the final try), then the PIN.
 
     For callers that log in themselves (a signing batch): they pass
     ``confirmed_final_try=status.final_try`` and wipe the PIN.  None means
     the key's PIN pad.  Raises PinLocked, FinalTryNotConfirmed, PinCancelled.
     """
-    st = _gate(module, key, manifest, prompter, False)
+    st = gate(h, prompter)
     return st, _ask(st, prompter)
 
 
 @contextmanager
-def interactive_session(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
-                        *, rw: bool = False, allow_initial_pin: bool = True,
-                        cache: Any = None) -> Iterator[Any]:
+def interactive_session(h: KeyHandle, prompter: PinPrompter, *, rw: bool = False,
+                        allow_initial_pin: bool = True, cache: Any = None, keep: bool = False) -> Iterator[Any]:
     """One attempt: flags, (confirmation), PIN (or PIN pad), login; yields a logged-in session.
 
     The PIN is asked before the session is opened, so the module is not held
     while the operator types.  ``cache`` (a
     :class:`zhenglian.tokens.pincache.PinCache`) supplies a PIN the operator
-    chose to keep for this batch (the prompter's ``keep_pin`` attribute says
-    so); a cached PIN that fails is forgotten at once and never tried again.
+    chose to keep for this batch (``prompter.keep_pin()`` says so, or the caller
+    with ``keep``: the bridge keeps its login PIN for the job's signing step); a
+    cached PIN that fails is forgotten at once and never tried again.
     """
-    pin = cache.get(key.serial) if cache is not None else None
+    pin = cache.get(h.serial) if cache is not None else None
     from_cache = pin is not None
     try:
-        st = _gate(module, key, manifest, prompter, False)
+        st = gate(h, prompter)
         if pin is None:
             pin = _ask(st, prompter)
-        with module.session(key.serial, rw=rw) as session:
+        with h.backend.session(h.serial, rw=rw) as session:
             try:
                 with prompter.pinpad(st) if pin is None else nullcontext():
-                    initial = login(module, session, key, pin, manifest, confirmed_final_try=st.final_try)
+                    initial = login(h, session, pin, confirmed_final_try=st.final_try)
             except errors.ZhenglianError:
                 if from_cache:
-                    cache.forget(key.serial)
+                    cache.forget(h.serial)
                 raise
-            if pin is not None and cache is not None and not from_cache and getattr(prompter, "keep_pin", False):
-                cache.put(key.serial, pin)
+            if pin is not None and cache is not None and not from_cache and (keep or prompter.keep_pin()):
+                cache.put(h.serial, pin)
             _wipe(pin)
             try:
                 if initial and not allow_initial_pin:
                     raise errors.InitialPinInUse()
                 yield session
             finally:
-                logout(module, session)
+                logout(h, session)
     finally:
         _wipe(pin)
 
 
-def interactive_verify(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None,
-                       prompter: PinPrompter) -> bool:
+def interactive_verify(h: KeyHandle, prompter: PinPrompter) -> bool:
     """Check the PIN once.  True when it is the CA's factory PIN (change it now)."""
-    st = _gate(module, key, manifest, prompter, False)
+    st = gate(h, prompter)
     pin = _ask(st, prompter)
     try:
-        with module.session(key.serial) as session:
+        with h.backend.session(h.serial) as session:
             with prompter.pinpad(st) if pin is None else nullcontext():
-                initial = login(module, session, key, pin, manifest, confirmed_final_try=st.final_try)
-            logout(module, session)
+                initial = login(h, session, pin, confirmed_final_try=st.final_try)
+            logout(h, session)
         return initial
     finally:
         _wipe(pin)
 
 
-def interactive_change(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
-                       cache: Any = None) -> None:
+def interactive_change(h: KeyHandle, prompter: PinPrompter, cache: Any = None) -> None:
     """Flags (user PIN), then old and new PIN from the prompter, then C_SetPIN."""
-    _interactive_set(module, key, manifest, prompter, cache, so=False)
+    _interactive_set(h, prompter, cache, so=False)
 
 
-def interactive_unlock(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
-                       cache: Any = None) -> None:
+def interactive_unlock(h: KeyHandle, prompter: PinPrompter, cache: Any = None) -> None:
     """Flags (SO PIN), then SO PIN and new user PIN from the prompter, then C_InitPIN."""
-    _interactive_set(module, key, manifest, prompter, cache, so=True)
+    _interactive_set(h, prompter, cache, so=True)
 
 
-def _interactive_set(module: Pkcs11Module, key: KeyInfo, manifest: Manifest | None, prompter: PinPrompter,
-                     cache: Any, *, so: bool) -> None:
-    st = _gate(module, key, manifest, prompter, so)
+def _interactive_set(h: KeyHandle, prompter: PinPrompter, cache: Any, *, so: bool) -> None:
+    st = gate(h, prompter, so=so)
     ask, act = (prompter.ask_unlock, unlock) if so else (prompter.ask_change, change)
-    answer = ask(st, key_policy(module, key, manifest))
+    answer = ask(st, key_policy(h))
     if answer is None:
         raise errors.PinCancelled()
     try:
-        act(module, key, *answer, manifest, confirmed_final_try=st.final_try)
+        act(h, *answer, confirmed_final_try=st.final_try)
     finally:
         _wipe(*answer)
         if cache is not None:
-            cache.forget(key.serial)  # a kept PIN is stale once the PIN changed
+            cache.forget(h.serial)  # a kept PIN is stale once the PIN changed

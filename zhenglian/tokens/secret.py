@@ -19,10 +19,6 @@ class PinBuffer:
         # bytearray(str, "utf-8") encodes straight into the mutable buffer.
         self._buf = bytearray(data, "utf-8") if isinstance(data, str) else bytearray(data)
 
-    @classmethod
-    def from_str(cls, text: str) -> PinBuffer:
-        return cls(text)
-
     @property
     def buffer(self) -> bytearray:
         """The live bytes, for the PKCS#11 call only."""

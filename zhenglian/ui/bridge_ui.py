@@ -119,7 +119,7 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
         def make() -> Any:
             if hooks is not None and hooks.pin_fd is not None:
                 return _hooked_prompter(key, tray_app.window, hooks)
-            return DialogPrompter(key, tray_app.window)
+            return DialogPrompter(key, tray_app.window, manifest=tray_app.ctx.tokens.pin_policy_manifest(key))
 
         return ThreadedPrompter(gui.call(make), gui, before=bring_up)
 

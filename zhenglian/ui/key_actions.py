@@ -26,23 +26,6 @@ QUIET = (errors.PinCancelled, errors.FinalTryNotConfirmed)
 REMINDER_CHECK_MS = 3600 * 1000
 
 
-class AppPrompter(DialogPrompter):
-    """The PIN dialogs, with the locked dialog's 生成解锁申请表 wired to the CA's form."""
-
-    def __init__(self, key: KeyInfo, parent: QWidget | None, manifest: Any) -> None:
-        super().__init__(key, parent)
-        self.manifest = manifest
-
-    def locked(self, st: Any, error: errors.PinLocked) -> None:
-        from zhenglian.ui.lifecycle_dialogs import save_form
-        from zhenglian.ui.pin_dialogs import LockedDialog
-
-        self.lockedDialog = LockedDialog(self.key, st, error, self.parent)
-        self.lockedDialog.unlockFormRequested.connect(
-            lambda _serial: save_form(self.parent, "unlock", self.key, self.manifest))
-        self.lockedDialog.exec()
-
-
 class KeyActions(QObject):
     def __init__(self, app: Any) -> None:
         super().__init__()
@@ -64,7 +47,7 @@ class KeyActions(QObject):
         return self.app.window
 
     def _prompter(self, key: KeyInfo) -> ThreadedPrompter:
-        return ThreadedPrompter(AppPrompter(key, self.parent(), self.ctx.tokens.pin_policy_manifest(key)))
+        return ThreadedPrompter(DialogPrompter(key, self.parent(), manifest=self.ctx.tokens.pin_policy_manifest(key)))
 
     def _error(self, exc: BaseException) -> None:
         if isinstance(exc, (QUIET, errors.PinLocked)):
@@ -93,19 +76,19 @@ class KeyActions(QObject):
         key = key or self.choose_key()
         if key is None:
             return
-        module, manifest = self.ctx.tokens.module_for(key), self.ctx.tokens.pin_policy_manifest(key)
+        h = self.ctx.tokens.handle(key)
         prompter = self._prompter(key)
 
         def done(_: object) -> None:
             self.app.tray.notify(self.tr("PIN changed"), key.organization() or key.label)
             self.app.controller.refresh()
 
-        run_async(lambda: pinops.interactive_change(module, key, manifest, prompter), done, self._error)
+        run_async(lambda: pinops.interactive_change(h, prompter), done, self._error)
 
     def unlock(self, key: KeyInfo) -> None:
-        module, manifest = self.ctx.tokens.module_for(key), self.ctx.tokens.pin_policy_manifest(key)
+        h = self.ctx.tokens.handle(key)
         prompter = self._prompter(key)
-        run_async(lambda: pinops.interactive_unlock(module, key, manifest, prompter),
+        run_async(lambda: pinops.interactive_unlock(h, prompter),
                   lambda _r: (self.app.tray.notify(self.tr("Key unlocked"), key.organization() or key.label),
                               self.app.controller.refresh()), self._error)
 
@@ -131,13 +114,13 @@ class KeyActions(QObject):
         except errors.ZhenglianError as exc:
             self._error(exc)
             return
-        module = self.ctx.tokens.module_for(key)
+        h = self.ctx.tokens.handle(key)
         prompter = self._prompter(key)
 
         def work() -> Any:
-            st, pin = pinops.gate_and_ask(module, key, manifest, prompter)
+            st, pin = pinops.gate_and_ask(h, prompter)
             try:
-                return renewal.renew(module, key, pin, manifest, url, confirmed_final_try=st.final_try)
+                return renewal.renew(h, pin, url, confirmed_final_try=st.final_try)
             finally:
                 if pin is not None:
                     pin.wipe()

@@ -134,17 +134,11 @@ class ThreadedPrompter:
             return fn()
         return self._call(run)
 
-    @property
     def keep_pin(self) -> bool:
-        return bool(getattr(self.inner, "keep_pin", False))
+        return bool(self.inner.keep_pin())
 
-    @property
-    def error(self) -> Any:
-        return getattr(self.inner, "error", None)
-
-    @error.setter
-    def error(self, value: Any) -> None:
-        self.inner.error = value
+    def show_error(self, error: Any) -> None:
+        self._call(lambda: self.inner.show_error(error))
 
     def locked(self, st: Any, error: Any) -> None:
         self._ask(lambda: self.inner.locked(st, error))

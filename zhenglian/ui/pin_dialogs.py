@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -267,16 +267,6 @@ class PinDialog(_Modal):
         pin, self._pin = self._pin, None
         return pin
 
-    @classmethod
-    def ask(cls, key: KeyInfo, status: PinStatus, error: errors.ZhenglianError | None = None,
-            parent: QWidget | None = None) -> PinBuffer | None:
-        dlg = cls(key, status, error, parent=parent)
-        dlg.exec()
-        pin = dlg.take_pin()
-        dlg.deleteLater()
-        return pin
-
-
 class FinalTryDialog(_Modal):
     """Explicit confirmation before the last try is spent.  Enter/Esc both cancel."""
 
@@ -504,17 +494,30 @@ class DialogPrompter:
     there); ``error`` is shown in the next PIN dialog after a wrong PIN.
     """
 
-    def __init__(self, key: KeyInfo, parent: QWidget | None = None, offer_keep: bool = False) -> None:
+    def __init__(self, key: KeyInfo, parent: QWidget | None = None, offer_keep: bool = False,
+                 manifest: Any = None) -> None:
         self.key = key
         self.parent = parent
         self.offer_keep = offer_keep
+        self.manifest = manifest
         self.error: errors.ZhenglianError | None = None
-        self.keep_pin = False
+        self._keep = False
         self.lockedDialog: LockedDialog | None = None
 
+    def keep_pin(self) -> bool:
+        return self._keep
+
+    def show_error(self, error: errors.ZhenglianError) -> None:
+        self.error = error
+
     def locked(self, st: PinStatus, error: errors.PinLocked) -> None:
-        self.lockedDialog = LockedDialog(self.key, st, error, self.parent)
-        self.lockedDialog.exec()
+        """The locked dialog; its 生成解锁申请表 saves the CA's form, with the dialog itself as parent
+        (so the save dialog and its answer come up on top of it, wherever it was shown from)."""
+        from zhenglian.ui.lifecycle_dialogs import save_form
+
+        dlg = self.lockedDialog = LockedDialog(self.key, st, error, self.parent)
+        dlg.unlockFormRequested.connect(lambda _serial: save_form(dlg, "unlock", self.key, self.manifest))
+        dlg.exec()
 
     def confirm_final_try(self, st: PinStatus) -> bool:
         return FinalTryDialog.confirm(self.key, st, self.parent)
@@ -522,7 +525,7 @@ class DialogPrompter:
     def ask_pin(self, st: PinStatus) -> PinBuffer | None:
         dlg = PinDialog(self.key, st, self.error, offer_keep=self.offer_keep, parent=self.parent)
         dlg.exec()
-        self.keep_pin = dlg.keep_pin
+        self._keep = dlg.keep_pin
         pin = dlg.take_pin()
         dlg.deleteLater()
         return pin

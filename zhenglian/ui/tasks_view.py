@@ -282,7 +282,8 @@ class TasksView(QWidget):
     def _prompter(self) -> ThreadedPrompter:
         from zhenglian.ui.pin_dialogs import DialogPrompter
 
-        return ThreadedPrompter(DialogPrompter(self.workspace.key, self.window()))
+        return ThreadedPrompter(DialogPrompter(self.workspace.key, self.window(),
+                                               manifest=self.workspace.handle.manifest))
 
     def login(self) -> None:
         if self.workspace is None:
