@@ -48,7 +48,7 @@ def main() -> int:
     from zhenglian.services import Context
     from zhenglian.tasks import batch, sealpick
     from zhenglian.tasks.outbox import Outbox
-    from zhenglian.tasks.signer import open_signer
+    from zhenglian.tasks.pipeline import open_task_signer
     from zhenglian.tokens import pin as pinops
     from zhenglian.tokens.secret import PinBuffer
 
@@ -60,16 +60,16 @@ def main() -> int:
         print(f"set-up: {args.tasks} one-page tasks made in {time.perf_counter() - t:.1f} s", flush=True)
         ctx = Context.create()
         key = ctx.tokens.find_key(spec.label)
-        module, manifest = ctx.tokens.module_for(key), ctx.tokens.pin_policy_manifest(key)
+        h = ctx.tokens.handle(key)
         session = ServerSession(ServerClient(server.url), key, TokenStore(use_keyring=False))
 
         # 1. Signing alone: the same documents, already in memory, one key session.
-        with pinops.user_session(module, key, PinBuffer(spec.user_pin), manifest) as p11:
+        with pinops.user_session(h, PinBuffer(spec.user_pin)) as p11:
             session.login(p11)
             tasks = [session.client.task(i) for i in ids]
             docs = [session.client.download(task) for task in tasks]
             seals = sealpick.usable_seals(p11, key.signing_certificate().info.der)
-            with open_signer(p11, key, run_dir / "tmp") as signer:
+            with open_task_signer(h, p11, run_dir / "tmp") as signer:
                 seal = sealpick.pick(seals, tasks[0])
                 signer.sign(docs[0], tasks[0], seal)  # warm-up (imports, first encode)
                 t = time.perf_counter()
@@ -82,7 +82,7 @@ def main() -> int:
         # 2. End to end: fetch, check, sign, verify, queue, upload, server checks, confirmed.
         outbox = Outbox(run_dir / "outbox")
         t = time.perf_counter()
-        result = batch.sign_tasks(session, module, manifest, PinBuffer(spec.user_pin), ids, outbox,
+        result = batch.sign_tasks(session, h, PinBuffer(spec.user_pin), ids, outbox,
                                   upload_wait_s=120)
         end_to_end = time.perf_counter() - t
         confirmed = sum(1 for tid in ids if server.store.task(tid).status == "signed")

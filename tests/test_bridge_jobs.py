@@ -61,6 +61,12 @@ class ScriptedPrompter:
     def pinpad(self, st: Any) -> Any:
         return nullcontext()
 
+    def keep_pin(self) -> bool:
+        return False
+
+    def show_error(self, error: errors.ZhenglianError) -> None:
+        self.error = error
+
 
 class Harness:
     def __init__(self, server: RunningServer, tmp: Path, labels: list[str], pins: list[str | None],
@@ -112,8 +118,7 @@ def login(h: Harness, spec: Any) -> None:
     """Log the key in beforehand, as an earlier session would have (the token in the store)."""
     k = h.ctx.tokens.find_key(spec.label)
     session = ServerSession(ServerClient(h.server.url), k, h.tokens)
-    with pinops.user_session(h.ctx.tokens.module_for(k), k, PinBuffer(spec.user_pin),
-                             h.ctx.tokens.pin_policy_manifest(k)) as p11:
+    with pinops.user_session(h.ctx.tokens.handle(k), PinBuffer(spec.user_pin)) as p11:
         session.login(p11)
 
 
@@ -174,10 +179,25 @@ def test_ticket_of_another_institution_is_refused_and_not_used_up(reference_serv
     login(h, SZCA)
     ticket = h.ticket(tid, NETCA.uscc)
     out = h.run(h.request(tid, ticket))
-    assert out["error"]["code"] == "ticket_invalid"
+    # The ticket check (no login) names its institution: the plugged-in key is not that one's.
+    assert out["error"]["code"] == "wrong_institution"
+    assert NETCA.uscc in out["error"]["message_zh"]
     assert h.events == []
     # NETCA can still redeem it: SZCA's attempt did not use it up.
     assert reference_server.store.take_ticket(ticket, NETCA.uscc, time.time()) is not None
+
+
+def test_forged_ticket_is_refused_before_any_pin(reference_server, demo_keys, tmp_path) -> None:  # noqa: F811
+    """A key with no stored login would need a PIN to redeem: the ticket is checked first."""
+    tid = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1)[0]
+    h = Harness(reference_server, tmp_path, [SZCA.label], [SZCA.user_pin])
+    out = h.run(h.request(tid, "forged-" + "x" * 30))
+    assert out["error"]["code"] == "ticket_invalid"
+    assert h.events == []  # no PIN dialog, no confirmation
+    used = h.ticket(tid, SZCA.uscc)
+    assert reference_server.store.take_ticket(used, SZCA.uscc, time.time()) is not None
+    out = h.run(h.request(tid, used))  # used up already
+    assert out["error"]["code"] == "ticket_invalid" and h.events == []
 
 
 def test_ticket_for_another_task_is_refused(reference_server, demo_keys, tmp_path) -> None:  # noqa: F811
@@ -209,8 +229,12 @@ def test_keys_and_seals_refusals_before_any_dialog(reference_server, demo_keys, 
     tid = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1)[0]
     none = Harness(reference_server, tmp_path, [], [])
     assert none.run(none.request(tid, "t" * 20))["error"]["code"] == "no_key"
+    # Several keys without a stored login: the ticket's institution (checked before any PIN) picks SZCA's
+    # key, so only its PIN is asked (cancelled here); with no ticket check, the page must name one.
     several = Harness(reference_server, tmp_path, [s.label for s in DEMO_KEYS], [])
-    assert several.run(several.request(tid, several.ticket(tid, SZCA.uscc)))["error"]["code"] == "several_keys"
+    assert several.run(several.request(tid, several.ticket(tid, SZCA.uscc)))["error"]["code"] == "cancelled"
+    assert several.events == ["pin"] and len(several.prompters) == 1
+    several.events.clear()
     no_seal = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, seal_type="抵押业务专用章")[0]
     h = Harness(reference_server, tmp_path, [SZCA.label], [SZCA.user_pin])
     login(h, SZCA)

@@ -18,13 +18,14 @@ from serverfixtures import RunningServer, reference_server, start_server  # noqa
 from test_tasks_batch import SZCA, key_parts, session_for
 
 from zhenglian import errors
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.pki import uscc as uscc_mod
 from zhenglian.reference.provision import DEMO_KEYS
 from zhenglian.reference.server import pki as server_pki
 from zhenglian.server import protocol
 from zhenglian.server.api import ServerClient
 from zhenglian.server.models import Challenge
-from zhenglian.tasks.signer import open_signer
+from zhenglian.tasks.pipeline import open_task_signer
 from zhenglian.tokens import pin as pinops
 from zhenglian.tokens.secret import PinBuffer
 
@@ -34,7 +35,7 @@ NETCA = DEMO_KEYS[0]
 def login(server: RunningServer, spec: Any = SZCA) -> ServerClient:
     key, module, manifest = key_parts(spec.label)
     session = session_for(server, key)
-    with pinops.user_session(module, key, PinBuffer(spec.user_pin), manifest) as p11:
+    with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(spec.user_pin)) as p11:
         session.login(p11)
     return session.client
 
@@ -46,8 +47,8 @@ def sign_as(spec: Any, original: bytes, task: Any, tmp: Path, **kw: Any) -> byte
 
     key, module, manifest = key_parts(spec.label)
     seal = SealPicture(render.render_seal_png(spec.organization, "合同专用章", 42.0, dpi=200), 42.0, 42.0, "合同专用章")
-    with pinops.user_session(module, key, PinBuffer(spec.user_pin), manifest) as p11, \
-            open_signer(p11, key, tmp) as signer:
+    with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(spec.user_pin)) as p11, \
+            open_task_signer(KeyHandle(module, key, manifest), p11, tmp) as signer:
         if kw.get("invisible"):
             from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
             from pyhanko.sign import signers
@@ -114,7 +115,7 @@ def test_login_refusals(reference_server, demo_keys, make_key) -> None:  # noqa:
     made = make_key(organization="东莞市未登记测试有限公司", uscc=code)
     key2, module2, manifest2 = key_parts(made.spec.label)
     session = session_for(server, key2)
-    with pinops.user_session(module2, key2, PinBuffer(made.spec.user_pin), manifest2) as p11, \
+    with pinops.user_session(KeyHandle(module2, key2, manifest2), PinBuffer(made.spec.user_pin)) as p11, \
             pytest.raises(errors.ServerRefused) as exc:
         session.login(p11)
     assert exc.value.status == 403 and exc.value.reason == "institution_unknown"
@@ -126,7 +127,7 @@ def test_login_refused_when_the_ca_is_not_trusted(tmp_path: Path, demo_keys) -> 
     try:
         key, module, manifest = key_parts(SZCA.label)
         session = session_for(server, key)
-        with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11, \
+        with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin)) as p11, \
                 pytest.raises(errors.ServerRefused) as exc:
             session.login(p11)
         assert exc.value.reason == "certificate_untrusted"
@@ -140,7 +141,7 @@ def test_login_refused_for_an_expired_certificate(reference_server, make_key) ->
     time.sleep(1.1)
     key, module, manifest = key_parts(made.spec.label)
     session = session_for(reference_server, key)
-    with pinops.user_session(module, key, PinBuffer(made.spec.user_pin), manifest) as p11, \
+    with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(made.spec.user_pin)) as p11, \
             pytest.raises(errors.ServerRefused) as exc:
         session.login(p11)
     assert exc.value.reason == "certificate_expired", exc.value.reason
@@ -158,7 +159,7 @@ def test_client_refuses_a_challenge_for_another_origin(reference_server, demo_ke
     import zhenglian.server.session as sess
 
     monkeypatch.setattr(sess, "sign_challenge", lambda *a: signed.append(a[2]) or ("x", b""))
-    with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11, \
+    with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin)) as p11, \
             pytest.raises(errors.LoginChallengeMismatch):
         session.login(p11)
     assert signed == []
@@ -174,7 +175,7 @@ def test_expired_token_is_renewed_with_the_open_key_session(tmp_path: Path, demo
         ids = server.add_tasks(SZCA.uscc, SZCA.organization, 3)
         key, module, manifest = key_parts(SZCA.label)
         session = session_for(server, key)
-        with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11:
+        with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin)) as p11:
             session.login(p11)
         time.sleep(1.2)
         with pytest.raises(errors.AuthExpired):
@@ -187,7 +188,7 @@ def test_expired_token_is_renewed_with_the_open_key_session(tmp_path: Path, demo
             if p.phase == "signed":
                 time.sleep(1.1)
 
-        result = batch.sign_tasks(session, module, manifest, PinBuffer(SZCA.user_pin), ids,
+        result = batch.sign_tasks(session, KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin), ids,
                                   Outbox(tmp_path / "outbox"), progress=slow)
         assert result.ok, result.summary_en()
         assert len(logins) >= 2

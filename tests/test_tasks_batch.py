@@ -11,6 +11,7 @@ import pytest
 from serverfixtures import file_keyring, reference_server  # noqa: F401
 
 from zhenglian import errors
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.reference.provision import DEMO_KEYS
 from zhenglian.server.api import ServerClient
 from zhenglian.server.session import ServerSession
@@ -58,7 +59,7 @@ def test_login_with_key_then_list(reference_server, demo_keys, file_keyring) -> 
     assert not session.logged_in
     with pytest.raises(errors.AuthRequired):
         session.client.tasks()
-    with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11:
+    with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin)) as p11:
         result = session.login(p11)
     assert result.uscc == SZCA.uscc and result.institution == SZCA.organization
     listing = session.client.tasks()
@@ -82,7 +83,7 @@ def test_another_institutions_tasks_are_invisible(reference_server, demo_keys) -
     hidden = reference_server.add_tasks(other.uscc, other.organization, 1)[0]
     key, module, manifest = key_parts(SZCA.label)
     session = session_for(reference_server, key)
-    with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11:
+    with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin)) as p11:
         session.login(p11)
     assert session.client.tasks().tasks == []
     with pytest.raises(errors.ServerRefused) as exc:
@@ -100,7 +101,7 @@ def test_twenty_tasks_one_pin_one_batch_all_confirmed(reference_server, demo_key
     outbox = Outbox(tmp_path / "outbox")
     seen: list[batch.Progress] = []
     pin = PinBuffer(SZCA.user_pin)
-    result = batch.sign_tasks(session, module, manifest, pin, None, outbox, progress=seen.append)
+    result = batch.sign_tasks(session, KeyHandle(module, key, manifest), pin, None, outbox, progress=seen.append)
     assert pin.wiped
     assert len(login_counter) == 1  # one PIN for the login to the server and all 20 documents
     assert result.ok, result.summary_en()
@@ -126,7 +127,7 @@ def test_cross_page_and_certification_tasks_verify(reference_server, demo_keys, 
     ids = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 2, kinds=("抵押合同", "保证合同"),
                                      seal_type="合同专用章")
     key, module, manifest = key_parts(SZCA.label)
-    result = batch.sign_tasks(session_for(reference_server, key), module, manifest, PinBuffer(SZCA.user_pin),
+    result = batch.sign_tasks(session_for(reference_server, key), KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin),
                               ids, Outbox(tmp_path / "outbox"))
     assert result.ok, result.summary_en()
     store = reference_server.store
@@ -149,7 +150,7 @@ def test_cancel_between_documents_keeps_the_rest_pending(reference_server, demo_
         if p.phase == "signed" and p.signed == 2:
             cancel.set()
 
-    result = batch.sign_tasks(session_for(reference_server, key), module, manifest, PinBuffer(SZCA.user_pin),
+    result = batch.sign_tasks(session_for(reference_server, key), KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin),
                               ids, Outbox(tmp_path / "outbox"), progress=on_progress, cancel=cancel)
     assert result.cancelled and not result.ok
     assert result.count(batch.UPLOADED) == 2
@@ -167,7 +168,7 @@ def test_one_bad_task_does_not_stop_the_others(reference_server, demo_keys, tmp_
     bad_seal = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, seal_type="抵押业务专用章")[0]
     key, module, manifest = key_parts(SZCA.label)
     order = [good[0], bad_anchor, good[1], bad_seal, good[2]]
-    result = batch.sign_tasks(session_for(reference_server, key), module, manifest, PinBuffer(SZCA.user_pin),
+    result = batch.sign_tasks(session_for(reference_server, key), KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin),
                               order, Outbox(tmp_path / "outbox"))
     states = {o.task_id: o for o in result.outcomes}
     assert [states[i].state for i in good] == [batch.UPLOADED] * 3

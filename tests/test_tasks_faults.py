@@ -20,6 +20,7 @@ from serverfixtures import ROOT, RunningServer, reference_server  # noqa: F401
 from test_tasks_batch import SZCA, key_parts, session_for
 
 from zhenglian import errors
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.pki import uscc as uscc_mod
 from zhenglian.reference import softhsm
 from zhenglian.server.api import ServerClient
@@ -35,10 +36,12 @@ def test_server_killed_mid_uploads_every_signed_task_arrives_once(reference_serv
     key, module, manifest = key_parts(SZCA.label)
     outbox = Outbox(tmp_path / "outbox")
     killed = threading.Event()
+    restarted = threading.Event()
 
     def restart_later() -> None:
-        time.sleep(1.5)
+        time.sleep(1.5)  # down for a while: fetches and uploads meet a dead server
         server.start()
+        restarted.set()
 
     def on_progress(p: batch.Progress) -> None:
         if p.phase == "uploaded" and p.uploaded == 5 and not killed.is_set():
@@ -47,7 +50,7 @@ def test_server_killed_mid_uploads_every_signed_task_arrives_once(reference_serv
             threading.Thread(target=restart_later, daemon=True).start()
 
     session = session_for(server, key)
-    result = batch.sign_tasks(session, module, manifest, PinBuffer(SZCA.user_pin), ids, outbox,
+    result = batch.sign_tasks(session, KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin), ids, outbox,
                               progress=on_progress, upload_wait_s=60)
     assert killed.is_set()
     signed = {o.task_id for o in result.outcomes if o.state in (batch.UPLOADED, batch.QUEUED)}
@@ -59,7 +62,8 @@ def test_server_killed_mid_uploads_every_signed_task_arrives_once(reference_serv
     for tid in ids:
         assert server.store.task(tid).status == ("signed" if tid in signed else "pending")
     # A second batch signs the rest; in the end every task is signed exactly once.
-    again = batch.sign_tasks(session_for(server, key), module, manifest, PinBuffer(SZCA.user_pin), None, outbox)
+    assert restarted.wait(60)  # the first batch may end (server unreachable) before the restart
+    again = batch.sign_tasks(session_for(server, key), KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin), None, outbox)
     assert again.ok, again.summary_en()
     assert server.uploads_per_task() == {tid: 1 for tid in ids}
 
@@ -72,7 +76,7 @@ def test_answer_lost_after_the_server_recorded_it_is_not_recorded_twice(referenc
     key, module, manifest = key_parts(SZCA.label)
     outbox = Outbox(tmp_path / "outbox")
     server.fault("upload-commit-500")
-    result = batch.sign_tasks(session_for(server, key), module, manifest, PinBuffer(SZCA.user_pin), ids, outbox,
+    result = batch.sign_tasks(session_for(server, key), KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin), ids, outbox,
                               upload_wait_s=6)
     assert result.count(batch.QUEUED) == 3  # the client never saw a 200
     assert all(isinstance(o.error, errors.ServerError) for o in result.outcomes)
@@ -88,7 +92,7 @@ def _client_with_token(server, key, module, manifest) -> ServerClient:  # type: 
     from zhenglian.tokens import pin as pinops
 
     session = session_for(server, key)
-    with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11:
+    with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin)) as p11:
         session.login(p11)
     return session.client
 
@@ -145,7 +149,7 @@ def test_key_removed_mid_batch(reference_server, make_key, softhsm_conf, tmp_pat
         if p.phase == "signed" and p.signed == 3:
             softhsm.delete_token(softhsm_conf, made.spec.label)
 
-    result = batch.sign_tasks(session_for(server, key), module, manifest, PinBuffer(made.spec.user_pin), ids,
+    result = batch.sign_tasks(session_for(server, key), KeyHandle(module, key, manifest), PinBuffer(made.spec.user_pin), ids,
                               Outbox(tmp_path / "outbox"), progress=on_progress)
     assert result.stopped_by is not None
     assert result.count(batch.UPLOADED) == 3
@@ -252,7 +256,7 @@ def test_real_server_answering_500_and_garbage(reference_server, demo_keys, tmp_
     # A batch against a failing server: clear errors, nothing signed, nothing lost, no hang.
     server.fault("500")
     start = time.monotonic()
-    result = batch.sign_tasks(session, module, manifest, PinBuffer(SZCA.user_pin), ids, Outbox(tmp_path / "o"))
+    result = batch.sign_tasks(session, KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin), ids, Outbox(tmp_path / "o"))
     assert time.monotonic() - start < 20
     assert result.signed == 0 and isinstance(result.stopped_by, errors.ServerError)
     assert all(server.store.task(i).status == "pending" for i in ids)
@@ -267,7 +271,7 @@ def test_uploads_failing_keep_files_queued_until_the_server_is_back(reference_se
     session = session_for(server, key)
     outbox = Outbox(tmp_path / "outbox")
     server.fault("upload-500")
-    result = batch.sign_tasks(session, module, manifest, PinBuffer(SZCA.user_pin), ids, outbox, upload_wait_s=1)
+    result = batch.sign_tasks(session, KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin), ids, outbox, upload_wait_s=1)
     assert result.count(batch.QUEUED) == 4
     assert "等待上传" in result.summary_zh()
     assert server.uploads_per_task() == {}

@@ -12,6 +12,7 @@ from serverfixtures import RunningServer, free_port, reference_server, start_ser
 from test_tasks_batch import SZCA, key_parts, session_for
 
 from zhenglian import errors
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.server.api import ServerClient, normalise_url
 from zhenglian.server.tokenstore import StoredToken, TokenStore
 from zhenglian.tasks.outbox import Outbox
@@ -43,7 +44,7 @@ def test_tasksync_follows_the_server(reference_server, demo_keys, tmp_path: Path
     try:
         assert wait_for(lambda: summaries and summaries[-1].needs_login)
         assert "登录" in summaries[-1].text_zh()
-        with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11:
+        with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin)) as p11:
             sync.login(p11)
         assert wait_for(lambda: summaries[-1].online and summaries[-1].pending == 2)
         assert summaries[-1].text_zh() == "2 个待签署任务"
@@ -71,7 +72,7 @@ def test_tasksync_drains_the_outbox(reference_server, demo_keys, tmp_path: Path)
     session = session_for(server, key)
     outbox = Outbox(tmp_path / "outbox")
     server.fault("upload-500")
-    result = batch.sign_tasks(session, module, manifest, PinBuffer(SZCA.user_pin), ids, outbox, upload_wait_s=0.5)
+    result = batch.sign_tasks(session, KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin), ids, outbox, upload_wait_s=0.5)
     assert result.count(batch.QUEUED) == 2
     server.fault("")
     for e in outbox.pending():  # make them due now rather than after the backoff
@@ -184,7 +185,7 @@ def test_long_poll_is_bounded_and_stop_is_prompt(tmp_path: Path, demo_keys) -> N
     try:
         key, module, manifest = key_parts(SZCA.label)
         session = session_for(server, key)
-        with pinops.user_session(module, key, PinBuffer(SZCA.user_pin), manifest) as p11:
+        with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin)) as p11:
             session.login(p11)
         start = time.monotonic()
         got = session.client.events(session.client.events(-1).seq, wait=60)  # the server caps the wait

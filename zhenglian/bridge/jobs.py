@@ -3,7 +3,10 @@
 One job at a time (a second request while one runs is refused as busy).
 A job runs in its own thread:
 
-1. **Which key, and the task.**  The ticket is redeemed at the signing server
+1. **Which key, and the task.**  The ticket is first checked at the signing
+   server without any login (``/tickets/check``: good, for this task, for which
+   institution) — a forged or used ticket is refused before any dialog, and
+   only keys of the ticket's institution are considered.  It is then redeemed
    with the key's login.  A key with a stored login (keyring) redeems at
    once, no PIN; a ticket of another institution fails there without being
    used up, so every key with a login may try.  Otherwise the one key left
@@ -138,33 +141,12 @@ class JobTable:
             return next((j for j in self._jobs.values() if j.state == RUNNING), None)
 
 
-class _KeepForJob:
-    """The caller's prompter, telling interactive_session to keep the PIN in the job's cache."""
-
-    keep_pin = True
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-def _show_error(prompter: Any, exc: errors.ZhenglianError) -> None:
-    """Let the next PIN dialog say what went wrong (DialogPrompter.error)."""
-    target = prompter.inner if isinstance(prompter, _KeepForJob) else prompter
-    try:
-        target.error = exc
-    except AttributeError:
-        pass
-
-
 class BridgeJobs:
     """Runs sign requests from the page.  Qt-free: the GUI gives the callbacks.
 
     ``keys()`` lists the keys plugged in (the tray's watcher snapshot);
     ``tokens`` is the :class:`~zhenglian.tokens.manager.TokenManager`
-    (``module_for``, ``pin_policy_manifest``); ``confirm(info)`` and
+    (``handle(key)``); ``confirm(info)`` and
     ``prompter(key)`` are called from the job's thread and must marshal to
     the GUI themselves.  ``on_update(job)`` is told each step and the end.
     """
@@ -268,12 +250,14 @@ class BridgeJobs:
         self._step(job, "starting")
         client = self._client(req.server)
         try:
-            key, session, task, logged_in_with_pin = self._acquire(job, req, client, cache, ServerSession)
+            self._candidates(req)  # no key plugged in (or none of the page's institution): say so first
+            ticket_uscc = self._check_ticket(client, req)
+            key, session, task, logged_in_with_pin = self._acquire(job, req, client, cache, ServerSession,
+                                                                   ticket_uscc)
             job.title = task.title
-            module = self.tokens.module_for(key)
-            manifest = self.tokens.pin_policy_manifest(key)
+            h = self.tokens.handle(key)
             self._step(job, "preparing")
-            seal, info = self._prepare(req, key, module, session, task)
+            seal, info = self._prepare(req, h, session, task)
             self._step(job, "confirming")
             if not self.confirm(info):
                 raise errors.SignDeclined()
@@ -283,28 +267,44 @@ class BridgeJobs:
             def sign(p11: Any) -> dict[str, Any]:
                 self._step(job, "signing")
                 session.ensure(p11)
-                return self._sign(job, p11, session, key, task, seal)
+                return self._sign(job, p11, session, h, task, seal)
 
-            return self._with_pin(module, key, manifest, prompter, cache if logged_in_with_pin else None, sign)
+            return self._with_pin(h, prompter, cache if logged_in_with_pin else None, sign)
         finally:
             client.close()
 
-    def _candidates(self, req: SignRequest) -> list[KeyInfo]:
+    @staticmethod
+    def _check_ticket(client: Any, req: SignRequest) -> str | None:
+        """The ticket's institution (USCC), checked before any PIN; None when the server cannot say."""
+        try:
+            task_id, uscc = client.check_ticket(req.ticket)
+        except errors.ServerRefused as exc:
+            if exc.reason == "ticket_invalid":
+                raise errors.TicketInvalid() from None
+            log.info("server has no ticket check (%s): the ticket is checked when redeemed", exc.reason)
+            return None
+        if task_id != req.task_id:
+            raise errors.TicketTaskMismatch(got=task_id[:64], expected=req.task_id[:64])
+        return uscc
+
+    def _candidates(self, req: SignRequest, ticket_uscc: str | None = None) -> list[KeyInfo]:
         keys = [k for k in self.keys() if k.signing_certificate() is not None]
         if not keys:
             raise errors.NoKey()
-        if req.institution:
-            mine = [k for k in keys if k.signing_certificate().info.uscc == req.institution]  # type: ignore[union-attr]
+        for wanted in (req.institution, ticket_uscc):
+            if not wanted:
+                continue
+            mine = [k for k in keys if k.signing_certificate().info.uscc == wanted]  # type: ignore[union-attr]
             if not mine:
                 have = "、".join(sorted({k.organization() or k.label for k in keys}))
-                raise errors.WrongInstitution(wanted=req.institution, have=have)
+                raise errors.WrongInstitution(wanted=wanted, have=have)
             keys = mine
         return keys
 
     def _acquire(self, job: Job, req: SignRequest, client: Any, cache: Any,
-                 session_cls: Any) -> tuple[KeyInfo, Any, Any, bool]:
+                 session_cls: Any, ticket_uscc: str | None = None) -> tuple[KeyInfo, Any, Any, bool]:
         """(key, server session, task, whether the PIN was asked to log in)."""
-        keys = self._candidates(req)
+        keys = self._candidates(req, ticket_uscc)
         store = self._tokenstore()
         without_login: list[KeyInfo] = []
         for key in keys:
@@ -328,9 +328,7 @@ class BridgeJobs:
         key = without_login[0]
         session = session_cls(client, key, store)
         self._step(job, "login")
-        module = self.tokens.module_for(key)
-        manifest = self.tokens.pin_policy_manifest(key)
-        self._with_pin(module, key, manifest, _KeepForJob(self.prompter(key)), cache, session.login)
+        self._with_pin(self.tokens.handle(key), self.prompter(key), cache, session.login, keep=True)
         self._step(job, "redeeming")
         return key, session, self._redeem(session, req), True
 
@@ -346,26 +344,17 @@ class BridgeJobs:
             raise errors.TicketTaskMismatch(got=task.id[:64], expected=req.task_id[:64])
         return task
 
-    def _prepare(self, req: SignRequest, key: KeyInfo, module: Any, session: Any,
-                 task: Any) -> tuple[Any, SignRequestInfo]:
+    def _prepare(self, req: SignRequest, h: Any, session: Any, task: Any) -> tuple[Any, SignRequestInfo]:
         """Everything that can refuse without a PIN: certificate, task state, seal."""
-        from zhenglian.lifecycle import check_usable
-        from zhenglian.tasks import sealpick
+        from zhenglian.tasks import pipeline, sealpick
 
-        cert = key.signing_certificate()
-        if cert is None:
-            raise errors.NoCertificate(serial=key.serial)
-        check_usable(cert.info)
+        key = h.key
+        h.check_usable()
+        cert = h.signing_cert
         if task.status != "pending":
             raise errors.TaskNotPending(title=task.title, status=task.status, status_zh=task.status_zh)
-        try:
-            server_seals = session.client.seals()
-        except (errors.ServerRefused, errors.ServerError, errors.ServerUnreachable, errors.AuthRequired) as exc:
-            log.info("server seals unavailable: %s", exc.code)  # the key's own seals may do
-            server_seals = []
-        cas = [c.info.der for c in key.certificates if c.info.is_ca]
-        with module.session(key.serial) as p11:  # seal objects are public: no PIN
-            seals = sealpick.usable_seals(p11, cert.info.der, server_seals, cas)
+        with h.backend.session(key.serial) as p11:  # seal objects are public: no PIN
+            seals = pipeline.gather_seals(h, p11, session.client.seals)
         seal = sealpick.pick(seals, task)
         info = SignRequestInfo(
             origin=req.origin, server=req.server_origin, task_id=task.id, title=task.title,
@@ -375,34 +364,29 @@ class BridgeJobs:
             key_serial=key.serial, ca_name_zh=key.ca_name_zh, ca_name_en=key.ca_name_en)
         return seal, info
 
-    def _with_pin(self, module: Any, key: KeyInfo, manifest: Any, prompter: Any, cache: Any,
-                  body: Callable[[Any], T]) -> T:
-        """``body(p11)`` in a logged-in session; a wrong PIN is asked again (by the user), at most MAX_PIN_ROUNDS."""
+    def _with_pin(self, h: Any, prompter: Any, cache: Any, body: Callable[[Any], T], *, keep: bool = False) -> T:
+        """``body(p11)`` in a logged-in session; a wrong PIN is asked again (by the user), at most
+        MAX_PIN_ROUNDS.  ``keep``: the PIN is kept in ``cache`` for this job's signing step."""
         from zhenglian.tokens import pin as pinops
 
         for round_ in range(MAX_PIN_ROUNDS):
             try:
-                with pinops.interactive_session(module, key, manifest, prompter, cache=cache) as p11:
+                with pinops.interactive_session(h, prompter, cache=cache, keep=keep) as p11:
                     return body(p11)
             except errors.WrongPin as exc:
                 if round_ == MAX_PIN_ROUNDS - 1 or self._stop.is_set():
                     raise
-                _show_error(prompter, exc)
+                prompter.show_error(exc)
         raise AssertionError("unreachable")
 
-    def _sign(self, job: Job, p11: Any, session: Any, key: KeyInfo, task: Any, seal: Any) -> dict[str, Any]:
+    def _sign(self, job: Job, p11: Any, session: Any, h: Any, task: Any, seal: Any) -> dict[str, Any]:
+        from zhenglian.tasks import pipeline
         from zhenglian.tasks.outbox import Outbox
-        from zhenglian.tasks.signer import open_signer
 
         client = session.client
         outbox = self._outbox or Outbox()
-        entry = outbox.find(client.origin, task.id)
-        if entry is None:
-            original = session.call(p11, client.download, task)
-            with open_signer(p11, key, outbox.root / "tmp") as signer:
-                signed = signer.sign(original, task, seal)
-            entry = outbox.put(client.origin, task.id, signed, key_serial=key.serial, title=task.title)
-        # else: signed earlier and not yet uploaded: never sign twice, send that file
+        with pipeline.open_task_signer(h, p11, outbox.root / "tmp") as signer:
+            entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task, seal)
         self._step(job, "uploading")
         base = {"task_id": task.id, "title": task.title, "sha256": entry.sha256}
         try:

@@ -25,26 +25,32 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from zhenglian import errors
-from zhenglian.manifest import Manifest
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.server.models import Placement, Task
 from zhenglian.server.session import ServerSession
 from zhenglian.tasks import sealpick
 from zhenglian.tasks.outbox import Outbox, OutboxEntry
 from zhenglian.tokens import pin as pinops
-from zhenglian.tokens.module import Pkcs11Module
 from zhenglian.tokens.secret import PinBuffer
 
 log = logging.getLogger(__name__)
 
-# Outcome states of one task.
-UPLOADED = "uploaded"  # the server has the signed file
-QUEUED = "queued"  # signed, waiting in the outbox (uploaded later)
-FAILED = "failed"  # not signed (or refused by the server): see error
-NOT_SIGNED = "not_signed"  # not reached: cancelled, or the key failed before it
-SKIPPED = "skipped"  # no longer pending on the server
+class TaskState(StrEnum):
+    """Outcome of one task in a batch."""
+
+    UPLOADED = "uploaded"  # the server has the signed file
+    QUEUED = "queued"  # signed, waiting in the outbox (uploaded later)
+    FAILED = "failed"  # not signed (or refused by the server): see error
+    NOT_SIGNED = "not_signed"  # not reached: cancelled, or the key failed before it
+    SKIPPED = "skipped"  # no longer pending on the server
+
+
+UPLOADED, QUEUED, FAILED, NOT_SIGNED, SKIPPED = (TaskState.UPLOADED, TaskState.QUEUED, TaskState.FAILED,
+                                                 TaskState.NOT_SIGNED, TaskState.SKIPPED)
 
 STATE_ZH = {UPLOADED: "已签署并上传", QUEUED: "已签署，等待上传", FAILED: "失败", NOT_SIGNED: "未签署",
             SKIPPED: "已跳过"}
@@ -58,7 +64,7 @@ MAX_FETCH_FAILURES = 2
 class TaskOutcome:
     task_id: str
     title: str = ""
-    state: str = NOT_SIGNED
+    state: TaskState = NOT_SIGNED
     error: errors.ZhenglianError | None = None
     sha256: str | None = None
 
@@ -88,7 +94,7 @@ class BatchResult:
     stopped_by: errors.ZhenglianError | None = None  # the key failure that ended the batch early
     seconds: float = 0.0
 
-    def count(self, state: str) -> int:
+    def count(self, state: TaskState) -> int:
         return sum(1 for o in self.outcomes if o.state == state)
 
     @property
@@ -216,10 +222,10 @@ class _Uploader(threading.Thread):
             self.on_result(entry, outcome, None)
 
 
-def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest | None, pin: PinBuffer | None,
+def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
                task_ids: Sequence[str] | None, outbox: Outbox, *,
                progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
-               confirmed_final_try: bool = False, seal: Any = None, upload_wait_s: float = 30.0,
+               confirmed_final_try: bool = False, upload_wait_s: float = 30.0,
                placements: Mapping[str, Placement] | None = None) -> BatchResult:
     """Sign ``task_ids`` (None: every pending task) with one PIN; see the module docstring.
 
@@ -227,12 +233,11 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
     moved the seal in the preview, where the task allows it: no anchor text).
     """
     from zhenglian.pdf import keysign
-    from zhenglian.tasks.signer import open_signer
+    from zhenglian.tasks import pipeline
 
     started = time.perf_counter()
-    key = session.key
     client = session.client
-    keysign.precheck(module, key, manifest, confirmed_final_try=confirmed_final_try)
+    keysign.precheck(h, confirmed_final_try=confirmed_final_try)
     result = BatchResult()
     lock = threading.Lock()
     by_id: dict[str, TaskOutcome] = {}
@@ -266,7 +271,7 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
         elif outcome == "retrying":
             o.error = error
 
-    with pinops.user_session(module, key, pin, manifest, confirmed_final_try=confirmed_final_try) as p11:
+    with pinops.user_session(h, pin, confirmed_final_try=confirmed_final_try) as p11:
         if pin is not None:
             pin.wipe()  # logged in: the PIN is not needed again in this batch
         session.ensure(p11)
@@ -275,19 +280,12 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
             by_id[tid] = TaskOutcome(tid)
             order[tid] = i
         result.outcomes = list(by_id.values())
-        cert = session.signing_cert()
-        try:
-            server_seals = session.call(p11, client.seals) if seal is None else []
-        except (errors.ServerRefused, errors.ServerError, errors.ServerUnreachable) as exc:
-            log.info("server seals unavailable: %s", exc.code)  # the key's own seals may do
-            server_seals = []
-        seals = sealpick.usable_seals(p11, cert.info.der, server_seals,
-                                      [c.info.der for c in key.certificates if c.info.is_ca]) if seal is None else []
+        seals = pipeline.gather_seals(h, p11, lambda: session.call(p11, client.seals))
         uploader = _Uploader(outbox, client, on_upload)
         uploader.start()
         fetch_failures = 0
         try:
-            with open_signer(p11, key, outbox.root / "tmp") as signer:
+            with pipeline.open_task_signer(h, p11, outbox.root / "tmp") as signer:
                 for tid, outcome in by_id.items():
                     if uploader.auth_needed.is_set():
                         _relogin(session, p11, uploader)
@@ -314,9 +312,9 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
                         moved = (placements or {}).get(tid)
                         if moved is not None and not task.placement.anchor_text:
                             task = dataclasses.replace(task, placement=moved)
-                        original = session.call(p11, client.download, task)
+                        entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task,
+                                                           sealpick.pick(seals, task))
                         fetch_failures = 0
-                        signed = signer.sign(original, task, sealpick.pick(seals, task, seal))
                     except KEY_FAILURES as exc:
                         outcome.state, outcome.error = FAILED, exc
                         result.stopped_by = exc
@@ -334,7 +332,6 @@ def sign_tasks(session: ServerSession, module: Pkcs11Module, manifest: Manifest 
                         outcome.state, outcome.error = FAILED, exc
                         report(tid, "failed", exc)
                         continue
-                    entry = outbox.put(client.origin, tid, signed, key_serial=key.serial, title=task.title)
                     outcome.state, outcome.sha256 = QUEUED, entry.sha256
                     counters["signed"] += 1
                     report(tid, "signed")

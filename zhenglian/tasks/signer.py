@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhenglian import errors
 from zhenglian.server.models import Task
-from zhenglian.tokens.model import KeyInfo
+
+if TYPE_CHECKING:
+    from zhenglian.keys.handle import KeyHandle
 
 # Where the seal goes when a task names neither an anchor nor a position:
 # the lower right of the page, as a signing block usually is.
@@ -28,13 +28,14 @@ DEFAULT_FROM_BOTTOM_MM = 60.0
 
 
 class TaskSigner:
-    """Signs task documents in one logged-in key session (see :func:`open_signer`)."""
+    """Signs task documents in one logged-in key session (see :func:`zhenglian.tasks.pipeline.open_task_signer`)."""
 
-    def __init__(self, batch: Any, key: KeyInfo, workdir: Path) -> None:
+    def __init__(self, batch: Any, handle: KeyHandle, workdir: Path) -> None:
         self.batch = batch
-        self.key = key
+        self.handle = handle
+        self.key = handle.key
         self.workdir = workdir
-        cert = key.signing_certificate()
+        cert = handle.key.signing_certificate()
         self.uscc = cert.info.uscc if cert else None
 
     def placements(self, original: bytes, task: Task, seal: Any) -> tuple[list[Any], Any]:
@@ -71,11 +72,6 @@ class TaskSigner:
         self.check(original, signed, task)
         return signed
 
-    def _anchors(self) -> list[Any]:
-        from asn1crypto import x509
-
-        return [x509.Certificate.load(c.info.der) for c in self.key.certificates if c.info.is_ca]
-
     def check(self, original: bytes, signed: bytes, task: Task) -> None:
         """Verify locally before anything leaves the machine."""
         from zhenglian.pdf.verify import verify_pdf
@@ -87,7 +83,7 @@ class TaskSigner:
             raise fail("原文件未原样保留 / the original was not kept as it was")
         # The CA certificates on the key anchor the check: trust is the server's call, and
         # this keeps pyHanko from logging a failed path search for every document.
-        anchors = self._anchors()
+        anchors = list(self.handle.ca_certs)
         reports = verify_pdf(signed, anchors)
         before = len(verify_pdf(original, anchors)) if b"/ByteRange" in original else 0
         if len(reports) <= before:
@@ -98,15 +94,3 @@ class TaskSigner:
         if self.uscc and last.uscc != self.uscc:
             raise fail("签名证书不是本 UKey 的 / signed with another certificate")
 
-
-@contextmanager
-def open_signer(p11session: Any, key: KeyInfo, workdir: Path) -> Iterator[TaskSigner]:
-    """A TaskSigner on this logged-in session (pyHanko's PKCS11Signer via zhenglian.pdf)."""
-    from zhenglian.pdf import keysign
-    from zhenglian.pdf.sign import SigningBatch
-
-    cert = keysign.signing_cert(key)
-    identity = keysign.identity_for(key, fetch_aia=False)
-    workdir.mkdir(parents=True, exist_ok=True)
-    with SigningBatch(keysign.pkcs11_signer(p11session, cert, identity), identity) as batch:
-        yield TaskSigner(batch, key, workdir)

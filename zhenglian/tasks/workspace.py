@@ -59,8 +59,7 @@ class TaskWorkspace:
             raise errors.ServerNotConfigured()
         self.ctx = ctx
         self.key = key
-        self.module = ctx.tokens.module_for(key)
-        self.manifest = ctx.tokens.pin_policy_manifest(key)
+        self.handle = ctx.tokens.handle(key)
         self.client = ServerClient(url, ca_bundle=ctx.settings.ca_bundle)
         self.session = ServerSession(self.client, key, TokenStore())
         self.outbox = Outbox()
@@ -90,7 +89,7 @@ class TaskWorkspace:
     # --- login and signing (worker thread; the prompter shows dialogs) ---------------
 
     def login(self, prompter: pinops.PinPrompter) -> None:
-        with pinops.interactive_session(self.module, self.key, self.manifest, prompter) as p11:
+        with pinops.interactive_session(self.handle, prompter) as p11:
             self.session.login(p11)
         if self.sync is not None:
             self.sync.wake()
@@ -113,15 +112,10 @@ class TaskWorkspace:
              upload_wait_s: float = 30.0) -> BatchResult:
         """Every task (None: every pending one) with one PIN, asked once; the PIN is
         wiped when the batch is logged in."""
-        from zhenglian.lifecycle import check_usable
-
-        cert = self.key.signing_certificate()
-        if cert is None:
-            raise errors.NoCertificate(serial=self.key.serial)
-        check_usable(cert.info)  # an expired certificate: refused before any PIN
-        st, pin = pinops.gate_and_ask(self.module, self.key, self.manifest, prompter)
+        self.handle.check_usable()  # an expired certificate: refused before any PIN
+        st, pin = pinops.gate_and_ask(self.handle, prompter)
         try:
-            result = sign_tasks(self.session, self.module, self.manifest, pin,
+            result = sign_tasks(self.session, self.handle, pin,
                                 None if task_ids is None else list(task_ids), self.outbox,
                                 progress=progress, cancel=cancel, confirmed_final_try=st.final_try,
                                 placements=placements, upload_wait_s=upload_wait_s)
@@ -135,23 +129,14 @@ class TaskWorkspace:
     # --- preview (no PIN: documents and public seals only) ------------------------------
 
     def _default_seal(self, task: Task) -> Any:
-        from zhenglian.tasks import sealpick
+        from zhenglian.tasks import pipeline, sealpick
 
         with self._lock:
             if self._seals is None:
-                cert = self.key.signing_certificate()
-                if cert is None:
-                    raise errors.NoCertificate(serial=self.key.serial)
-                server = []
-                try:
-                    if self.session.logged_in:
-                        server = self.client.seals()
-                except errors.ZhenglianError as exc:
-                    log.info("server seals unavailable for the preview: %s", exc.code)
-                with self.module.session(self.key.serial) as p11:
-                    self._seals = list(sealpick.usable_seals(
-                        p11, cert.info.der, server, [c.info.der for c in self.key.certificates if c.info.is_ca]))
-            return sealpick.pick(self._seals, task, None)
+                server = self.client.seals if self.session.logged_in else None
+                with self.handle.backend.session(self.key.serial) as p11:  # seal objects are public: no PIN
+                    self._seals = pipeline.gather_seals(self.handle, p11, server)
+            return sealpick.pick(self._seals, task)
 
     def preview(self, task: Task, placement: Placement | None = None) -> TaskPreview:
         from zhenglian.pdf import placement as pl
@@ -168,7 +153,7 @@ class TaskWorkspace:
             seal = self._default_seal(task)
         except errors.ZhenglianError as exc:
             return TaskPreview(task, document, None, "", (), False, exc)
-        signer = TaskSigner(None, self.key, self.outbox.root)
+        signer = TaskSigner(None, self.handle, self.outbox.root)
         try:
             placements, cross = signer.placements(document, task, seal)
             with open_pdf(document, name=task.title) as doc:

@@ -352,6 +352,16 @@ def create_app(config: ServerConfig) -> FastAPI:
         store.add_ticket(value, task.id, who.uscc, expires)
         return m.Ticket(ticket=value, task_id=task.id, expires_at=expires)
 
+    @app.post(f"{API}/tickets/check", response_model=m.TicketCheck, tags=["bridge"])
+    def check_ticket(body: m.RedeemRequest) -> m.TicketCheck:
+        """Is this ticket good, and for which task and institution?  No login, not used up:
+        the client asks before it asks the operator for any PIN."""
+        row = store.peek_ticket(body.ticket, time.time())
+        if row is None:
+            raise ApiError(404, "ticket_invalid", "签署凭据无效、已使用或已过期",
+                           "the ticket is unknown, used or expired")
+        return m.TicketCheck(task_id=row["task_id"], uscc=row["uscc"], expires_at=int(row["expires_at"]))
+
     @app.post(f"{API}/tickets/redeem", response_model=m.Redeemed, tags=["bridge"])
     def redeem(body: m.RedeemRequest, who: Auth) -> m.Redeemed:
         """Exchange a ticket (once) for its task; only for the same institution."""

@@ -144,6 +144,12 @@ class RedeemRequest(BaseModel):
     ticket: str = Field(max_length=200)
 
 
+class TicketCheck(BaseModel):
+    task_id: str
+    uscc: str
+    expires_at: int
+
+
 class Redeemed(BaseModel):
     task_id: str
     task: TaskModel

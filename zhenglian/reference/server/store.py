@@ -351,6 +351,13 @@ class Store:
             db.execute("INSERT INTO tickets (ticket_hash, task_id, uscc, expires_at) VALUES (?, ?, ?, ?)",
                        (sha256_hex(ticket.encode()), task_id, uscc, expires_at))
 
+    def peek_ticket(self, ticket: str, now: float) -> sqlite3.Row | None:
+        """The ticket's row if it is unused and unexpired (not used up by looking)."""
+        with self.tx() as db:
+            rows = db.execute("SELECT * FROM tickets WHERE ticket_hash = ? AND used = 0 AND expires_at >= ?",
+                              (sha256_hex(ticket.encode()), now)).fetchall()
+            return rows[0] if rows else None
+
     def take_ticket(self, ticket: str, uscc: str, now: float) -> sqlite3.Row | None:
         """The ticket's row, used up, if it is unused, unexpired and this institution's."""
         with self.tx() as db:

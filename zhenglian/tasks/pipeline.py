@@ -1,0 +1,68 @@
+"""The one path from a task to a signed file in the outbox, for the batch, the bridge and the preview.
+
+- :func:`gather_seals` — the seals this key may use for tasks: its own (on the key),
+  the server's, imported pictures; the server's list is optional (a key's own seals may do);
+- :func:`open_task_signer` — a :class:`~zhenglian.tasks.signer.TaskSigner` on a logged-in
+  key session (the key signs, every signature checked, the result verified before queueing);
+- :func:`sign_to_outbox` — one task: a file already signed and waiting is reused (never
+  signed twice), otherwise download (hash-checked), sign, and put in the outbox *before*
+  anything is uploaded.
+
+The preview uses :func:`gather_seals` and :meth:`TaskSigner.placements` (the same
+placement the signer will use), so what is shown is what gets signed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from zhenglian import errors
+from zhenglian.keys.handle import KeyHandle
+from zhenglian.server.models import Task
+from zhenglian.tasks.outbox import Outbox, OutboxEntry
+from zhenglian.tasks.signer import TaskSigner
+
+log = logging.getLogger(__name__)
+
+SERVER_SEAL_ERRORS = (errors.ServerRefused, errors.ServerError, errors.ServerUnreachable, errors.AuthRequired)
+
+
+def gather_seals(h: KeyHandle, p11: Any, server_seals: Any) -> list[Any]:
+    """Seals usable for this key's tasks.  ``server_seals``: a callable or a list (or None)."""
+    from zhenglian.tasks import sealpick
+
+    listed: list[Any] = []
+    if callable(server_seals):
+        try:
+            listed = list(server_seals())
+        except SERVER_SEAL_ERRORS as exc:
+            log.info("server seals unavailable: %s", exc.code)  # the key's own seals may do
+    elif server_seals:
+        listed = list(server_seals)
+    return list(sealpick.usable_seals(p11, h.signing_cert.info.der, listed, list(h.ca_ders)))
+
+
+@contextmanager
+def open_task_signer(h: KeyHandle, p11: Any, workdir: Path) -> Iterator[TaskSigner]:
+    """A TaskSigner on this logged-in session."""
+    from zhenglian.pdf.keysign import batch_on
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    with batch_on(h, p11) as batch:
+        yield TaskSigner(batch, h, workdir)
+
+
+def sign_to_outbox(signer: TaskSigner, session: Any, p11: Any, outbox: Outbox, task: Task,
+                   seal: Any) -> tuple[OutboxEntry, bool]:
+    """(the outbox entry for ``task``, whether it was signed now rather than found waiting)."""
+    client = session.client
+    entry = outbox.find(client.origin, task.id)
+    if entry is not None:
+        return entry, False  # signed earlier and not yet uploaded: never sign twice
+    original = session.call(p11, client.download, task)
+    signed = signer.sign(original, task, seal)
+    return outbox.put(client.origin, task.id, signed, key_serial=signer.key.serial, title=task.title), True
