@@ -311,8 +311,7 @@ def key_batch(label: str = "SZCA-DEMO", pin: str | None = None, **kw: object):  
     from zhenglian.tokens.secret import PinBuffer
 
     ctx, key = find_key(label)
-    return keysign.key_batch(ctx.tokens.module_for(key), key, PinBuffer(pin or demo_pin(label)),
-                             ctx.tokens.pin_policy_manifest(key), **kw)  # type: ignore[arg-type]
+    return keysign.key_batch(ctx.tokens.handle(key), PinBuffer(pin or demo_pin(label)), **kw)  # type: ignore[arg-type]
 
 
 def demo_roots_pem() -> list[Path]:

@@ -18,7 +18,6 @@ Order of work, so the PIN is asked only when signing can succeed:
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from zhenglian import errors
 from zhenglian.cli.output import line, print_json
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf import sealchoice
+from zhenglian.pdf.sign import SignResult
 from zhenglian.services import Context
 from zhenglian.tokens.secret import PinBuffer
 
@@ -162,71 +162,43 @@ def read_password(args: argparse.Namespace) -> str | None:
         buf.wipe()
 
 
-def read_pin(args: argparse.Namespace) -> PinBuffer:
-    if args.pin_stdin:
-        return _read_line("PIN", "PIN")
-    if not sys.stdin.isatty():
-        raise errors.UsageError(detail="没有终端可用于输入 PIN，脚本中请用 --pin-stdin / "
-                                       "no terminal to read the PIN from; scripts use --pin-stdin")
-    text = getpass.getpass("请输入 UKey 的 PIN / key PIN: ")
-    try:
-        return PinBuffer(text)
-    finally:
-        del text
-
-
-# --- the seal ------------------------------------------------------------------
-
 # --- the command ---------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> int:
-    from zhenglian.pdf import keysign
-    from zhenglian.pdf.sign import prepare
+    refused: list[errors.ZhenglianError] = []  # documents refused before the PIN (all of them, not only the first)
+    try:
+        return _run(args, refused)
+    except errors.ZhenglianError as exc:
+        for other in refused[1:]:
+            print(other.user_message(), file=sys.stderr)
+        if args.json:  # a refusal is an outcome too: say it on stdout, as JSON
+            print_json({"ok": False, "error": exc.to_dict(), "refused": [e.to_dict() for e in refused or [exc]],
+                        "documents": []})
+        raise
+
+
+def _run(args: argparse.Namespace, refused: list[errors.ZhenglianError]) -> int:
+    from zhenglian.cli.cmd_pin import TerminalPrompter
+    from zhenglian.pdf.localsign import LocalSigning, sign_files
 
     placements, cross = placements_from(args)
     pairs = outputs_for(args)
     password = read_password(args)
 
     ctx = Context.create(args.module)
-    key = ctx.tokens.find_key(args.key)
-    module = ctx.tokens.module_for(key)
-    manifest = ctx.tokens.pin_policy_manifest(key)
-    identity = keysign.identity_for(key)
-    keysign.check_certificate(identity.info)
-    seal = sealchoice.choose_seal(ctx, key, args.seal)
-    timestamp_url = args.timestamp or ctx.settings.timestamp_url or None
+    h = ctx.tokens.handle(ctx.tokens.find_key(args.key))
+    h.check_usable()
+    seal = sealchoice.choose_seal(ctx, h.key, args.seal)
+    job = LocalSigning(pairs, placements, seal, cross_page=cross, certify=args.certify, password=password,
+                       timestamp_url=args.timestamp or ctx.settings.timestamp_url or None, refused=refused)
 
-    prepared = []
-    try:
-        problems: list[errors.ZhenglianError] = []
-        for src, dst in pairs:
-            try:
-                prepared.append((prepare(src, placements, seal=seal, cross_page=cross, certify=args.certify,
-                                         password=password), dst))
-            except errors.ZhenglianError as exc:
-                problems.append(exc)
-        if problems:
-            for exc in problems[1:]:
-                print(exc.user_message(), file=sys.stderr)
-            raise problems[0]
-        keysign.precheck(module, key, manifest, confirmed_final_try=args.confirm_final_try)
-        pin = read_pin(args)
-        results = []
-        try:
-            with keysign.key_batch(module, key, pin, manifest, seal=seal, timestamp_url=timestamp_url,
-                                   identity=identity, confirmed_final_try=args.confirm_final_try) as batch:
-                pin.wipe()
-                for doc, dst in prepared:
-                    result = batch.sign(doc, dst)
-                    results.append(result)
-                    if not args.json:
-                        line(f"已签署 / signed: {doc.name} → {dst}（{len(result.signatures)} 个签名 / signatures）")
-        finally:
-            pin.wipe()
-    finally:
-        for doc, _ in prepared:
-            doc.close()
+    def signed(result: SignResult) -> None:
+        if not args.json:
+            line(f"已签署 / signed: {result.input} → {result.output}（{len(result.signatures)} 个签名 / signatures）")
+
+    results = sign_files(h, TerminalPrompter(args), job, on_signed=signed)
     if args.json:
-        print_json({"key": key.serial, "organization": identity.organization, "uscc": identity.uscc,
+        cert = h.signing_cert.info
+        print_json({"ok": True, "key": h.serial, "organization": cert.organization, "uscc": cert.uscc,
                     "seal": str(seal.name), "documents": [r.to_dict() for r in results]})
     return 0

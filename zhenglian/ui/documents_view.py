@@ -175,10 +175,9 @@ class DocumentsView(QWidget):
         run_async(lambda: sealchoice.choose_seal(ctx, key, None), chosen, self._error)
 
     def sign(self) -> None:
-        from zhenglian.pdf import keysign
         from zhenglian.pdf import placement as pl
-        from zhenglian.tokens import pin as pinops
-        from zhenglian.ui.key_actions import AppPrompter
+        from zhenglian.pdf.localsign import LocalSigning, sign_files
+        from zhenglian.ui.pin_dialogs import DialogPrompter
 
         if self.path is None or self.seal is None or self.seal_key is None:
             return
@@ -186,26 +185,14 @@ class DocumentsView(QWidget):
         if out.resolve() == self.path.resolve():
             QMessageBox.warning(self, self.tr("zhenglian"), self.tr("Choose another file name: the original stays untouched."))
             return
-        key, seal, page_xy, src, password = self.seal_key, self.seal, self.spot, self.path, self.password
-        module, manifest = self.ctx.tokens.module_for(key), self.ctx.tokens.pin_policy_manifest(key)
-        prompter = ThreadedPrompter(AppPrompter(key, self.window(), manifest))
-        timestamp = self.ctx.settings.timestamp_url or None
+        h = self.ctx.tokens.handle(self.seal_key)
+        prompter = ThreadedPrompter(DialogPrompter(h.key, self.window(), manifest=h.manifest))
+        page, x, y = self.spot
+        job = LocalSigning([(self.path, out)], [pl.AtPosition(page, x, y)], self.seal, password=self.password,
+                           timestamp_url=self.ctx.settings.timestamp_url or None)
 
         def work() -> Any:
-            from zhenglian.lifecycle import check_usable
-
-            check_usable(keysign.signing_cert(key).info)  # an expired certificate: refused before the PIN
-            st, pin = pinops.gate_and_ask(module, key, manifest, prompter)
-            try:
-                with keysign.key_batch(module, key, pin, manifest, seal=seal, timestamp_url=timestamp,
-                                       confirmed_final_try=st.final_try) as batch:
-                    if pin is not None:
-                        pin.wipe()
-                    return batch.sign(src, out, [pl.AtPosition(page_xy[0], page_xy[1], page_xy[2])],
-                                      password=password)
-            finally:
-                if pin is not None:
-                    pin.wipe()
+            return sign_files(h, prompter, job)
 
         def done(_result: Any) -> None:
             self.app.tray.notify(self.tr("Document signed"), str(out))
