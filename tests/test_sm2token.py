@@ -451,3 +451,15 @@ def test_add_token_refuses_bad_input(tmp_path: Path, sm2_material) -> None:
     state = (tmp_path / "token-S1" / "state").read_text()
     assert "Pin@1234" not in state and sm2token.pin_hash("S1", "Pin@1234") in state
     assert [p.name for p in tmp_path.iterdir()] == ["token-S1"]  # no temporary directory left
+
+
+def test_pin_change_through_the_cli_counts_a_wrong_old_pin(make_sm2_token) -> None:
+    tok = make_sm2_token("vendor4")
+    new = "Fresh#Pin2026"
+    r = _pin(tok, "change", "--pin-stdin", stdin=f"Wrong@2026x\n{new}\n{new}\n")
+    assert r.returncode == ExitCode.WRONG_PIN and tok.counters() == (1, 0)
+    r = _pin(tok, "change", "--pin-stdin", stdin=f"{USER_PIN}\n{new}\n{new}\n")
+    assert r.returncode == 0, r.stderr
+    assert tok.counters() == (0, 0)  # C_SetPIN with the right old PIN resets the counter
+    assert _pin(tok, "verify", "--pin-stdin", stdin=USER_PIN + "\n").returncode == ExitCode.WRONG_PIN
+    assert _pin(tok, "verify", "--pin-stdin", stdin=new + "\n").returncode == 0
