@@ -259,6 +259,19 @@ def test_sm3_digest_where_the_family_has_it(make_sm2_token) -> None:
     out, n = ctypes.create_string_buffer(32), UL(32)
     p11.call("C_Digest", UL(s), ctypes.cast(d, P), UL(len(MESSAGE)), ctypes.cast(out, P), ctypes.byref(n))
     assert out.raw[: n.value] == sm3(MESSAGE)
+    # One operation at a time per session: a digest in progress refuses a signature and is kept.
+    assert p11.login_rv(s, USER_PIN) == 0
+    [key] = p11.find(s, CKO_PRIVATE_KEY)
+    p11.call("C_DigestInit", UL(s), ctypes.byref(m))
+    p11.call("C_DigestUpdate", UL(s), ctypes.cast(d, P), UL(len(MESSAGE)))
+    n = UL(0)
+    p11.call("C_DigestFinal", UL(s), P(None), ctypes.byref(n))
+    assert n.value == 32
+    assert p11.rv("C_SignInit", UL(s), ctypes.byref(Mechanism(V + 4, None, 0)), UL(key)) == 0x90
+    p11.call("C_DigestFinal", UL(s), ctypes.cast(out, P), ctypes.byref(n))
+    assert out.raw[: n.value] == sm3(MESSAGE)
+    p11.sign_init(s, V + 4, key)
+    assert len(p11.sign(s, b"\x00" * 32)) >= 8
     p11.finalize()
     p11 = make_sm2_token("vendor8000").raw()  # no digest mechanism in this family
     s = p11.open(p11.slots()[0])

@@ -188,17 +188,19 @@ static void end_sign(struct session *s)
     s->md = NULL;
     OPENSSL_cleanse(s->buf, sizeof s->buf);
     s->buf_len = 0;
+    if (s->sign_active)
+        s->have_out = 0; /* the result buffer is the signature's only while signing */
     s->sign_active = 0;
     s->updated = 0;
-    s->have_out = 0;
 }
 
 static void end_digest(struct session *s)
 {
     EVP_MD_CTX_free(s->dmd);
     s->dmd = NULL;
+    if (s->digest_active)
+        s->have_out = 0;
     s->digest_active = 0;
-    s->have_out = 0;
 }
 
 static void close_session(struct session *s)
@@ -917,7 +919,7 @@ static CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech, CK_OBJECT_HANDL
     if (!s)
         LEAVE(CKR_SESSION_HANDLE_INVALID);
     struct token *t = &tokens[s->tok];
-    if (s->sign_active)
+    if (s->sign_active || s->digest_active) /* one operation at a time per session */
         LEAVE(CKR_OPERATION_ACTIVE);
     if (!(t->logged_in && t->user == CKU_USER))
         LEAVE(CKR_USER_NOT_LOGGED_IN);
@@ -1099,7 +1101,7 @@ static CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM *mech)
     struct session *s = get_session(h);
     if (!s)
         LEAVE(CKR_SESSION_HANDLE_INVALID);
-    if (s->digest_active)
+    if (s->digest_active || s->sign_active)
         LEAVE(CKR_OPERATION_ACTIVE);
     const struct mech *m = find_mech(tokens[s->tok].family, mech->mechanism);
     if (!m || m->kind != MK_SM3_DIGEST)
