@@ -20,22 +20,21 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import algos, x509
-from sm2tokenfixtures import (
+from sm2tokenfixtures import SO_PIN, USER_PIN
+
+from zhenglian.errors import ExitCode
+from zhenglian.reference import sm2token
+from zhenglian.reference.p11ctypes import (
     CKO_CERTIFICATE,
     CKO_PRIVATE_KEY,
     CKO_PUBLIC_KEY,
     CKU_SO,
-    SO_PIN,
     UL,
-    USER_PIN,
     Mechanism,
     P,
     P11Error,
     RawP11,
 )
-
-from zhenglian.errors import ExitCode
-from zhenglian.reference import sm2token
 from zhenglian.reference.sm2token import FAMILIES, SM2_KEY_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
