@@ -475,3 +475,49 @@ def test_pin_change_through_the_cli_counts_a_wrong_old_pin(make_sm2_token) -> No
     assert tok.counters() == (0, 0)  # C_SetPIN with the right old PIN resets the counter
     assert _pin(tok, "verify", "--pin-stdin", stdin=USER_PIN + "\n").returncode == ExitCode.WRONG_PIN
     assert _pin(tok, "verify", "--pin-stdin", stdin=new + "\n").returncode == 0
+
+
+def test_null_pointers_everywhere_get_arguments_bad(make_sm2_token) -> None:
+    p11 = make_sm2_token("vendor8000").raw()
+    slot = p11.slots()[0]
+    s, key = logged_in(p11)
+    h, n0 = UL(s), UL(0)
+    calls = [
+        ("C_GetInfo", P(None)), ("C_GetSlotList", ctypes.c_ubyte(1), P(None), P(None)),
+        ("C_GetSlotInfo", UL(slot), P(None)), ("C_GetTokenInfo", UL(slot), P(None)),
+        ("C_GetMechanismList", UL(slot), P(None), P(None)), ("C_GetMechanismInfo", UL(slot), UL(V + 0x8100), P(None)),
+        ("C_OpenSession", UL(slot), UL(4), P(None), P(None), P(None)), ("C_GetSessionInfo", h, P(None)),
+        ("C_Login", h, UL(1), P(None), UL(8)), ("C_SetPIN", h, P(None), UL(8), P(None), UL(8)),
+        ("C_GetAttributeValue", h, UL(key), P(None), UL(1)), ("C_FindObjectsInit", h, P(None), UL(1)),
+        ("C_SignInit", h, P(None), UL(key)), ("C_DigestInit", h, P(None)),
+    ]
+    for name, *args in calls:
+        assert p11.rv(name, *args) == CKR_ARGUMENTS_BAD, name
+    # A template entry with a length but no buffer; a mechanism parameter length without a pointer.
+    bad = (ctypes.c_ulong * 3)(0x0, 0, 8)  # CK_ATTRIBUTE {CKA_CLASS, NULL, 8}
+    assert p11.rv("C_FindObjectsInit", h, ctypes.cast(bad, P), UL(1)) == CKR_ARGUMENTS_BAD
+    assert p11.rv("C_SignInit", h, ctypes.byref(Mechanism(V + 0x8100, None, 16)), UL(key)) == CKR_ARGUMENTS_BAD
+    # Operations not started, and data pointers missing once they are.
+    assert p11.rv("C_SignUpdate", h, P(None), n0) == CKR_OPERATION_NOT_INITIALIZED
+    assert p11.rv("C_DigestFinal", h, P(None), P(None)) == CKR_OPERATION_NOT_INITIALIZED
+    p11.sign_init(s, V + 0x8100, key)
+    assert p11.rv("C_SignUpdate", h, P(None), UL(5)) == CKR_ARGUMENTS_BAD
+    p11.sign_init(s, V + 0x8100, key)  # the failed update ended the operation
+    assert p11.rv("C_SignFinal", h, P(None), P(None)) == CKR_ARGUMENTS_BAD
+    p11.finalize()
+    # After C_Finalize every call says so, none crashes.
+    assert p11.rv("C_GetSlotList", ctypes.c_ubyte(1), P(None), ctypes.byref(n0)) == 0x190
+    assert p11.rv("C_Sign", h, P(None), n0, P(None), ctypes.byref(n0)) == 0x190
+
+
+def test_a_corrupt_counter_file_is_a_device_error_not_a_fresh_count(make_sm2_token) -> None:
+    tok = make_sm2_token("vendor4")
+    p11 = tok.raw()
+    slot = p11.slots()[0]
+    s = p11.open(slot)
+    (tok.state_dir / f"token-{tok.serial}" / "state").write_text("user_failures lots\n")
+    assert p11.login_rv(s, USER_PIN) == 0x30  # CKR_DEVICE_ERROR
+    with pytest.raises(P11Error) as e:
+        p11.token_info(slot)
+    assert e.value.rv == 0x30
+    p11.finalize()
