@@ -18,7 +18,7 @@ out_dir=${2:-$root/build/native}
 CC=${CC:-cc}
 [ -d "$src" ] || { echo "build.sh: no sources for '$name' in $src" >&2; exit 2; }
 
-CFLAGS="-std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -fPIC -shared -fvisibility=hidden -pthread"
+CFLAGS="-std=c11 -O2 -g -D_FORTIFY_SOURCE=2 -Wall -Wextra -Werror -Wshadow -fPIC -shared -fvisibility=hidden -pthread"
 LIBS="-lcrypto"
 [ -n "${ZL_NATIVE_SANITIZE:-}" ] && CFLAGS="$CFLAGS -fsanitize=$ZL_NATIVE_SANITIZE -fno-omit-frame-pointer"
 
