@@ -707,7 +707,6 @@ static CK_RV attr_value(const struct token *t, const struct object *o, CK_ATTRIB
 {
     static const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     int cert = o->cls == CKO_CERTIFICATE, priv = o->cls == CKO_PRIVATE_KEY;
-    int key = !cert;
 #define ULONG_VAL(v) (*scratch = (v), *p = scratch, *len = sizeof(CK_ULONG), CKR_OK)
 #define BOOL_VAL(b) (*p = (b) ? &yes : &no, *len = 1, CKR_OK)
 #define BYTES(ptr, n) (*p = (ptr), *len = (n), CKR_OK)
@@ -746,7 +745,6 @@ static CK_RV attr_value(const struct token *t, const struct object *o, CK_ATTRIB
         }
         return CKR_ATTRIBUTE_TYPE_INVALID;
     }
-    (void)key;
     switch (type) {
     case CKA_KEY_TYPE:
         return ULONG_VAL(o->alg == ALG_SM2 ? sm2_key_type(t->family) : CKK_RSA);
