@@ -521,3 +521,17 @@ def test_a_corrupt_counter_file_is_a_device_error_not_a_fresh_count(make_sm2_tok
         p11.token_info(slot)
     assert e.value.rv == 0x30
     p11.finalize()
+
+
+def test_a_token_added_later_appears_after_reinitialize(make_sm2_token, sm2_material) -> None:
+    """Plugging a key in, as the hot-plug watcher sees it: add_token, then C_Finalize/C_Initialize."""
+    import pkcs11
+
+    tok = make_sm2_token("vendor4")
+    lib = pkcs11.lib(str(tok.module))
+    assert [s.get_token().serial.decode().strip() for s in lib.get_slots(token_present=True)] == [tok.serial]
+    sm2token.add_token(tok.state_dir, "second", "PLUGGED1", USER_PIN, SO_PIN,
+                       [sm2token.TokenKey(sm2_material.key_pem, sm2_material.cert_der)], family="v8005")
+    lib.reinitialize()
+    serials = sorted(s.get_token().serial.decode().strip() for s in lib.get_slots(token_present=True))
+    assert serials == sorted([tok.serial, "PLUGGED1"])
