@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   python3 python3-venv python3-dev gcc libc6-dev   # Python, and cc for the test PKCS#11 module
+  libssl-dev openssl                                # OpenSSL 3 headers/libcrypto for the software SM2 token; the CLI checks SM2 signatures
   softhsm2 opensc                                   # software UKeys for the demo and the tests
   poppler-utils qpdf libnss3-tools                  # pdfsig/pdftoppm, qpdf --check, certutil
   fonts-noto-cjk fonts-arphic-uming                 # Chinese text in seals, stamps, UI; a TrueType CJK font for reportlab
@@ -48,6 +49,11 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   .venv/bin/python -m pip install -q -e ".[server,dev]"
   echo "$want" > "$stamp"
 fi
+
+# The software SM2 PKCS#11 token (tests and demo) into build/native/; build.sh skips
+# the compile when the sources are unchanged.
+echo "==> native test modules (build/native)"
+sh zhenglian/reference/native/build.sh sm2token
 
 # playwright-core drives the system Chromium in the bridge's end-to-end test (needs Node ≥ 20).
 if command -v npm >/dev/null && [[ ! -d tests/e2e/node_modules ]]; then

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["sm2tokenfixtures"]  # the software SM2 token (libsm2token.so) and a ctypes caller
+
 ROOT = Path(__file__).resolve().parent.parent
 _RUN_DIR: Path | None = None
 
