@@ -53,6 +53,8 @@ MAX_NAME_LIST = 64 * 1024
 MAX_CERT = 64 * 1024
 MAX_RSA_SIGNATURE = 1024  # 8192-bit keys
 SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+SM2_DEFAULT_ID = b"1234567812345678"
+MAX_DIGEST_INPUT = 1 << 20  # the key hashes in its own buffer; big data is hashed on the PC
 _UNSET = 0xFFFFFFFF  # retry cell sentinel: the library did not fill it
 
 Pin = PinBuffer | bytearray
@@ -339,6 +341,38 @@ class SkfDevice(_Handle):
             total_space=di.TotalSpace,
             free_space=di.FreeSpace,
         )
+
+    def sm3_digest(self, data: bytes, *, public_key: EccPublicKey | None = None,
+                   user_id: bytes = SM2_DEFAULT_ID) -> bytes:
+        """SM3 on the key (SKF_DigestInit/Digest); with ``public_key``, SM3(Z‖data) = the e to sign."""
+        need = ("SKF_DigestInit", "SKF_Digest", "SKF_CloseHandle")
+        missing = [f for f in need if not self.lib.has(f)]
+        if missing:
+            raise SkfMissingFunctions(path=str(self.lib.path), missing=", ".join(missing))
+        if len(data) > MAX_DIGEST_INPUT or len(user_id) > 1024:
+            raise ValueError("data too large to hash on the key")
+        blob = ffi.ECCPUBLICKEYBLOB()
+        id_buf = (ctypes.c_uint8 * max(1, len(user_id))).from_buffer_copy(user_id.ljust(1, b"\0"))
+        if public_key is not None:
+            blob.BitLen = 256
+            ctypes.memmove(ctypes.addressof(blob.XCoordinate) + 32, public_key.x, 32)
+            ctypes.memmove(ctypes.addressof(blob.YCoordinate) + 32, public_key.y, 32)
+        h = ffi.HANDLE()
+        rv = self.lib._call("SKF_DigestInit", self.handle, ffi.SGD_SM3,
+                            ctypes.byref(blob) if public_key is not None else None,
+                            id_buf if public_key is not None else None,
+                            len(user_id) if public_key is not None else 0, ctypes.byref(h))
+        self.lib._check(rv, "SKF_DigestInit")
+        try:
+            src = (ctypes.c_uint8 * max(1, len(data))).from_buffer_copy(data.ljust(1, b"\0"))
+            out = (ctypes.c_uint8 * 64)()
+            size = ffi.out_ulong(64)
+            self.lib._check(self.lib._call("SKF_Digest", h, src, len(data), out, ctypes.byref(size)), "SKF_Digest")
+            if ffi.low32(size) != 32:
+                raise SkfBadResponse(op="SKF_Digest", detail=f"SM3 digest of {ffi.low32(size)} bytes")
+            return bytes(out[:32])
+        finally:
+            self.lib._call("SKF_CloseHandle", h)
 
     def applications(self) -> list[str]:
         return self.lib._name_list("SKF_EnumApplication", self.handle)
