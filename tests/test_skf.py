@@ -464,3 +464,45 @@ def test_malformed_ecc_signature_blob_is_refused() -> None:
     for r, s in bad:
         with pytest.raises(errors.SkfBadResponse):
             parse_ecc_signature(r, s)
+
+
+def test_raw_calls_with_null_and_forged_arguments_do_not_crash(skf_lib_path, make_skf_device) -> None:  # noqa: F811
+    """Every export, called with NULLs and a forged handle, answers with an error code."""
+    import ctypes
+
+    from zhenglian.tokens.skf import ffi
+
+    make_skf_device()
+    raw = ctypes.CDLL(str(skf_lib_path))
+    funcs, missing = ffi.bind(raw)
+    assert not missing
+    forged = ctypes.c_void_p(0xDEADBEEF)
+    by_name = ("SKF_EnumDev", "SKF_ConnectDev", "SKF_GetDevState")
+    for name, f in funcs.items():
+        if name in ("SKF_WaitForDevEvent", "SKF_CancelWaitForDevEvent"):
+            continue
+        types = ffi.PROTOTYPES[name]
+        nulls = [0 if t in (ffi.ULONG, ffi.BOOL) else None for t in types]
+        assert f(*nulls) != 0, name
+        if name not in by_name:  # the first argument is a handle: a forged one is refused
+            assert f(forged, *nulls[1:]) != 0, name
+    # real handles with NULL buffers and out-pointers
+    dev, app, con = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+    assert funcs["SKF_ConnectDev"](b"skf0", ctypes.byref(dev)) == 0
+    assert funcs["SKF_OpenApplication"](dev, APP.encode(), ctypes.byref(app)) == 0
+    assert funcs["SKF_OpenContainer"](app, b"SM2_CON", ctypes.byref(con)) == 0
+    owner = {"SKF_GetDevInfo": dev, "SKF_EnumApplication": dev, "SKF_OpenApplication": dev,
+             "SKF_DigestInit": dev, "SKF_GetPINInfo": app, "SKF_VerifyPIN": app, "SKF_ChangePIN": app,
+             "SKF_UnblockPIN": app, "SKF_EnumContainer": app, "SKF_OpenContainer": app,
+             "SKF_GetContainerType": con, "SKF_ExportCertificate": con, "SKF_ExportPublicKey": con,
+             "SKF_ECCSignData": con, "SKF_RSASignData": con}
+    for name, handle in owner.items():
+        types = ffi.PROTOTYPES[name]
+        assert funcs[name](handle, *[0 if t in (ffi.ULONG, ffi.BOOL) else None for t in types[1:]]) != 0, name
+    assert funcs["SKF_DisConnectDev"](dev) == 0
+    assert funcs["SKF_CloseContainer"](con) != 0  # closed with its device: now a stale handle
+    assert funcs["SKF_WaitForDevEvent"](None, None, None) != 0
+    # names that try to leave the state directory
+    h = ctypes.c_void_p()
+    for bad in (b"..", b"../skf0", b"skf0/ZL_APP", b"", b"x" * 300):
+        assert funcs["SKF_ConnectDev"](bad, ctypes.byref(h)) != 0 and not h.value
