@@ -506,3 +506,18 @@ def test_raw_calls_with_null_and_forged_arguments_do_not_crash(skf_lib_path, mak
     h = ctypes.c_void_p()
     for bad in (b"..", b"../skf0", b"skf0/ZL_APP", b"", b"x" * 300):
         assert funcs["SKF_ConnectDev"](bad, ctypes.byref(h)) != 0 and not h.value
+
+
+def test_doctor_entry_names_a_32_bit_skf_dll(tmp_path, skf_lib_path) -> None:  # noqa: F811
+    from zhenglian import diagnostics
+
+    dll = tmp_path / "NetcaSKF.dll"
+    dll.write_bytes(_pe(0x014C) + bytes(256))
+    entry = diagnostics._skf_file(dll)
+    assert entry["present"] and entry["machine"] == "x86"
+    if process_machine() != "x86":
+        assert entry["error"]["error"] == "skf_wrong_architecture"
+        assert "32 位" in entry["error"]["message_zh"]
+    ok = diagnostics._skf_file(skf_lib_path)
+    assert ok["machine"] == process_machine() and ok["error"] is None
+    assert diagnostics._skf_file(tmp_path / "absent.dll")["present"] is False

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Literal
 
+from zhenglian.errors import SkfWrongArchitecture
+
 Machine = Literal["x86", "x64", "arm64", "arm", "other"]
 Kind = Literal["pkcs11", "skf", "both"]
 
@@ -96,6 +98,14 @@ def machine_mismatch(path: str | os.PathLike[str]) -> Machine | None:
         return None
     # Windows on ARM64 loads x64 DLLs into x64 (emulated) processes only; no mixing.
     return m
+
+
+def architecture_problem(path: str | os.PathLike[str]) -> SkfWrongArchitecture | None:
+    """The error to show when this process cannot load the file for its machine type, else None."""
+    wrong = machine_mismatch(path)
+    if wrong is None:
+        return None
+    return SkfWrongArchitecture(path=str(path), machine=MACHINE_NAMES[wrong], ours=MACHINE_NAMES[process_machine()])
 
 
 def load(path: str | os.PathLike[str]) -> ctypes.CDLL:

@@ -37,7 +37,6 @@ from zhenglian.errors import (
     SkfMissingFunctions,
     SkfNotSkfLibrary,
     SkfPinRejected,
-    SkfWrongArchitecture,
 )
 from zhenglian.tokens.secret import PinBuffer
 from zhenglian.tokens.skf import ffi, libkind
@@ -162,10 +161,9 @@ class SkfLibrary:
         self.path = Path(path)
         if not self.path.is_file():
             raise DriverMissing(path=str(self.path))
-        wrong = libkind.machine_mismatch(self.path)
-        if wrong:
-            raise SkfWrongArchitecture(path=str(self.path), machine=libkind.MACHINE_NAMES[wrong],
-                                       ours=libkind.MACHINE_NAMES[libkind.process_machine()])
+        problem = libkind.architecture_problem(self.path)
+        if problem is not None:
+            raise problem
         try:
             self._lib = libkind.load(self.path)
         except OSError as exc:
