@@ -521,3 +521,92 @@ def test_doctor_entry_names_a_32_bit_skf_dll(tmp_path, skf_lib_path) -> None:  #
     ok = diagnostics._skf_file(skf_lib_path)
     assert ok["machine"] == process_machine() and ok["error"] is None
     assert diagnostics._skf_file(tmp_path / "absent.dll")["present"] is False
+
+
+def test_find_by_serial_certificates_and_flags(skf_lib, make_skf_device, skf_material) -> None:  # noqa: F811
+    from zhenglian.tokens.skf import token_flags
+
+    make_skf_device("k1", serial="SER-1")
+    make_skf_device("k2", serial="SER-2", rsa_cert=False, user_pin_default=True)
+    name, info = skf_lib.find_device("SER-2")
+    assert name == "k2" and info.label == "软KEY k2"
+    with pytest.raises(errors.NoKey):
+        skf_lib.find_device("SER-404")
+    dev, app = open_app(skf_lib, "k2")
+    certs = app.certificates()
+    assert [(c.container, c.sign, c.key_type) for c in certs] == [("SM2_CON", True, "sm2"), ("SM2_CON", False, "sm2")]
+    assert certs[0].der == skf_material.sm2_sign.cert_der
+    flags = token_flags(app.pin_info(), app.pin_info(admin=True))
+    assert flags.pin_state() == "to_be_changed" and flags.pin_initialized
+    for left in range(9, 0, -1):
+        with pytest.raises(errors.WrongPin):
+            app.verify_pin(pin(b"99999999"))
+        state = token_flags(app.pin_info()).pin_state()
+        assert state == ("final_try" if left == 1 else "count_low")
+    with pytest.raises(errors.PinLocked):
+        app.verify_pin(pin(b"99999999"))
+    assert token_flags(app.pin_info()).locked
+    app.close()
+    dev.close()
+
+
+# A library that lies: huge sizes, lengths beyond our buffers, a left-aligned
+# ECCSIGNATUREBLOB, a wrong PIN without a retry count.  The binding must
+# answer with typed errors and never read beyond what it allocated.
+_EVIL_C = r"""
+#include <stdint.h>
+#include <string.h>
+typedef uint32_t U; typedef void *H;
+static int h;
+#define OK(name, ...) U name(__VA_ARGS__) { return 0; }
+U SKF_EnumDev(int p, char *l, U *s) { (void)p;
+  if (!l) { *s = 6; return 0; } memcpy(l, "evil\0\0", 6); *s = 6; return 0; }
+U SKF_ConnectDev(char *n, H *d) { (void)n; *d = &h; return 0; }
+OK(SKF_DisConnectDev, H d)
+U SKF_GetDevInfo(H d, unsigned char *i) { (void)d; memset(i, 'A', 294); return 0; }
+U SKF_EnumApplication(H d, char *l, U *s) { (void)d; (void)l; *s = 0x7FFFFFFF; return 0; }
+U SKF_OpenApplication(H d, char *n, H *a) { (void)d; (void)n; *a = &h; return 0; }
+OK(SKF_CloseApplication, H a)
+U SKF_GetPINInfo(H a, U t, U *m, U *r, int *dflt) { (void)a; (void)t; *m = 10; *r = 7; *dflt = 0; return 0; }
+U SKF_VerifyPIN(H a, U t, char *p, U *r) { (void)a; (void)t; (void)p; (void)r; return 0x0A000024; }
+U SKF_ChangePIN(H a, U t, char *o, char *n, U *r) { (void)a; (void)t; (void)o; (void)n; *r = 3; return 0x0A000024; }
+U SKF_EnumContainer(H a, char *l, U *s) { (void)a;
+  if (!l) { *s = 4; return 0; } memcpy(l, "c1\0\0", 4); *s = 9999; return 0; }
+U SKF_OpenContainer(H a, char *n, H *c) { (void)a; (void)n; *c = &h; return 0; }
+OK(SKF_CloseContainer, H c)
+U SKF_GetContainerType(H c, U *t) { (void)c; *t = 2; return 0; }
+U SKF_ExportCertificate(H c, int s, unsigned char *b, U *l) { (void)c;
+  if (!s) { *l = 1 << 30; return 0; }
+  if (!b) { *l = 16; return 0; } memset(b, 0x30, 16); *l = 4096; return 0; }
+U SKF_ECCSignData(H c, unsigned char *e, U n, unsigned char *sig) { (void)c; (void)e; (void)n;
+  memset(sig, 0, 128); sig[0] = 1; sig[64] = 1; return 0; }
+U SKF_RSASignData(H c, unsigned char *d, U n, unsigned char *s, U *l) { (void)c; (void)d; (void)n; (void)s;
+  *l = 100000; return 0; }
+"""
+
+
+def test_a_lying_library_gets_typed_errors(tmp_path) -> None:
+    lib = SkfLibrary(_compile(tmp_path, _EVIL_C))
+    assert lib.devices() == ["evil"]
+    dev = lib.connect("evil")
+    info = dev.info()  # fields without NUL: read only within the field
+    assert info.label == "A" * 32 and info.serial == "A" * 32
+    with pytest.raises(errors.SkfBadResponse):
+        dev.applications()  # a 2 GiB name list
+    app = dev.open_application("x")
+    with pytest.raises(errors.WrongPin) as exc:
+        app.verify_pin(pin(b"12345678"))  # no retry count given: asked from SKF_GetPINInfo
+    assert exc.value.facts["tries_left"] == 7
+    with pytest.raises(errors.WrongPin) as exc:
+        app.change_pin(pin(b"12345678"), pin(b"87654321"))
+    assert exc.value.facts["tries_left"] == 3
+    assert app.containers() == ["c1"]  # a claimed length beyond the buffer is cut to the buffer
+    con = app.open_container("c1")
+    with pytest.raises(errors.SkfBadResponse):
+        con.certificate()  # 4096 bytes claimed in a 16-byte buffer
+    with pytest.raises(errors.SkfBadResponse):
+        con.certificate(sign=False)  # 1 GiB certificate
+    with pytest.raises(errors.SkfBadResponse):
+        con.ecc_sign(bytes(32))  # left-aligned r and s
+    with pytest.raises(errors.SkfBadResponse):
+        con.rsa_sign(b"\x30" * 51)

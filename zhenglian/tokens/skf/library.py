@@ -33,10 +33,12 @@ from typing import Any, Literal
 from zhenglian.errors import (
     DriverInvalid,
     DriverMissing,
+    NoKey,
     SkfBadResponse,
     SkfMissingFunctions,
     SkfNotSkfLibrary,
     SkfPinRejected,
+    TokenRemoved,
 )
 from zhenglian.tokens.secret import PinBuffer
 from zhenglian.tokens.skf import ffi, libkind
@@ -89,6 +91,16 @@ class PinInfo:
     @property
     def final_try(self) -> bool:
         return self.remaining == 1
+
+
+@dataclass(frozen=True)
+class ContainerCert:
+    """A certificate found in a container: which container, sign or encryption, its key type."""
+
+    container: str
+    sign: bool
+    key_type: Literal["rsa", "sm2"] | None
+    der: bytes
 
 
 @dataclass(frozen=True)
@@ -242,6 +254,18 @@ class SkfLibrary:
         state = ffi.out_ulong()
         self._check(self._call("SKF_GetDevState", self._name_arg(name), ctypes.byref(state)), "SKF_GetDevState")
         return ffi.low32(state) == ffi.DEV_PRESENT_STATE
+
+    def find_device(self, serial: str) -> tuple[str, DeviceInfo]:
+        """The plugged-in device with this serial (keys are chosen by serial, never by slot or name)."""
+        for name in self.devices():
+            try:
+                with self.connect(name) as dev:
+                    info = dev.info()
+            except TokenRemoved:
+                continue
+            if info.serial == serial:
+                return name, info
+        raise NoKey(serial)
 
     def connect(self, name: str) -> SkfDevice:
         h = ffi.HANDLE()
@@ -440,6 +464,18 @@ class SkfApplication(_Handle):
 
     def containers(self) -> list[str]:
         return self.lib._name_list("SKF_EnumContainer", self.handle)
+
+    def certificates(self) -> list[ContainerCert]:
+        """Every certificate in every container (sign first, then encryption); none → []."""
+        found = []
+        for name in self.containers():
+            with self.open_container(name) as con:
+                kind = con.key_type
+                for sign in (True, False):
+                    der = con.certificate(sign=sign)
+                    if der is not None:
+                        found.append(ContainerCert(name, sign, kind, der))
+        return found
 
     def open_container(self, name: str) -> SkfContainer:
         h = ffi.HANDLE()
