@@ -610,3 +610,31 @@ def test_a_lying_library_gets_typed_errors(tmp_path) -> None:
         con.ecc_sign(bytes(32))  # left-aligned r and s
     with pytest.raises(errors.SkfBadResponse):
         con.rsa_sign(b"\x30" * 51)
+
+
+def test_pin_scratch_is_wiped_and_no_pin_reaches_errors_or_the_key_files(skf_lib, make_skf_device,  # noqa: F811
+                                                                          skf_root) -> None:  # noqa: F811
+    from zhenglian.tokens.skf.library import _c_pin
+
+    secret = b"LeakSkf#2026q"
+    with _c_pin(bytearray(secret)) as arr:
+        held = arr
+        assert bytes(held) == secret + b"\0"
+    assert bytes(held) == bytes(len(secret) + 1)
+
+    make_skf_device(user_pin=bytearray(secret), admin_pin=bytearray(b"LeakSkfSo#2026"))
+    dev, app = open_app(skf_lib)
+    caught = []
+    for wrong in (b"LeakWrong#2026z", b"LeakSo#Probe2026"):
+        try:
+            app.verify_pin(pin(wrong))
+        except errors.ZhenglianError as exc:
+            caught.append(exc)
+    app.verify_pin(pin(secret))
+    app.change_pin(pin(secret), pin(b"LeakNew#2026x"))
+    texts = " ".join(e.user_message() + repr(e.facts) for e in caught)
+    files = b"".join(p.read_bytes() for p in skf_root.rglob("*") if p.is_file())
+    for s in (secret, b"LeakWrong#2026z", b"LeakSo#Probe2026", b"LeakNew#2026x", b"LeakSkfSo#2026"):
+        assert s.decode() not in texts and s not in files
+    app.close()
+    dev.close()
