@@ -577,7 +577,8 @@ OK(SKF_CloseContainer, H c)
 U SKF_GetContainerType(H c, U *t) { (void)c; *t = 2; return 0; }
 U SKF_ExportCertificate(H c, int s, unsigned char *b, U *l) { (void)c;
   if (!s) { *l = 1 << 30; return 0; }
-  if (!b) { *l = 16; return 0; } memset(b, 0x30, 16); *l = 4096; return 0; }
+  if (!b) return 0x0A000006; /* no size query */
+  if (*l < 65536) return 0x0A000020; memset(b, 0x30, 16); *l = 70000; return 0; }
 U SKF_ECCSignData(H c, unsigned char *e, U n, unsigned char *sig) { (void)c; (void)e; (void)n;
   memset(sig, 0, 128); sig[0] = 1; sig[64] = 1; return 0; }
 U SKF_RSASignData(H c, unsigned char *d, U n, unsigned char *s, U *l) { (void)c; (void)d; (void)n; (void)s;
@@ -603,7 +604,7 @@ def test_a_lying_library_gets_typed_errors(tmp_path) -> None:
     assert app.containers() == ["c1"]  # a claimed length beyond the buffer is cut to the buffer
     con = app.open_container("c1")
     with pytest.raises(errors.SkfBadResponse):
-        con.certificate()  # 4096 bytes claimed in a 16-byte buffer
+        con.certificate()  # no size query: the 64 KiB cap is offered, and 70000 bytes claimed in it
     with pytest.raises(errors.SkfBadResponse):
         con.certificate(sign=False)  # 1 GiB certificate
     with pytest.raises(errors.SkfBadResponse):

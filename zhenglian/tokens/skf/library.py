@@ -45,6 +45,7 @@ from zhenglian.tokens.skf import ffi, libkind
 from zhenglian.tokens.skf.sar import (
     SAR_BUFFER_TOO_SMALL,
     SAR_CERTNOTFOUNTERR,
+    SAR_INVALIDPARAMERR,
     SAR_OK,
     SAR_PIN_INCORRECT,
     error_for,
@@ -503,6 +504,8 @@ class SkfContainer(_Handle):
         rv = self.lib._call(op, self.handle, 1 if sign else 0, None, ctypes.byref(size))
         if rv == SAR_CERTNOTFOUNTERR and not required:
             return None
+        if rv == SAR_INVALIDPARAMERR:  # no size query (pbCert NULL) in this library: offer the cap
+            rv, size = SAR_OK, ffi.out_ulong(MAX_CERT)
         self.lib._check(rv, op, container=self.name, sign=sign)
         want = ffi.low32(size)
         if want == 0:
@@ -513,15 +516,18 @@ class SkfContainer(_Handle):
             raise SkfBadResponse(op=op, detail=f"certificate of {want} bytes")
         buf = (ctypes.c_uint8 * want)()
         size = ffi.out_ulong(want)
-        self.lib._check(self.lib._call(op, self.handle, 1 if sign else 0, buf, ctypes.byref(size)), op,
-                        container=self.name, sign=sign)
+        rv = self.lib._call(op, self.handle, 1 if sign else 0, buf, ctypes.byref(size))
+        if rv == SAR_CERTNOTFOUNTERR and not required:
+            return None
+        self.lib._check(rv, op, container=self.name, sign=sign)
         got = ffi.low32(size)
         if got == 0 or got > want:
             raise SkfBadResponse(op=op, detail=f"length {got} for a {want}-byte buffer")
         der = bytes(buf[:got])
-        if der[:1] != b"\x30":
+        total = _der_sequence_length(der)
+        if total is None or total > got:
             raise SkfBadResponse(op=op, detail="not a DER certificate")
-        return der
+        return der[:total]  # some libraries pad the buffer after the certificate
 
     def public_key(self, *, sign: bool = True) -> EccPublicKey | RsaPublicKey:
         op = "SKF_ExportPublicKey"
@@ -576,6 +582,19 @@ class SkfContainer(_Handle):
         if not 64 <= got <= MAX_RSA_SIGNATURE:
             raise SkfBadResponse(op=op, detail=f"signature of {got} bytes")
         return bytes(out[:got])
+
+
+def _der_sequence_length(der: bytes) -> int | None:
+    """Total length of the DER SEQUENCE at the start of der (header included), or None."""
+    if len(der) < 2 or der[0] != 0x30:
+        return None
+    first = der[1]
+    if first < 0x80:
+        return 2 + first
+    n = first & 0x7F
+    if not 1 <= n <= 4 or len(der) < 2 + n:
+        return None
+    return 2 + n + int.from_bytes(der[2:2 + n], "big")
 
 
 def parse_ecc_signature(r_field: bytes, s_field: bytes) -> bytes:

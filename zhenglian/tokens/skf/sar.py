@@ -26,6 +26,7 @@ from zhenglian.errors import (
 )
 
 SAR_OK = 0x00000000
+SAR_INVALIDPARAMERR = 0x0A000006
 SAR_BUFFER_TOO_SMALL = 0x0A000020
 SAR_CERTNOTFOUNTERR = 0x0A00001C
 SAR_DEVICE_REMOVED = 0x0A000023
@@ -46,7 +47,7 @@ SAR_ERRORS: dict[int, Sar] = {
     0x0A000003: Sar("SAR_NOTSUPPORTYETERR", SkfError, "UKey 不支持该操作", "not supported by the key"),
     0x0A000004: Sar("SAR_FILEERR", SkfError, "文件操作错误", "file error"),
     0x0A000005: Sar("SAR_INVALIDHANDLEERR", SkfError, "句柄无效", "invalid handle"),
-    0x0A000006: Sar("SAR_INVALIDPARAMERR", SkfError, "参数无效", "invalid parameter"),
+    SAR_INVALIDPARAMERR: Sar("SAR_INVALIDPARAMERR", SkfError, "参数无效", "invalid parameter"),
     0x0A000007: Sar("SAR_READFILEERR", SkfError, "读文件错误", "file read error"),
     0x0A000008: Sar("SAR_WRITEFILEERR", SkfError, "写文件错误", "file write error"),
     0x0A000009: Sar("SAR_NAMELENERR", SkfError, "名称长度错误", "bad name length"),
