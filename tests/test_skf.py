@@ -329,6 +329,12 @@ def test_hot_plug_events_and_cancel(skf_lib, make_skf_device, skf_root) -> None:
     assert skf_lib.supports_wait
     assert skf_lib.devices() == []  # the library's view starts here
     t, out = _wait_in_thread(skf_lib)
+    # a blocked wait does not hold the library's lock: other calls go on
+    listed: list = []
+    lister = threading.Thread(target=lambda: listed.append(skf_lib.devices()), daemon=True)
+    lister.start()
+    lister.join(timeout=60)
+    assert listed == [[]]
     make_skf_device("skf7")
     t.join(timeout=60)
     assert not t.is_alive() and out[0].name == "skf7" and out[0].kind == "inserted"
