@@ -329,7 +329,8 @@ def test_hot_plug_events_and_cancel(skf_lib, make_skf_device, skf_root) -> None:
     assert skf_lib.supports_wait
     assert skf_lib.devices() == []  # the library's view starts here
     t, out = _wait_in_thread(skf_lib)
-    # a blocked wait does not hold the library's lock: other calls go on
+    # wait_for_event does not take the library lock, so a listing made while it
+    # (normally already) blocks returns; a wait holding the lock would hang here
     listed: list = []
     lister = threading.Thread(target=lambda: listed.append(skf_lib.devices()), daemon=True)
     lister.start()
