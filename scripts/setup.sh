@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   python3 python3-venv python3-dev gcc libc6-dev   # Python, and cc for the test PKCS#11 module
-  libssl-dev openssl                                # OpenSSL 3 headers/libcrypto for the software SM2 token; the CLI checks SM2 signatures
+  libssl-dev openssl                                # OpenSSL 3 headers for the software SM2 token and SKF library; the CLI checks SM2 signatures
   softhsm2 opensc                                   # software UKeys for the demo and the tests
   poppler-utils qpdf libnss3-tools                  # pdfsig/pdftoppm, qpdf --check, certutil
   fonts-noto-cjk fonts-arphic-uming                 # Chinese text in seals, stamps, UI; a TrueType CJK font for reportlab
@@ -60,3 +60,6 @@ if command -v npm >/dev/null && [[ ! -d tests/e2e/node_modules ]]; then
   echo "==> npm ci --prefix tests/e2e"
   npm ci --prefix tests/e2e --no-audit --no-fund --silent
 fi
+
+# The software GM/T 0016 (SKF) library for the tests and the demo; rebuilt only when its sources change.
+zhenglian/reference/native/skfsoft/build.sh

@@ -8,6 +8,7 @@ from __future__ import annotations
 import platform
 import sys
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from zhenglian import __version__, paths
@@ -24,6 +25,20 @@ def _version(pkg: str) -> str | None:
         return metadata.version(pkg)
     except metadata.PackageNotFoundError:
         return None
+
+
+def _skf_file(p: Path) -> dict[str, Any]:
+    """An SKF library named by a manifest: present, its machine type, and why it cannot load."""
+    from zhenglian.tokens.skf import libkind
+
+    present = p.is_file()
+    problem = libkind.architecture_problem(p) if present else None
+    return {
+        "path": str(p),
+        "present": present,
+        "machine": libkind.file_machine(p) if present else None,
+        "error": problem.to_dict() if problem else None,
+    }
 
 
 def collect(ctx: Context) -> dict[str, Any]:
@@ -45,7 +60,7 @@ def collect(ctx: Context) -> dict[str, Any]:
                 "loaded": bool(s and s.loaded),
                 "error": s.error.to_dict() if s and s.error else None,
             })
-        skf = [{"path": str(p), "present": p.is_file()} for p in candidate_paths(m, skf=True)]
+        skf = [_skf_file(p) for p in candidate_paths(m, skf=True)]
         drivers.append({
             "id": m.id,
             "kind": m.kind,

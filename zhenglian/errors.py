@@ -748,3 +748,69 @@ class KeySignatureInvalid(ZhenglianError):
     en = "The signature returned by the key does not match its certificate ({detail}); nothing was written"
     hint_zh = "文档未改动。请重新插拔 UKey 后再试；仍失败请联系 CA 技术支持"
     hint_en = "The document is unchanged. Re-plug the key and try again; if it persists, contact the CA's support"
+# --- SKF (GM/T 0016) libraries (zhenglian.tokens.skf) ---------------------
+# Every SAR_* code a library returns is mapped to one of these (or to
+# WrongPin / WrongSoPin / PinLocked / SoPinLocked / TokenRemoved) in the one
+# table zhenglian.tokens.skf.SAR_ERRORS.
+
+class SkfNotSkfLibrary(DriverInvalid):
+    code = "skf_not_skf"
+    zh = "{path} 不是 SKF（GM/T 0016）库：{detail}"
+    en = "{path} is not an SKF (GM/T 0016) library: {detail}"
+    hint_zh = "请选择 CA 提供的 SKF 接口库（通常文件名含 SKF 或 GM），或其 PKCS#11 驱动。"
+    hint_en = "Choose the CA's SKF interface library (its name usually contains SKF or GM), or its PKCS#11 module."
+
+
+class SkfMissingFunctions(DriverInvalid):
+    code = "skf_missing_functions"
+    zh = "SKF 库 {path} 缺少必需的函数：{missing}"
+    en = "The SKF library {path} lacks required functions: {missing}"
+    hint_zh = "该库版本过旧或不完整，请安装 CA 提供的最新驱动。"
+    hint_en = "The library is old or incomplete; install the CA's current driver."
+
+
+class SkfWrongArchitecture(DriverInvalid):
+    code = "skf_wrong_architecture"
+    zh = "{path} 是 {machine} 程序用的库，本程序是 {ours}，无法直接加载"
+    en = "{path} is a library for {machine} programs; this program is {ours} and cannot load it"
+    hint_zh = "部分 CA 只提供 32 位 SKF 库：请向 CA 索取 64 位驱动，或改用该 UKey 的 PKCS#11 驱动。"
+    hint_en = "Some CAs ship only a 32-bit SKF library: ask the CA for a 64-bit driver, or use the key's PKCS#11 module."
+
+
+class SkfError(TokenError):
+    code = "skf_error"
+    zh = "UKey 操作 {op} 失败：{sar_zh}（{sar_name}，0x{sar_code:08X}）"
+    en = "Key operation {op} failed: {sar_en} ({sar_name}, 0x{sar_code:08X})"
+
+
+class SkfBadResponse(TokenError):
+    code = "skf_bad_response"
+    zh = "UKey 驱动 {op} 返回的数据无效：{detail}"
+    en = "The key's driver returned invalid data from {op}: {detail}"
+    hint_zh = "请重新插拔 UKey；若仍失败，请重新安装该 CA 的驱动。"
+    hint_en = "Unplug and replug the key; if that does not help, reinstall the CA's driver."
+
+
+class SkfNotLoggedIn(TokenError):
+    code = "skf_not_logged_in"
+    zh = "UKey 要求先验证 PIN 才能执行 {op}"
+    en = "The key requires the PIN to be verified before {op}"
+
+
+class SkfObjectMissing(TokenError):
+    code = "skf_object_missing"
+    zh = "UKey 上找不到{what_zh}（{op}）"
+    en = "The key holds no {what_en} ({op})"
+
+
+class SkfCertificateMissing(NoCertificate):
+    code = "skf_certificate_missing"
+    zh = "UKey 容器 {container} 中没有{which_zh}证书"
+    en = "Container {container} on the key holds no {which_en} certificate"
+
+
+class SkfPinRejected(ZhenglianError):
+    code = "skf_pin_rejected"
+    exit_code = ExitCode.PIN_POLICY
+    zh = "UKey 拒绝了该 PIN 的格式（长度或字符不符合要求）"
+    en = "The key rejected the PIN's format (length or characters)"

@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         for s in d["skf_modules"]:
             if s["present"]:
                 line(f"      ⓘ SKF 驱动 {s['path']}（暂不支持 SKF 接口 / SKF interface not supported yet）")
+                if s.get("error"):
+                    line(f"        {s['error']['message_zh']} / {s['error']['message_en']}")
     for u in report["user_modules"]:
         ok = "已加载 loaded" if u["loaded"] else "失败 failed"
         line(f"  用户添加 user module: {u['path']} — {ok}")

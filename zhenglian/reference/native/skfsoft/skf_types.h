@@ -1,0 +1,156 @@
+/* GM/T 0016-2012 (SKF) types, structures and return codes used by skfsoft.
+ *
+ * Written from the standard's tables.  Structures are byte-packed as in the
+ * standard's reference header; ULONG is 32 bits on every platform (as on
+ * Windows, where ULONG is always 32 bits).  Handles are opaque pointers.
+ */
+#ifndef ZL_SKF_TYPES_H
+#define ZL_SKF_TYPES_H
+
+#include <stdint.h>
+
+#ifdef _WIN32
+#define DEVAPI __stdcall
+#else
+#define DEVAPI
+#endif
+
+#define SKF_EXPORT __attribute__((visibility("default")))
+
+typedef uint8_t BYTE;
+typedef char CHAR;
+typedef uint32_t ULONG;
+typedef int32_t BOOL;
+typedef char *LPSTR;
+typedef void *HANDLE;
+typedef HANDLE DEVHANDLE;
+typedef HANDLE HAPPLICATION;
+typedef HANDLE HCONTAINER;
+
+#define MAX_RSA_MODULUS_LEN 256
+#define MAX_RSA_EXPONENT_LEN 4
+#define ECC_MAX_XCOORDINATE_BITS_LEN 512
+#define ECC_MAX_YCOORDINATE_BITS_LEN 512
+
+#pragma pack(push, 1)
+typedef struct {
+    BYTE major;
+    BYTE minor;
+} VERSION;
+
+typedef struct {
+    VERSION Version;
+    CHAR Manufacturer[64];
+    CHAR Issuer[64];
+    CHAR Label[32];
+    CHAR SerialNumber[32];
+    VERSION HWVersion;
+    VERSION FirmwareVersion;
+    ULONG AlgSymCap;
+    ULONG AlgAsymCap;
+    ULONG AlgHashCap;
+    ULONG DevAuthAlgId;
+    ULONG TotalSpace;
+    ULONG FreeSpace;
+    ULONG MaxECCBufferSize;
+    ULONG MaxBufferSize;
+    BYTE Reserved[64];
+} DEVINFO;
+
+typedef struct {
+    ULONG AlgID;
+    ULONG BitLen;
+    BYTE Modulus[MAX_RSA_MODULUS_LEN];
+    BYTE PublicExponent[MAX_RSA_EXPONENT_LEN];
+} RSAPUBLICKEYBLOB;
+
+typedef struct {
+    ULONG BitLen;
+    BYTE XCoordinate[ECC_MAX_XCOORDINATE_BITS_LEN / 8];
+    BYTE YCoordinate[ECC_MAX_YCOORDINATE_BITS_LEN / 8];
+} ECCPUBLICKEYBLOB;
+
+typedef struct {
+    BYTE r[ECC_MAX_XCOORDINATE_BITS_LEN / 8];
+    BYTE s[ECC_MAX_XCOORDINATE_BITS_LEN / 8];
+} ECCSIGNATUREBLOB;
+#pragma pack(pop)
+
+_Static_assert(sizeof(DEVINFO) == 294, "DEVINFO is 294 bytes packed");
+_Static_assert(sizeof(RSAPUBLICKEYBLOB) == 268, "RSAPUBLICKEYBLOB is 268 bytes");
+_Static_assert(sizeof(ECCPUBLICKEYBLOB) == 132, "ECCPUBLICKEYBLOB is 132 bytes");
+_Static_assert(sizeof(ECCSIGNATUREBLOB) == 128, "ECCSIGNATUREBLOB is 128 bytes");
+
+/* Algorithm identifiers (GM/T 0006). */
+#define SGD_SM1_ECB 0x00000101
+#define SGD_SM4_ECB 0x00000401
+#define SGD_SM3 0x00000001
+#define SGD_SHA1 0x00000002
+#define SGD_SHA256 0x00000004
+#define SGD_RSA 0x00010000
+#define SGD_SM2_1 0x00020200
+#define SGD_SM2_3 0x00020800
+
+#define ADMIN_TYPE 0
+#define USER_TYPE 1
+
+#define DEV_ABSENT_STATE 0
+#define DEV_PRESENT_STATE 1
+
+#define CONTAINER_TYPE_EMPTY 0
+#define CONTAINER_TYPE_RSA 1
+#define CONTAINER_TYPE_ECC 2
+
+#define SAR_OK 0x00000000
+#define SAR_FAIL 0x0A000001
+#define SAR_UNKNOWNERR 0x0A000002
+#define SAR_NOTSUPPORTYETERR 0x0A000003
+#define SAR_FILEERR 0x0A000004
+#define SAR_INVALIDHANDLEERR 0x0A000005
+#define SAR_INVALIDPARAMERR 0x0A000006
+#define SAR_READFILEERR 0x0A000007
+#define SAR_WRITEFILEERR 0x0A000008
+#define SAR_NAMELENERR 0x0A000009
+#define SAR_KEYUSAGEERR 0x0A00000A
+#define SAR_MODULUSLENERR 0x0A00000B
+#define SAR_NOTINITIALIZEERR 0x0A00000C
+#define SAR_OBJERR 0x0A00000D
+#define SAR_MEMORYERR 0x0A00000E
+#define SAR_TIMEOUTERR 0x0A00000F
+#define SAR_INDATALENERR 0x0A000010
+#define SAR_INDATAERR 0x0A000011
+#define SAR_GENRANDERR 0x0A000012
+#define SAR_HASHOBJERR 0x0A000013
+#define SAR_HASHERR 0x0A000014
+#define SAR_GENRSAKEYERR 0x0A000015
+#define SAR_RSAMODULUSLENERR 0x0A000016
+#define SAR_CSPIMPRTPUBKEYERR 0x0A000017
+#define SAR_RSAENCERR 0x0A000018
+#define SAR_RSADECERR 0x0A000019
+#define SAR_HASHNOTEQUALERR 0x0A00001A
+#define SAR_KEYNOTFOUNTERR 0x0A00001B
+#define SAR_CERTNOTFOUNTERR 0x0A00001C
+#define SAR_NOTEXPORTERR 0x0A00001D
+#define SAR_DECRYPTPADERR 0x0A00001E
+#define SAR_MACLENERR 0x0A00001F
+#define SAR_BUFFER_TOO_SMALL 0x0A000020
+#define SAR_KEYINFOTYPEERR 0x0A000021
+#define SAR_NOT_EVENTERR 0x0A000022
+#define SAR_DEVICE_REMOVED 0x0A000023
+#define SAR_PIN_INCORRECT 0x0A000024
+#define SAR_PIN_LOCKED 0x0A000025
+#define SAR_PIN_INVALID 0x0A000026
+#define SAR_PIN_LEN_RANGE 0x0A000027
+#define SAR_USER_ALREADY_LOGGED_IN 0x0A000028
+#define SAR_USER_PIN_NOT_INITIALIZED 0x0A000029
+#define SAR_USER_TYPE_INVALID 0x0A00002A
+#define SAR_APPLICATION_NAME_INVALID 0x0A00002B
+#define SAR_APPLICATION_EXISTS 0x0A00002C
+#define SAR_USER_NOT_LOGGED_IN 0x0A00002D
+#define SAR_APPLICATION_NOT_EXISTS 0x0A00002E
+#define SAR_FILE_ALREADY_EXIST 0x0A00002F
+#define SAR_NO_ROOM 0x0A000030
+#define SAR_FILE_NOT_EXIST 0x0A000031
+#define SAR_REACH_MAX_CONTAINER_COUNT 0x0A000032
+
+#endif

@@ -1,0 +1,219 @@
+"""Provision devices of skfsoft, the software GM/T 0016 (SKF) library.
+
+skfsoft (``zhenglian/reference/native/skfsoft``) keeps its keys in the
+directory named by ``ZL_SKFSOFT_DIR``: each subdirectory is a plugged-in
+device.  This module writes such a device (serial, label, one application
+with user and SO PINs and their retry counters, containers with sign and
+encryption key pairs and certificates, as real dual-certificate keys hold)
+and plugs it in or pulls it out atomically, for tests and the demo.
+
+The PINs of a software key are test fixtures, yet they are still stored only
+as salted SHA-256 hashes, taken from mutable buffers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ENV_DIR = "ZL_SKFSOFT_DIR"
+ENV_LIB = "ZL_SKFSOFT_LIB"
+DEFAULT_APP = "ZL_APP"
+_SOURCES = Path(__file__).resolve().parent / "native" / "skfsoft"
+_BUILD = Path(__file__).resolve().parents[2] / "build" / "native"  # build.sh writes here
+
+
+class SkfSoftUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A private key (PKCS#8 PEM) and its certificate (DER, or None: none on the key)."""
+
+    key_pem: bytes
+    cert_der: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    kind: str  # "sm2" or "rsa"
+    sign: KeyPair
+    enc: KeyPair | None = None
+
+
+def library_path() -> Path:
+    """The built libskfsoft (``ZL_SKFSOFT_LIB`` overrides, e.g. the ASan build)."""
+    override = os.environ.get(ENV_LIB)
+    if override:
+        return Path(override)
+    return _BUILD / "libskfsoft.so"
+
+
+def build(*, asan: bool = False, timeout: float = 300) -> Path:
+    """Build (or find up to date) the library; returns its path."""
+    script = _SOURCES / "build.sh"
+    args = [str(script)] + (["--asan"] if asan else [])
+    try:
+        subprocess.run(args, check=True, capture_output=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SkfSoftUnavailable(f"skfsoft build failed: {exc}") from exc
+    return (_BUILD / "asan" if asan else _BUILD) / "libskfsoft.so"
+
+
+def _check_name(name: str) -> str:
+    if not name or name.startswith(".") or "/" in name or len(name.encode()) > 63 or "\0" in name:
+        raise ValueError(f"invalid skfsoft name: {name!r}")
+    return name
+
+
+def _pin_lines(side: str, pin: bytes | bytearray, max_tries: int, default: bool) -> list[str]:
+    salt = secrets.token_bytes(16)
+    h = hashlib.sha256(salt)
+    h.update(pin)  # hashes the buffer in place; no immutable copy of the PIN
+    return [
+        f"{side}_salt={salt.hex()}",
+        f"{side}_hash={h.hexdigest()}",
+        f"{side}_remaining={max_tries}",
+        f"{side}_default={1 if default else 0}",
+    ]
+
+
+def _write(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def create_device(
+    root: Path,
+    name: str,
+    *,
+    serial: str,
+    label: str,
+    user_pin: bytes | bytearray,
+    admin_pin: bytes | bytearray,
+    containers: Iterable[Container] = (),
+    app: str = DEFAULT_APP,
+    manufacturer: str = "zhenglian skfsoft",
+    issuer: str = "zhenglian",
+    max_tries: int = 10,
+    user_pin_default: bool = False,
+    sign_delay_ms: int = 0,
+    plug_in: bool = True,
+) -> Path:
+    """Write a device; with ``plug_in`` it appears at once (atomic rename).
+
+    Returns the device directory (its final place even when not plugged in:
+    then it waits under a dot-name, see :func:`plug_in`).
+    """
+    _check_name(name)
+    _check_name(app)
+    if not 1 <= max_tries <= 255:
+        raise ValueError("max_tries must be 1..255")
+    for text in (serial, label, manufacturer, issuer):
+        if "\n" in text or "\r" in text:
+            raise ValueError("device fields are single lines")
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        info = [f"serial={serial}", f"label={label}", f"manufacturer={manufacturer}", f"issuer={issuer}",
+                f"sign_delay_ms={int(sign_delay_ms)}"]
+        _write(staging / "device", ("\n".join(info) + "\n").encode())
+        app_dir = staging / app
+        app_dir.mkdir()
+        _write(app_dir / "app", b"")
+        lines = [f"max_tries={max_tries}"]
+        lines += _pin_lines("admin", admin_pin, max_tries, False)
+        lines += _pin_lines("user", user_pin, max_tries, user_pin_default)
+        _write(app_dir / "pins", ("\n".join(lines) + "\n").encode())
+        for c in containers:
+            _check_name(c.name)
+            if c.kind not in ("sm2", "rsa"):
+                raise ValueError(f"container kind must be sm2 or rsa, not {c.kind!r}")
+            cdir = app_dir / c.name
+            cdir.mkdir()
+            for usage, pair in (("sign", c.sign), ("enc", c.enc)):
+                if pair is None:
+                    continue
+                _write(cdir / f"{usage}_key.pem", pair.key_pem)
+                if pair.cert_der is not None:
+                    _write(cdir / f"{usage}_cert.der", pair.cert_der)
+            _write(cdir / "type", c.kind.encode())
+        if not plug_in:
+            parked = root / f".{name}.unplugged"
+            shutil.rmtree(parked, ignore_errors=True)
+            staging.rename(parked)
+            return root / name
+        staging.rename(root / name)
+        return root / name
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def unplug(root: Path, name: str) -> None:
+    """Pull the device out: it disappears at once and waits under a dot-name."""
+    _check_name(name)
+    parked = root / f".{name}.unplugged"
+    shutil.rmtree(parked, ignore_errors=True)
+    (root / name).rename(parked)
+
+
+def plug_in(root: Path, name: str) -> None:
+    """Plug a device pulled out with :func:`unplug` (or created unplugged) back in."""
+    _check_name(name)
+    (root / f".{name}.unplugged").rename(root / name)
+
+
+def retry_counters(root: Path, name: str, app: str = DEFAULT_APP) -> dict[str, int]:
+    """The persisted remaining tries, as the library stores them (for tests)."""
+    text = (root / name / app / "pins").read_text()
+    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    return {"user": int(values["user_remaining"]), "admin": int(values["admin_remaining"])}
+
+
+# --- key material for tests and the demo ----------------------------------
+
+
+def rsa_key_pem(bits: int = 2048) -> tuple[bytes, rsa.RSAPrivateKey]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    return pem, key
+
+
+def openssl_sm2_self_signed(workdir: Path, cn: str, *, encryption: bool = False,
+                            openssl: str = "openssl", timeout: float = 60) -> KeyPair:
+    """An SM2 key and a self-signed SM3-with-SM2 certificate, made by the openssl CLI.
+
+    ``cryptography`` has no SM2; the project's SM2 demo CA can replace this.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    key = workdir / f"{secrets.token_hex(4)}.key.pem"
+    cert = key.with_suffix(".der")
+    usage = "keyEncipherment,dataEncipherment" if encryption else "digitalSignature,nonRepudiation"
+    try:
+        subprocess.run([openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2",
+                        "-out", str(key)], check=True, capture_output=True, timeout=timeout)
+        subprocess.run([openssl, "req", "-new", "-x509", "-key", str(key), "-sm3",
+                        "-sigopt", "distid:1234567812345678", "-subj", f"/CN={cn}", "-days", "365",
+                        "-addext", f"keyUsage=critical,{usage}", "-outform", "DER", "-out", str(cert)],
+                       check=True, capture_output=True, timeout=timeout)
+        return KeyPair(key.read_bytes(), cert.read_bytes())
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SkfSoftUnavailable(f"openssl could not make an SM2 certificate: {exc}") from exc
+    finally:
+        key.unlink(missing_ok=True)
+        cert.unlink(missing_ok=True)
