@@ -10,6 +10,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-dev gcc libc6-dev   # Python, and cc for the test PKCS#11 module
   softhsm2 opensc                                   # software UKeys for the demo and the tests
   poppler-utils qpdf libnss3-tools                  # pdfsig/pdftoppm, qpdf --check, certutil
+  openjdk-17-jdk-headless libbcprov-java libbcpkix-java  # javac + BouncyCastle: the tests' independent SM2 judge
   fonts-noto-cjk fonts-arphic-uming                 # Chinese text in seals, stamps, UI; a TrueType CJK font for reportlab
   xvfb xauth x11-utils trayer imagemagick           # headless screen, tray host, screenshots
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3

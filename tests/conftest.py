@@ -20,6 +20,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Fixture plugins shared by several test modules.
+pytest_plugins = ["judgefixtures"]
 _RUN_DIR: Path | None = None
 
 

@@ -728,3 +728,20 @@ class TicketTaskMismatch(ZhenglianError):
     exit_code = ExitCode.SERVER
     zh = "签署凭据对应的任务（{got}）与网页所说的任务（{expected}）不符，未签署"
     en = "The ticket names task {got}, not the task the page named ({expected}); nothing was signed"
+
+
+# --- SM2 cryptography (helper "sm2crypto") ---------------------------------
+
+
+class SM2SignatureMalformed(ZhenglianError):
+    code = "sm2_signature_malformed"
+    exit_code = ExitCode.CERTIFICATE
+    zh = "SM2 签名格式不正确（{detail}）"
+    en = "The SM2 signature is malformed ({detail})"
+
+
+class SM2InvalidPublicKey(ZhenglianError):
+    code = "sm2_public_key_invalid"
+    exit_code = ExitCode.CERTIFICATE
+    zh = "证书中的 SM2 公钥不可用（{detail}）"
+    en = "The certificate's SM2 public key is unusable ({detail})"

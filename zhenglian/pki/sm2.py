@@ -1,0 +1,197 @@
+"""SM2 (GB/T 32918) signature verification and SM3 (GB/T 32905) hashing.
+
+One small module every SM2 user in the client shares: the token layer (to
+check a signature before it is embedded), the PDF validator and the seal
+verifier.  The curve arithmetic comes from ``gmalg`` (MIT, pure Python,
+pinned); SM3 comes from ``cryptography`` (OpenSSL's C code: PDFs are big).
+
+Importing this module registers the SM2/SM3 OIDs with asn1crypto, so SM2
+certificates, public keys and CMS structures parse everywhere:
+
+- ``1.2.156.10197.1.401``   sm3
+- ``1.2.156.10197.1.501``   sm2_sm3 (SM2 signature with SM3; what we write)
+- ``1.2.156.10197.1.301.1`` sm2_sign (seen in old SM2 CMS; read only)
+- ``1.2.156.10197.1.301``   the SM2 curve (``sm2p256v1``)
+
+An SM2 signature is e = SM3(Z ‖ M) signed, Z = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖
+yG ‖ xA ‖ yA), with the default ID ``1234567812345678`` (GM/T 0009).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from asn1crypto import algos, core, keys, x509
+from cryptography.hazmat.primitives import hashes
+from gmalg import sm2 as _gm
+
+from zhenglian.errors import SM2InvalidPublicKey, SM2SignatureMalformed
+
+DEFAULT_ID: Final = b"1234567812345678"
+
+OID_SM3: Final = "1.2.156.10197.1.401"
+OID_SM2_SM3: Final = "1.2.156.10197.1.501"
+OID_SM2_SIGN: Final = "1.2.156.10197.1.301.1"
+OID_SM2_CURVE: Final = "1.2.156.10197.1.301"
+CURVE_NAME: Final = "sm2p256v1"
+# Names the OIDs get in asn1crypto (and so in pyHanko).
+SIGNATURE_NAMES: Final = frozenset({"sm2_sm3", "sm2_sign"})
+
+# The curve (GB/T 32918.5), from gmalg so the numbers live in one place.
+_ECDLP = _gm._ecdlp
+P: Final[int] = _ECDLP.fp.p
+A: Final[int] = _ECDLP.ec.a
+B: Final[int] = _ECDLP.ec.b
+N: Final[int] = _ECDLP.fpn.p
+G: Final[tuple[int, int]] = _ECDLP.G
+
+
+def _register(cls: type[core.ObjectIdentifier], oid: str, name: str, *, write: bool = True) -> None:
+    """Add ``oid`` -> ``name`` to an asn1crypto OID map; idempotent.
+
+    ``write`` makes ``name`` serialise to ``oid`` (the reverse map is built
+    lazily by asn1crypto, so it is patched only if it already exists).
+    """
+    cls._map[oid] = name  # type: ignore[index]
+    if write and cls._reverse_map is not None:
+        cls._reverse_map[name] = oid
+    elif cls._reverse_map is not None:
+        cls._reverse_map.setdefault(name, oid)
+
+
+def _register_all() -> None:
+    _register(algos.DigestAlgorithmId, OID_SM3, "sm3")
+    _register(algos.SignedDigestAlgorithmId, OID_SM2_SM3, "sm2_sm3")
+    _register(algos.SignedDigestAlgorithmId, OID_SM2_SIGN, "sm2_sign")
+    if OID_SM2_CURVE not in keys.NamedCurve._map:
+        keys.NamedCurve.register(CURVE_NAME, OID_SM2_CURVE, 32)
+
+
+_register_all()
+
+
+def sm3(data: bytes) -> bytes:
+    h = hashes.Hash(hashes.SM3())
+    h.update(data)
+    return h.finalize()
+
+
+def _public_key_info(obj: x509.Certificate | keys.PublicKeyInfo) -> keys.PublicKeyInfo:
+    if isinstance(obj, x509.Certificate):
+        return obj["tbs_certificate"]["subject_public_key_info"]
+    return obj
+
+
+def is_sm2(obj: x509.Certificate | keys.PublicKeyInfo) -> bool:
+    """True when the key (of a certificate) is on the SM2 curve."""
+    info = _public_key_info(obj)
+    alg = info["algorithm"]
+    if alg["algorithm"].dotted != "1.2.840.10045.2.1":  # id-ecPublicKey
+        return False
+    params = alg["parameters"]
+    return params.name == "named" and params.chosen.dotted == OID_SM2_CURVE
+
+
+def _check_point(point: bytes) -> tuple[int, int]:
+    if len(point) != 65 or point[0] != 4:
+        raise SM2InvalidPublicKey(detail=f"{len(point)} bytes")
+    x = int.from_bytes(point[1:33], "big")
+    y = int.from_bytes(point[33:], "big")
+    # The cofactor is 1: on the curve and not infinity is all there is to check.
+    if x >= P or y >= P or not _ECDLP.ec.isvalid((x, y)):
+        raise SM2InvalidPublicKey(detail="point not on the SM2 curve")
+    return x, y
+
+
+def public_point(obj: x509.Certificate | keys.PublicKeyInfo) -> bytes:
+    """The 65-byte uncompressed point 04 ‖ x ‖ y of an SM2 key."""
+    if not is_sm2(obj):
+        raise SM2InvalidPublicKey(detail="not an SM2 key")
+    raw = bytes(_public_key_info(obj)["public_key"])
+    if len(raw) == 33 and raw[0] in (2, 3):  # compressed: rare, but legal
+        try:
+            x, y = _gm.bytes_to_point(raw)
+        except Exception as exc:  # gmalg raises its own types
+            raise SM2InvalidPublicKey(detail="compressed point not on the curve") from exc
+        raw = b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+    _check_point(raw)
+    return raw
+
+
+def z_value(point: bytes, uid: bytes = DEFAULT_ID) -> bytes:
+    """Z = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA)."""
+    _check_point(point)
+    if len(uid) * 8 > 0xFFFF:
+        raise SM2InvalidPublicKey(detail="ID longer than 8191 bytes")
+    return sm3(
+        (len(uid) * 8).to_bytes(2, "big") + uid
+        + b"".join(v.to_bytes(32, "big") for v in (A, B, G[0], G[1]))
+        + point[1:]
+    )
+
+
+def e_value(point: bytes, message: bytes, uid: bytes = DEFAULT_ID) -> bytes:
+    """e = SM3(Z ‖ M): the 32 bytes an SM2 "sign the hash" operation takes."""
+    h = hashes.Hash(hashes.SM3())
+    h.update(z_value(point, uid))
+    h.update(message)
+    return h.finalize()
+
+
+def der_to_raw(signature: bytes) -> bytes:
+    """DER SEQUENCE { r, s } -> 64 bytes r ‖ s; strict DER, 1 <= r, s < n."""
+    try:
+        seq = algos.DSASignature.load(bytes(signature), strict=True)
+        r, s = seq["r"].native, seq["s"].native
+        canonical = algos.DSASignature({"r": r, "s": s}).dump()
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SM2SignatureMalformed(detail="not a DER SEQUENCE of two INTEGERs") from exc
+    if canonical != bytes(signature):
+        raise SM2SignatureMalformed(detail="not canonical DER")
+    _check_rs(r, s)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def raw_to_der(rs: bytes) -> bytes:
+    """64 bytes r ‖ s -> DER SEQUENCE { r, s }."""
+    if len(rs) != 64:
+        raise SM2SignatureMalformed(detail=f"{len(rs)} bytes, expected 64")
+    r = int.from_bytes(rs[:32], "big")
+    s = int.from_bytes(rs[32:], "big")
+    _check_rs(r, s)
+    return algos.DSASignature({"r": r, "s": s}).dump()
+
+
+def _check_rs(r: object, s: object) -> None:
+    if not (isinstance(r, int) and isinstance(s, int) and 1 <= r < N and 1 <= s < N):
+        raise SM2SignatureMalformed(detail="r or s out of range")
+
+
+def verify_digest(point: bytes, e: bytes, signature_der: bytes) -> bool:
+    """Check an SM2 signature over e = SM3(Z ‖ M) (GB/T 32918.2, 7.1).
+
+    False for any signature that does not verify, including a malformed
+    one; an unusable public key raises :class:`SM2InvalidPublicKey`.
+    """
+    pk = _check_point(point)
+    if len(e) != 32:
+        return False
+    try:
+        rs = der_to_raw(signature_der)
+    except SM2SignatureMalformed:
+        return False
+    r = int.from_bytes(rs[:32], "big")
+    s = int.from_bytes(rs[32:], "big")
+    t = (r + s) % N
+    if t == 0:
+        return False
+    ec = _ECDLP.ec
+    x1y1 = ec.add(_ECDLP.kG(s), ec.mul(t, pk))
+    if x1y1 == ec.INF:
+        return False
+    return (int.from_bytes(e, "big") + x1y1[0]) % N == r
+
+
+def verify(point: bytes, message: bytes, signature_der: bytes, uid: bytes = DEFAULT_ID) -> bool:
+    """Check an SM2 signature (DER) over ``message`` with user ID ``uid``."""
+    return verify_digest(point, e_value(point, message, uid), signature_der)
