@@ -1,0 +1,132 @@
+"""SM2 PDF signatures and SM2 chains validate; tampered ones do not (ours and BouncyCastle's verdict)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pdfhelpers import PageSpec, make_pdf
+from sm2pdf import SoftSM2Signer, sign_pdf_sm2, tamper
+
+from zhenglian.pdf.verify import verify_pdf
+from zhenglian.reference import democa, provision
+from zhenglian.reference.sm2soft import SM2SoftKey
+
+
+@pytest.fixture(scope="module")
+def sm2_setup(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    d = tmp_path_factory.mktemp("sm2pdf")
+    ca = democa.create_sm2("szca")
+    spec = provision.DEMO_KEYS[1]
+    pair = ca.issue_sm2_pair(provision.subject_for(spec), encryption=False)
+    assert pair.sign_key is not None
+    src = d / "plain.pdf"
+    make_pdf(src, [PageSpec(rectangles=[(100, 100, 200, 50)])])
+    signed = sign_pdf_sm2(src, d / "signed.pdf", SoftSM2Signer(pair.sign_key, pair.sign_cert, ca.chain))
+    return d, ca, pair, spec, signed
+
+
+def test_sm2_pdf_valid_trusted_and_named(sm2_setup) -> None:  # type: ignore[no-untyped-def]
+    _, ca, _, spec, signed = sm2_setup
+    [r] = verify_pdf(signed, [ca.root_cert])
+    assert (r.intact, r.valid, r.trusted, r.status) == (True, True, True, "valid"), r.problems
+    assert r.algorithm == "SM2" and r.to_dict()["algorithm"] == "SM2"
+    assert r.uscc == spec.uscc and r.organization == spec.organization
+    # untrusted when the SM2 root is not trusted, but the signature itself holds
+    [u] = verify_pdf(signed, [democa.create_sm2("szca").root_cert])
+    assert (u.valid, u.trusted, u.status) == (True, False, "untrusted")
+
+
+def test_tampered_sm2_pdf_is_invalid(sm2_setup) -> None:  # type: ignore[no-untyped-def]
+    d, ca, _, _, signed = sm2_setup
+    bad = tamper(signed, d / "tampered.pdf")
+    [r] = verify_pdf(bad, [ca.root_cert])
+    assert r.status == "invalid" and not (r.intact and r.valid)
+
+
+def test_broken_sm2_chain_is_not_trusted(sm2_setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, ca, pair, _, _ = sm2_setup
+    # a leaf whose issuing CA certificate is forged (same names, another key)
+    forged = democa.create_sm2("szca")
+    forged_sub = democa.SM2DemoCA("szca", ca.root_key, ca.root_cert, forged.sub_key, forged.sub_cert)
+    fpair = forged_sub.issue_sm2_pair(pair.sign_cert.subject, encryption=False)
+    assert fpair.sign_key is not None
+    signed = sign_pdf_sm2(d / "plain.pdf", tmp_path / "forged.pdf",
+                          SoftSM2Signer(fpair.sign_key, fpair.sign_cert, [forged.sub_cert]))
+    [r] = verify_pdf(signed, [ca.root_cert])
+    assert r.valid and not r.trusted and r.status == "untrusted"
+
+
+def test_empty_id_signature_is_invalid_and_says_why(sm2_setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, ca, pair, _, _ = sm2_setup
+    signed = sign_pdf_sm2(d / "plain.pdf", tmp_path / "empty-id.pdf",
+                          SoftSM2Signer(pair.sign_key, pair.sign_cert, ca.chain, uid=b""))
+    [r] = verify_pdf(signed, [ca.root_cert])
+    assert r.status == "invalid" and r.intact and not r.valid
+    assert any("empty user ID" in p for p in r.problems)
+
+
+def test_ec_still_goes_to_pyhanko(tmp_path: Path) -> None:
+    """The SM2 validator delegates: an ECDSA signature still validates."""
+    from zhenglian.pki import sm2validate
+
+    src = tmp_path / "p.pdf"
+    make_pdf(src, [PageSpec()])
+    # sign with the EC demo CA's issuing key through pyHanko's own SimpleSigner
+    from asn1crypto import x509 as ax
+    from cryptography.hazmat.primitives import serialization
+    from pyhanko.keys import load_private_key_from_pemder_data
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    ca = democa.create("netca")
+    key_pem = ca.sub_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+    cert = ax.Certificate.load(ca.sub_cert.public_bytes(serialization.Encoding.DER))
+    root = ax.Certificate.load(ca.root_cert.public_bytes(serialization.Encoding.DER))
+    signer = signers.SimpleSigner(cert, load_private_key_from_pemder_data(key_pem, None), None)
+    out = tmp_path / "ec.pdf"
+    with src.open("rb") as inf, out.open("wb") as f:
+        signers.sign_pdf(IncrementalPdfFileWriter(inf), signers.PdfSignatureMetadata(field_name="S"),
+                         signer=signer, output=f)
+    [r] = verify_pdf(out, [root])
+    assert r.valid and r.intact and r.algorithm == "EC"
+    assert isinstance(sm2validate.VALIDATOR, sm2validate.SM2SignatureValidator)
+
+
+def test_cli_verify_says_sm2(sm2_setup, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, ca, _, _, signed = sm2_setup
+    root = tmp_path / "root.pem"
+    root.write_bytes(democa.cert_pem(ca.root_cert))
+    res = run_cli("verify", str(signed), "--trust", str(root))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "algorithm: SM2" in res.stdout
+    res = run_cli("verify", str(signed), "--trust", str(root), "--json")
+    assert json.loads(res.stdout)["signatures"][0]["algorithm"] == "SM2"
+
+
+def test_bouncycastle_accepts_sm2_pdf_and_rejects_tampered(sm2_setup, bc_pdf_check) -> None:  # type: ignore[no-untyped-def]
+    d, _, _, _, signed = sm2_setup
+    good = bc_pdf_check(signed)
+    assert good.ok, good.lines
+    assert any("sig=1.2.156.10197.1.501" in ln and "digest=1.2.156.10197.1.401" in ln for ln in good.lines)
+    bad = bc_pdf_check(tamper(signed, d / "tampered-bc.pdf"))
+    assert not bad.ok, bad.lines
+    assert any(ln.startswith("signature 1: FAIL") for ln in bad.lines)
+
+
+def test_bouncycastle_rejects_empty_id(sm2_setup, bc_pdf_check, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d, ca, pair, _, _ = sm2_setup
+    signed = sign_pdf_sm2(d / "plain.pdf", tmp_path / "empty-id-bc.pdf",
+                          SoftSM2Signer(pair.sign_key, pair.sign_cert, ca.chain, uid=b""))
+    assert not bc_pdf_check(signed).ok
+
+
+def test_soft_key_never_in_product_code() -> None:
+    """The software key helper is for reference parts and tests only."""
+    root = Path(__file__).resolve().parent.parent / "zhenglian"
+    users = [p for p in root.rglob("*.py") if "sm2soft" in p.read_text(encoding="utf-8")
+             and "reference" not in p.parts]
+    assert users == []
+    assert SM2SoftKey.__module__ == "zhenglian.reference.sm2soft"
