@@ -157,3 +157,32 @@ def test_we_verify_openssl_signatures(tmp_path: Path) -> None:
                     "-inkey", str(tmp_path / "o.pem"), "-in", str(tmp_path / "m"))
     assert sm2.verify(key.point, msg, sig2.stdout, uid=b"ALICE")
     assert not sm2.verify(key.point, msg, sig2.stdout)
+
+
+def test_compressed_public_key_is_read() -> None:
+    x, y = VEC_PUB[1:33], VEC_PUB[33:]
+    compressed = bytes([2 + (y[-1] & 1)]) + x
+    info = keys.PublicKeyInfo({
+        "algorithm": {"algorithm": "ec",
+                      "parameters": keys.ECDomainParameters(name="named", value=sm2.CURVE_NAME)},
+        "public_key": compressed,
+    })
+    assert sm2.public_point(info) == VEC_PUB
+    wrong_parity = bytes([compressed[0] ^ 1]) + x
+    info2 = keys.PublicKeyInfo({"algorithm": info["algorithm"], "public_key": wrong_parity})
+    assert sm2.public_point(info2) != VEC_PUB  # the other point with this x
+    not_on_curve = keys.PublicKeyInfo({"algorithm": info["algorithm"], "public_key": b"\x02" + b"\xff" * 32})
+    with pytest.raises(SM2InvalidPublicKey):
+        sm2.public_point(not_on_curve)
+
+
+def test_many_random_signatures_round_trip_with_openssl_sample(openssl_sm2_verify) -> None:  # type: ignore[no-untyped-def]
+    """Our signer and verifier agree on many keys; OpenSSL agrees on a sample."""
+    for i in range(40):
+        key = SM2SoftKey.generate()
+        msg = bytes([i]) * i
+        sig = key.sign(msg)
+        assert sm2.verify(key.point, msg, sig)
+        assert len(sm2.der_to_raw(sig)) == 64
+        if i % 10 == 0:
+            assert openssl_sm2_verify(key.point, msg, sig)

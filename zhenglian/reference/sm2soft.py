@@ -20,8 +20,8 @@ _EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 
 
 def _point(d: int) -> bytes:
-    x, y = sm2._ECDLP.kG(d)
-    return b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
+    q = sm2.GENERATOR * d
+    return b"\x04" + q.x().to_bytes(32, "big") + q.y().to_bytes(32, "big")
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class SM2SoftKey:
         n = sm2.N
         while True:
             kk = k if k is not None else secrets.randbelow(n - 1) + 1
-            x1, _ = sm2._ECDLP.kG(kk)
+            x1 = (sm2.GENERATOR * kk).x()
             r = (ei + x1) % n
             if r == 0 or r + kk == n:
                 if k is not None:
