@@ -130,3 +130,54 @@ def test_soft_key_never_in_product_code() -> None:
              and "reference" not in p.parts]
     assert users == []
     assert SM2SoftKey.__module__ == "zhenglian.reference.sm2soft"
+
+
+def test_bad_sm2_signature_on_the_issuing_ca_breaks_trust(sm2_setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Same names and key identifiers, only the SM2 signature of the CA certificate is wrong."""
+    from asn1crypto import x509 as ax
+
+    d, ca, pair, _, _ = sm2_setup
+    tbs = ca.sub_cert["tbs_certificate"]
+    bad_sub = ax.Certificate({"tbs_certificate": tbs, "signature_algorithm": {"algorithm": "sm2_sm3"},
+                              "signature_value": SM2SoftKey.generate().sign(tbs.dump())})
+    good = sign_pdf_sm2(d / "plain.pdf", tmp_path / "good-chain.pdf",
+                        SoftSM2Signer(pair.sign_key, pair.sign_cert, [ca.sub_cert]))
+    bad = sign_pdf_sm2(d / "plain.pdf", tmp_path / "bad-chain.pdf",
+                       SoftSM2Signer(pair.sign_key, pair.sign_cert, [bad_sub]))
+    [g] = verify_pdf(good, [ca.root_cert])
+    assert g.status == "valid"
+    [b] = verify_pdf(bad, [ca.root_cert])
+    assert b.valid and not b.trusted and b.status == "untrusted"
+
+
+def test_validator_never_says_valid_for_mismatched_algorithm_and_key() -> None:
+    from asn1crypto import algos, keys
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from pyhanko_certvalidator.errors import AlgorithmNotSupported
+    from pyhanko_certvalidator.sig_validate import SignatureValidationContext
+
+    from zhenglian.pki.sm2validate import VALIDATOR
+
+    key = SM2SoftKey.generate()
+    sig = key.sign(b"data")
+    sm2_algo = algos.SignedDigestAlgorithm({"algorithm": "sm2_sm3"})
+    VALIDATOR.validate_signature(sig, b"data", key.public_key_info(), sm2_algo)  # the control: no exception
+    with pytest.raises(InvalidSignature):
+        VALIDATOR.validate_signature(sig, b"Data", key.public_key_info(), sm2_algo)
+    with pytest.raises(InvalidSignature):
+        VALIDATOR.validate_signature(b"\x30\x00", b"data", key.public_key_info(), sm2_algo)
+    rsa_pub = keys.PublicKeyInfo.load(rsa.generate_private_key(65537, 2048).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    with pytest.raises(InvalidSignature):
+        VALIDATOR.validate_signature(sig, b"data", rsa_pub, sm2_algo)
+    with pytest.raises(AlgorithmNotSupported):
+        VALIDATOR.validate_signature(sig, b"data", key.public_key_info(),
+                                     algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"}))
+    with pytest.raises(AlgorithmNotSupported):
+        VALIDATOR.validate_signature(sig, b"data", key.public_key_info(), sm2_algo,
+                                     SignatureValidationContext(prehashed=True))
+    old = algos.SignedDigestAlgorithm({"algorithm": "sm2_sign"})  # …301.1 is read as SM2 with SM3
+    assert old["algorithm"].dotted == "1.2.156.10197.1.301.1"
+    VALIDATOR.validate_signature(sig, b"data", key.public_key_info(), old)
