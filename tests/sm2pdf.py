@@ -37,12 +37,17 @@ class SoftSM2Signer(signers.Signer):
         return self.key.sign(data, self.uid)
 
 
-def sign_pdf_sm2(src: Path, dst: Path, signer: SoftSM2Signer, field_name: str = "Signature1") -> Path:
+def sign_pdf_sm2(src: Path, dst: Path, signer: SoftSM2Signer, field_name: str = "Signature1",
+                 box: tuple[int, int, int, int] | None = None) -> Path:
+    """Sign ``src`` into ``dst``; ``box`` (page 1, points) makes the signature visible."""
+    from pyhanko.sign.fields import SigFieldSpec
+
     with src.open("rb") as inf:
         w = IncrementalPdfFileWriter(inf)
         meta = signers.PdfSignatureMetadata(field_name=field_name, md_algorithm="sm3", reason="合同专用章")
+        spec = SigFieldSpec(field_name, on_page=0, box=box) if box else None
         with dst.open("wb") as out:
-            signers.sign_pdf(w, meta, signer=signer, output=out)
+            signers.sign_pdf(w, meta, signer=signer, output=out, new_field_spec=spec)
     return dst
 
 

@@ -181,3 +181,27 @@ def test_validator_never_says_valid_for_mismatched_algorithm_and_key() -> None:
     old = algos.SignedDigestAlgorithm({"algorithm": "sm2_sign"})  # …301.1 is read as SM2 with SM3
     assert old["algorithm"].dotted == "1.2.156.10197.1.301.1"
     VALIDATOR.validate_signature(sig, b"data", key.public_key_info(), old)
+
+
+def test_reference_server_accepts_an_sm2_signed_upload(tmp_path: Path) -> None:
+    """The server trusts the SM2 demo CAs and validates SM2 uploads (its validation context is SM2-aware)."""
+    from zhenglian.reference.server import pki as server_pki
+    from zhenglian.reference.server.checks import UploadRefused, check_signed_upload
+    from zhenglian.reference.server.config import ServerConfig
+    from zhenglian.reference.server.seed import trust_demo_cas
+    from zhenglian.reference.server.store import Store
+
+    store = Store(ServerConfig(tmp_path / "db"))
+    trust_demo_cas(store)
+    trust = server_pki.TrustStore(store)
+    ca = democa.load_or_create_sm2("gdca")
+    spec = provision.DEMO_KEYS[2]
+    pair = ca.issue_sm2_pair(provision.subject_for(spec), encryption=False)
+    src = tmp_path / "task.pdf"
+    original = make_pdf(src, [PageSpec()])
+    signed = sign_pdf_sm2(src, tmp_path / "signed.pdf", SoftSM2Signer(pair.sign_key, pair.sign_cert, ca.chain),
+                          box=(100, 100, 220, 220))
+    accepted = check_signed_upload(signed.read_bytes(), original, spec.uscc, trust)
+    assert accepted.signatures == 1
+    with pytest.raises(UploadRefused):
+        check_signed_upload(tamper(signed, tmp_path / "t.pdf").read_bytes(), original, spec.uscc, trust)
