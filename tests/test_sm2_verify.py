@@ -205,3 +205,16 @@ def test_reference_server_accepts_an_sm2_signed_upload(tmp_path: Path) -> None:
     assert accepted.signatures == 1
     with pytest.raises(UploadRefused):
         check_signed_upload(tamper(signed, tmp_path / "t.pdf").read_bytes(), original, spec.uscc, trust)
+
+
+def test_two_sm2_signatures_both_checked_by_us_and_bouncycastle(sm2_setup, bc_pdf_check,  # type: ignore[no-untyped-def]
+                                                                tmp_path: Path) -> None:
+    _, ca, pair, _, signed = sm2_setup
+    other = ca.issue_sm2_pair(provision.subject_for(provision.DEMO_KEYS[0]), encryption=False)
+    twice = sign_pdf_sm2(signed, tmp_path / "twice.pdf", SoftSM2Signer(other.sign_key, other.sign_cert, ca.chain),
+                         field_name="Signature2")
+    reports = verify_pdf(twice, [ca.root_cert])
+    assert [r.status for r in reports] == ["valid", "valid"]
+    assert [r.algorithm for r in reports] == ["SM2", "SM2"]
+    judged = bc_pdf_check(twice)
+    assert judged.ok and sum(": OK " in ln for ln in judged.lines) == 2, judged.lines
