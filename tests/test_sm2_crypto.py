@@ -100,10 +100,11 @@ def test_asn1_registration_and_public_key_info() -> None:
     assert algos.DigestAlgorithmId("sm3").dotted == sm2.OID_SM3
     assert algos.SignedDigestAlgorithmId("sm2_sm3").dotted == sm2.OID_SM2_SM3
     assert algos.SignedDigestAlgorithmId(sm2.OID_SM2_SIGN).native == "sm2_sign"
-    import importlib
+    from zhenglian.pki import oids
 
-    importlib.reload(sm2)  # registering twice changes nothing
+    oids.register()  # registering twice changes nothing
     assert algos.SignedDigestAlgorithmId("sm2_sm3").dotted == sm2.OID_SM2_SM3
+    assert algos.SignedDigestAlgorithmId(sm2.OID_SM2_SM3).native == "sm2_sm3"
     info = keys.PublicKeyInfo.load(SM2SoftKey(VEC_D).public_key_info().dump())
     assert info.algorithm == "ec"
     assert info.curve == ("named", "sm2p256v1")
@@ -186,3 +187,16 @@ def test_many_random_signatures_round_trip_with_openssl_sample(openssl_sm2_verif
         assert len(sm2.der_to_raw(sig)) == 64
         if i % 10 == 0:
             assert openssl_sm2_verify(key.point, msg, sig)
+
+
+def test_any_certificate_code_reads_sm2_names_without_importing_sm2() -> None:
+    """Importing the package registers the OIDs: no import-order trap for pyHanko users."""
+    import sys
+
+    code = ("import zhenglian.pki.cert, sys\n"
+            "from asn1crypto import algos\n"
+            "assert 'zhenglian.pki.sm2' not in sys.modules\n"
+            "assert algos.SignedDigestAlgorithmId('sm2_sm3').dotted == '1.2.156.10197.1.501'\n"
+            "assert algos.DigestAlgorithmId('1.2.156.10197.1.401').native == 'sm3'\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr

@@ -7,13 +7,9 @@ Jacobian coordinates with a precomputed generator: about 4 ms per check;
 ``gmalg``, also evaluated, needs about 110 ms); SM3 comes from
 ``cryptography`` (OpenSSL's C code: PDFs are big).
 
-Importing this module registers the SM2/SM3 OIDs with asn1crypto, so SM2
-certificates, public keys and CMS structures parse everywhere:
-
-- ``1.2.156.10197.1.401``   sm3
-- ``1.2.156.10197.1.501``   sm2_sm3 (SM2 signature with SM3; what we write)
-- ``1.2.156.10197.1.301.1`` sm2_sign (seen in old SM2 CMS; read only)
-- ``1.2.156.10197.1.301``   the SM2 curve (``sm2p256v1``)
+The SM2/SM3 OIDs are registered with asn1crypto by ``zhenglian.pki.oids``
+(imported with the package), so SM2 certificates, public keys and CMS
+structures parse everywhere.
 
 An SM2 signature is e = SM3(Z ‖ M) signed, Z = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖
 yG ‖ xA ‖ yA), with the default ID ``1234567812345678`` (GM/T 0009).
@@ -23,21 +19,21 @@ from __future__ import annotations
 
 from typing import Final
 
-from asn1crypto import algos, core, keys, x509
+from asn1crypto import algos, keys, x509
 from cryptography.hazmat.primitives import hashes
 from ecdsa.ellipticcurve import INFINITY, CurveFp, PointJacobi
 
 from zhenglian.errors import SM2InvalidPublicKey, SM2SignatureMalformed
+from zhenglian.pki.oids import (  # noqa: F401  (re-exported: one place to import SM2 names from)
+    CURVE_NAME,
+    OID_SM2_CURVE,
+    OID_SM2_SIGN,
+    OID_SM2_SM3,
+    OID_SM3,
+    SIGNATURE_NAMES,
+)
 
 DEFAULT_ID: Final = b"1234567812345678"
-
-OID_SM3: Final = "1.2.156.10197.1.401"
-OID_SM2_SM3: Final = "1.2.156.10197.1.501"
-OID_SM2_SIGN: Final = "1.2.156.10197.1.301.1"
-OID_SM2_CURVE: Final = "1.2.156.10197.1.301"
-CURVE_NAME: Final = "sm2p256v1"
-# Names the OIDs get in asn1crypto (and so in pyHanko).
-SIGNATURE_NAMES: Final = frozenset({"sm2_sm3", "sm2_sign"})
 
 # The recommended curve (GB/T 32918.5-2017).
 P: Final = 0xFFFFFFFE_FFFFFFFF_FFFFFFFF_FFFFFFFF_FFFFFFFF_00000000_FFFFFFFF_FFFFFFFF
@@ -48,30 +44,6 @@ G: Final = (0x32C4AE2C_1F198119_5F990446_6A39C994_8FE30BBF_F2660BE1_715A4589_334
             0xBC3736A2_F4F6779C_59BDCEE3_6B692153_D0A9877C_C62A4740_02DF32E5_2139F0A0)
 CURVE: Final = CurveFp(P, A, B, 1)
 GENERATOR: Final = PointJacobi(CURVE, G[0], G[1], 1, N, generator=True)
-
-
-def _register(cls: type[core.ObjectIdentifier], oid: str, name: str, *, write: bool = True) -> None:
-    """Add ``oid`` -> ``name`` to an asn1crypto OID map; idempotent.
-
-    ``write`` makes ``name`` serialise to ``oid`` (the reverse map is built
-    lazily by asn1crypto, so it is patched only if it already exists).
-    """
-    cls._map[oid] = name  # type: ignore[index]
-    if write and cls._reverse_map is not None:
-        cls._reverse_map[name] = oid
-    elif cls._reverse_map is not None:
-        cls._reverse_map.setdefault(name, oid)
-
-
-def _register_all() -> None:
-    _register(algos.DigestAlgorithmId, OID_SM3, "sm3")
-    _register(algos.SignedDigestAlgorithmId, OID_SM2_SM3, "sm2_sm3")
-    _register(algos.SignedDigestAlgorithmId, OID_SM2_SIGN, "sm2_sign")
-    if OID_SM2_CURVE not in keys.NamedCurve._map:
-        keys.NamedCurve.register(CURVE_NAME, OID_SM2_CURVE, 32)
-
-
-_register_all()
 
 
 def sm3(data: bytes) -> bytes:
