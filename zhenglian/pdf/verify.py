@@ -207,7 +207,7 @@ def _report(emb: Any, status: Any, reader: Any) -> SignatureReport:
         certification=certification,
         spots=_widgets(reader, sig_field),
         problems=problems,
-        algorithm=sm2validate.algorithm_name(cert.public_key),
+        algorithm=sm2validate.algorithm_name(cert),
     )
 
 

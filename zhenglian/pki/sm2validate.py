@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from asn1crypto import algos, keys
+from asn1crypto import algos, keys, x509
 from cryptography.exceptions import InvalidSignature
 from pyhanko_certvalidator.errors import AlgorithmNotSupported
 from pyhanko_certvalidator.sig_validate import (
@@ -89,14 +89,17 @@ def validation_context(**kwargs: Any) -> Any:
     return ValidationContext(**kwargs)
 
 
-def algorithm_name(public_key_info: keys.PublicKeyInfo) -> str:
-    """"SM2", "RSA", "EC" (ECDSA) ... for reports."""
-    if _is_sm2_key(public_key_info):
-        return "SM2"
+def algorithm_name(cert_or_key: Any) -> str | None:
+    """"SM2", "RSA", "EC" (ECDSA) ... of a certificate's or PublicKeyInfo's key, for reports; None if unreadable."""
     try:
-        algo = public_key_info.algorithm
-    except (ValueError, KeyError):
-        return "unknown"
+        info = cert_or_key.public_key if isinstance(cert_or_key, x509.Certificate) else cert_or_key
+        if not isinstance(info, keys.PublicKeyInfo):
+            return None
+        if _is_sm2_key(info):
+            return "SM2"
+        algo = info.algorithm
+    except (ValueError, KeyError, TypeError):
+        return None
     return {"rsa": "RSA", "rsassa_pss": "RSA", "ec": "EC", "dsa": "DSA"}.get(algo, algo.upper())
 
 
