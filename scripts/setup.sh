@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libssl-dev openssl                                # OpenSSL 3 headers for the software SM2 token and SKF library; the CLI checks SM2 signatures
   softhsm2 opensc                                   # software UKeys for the demo and the tests
   poppler-utils qpdf libnss3-tools                  # pdfsig/pdftoppm, qpdf --check, certutil
+  openjdk-17-jdk-headless libbcprov-java libbcpkix-java  # javac + BouncyCastle: the tests' independent SM2 judge
   fonts-noto-cjk fonts-arphic-uming                 # Chinese text in seals, stamps, UI; a TrueType CJK font for reportlab
   xvfb xauth x11-utils trayer imagemagick           # headless screen, tray host, screenshots
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3

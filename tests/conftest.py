@@ -22,6 +22,9 @@ import pytest
 pytest_plugins = ["sm2tokenfixtures"]  # the software SM2 token (libsm2token.so) and a ctypes caller
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Fixture plugins shared by several test modules.
+pytest_plugins = ["judgefixtures"]
 _RUN_DIR: Path | None = None
 
 

@@ -814,3 +814,18 @@ class SkfPinRejected(ZhenglianError):
     exit_code = ExitCode.PIN_POLICY
     zh = "UKey 拒绝了该 PIN 的格式（长度或字符不符合要求）"
     en = "The key rejected the PIN's format (length or characters)"
+# --- SM2 cryptography (helper "sm2crypto") ---------------------------------
+
+
+class SM2SignatureMalformed(ZhenglianError):
+    code = "sm2_signature_malformed"
+    exit_code = ExitCode.CERTIFICATE
+    zh = "SM2 签名格式不正确（{detail}）"
+    en = "The SM2 signature is malformed ({detail})"
+
+
+class SM2InvalidPublicKey(ZhenglianError):
+    code = "sm2_public_key_invalid"
+    exit_code = ExitCode.CERTIFICATE
+    zh = "证书中的 SM2 公钥不可用（{detail}）"
+    en = "The certificate's SM2 public key is unusable ({detail})"

@@ -25,7 +25,7 @@ from zhenglian.tokens.dataobjects import SealObject, read_seal_objects
 from zhenglian.tokens.model import KeyCert, KeyInfo
 
 SOURCE_ZH = {"key": "UKey", "server": "签章服务器", "file": "导入的图片"}
-SIGNATURE_ZH = {"valid": "有效", "invalid": "无效", "unsupported": "SM2，本机无法验证"}
+SIGNATURE_ZH = {"valid": "有效", "invalid": "无效", "unsupported": "签名算法不受支持，无法验证"}
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]

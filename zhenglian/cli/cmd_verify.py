@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         line(f"  印章 seal: {_fmt(r.seal_name)}")
         line(f"  单位 organisation: {_fmt(r.organization)}   统一社会信用代码 USCC: {_fmt(r.uscc)}")
         line(f"  颁发者 issuer: {_fmt(r.issuer)}")
+        line(f"  算法 algorithm: {_fmt(r.algorithm)}")
         line(f"  签名时间 signing time (signer's clock): {_fmt(r.signing_time)}")
         if r.timestamp is not None:
             ts_state = "有效且受信任 valid, trusted" if r.timestamp_valid and r.timestamp_trusted else \

@@ -100,7 +100,7 @@ def demo_roots() -> list[x509.Certificate]:
     except ImportError:
         return []
     out: list[x509.Certificate] = []
-    for path in democa.roots_pem():
+    for path in [*democa.roots_pem(), *democa.sm2_roots_pem()]:
         try:
             out.extend(load_cert_file(path))
         except errors.TrustFileInvalid:

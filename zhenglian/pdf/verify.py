@@ -64,6 +64,7 @@ class SignatureReport:
     certification: int | None  # DocMDP level if this is the certification signature
     spots: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    algorithm: str | None = None  # the signer's key: "SM2", "RSA", "EC"
 
     @property
     def changed_after_signing(self) -> bool:
@@ -95,16 +96,20 @@ class SignatureReport:
             "changed_after_signing": self.changed_after_signing,
             "modification_level": self.modification_level, "modifications_ok": self.modifications_ok,
             "certification": self.certification, "spots": self.spots, "problems": self.problems,
+            "algorithm": self.algorithm,
         }
 
 
 def validation_context(roots: Sequence[x509.Certificate], other_certs: Sequence[x509.Certificate] = (), *,
                        allow_fetching: bool = False) -> Any:
-    """Trust exactly ``roots``; revocation is checked where data is at hand (soft-fail)."""
-    from pyhanko_certvalidator import ValidationContext
+    """Trust exactly ``roots``; revocation is checked where data is at hand (soft-fail).
 
-    return ValidationContext(trust_roots=list(roots), other_certs=list(other_certs),
-                             allow_fetching=allow_fetching, revocation_mode="soft-fail")
+    SM2 signatures and chains are checked by the SM2-aware validator.
+    """
+    from zhenglian.pki import sm2validate
+
+    return sm2validate.validation_context(trust_roots=list(roots), other_certs=list(other_certs),
+                                          allow_fetching=allow_fetching, revocation_mode="soft-fail")
 
 
 def _text(obj: Any, key: str) -> str | None:
@@ -151,6 +156,8 @@ def _widgets(reader: Any, sig_field: Any) -> list[dict[str, Any]]:
 
 
 def _report(emb: Any, status: Any, reader: Any) -> SignatureReport:
+    from zhenglian.pki import sm2validate
+
     cert = emb.signer_cert
     info = None
     try:
@@ -165,7 +172,7 @@ def _report(emb: Any, status: Any, reader: Any) -> SignatureReport:
     coverage = status.coverage.name.lower() if status.coverage is not None else "partial"
     if coverage not in ("entire_file", "entire_revision"):
         coverage = "partial"
-    problems = []
+    problems = sm2validate.report_problems(emb, status)
     if status.trust_problem_indic is not None:
         problems.append(f"trust: {status.trust_problem_indic.name}")
     if status.docmdp_ok is False:
@@ -200,6 +207,7 @@ def _report(emb: Any, status: Any, reader: Any) -> SignatureReport:
         certification=certification,
         spots=_widgets(reader, sig_field),
         problems=problems,
+        algorithm=sm2validate.algorithm_name(cert),
     )
 
 

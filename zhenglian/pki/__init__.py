@@ -1,1 +1,3 @@
-"""Certificate facts: organisation, 统一社会信用代码, validity, key type."""
+"""Certificate facts: organisation, 统一社会信用代码, validity, key type; SM2/SM3."""
+
+from zhenglian.pki import oids as _oids  # noqa: F401  (registers the SM2/SM3 OIDs with asn1crypto)

@@ -45,7 +45,7 @@ class Seal:
     # For an SESeal: does its certList name the certificate (None: no SESeal,
     # e.g. a plain image object or an import), and its signature check.
     names_certificate: bool | None = None
-    signature: str | None = None  # "valid" / "unsupported" (SM2) / None
+    signature: str | None = None  # "valid" / "unsupported" (unknown algorithm) / None
     origin: str = ""  # where it was found: data-object label, file name, server id
 
     @cached_property

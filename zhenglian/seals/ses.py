@@ -31,9 +31,10 @@ UTCTime dates, signature in a nested ``SES_SignInfo``) is read too, because
 keys issued before 2020 still carry it.
 
 The seal maker signs the DER of ``SES_SealInfo`` (as ofdrw and the public
-GB/T 38540 verifiers do).  RSA and ECDSA signatures are verified here; SM2
-needs an SM2 implementation we do not ship, so such seals are reported as
-"not verifiable here" — never as valid.
+GB/T 38540 verifiers do).  RSA, ECDSA and SM2 signatures are verified here
+(SM2 with SM3 and the default ID 1234567812345678, signature DER (r, s) or
+r‖s); any other algorithm is reported as "not verifiable here" — never as
+valid.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ CERT_LIST_CERTS = 1
 CERT_LIST_DIGESTS = 2
 
 OID_SM2_SM3 = "1.2.156.10197.1.501"
+OID_SM2_SIGN = "1.2.156.10197.1.301.1"  # "SM2 signature" as some seal makers write it
+_SM2_OIDS = (OID_SM2_SM3, OID_SM2_SIGN)
 OID_SHA256_RSA = "1.2.840.113549.1.1.11"
 OID_ECDSA_SHA256 = "1.2.840.10045.4.3.2"
 
@@ -407,7 +410,7 @@ def parse_seseal(der: bytes) -> ParsedSeal:
 class SignatureStatus(StrEnum):
     VALID = "valid"
     INVALID = "invalid"
-    UNSUPPORTED = "unsupported"  # e.g. SM2: not verifiable here, not "valid"
+    UNSUPPORTED = "unsupported"  # an algorithm not verifiable here: never "valid"
 
 
 @dataclass(frozen=True)
@@ -428,8 +431,8 @@ def verify_seseal(parsed: ParsedSeal) -> SignatureCheck:
     whether that certificate is trusted is the certificate validator's job.
     """
     oid = parsed.sign_alg_oid
-    if oid == OID_SM2_SM3:
-        return SignatureCheck(SignatureStatus.UNSUPPORTED, oid, "SM2/SM3 不能在此验证 / SM2 not verifiable here")
+    if oid in _SM2_OIDS:
+        return _verify_sm2(parsed)
     if oid not in _RSA_HASHES and oid not in _ECDSA_HASHES:
         return SignatureCheck(SignatureStatus.UNSUPPORTED, oid, "unknown signature algorithm")
     from cryptography.exceptions import UnsupportedAlgorithm
@@ -442,6 +445,36 @@ def verify_seseal(parsed: ParsedSeal) -> SignatureCheck:
         return SignatureCheck(SignatureStatus.INVALID, oid, "seal maker certificate unreadable")
     ok = _verify(public_key, oid, parsed.signature, parsed.signed_data)
     return SignatureCheck(SignatureStatus.VALID if ok else SignatureStatus.INVALID, oid)
+
+
+def _verify_sm2(parsed: ParsedSeal) -> SignatureCheck:
+    from zhenglian.pki import sm2
+
+    oid = parsed.sign_alg_oid
+    try:
+        cert = x509.Certificate.load(parsed.signer_cert, strict=True)
+        is_sm2 = sm2.is_sm2(cert)
+        point = sm2.public_point(cert) if is_sm2 else b""
+    except (ValueError, TypeError, KeyError):
+        return SignatureCheck(SignatureStatus.INVALID, oid, "seal maker certificate unreadable")
+    except errors.SM2InvalidPublicKey:
+        return SignatureCheck(SignatureStatus.INVALID, oid, "seal maker SM2 public key unusable")
+    if not is_sm2:
+        return SignatureCheck(SignatureStatus.INVALID, oid, "SM2 signature, but the seal maker key is not SM2")
+    signature = parsed.signature
+    if len(signature) == 64:  # r‖s, unless it happens to be a short DER (r, s)
+        try:
+            sm2.der_to_raw(signature)
+        except errors.SM2SignatureMalformed:
+            try:
+                signature = sm2.raw_to_der(signature)
+            except errors.SM2SignatureMalformed:
+                return SignatureCheck(SignatureStatus.INVALID, oid, "SM2 signature malformed")
+    if sm2.verify(point, parsed.signed_data, signature):
+        return SignatureCheck(SignatureStatus.VALID, oid)
+    if sm2.verify(point, parsed.signed_data, signature, uid=b""):
+        return SignatureCheck(SignatureStatus.INVALID, oid, "SM2 signature made with an empty ID")
+    return SignatureCheck(SignatureStatus.INVALID, oid)
 
 
 def _public_key(cert_der: bytes):  # type: ignore[no-untyped-def]

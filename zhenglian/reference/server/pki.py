@@ -82,10 +82,11 @@ class TrustStore:
         return list(self._intermediates)
 
     def validation_context(self, extra: Iterable[x509.Certificate] = ()) -> Any:
-        from pyhanko_certvalidator import ValidationContext
+        """Also checks SM2 signatures and chains (the SM2-aware validator)."""
+        from zhenglian.pki import sm2validate
 
-        return ValidationContext(trust_roots=self.roots, other_certs=[*self.intermediates, *extra],
-                                 allow_fetching=False, revocation_mode="soft-fail")
+        return sm2validate.validation_context(trust_roots=self.roots, other_certs=[*self.intermediates, *extra],
+                                              allow_fetching=False, revocation_mode="soft-fail")
 
 
 @dataclass(frozen=True)

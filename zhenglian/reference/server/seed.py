@@ -19,13 +19,14 @@ from zhenglian.reference.server.store import Store
 
 
 def trust_demo_cas(store: Store, ca_base: Path | None = None) -> list[str]:
-    """Trust every demo root (making the demo CAs if needed); their issuing CAs as intermediates."""
+    """Trust every demo root, EC and SM2 (making the demo CAs if needed); their issuing CAs as intermediates."""
     from asn1crypto import x509
 
     added = []
     for ca_id in sorted({spec.ca_id for spec in DEMO_KEYS}):
         democa.load_or_create(ca_id, ca_base)
-    for root_path in democa.roots_pem(ca_base):
+        democa.load_or_create_sm2(ca_id, ca_base)
+    for root_path in [*democa.roots_pem(ca_base), *democa.sm2_roots_pem(ca_base)]:
         for der in _pem_ders(root_path.read_bytes()):
             added.append(store.add_ca(der, x509.Certificate.load(der).subject.human_friendly, "root"))
         sub = root_path.parent / "sub.pem"
