@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["sm2tokenfixtures"]  # the software SM2 token (libsm2token.so) and a ctypes caller
-
 ROOT = Path(__file__).resolve().parent.parent
 
 # Fixture plugins shared by several test modules.
-pytest_plugins = ["judgefixtures"]
+pytest_plugins = [
+    "sm2tokenfixtures",  # the software SM2 token (libsm2token.so) and a ctypes caller
+    "judgefixtures",  # BouncyCastle and openssl as independent SM2 judges
+]
 _RUN_DIR: Path | None = None
 
 

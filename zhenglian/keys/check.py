@@ -13,9 +13,11 @@ from zhenglian.keys.mechanisms import SignPlan
 def signature_matches(cert_der: bytes, plan: SignPlan, message: bytes, signature_der: bytes) -> bool:
     """True when ``signature_der`` (as CMS carries it) is the certificate key's signature of ``message``."""
     if plan.algorithm == "sm2":
+        from asn1crypto import x509 as ax509
+
         from zhenglian.pki import sm2
 
-        return sm2.verify(sm2.public_point(cert_der), message, signature_der)
+        return sm2.verify(sm2.public_point(ax509.Certificate.load(cert_der)), message, signature_der)
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes

@@ -71,9 +71,11 @@ class KeySession:
         if self.plan.algorithm != "sm2":
             return None
         if self._point is None:
+            from asn1crypto import x509
+
             from zhenglian.pki import sm2
 
-            self._point = sm2.public_point(self.cert_der)
+            self._point = sm2.public_point(x509.Certificate.load(self.cert_der))
         return self._point
 
     def sign(self, message: bytes) -> bytes:
