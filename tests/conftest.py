@@ -102,3 +102,6 @@ def run_cli():  # type: ignore[no-untyped-def]
         )
 
     return _run
+
+
+pytest_plugins = ["registerfixtures"]  # the seal-use register's fixtures (tests/registerfixtures.py)

@@ -88,6 +88,7 @@ class Register:
         self._conn = conn
         self._lock = threading.RLock()
         self.register_id = ""
+        self._busy_s = BUSY_TIMEOUT_S
 
     # --- opening ---------------------------------------------------------------
 
@@ -107,6 +108,7 @@ class Register:
         except sqlite3.Error as exc:
             raise errors.RegisterCorrupt(path=str(path), detail=str(exc)) from None
         reg = cls(path, conn)
+        reg._busy_s = busy_timeout_s
         try:
             reg._setup(busy_timeout_s)
         except BaseException:
@@ -257,7 +259,7 @@ class Register:
         text = str(exc)
         code = getattr(exc, "sqlite_errorcode", None)
         if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in text or "busy" in text:
-            return errors.RegisterBusy(seconds=int(BUSY_TIMEOUT_S))
+            return errors.RegisterBusy(seconds=f"{self._busy_s:g}")
         if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text:
             return errors.RegisterCorrupt(path=str(self.path), detail=text)
         return errors.RegisterWriteFailed(detail=text)
