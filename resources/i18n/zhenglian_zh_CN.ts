@@ -690,6 +690,10 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>签名验证</translation>
     </message>
     <message>
+        <source>Seal register</source>
+        <translation>用印登记</translation>
+    </message>
+    <message>
         <source>Applications</source>
         <translation>应用</translation>
     </message>
@@ -825,6 +829,127 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Both entries of the new PIN match</source>
         <translation>两次输入的新 PIN 一致</translation>
+    </message>
+</context>
+<context>
+    <name>RegisterView</name>
+    <message>
+        <source>Every use of the seal on this computer: what was stamped, when, with which key, and what came of it. No PIN and no document contents are kept.</source>
+        <translation>本机每一次用印：盖在哪份文件上、何时、用哪个 UKey、结果如何。不保存 PIN，也不保存文件内容。</translation>
+    </message>
+    <message>
+        <source>Dates</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>All outcomes</source>
+        <translation>全部结果</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>刷新</translation>
+    </message>
+    <message>
+        <source>to</source>
+        <translation>至</translation>
+    </message>
+    <message>
+        <source>No.</source>
+        <translation>序号</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>Outcome</source>
+        <translation>结果</translation>
+    </message>
+    <message>
+        <source>Seal</source>
+        <translation>印章</translation>
+    </message>
+    <message>
+        <source>Document</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <source>Key</source>
+        <translation>UKey</translation>
+    </message>
+    <message>
+        <source>Came from</source>
+        <translation>来源</translation>
+    </message>
+    <message>
+        <source>Open signed file</source>
+        <translation>打开签署后的文件</translation>
+    </message>
+    <message>
+        <source>Checking the register…</source>
+        <translation>正在核对用印登记…</translation>
+    </message>
+    <message>
+        <source>Signed</source>
+        <translation>已签署</translation>
+    </message>
+    <message>
+        <source>Refused</source>
+        <translation>已拒绝</translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>Signing task</source>
+        <translation>签署任务</translation>
+    </message>
+    <message>
+        <source>Web page</source>
+        <translation>网页</translation>
+    </message>
+    <message>
+        <source>Local file</source>
+        <translation>本地文件</translation>
+    </message>
+    <message>
+        <source>All keys</source>
+        <translation>全部 UKey</translation>
+    </message>
+    <message>
+        <source>All seals</source>
+        <translation>全部印章</translation>
+    </message>
+    <message>
+        <source>Damaged entry</source>
+        <translation>条目已损坏</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n entries</source>
+        <translation>
+            <numerusform>共 %n 条</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>✔ Register intact: %1 entries; head no. %2, hash %3</source>
+        <translation>✔ 用印登记完整：共 %1 条；链头第 %2 条，哈希 %3</translation>
+    </message>
+    <message>
+        <source>the database file is damaged</source>
+        <translation>数据库文件已损坏</translation>
+    </message>
+    <message>
+        <source>✘ Register check failed: %1. Keep the file and tell the seal custodian.</source>
+        <translation>✘ 用印登记核对未通过：%1。请保留该文件并告知印章管理员。</translation>
+    </message>
+    <message>
+        <source>%1 is no longer the file that was signed (missing or changed since).</source>
+        <translation>%1 已不是当初签署的文件（已被删除或改动）。</translation>
     </message>
 </context>
 <context>
