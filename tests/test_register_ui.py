@@ -139,3 +139,19 @@ def test_screenshot(qtbot, filled_register: Path, zh_ui) -> None:
     target = Path(os.environ.get("ZHENGLIAN_SCREENSHOTS", filled_register.parent)) / "app-register.png"
     assert view.grab().save(str(target))
     assert target.stat().st_size > 10_000
+
+
+def test_anchoring_is_a_setting(qtbot, tmp_path: Path, monkeypatch, zh_ui) -> None:
+    from zhenglian import paths
+    from zhenglian.config import Settings
+    from zhenglian.ui.settings_dialog import SettingsDialog
+
+    monkeypatch.setenv("ZHENGLIAN_HOME", str(tmp_path))
+    s = Settings.load()
+    assert s.register_anchor is False  # off unless the institution wants it
+    dlg = SettingsDialog(s)
+    qtbot.addWidget(dlg)
+    assert "用印登记" in dlg.register_anchor.text()
+    dlg.register_anchor.setChecked(True)
+    dlg.accept()
+    assert Settings.load(paths.settings_file()).register_anchor is True

@@ -1018,6 +1018,14 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>日志级别</translation>
     </message>
     <message>
+        <source>After each batch, sign the seal register with the key</source>
+        <translation>每批签署完成后，用 UKey 签署用印登记（锚定）</translation>
+    </message>
+    <message>
+        <source>Binds the register to the seal itself, so removed entries at its end are detected (see the seal register page).</source>
+        <translation>把用印登记与印章本身绑定，登记末尾的条目被删除也能发现（见“用印登记”页）。</translation>
+    </message>
+    <message>
         <source>A new language applies after restarting zhenglian.</source>
         <translation>更改语言后，重新启动证联客户端生效。</translation>
     </message>
