@@ -128,3 +128,19 @@ def test_pdf_report_totals_match_list_json(filled_register: Path, tmp_path: Path
     assert listed["head"]["hash"] in text.replace(" ", "")
     for e in listed["entries"]:
         assert e["hash"][:16] in text
+
+
+def test_pdf_report_survives_hostile_entries(register_path: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """Markup, 1024-character names without a break and 500 placements: a report, not a layout crash."""
+    from zhenglian.register import Placement
+
+    with Register.open(register_path) as reg:
+        reg.record(SealUse(outcome="signed", origin="web", document_name="<b>&" + "长" * 1000 + ".pdf",
+                           output_sha256="a" * 64, seal_name="<font size=80>x</font>" + "章" * 500,
+                           organization="A&B <公司>", web_origin="https://" + "x" * 1000,
+                           placements=tuple(Placement(p, 1.5, 2.5) for p in range(1, 501))))
+    pdf = tmp_path / "r.pdf"
+    code, out, err = _run(capsys, "register", "export", "--file", str(register_path), "--pdf", str(pdf))
+    assert code == 0, err
+    assert pdf.read_bytes().startswith(b"%PDF")

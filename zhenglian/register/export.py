@@ -140,9 +140,11 @@ def render_pdf(entries: Sequence[Entry], facts: ReportFacts) -> bytes:
     mono = ParagraphStyle("mono", parent=small, fontName="Courier", wordWrap="CJK")
     title = ParagraphStyle("title", parent=body, fontSize=17, leading=24, alignment=TA_CENTER, spaceAfter=6)
     section = ParagraphStyle("section", parent=body, fontSize=11, leading=16, spaceBefore=8, spaceAfter=4)
+    alarm = ParagraphStyle("alarm", parent=body, textColor=colors.HexColor("#b91c1c"))
 
     def p(text: str, style: ParagraphStyle = body) -> Paragraph:
-        return Paragraph(_esc(text), style)
+        # a cell never outgrows a page, whatever a hostile name or a 500-place entry holds
+        return Paragraph(_esc(text if len(text) <= 240 else text[:239] + "…"), style)
 
     def table(rows: list[list[Any]], widths: list[float], header: bool = True) -> Table:
         t = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
@@ -162,6 +164,8 @@ def render_pdf(entries: Sequence[Entry], facts: ReportFacts) -> bytes:
             [p("机构名称"), p(facts.organization or "（未记录）"), p("统一社会信用代码"), p(facts.uscc or "（未记录）")],
             [p("登记期间"), p(period), p("生成时间"), p(facts.generated.astimezone().strftime("%Y-%m-%d %H:%M:%S"))],
             [p("登记文件"), p(facts.register_path, small), p("登记编号"), p(facts.register_id, mono)],
+            [p("登记链核对"), p(facts.chain_text_zh, body if facts.chain_ok else alarm), p("打印时链头"),
+             p(f"第 {facts.head.seq} 条")],
         ], [28 * mm, 110 * mm, 34 * mm, 95 * mm], header=False),
         p("用印合计（按印章）", section),
     ]
@@ -193,7 +197,7 @@ def render_pdf(entries: Sequence[Entry], facts: ReportFacts) -> bytes:
         ])
     story.append(table(rows, [11 * mm, 25 * mm, 22 * mm, 38 * mm, 55 * mm, 27 * mm, 36 * mm, 26 * mm, 33 * mm]))
     story += [p("登记链核对", section),
-              p(f"校验结果：{facts.chain_text_zh}"),
+              p(f"校验结果：{facts.chain_text_zh}", body if facts.chain_ok else alarm),
               p(f"本报告最后一条：第 {last.seq} 条，哈希" if last else "本报告无登记条目。"),
               *([p(last.hash, mono)] if last else []),
               p(f"打印时登记链头：第 {facts.head.seq} 条，哈希"), p(facts.head.hash, mono), Spacer(1, 3 * mm),
