@@ -155,3 +155,21 @@ def test_anchoring_is_a_setting(qtbot, tmp_path: Path, monkeypatch, zh_ui) -> No
     dlg.register_anchor.setChecked(True)
     dlg.accept()
     assert Settings.load(paths.settings_file()).register_anchor is True
+
+
+def test_export_writes_the_entries_shown(qtbot, filled_register: Path, tmp_path: Path, zh_ui) -> None:
+    view = _view(qtbot, filled_register)
+    view.outcome.setCurrentIndex(view.outcome.findData("signed"))
+    _reload(qtbot, view)
+    shown = len(view.entries)
+    with qtbot.waitSignal(view.exported) as sig:
+        view.export_to(tmp_path / "登记.csv")
+    assert sig.args[0] == tmp_path / "登记.csv"
+    rows = (tmp_path / "登记.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == shown + 1 and all(",signed," in r for r in rows[1:])
+    with qtbot.waitSignal(view.exported):
+        view.export_to(tmp_path / "登记.pdf")
+    assert (tmp_path / "登记.pdf").read_bytes().startswith(b"%PDF") and "已保存" in view.note.text()
+    with qtbot.waitSignal(view.exported) as sig:
+        view.export_to(filled_register)  # never over the register itself
+    assert isinstance(sig.args[0], Exception) and view.export_btn.isEnabled()

@@ -886,6 +886,14 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>打开签署后的文件</translation>
     </message>
     <message>
+        <source>Export…</source>
+        <translation>导出…</translation>
+    </message>
+    <message>
+        <source>A printable PDF report for the seal custodian, or a CSV table, of the entries shown</source>
+        <translation>把当前显示的登记导出为供印章管理员打印的 PDF 报告，或 CSV 表格</translation>
+    </message>
+    <message>
         <source>Checking the register…</source>
         <translation>正在核对用印登记…</translation>
     </message>
@@ -950,6 +958,18 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>%1 is no longer the file that was signed (missing or changed since).</source>
         <translation>%1 已不是当初签署的文件（已被删除或改动）。</translation>
+    </message>
+    <message>
+        <source>Export the seal register</source>
+        <translation>导出用印登记</translation>
+    </message>
+    <message>
+        <source>PDF report (*.pdf);;CSV table (*.csv)</source>
+        <translation>PDF 报告 (*.pdf);;CSV 表格 (*.csv)</translation>
+    </message>
+    <message>
+        <source>Saved %1</source>
+        <translation>已保存 %1</translation>
     </message>
 </context>
 <context>

@@ -7,7 +7,7 @@ N still has the hash printed on a report), 13 (register) otherwise.
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from zhenglian import errors
@@ -155,31 +155,13 @@ def run_verify(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from zhenglian.register import export
 
-    target: Path = args.csv or args.pdf
     with _open(args) as reg:
-        if target.resolve() == Path(reg.path).resolve():
-            raise errors.OutputIsInput(path=str(target))
-        entries = reg.list(_filters(args))
         if args.csv:
-            try:
-                export.write_csv(entries, target)
-            except OSError as exc:
-                raise errors.OutputWriteFailed(path=str(target), detail=exc.strerror or str(exc)) from None
-            line(f"已导出 {len(entries)} 条到 {target} / exported {len(entries)} entries to {target}")
+            count = export.export_csv(reg, _filters(args), args.csv)
+            line(f"已导出 {count} 条到 {args.csv} / exported {count} entries to {args.csv}")
             return 0
-        report = reg.verify()
-        org, uscc = export.institution_of(entries)
-        first = report.first_problem()
-        facts = export.ReportFacts(
-            organization=args.org or org, uscc=args.uscc or uscc, since=args.since, until=args.until,
-            head=reg.head(), chain_ok=report.ok,
-            chain_text_zh="登记链完整" if report.ok else (first.text_zh() if first else "数据库文件已损坏"),
-            register_path=str(reg.path), register_id=reg.register_id, generated=datetime.now(UTC))
-    try:
-        export.write_pdf(entries, facts, target)
-    except OSError as exc:
-        raise errors.OutputWriteFailed(path=str(target), detail=exc.strerror or str(exc)) from None
-    line(f"已生成用印登记报告 {target}（{len(entries)} 条）/ wrote the register report {target} ({len(entries)} entries)")
-    if not report.ok:
+        count, chain_ok = export.export_pdf(reg, _filters(args), args.pdf, args.org, args.uscc)
+    line(f"已生成用印登记报告 {args.pdf}（{count} 条）/ wrote the register report {args.pdf} ({count} entries)")
+    if not chain_ok:
         line("注意：登记链未通过核对，报告中已注明 / note: the chain failed its check; the report says so")
     return 0

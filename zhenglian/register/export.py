@@ -14,7 +14,7 @@ import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -221,3 +221,46 @@ def render_pdf(entries: Sequence[Entry], facts: ReportFacts) -> bytes:
 
 def write_pdf(entries: Sequence[Entry], facts: ReportFacts, path: Path) -> None:
     fsutil.atomic_write_bytes(Path(path), render_pdf(entries, facts), mode=0o600)
+
+
+# --- the use cases the command line and the app share --------------------------------
+
+def export_csv(register: Any, filters: Any, target: Path) -> int:
+    """Write the filtered entries as CSV; returns how many."""
+    _refuse_register_itself(register, target)
+    entries = register.list(filters)
+    _write(lambda: write_csv(entries, target), target)
+    return len(entries)
+
+
+def export_pdf(register: Any, filters: Any, target: Path, organization: str | None = None,
+               uscc: str | None = None) -> tuple[int, bool]:
+    """Write the PDF report of the filtered entries; returns (how many, whether the chain checked out)."""
+    _refuse_register_itself(register, target)
+    entries = register.list(filters)
+    report = register.verify()
+    org, code = institution_of(entries)
+    first = report.first_problem()
+    facts = ReportFacts(
+        organization=organization or org, uscc=uscc or code, since=filters.since, until=filters.until,
+        head=register.head(), chain_ok=report.ok,
+        chain_text_zh="登记链完整" if report.ok else (first.text_zh() if first else "数据库文件已损坏"),
+        register_path=str(register.path), register_id=register.register_id, generated=datetime.now(UTC))
+    _write(lambda: write_pdf(entries, facts, target), target)
+    return len(entries), report.ok
+
+
+def _refuse_register_itself(register: Any, target: Path) -> None:
+    from zhenglian import errors
+
+    if Path(target).resolve() == Path(register.path).resolve():
+        raise errors.OutputIsInput(path=str(target))
+
+
+def _write(write: Any, target: Path) -> None:
+    from zhenglian import errors
+
+    try:
+        write()
+    except OSError as exc:
+        raise errors.OutputWriteFailed(path=str(target), detail=exc.strerror or type(exc).__name__) from None

@@ -7,7 +7,6 @@ the file only while it still exists with the hash the register recorded.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDateEdit,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -36,17 +36,10 @@ _OK_STYLE = "QLabel { color: #166534; }"
 _BAD_STYLE = "QLabel { color: #b91c1c; font-weight: bold; }"
 
 
-def _sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class RegisterView(QWidget):
     loaded = Signal()  # the table shows the current filter's entries
     verified = Signal(object)  # VerifyReport, or the error met while checking
+    exported = Signal(object)  # the file written, or the error met
 
     def __init__(self, path: Path | None = None) -> None:
         super().__init__()
@@ -109,8 +102,14 @@ class RegisterView(QWidget):
         self.open_btn.setObjectName("register_open")
         self.open_btn.setEnabled(False)
         self.open_btn.clicked.connect(self.open_selected)
+        self.export_btn = QPushButton(self.tr("Export…"))
+        self.export_btn.setObjectName("register_export")
+        self.export_btn.setToolTip(self.tr("A printable PDF report for the seal custodian, or a CSV table, "
+                                           "of the entries shown"))
+        self.export_btn.clicked.connect(self._ask_export)
         bottom.addWidget(self.count)
         bottom.addStretch(1)
+        bottom.addWidget(self.export_btn)
         bottom.addWidget(self.open_btn)
         lay.addLayout(bottom)
         self.chain = QLabel(self.tr("Checking the register…"))
@@ -267,7 +266,9 @@ class RegisterView(QWidget):
         path, expected = Path(e.use.output_path), e.use.output_sha256
 
         def work() -> bool:
-            return path.is_file() and _sha256_of(path) == expected
+            from zhenglian.register.facts import sha256_file
+
+            return path.is_file() and sha256_file(path) == expected
 
         def done(same: bool) -> None:
             if same:
@@ -278,3 +279,38 @@ class RegisterView(QWidget):
                                   .replace("%1", str(path)))
 
         run_async(work, done, lambda exc: done(False))
+
+    # --- export --------------------------------------------------------------------
+
+    def _ask_export(self) -> None:
+        name = f"用印登记-{date.today():%Y%m%d}.pdf"
+        target, _ = QFileDialog.getSaveFileName(
+            self, self.tr("Export the seal register"), str(Path.home() / name),
+            self.tr("PDF report (*.pdf);;CSV table (*.csv)"))
+        if target:
+            self.export_to(Path(target))
+
+    def export_to(self, target: Path) -> None:
+        """The entries shown, as a PDF report (``.pdf``) or a CSV table (anything else)."""
+        filters, path = self._filters(), self.path
+
+        def work() -> Path:
+            from zhenglian.register import Register, export
+
+            with Register.open(path) as reg:
+                if target.suffix.lower() == ".pdf":
+                    export.export_pdf(reg, filters, target)
+                else:
+                    export.export_csv(reg, filters, target)
+            return target
+
+        def done(result: Any) -> None:
+            if isinstance(result, BaseException):
+                self.note.setText(error_text(result))
+            else:
+                self.note.setText(self.tr("Saved %1").replace("%1", str(result)))
+            self.exported.emit(result)
+
+        self.export_btn.setEnabled(False)
+        run_async(work, lambda r: (self.export_btn.setEnabled(True), done(r)),
+                  lambda e: (self.export_btn.setEnabled(True), done(e)))
