@@ -420,3 +420,27 @@ def test_sm2_anchor_is_unchecked_without_a_verifier_and_uses_the_hook(filled_reg
             assert seen and seen[-1].endswith(f"\n30\n{reg.head().hash}\n".encode())
         finally:
             anchors.set_sm2_verifier(None)
+
+
+def test_a_hand_edited_head_is_reported(filled_register: Path) -> None:
+    conn = _db(filled_register)
+    conn.execute("UPDATE meta SET value = '20' WHERE key = 'head_seq'")
+    conn.close()
+    with Register.open(filled_register) as reg:
+        report = reg.verify()
+        assert report.first_bad == 21 and report.first_problem().kind == "head"
+    conn = _db(filled_register)
+    conn.execute("UPDATE meta SET value = '30' WHERE key = 'head_seq'")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'head_hash'", ("f" * 64,))
+    conn.close()
+    with Register.open(filled_register) as reg:
+        assert reg.verify().first_bad == 30
+
+
+@pytest.mark.parametrize("sql", ["DROP TABLE entries", "DROP TABLE meta", "DELETE FROM meta"])
+def test_missing_tables_or_meta_are_reported(filled_register: Path, sql: str) -> None:
+    conn = _db(filled_register)
+    conn.execute(sql)
+    conn.close()
+    with pytest.raises(errors.RegisterCorrupt):
+        Register.open(filled_register)

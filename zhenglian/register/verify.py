@@ -173,8 +173,10 @@ def _check_head(meta: dict[str, str], hashes: dict[int, str], report: VerifyRepo
     report.head_seq, report.head_hash = head_seq, head_hash
     if head_seq > last:
         report.problems.append(Problem(last + 1, "missing"))
-    elif head_seq < last or (last and hashes.get(last) != head_hash):
-        report.problems.append(Problem(max(head_seq, 1), "head"))
+    elif head_seq < last:
+        report.problems.append(Problem(head_seq + 1, "head"))  # entries beyond the recorded head
+    elif last and hashes.get(last) != head_hash:
+        report.problems.append(Problem(last, "head"))
 
 
 def _check_anchors(conn: sqlite3.Connection, register_id: str, hashes: dict[int, str], report: VerifyReport) -> None:
