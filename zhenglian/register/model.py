@@ -15,6 +15,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from zhenglian import errors
@@ -24,6 +25,7 @@ ORIGINS = ("task", "web", "local")
 MAX_TEXT = 1024  # characters of any one text field (names, subjects, paths, origins)
 MAX_PLACEMENTS = 500
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class SealUse:
         """Rebuild from a stored body; raises RegisterInvalidEntry on anything unexpected."""
         if not isinstance(raw, dict):
             raise errors.RegisterInvalidEntry(field="(entry)", problem="not an object")
-        known = {f.name for f in fields(cls)}
+        known = _field_names()
         unknown = sorted(set(raw) - known)
         if unknown:
             raise errors.RegisterInvalidEntry(field=unknown[0][:40], problem="unknown field")
@@ -117,19 +119,17 @@ class SealUse:
 
     def validate(self) -> None:
         """Types, enumerations and bounds; raises RegisterInvalidEntry naming the field."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "placements":
-                continue
-            if f.type == "str" and not isinstance(value, str):
-                raise errors.RegisterInvalidEntry(field=f.name, problem="not text")
-            if f.type == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-                raise errors.RegisterInvalidEntry(field=f.name, problem="not a count")
-            if isinstance(value, str):
+        for name, kind in _field_types():
+            value = getattr(self, name)
+            if kind == "str":
+                if not isinstance(value, str):
+                    raise errors.RegisterInvalidEntry(field=name, problem="not text")
                 if len(value) > MAX_TEXT:
-                    raise errors.RegisterInvalidEntry(field=f.name, problem=f"longer than {MAX_TEXT} characters")
-                if any(ord(c) < 0x20 for c in value):
-                    raise errors.RegisterInvalidEntry(field=f.name, problem="control characters")
+                    raise errors.RegisterInvalidEntry(field=name, problem=f"longer than {MAX_TEXT} characters")
+                if _CONTROL.search(value):
+                    raise errors.RegisterInvalidEntry(field=name, problem="control characters")
+            elif kind == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+                raise errors.RegisterInvalidEntry(field=name, problem="not a count")
         if self.outcome not in OUTCOMES:
             raise errors.RegisterInvalidEntry(field="outcome", problem=f"not one of {', '.join(OUTCOMES)}")
         if self.origin not in ORIGINS:
@@ -157,6 +157,16 @@ class SealUse:
             for v in (p.x_mm, p.y_mm, p.width_mm, p.height_mm):
                 if not isinstance(v, int | float) or isinstance(v, bool) or v != v or abs(v) > 1e6:
                     raise errors.RegisterInvalidEntry(field="placements", problem="position is not a number")
+
+
+@lru_cache(maxsize=1)
+def _field_names() -> frozenset[str]:
+    return frozenset(f.name for f in fields(SealUse))
+
+
+@lru_cache(maxsize=1)
+def _field_types() -> tuple[tuple[str, str], ...]:
+    return tuple((f.name, str(f.type)) for f in fields(SealUse) if f.name != "placements")
 
 
 def canonical_json(value: Any) -> str:
