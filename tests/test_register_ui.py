@@ -47,6 +47,10 @@ def test_page_lists_entries_and_filters_them(qtbot, filled_register: Path, zh_ui
     assert view.table.rowCount() == 30
     assert "登记完整" in view.chain.text()
     assert view.table.item(0, 2).text() == "已签署"  # outcome translated
+    view.table.selectRow(0)
+    detail = view.detail.text()
+    assert view.entries[0].hash in detail and view.entries[0].use.output_sha256 in detail
+    assert "第 2 页 (120, 200.5) mm" in detail and "统一社会信用代码" in detail
     view.outcome.setCurrentIndex(view.outcome.findData("refused"))
     _reload(qtbot, view)
     assert view.table.rowCount() == 5 and all(e.use.outcome == "refused" for e in view.entries)
@@ -135,7 +139,8 @@ def test_register_is_a_page_of_the_main_window(qtbot, zh_ui) -> None:
 def test_screenshot(qtbot, filled_register: Path, zh_ui) -> None:
     """Saved for a person to look at (docs/images/app-register.png when ZHENGLIAN_SCREENSHOTS is set)."""
     view = _view(qtbot, filled_register)
-    view.table.selectRow(2)
+    view.table.selectRow(0)
+    view.layout().activate()  # lay out the texts just set before taking the picture
     target = Path(os.environ.get("ZHENGLIAN_SCREENSHOTS", filled_register.parent)) / "app-register.png"
     assert view.grab().save(str(target))
     assert target.stat().st_size > 10_000

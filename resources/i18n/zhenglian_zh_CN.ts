@@ -956,6 +956,42 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>✘ 用印登记核对未通过：%1。请保留该文件并告知印章管理员。</translation>
     </message>
     <message>
+        <source>Entry %1 is damaged; see the chain check below.</source>
+        <translation>第 %1 条已损坏，见下方的登记链核对。</translation>
+    </message>
+    <message>
+        <source>page %1 at (%2, %3) mm</source>
+        <translation>第 %1 页 (%2, %3) mm</translation>
+    </message>
+    <message>
+        <source>Certificate: %1 (serial %2, USCC %3)</source>
+        <translation>证书：%1（序列号 %2，统一社会信用代码 %3）</translation>
+    </message>
+    <message>
+        <source>Document: %1 bytes, %2 pages; seal: %3</source>
+        <translation>文件：%1 字节，%2 页；盖章位置：%3</translation>
+    </message>
+    <message>
+        <source>SHA-256 in: %1</source>
+        <translation>原文件 SHA-256：%1</translation>
+    </message>
+    <message>
+        <source>SHA-256 signed: %1</source>
+        <translation>签署后 SHA-256：%1</translation>
+    </message>
+    <message>
+        <source>Computer user: %1; saved to: %2</source>
+        <translation>电脑用户：%1；保存到：%2</translation>
+    </message>
+    <message>
+        <source>Error code: %1</source>
+        <translation>错误代码：%1</translation>
+    </message>
+    <message>
+        <source>Entry hash: %1</source>
+        <translation>条目哈希：%1</translation>
+    </message>
+    <message>
         <source>%1 is no longer the file that was signed (missing or changed since).</source>
         <translation>%1 已不是当初签署的文件（已被删除或改动）。</translation>
     </message>

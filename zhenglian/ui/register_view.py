@@ -95,6 +95,14 @@ class RegisterView(QWidget):
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.itemDoubleClicked.connect(lambda _i: self.open_selected())
         lay.addWidget(self.table, 1)
+        self.detail = QLabel()
+        self.detail.setObjectName("register_detail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.detail.setMinimumHeight(self.detail.fontMetrics().lineSpacing() * 8 + 20)
+        self.detail.setStyleSheet("QLabel#register_detail { border: 1px solid palette(mid); padding: 4px; }")
+        lay.addWidget(self.detail)
 
         bottom = QHBoxLayout()
         self.count = QLabel()
@@ -258,6 +266,28 @@ class RegisterView(QWidget):
         path = Path(e.use.output_path) if e and e.use and e.use.output_path else None
         self.open_btn.setEnabled(bool(e and e.use and e.use.outcome == "signed" and path and path.is_file()))
         self.note.setText("")
+        self.detail.setText(self._detail_text(e) if e else "")
+
+    def _detail_text(self, e: Any) -> str:
+        u = e.use
+        if u is None:
+            return self.tr("Entry %1 is damaged; see the chain check below.").replace("%1", str(e.seq))
+        places = "; ".join(self.tr("page %1 at (%2, %3) mm").replace("%1", str(p.page))
+                           .replace("%2", f"{p.x_mm:g}").replace("%3", f"{p.y_mm:g}") for p in u.placements)
+        lines = [
+            self.tr("Certificate: %1 (serial %2, USCC %3)").replace("%1", u.cert_subject or "-")
+            .replace("%2", u.cert_serial or "-").replace("%3", u.cert_uscc or "-"),
+            self.tr("Document: %1 bytes, %2 pages; seal: %3").replace("%1", str(u.document_size))
+            .replace("%2", str(u.page_count)).replace("%3", places or "-"),
+            self.tr("SHA-256 in: %1").replace("%1", u.input_sha256 or "-"),
+            self.tr("SHA-256 signed: %1").replace("%1", u.output_sha256 or "-"),
+            self.tr("Computer user: %1; saved to: %2").replace("%1", u.os_user or "-")
+            .replace("%2", u.output_path or "-"),
+        ]
+        if u.error_code:
+            lines.append(self.tr("Error code: %1").replace("%1", u.error_code))
+        lines.append(self.tr("Entry hash: %1").replace("%1", e.hash))
+        return "\n".join(lines)
 
     def open_selected(self) -> None:
         e = self.selected()
