@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -444,3 +445,26 @@ def test_missing_tables_or_meta_are_reported(filled_register: Path, sql: str) ->
     conn.close()
     with pytest.raises(errors.RegisterCorrupt):
         Register.open(filled_register)
+
+
+def test_verify_while_another_process_appends_sees_a_consistent_chain(register_path: Path) -> None:
+    Register.open(register_path).close()
+    writer = start_writer(register_path, 400, "busy")
+    writer.stdin.write("go\n")
+    writer.stdin.flush()
+    checks = 0
+    first = writer.stdout.readline()  # the writer is under way
+    assert first[:1].isdigit()
+    drain = threading.Thread(target=writer.stdout.read, daemon=True)  # never let its pipe fill
+    drain.start()
+    with Register.open(register_path) as reg:
+        while writer.poll() is None or checks == 0:
+            report = reg.verify()
+            assert report.ok, report.to_dict()
+            assert report.head_seq == report.entries  # one snapshot: head and rows agree
+            checks += 1
+        drain.join()
+        assert writer.wait() == 0
+        final = reg.verify()
+        assert final.ok and final.entries == 400
+    print(f"{checks} checks during the writes")

@@ -345,8 +345,26 @@ class Register:
         """Check the whole chain and the anchors; returns a :class:`~zhenglian.register.verify.VerifyReport`."""
         from zhenglian.register.verify import verify
 
-        with self._lock:
-            return verify(self._conn, self.path)
+        # Its own connection and one read transaction: a consistent snapshot while other
+        # processes append (WAL readers never block writers), and this object's writer
+        # is not held up for the length of the check.
+        try:
+            conn = sqlite3.connect(str(self.path), timeout=self._busy_s, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise errors.RegisterCorrupt(path=str(self.path), detail=str(exc)) from None
+        try:
+            try:
+                conn.execute("BEGIN")
+            except sqlite3.OperationalError as exc:
+                raise self._op_error(exc) from None
+            except sqlite3.DatabaseError as exc:
+                raise errors.RegisterCorrupt(path=str(self.path), detail=str(exc)) from None
+            return verify(conn, self.path)
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            conn.close()
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:
