@@ -468,3 +468,12 @@ def test_verify_while_another_process_appends_sees_a_consistent_chain(register_p
         final = reg.verify()
         assert final.ok and final.entries == 400
     print(f"{checks} checks during the writes")
+
+
+def test_snapshot_reads_one_state(filled_register: Path) -> None:
+    with Register.open(filled_register) as reader, Register.open(filled_register) as writer:
+        with reader.snapshot():
+            before = len(reader.list())
+            writer.record(make_use(100))  # another connection appends meanwhile
+            assert len(reader.list()) == before and reader.head().seq == before
+        assert len(reader.list()) == before + 1

@@ -88,7 +88,7 @@ def _filters(args: argparse.Namespace, limit: int | None = None):  # type: ignor
 def run_list(args: argparse.Namespace) -> int:
     from zhenglian.register.export import ORIGIN_ZH, OUTCOME_ZH, totals_dict
 
-    with _open(args) as reg:
+    with _open(args) as reg, reg.snapshot():
         entries = reg.list(_filters(args, args.limit))
         head = reg.head()
     sums = totals_dict(entries)

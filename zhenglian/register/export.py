@@ -237,13 +237,15 @@ def export_pdf(register: Any, filters: Any, target: Path, organization: str | No
                uscc: str | None = None) -> tuple[int, bool]:
     """Write the PDF report of the filtered entries; returns (how many, whether the chain checked out)."""
     _refuse_register_itself(register, target)
-    entries = register.list(filters)
+    with register.snapshot():
+        entries = register.list(filters)
+        head = register.head()
     report = register.verify()
     org, code = institution_of(entries)
     first = report.first_problem()
     facts = ReportFacts(
         organization=organization or org, uscc=uscc or code, since=filters.since, until=filters.until,
-        head=register.head(), chain_ok=report.ok,
+        head=head, chain_ok=report.ok,
         chain_text_zh="登记链完整" if report.ok else (first.text_zh() if first else "数据库文件已损坏"),
         register_path=str(register.path), register_id=register.register_id, generated=datetime.now(UTC))
     _write(lambda: write_pdf(entries, facts, target), target)

@@ -244,6 +244,20 @@ class Register:
         return anchor_id
 
     @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Register]:
+        """Reads inside see one state of the register (e.g. a list and its head), even while others append."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN")
+            except sqlite3.DatabaseError as exc:
+                raise errors.RegisterCorrupt(path=str(self.path), detail=str(exc)) from None
+            try:
+                yield self
+            finally:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+
+    @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
         c = self._conn
         c.execute("BEGIN IMMEDIATE")
