@@ -168,7 +168,7 @@ class RegisterView(QWidget):
         def work() -> tuple[list[Any], list[str], list[str]]:
             from zhenglian.register import Register
 
-            with Register.open(path) as reg:
+            with Register.open(path) as reg, reg.snapshot():
                 return reg.list(filters), reg.distinct("key_serial"), reg.distinct("seal_name")
 
         run_async(work, self._show_entries, self._load_failed)
