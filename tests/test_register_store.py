@@ -194,8 +194,10 @@ def test_another_sqlite_database_is_not_taken_for_a_register(register_path: Path
     conn = _db(register_path)
     conn.execute("CREATE TABLE t (x)")
     conn.close()
+    before = register_path.read_bytes()
     with pytest.raises(errors.RegisterCorrupt):
         Register.open(register_path)
+    assert register_path.read_bytes() == before  # not even switched to WAL
 
 
 def test_a_register_from_a_newer_version_is_refused(register_path: Path) -> None:

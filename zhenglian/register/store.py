@@ -120,13 +120,14 @@ class Register:
         c = self._conn
         try:
             c.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            # Look before writing anything: another program's database is left exactly as it is.
+            tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "meta" not in tables:
+                raise errors.RegisterCorrupt(path=str(self.path), detail="a database, but not a register")
             mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise errors.RegisterCorrupt(path=str(self.path), detail=f"journal mode {mode}")
             c.execute("PRAGMA synchronous = FULL")
-            tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "meta" not in tables:
-                raise errors.RegisterCorrupt(path=str(self.path), detail="a database, but not a register")
             if "meta" not in tables:
                 with self._write():
                     for stmt in _SCHEMA:
