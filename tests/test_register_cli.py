@@ -101,6 +101,9 @@ def test_export_csv_is_excel_ready_and_formula_safe(register_path: Path, tmp_pat
     assert "'=HYPERLINK" in text and ",=HYPERLINK" not in text
     code, _, err = _run(capsys, "register", "export", "--file", str(register_path), "--csv", str(register_path))
     assert code == errors.ExitCode.USAGE  # never over the register itself
+    missing = tmp_path / "no-such-folder" / "out.csv"
+    code, _, err = _run(capsys, "register", "export", "--file", str(register_path), "--csv", str(missing))
+    assert code == errors.ExitCode.DOCUMENT and not missing.parent.exists() and "无法写入" in err
 
 
 @pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils missing")

@@ -257,6 +257,8 @@ def _refuse_register_itself(register: Any, target: Path) -> None:
 
     if Path(target).resolve() == Path(register.path).resolve():
         raise errors.OutputIsInput(path=str(target))
+    if not Path(target).parent.is_dir():  # a typo in the folder makes no new folders
+        raise errors.OutputWriteFailed(path=str(target), detail="文件夹不存在 / no such folder")
 
 
 def _write(write: Any, target: Path) -> None:
