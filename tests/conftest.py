@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = [
     "sm2tokenfixtures",  # the software SM2 token (libsm2token.so) and a ctypes caller
     "judgefixtures",  # BouncyCastle and openssl as independent SM2 judges
+    "registerfixtures",  # the seal-use register
 ]
 _RUN_DIR: Path | None = None
 
@@ -108,3 +109,5 @@ def run_cli():  # type: ignore[no-untyped-def]
         )
 
     return _run
+
+

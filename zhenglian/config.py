@@ -36,6 +36,8 @@ class Settings:
     est_url: str = ""  # online renewal endpoint when the CA's manifest has none (demo CA)
     demo: bool = False  # trust the demo CA roots (set by `zhenglian demo init`)
     pin_cache_idle_s: int = 300
+    # Sign the seal-use register's head with the key at the end of each batch (docs/register.md).
+    register_anchor: bool = False
     _extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod

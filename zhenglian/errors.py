@@ -28,6 +28,7 @@ class ExitCode:
     CONFIG = 10
     DOCUMENT = 11
     SERVER = 12
+    REGISTER = 13
 
 
 class ZhenglianError(Exception):
@@ -829,3 +830,57 @@ class SM2InvalidPublicKey(ZhenglianError):
     exit_code = ExitCode.CERTIFICATE
     zh = "证书中的 SM2 公钥不可用（{detail}）"
     en = "The certificate's SM2 public key is unusable ({detail})"
+# --- seal-use register (zhenglian.register: 用印登记) -------------------------
+# Exit code ExitCode.REGISTER (13): the register cannot be read or written, or
+# its chain is broken.  Every message names the entry number when there is one.
+
+class RegisterError(ZhenglianError):
+    code = "register_error"
+    exit_code = ExitCode.REGISTER
+    zh = "用印登记出错：{detail_zh}"
+    en = "Seal-use register error: {detail_en}"
+
+
+class RegisterCorrupt(RegisterError):
+    code = "register_corrupt"
+    zh = "用印登记文件 {path} 已损坏或不是登记文件（{detail}）"
+    en = "The seal-use register {path} is damaged or not a register ({detail})"
+    hint_zh = "请勿删除该文件，将其复制留存并联系技术支持；在此之前不会覆盖它。"
+    hint_en = "Do not delete the file; keep a copy and contact support. It is never overwritten."
+
+
+class RegisterTooNew(RegisterError):
+    code = "register_too_new"
+    zh = "用印登记文件 {path} 由更新版本的证联创建（格式版本 {version}），本版本只支持到 {supported}"
+    en = "The seal-use register {path} was written by a newer zhenglian (format {version}); this one reads up to {supported}"
+    hint_zh = "请升级证联客户端。"
+    hint_en = "Upgrade zhenglian."
+
+
+class RegisterWriteFailed(RegisterError):
+    code = "register_write_failed"
+    zh = "无法写入用印登记（{detail}）：本次用印未登记，签署结果不予交付"
+    en = "Cannot write the seal-use register ({detail}): this use was not recorded, so its result is not handed on"
+    hint_zh = "请检查磁盘空间和数据目录的权限后重试。"
+    hint_en = "Check the free disk space and the data directory's permissions, then try again."
+
+
+class RegisterBusy(RegisterError):
+    code = "register_busy"
+    zh = "用印登记正被另一个证联进程占用超过 {seconds} 秒，未能写入"
+    en = "The seal-use register was held by another zhenglian process for over {seconds} s; nothing was written"
+
+
+class RegisterInvalidEntry(RegisterError):
+    code = "register_invalid_entry"
+    exit_code = ExitCode.USAGE
+    zh = "用印登记条目的字段 {field} 无效：{problem}"
+    en = "Seal-use register entry field {field} is invalid: {problem}"
+
+
+class RegisterChainBroken(RegisterError):
+    code = "register_chain_broken"
+    zh = "用印登记第 {seq} 条{problem_zh}，登记可能被改动"
+    en = "Seal-use register entry {seq} {problem_en}; the register may have been altered"
+    hint_zh = "运行“zhenglian register verify”查看详情；请保留该文件并告知印章管理员。"
+    hint_en = "Run 'zhenglian register verify' for details; keep the file and tell the seal custodian."

@@ -690,6 +690,10 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>签名验证</translation>
     </message>
     <message>
+        <source>Seal register</source>
+        <translation>用印登记</translation>
+    </message>
+    <message>
         <source>Applications</source>
         <translation>应用</translation>
     </message>
@@ -828,6 +832,183 @@ Plug in your UKey; it is recognised automatically.</source>
     </message>
 </context>
 <context>
+    <name>RegisterView</name>
+    <message>
+        <source>Every use of the seal on this computer: what was stamped, when, with which key, and what came of it. No PIN and no document contents are kept.</source>
+        <translation>本机每一次用印：盖在哪份文件上、何时、用哪个 UKey、结果如何。不保存 PIN，也不保存文件内容。</translation>
+    </message>
+    <message>
+        <source>Dates</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>All outcomes</source>
+        <translation>全部结果</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>刷新</translation>
+    </message>
+    <message>
+        <source>to</source>
+        <translation>至</translation>
+    </message>
+    <message>
+        <source>No.</source>
+        <translation>序号</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>Outcome</source>
+        <translation>结果</translation>
+    </message>
+    <message>
+        <source>Seal</source>
+        <translation>印章</translation>
+    </message>
+    <message>
+        <source>Document</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <source>Key</source>
+        <translation>UKey</translation>
+    </message>
+    <message>
+        <source>Came from</source>
+        <translation>来源</translation>
+    </message>
+    <message>
+        <source>Open signed file</source>
+        <translation>打开签署后的文件</translation>
+    </message>
+    <message>
+        <source>Export…</source>
+        <translation>导出…</translation>
+    </message>
+    <message>
+        <source>A printable PDF report for the seal custodian, or a CSV table, of the entries shown</source>
+        <translation>把当前显示的登记导出为供印章管理员打印的 PDF 报告，或 CSV 表格</translation>
+    </message>
+    <message>
+        <source>Checking the register…</source>
+        <translation>正在核对用印登记…</translation>
+    </message>
+    <message>
+        <source>Signed</source>
+        <translation>已签署</translation>
+    </message>
+    <message>
+        <source>Refused</source>
+        <translation>已拒绝</translation>
+    </message>
+    <message>
+        <source>Cancelled</source>
+        <translation>已取消</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>失败</translation>
+    </message>
+    <message>
+        <source>Signing task</source>
+        <translation>签署任务</translation>
+    </message>
+    <message>
+        <source>Web page</source>
+        <translation>网页</translation>
+    </message>
+    <message>
+        <source>Local file</source>
+        <translation>本地文件</translation>
+    </message>
+    <message>
+        <source>All keys</source>
+        <translation>全部 UKey</translation>
+    </message>
+    <message>
+        <source>All seals</source>
+        <translation>全部印章</translation>
+    </message>
+    <message>
+        <source>Damaged entry</source>
+        <translation>条目已损坏</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n entries</source>
+        <translation>
+            <numerusform>共 %n 条</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>✔ Register intact: %1 entries; head no. %2, hash %3</source>
+        <translation>✔ 用印登记完整：共 %1 条；链头第 %2 条，哈希 %3</translation>
+    </message>
+    <message>
+        <source>the database file is damaged</source>
+        <translation>数据库文件已损坏</translation>
+    </message>
+    <message>
+        <source>✘ Register check failed: %1. Keep the file and tell the seal custodian.</source>
+        <translation>✘ 用印登记核对未通过：%1。请保留该文件并告知印章管理员。</translation>
+    </message>
+    <message>
+        <source>Entry %1 is damaged; see the chain check below.</source>
+        <translation>第 %1 条已损坏，见下方的登记链核对。</translation>
+    </message>
+    <message>
+        <source>page %1 at (%2, %3) mm</source>
+        <translation>第 %1 页 (%2, %3) mm</translation>
+    </message>
+    <message>
+        <source>Certificate: %1 (serial %2, USCC %3)</source>
+        <translation>证书：%1（序列号 %2，统一社会信用代码 %3）</translation>
+    </message>
+    <message>
+        <source>Document: %1 bytes, %2 pages; seal: %3</source>
+        <translation>文件：%1 字节，%2 页；盖章位置：%3</translation>
+    </message>
+    <message>
+        <source>SHA-256 in: %1</source>
+        <translation>原文件 SHA-256：%1</translation>
+    </message>
+    <message>
+        <source>SHA-256 signed: %1</source>
+        <translation>签署后 SHA-256：%1</translation>
+    </message>
+    <message>
+        <source>Computer user: %1; saved to: %2</source>
+        <translation>电脑用户：%1；保存到：%2</translation>
+    </message>
+    <message>
+        <source>Error code: %1</source>
+        <translation>错误代码：%1</translation>
+    </message>
+    <message>
+        <source>Entry hash: %1</source>
+        <translation>条目哈希：%1</translation>
+    </message>
+    <message>
+        <source>%1 is no longer the file that was signed (missing or changed since).</source>
+        <translation>%1 已不是当初签署的文件（已被删除或改动）。</translation>
+    </message>
+    <message>
+        <source>Export the seal register</source>
+        <translation>导出用印登记</translation>
+    </message>
+    <message>
+        <source>PDF report (*.pdf);;CSV table (*.csv)</source>
+        <translation>PDF 报告 (*.pdf);;CSV 表格 (*.csv)</translation>
+    </message>
+    <message>
+        <source>Saved %1</source>
+        <translation>已保存 %1</translation>
+    </message>
+</context>
+<context>
     <name>ReminderDialog</name>
     <message>
         <source>Certificate expires soon</source>
@@ -891,6 +1072,14 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Log level</source>
         <translation>日志级别</translation>
+    </message>
+    <message>
+        <source>After each batch, sign the seal register with the key</source>
+        <translation>每批签署完成后，用 UKey 签署用印登记（锚定）</translation>
+    </message>
+    <message>
+        <source>Binds the register to the seal itself, so removed entries at its end are detected (see the seal register page).</source>
+        <translation>把用印登记与印章本身绑定，登记末尾的条目被删除也能发现（见“用印登记”页）。</translation>
     </message>
     <message>
         <source>A new language applies after restarting zhenglian.</source>

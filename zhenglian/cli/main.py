@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from zhenglian import __version__, errors, logsetup, paths
 
-COMMANDS = ("keys", "pin", "seals", "sign", "verify", "tasks", "renew", "forms", "doctor", "demo")
+COMMANDS = ("keys", "pin", "seals", "sign", "verify", "tasks", "renew", "forms", "doctor", "demo", "register")
 
 log = logging.getLogger("zhenglian.cli")
 

@@ -86,6 +86,10 @@ class TrayApp(QObject):
         self.documents_view = DocumentsView(self)
         window.add_page("verify", self.documents_view)
         window.pdfDropped.connect(self.open_document)
+        from zhenglian.ui.register_view import RegisterView
+
+        self.register_view = RegisterView()  # 用印登记 (docs/register.md)
+        window.add_page("register", self.register_view)
         self.apps_view = AppsView(apps.apps(self.ctx.settings))
         self.diagnostics_view = DiagnosticsView()
         window.add_page("apps", self.apps_view)

@@ -21,7 +21,7 @@ from zhenglian.ui import icons
 class MainWindow(QMainWindow):
     closedToTray = Signal()
     pdfDropped = Signal(object)  # Path
-    PAGES = ("keys", "tasks", "verify", "apps", "diagnostics")
+    PAGES = ("keys", "tasks", "verify", "register", "apps", "diagnostics")
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
             "keys": self.tr("Keys"),
             "tasks": self.tr("To sign"),
             "verify": self.tr("Verify"),
+            "register": self.tr("Seal register"),
             "apps": self.tr("Applications"),
             "diagnostics": self.tr("Diagnostics"),
         }[name]

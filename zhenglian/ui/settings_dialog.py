@@ -77,6 +77,12 @@ class SettingsDialog(QDialog):
         self.log_level.addItems(LOG_LEVELS)
         self.log_level.setCurrentText(settings.log_level if settings.log_level in LOG_LEVELS else "INFO")
         form.addRow(self.tr("Log level"), self.log_level)
+        self.register_anchor = QCheckBox(self.tr("After each batch, sign the seal register with the key"))
+        self.register_anchor.setObjectName("register_anchor")
+        self.register_anchor.setToolTip(self.tr("Binds the register to the seal itself, so removed entries "
+                                                 "at its end are detected (see the seal register page)."))
+        self.register_anchor.setChecked(settings.register_anchor)
+        form.addRow("", self.register_anchor)
         self.error = QLabel()
         self.error.setStyleSheet("color: #b91c1c")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -106,6 +112,7 @@ class SettingsDialog(QDialog):
         s.task_poll_s = self.task_poll.value()
         s.extra_modules = [self.modules.item(i).text() for i in range(self.modules.count())]
         s.log_level = self.log_level.currentText()
+        s.register_anchor = self.register_anchor.isChecked()
         if self.autostart.isChecked() != s.autostart:
             try:
                 autostart.set_enabled(self.autostart.isChecked())

@@ -1,0 +1,100 @@
+"""Anchoring the chain to the seal's key: a signature of the head made with the key.
+
+RSA (PKCS#1 v1.5, SHA-256) and EC (ECDSA, SHA-256) are checked with
+``cryptography``.  SM2 (SM2-with-SM3, the GM/T 0009 default ID) is checked by
+a hook the SM2 layer installs with :func:`set_sm2_verifier`; without one an
+SM2 anchor is reported as unchecked, never as good.
+
+A PKCS#11 ECDSA signature comes back as raw ``r || s``; it is stored DER-encoded,
+the form ``cryptography`` and OpenSSL read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from zhenglian import errors
+
+RSA = "rsa-pkcs1v15-sha256"
+ECDSA = "ecdsa-sha256"
+SM2 = "sm2-sm3"
+_SM2_CURVE = "1.2.156.10197.1.301"
+
+Sm2Verifier = Callable[[bytes, bytes, bytes], bool]  # (cert_der, message, signature) -> good?
+_sm2_verifier: Sm2Verifier | None = None
+
+
+def set_sm2_verifier(verifier: Sm2Verifier | None) -> None:
+    """Installed by the SM2 layer (the lead wires it in); None removes it."""
+    global _sm2_verifier
+    _sm2_verifier = verifier
+
+
+def _bad_cert(problem: str) -> errors.RegisterError:
+    return errors.RegisterError(detail_zh=f"锚定证书无法使用（{problem}）", detail_en=f"the anchoring certificate is unusable ({problem})")
+
+
+def algorithm_of(cert_der: bytes) -> str:
+    from asn1crypto import x509
+
+    try:
+        cert = x509.Certificate.load(bytes(cert_der))
+        spki = cert.public_key
+        kind = spki.algorithm
+        if kind == "rsa":
+            return RSA
+        if kind == "ec":
+            params = spki["algorithm"]["parameters"]
+            curve = params.chosen.dotted if params.name == "named" else ""
+            return SM2 if curve == _SM2_CURVE else ECDSA
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise _bad_cert(type(exc).__name__) from None
+    raise _bad_cert(f"key type {kind}")
+
+
+def normalise(algorithm: str, cert_der: bytes, signature: bytes) -> bytes:
+    """EC and SM2 signatures in DER; a raw ``r || s`` of the curve's size is converted."""
+    signature = bytes(signature)
+    if algorithm not in (ECDSA, SM2) or _is_der(signature) or len(signature) % 2:
+        return signature
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    half = len(signature) // 2
+    return encode_dss_signature(int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big"))
+
+
+def _is_der(signature: bytes) -> bool:
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    try:
+        decode_dss_signature(signature)
+    except ValueError:
+        return False
+    return True
+
+
+def check(algorithm: str, cert_der: bytes, message: bytes, signature: bytes) -> bool | None:
+    """True (good), False (bad or unusable certificate) or None (SM2 without a verifier)."""
+    if algorithm == SM2:
+        if _sm2_verifier is None:
+            return None
+        try:
+            return bool(_sm2_verifier(bytes(cert_der), message, bytes(signature)))
+        except Exception:  # a verifier's failure is a failed check, never a crash
+            return False
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    try:
+        key = x509.load_der_x509_certificate(bytes(cert_der)).public_key()
+        if algorithm == RSA and isinstance(key, rsa.RSAPublicKey):
+            key.verify(bytes(signature), message, padding.PKCS1v15(), hashes.SHA256())
+            return True
+        if algorithm == ECDSA and isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(bytes(signature), message, ec.ECDSA(hashes.SHA256()))
+            return True
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return False
