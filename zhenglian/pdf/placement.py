@@ -94,6 +94,7 @@ class Spot:
     image: tuple[float, float, float, float]
     kind: str  # "seal", "strip", "field"
     field_name: str | None = None
+    page_ref: Any = None  # the page's Reference (from the one page-tree walk), if known
 
     @property
     def user_unit(self) -> float:
@@ -126,7 +127,8 @@ def _seal_spot(doc: OpenedPdf, index: int, box: PageBox, cx: float, cy: float, w
                kind: str = "seal") -> Spot:
     w, h = w_mm * MM, h_mm * MM
     x0, y0 = cx - w / 2, cy - h / 2
-    return Spot(index, box.user_rect(x0, y0, w, h), box, (0.0, 0.0, w, h), kind)
+    return Spot(index, box.user_rect(x0, y0, w, h), box, (0.0, 0.0, w, h), kind,
+                page_ref=doc.page_refs[index].reference)
 
 
 def _page_index(doc: OpenedPdf, page: int) -> int:
@@ -177,26 +179,30 @@ def _at_anchor(doc: OpenedPdf, a: AtAnchor, seal: SealLike) -> list[Spot]:
 
 
 def _widget_page(doc: OpenedPdf, widget_ref: Any, widget: Any) -> int | None:
+    """The page a widget is on: its /P, else the page whose /Annots lists it (pages looked up once)."""
     from pyhanko.pdf_utils import generic
+
+    from zhenglian.pdf.pdftree import resolve
 
     try:
         p = widget.raw_get("/P")
         if isinstance(p, generic.IndirectObject):
-            for i in range(doc.page_count):
-                ref, _ = doc.reader.find_page_for_modification(i)
-                if ref.reference == p.reference:
-                    return i
+            index = doc.page_index(p)
+            if index is not None:
+                return index
     except KeyError:
         pass
     target = getattr(widget_ref, "reference", widget_ref)
     for i in range(doc.page_count):
         page = doc.page(i)
         try:
-            annots = page["/Annots"]
+            annots = resolve(page.raw_get("/Annots"))
         except KeyError:
             continue
-        for a in annots:
-            if getattr(a, "reference", None) == target:
+        if not isinstance(annots, generic.ArrayObject):
+            continue
+        for k in range(len(annots)):
+            if getattr(annots.raw_get(k), "reference", None) == target:
                 return i
     return None
 
@@ -240,7 +246,8 @@ def _in_field(doc: OpenedPdf, f: InField, seal: SealLike) -> list[Spot]:
     w, h = seal.width_mm * MM, seal.height_mm * MM
     scale = min(1.0, vw / w, vh / h)
     w, h = w * scale, h * scale
-    return [Spot(index, rect, box, ((vw - w) / 2, (vh - h) / 2, w, h), "field", field_name=f.name)]
+    return [Spot(index, rect, box, ((vw - w) / 2, (vh - h) / 2, w, h), "field", field_name=f.name,
+                 page_ref=doc.page_refs[index].reference)]
 
 
 def _cross_page(doc: OpenedPdf, c: CrossPage, seal: SealLike) -> list[Spot]:
@@ -262,7 +269,8 @@ def _cross_page(doc: OpenedPdf, c: CrossPage, seal: SealLike) -> list[Spot]:
             raise errors.PlacementOffPage(page=index + 1, x_mm=_fmt(vw / MM), y_mm=_fmt(cy / MM),
                                           width_mm=_fmt(vw / MM), height_mm=_fmt(vh / MM))
         x0, y0 = vw - strip, cy - h / 2
-        spots.append(Spot(index, box.user_rect(x0, y0, strip, h), box, (-k * strip, 0.0, w, h), "strip"))
+        spots.append(Spot(index, box.user_rect(x0, y0, strip, h), box, (-k * strip, 0.0, w, h), "strip",
+                          page_ref=doc.page_refs[index].reference))
     return spots
 
 

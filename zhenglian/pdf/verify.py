@@ -24,7 +24,7 @@ from typing import Any
 from asn1crypto import x509
 
 from zhenglian import errors
-from zhenglian.pdf.document import Source, open_pdf
+from zhenglian.pdf.document import OpenedPdf, Source, open_pdf
 from zhenglian.pdf.geometry import MM, page_box
 from zhenglian.pki.cert import parse as parse_cert
 
@@ -115,32 +115,24 @@ def _text(obj: Any, key: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def _widgets(reader: Any, sig_field: Any) -> list[dict[str, Any]]:
+def _widgets(doc: OpenedPdf, sig_field: Any) -> list[dict[str, Any]]:
     """Where this signature shows: page and centre/size in mm (visible top-left origin)."""
     from pyhanko.pdf_utils import generic
 
     kids = sig_field.get("/Kids") if "/Kids" in sig_field else None
     widgets = [k.get_object() for k in kids] if kids else [sig_field]
     out = []
-    page_refs: dict[Any, int] = {}
-    try:
-        count = int(reader.root["/Pages"]["/Count"])
-        for i in range(count):
-            ref, _ = reader.find_page_for_modification(i)
-            page_refs[ref.reference] = i
-    except Exception:  # noqa: BLE001 - locations are a courtesy
-        return out
     for w in widgets:
         try:
             rect = [float(v) for v in w["/Rect"]]
             p = w.raw_get("/P")
         except (KeyError, TypeError, ValueError):
             continue
-        if not isinstance(p, generic.IndirectObject) or p.reference not in page_refs:
+        index = doc.page_index(p) if isinstance(p, generic.IndirectObject) else None
+        if index is None:
             continue
         if abs(rect[2] - rect[0]) < 0.01 or abs(rect[3] - rect[1]) < 0.01:
             continue
-        index = page_refs[p.reference]
         box = page_box(p.get_object())
         corners = [box.to_visible(x, y) for x in (rect[0], rect[2]) for y in (rect[1], rect[3])]
         xs, ys = [c[0] for c in corners], [c[1] for c in corners]
@@ -150,7 +142,8 @@ def _widgets(reader: Any, sig_field: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _report(emb: Any, status: Any, reader: Any) -> SignatureReport:
+def _report(emb: Any, status: Any, doc: OpenedPdf) -> SignatureReport:
+    reader = doc.reader
     cert = emb.signer_cert
     info = None
     try:
@@ -198,7 +191,7 @@ def _report(emb: Any, status: Any, reader: Any) -> SignatureReport:
         modification_level=level.name.lower() if level is not None else None,
         modifications_ok=status.docmdp_ok,
         certification=certification,
-        spots=_widgets(reader, sig_field),
+        spots=_widgets(doc, sig_field),
         problems=problems,
     )
 
@@ -233,7 +226,7 @@ def verify_pdf(source: Source, trust: Sequence[x509.Certificate] = (), *, passwo
                 log.warning("signature %s could not be validated", emb.field_name, exc_info=exc)
                 reports.append(_broken(emb, doc.reader, exc))
                 continue
-            reports.append(_report(emb, status, doc.reader))
+            reports.append(_report(emb, status, doc))
         return reports
 
 

@@ -1,0 +1,185 @@
+"""Hostile and odd PDF structure: strict-syntax slips read leniently, loops refused, pages looked up once.
+
+The documents are written byte by byte (``pdfhelpers.raw_pdf``) because no
+PDF library writes duplicate keys or reference cycles.  Signing uses a
+software key (pyHanko's SimpleSigner): what is tested here is the document
+handling, which is the same for every signer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pdfhelpers as ph
+import pytest
+
+from zhenglian import errors
+from zhenglian.pdf import placement as pl
+from zhenglian.pdf.document import open_pdf
+from zhenglian.pdf.seal import SealPicture
+from zhenglian.pdf.sign import SigningBatch, prepare
+from zhenglian.pdf.verify import verify_pdf
+
+SEAL = SealPicture(ph.simple_seal_png(), 42.0, 42.0, "合同专用章")
+CATALOG = "<< /Type /Catalog /Pages 2 0 R >>"
+PAGES1 = "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+
+
+@pytest.fixture(scope="module")
+def key() -> ph.SoftKey:
+    return ph.soft_key()
+
+
+def _xmp() -> bytes:
+    return (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+            b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            b'<rdf:Description rdf:about="" xmlns:pdf="http://ns.adobe.com/pdf/1.3/"><pdf:Producer>pdfTeX</pdf:Producer>'
+            b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+
+
+def pazotest_like(path: Path) -> Path:
+    """Like texlive's pazotest.pdf: keys defined twice in /Info, metadata, outlines and AcroForm."""
+    xmp = _xmp()
+    ph.raw_pdf({
+        1: "<< /Type /Catalog /Pages 2 0 R /Metadata 10 0 R /Outlines 11 0 R /AcroForm 13 0 R >>",
+        2: PAGES1,
+        **ph.simple_page_objects(),
+        9: "<< /Producer (pdfTeX-1.40.25) /Creator (TeX) /Producer (pdfTeX) /Title (pazo) >>",
+        10: b"<< /Type /Metadata /Subtype /XML /Type /Metadata /Length %d >>\nstream\n" % len(xmp)
+            + xmp + b"\nendstream",
+        11: "<< /Type /Outlines /First 12 0 R /Last 12 0 R /Count 1 /Count 1 >>",
+        12: "<< /Title (Chapter) /Parent 11 0 R /Dest [3 0 R /Fit] /Title (Chapter 1) >>",
+        13: "<< /Fields [] /DA (/Helv 0 Tf 0 g) /Fields [] >>",
+    }, info=9, path=path)
+    return path
+
+
+def test_duplicate_keys_everywhere_pyhanko_reads_are_decided_before_the_pin(key, tmp_path: Path) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    from zhenglian.pdf.verify import validation_context
+
+    src = pazotest_like(tmp_path / "pazotest.pdf")
+    before = src.read_bytes()
+    # prepare() is what runs before the PIN: it must already know the file needs lenient reading
+    with prepare(src, [pl.AtPosition(1, 100, 100)], seal=SEAL) as doc:
+        assert not doc.opened.strict and doc.opened.warnings
+    out = tmp_path / "signed.pdf"
+    with SigningBatch(key.signer, seal=SEAL) as batch:
+        result = batch.sign(src, out, [pl.AtPosition(1, 100, 100)])
+    assert result.warnings and src.read_bytes() == before
+    (rep,) = verify_pdf(out, [key.root])
+    assert rep.status == "valid" and rep.coverage == "entire_file"
+    with open(out, "rb") as fh:  # pyHanko's validator on its own, reading as viewers read
+        (emb,) = PdfFileReader(fh, strict=False).embedded_signatures
+        status = validate_pdf_signature(emb, signer_validation_context=validation_context([key.root]))
+        assert status.bottom_line, status.pretty_print_details()
+    if ph.have_poppler():
+        nss = ph.nss_db(tmp_path / "nss", [key.root_pem(tmp_path / "root.pem")])
+        text = ph.pdfsig(out, nss)
+        assert "Signature is Valid." in text and "Certificate is Trusted." in text, text
+
+
+def _cycle_documents() -> dict[str, dict[int, bytes | str]]:
+    page = ph.simple_page_objects()
+    return {
+        # a /Kids that holds its own parent
+        "kids_hold_parent": {1: CATALOG, 2: "<< /Type /Pages /Kids [10 0 R] /Count 1 >>", **ph.simple_page_objects(parent=10),
+                             10: "<< /Type /Pages /Parent 2 0 R /Kids [3 0 R 2 0 R] /Count 1 >>"},
+        "kids_hold_themselves": {1: CATALOG, 2: "<< /Type /Pages /Kids [2 0 R] /Count 1 >>", **page},
+        # a page listed twice (pyHanko would take it for two pages)
+        "page_twice": {1: CATALOG, 2: "<< /Type /Pages /Kids [3 0 R 3 0 R] /Count 2 >>", **page},
+        # objects that are references to themselves / to each other
+        "resources_self": {1: CATALOG, 2: PAGES1,
+                           3: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources 6 0 R >>", 6: "6 0 R"},
+        "parent_loop": {1: CATALOG, 2: PAGES1,
+                        3: "<< /Type /Page /Parent 6 0 R /MediaBox [0 0 595 842] /Resources << >> >>",
+                        6: "7 0 R", 7: "6 0 R"},
+        "mediabox_loop": {1: CATALOG, 2: PAGES1,
+                          3: "<< /Type /Page /Parent 2 0 R /MediaBox 6 0 R /Resources << >> >>", 6: "7 0 R", 7: "6 0 R"},
+        "info_loop": {1: CATALOG, 2: PAGES1, **page, 9: "9 0 R"},
+        "acroform_loop": {1: "<< /Type /Catalog /Pages 2 0 R /AcroForm 10 0 R >>", 2: PAGES1, **page,
+                          10: "<< /Fields [11 0 R] >>", 11: "<< /T (a) /Kids [11 0 R] >>"},
+        "wrong_count": {1: CATALOG, 2: "<< /Type /Pages /Kids [3 0 R] /Count 5 >>", **page},
+        "deeply_nested": {1: CATALOG, 2: PAGES1, **page, 9: "<< /Producer " + "[" * 5000 + "]" * 5000 + " >>"},
+    }
+
+
+CYCLES = _cycle_documents()
+
+
+@pytest.mark.parametrize("case", sorted(CYCLES))
+def test_reference_cycles_end_in_a_typed_error(case: str, key, tmp_path: Path) -> None:
+    src = tmp_path / f"{case}.pdf"
+    ph.raw_pdf(CYCLES[case], info=9 if 9 in CYCLES[case] else None, path=src)
+    with pytest.raises(errors.DocumentCorrupt) as opened:
+        open_pdf(src)
+    assert opened.value.message_zh().startswith(str(src)) and "PDF" in opened.value.message_zh()
+    with pytest.raises(errors.DocumentCorrupt):
+        verify_pdf(src, [key.root])
+    out = tmp_path / "out.pdf"
+    with SigningBatch(key.signer, seal=SEAL) as batch, pytest.raises(errors.DocumentCorrupt):
+        batch.sign(src, out, [pl.AtPosition(1, 100, 100)])
+    assert not out.exists()
+
+
+def many_pages(path: Path, n: int, fanout: int = 0) -> Path:
+    """An ``n``-page PDF (all pages share one content stream); ``fanout``: a two-level tree."""
+    objs: dict[int, bytes | str] = {1: CATALOG, 3: ph.simple_page_objects()[4], 4: ph.simple_page_objects()[5]}
+    first = 10
+    if not fanout:
+        kids = " ".join(f"{first + i} 0 R" for i in range(n))
+        objs[2] = f"<< /Type /Pages /Kids [{kids}] /Count {n} >>"
+        parents = [2] * n
+    else:
+        groups = [list(range(i, min(i + fanout, n))) for i in range(0, n, fanout)]
+        node0 = first + n
+        objs[2] = "<< /Type /Pages /Kids [{}] /Count {} >>".format(
+            " ".join(f"{node0 + g} 0 R" for g in range(len(groups))), n)
+        parents = []
+        for g, members in enumerate(groups):
+            objs[node0 + g] = "<< /Type /Pages /Parent 2 0 R /Kids [{}] /Count {} >>".format(
+                " ".join(f"{first + i} 0 R" for i in members), len(members))
+            parents += [node0 + g] * len(members)
+    for i in range(n):
+        objs[first + i] = (f"<< /Type /Page /Parent {parents[i]} 0 R /MediaBox [0 0 595 842] /Contents 3 0 R "
+                           "/Resources << /Font << /F1 4 0 R >> >> >>")
+    return Path(path) if ph.raw_pdf(objs, path=path) else Path(path)
+
+
+@pytest.mark.parametrize("fanout", [0, 25])
+def test_pages_are_looked_up_with_one_walk(fanout: int, key, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from pyhanko.pdf_utils.rw_common import PdfHandler
+
+    from zhenglian.pdf import pdftree
+
+    n = 400
+    src = many_pages(tmp_path / "many.pdf", n, fanout)
+    out = tmp_path / "signed.pdf"
+    with SigningBatch(key.signer, seal=SEAL) as batch:
+        batch.sign(src, out, [pl.AtPosition(n, 100, 100)], cross_page=pl.CrossPage(first_page=n - 9))
+    walks = {"ours": 0, "pyhanko": 0}
+    ours, theirs = pdftree.page_refs, PdfHandler._walk_page_tree
+
+    def count_ours(reader):  # type: ignore[no-untyped-def]
+        walks["ours"] += 1
+        return ours(reader)
+
+    def count_theirs(self, *a, **k):  # type: ignore[no-untyped-def]
+        walks["pyhanko"] += 1
+        return theirs(self, *a, **k)
+
+    monkeypatch.setattr(pdftree, "page_refs", count_ours)
+    monkeypatch.setattr(PdfHandler, "_walk_page_tree", count_theirs)
+    with open_pdf(out) as doc:
+        assert doc.page_count == n and doc.page_index(doc.page_refs[-1]) == n - 1
+    assert walks == {"ours": 1, "pyhanko": 0}
+    (rep,) = verify_pdf(out, [key.root])
+    assert rep.status == "valid" and {s["page"] for s in rep.spots} == set(range(n - 9, n + 1))
+    assert walks == {"ours": 2, "pyhanko": 0}, "verify walks the page tree once, not once per page"
+    # signing: one walk to open, and pyHanko's own lookup once per signature field it creates
+    walks.update(ours=0, pyhanko=0)
+    with SigningBatch(key.signer, seal=SEAL) as batch:
+        batch.sign(out, tmp_path / "twice.pdf", [pl.AtPosition(1, 100, 100)], cross_page=pl.CrossPage())
+    assert walks["ours"] == 1 and walks["pyhanko"] <= 2, walks
