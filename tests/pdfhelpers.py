@@ -418,3 +418,28 @@ def soft_key(org: str = "东莞市软件密钥测试有限公司", *, signature_
                           cert_registry=SimpleCertificateStore.from_certs([a(ca.sub_cert)]),
                           signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mech}))
     return SoftKey(signer, a(ca.root_cert))
+
+
+def many_pages(path: Path, n: int, fanout: int = 0) -> Path:
+    """An ``n``-page PDF (all pages share one content stream); ``fanout``: a two-level tree."""
+    objs: dict[int, bytes | str] = {1: "<< /Type /Catalog /Pages 2 0 R >>", 3: simple_page_objects()[4], 4: simple_page_objects()[5]}
+    first = 10
+    if not fanout:
+        kids = " ".join(f"{first + i} 0 R" for i in range(n))
+        objs[2] = f"<< /Type /Pages /Kids [{kids}] /Count {n} >>"
+        parents = [2] * n
+    else:
+        groups = [list(range(i, min(i + fanout, n))) for i in range(0, n, fanout)]
+        node0 = first + n
+        objs[2] = "<< /Type /Pages /Kids [{}] /Count {} >>".format(
+            " ".join(f"{node0 + g} 0 R" for g in range(len(groups))), n)
+        parents = []
+        for g, members in enumerate(groups):
+            objs[node0 + g] = "<< /Type /Pages /Parent 2 0 R /Kids [{}] /Count {} >>".format(
+                " ".join(f"{first + i} 0 R" for i in members), len(members))
+            parents += [node0 + g] * len(members)
+    for i in range(n):
+        objs[first + i] = (f"<< /Type /Page /Parent {parents[i]} 0 R /MediaBox [0 0 595 842] /Contents 3 0 R "
+                           "/Resources << /Font << /F1 4 0 R >> >> >>")
+    raw_pdf(objs, path=path)
+    return Path(path)

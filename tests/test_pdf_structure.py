@@ -124,30 +124,6 @@ def test_reference_cycles_end_in_a_typed_error(case: str, key, tmp_path: Path) -
     assert not out.exists()
 
 
-def many_pages(path: Path, n: int, fanout: int = 0) -> Path:
-    """An ``n``-page PDF (all pages share one content stream); ``fanout``: a two-level tree."""
-    objs: dict[int, bytes | str] = {1: CATALOG, 3: ph.simple_page_objects()[4], 4: ph.simple_page_objects()[5]}
-    first = 10
-    if not fanout:
-        kids = " ".join(f"{first + i} 0 R" for i in range(n))
-        objs[2] = f"<< /Type /Pages /Kids [{kids}] /Count {n} >>"
-        parents = [2] * n
-    else:
-        groups = [list(range(i, min(i + fanout, n))) for i in range(0, n, fanout)]
-        node0 = first + n
-        objs[2] = "<< /Type /Pages /Kids [{}] /Count {} >>".format(
-            " ".join(f"{node0 + g} 0 R" for g in range(len(groups))), n)
-        parents = []
-        for g, members in enumerate(groups):
-            objs[node0 + g] = "<< /Type /Pages /Parent 2 0 R /Kids [{}] /Count {} >>".format(
-                " ".join(f"{first + i} 0 R" for i in members), len(members))
-            parents += [node0 + g] * len(members)
-    for i in range(n):
-        objs[first + i] = (f"<< /Type /Page /Parent {parents[i]} 0 R /MediaBox [0 0 595 842] /Contents 3 0 R "
-                           "/Resources << /Font << /F1 4 0 R >> >> >>")
-    return Path(path) if ph.raw_pdf(objs, path=path) else Path(path)
-
-
 @pytest.mark.parametrize("fanout", [0, 25])
 def test_pages_are_looked_up_with_one_walk(fanout: int, key, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from pyhanko.pdf_utils.rw_common import PdfHandler
@@ -155,7 +131,7 @@ def test_pages_are_looked_up_with_one_walk(fanout: int, key, tmp_path: Path, mon
     from zhenglian.pdf import pdftree
 
     n = 400
-    src = many_pages(tmp_path / "many.pdf", n, fanout)
+    src = ph.many_pages(tmp_path / "many.pdf", n, fanout)
     out = tmp_path / "signed.pdf"
     with SigningBatch(key.signer, seal=SEAL) as batch:
         batch.sign(src, out, [pl.AtPosition(n, 100, 100)], cross_page=pl.CrossPage(first_page=n - 9))
