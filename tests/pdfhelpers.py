@@ -383,7 +383,7 @@ class SoftKey:
         return path
 
 
-def soft_key(org: str = "东莞市软件密钥测试有限公司", *, signature_hash: str = "sha256") -> SoftKey:
+def soft_key(org: str = "东莞市软件密钥测试有限公司", *, signature_hash: str = "sha256", ca_id: str = "szca") -> SoftKey:
     """A pyHanko ``SimpleSigner`` on a software key: signing without SoftHSM, any hash."""
     import datetime as dt
 
@@ -399,7 +399,7 @@ def soft_key(org: str = "东莞市软件密钥测试有限公司", *, signature_
 
     from zhenglian.reference import democa
 
-    ca = democa.create("szca")
+    ca = democa.create(ca_id)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = dt.datetime.now(dt.UTC)
     subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
