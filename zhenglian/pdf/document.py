@@ -189,6 +189,8 @@ class _Read:
     reader: Any
     password: str | None
     pages: list[Any]
+    certified: int | None
+    signatures: int
 
 
 def _read(stream: BinaryIO, name: str, password: str | None, for_signing: bool, strict: bool) -> _Read:
@@ -206,13 +208,15 @@ def _read(stream: BinaryIO, name: str, password: str | None, for_signing: bool, 
         if not pages:
             raise pdftree.TreeError("no pages")
         pdftree.read_structure(reader, pages)
+        certified = _certification_level(reader)
+        signatures = _count_signatures(reader)
     except (errors.ZhenglianError, PdfStrictReadError):
         raise
     except RecursionError:  # nesting pyHanko's parser could not follow
         raise errors.DocumentCorrupt(path=name, detail="objects nested too deeply") from None
     except Exception as exc:  # noqa: BLE001 - a broken structure can raise anything
         raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
-    return _Read(reader, used_password, pages)
+    return _Read(reader, used_password, pages, certified, signatures)
 
 
 def open_pdf(source: Source, password: str | None = None, *, name: str | None = None,
@@ -242,22 +246,13 @@ def open_pdf(source: Source, password: str | None = None, *, name: str | None = 
                 read = _read(stream, name, password, for_signing, strict=False)
             except PdfStrictReadError as exc:  # pragma: no cover - lenient mode does not raise it
                 raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
-        reader = read.reader
-        try:
-            certified = _certification_level(reader)
-            signatures = _count_signatures(reader)
-        except errors.ZhenglianError:
-            raise
-        except RecursionError:
-            raise errors.DocumentCorrupt(path=name, detail="objects nested too deeply") from None
-        except Exception as exc:  # noqa: BLE001
-            raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
+        reader, certified = read.reader, read.certified
         if for_signing and certified == 1:
             raise errors.DocumentLocked(
                 path=name, reason_zh="文档已被“认证签名”锁定，不允许任何更改",
                 reason_en="a certification signature locks it against any change")
         doc = OpenedPdf(name=name, path=path, stream=stream, reader=reader, strict=strict,
-                        password=read.password, page_count=len(read.pages), signature_count=signatures,
+                        password=read.password, page_count=len(read.pages), signature_count=read.signatures,
                         certified=certified, page_refs=read.pages)
         if not strict:
             doc.warnings.append("read leniently (minor syntax errors)")
