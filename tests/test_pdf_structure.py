@@ -8,6 +8,7 @@ handling, which is the same for every signer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pdfhelpers as ph
@@ -37,24 +38,45 @@ def _xmp() -> bytes:
             b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
 
 
-def pazotest_like(path: Path) -> Path:
-    """Like texlive's pazotest.pdf: keys defined twice in /Info, metadata, outlines and AcroForm."""
+DUPLICATE_IN = ("info", "metadata", "outlines", "acroform")
+
+
+def pazotest_like(path: Path, where: Sequence[str] = DUPLICATE_IN) -> Path:
+    """Like texlive's pazotest.pdf: keys defined twice — in /Info, and here also in metadata, outlines, AcroForm."""
     xmp = _xmp()
+
+    def twice(part: str, entry: str) -> str:
+        return entry if part in where else ""
+
     ph.raw_pdf({
         1: "<< /Type /Catalog /Pages 2 0 R /Metadata 10 0 R /Outlines 11 0 R /AcroForm 13 0 R >>",
         2: PAGES1,
         **ph.simple_page_objects(),
-        9: "<< /Producer (pdfTeX-1.40.25) /Creator (TeX) /Producer (pdfTeX) /Title (pazo) >>",
-        10: b"<< /Type /Metadata /Subtype /XML /Type /Metadata /Length %d >>\nstream\n" % len(xmp)
-            + xmp + b"\nendstream",
-        11: "<< /Type /Outlines /First 12 0 R /Last 12 0 R /Count 1 /Count 1 >>",
-        12: "<< /Title (Chapter) /Parent 11 0 R /Dest [3 0 R /Fit] /Title (Chapter 1) >>",
-        13: "<< /Fields [] /DA (/Helv 0 Tf 0 g) /Fields [] >>",
+        9: f"<< /Producer (pdfTeX-1.40.25) /Creator (TeX) {twice('info', '/Producer (pdfTeX)')} /Title (pazo) >>",
+        10: (f"<< /Type /Metadata /Subtype /XML {twice('metadata', '/Type /Metadata')} /Length {len(xmp)} >>\n"
+             "stream\n").encode() + xmp + b"\nendstream",
+        11: f"<< /Type /Outlines /First 12 0 R /Last 12 0 R /Count 1 {twice('outlines', '/Count 1')} >>",
+        12: "<< /Title (Chapter) /Parent 11 0 R /Dest [3 0 R /Fit] >>",
+        13: f"<< /Fields [] /DA (/Helv 0 Tf 0 g) {twice('acroform', '/Fields []')} >>",
     }, info=9, path=path)
     return path
 
 
-def test_duplicate_keys_everywhere_pyhanko_reads_are_decided_before_the_pin(key, tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", [*DUPLICATE_IN, "all"])
+def test_duplicate_keys_anywhere_pyhanko_reads_are_decided_before_the_pin(where: str, key, tmp_path: Path) -> None:
+    src = pazotest_like(tmp_path / "pazotest.pdf", DUPLICATE_IN if where == "all" else (where,))
+    # prepare() is what runs before the PIN: it must already know the file needs lenient reading
+    with prepare(src, [pl.AtPosition(1, 100, 100)], seal=SEAL) as doc:
+        assert not doc.opened.strict and doc.opened.warnings
+    out, again = tmp_path / "signed.pdf", tmp_path / "again.pdf"
+    with SigningBatch(key.signer, seal=SEAL) as batch:
+        batch.sign(src, out, [pl.AtPosition(1, 100, 100)])
+        batch.sign(out, again, [pl.AtPosition(1, 100, 200)])  # a second signature: history analysed
+    first, second = verify_pdf(again, [key.root])
+    assert (first.status, first.modification_level, second.status) == ("valid", "form_filling", "valid")
+
+
+def test_pazotest_like_signs_and_validates_everywhere(key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
 
@@ -62,9 +84,6 @@ def test_duplicate_keys_everywhere_pyhanko_reads_are_decided_before_the_pin(key,
 
     src = pazotest_like(tmp_path / "pazotest.pdf")
     before = src.read_bytes()
-    # prepare() is what runs before the PIN: it must already know the file needs lenient reading
-    with prepare(src, [pl.AtPosition(1, 100, 100)], seal=SEAL) as doc:
-        assert not doc.opened.strict and doc.opened.warnings
     out = tmp_path / "signed.pdf"
     with SigningBatch(key.signer, seal=SEAL) as batch:
         result = batch.sign(src, out, [pl.AtPosition(1, 100, 100)])
@@ -75,10 +94,10 @@ def test_duplicate_keys_everywhere_pyhanko_reads_are_decided_before_the_pin(key,
         (emb,) = PdfFileReader(fh, strict=False).embedded_signatures
         status = validate_pdf_signature(emb, signer_validation_context=validation_context([key.root]))
         assert status.bottom_line, status.pretty_print_details()
-    if ph.have_poppler():
-        nss = ph.nss_db(tmp_path / "nss", [key.root_pem(tmp_path / "root.pem")])
-        text = ph.pdfsig(out, nss)
-        assert "Signature is Valid." in text and "Certificate is Trusted." in text, text
+    assert ph.have_poppler(), "poppler-utils (pdfsig) is needed"
+    nss = ph.nss_db(tmp_path / "nss", [key.root_pem(tmp_path / "root.pem")])
+    text = ph.pdfsig(out, nss)
+    assert "Signature is Valid." in text and "Certificate is Trusted." in text, text
 
 
 def _cycle_documents() -> dict[str, dict[int, bytes | str]]:

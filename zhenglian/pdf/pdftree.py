@@ -146,6 +146,21 @@ def _children(obj: Any) -> Iterator[tuple[str | None, Any]]:
             yield None, obj.raw_get(i)
 
 
+def _read_metadata(reader: Any, root: Any) -> None:
+    """Read the catalog's XMP stream as pyHanko's writer will, without caching it.
+
+    pyHanko keeps an XMP stream it parsed (``as_metadata_stream``) in the
+    reader's cache without a container reference, and its difference analysis
+    of later revisions then fails on it; a read "at a revision" bypasses the
+    cache, so here only the syntax is checked.
+    """
+    from pyhanko.pdf_utils import generic
+
+    meta = root.raw_get("/Metadata") if "/Metadata" in root else None
+    if isinstance(meta, generic.IndirectObject):
+        reader.get_object(meta.reference, revision=reader.total_revisions - 1, as_metadata_stream=True)
+
+
 def read_structure(reader: Any, pages: list[Any]) -> int:
     """Read everything pyHanko touches when signing: catalog, /Info, pages, annotations, forms, outlines.
 
@@ -175,8 +190,7 @@ def read_structure(reader: Any, pages: list[Any]) -> int:
     todo.append(root)
     for ref in pages:
         visit(ref, True)
-    if "/Metadata" in root:
-        root["/Metadata"]  # noqa: B018 - read as pyHanko reads it (an XMP stream)
+    _read_metadata(reader, root)
     visited = 0
     while todo:
         obj = todo.pop()
