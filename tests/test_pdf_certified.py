@@ -107,3 +107,24 @@ def test_certified_without_an_empty_field_says_to_ask_the_sender(keys, tmp_path:
     with pytest.raises(errors.DocumentCertified) as refused:
         prepare(src, [pl.AtPosition(1, 100, 100)], seal=SEAL)
     assert "无 / none" in refused.value.hint()[0] and "发送方" in refused.value.hint()[0]
+
+
+def test_cli_refuses_before_the_pin_and_signs_into_the_field(run_cli, demo_keys, keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    src = certified(tmp_path / "certified.pdf", keys["sender"], 2)
+    out = tmp_path / "out.pdf"
+    # no PIN line on stdin: asking for the PIN would fail differently
+    res = run_cli("sign", str(src), "-o", str(out), "--key", "SZCA-DEMO", "--page", "1", "--at", "50,50",
+                  "--pin-stdin", input="")
+    assert res.returncode == 11 and "认证签名" in res.stderr and "ForSeal" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr and not out.exists()
+    res = run_cli("sign", str(src), "-o", str(out), "--key", "SZCA-DEMO", "--field", "ForSeal", "--pin-stdin",
+                  input=ph.demo_pin("SZCA-DEMO") + "\n")
+    assert res.returncode == 0, res.stderr
+    trust = ["--trust", str(keys["sender"].root_pem(tmp_path / "sender.pem"))]
+    for pem in ph.demo_roots_pem():
+        trust += ["--trust", str(pem)]
+    report = json.loads(run_cli("verify", str(out), "--json", *trust).stdout)
+    assert [s["status"] for s in report["signatures"]] == ["valid", "valid"], report
+    assert report["signatures"][0]["certification"] == 2 and report["signatures"][0]["modifications_ok"] is True

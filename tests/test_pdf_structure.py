@@ -178,3 +178,23 @@ def test_pages_are_looked_up_with_one_walk(fanout: int, key, tmp_path: Path, mon
     with SigningBatch(key.signer, seal=SEAL) as batch:
         batch.sign(out, tmp_path / "twice.pdf", [pl.AtPosition(1, 100, 100)], cross_page=pl.CrossPage())
     assert walks["ours"] == 1 and walks["pyhanko"] <= 2, walks
+
+
+def test_cli_signs_pazotest_like_and_refuses_loops_before_the_pin(run_cli, demo_keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    src = pazotest_like(tmp_path / "pazotest.pdf")
+    out = tmp_path / "signed.pdf"
+    res = run_cli("sign", str(src), "-o", str(out), "--key", "SZCA-DEMO", "--page", "1", "--at", "100,100",
+                  "--pin-stdin", input=ph.demo_pin("SZCA-DEMO") + "\n")
+    assert res.returncode == 0, res.stderr
+    trust = [a for pem in ph.demo_roots_pem() for a in ("--trust", str(pem))]
+    report = json.loads(run_cli("verify", str(out), "--json", *trust).stdout)
+    assert report["valid"] is True, report
+    loop = ph.raw_pdf(CYCLES["kids_hold_parent"], path=tmp_path / "loop.pdf")
+    assert loop
+    res = run_cli("sign", str(tmp_path / "loop.pdf"), "-o", str(tmp_path / "x.pdf"), "--key", "SZCA-DEMO",
+                  "--page", "1", "--at", "100,100", "--pin-stdin", input="")  # no PIN: asking would fail otherwise
+    assert res.returncode == 11 and "不是完好的 PDF" in res.stderr and "Traceback" not in res.stderr, res.stderr
+    res = run_cli("verify", str(tmp_path / "loop.pdf"))
+    assert res.returncode == 11 and "不是完好的 PDF" in res.stderr and "Traceback" not in res.stderr, res.stderr
