@@ -4,6 +4,8 @@ Modules, one concern each:
 
 * ``geometry`` — visible-page millimetres ↔ PDF user space (crop box, /Rotate)
 * ``document`` — open an input and refuse what cannot be signed, before any PIN
+* ``pdftree`` — the one iterative, bounded walk of the page tree and of what
+  pyHanko reads (strict or lenient is decided here; loops are refused)
 * ``anchors`` — find text such as "（盖章）" (PDFium)
 * ``placement`` — placement requests → widget spots (page/position, anchor,
   existing field, cross-page strips)
@@ -13,6 +15,7 @@ Modules, one concern each:
   :func:`~zhenglian.pdf.sign.sign_pdf`
 * ``keysign`` — the UKey as signer (PKCS#11 session, certificate chain, prechecks)
 * ``verify`` — :func:`~zhenglian.pdf.verify.verify_pdf` → reports per signature
+  (state: valid / untrusted / modified / invalid, and why)
 * ``trust`` — chains to embed and roots to trust
 
 Importing this package is cheap; pyHanko is imported by the modules that need it.
