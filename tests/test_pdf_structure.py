@@ -120,6 +120,10 @@ def _cycle_documents() -> dict[str, dict[int, bytes | str]]:
         "info_loop": {1: CATALOG, 2: PAGES1, **page, 9: "9 0 R"},
         "acroform_loop": {1: "<< /Type /Catalog /Pages 2 0 R /AcroForm 10 0 R >>", 2: PAGES1, **page,
                           10: "<< /Fields [11 0 R] >>", 11: "<< /T (a) /Kids [11 0 R] >>"},
+        # a field listed twice under its parent, at each of 40 levels: 2**40 visits for a recursive walk
+        "form_doubles": {1: "<< /Type /Catalog /Pages 2 0 R /AcroForm 100 0 R >>", 2: PAGES1, **page,
+                         100: "<< /Fields [101 0 R] >>", 141: "<< /T (leaf) /FT /Sig >>",
+                         **{101 + i: f"<< /T (f{i}) /Kids [{102 + i} 0 R {102 + i} 0 R] >>" for i in range(40)}},
         "wrong_count": {1: CATALOG, 2: "<< /Type /Pages /Kids [3 0 R] /Count 5 >>", **page},
         "deeply_nested": {1: CATALOG, 2: PAGES1, **page, 9: "<< /Producer " + "[" * 5000 + "]" * 5000 + " >>"},
     }
@@ -198,3 +202,18 @@ def test_cli_signs_pazotest_like_and_refuses_loops_before_the_pin(run_cli, demo_
     assert res.returncode == 11 and "不是完好的 PDF" in res.stderr and "Traceback" not in res.stderr, res.stderr
     res = run_cli("verify", str(tmp_path / "loop.pdf"))
     assert res.returncode == 11 and "不是完好的 PDF" in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_a_field_listed_twice_still_signs(key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Some producers list a field twice in /Fields: harmless, and not a loop."""
+    src = ph.raw_pdf({1: "<< /Type /Catalog /Pages 2 0 R /AcroForm 10 0 R >>", 2: PAGES1,
+                      3: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [11 0 R] >>",
+                      10: "<< /Fields [11 0 R 11 0 R] >>",
+                      11: "<< /T (Name) /FT /Tx /Type /Annot /Subtype /Widget /Rect [50 50 200 80] /P 3 0 R >>"},
+                     path=tmp_path / "twice.pdf")
+    assert src
+    out = tmp_path / "signed.pdf"
+    with SigningBatch(key.signer, seal=SEAL) as batch:
+        batch.sign(tmp_path / "twice.pdf", out, [pl.AtPosition(1, 100, 200)])
+    (rep,) = verify_pdf(out, [key.root])
+    assert rep.status == "valid"

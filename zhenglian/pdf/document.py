@@ -208,6 +208,7 @@ def _read(stream: BinaryIO, name: str, password: str | None, for_signing: bool, 
         if not pages:
             raise pdftree.TreeError("no pages")
         pdftree.read_structure(reader, pages)
+        pdftree.check_form_tree(reader)  # before pyHanko walks it recursively
         certified = _certification_level(reader)
         signatures = _count_signatures(reader)
     except (errors.ZhenglianError, PdfStrictReadError):

@@ -25,6 +25,10 @@ from typing import Any
 MAX_TREE_DEPTH = 64
 #: A reference to a reference to … longer than this is refused.
 MAX_REF_CHAIN = 32
+#: A form-field tree deeper than this is refused (pyHanko walks it recursively).
+MAX_FORM_DEPTH = 64
+#: Fields (with repeats) pyHanko's recursive walk of the form may visit at most.
+MAX_FORM_VISITS = 100_000
 #: Objects the structural read visits at most (a 20 000-page file needs ~200 000).
 MAX_OBJECTS = 2_000_000
 
@@ -133,6 +137,44 @@ def page_refs(reader: Any) -> list[Any]:
         else:
             raise TreeError("a page-tree child is neither /Page nor /Pages")
     return pages
+
+
+def check_form_tree(reader: Any) -> int:
+    """Refuse a form-field tree pyHanko could not walk: loops, too deep, too many paths.
+
+    pyHanko's ``enumerate_sig_fields`` recurses through /Kids and only
+    notices a field that is its own ancestor: a field listed twice under one
+    parent, at each of 40 levels, is 2**40 visits — a hang.  Here the walk
+    pyHanko would make is made first, iteratively, with a budget of
+    :data:`MAX_FORM_VISITS` fields and :data:`MAX_FORM_DEPTH` levels (a field
+    listed twice, as some producers write, costs just one more visit).
+    Returns the number of visits.
+    """
+    from pyhanko.pdf_utils import generic
+
+    try:
+        form = resolve(reader.root.raw_get("/AcroForm"))
+        fields = resolve(form.raw_get("/Fields"))
+    except (KeyError, AttributeError):
+        return 0
+    if not isinstance(fields, generic.ArrayObject):
+        return 0
+    visits = 0
+    stack: list[tuple[Any, int]] = [(fields.raw_get(i), 1) for i in range(len(fields))]
+    while stack:
+        ref, depth = stack.pop()
+        visits += 1
+        if visits > MAX_FORM_VISITS:
+            raise TreeError(f"the form-field tree repeats itself (more than {MAX_FORM_VISITS} fields to visit)")
+        if depth > MAX_FORM_DEPTH:
+            raise TreeError(f"the form-field tree loops or is deeper than {MAX_FORM_DEPTH} levels")
+        node = resolve(ref)
+        if not isinstance(node, generic.DictionaryObject) or "/Kids" not in node:
+            continue
+        kids = resolve(node.raw_get("/Kids"))
+        if isinstance(kids, generic.ArrayObject):
+            stack.extend((kids.raw_get(i), depth + 1) for i in range(len(kids)))
+    return visits
 
 
 def _children(obj: Any) -> Iterator[tuple[str | None, Any]]:
