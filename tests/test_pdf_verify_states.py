@@ -97,9 +97,21 @@ def test_every_state_and_reason_has_words() -> None:
 
 def test_tray_verify_page_maps_every_state_and_reason() -> None:
     pytest.importorskip("PySide6")
+    from PySide6.QtCore import QCoreApplication, QTranslator
+
     from zhenglian.ui.documents_view import STATUS_COLOR, report_texts
 
     words, reasons = report_texts()
     assert set(words) == set(STATUS_COLOR) == {s.value for s in SignatureState}
     assert set(reasons) == {r.value for r in Reason}
     assert words["invalid"] != words["untrusted"]
+    app = QCoreApplication.instance() or QCoreApplication([])
+    translator = QTranslator()
+    assert translator.load(str(ROOT / "resources" / "i18n" / "zhenglian_zh_CN.qm"))
+    app.installTranslator(translator)
+    try:
+        zh_words, zh_reasons = report_texts()
+    finally:
+        app.removeTranslator(translator)
+    assert zh_words["invalid"] == "无效" and zh_reasons["weak_algorithm"].startswith("使用了已不安全的算法")
+    assert all(zh_reasons[k] != reasons[k] for k in reasons), "every reason is translated"
