@@ -96,7 +96,6 @@ def test_every_state_and_reason_has_words() -> None:
 
 
 def test_tray_verify_page_maps_every_state_and_reason() -> None:
-    pytest.importorskip("PySide6")
     from PySide6.QtCore import QCoreApplication, QTranslator
 
     from zhenglian.ui.documents_view import STATUS_COLOR, report_texts
