@@ -12,6 +12,10 @@ how the picture sits in it).  Spots that share a seal become the widgets of
 one signature, so a verifier sees one signature however many places (and
 cross-page strips) show it.  A request for an existing signature field is a
 signature of its own, because that field is the document author's.
+
+A document its sender certified with DocMDP P=2 or P=3 takes seals only in
+its existing empty signature fields: a new field or widget would break the
+certification (see :func:`_check_certified`).
 """
 
 from __future__ import annotations
@@ -274,6 +278,30 @@ def _cross_page(doc: OpenedPdf, c: CrossPage, seal: SealLike) -> list[Spot]:
     return spots
 
 
+def _check_certified(doc: OpenedPdf, groups: Sequence[SpotGroup]) -> None:
+    """A document certified with P=2 or P=3 takes approval signatures only in its empty signature fields.
+
+    Filling a field the certifier prepared is an allowed change; a new field
+    or widget (a seal at a position, on an anchor, the cross-page strips) is
+    not — the certification would be broken.  Refused before the PIN.
+    """
+    extra = [s for g in groups for s in (g.spots if g.existing_field is None else g.spots[1:])]
+    if not extra:
+        return
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    try:
+        empty = [name for name, value, _ref in enumerate_sig_fields(doc.reader, filled_status=False)]
+    except Exception:  # noqa: BLE001 - only the hint loses the list
+        empty = []
+    kinds = {s.kind for s in extra}
+    what_zh = "、".join(k for k, v in (("骑缝章", "strip"), ("指定位置或锚点", "seal")) if v in kinds) or "新签名域"
+    what_en = ", ".join(k for k, v in (("cross-page seal", "strip"), ("a position or anchor", "seal")) if v in kinds) \
+        or "a new signature field"
+    raise errors.DocumentCertified(path=doc.name, level=doc.certified, what_zh=what_zh, what_en=what_en,
+                                   fields=", ".join(empty) or "无 / none")
+
+
 def resolve(doc: OpenedPdf, placements: Sequence[Placement], default_seal: SealLike | None,
             cross_page: CrossPage | None = None) -> list[SpotGroup]:
     """Turn requests into spot groups (one signature each), checking everything on the way."""
@@ -310,4 +338,6 @@ def resolve(doc: OpenedPdf, placements: Sequence[Placement], default_seal: SealL
     if cross_page is not None:
         seal = seal_of(cross_page.seal)
         add(seal, _cross_page(doc, cross_page, seal))
+    if doc.certified in (2, 3):
+        _check_certified(doc, groups)
     return groups

@@ -119,38 +119,12 @@ def prepare(source: Source, placements: Sequence[pl.Placement], *, seal: SealLik
                     reason_en="it is already signed, and a certification must be the first signature")
             if len(groups) != 1:
                 raise errors.UsageError(detail="认证签名只能使用一枚印章 / certification takes exactly one seal")
-        if doc.certified in (2, 3):
-            _check_certified(doc, groups)
         for group in groups:
             encoded(group.seal)  # a broken seal picture fails now, not after the PIN
         return PreparedDocument(doc, groups, certify)
     except BaseException:
         doc.close()
         raise
-
-
-def _check_certified(doc: OpenedPdf, groups: Sequence[pl.SpotGroup]) -> None:
-    """A document certified with P=2 or P=3 takes approval signatures only in its empty signature fields.
-
-    Filling a field the certifier prepared is an allowed change; a new field
-    or widget (a seal at a position, on an anchor, the cross-page strips) is
-    not — the certification would be broken.  Refused before the PIN.
-    """
-    extra = [s for g in groups for s in (g.spots if g.existing_field is None else g.spots[1:])]
-    if not extra:
-        return
-    from pyhanko.sign.fields import enumerate_sig_fields
-
-    try:
-        empty = [name for name, value, _ref in enumerate_sig_fields(doc.reader, filled_status=False)]
-    except Exception:  # noqa: BLE001 - only the hint loses the list
-        empty = []
-    kinds = {s.kind for s in extra}
-    what_zh = "、".join(k for k, v in (("骑缝章", "strip"), ("指定位置或锚点", "seal")) if v in kinds) or "新签名域"
-    what_en = ", ".join(k for k, v in (("cross-page seal", "strip"), ("a position or anchor", "seal")) if v in kinds) \
-        or "a new signature field"
-    raise errors.DocumentCertified(path=doc.name, level=doc.certified, what_zh=what_zh, what_en=what_en,
-                                   fields=", ".join(empty) or "无 / none")
 
 
 @dataclass(frozen=True)
