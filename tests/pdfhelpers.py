@@ -328,3 +328,117 @@ def demo_roots():  # type: ignore[no-untyped-def]
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def raw_pdf(objects: dict[int, bytes | str], *, root: int = 1, info: int | None = None,
+            path: Path | None = None) -> bytes:
+    """A PDF written byte by byte from ``objects`` (number → body), with a correct xref table.
+
+    For documents no PDF library would write: duplicate dictionary keys,
+    reference cycles, broken page trees.  Object bodies are given as they
+    appear between ``N 0 obj`` and ``endobj``.
+    """
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    size = max(objects) + 1
+    offsets = {}
+    for num in sorted(objects):
+        body = objects[num]
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n" % num + (body.encode() if isinstance(body, str) else body) + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % size
+    for num in range(1, size):
+        out += b"%010d 00000 n \n" % offsets[num] if num in offsets else b"0000000000 65535 f \n"
+    trailer = b"/Size %d /Root %d 0 R" % (size, root) + (b" /Info %d 0 R" % info if info else b"")
+    out += b"trailer\n<< " + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    if path is not None:
+        Path(path).write_bytes(bytes(out))
+    return bytes(out)
+
+
+def simple_page_objects(first: int = 3, parent: int = 2, text: bytes = b"BT /F1 24 Tf 72 720 Td (Hello) Tj ET"
+                        ) -> dict[int, bytes | str]:
+    """A page (``first``), its content stream and font, under the /Pages node ``parent``."""
+    return {
+        first: f"<< /Type /Page /Parent {parent} 0 R /MediaBox [0 0 595 842] /Contents {first + 1} 0 R "
+               f"/Resources << /Font << /F1 {first + 2} 0 R >> >> >>",
+        first + 1: b"<< /Length %d >>\nstream\n" % len(text) + text + b"\nendstream",
+        first + 2: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
+
+
+@dataclass
+class SoftKey:
+    """A software RSA key with a certificate from a throw-away demo CA (never saved)."""
+
+    signer: object  # pyhanko SimpleSigner
+    root: object  # asn1crypto root certificate to trust
+
+    def root_pem(self, path: Path) -> Path:
+        """The root as a PEM file (for pdfsig's NSS database)."""
+        from asn1crypto import pem
+
+        path.write_bytes(pem.armor("CERTIFICATE", self.root.dump()))  # type: ignore[attr-defined]
+        return path
+
+
+def soft_key(org: str = "东莞市软件密钥测试有限公司", *, signature_hash: str = "sha256", ca_id: str = "szca") -> SoftKey:
+    """A pyHanko ``SimpleSigner`` on a software key: signing without SoftHSM, any hash."""
+    import datetime as dt
+
+    from asn1crypto import algos
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    from pyhanko.sign.signers import SimpleSigner
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    from zhenglian.reference import democa
+
+    ca = democa.create(ca_id)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+                         x509.NameAttribute(NameOID.COMMON_NAME, org)])
+    cert = ca.issue(subject, key.public_key(), now - dt.timedelta(days=1), now + dt.timedelta(days=30))
+    der = serialization.Encoding.DER
+
+    def a(c: x509.Certificate) -> asn1_x509.Certificate:
+        return asn1_x509.Certificate.load(c.public_bytes(der))
+
+    private = asn1_keys.PrivateKeyInfo.load(key.private_bytes(der, serialization.PrivateFormat.PKCS8,
+                                                              serialization.NoEncryption()))
+    mech = {"sha256": "sha256_rsa", "sha1": "sha1_rsa"}[signature_hash]
+    signer = SimpleSigner(signing_cert=a(cert), signing_key=private,
+                          cert_registry=SimpleCertificateStore.from_certs([a(ca.sub_cert)]),
+                          signature_mechanism=algos.SignedDigestAlgorithm({"algorithm": mech}))
+    return SoftKey(signer, a(ca.root_cert))
+
+
+def many_pages(path: Path, n: int, fanout: int = 0) -> Path:
+    """An ``n``-page PDF (all pages share one content stream); ``fanout``: a two-level tree."""
+    objs: dict[int, bytes | str] = {1: "<< /Type /Catalog /Pages 2 0 R >>", 3: simple_page_objects()[4], 4: simple_page_objects()[5]}
+    first = 10
+    if not fanout:
+        kids = " ".join(f"{first + i} 0 R" for i in range(n))
+        objs[2] = f"<< /Type /Pages /Kids [{kids}] /Count {n} >>"
+        parents = [2] * n
+    else:
+        groups = [list(range(i, min(i + fanout, n))) for i in range(0, n, fanout)]
+        node0 = first + n
+        objs[2] = "<< /Type /Pages /Kids [{}] /Count {} >>".format(
+            " ".join(f"{node0 + g} 0 R" for g in range(len(groups))), n)
+        parents = []
+        for g, members in enumerate(groups):
+            objs[node0 + g] = "<< /Type /Pages /Parent 2 0 R /Kids [{}] /Count {} >>".format(
+                " ".join(f"{first + i} 0 R" for i in members), len(members))
+            parents += [node0 + g] * len(members)
+    for i in range(n):
+        objs[first + i] = (f"<< /Type /Page /Parent {parents[i]} 0 R /MediaBox [0 0 595 842] /Contents 3 0 R "
+                           "/Resources << /Font << /F1 4 0 R >> >> >>")
+    raw_pdf(objs, path=path)
+    return Path(path)

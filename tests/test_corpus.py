@@ -13,6 +13,7 @@ must stay byte-identical.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pdfhelpers as ph
@@ -26,7 +27,8 @@ from zhenglian.pdf.seal import SealPicture
 from zhenglian.pdf.verify import verify_pdf
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus" / "real-pdfs"
+# ZHENGLIAN_CORPUS: the corpus elsewhere (a git worktree is not next to shared/)
+CORPUS = Path(os.environ.get("ZHENGLIAN_CORPUS") or REPO.parent / "shared" / "corpus" / "real-pdfs")
 FILES = sorted(CORPUS.glob("*.pdf")) if CORPUS.is_dir() else []
 
 pytestmark = [

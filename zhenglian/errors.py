@@ -884,3 +884,17 @@ class RegisterChainBroken(RegisterError):
     en = "Seal-use register entry {seq} {problem_en}; the register may have been altered"
     hint_zh = "运行“zhenglian register verify”查看详情；请保留该文件并告知印章管理员。"
     hint_en = "Run 'zhenglian register verify' for details; keep the file and tell the seal custodian."
+# --- pdf: documents certified by their sender (area "pdf") ---------------------------------
+
+
+class DocumentCertified(ZhenglianError):
+    code = "document_certified"
+    exit_code = ExitCode.DOCUMENT
+    zh = ("{path} 已由发送方做了认证签名（DocMDP P={level}），只允许在文件中已有的空白签名域里签章；"
+          "在其他位置盖章（{what_zh}）会破坏发送方的认证，未签署")
+    en = ("{path} is certified by its sender (DocMDP P={level}): a seal may only go into an empty signature field "
+          "already in the document; stamping elsewhere ({what_en}) would break the certification; not signed")
+    hint_zh = ("请用 --field 指定文件中的空白签名域（空白签名域：{fields}）；若没有，请向发送方索取带有供盖章用的"
+               "空白签名域的文件。")
+    hint_en = ("Use --field with an empty signature field of the document (empty fields: {fields}); if there is "
+               "none, ask the sender for a document with an empty signature field for the seal.")

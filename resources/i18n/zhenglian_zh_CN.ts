@@ -242,6 +242,50 @@
         <translation>无效</translation>
     </message>
     <message>
+        <source>the signed content was altered</source>
+        <translation>签名后文件内容被篡改</translation>
+    </message>
+    <message>
+        <source>the signature does not match the signer&apos;s certificate</source>
+        <translation>签名值与签名证书不符</translation>
+    </message>
+    <message>
+        <source>it uses an algorithm too weak to rely on (such as SHA-1)</source>
+        <translation>使用了已不安全的算法（如 SHA-1）</translation>
+    </message>
+    <message>
+        <source>the signer&apos;s certificate is revoked</source>
+        <translation>签名证书已被吊销</translation>
+    </message>
+    <message>
+        <source>the signature does not cover the whole document</source>
+        <translation>签名未覆盖完整的文件</translation>
+    </message>
+    <message>
+        <source>the signature cannot be read</source>
+        <translation>签名数据无法读取</translation>
+    </message>
+    <message>
+        <source>the document was changed in a way this signature does not allow</source>
+        <translation>签名后文件有该签名不允许的改动</translation>
+    </message>
+    <message>
+        <source>the certificate does not lead to a trusted root certificate</source>
+        <translation>证书链不到受信任的根证书</translation>
+    </message>
+    <message>
+        <source>the signer&apos;s certificate has expired</source>
+        <translation>签名证书已过期</translation>
+    </message>
+    <message>
+        <source>the signer&apos;s certificate is not yet valid</source>
+        <translation>签名证书尚未生效</translation>
+    </message>
+    <message>
+        <source>the certificate chain could not be checked</source>
+        <translation>证书链无法验证</translation>
+    </message>
+    <message>
         <source>Seal</source>
         <translation>印章</translation>
     </message>
@@ -272,6 +316,10 @@
     <message>
         <source>Changed after signing</source>
         <translation>签名后改动</translation>
+    </message>
+    <message>
+        <source>Why</source>
+        <translation>原因</translation>
     </message>
     <message>
         <source>zhenglian</source>

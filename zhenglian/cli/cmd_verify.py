@@ -14,8 +14,6 @@ from zhenglian import errors
 from zhenglian.cli.output import line, print_json
 from zhenglian.config import Settings
 
-STATUS_ZH = {"valid": "有效", "untrusted": "签名完好但证书不受信任", "modified": "签名后被改动",
-             "invalid": "无效（文件已损坏或被篡改）"}
 COVERAGE_ZH = {"entire_file": "签名覆盖整个文件，之后未改动",
                "entire_revision": "签名后文件有追加修订", "partial": "签名未覆盖完整修订"}
 LEVEL_ZH = {"none": "无改动", "lta_updates": "仅追加验证数据/时间戳", "form_filling": "仅追加签名或填写表单",
@@ -38,7 +36,7 @@ def _fmt(v: object) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zhenglian.pdf.verify import default_trust, verify_pdf
+    from zhenglian.pdf.verify import REASON_TEXT, STATE_TEXT, default_trust, verify_pdf
 
     password = None
     if args.password_stdin:
@@ -61,7 +59,11 @@ def run(args: argparse.Namespace) -> int:
         line("文件中没有签名 / the document has no signatures")
         return errors.ExitCode.DOCUMENT
     for i, r in enumerate(reports, 1):
-        line(f"签名 {i} / signature {i}: {r.field}  —  {STATUS_ZH[r.status]} / {r.status}")
+        state, why = r.judgement()
+        zh, en = STATE_TEXT[state]
+        line(f"签名 {i} / signature {i}: {r.field}  —  {zh} / {en}")
+        if why is not None:
+            line(f"  原因 why: {REASON_TEXT[why][0]} / {REASON_TEXT[why][1]} ({why.value})")
         line(f"  印章 seal: {_fmt(r.seal_name)}")
         line(f"  单位 organisation: {_fmt(r.organization)}   统一社会信用代码 USCC: {_fmt(r.uscc)}")
         line(f"  颁发者 issuer: {_fmt(r.issuer)}")

@@ -71,7 +71,10 @@ class DocumentSeal:
     def add_widget(self, field_ref: Any, spot: Spot) -> Any:
         """Add one more widget (a /Kids entry) of the signature field ``field_ref`` showing ``spot``."""
         writer = self.writer
-        page_ref, _ = writer.find_page_for_modification(spot.page_index)
+        if spot.page_ref is not None:  # found by the document's one page-tree walk
+            page_ref = generic.IndirectObject(spot.page_ref.idnum, spot.page_ref.generation, writer)
+        else:
+            page_ref, _ = writer.find_page_for_modification(spot.page_index)
         widget = generic.DictionaryObject({
             pdf_name("/Type"): pdf_name("/Annot"),
             pdf_name("/Subtype"): pdf_name("/Widget"),

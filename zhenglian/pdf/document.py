@@ -6,9 +6,16 @@ a certification signature or by its permissions.  Signing then works on the
 same open reader, so a large file is read once.
 
 Leniency: pyHanko reads in strict mode first; a file that only breaks a
-strict rule (e.g. a wrong generation number in the xref table, as some
-producers write) is reopened leniently, the way every viewer opens it.  A
-file whose objects cannot be read at all is refused as corrupt.
+strict rule (e.g. a wrong generation number in the xref table, or a key
+repeated in its /Info dictionary, as some producers write) is reopened
+leniently, the way every viewer opens it.  The decision covers everything
+pyHanko reads later when signing (:func:`zhenglian.pdf.pdftree.read_structure`:
+catalog, /Info, metadata, outlines, AcroForm, pages and their annotations),
+so it is made here, before any PIN.  A file whose objects cannot be read at
+all, or whose references loop, is refused as corrupt.
+
+Pages are looked up once per document (one walk of the page tree), so
+opening and verifying are linear in the number of pages.
 """
 
 from __future__ import annotations
@@ -43,8 +50,10 @@ class OpenedPdf:
     page_count: int
     signature_count: int
     certified: int | None  # DocMDP level of an existing certification (1, 2, 3)
+    page_refs: list[Any] = field(default_factory=list)  # every page's reference, in order
     warnings: list[str] = field(default_factory=list)
     _closed: bool = False
+    _index: dict[Any, int] | None = None
 
     @property
     def encrypted(self) -> bool:
@@ -52,8 +61,15 @@ class OpenedPdf:
 
     def page(self, index: int) -> Any:
         """The page dictionary at ``index`` (0-based)."""
-        ref, _ = self.reader.find_page_for_modification(index)
-        return ref.get_object()
+        from zhenglian.pdf.pdftree import resolve
+
+        return resolve(self.page_refs[index])
+
+    def page_index(self, ref: Any) -> int | None:
+        """The 0-based index of the page with this reference (an IndirectObject or Reference), if any."""
+        if self._index is None:
+            self._index = {r.reference: i for i, r in enumerate(self.page_refs)}
+        return self._index.get(getattr(ref, "reference", ref))
 
     def pdfium_source(self) -> Any:
         """What pypdfium2 should open: the path, or the bytes."""
@@ -95,23 +111,19 @@ def _looks_like_pdf(stream: BinaryIO) -> bool:
     return b"%PDF-" in head
 
 
-def _reader(stream: BinaryIO, name: str) -> tuple[Any, bool]:
+def _reader(stream: BinaryIO, name: str, strict: bool) -> Any:
     from pyhanko.pdf_utils.misc import PdfReadError, PdfStrictReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    stream.seek(0)
     try:
-        return PdfFileReader(stream, strict=True), True
-    except PdfStrictReadError as exc:
-        log.info("%s: strict read failed (%s), reading leniently", name, exc)
+        return PdfFileReader(stream, strict=strict)
+    except PdfStrictReadError:
+        raise
     except PdfReadError as exc:
         raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a parser meeting garbage can raise anything
         raise errors.DocumentCorrupt(path=name, detail=type(exc).__name__) from None
-    try:
-        stream.seek(0)
-        return PdfFileReader(stream, strict=False), False
-    except Exception as exc:  # noqa: BLE001
-        raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
 
 
 def _short(exc: BaseException) -> str:
@@ -172,41 +184,77 @@ def _count_signatures(reader: Any) -> int:
     return sum(1 for _name, value, _ref in enumerate_sig_fields(reader, filled_status=True) if value is not None)
 
 
+@dataclass
+class _Read:
+    reader: Any
+    password: str | None
+    pages: list[Any]
+    certified: int | None
+    signatures: int
+
+
+def _read(stream: BinaryIO, name: str, password: str | None, for_signing: bool, strict: bool) -> _Read:
+    """Open, decrypt, walk the page tree and read the structure; strict errors propagate."""
+    from pyhanko.pdf_utils.misc import PdfStrictReadError
+
+    from zhenglian.pdf import pdftree
+
+    reader = _reader(stream, name, strict)
+    used_password: str | None = None
+    if reader.encrypted:
+        used_password = _decrypt(reader, name, password, for_signing)
+    try:
+        pages = pdftree.page_refs(reader)
+        if not pages:
+            raise pdftree.TreeError("no pages")
+        pdftree.read_structure(reader, pages)
+        pdftree.check_form_tree(reader)  # before pyHanko walks it recursively
+        certified = _certification_level(reader)
+        signatures = _count_signatures(reader)
+    except (errors.ZhenglianError, PdfStrictReadError):
+        raise
+    except RecursionError:  # nesting pyHanko's parser could not follow
+        raise errors.DocumentCorrupt(path=name, detail="objects nested too deeply") from None
+    except Exception as exc:  # noqa: BLE001 - a broken structure can raise anything
+        raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
+    return _Read(reader, used_password, pages, certified, signatures)
+
+
 def open_pdf(source: Source, password: str | None = None, *, name: str | None = None,
-             for_signing: bool = True) -> OpenedPdf:
+             for_signing: bool = True, lenient: bool = False) -> OpenedPdf:
     """Open ``source`` and check that it can be signed; raises a typed error if not.
 
     ``for_signing=False`` (verification) skips the checks that only matter for
-    adding a signature: locks and permissions.
+    adding a signature: locks and permissions.  ``lenient=True`` skips the
+    strict attempt (a verifier that met a strict-syntax error later on).
     """
+    from pyhanko.pdf_utils.misc import PdfStrictReadError
+
     name = name or source_name(source)
     stream, path = _open_stream(source)
     try:
         if not _looks_like_pdf(stream):
             raise errors.DocumentCorrupt(path=name, detail="不是 PDF / not a PDF file")
-        reader, strict = _reader(stream, name)
-        used_password: str | None = None
-        if reader.encrypted:
-            used_password = _decrypt(reader, name, password, for_signing)
-        try:
-            pages = int(reader.root["/Pages"]["/Count"])
-            if pages < 1:
-                raise ValueError("no pages")
-            for i in range(pages):  # touch every page: a broken page tree fails here, not mid-signing
-                reader.find_page_for_modification(i)
-            certified = _certification_level(reader)
-            signatures = _count_signatures(reader)
-        except errors.ZhenglianError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
+        strict = not lenient
+        if strict:
+            try:
+                read = _read(stream, name, password, for_signing, strict=True)
+            except PdfStrictReadError as exc:
+                log.info("%s: strict read failed (%s), reading leniently", name, _short(exc))
+                strict = False
+        if not strict:
+            try:
+                read = _read(stream, name, password, for_signing, strict=False)
+            except PdfStrictReadError as exc:  # pragma: no cover - lenient mode does not raise it
+                raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
+        reader, certified = read.reader, read.certified
         if for_signing and certified == 1:
             raise errors.DocumentLocked(
                 path=name, reason_zh="文档已被“认证签名”锁定，不允许任何更改",
                 reason_en="a certification signature locks it against any change")
         doc = OpenedPdf(name=name, path=path, stream=stream, reader=reader, strict=strict,
-                        password=used_password, page_count=pages, signature_count=signatures,
-                        certified=certified)
+                        password=read.password, page_count=len(read.pages), signature_count=read.signatures,
+                        certified=certified, page_refs=read.pages)
         if not strict:
             doc.warnings.append("read leniently (minor syntax errors)")
         return doc

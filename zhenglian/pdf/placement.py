@@ -12,6 +12,10 @@ how the picture sits in it).  Spots that share a seal become the widgets of
 one signature, so a verifier sees one signature however many places (and
 cross-page strips) show it.  A request for an existing signature field is a
 signature of its own, because that field is the document author's.
+
+A document its sender certified with DocMDP P=2 or P=3 takes seals only in
+its existing empty signature fields: a new field or widget would break the
+certification (see :func:`_check_certified`).
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class Spot:
     image: tuple[float, float, float, float]
     kind: str  # "seal", "strip", "field"
     field_name: str | None = None
+    page_ref: Any = None  # the page's Reference (from the one page-tree walk), if known
 
     @property
     def user_unit(self) -> float:
@@ -126,7 +131,8 @@ def _seal_spot(doc: OpenedPdf, index: int, box: PageBox, cx: float, cy: float, w
                kind: str = "seal") -> Spot:
     w, h = w_mm * MM, h_mm * MM
     x0, y0 = cx - w / 2, cy - h / 2
-    return Spot(index, box.user_rect(x0, y0, w, h), box, (0.0, 0.0, w, h), kind)
+    return Spot(index, box.user_rect(x0, y0, w, h), box, (0.0, 0.0, w, h), kind,
+                page_ref=doc.page_refs[index].reference)
 
 
 def _page_index(doc: OpenedPdf, page: int) -> int:
@@ -177,26 +183,30 @@ def _at_anchor(doc: OpenedPdf, a: AtAnchor, seal: SealLike) -> list[Spot]:
 
 
 def _widget_page(doc: OpenedPdf, widget_ref: Any, widget: Any) -> int | None:
+    """The page a widget is on: its /P, else the page whose /Annots lists it (pages looked up once)."""
     from pyhanko.pdf_utils import generic
+
+    from zhenglian.pdf.pdftree import resolve
 
     try:
         p = widget.raw_get("/P")
         if isinstance(p, generic.IndirectObject):
-            for i in range(doc.page_count):
-                ref, _ = doc.reader.find_page_for_modification(i)
-                if ref.reference == p.reference:
-                    return i
+            index = doc.page_index(p)
+            if index is not None:
+                return index
     except KeyError:
         pass
     target = getattr(widget_ref, "reference", widget_ref)
     for i in range(doc.page_count):
         page = doc.page(i)
         try:
-            annots = page["/Annots"]
+            annots = resolve(page.raw_get("/Annots"))
         except KeyError:
             continue
-        for a in annots:
-            if getattr(a, "reference", None) == target:
+        if not isinstance(annots, generic.ArrayObject):
+            continue
+        for k in range(len(annots)):
+            if getattr(annots.raw_get(k), "reference", None) == target:
                 return i
     return None
 
@@ -240,7 +250,8 @@ def _in_field(doc: OpenedPdf, f: InField, seal: SealLike) -> list[Spot]:
     w, h = seal.width_mm * MM, seal.height_mm * MM
     scale = min(1.0, vw / w, vh / h)
     w, h = w * scale, h * scale
-    return [Spot(index, rect, box, ((vw - w) / 2, (vh - h) / 2, w, h), "field", field_name=f.name)]
+    return [Spot(index, rect, box, ((vw - w) / 2, (vh - h) / 2, w, h), "field", field_name=f.name,
+                 page_ref=doc.page_refs[index].reference)]
 
 
 def _cross_page(doc: OpenedPdf, c: CrossPage, seal: SealLike) -> list[Spot]:
@@ -262,8 +273,33 @@ def _cross_page(doc: OpenedPdf, c: CrossPage, seal: SealLike) -> list[Spot]:
             raise errors.PlacementOffPage(page=index + 1, x_mm=_fmt(vw / MM), y_mm=_fmt(cy / MM),
                                           width_mm=_fmt(vw / MM), height_mm=_fmt(vh / MM))
         x0, y0 = vw - strip, cy - h / 2
-        spots.append(Spot(index, box.user_rect(x0, y0, strip, h), box, (-k * strip, 0.0, w, h), "strip"))
+        spots.append(Spot(index, box.user_rect(x0, y0, strip, h), box, (-k * strip, 0.0, w, h), "strip",
+                          page_ref=doc.page_refs[index].reference))
     return spots
+
+
+def _check_certified(doc: OpenedPdf, groups: Sequence[SpotGroup]) -> None:
+    """A document certified with P=2 or P=3 takes approval signatures only in its empty signature fields.
+
+    Filling a field the certifier prepared is an allowed change; a new field
+    or widget (a seal at a position, on an anchor, the cross-page strips) is
+    not — the certification would be broken.  Refused before the PIN.
+    """
+    extra = [s for g in groups for s in (g.spots if g.existing_field is None else g.spots[1:])]
+    if not extra:
+        return
+    from pyhanko.sign.fields import enumerate_sig_fields
+
+    try:
+        empty = [name for name, value, _ref in enumerate_sig_fields(doc.reader, filled_status=False)]
+    except Exception:  # noqa: BLE001 - only the hint loses the list
+        empty = []
+    kinds = {s.kind for s in extra}
+    what_zh = "、".join(k for k, v in (("骑缝章", "strip"), ("指定位置或锚点", "seal")) if v in kinds) or "新签名域"
+    what_en = ", ".join(k for k, v in (("cross-page seal", "strip"), ("a position or anchor", "seal")) if v in kinds) \
+        or "a new signature field"
+    raise errors.DocumentCertified(path=doc.name, level=doc.certified, what_zh=what_zh, what_en=what_en,
+                                   fields=", ".join(empty) or "无 / none")
 
 
 def resolve(doc: OpenedPdf, placements: Sequence[Placement], default_seal: SealLike | None,
@@ -302,4 +338,6 @@ def resolve(doc: OpenedPdf, placements: Sequence[Placement], default_seal: SealL
     if cross_page is not None:
         seal = seal_of(cross_page.seal)
         add(seal, _cross_page(doc, cross_page, seal))
+    if doc.certified in (2, 3):
+        _check_certified(doc, groups)
     return groups

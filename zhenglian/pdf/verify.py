@@ -14,6 +14,7 @@ as it is, which may not be a seal name at all.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 from asn1crypto import x509
 
 from zhenglian import errors
-from zhenglian.pdf.document import Source, open_pdf
+from zhenglian.pdf.document import OpenedPdf, Source, open_pdf
 from zhenglian.pdf.geometry import MM, page_box
 from zhenglian.pki.cert import parse as parse_cert
 
@@ -37,6 +38,62 @@ MODIFICATION_ZH = {
     "annotations": "签名后添加了批注",
     "other": "签名后内容被改动",
 }
+
+
+class SignatureState(enum.StrEnum):
+    """The one word a person needs; a :class:`Reason` says why when it is not ``valid``."""
+
+    VALID = "valid"  # intact, cryptographically right, trusted, no disallowed change after it
+    UNTRUSTED = "untrusted"  # intact and right, but the certificate does not chain to a trusted root
+    MODIFIED = "modified"  # intact, but the document was changed afterwards in a way it does not allow
+    INVALID = "invalid"  # the signature does not hold: tampered, bad or weak cryptography, revoked, …
+
+
+class Reason(enum.StrEnum):
+    """Why a signature is not ``valid``."""
+
+    # invalid
+    TAMPERED = "tampered"  # the signed bytes changed (digest mismatch)
+    BAD_SIGNATURE = "bad_signature"  # the signature value does not match the certificate's key
+    WEAK_ALGORITHM = "weak_algorithm"  # an algorithm refused as too weak (SHA-1, MD5, …)
+    REVOKED = "revoked"  # the signer's certificate is revoked
+    INCOMPLETE_COVERAGE = "incomplete_coverage"  # the signature does not cover a whole revision
+    UNREADABLE = "unreadable"  # the signature could not be read at all
+    # modified
+    DISALLOWED_CHANGES = "disallowed_changes"
+    # untrusted
+    NO_TRUSTED_ROOT = "no_trusted_root"  # no path to a root we trust
+    CERTIFICATE_EXPIRED = "certificate_expired"
+    CERTIFICATE_NOT_YET_VALID = "certificate_not_yet_valid"
+    CHAIN_PROBLEM = "chain_problem"  # a path exists but could not be validated (usage, policy, revocation data)
+
+
+STATE_TEXT: dict[SignatureState, tuple[str, str]] = {
+    SignatureState.VALID: ("有效", "valid"),
+    SignatureState.UNTRUSTED: ("签名完好但证书不受信任", "intact, but the certificate is not trusted"),
+    SignatureState.MODIFIED: ("签名后被改动", "changed after signing"),
+    SignatureState.INVALID: ("无效", "INVALID"),
+}
+
+REASON_TEXT: dict[Reason, tuple[str, str]] = {
+    Reason.TAMPERED: ("签名后文件内容被篡改", "the signed content was altered"),
+    Reason.BAD_SIGNATURE: ("签名值与证书不符", "the signature value does not match the certificate"),
+    Reason.WEAK_ALGORITHM: ("使用了已不安全的算法（如 SHA-1）", "it uses an algorithm too weak to rely on (e.g. SHA-1)"),
+    Reason.REVOKED: ("签名证书已被吊销", "the signer's certificate is revoked"),
+    Reason.INCOMPLETE_COVERAGE: ("签名未覆盖完整的文件修订", "the signature does not cover a whole revision"),
+    Reason.UNREADABLE: ("签名数据无法读取", "the signature cannot be read"),
+    Reason.DISALLOWED_CHANGES: ("签名后有签名不允许的改动", "changes after signing that the signature does not allow"),
+    Reason.NO_TRUSTED_ROOT: ("证书链不到受信任的根证书", "the certificate does not chain to a trusted root"),
+    Reason.CERTIFICATE_EXPIRED: ("签名证书已过期", "the signer's certificate has expired"),
+    Reason.CERTIFICATE_NOT_YET_VALID: ("签名证书尚未生效", "the signer's certificate is not yet valid"),
+    Reason.CHAIN_PROBLEM: ("证书链无法验证", "the certificate chain could not be validated"),
+}
+
+# pyHanko's AdES sub-indications (trust_problem_indic) that mean the signature fails, not just trust.
+_WEAK = frozenset({"CRYPTO_CONSTRAINTS_FAILURE", "CRYPTO_CONSTRAINTS_FAILURE_NO_POE"})
+_REVOKED = frozenset({"REVOKED", "REVOKED_NO_POE", "REVOKED_CA_NO_POE"})
+_INVALID = frozenset({"FORMAT_FAILURE", "HASH_FAILURE", "SIG_CRYPTO_FAILURE"})
+_EXPIRED = frozenset({"EXPIRED", "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED"})
 
 
 @dataclass
@@ -65,21 +122,53 @@ class SignatureReport:
     spots: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     algorithm: str | None = None  # the signer's key: "SM2", "RSA", "EC"
+    revoked: bool = False
+    unreadable: bool = False
 
     @property
     def changed_after_signing(self) -> bool:
         return self.coverage != "entire_file"
 
+    def judgement(self) -> tuple[SignatureState, Reason | None]:
+        """The state and, unless valid, why — INVALID is never folded into "untrusted"."""
+        indic = self.trust_problem or ""
+        if self.unreadable:
+            return SignatureState.INVALID, Reason.UNREADABLE
+        if not self.intact:
+            return SignatureState.INVALID, Reason.TAMPERED
+        if not self.valid or indic in _INVALID:
+            return SignatureState.INVALID, Reason.BAD_SIGNATURE
+        if indic in _WEAK:
+            return SignatureState.INVALID, Reason.WEAK_ALGORITHM
+        if self.revoked or indic in _REVOKED:
+            return SignatureState.INVALID, Reason.REVOKED
+        if self.coverage == "partial":
+            return SignatureState.INVALID, Reason.INCOMPLETE_COVERAGE
+        if self.modifications_ok is False:
+            return SignatureState.MODIFIED, Reason.DISALLOWED_CHANGES
+        if not self.trusted:
+            if indic in _EXPIRED:
+                return SignatureState.UNTRUSTED, Reason.CERTIFICATE_EXPIRED
+            if indic == "NOT_YET_VALID":
+                return SignatureState.UNTRUSTED, Reason.CERTIFICATE_NOT_YET_VALID
+            if indic in ("", "NO_CERTIFICATE_CHAIN_FOUND"):
+                return SignatureState.UNTRUSTED, Reason.NO_TRUSTED_ROOT
+            return SignatureState.UNTRUSTED, Reason.CHAIN_PROBLEM
+        return SignatureState.VALID, None
+
+    @property
+    def state(self) -> SignatureState:
+        return self.judgement()[0]
+
+    @property
+    def state_reason(self) -> Reason | None:
+        """Why the state is not ``valid`` (``None`` when it is)."""
+        return self.judgement()[1]
+
     @property
     def status(self) -> str:
         """valid / untrusted / modified / invalid — the one word a person needs."""
-        if not (self.intact and self.valid) or self.coverage == "partial":
-            return "invalid"
-        if self.modifications_ok is False:
-            return "modified"
-        if not self.trusted:
-            return "untrusted"
-        return "valid"
+        return self.state.value
 
     def to_dict(self) -> dict[str, Any]:
         def iso(v: datetime | None) -> str | None:
@@ -87,6 +176,7 @@ class SignatureReport:
 
         return {
             "field": self.field, "seal": self.seal_name, "reason": self.reason, "status": self.status,
+            "status_reason": self.state_reason.value if self.state_reason else None,
             "signer": self.signer, "organization": self.organization, "uscc": self.uscc, "issuer": self.issuer,
             "certificate_not_before": iso(self.cert_not_before), "certificate_not_after": iso(self.cert_not_after),
             "signing_time": iso(self.signing_time), "timestamp": iso(self.timestamp),
@@ -120,32 +210,24 @@ def _text(obj: Any, key: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def _widgets(reader: Any, sig_field: Any) -> list[dict[str, Any]]:
+def _widgets(doc: OpenedPdf, sig_field: Any) -> list[dict[str, Any]]:
     """Where this signature shows: page and centre/size in mm (visible top-left origin)."""
     from pyhanko.pdf_utils import generic
 
     kids = sig_field.get("/Kids") if "/Kids" in sig_field else None
     widgets = [k.get_object() for k in kids] if kids else [sig_field]
     out = []
-    page_refs: dict[Any, int] = {}
-    try:
-        count = int(reader.root["/Pages"]["/Count"])
-        for i in range(count):
-            ref, _ = reader.find_page_for_modification(i)
-            page_refs[ref.reference] = i
-    except Exception:  # noqa: BLE001 - locations are a courtesy
-        return out
     for w in widgets:
         try:
             rect = [float(v) for v in w["/Rect"]]
             p = w.raw_get("/P")
         except (KeyError, TypeError, ValueError):
             continue
-        if not isinstance(p, generic.IndirectObject) or p.reference not in page_refs:
+        index = doc.page_index(p) if isinstance(p, generic.IndirectObject) else None
+        if index is None:
             continue
         if abs(rect[2] - rect[0]) < 0.01 or abs(rect[3] - rect[1]) < 0.01:
             continue
-        index = page_refs[p.reference]
         box = page_box(p.get_object())
         corners = [box.to_visible(x, y) for x in (rect[0], rect[2]) for y in (rect[1], rect[3])]
         xs, ys = [c[0] for c in corners], [c[1] for c in corners]
@@ -155,9 +237,10 @@ def _widgets(reader: Any, sig_field: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _report(emb: Any, status: Any, reader: Any) -> SignatureReport:
+def _report(emb: Any, status: Any, doc: OpenedPdf) -> SignatureReport:
     from zhenglian.pki import sm2validate
 
+    reader = doc.reader
     cert = emb.signer_cert
     info = None
     try:
@@ -205,9 +288,10 @@ def _report(emb: Any, status: Any, reader: Any) -> SignatureReport:
         modification_level=level.name.lower() if level is not None else None,
         modifications_ok=status.docmdp_ok,
         certification=certification,
-        spots=_widgets(reader, sig_field),
+        spots=_widgets(doc, sig_field),
         problems=problems,
         algorithm=sm2validate.algorithm_name(cert),
+        revoked=bool(getattr(status, "revoked", False)),
     )
 
 
@@ -224,24 +308,59 @@ def _is_certification(reader: Any, emb: Any) -> bool:
 
 def verify_pdf(source: Source, trust: Sequence[x509.Certificate] = (), *, password: str | None = None,
                other_certs: Sequence[x509.Certificate] = (), allow_fetching: bool = False) -> list[SignatureReport]:
-    """Report on every signature of the document (timestamps-only signatures excluded)."""
+    """Report on every signature of the document (timestamps-only signatures excluded).
+
+    The document is read strictly when it can be; if validating an older
+    revision meets a strict-syntax slip (a revision the signer's update no
+    longer references, e.g. an /Info with a repeated key), it is read again
+    leniently, as when signing.
+    """
+    try:
+        return _verify(source, trust, password, other_certs, allow_fetching, lenient=False)
+    except _ReadLeniently:
+        return _verify(source, trust, password, other_certs, allow_fetching, lenient=True)
+
+
+class _ReadLeniently(Exception):
+    pass
+
+
+def _strict_slip(exc: BaseException) -> bool:
+    from pyhanko.pdf_utils.misc import PdfStrictReadError
+
+    cur: BaseException | None = exc
+    for _ in range(8):
+        if cur is None:
+            return False
+        if isinstance(cur, PdfStrictReadError):
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _verify(source: Source, trust: Sequence[x509.Certificate], password: str | None,
+            other_certs: Sequence[x509.Certificate], allow_fetching: bool, *, lenient: bool) -> list[SignatureReport]:
     from pyhanko.sign.validation import validate_pdf_signature
 
-    with open_pdf(source, password, for_signing=False) as doc:
+    with open_pdf(source, password, for_signing=False, lenient=lenient) as doc:
         vc = validation_context(trust, other_certs, allow_fetching=allow_fetching)
         reports = []
         try:
             sigs = list(doc.reader.embedded_regular_signatures)
         except Exception as exc:  # noqa: BLE001
+            if doc.strict and _strict_slip(exc):
+                raise _ReadLeniently from None
             raise errors.DocumentCorrupt(path=doc.name, detail=type(exc).__name__) from None
         for emb in sigs:
             try:
                 status = validate_pdf_signature(emb, signer_validation_context=vc, ts_validation_context=vc)
             except Exception as exc:  # noqa: BLE001 - one unreadable signature must not hide the others
+                if doc.strict and _strict_slip(exc):
+                    raise _ReadLeniently from None
                 log.warning("signature %s could not be validated", emb.field_name, exc_info=exc)
                 reports.append(_broken(emb, doc.reader, exc))
                 continue
-            reports.append(_report(emb, status, doc.reader))
+            reports.append(_report(emb, status, doc))
         return reports
 
 
@@ -251,7 +370,7 @@ def _broken(emb: Any, reader: Any, exc: BaseException) -> SignatureReport:
         uscc=None, issuer=None, cert_not_before=None, cert_not_after=None, signing_time=None, timestamp=None,
         timestamp_valid=None, timestamp_trusted=None, intact=False, valid=False, trusted=False,
         trust_problem=None, coverage="partial", modification_level=None, modifications_ok=None,
-        certification=None, spots=[], problems=[f"unreadable: {type(exc).__name__}"])
+        certification=None, spots=[], problems=[f"unreadable: {type(exc).__name__}"], unreadable=True)
 
 
 def default_trust(*, demo: bool, extra: Sequence[Path] = ()) -> list[x509.Certificate]:

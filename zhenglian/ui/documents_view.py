@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -35,6 +36,33 @@ from zhenglian.ui.workers import run_async
 log = logging.getLogger(__name__)
 
 STATUS_COLOR = {"valid": "#15803d", "untrusted": "#b45309", "modified": "#b91c1c", "invalid": "#b91c1c"}
+
+
+def report_texts() -> tuple[dict[str, str], dict[str, str]]:
+    """Operator words for each :class:`~zhenglian.pdf.verify.SignatureState` and each
+    :class:`~zhenglian.pdf.verify.Reason` (why it is not valid) — INVALID is never shown as "untrusted"."""
+    q = QCoreApplication
+    words = {
+        "valid": q.translate("DocumentsView", "valid"),
+        "untrusted": q.translate("DocumentsView", "valid, but the signer's CA is not trusted"),
+        "modified": q.translate("DocumentsView", "changed after signing"),
+        "invalid": q.translate("DocumentsView", "INVALID"),
+    }
+    reasons = {
+        "tampered": q.translate("DocumentsView", "the signed content was altered"),
+        "bad_signature": q.translate("DocumentsView", "the signature does not match the signer's certificate"),
+        "weak_algorithm": q.translate("DocumentsView", "it uses an algorithm too weak to rely on (such as SHA-1)"),
+        "revoked": q.translate("DocumentsView", "the signer's certificate is revoked"),
+        "incomplete_coverage": q.translate("DocumentsView", "the signature does not cover the whole document"),
+        "unreadable": q.translate("DocumentsView", "the signature cannot be read"),
+        "disallowed_changes": q.translate("DocumentsView",
+                                          "the document was changed in a way this signature does not allow"),
+        "no_trusted_root": q.translate("DocumentsView", "the certificate does not lead to a trusted root certificate"),
+        "certificate_expired": q.translate("DocumentsView", "the signer's certificate has expired"),
+        "certificate_not_yet_valid": q.translate("DocumentsView", "the signer's certificate is not yet valid"),
+        "chain_problem": q.translate("DocumentsView", "the certificate chain could not be checked"),
+    }
+    return words, reasons
 
 
 def is_pdf_drop(event: QDragEnterEvent | QDropEvent) -> Path | None:
@@ -133,8 +161,7 @@ class DocumentsView(QWidget):
         if not reports:
             self.report.setHtml(self.tr("<p>This document has no signature.</p>"))
             return
-        words = {"valid": self.tr("valid"), "untrusted": self.tr("valid, but the signer's CA is not trusted"),
-                 "modified": self.tr("changed after signing"), "invalid": self.tr("INVALID")}
+        words, reasons = report_texts()
         parts = []
         for i, r in enumerate(reports, 1):
             when = r.timestamp or r.signing_time
@@ -147,6 +174,9 @@ class DocumentsView(QWidget):
                 (self.tr("Changed after signing"), self.tr("no") if not r.changed_after_signing
                  else (r.modification_level or "?")),
             ]
+            why = r.state_reason
+            if why is not None:
+                rows.insert(0, (self.tr("Why"), reasons.get(why.value, why.value)))
             table = "".join(f"<tr><td style='color:gray'>{k}</td><td>{v}</td></tr>" for k, v in rows)
             parts.append(f"<h3>{self.tr('Signature {n}').format(n=i)}: "
                          f"<span style='color:{STATUS_COLOR[r.status]}'>{words[r.status]}</span></h3>"
