@@ -18,6 +18,7 @@ import pdfhelpers as ph
 import pytest
 
 from zhenglian import errors
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf.seal import SealPicture
 from zhenglian.pdf.sign import prepare
@@ -202,9 +203,8 @@ def test_certificate_validity_checked_before_login(case: str, softhsm_conf: Path
         expected = errors.CertificateNotYetValid
     try:
         ctx, key = ph.find_key(label)
-        module = ctx.tokens.module_for(key)
         with pytest.raises(expected):
-            keysign.precheck(module, key, None)
+            keysign.precheck(KeyHandle(ctx.tokens.module_for(key), key, None))
         with pytest.raises(expected), ph.key_batch(label, pin="wrong-pin-never-sent", seal=SEAL):
             pass
     finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,8 +28,13 @@ def same_file(a: Path, b: Path) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_output(target: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
-    """Yield a read/write file; on clean exit it becomes ``target``, else it vanishes."""
+def atomic_output(target: Path, mode: int = 0o644,
+                  before_publish: Callable[[Path], None] | None = None) -> Iterator[BinaryIO]:
+    """Yield a read/write file; on clean exit it becomes ``target``, else it vanishes.
+
+    ``before_publish(tmp)`` runs once the bytes are on disk and before the rename (the
+    seal-use register commits its entry there); if it raises, nothing is published.
+    """
     target = Path(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +49,8 @@ def atomic_output(target: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
         fh.close()
         with contextlib.suppress(OSError):
             os.chmod(tmp, mode)
+        if before_publish is not None:
+            before_publish(Path(tmp))
         os.replace(tmp, target)
     except BaseException:
         fh.close()

@@ -30,6 +30,7 @@ from typing import Any
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
+from zhenglian.register.recorder import SealRecorder
 from zhenglian.server.models import Placement, Task
 from zhenglian.server.session import ServerSession
 from zhenglian.tasks import sealpick
@@ -281,6 +282,7 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
             order[tid] = i
         result.outcomes = list(by_id.values())
         seals = pipeline.gather_seals(h, p11, lambda: session.call(p11, client.seals))
+        recorder = SealRecorder(h, "task", server=client.origin)
         uploader = _Uploader(outbox, client, on_upload)
         uploader.start()
         fetch_failures = 0
@@ -313,7 +315,7 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
                         if moved is not None and not task.placement.anchor_text:
                             task = dataclasses.replace(task, placement=moved)
                         entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task,
-                                                           sealpick.pick(seals, task))
+                                                           sealpick.pick(seals, task), recorder)
                         fetch_failures = 0
                     except KEY_FAILURES as exc:
                         outcome.state, outcome.error = FAILED, exc
