@@ -15,21 +15,37 @@ the test's pipe.  It is announced loudly at start and at each use.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 
 from zhenglian import errors
-from zhenglian.bridge import protocol, testhook
+from zhenglian.bridge import protocol
 from zhenglian.bridge.jobs import DONE, BridgeJobs, Job, SignRequestInfo
 from zhenglian.bridge.service import BridgeService
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.ui.marshal import GuiCaller, ThreadedPrompter
 
+if TYPE_CHECKING:
+    from zhenglian.bridge import testhook
+
 log = logging.getLogger(__name__)
+
+
+def _test_hooks() -> testhook.TestHooks | None:
+    """The test hooks if asked for; never in a packaged build (where the module is not even shipped)."""
+    if getattr(sys, "frozen", False):
+        return None
+    try:
+        hooks_module = importlib.import_module("zhenglian.bridge.testhook")
+    except ImportError:
+        return None
+    return hooks_module.from_env()
 
 def _hooked_prompter(key: KeyInfo, parent: Any, hooks: testhook.TestHooks) -> Any:
     """TEST HOOK: the real DialogPrompter, whose PIN dialog is filled from the test's pipe."""
@@ -84,7 +100,7 @@ class BridgeHandle:
 def attach_bridge(tray_app: Any) -> BridgeHandle:
     """Start the loopback service for the signing web page (call on the GUI thread)."""
     ctx = tray_app.ctx
-    hooks = testhook.from_env()
+    hooks = _test_hooks()
     if hooks is not None:
         hooks.announce()
     stop = threading.Event()
