@@ -775,6 +775,10 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>还可尝试 %1 次（共 %2 次）</translation>
     </message>
     <message>
+        <source>At most %1 of %2 tries left</source>
+        <translation>最多还可尝试 %1 次（共 %2 次）</translation>
+    </message>
+    <message>
         <source>About %1 of %2 tries left</source>
         <translation>约还可尝试 %1 次（共 %2 次）</translation>
     </message>

@@ -92,8 +92,11 @@ class PinTexts(QObject):
             return self.tr("The SO PIN is locked.") if st.so else self.tr("The PIN is locked.")
         if st.final_try:
             return self.tr("Last try: one more wrong PIN locks the key.")
-        if st.exact:
+        if st.counted_by_key:
             return self.tr("%1 of %2 tries left").replace("%1", str(st.tries_left)).replace("%2", str(st.max_tries))
+        if st.exact:  # our own count: wrong tries made elsewhere are not in it
+            return (self.tr("At most %1 of %2 tries left")
+                    .replace("%1", str(st.tries_left)).replace("%2", str(st.max_tries)))
         return self.tr("About %1 of %2 tries left").replace("%1", str(st.tries_left)).replace("%2", str(st.max_tries))
 
     def rule(self, r: pinpolicy.RuleResult, policy: PinPolicy) -> str:
