@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 from pkcs11.constants import TokenFlag
 
 from zhenglian.tokens import pin
