@@ -136,3 +136,26 @@ def test_policy_rules_take_characters_not_a_str() -> None:
     with pytest.raises(Exception):  # noqa: B017 - PinPolicyViolation
         pinpolicy.check_entry(PinBuffer("中中中中"), policy)
     pinpolicy.check_new(PinBuffer(PIN), policy, PinBuffer("12345678"), PinBuffer(PIN))
+
+
+def test_no_copy_of_the_pin_is_left_in_memory_after_a_change() -> None:
+    """scripts/pin_memory_check.py, once: the real dialogs in a child, then its memory searched."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/PID/mem")
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root))
+    r = subprocess.run([sys.executable, "scripts/pin_memory_check.py", "--at", "1", "--json"], cwd=root,
+                       env=env, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0 and "PermissionError" in r.stderr:
+        pytest.skip("no permission to read another process's memory here")
+    assert r.returncode == 0, r.stderr[-2000:]
+    (counts,) = json.loads(r.stdout)
+    assert counts["scanned_mb"] > 5
+    assert {k: v for k, v in counts.items() if k.endswith(("utf8", "utf16"))} == \
+        {"old_utf8": 0, "old_utf16": 0, "new_utf8": 0, "new_utf16": 0}
