@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
 def _child_command(path: Path) -> list[str]:
     if getattr(sys, "frozen", False):
         return [sys.executable, PROBE_FLAG, str(path)]
-    return [sys.executable, "-m", "zhenglian.tokens.probe", str(path)]
+    # -P: the current directory is not put on sys.path (a folder of downloads is no package source).
+    return [sys.executable, "-P", "-m", "zhenglian.tokens.probe", str(path)]
 
 
 def _signal_name(returncode: int) -> str:
