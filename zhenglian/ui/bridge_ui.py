@@ -19,7 +19,7 @@ import importlib
 import logging
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
@@ -31,14 +31,15 @@ from zhenglian.bridge.service import BridgeService
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.ui.marshal import GuiCaller, ThreadedPrompter
 
-if TYPE_CHECKING:
-    from zhenglian.bridge import testhook
-
 log = logging.getLogger(__name__)
 
 
-def _test_hooks() -> testhook.TestHooks | None:
-    """The test hooks if asked for; never in a packaged build (where the module is not even shipped)."""
+def _test_hooks() -> Any:
+    """zhenglian.bridge.testhook.TestHooks if asked for, else None.
+
+    Never in a packaged build: build.spec leaves the module out (so it is imported by
+    name here, never statically), and it refuses to act when frozen.
+    """
     if getattr(sys, "frozen", False):
         return None
     try:
@@ -47,7 +48,7 @@ def _test_hooks() -> testhook.TestHooks | None:
         return None
     return hooks_module.from_env()
 
-def _hooked_prompter(key: KeyInfo, parent: Any, hooks: testhook.TestHooks) -> Any:
+def _hooked_prompter(key: KeyInfo, parent: Any, hooks: Any) -> Any:
     """TEST HOOK: the real DialogPrompter, whose PIN dialog is filled from the test's pipe."""
     from zhenglian.ui.pin_dialogs import DialogPrompter, PinDialog
 
