@@ -189,7 +189,9 @@ def probe_in_child(path: Path, timeout_s: float = PROBE_TIMEOUT_S) -> ProbeResul
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     try:
         proc = subprocess.run(_child_command(path), capture_output=True, timeout=timeout_s, env=env,
-                              stdin=subprocess.DEVNULL, check=False)
+                              stdin=subprocess.DEVNULL, check=False,
+                              # Windows: no console window flashes up when the tray app probes
+                              creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
     except subprocess.TimeoutExpired:
         return ProbeResult(False, f"no answer within {timeout_s:.0f} s", final=False)
     except OSError as exc:
