@@ -175,6 +175,9 @@ def test_cli_with_a_null_list_module_still_lists_the_demo_keys(run_cli, demo_key
     (user,) = [m for m in report["user_modules"] if m["path"] == str(bad)]
     assert user["loaded"] is False and user["error"]["error"] == "driver_invalid"
     assert len(report["keys"]) >= 3
+    serial = next(p.serial for p in demo_keys)
+    r = run_cli("pin", "status", "--key", serial, "--json", "--module", str(bad))
+    assert r.returncode == 0, r.stderr
     # in the settings' extra modules (as the tray app reads them at every start)
     home = tmp_path / "home"
     home.mkdir()
@@ -185,7 +188,6 @@ def test_cli_with_a_null_list_module_still_lists_the_demo_keys(run_cli, demo_key
     assert {k["label"] for k in json.loads(r.stdout)["keys"]} >= labels
     text = run_cli("doctor", env=env)
     assert text.returncode == 0 and "libnulllist.so" in text.stdout and "NULL" in text.stdout, text.stdout
-    serial = next(p.serial for p in demo_keys)
     r = run_cli("pin", "status", "--key", serial, "--json", env=env)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
