@@ -285,6 +285,13 @@ class Outbox:
 
     def _clean_orphans(self) -> None:
         now = time.time()
+        # Signing temp files (tasks/signer.py and pdf/outfile.py write into tmp/) left by a
+        # kill -9 or a full disk: nothing reads them again.
+        from zhenglian.pdf.outfile import sweep_stale_parts
+
+        tmp = self.root / "tmp"
+        for pattern in ("*.part", ".task-*.pdf"):
+            sweep_stale_parts(tmp, pattern, ORPHAN_AGE_S, now)
         for pdf in self.queue_dir.glob("*.pdf"):
             if pdf.with_suffix(".json").exists():
                 continue
