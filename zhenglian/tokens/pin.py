@@ -135,7 +135,7 @@ class PinStatus:
         made elsewhere (the vendor's client, another computer) are not in it, so it is
         an upper bound ("at most"), never stated as exact.
         """
-        return self.locked or self._final_flag
+        return self.key_tries is not None or self.locked or self._final_flag
 
     def describe_zh(self) -> str:
         who = "管理员 PIN" if self.so else "PIN"
@@ -223,7 +223,8 @@ def failure(rv: int, h: KeyHandle, so: bool) -> errors.ZhenglianError:
             log.warning("key %s: wrong %s PIN; now locked", key.serial, who)
             return locked_error(manifest, so)
         log.warning("key %s: wrong %s PIN, %d tries left", key.serial, who, after.tries_left)
-        return errors.WrongSoPin(tries_left=after.tries_left) if so else errors.WrongPin(tries_left=after.tries_left)
+        cls = errors.WrongSoPin if so else errors.WrongPin
+        return cls(tries_left=after.tries_left, exact=after.counted_by_key)
     if rv == p11raw.CKR_PIN_LOCKED:
         pincounter.record_locked(key.serial, max_tries, so)
         log.warning("key %s: %s PIN locked (CKR_PIN_LOCKED)", key.serial, "SO" if so else "user")
