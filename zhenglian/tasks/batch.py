@@ -29,6 +29,7 @@ from enum import StrEnum
 from typing import Any
 
 from zhenglian import errors
+from zhenglian.backoff import Backoff
 from zhenglian.keys.handle import KeyHandle
 from zhenglian.register.recorder import SealRecorder
 from zhenglian.server.models import Placement, Task
@@ -190,7 +191,7 @@ class _Uploader(threading.Thread):
             self._wake.clear()
 
     def run(self) -> None:
-        delay = 0.5
+        wait = Backoff(0.5, 5.0)
         while True:
             if self._expired():
                 return
@@ -211,15 +212,14 @@ class _Uploader(threading.Thread):
                 # Try the others before this one again: one bad answer must not block the queue.
                 self.last_error = exc
                 self.on_result(entry, "retrying", exc)
-                self._sleep(delay)
-                delay = min(5.0, delay * 2)
+                self._sleep(wait.next())
                 self.queue.put(entry)
                 continue
             except Exception as exc:  # noqa: BLE001 - the thread must not die silently
                 log.exception("upload of %s failed unexpectedly", entry.task_id)
                 self.last_error = errors.ZhenglianError(detail=type(exc).__name__)
                 continue
-            delay = 0.5
+            wait.reset()
             self.on_result(entry, outcome, None)
 
 
