@@ -24,8 +24,8 @@ from zhenglian.pdf.seal import SealPicture
 from zhenglian.pdf.sign import prepare
 from zhenglian.pdf.verify import verify_pdf
 
-pytestmark = pytest.mark.skipif(not (ph.have_poppler() and ph.have_cjk_font()),
-                                reason="needs poppler-utils and fonts-noto-cjk")
+pytestmark = pytest.mark.requires(ph.have_poppler() and ph.have_cjk_font(),
+                                  reason="needs poppler-utils and fonts-noto-cjk")
 
 SEAL = SealPicture(ph.seal_png(), 42.0, 42.0, "合同专用章")
 
