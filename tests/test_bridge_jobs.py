@@ -126,8 +126,15 @@ def test_no_login_yet_one_pin_then_confirm_sign_upload(reference_server, demo_ke
     tid = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("贷款合同",))[0]
     h = Harness(reference_server, tmp_path, [SZCA.label], [SZCA.user_pin])
     ticket = h.ticket(tid, SZCA.uscc)
+    from zhenglian.register import Register
+
+    before = Register.open().head().seq
     out = h.run(h.request(tid, ticket, SZCA.uscc))
     assert out["state"] == DONE, out
+    # The seal-use register has exactly this one use, from the page, with the signed file's hash.
+    (entry,) = [e for e in Register.open().list() if e.seq > before]
+    assert entry.use.origin == "web" and entry.use.web_origin == PAGE and entry.use.task_id == tid
+    assert entry.use.outcome == "signed" and entry.use.output_sha256 == out["result"]["sha256"]
     assert out["result"]["status"] == "signed" and out["result"]["task_id"] == tid
     # One PIN: asked to log in (the task is only readable after), kept for the signing, then the confirmation.
     assert h.events == ["pin", "confirm"]
