@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from zhenglian import errors
-from zhenglian.cli.output import line, print_json
+from zhenglian.cli.output import err, line, print_json
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf import sealchoice
 from zhenglian.services import Context
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
                 problems.append(exc)
         if problems:
             for exc in problems[1:]:
-                print(exc.user_message(), file=sys.stderr)
+                err(exc.user_message())
             raise problems[0]
         keysign.precheck(module, key, manifest, confirmed_final_try=args.confirm_final_try)
         pin = read_pin(args)
