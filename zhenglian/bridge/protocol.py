@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from zhenglian import errors
+from zhenglian import errors, safejson
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +211,7 @@ def parse_sign_request(body: bytes, origin: str, allowed: frozenset[str],
         return errors.BridgeBadRequest(detail_zh=zh, detail_en=en)
 
     try:
+        safejson.check_depth(body, 2)  # a flat object: measured without recursion before parsing
         data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad("不是有效的 JSON", "not valid JSON") from None

@@ -31,6 +31,7 @@ import httpx
 from zhenglian import __version__, errors, safejson
 from zhenglian.server import models, transport
 from zhenglian.server.protocol import API_PREFIX
+from zhenglian.textsafe import terminal_safe
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -287,13 +288,15 @@ class ServerClient:
         def read(response: httpx.Response) -> bytes:
             declared = response.headers.get("Content-Length")
             if declared is not None and declared.strip() != str(size):
-                log.info("download of %s: Content-Length %s, the task says %d", task.id, declared[:20], size)
+                log.info("download of %s: Content-Length %s, the task says %d", terminal_safe(task.id, limit=80),
+                         terminal_safe(declared, limit=20), size)
                 raise errors.TaskDocumentMismatch(title=task.title)
             data = bytearray()
             digest = hashlib.sha256()
             for chunk in response.iter_raw():
                 if len(data) + len(chunk) > size:
-                    log.info("download of %s: longer than the %d bytes the task declares; stopped", task.id, size)
+                    log.info("download of %s: longer than the %d bytes the task declares; stopped",
+                             terminal_safe(task.id, limit=80), size)
                     raise errors.TaskDocumentMismatch(title=task.title)
                 data += chunk
                 digest.update(chunk)
