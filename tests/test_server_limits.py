@@ -248,3 +248,11 @@ def test_json_depth_check_is_exact_and_iterative() -> None:
         safejson.loads(b"[[[")
     with pytest.raises(safejson.JsonTooDeep):
         safejson.loads(b"[" * 1_000_000)
+
+
+def test_request_returns_the_answer_read_within_bounds(hostile) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps({"name": "x", "api_version": 1}).encode()
+    head = f"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    server = hostile(lambda conn, state: conn.sendall(head + body))
+    response = client(server.url).request("GET", "/info", auth=False)
+    assert response.status_code == 200 and response.json() == {"name": "x", "api_version": 1}

@@ -191,6 +191,16 @@ class ServerClient:
             last = errors.ServerUnreachable(origin=self.origin, detail_zh="等待应答超时", detail_en="timed out")
         raise last
 
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The 2xx answer with its body read (at most MAX_JSON_BYTES), for callers that want a response;
+        same deadline, retries and errors as :meth:`call`."""
+
+        def read(response: httpx.Response) -> httpx.Response:
+            return httpx.Response(response.status_code, headers=response.headers,
+                                  content=read_bounded(response, MAX_JSON_BYTES), request=response.request)
+
+        return self.call(method, path, read, **kwargs)
+
     def _network_error(self, exc: httpx.HTTPError) -> tuple[errors.ZhenglianError, bool]:
         """The error to report, and whether trying again could help."""
         text = str(exc)
