@@ -111,28 +111,39 @@ def client(url: str, **kw: Any) -> api.ServerClient:
 # --- the call deadline ------------------------------------------------------------------
 
 def test_a_server_dripping_bytes_hits_the_call_deadline(hostile) -> None:  # type: ignore[no-untyped-def]
-    """One byte every "5 s" never trips the 20 s read timeout; the 45 s call deadline ends the call."""
+    """One byte every "5 s" never trips the 20 s read timeout; the 45 s call deadline ends the call.
+
+    The client's clock is the test's: each time the client looks at it (before
+    each network read) the server sends one more byte and moves it 5 s on.
+    """
     now = [0.0]
+    looked = threading.Event()
     answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n" + b"X-Drip: " + b"a" * 400
+
+    def clock() -> float:
+        looked.set()
+        return now[0]
 
     def drip(conn: socket.socket, state: dict[str, Any]) -> None:
         for byte in answer:
-            if state.get("stop") or hostile_server.stop.wait(0.02):  # the attacker's pace
-                return
-            now[0] += 5.0  # each byte arrives "5 s" after the last
+            while not looked.wait(0.1):
+                if state.get("stop") or server.stop.is_set():
+                    return
+            looked.clear()
+            now[0] += 5.0
             conn.sendall(bytes([byte]))
             state["sent"] += 1
         state["finished"] = True
 
-    hostile_server = hostile(drip)
-    c = client(hostile_server.url, retries=2, clock=lambda: now[0])
+    server = hostile(drip)
+    c = client(server.url, retries=2, clock=clock)
     with pytest.raises(errors.ServerUnreachable) as info:
         c.info()
-    hostile_server.state["stop"] = True
+    server.state["stop"] = True
     assert "超时" in info.value.message_zh()
-    assert not hostile_server.state.get("finished"), "the client read the whole dripped answer"
-    assert hostile_server.state["connections"] == 1  # no retry once the call's time is used up
-    assert hostile_server.state["sent"] < 100  # the deadline (45 s) passes at the 9th byte
+    assert not server.state.get("finished"), "the client read the whole dripped answer"
+    assert server.state["connections"] == 1  # no retry once the call's time is used up
+    assert server.state["sent"] <= api.CALL_S / 5 + 2  # the deadline passes at the 9th byte
 
 
 # --- bounded JSON ------------------------------------------------------------------------
