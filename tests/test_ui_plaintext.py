@@ -44,3 +44,14 @@ def test_banner_escapes_names_from_certificates(qtbot) -> None:  # type: ignore[
     doc = QTextDocument()
     doc.setHtml(w.banner.text())
     assert doc.toPlainText() == f"⚠ 证书即将过期：{HOSTILE}"
+
+
+def test_tray_notifications_carry_no_markup(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from zhenglian.ui import plaintext
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert plaintext.notification_safe("<a href='x'>续费</a> A&B") == "＜a href='x'＞续费＜/a＞ A＆B"
+    monkeypatch.setattr(sys, "platform", "win32")  # Windows balloons are plain text: left as they are
+    assert plaintext.notification_safe("A&B <x>") == "A&B <x>"

@@ -11,6 +11,7 @@ purpose (bold title, line breaks), each outside value goes through
 from __future__ import annotations
 
 import html
+import sys
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -25,6 +26,16 @@ def rich_escape(value: Any) -> str:
 def plain_label(label: QLabel) -> QLabel:
     label.setTextFormat(Qt.TextFormat.PlainText)
     return label
+
+
+_MARKUP = str.maketrans({"<": "＜", ">": "＞", "&": "＆"})
+
+
+def notification_safe(text: str) -> str:
+    """Text for a tray notification: on Linux the desktop's notification server may render the body as
+    markup (freedesktop ``body-markup``: a task title ``<a href=…>`` would be a link), while Qt's own
+    balloon shows it plain; the full-width ＜ ＞ ＆ read the same in both and are never markup."""
+    return text.translate(_MARKUP) if sys.platform.startswith("linux") else text
 
 
 def message(parent: QWidget | None, icon: QMessageBox.Icon, title: str, text: str) -> None:
