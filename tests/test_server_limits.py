@@ -267,3 +267,16 @@ def test_request_returns_the_answer_read_within_bounds(hostile) -> None:  # type
     server = hostile(lambda conn, state: conn.sendall(head + body))
     response = client(server.url).request("GET", "/info", auth=False)
     assert response.status_code == 200 and response.json() == {"name": "x", "api_version": 1}
+
+
+def test_est_answers_are_bounded_too(hostile) -> None:  # type: ignore[no-untyped-def]
+    from zhenglian.lifecycle import est
+
+    total = 300 * 1024 * 1024
+    head = b"HTTP/1.0 200 OK\r\nContent-Type: application/pkcs7-mime\r\n\r\n"
+    server = hostile(lambda conn, state: stream(conn, state, head, total))
+    with pytest.raises(errors.RenewalNetworkError):
+        est.simplereenroll(server.url, b"csr", b"cms")
+    assert est.cacerts(server.url) == []  # the optional call: nothing, quietly
+    server.close()
+    assert server.state["sent"] < 2 * (est.MAX_ANSWER_BYTES + 48 * 1024 * 1024)
