@@ -18,9 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from zhenglian import errors
 from zhenglian.bridge import protocol
 from zhenglian.bridge.jobs import DONE, JobTable
-from zhenglian.bridge.ratelimit import TokenBucket
+from zhenglian.bridge.ratelimit import OriginBuckets, TokenBucket
 from zhenglian.bridge.service import BridgeService
 
 ALLOWED = "https://sign.example.org"
@@ -223,10 +224,43 @@ def test_sign_refusals(bridge) -> None:  # type: ignore[no-untyped-def]
     assert httpx.get(f"{bridge.url}/v2/anything", headers=ok).status_code == 404
 
 
+@pytest.mark.parametrize("server", [
+    "https://user@sign.example.org", "https://user:pw@sign.example.org", "https://sign.example.org?x=1",
+    "https://sign.example.org/?", "https://sign.example.org#frag", "https://sign.example.org/#",
+    "https://sign.example.org/evilpath", "https://sign.example.org/evilpath/", "https://sign.example.org/a/..",
+    "https://sign.example.org\\@evil.example", "sign.example.org", " https://sign.example.org",
+    "https://sign.example.org/%2e%2e", "https://sign.example.org\t", "https://sign.example.org:99999",
+    "https://sign.example.org/api/v1",
+])
+def test_server_must_be_exactly_a_configured_signing_system(bridge, server: str) -> None:  # type: ignore[no-untyped-def]
+    r = httpx.post(f"{bridge.url}/v1/sign", headers={"Origin": ALLOWED}, json=sign_body(server=server))
+    assert (r.status_code, r.json()["error"]) == (403, "server_not_allowed")
+    assert bridge.jobs.requests == []
+
+
+def test_server_as_configured_and_equivalent_spellings_accepted() -> None:
+    s = SimpleNamespace(allowed_origins=[ALLOWED], server_url="https://gjj.example.org/sign/", ca_bundle="")
+    policy = protocol.Policy(s)
+    for server, base in [("https://sign.example.org", ALLOWED), ("https://sign.example.org/", ALLOWED),
+                         ("HTTPS://Sign.Example.org:443", ALLOWED),
+                         ("https://gjj.example.org/sign", "https://gjj.example.org/sign")]:
+        req = protocol.parse_sign_request(json.dumps(sign_body(server=server)).encode(), ALLOWED,
+                                          policy.origins(), policy.servers())
+        assert req.server == base
+    for server in ("https://gjj.example.org", "https://gjj.example.org/other", "https://sign.example.org/sign"):
+        with pytest.raises(errors.BridgeServerNotAllowed):
+            protocol.parse_sign_request(json.dumps(sign_body(server=server)).encode(), ALLOWED,
+                                        policy.origins(), policy.servers())
+    dup = b'{"server": "https://sign.example.org", "server": "https://evil.example", "taskId": "t1", ' \
+          b'"ticket": "tkt-xxxxxxxxxxxxxxxx"}'
+    with pytest.raises(errors.BridgeBadRequest):  # a duplicate member: which one would count is parser lore
+        protocol.parse_sign_request(dup, ALLOWED, policy.origins(), policy.servers())
+
+
 def test_busy_and_rate_limits() -> None:
     service, jobs = start(finish=False)
     now = [0.0]  # the buckets' clock stands still until the test moves it
-    service.requests = TokenBucket(protocol.REQUESTS_PER_S, protocol.REQUEST_BURST, clock=lambda: now[0])
+    service.requests = OriginBuckets(protocol.REQUESTS_PER_S, protocol.REQUEST_BURST, clock=lambda: now[0])
     service.signs = TokenBucket(protocol.SIGNS_PER_MIN / 60, protocol.SIGN_BURST, clock=lambda: now[0])
     try:
         codes = [httpx.post(f"{service.url}/v1/sign", headers={"Origin": ALLOWED}, json=sign_body()).status_code
@@ -234,37 +268,113 @@ def test_busy_and_rate_limits() -> None:
         # One job at a time (409), and five valid sign requests per burst (then 429).
         assert codes == [202, 409, 409, 409, 409, 429, 429, 429]
         assert len(jobs.requests) == 1
-        statuses = [httpx.get(f"{service.url}/v1/status").status_code for _ in range(60)]
+        page = {"Origin": ALLOWED}
+        statuses = [httpx.get(f"{service.url}/v1/status", headers=page).status_code for _ in range(60)]
         assert statuses == [200] * (protocol.REQUEST_BURST - 8) + [429] * 8
         now[0] += 2.5  # refilled
-        assert httpx.get(f"{service.url}/v1/status").status_code == 200
+        assert httpx.get(f"{service.url}/v1/status", headers=page).status_code == 200
         now[0] += 60
         assert httpx.post(f"{service.url}/v1/sign", headers={"Origin": ALLOWED}, json=sign_body()).status_code == 409
     finally:
         service.stop()
 
 
-def test_connection_cap_and_recovery(bridge) -> None:  # type: ignore[no-untyped-def]
-    idle = [socket.create_connection(("127.0.0.1", bridge.port)) for _ in range(protocol.MAX_CONNECTIONS)]
+def test_foreign_origins_cannot_spend_the_page_budget() -> None:
+    service, _ = start()
+    now = [0.0]  # a clock that stands still: no refill during the test
+    service.requests = OriginBuckets(protocol.REQUESTS_PER_S, protocol.REQUEST_BURST,
+                                     foreign_rate_per_s=protocol.FOREIGN_REQUESTS_PER_S,
+                                     foreign_burst=protocol.FOREIGN_BURST, clock=lambda: now[0])
     try:
-        time.sleep(0.3)
-        extra = socket.create_connection(("127.0.0.1", bridge.port), timeout=3)
-        extra.sendall(f"GET /v1/status HTTP/1.0\r\nHost: 127.0.0.1:{bridge.port}\r\n\r\n".encode())
-        assert extra.recv(100) == b""  # closed at once: every slot is taken
-        extra.close()
+        with httpx.Client(timeout=10) as c:
+            foreign = [c.get(f"{service.url}/v1/status", headers={"Origin": f"https://evil{i % 7}.example"}).status_code
+                       for i in range(120)]
+            local = [c.get(f"{service.url}/v1/status").status_code for _ in range(40)]
+            page = [c.get(f"{service.url}/v1/status", headers={"Origin": ALLOWED}).status_code
+                    for _ in range(protocol.REQUEST_BURST)]
+            other_page = c.get(f"{service.url}/v1/status", headers={"Origin": LOCAL}).status_code
+        # Foreign pages share one small budget (403 while it lasts, then 429) ...
+        assert foreign == [403] * protocol.FOREIGN_BURST + [429] * (120 - protocol.FOREIGN_BURST)
+        assert local == [200] * protocol.FOREIGN_BURST + [429] * (40 - protocol.FOREIGN_BURST)
+        # ... and the signing page still has all of its own.
+        assert page == [200] * protocol.REQUEST_BURST
+        assert other_page == 200  # each allowed origin has a bucket of its own
     finally:
-        for s in idle:
+        service.stop()
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    out = b""
+    try:
+        while chunk := sock.recv(65536):
+            out += chunk
+    except OSError:
+        pass
+    return out
+
+
+def test_dripping_connections_do_not_keep_the_page_out(bridge) -> None:  # type: ignore[no-untyped-def]
+    """Slowloris: twice as many connections as the cap, each dripping its headers; the page still gets in."""
+    stop = threading.Event()
+    head = f"GET /v1/status HTTP/1.0\r\nHost: 127.0.0.1:{bridge.port}\r\nX-Slow: ".encode()
+    drips = []
+    for _ in range(2 * protocol.MAX_CONNECTIONS):
+        s = socket.create_connection(("127.0.0.1", bridge.port), timeout=5)
+        s.sendall(head)
+        drips.append(s)
+
+    def drip() -> None:
+        while not stop.wait(0.2):
+            for s in drips:
+                try:
+                    s.send(b"a")
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=drip, daemon=True)
+    t.start()
+    try:
+        with httpx.Client(timeout=10) as c:
+            codes = [c.get(f"{bridge.url}/v1/status", headers={"Origin": ALLOWED}).status_code for _ in range(5)]
+        assert codes == [200] * 5
+        assert bridge.service._server.connection_count() <= protocol.MAX_CONNECTIONS_PER_PEER  # all from 127.0.0.1
+    finally:
+        stop.set()
+        t.join(5)
+        for s in drips:
             s.close()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{bridge.url}/v1/status", timeout=2).status_code == 200:
+
+
+def test_a_connection_dripping_its_headers_is_dropped_at_the_deadline(bridge) -> None:  # type: ignore[no-untyped-def]
+    bridge.service.header_deadline_s = 1.0
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as s:
+        s.sendall(f"GET /v1/status HTTP/1.0\r\nHost: 127.0.0.1:{bridge.port}\r\n".encode())
+        s.settimeout(0.2)  # the pace of the drip; each byte alone would satisfy a per-read timeout
+        closed = False
+        for _ in range(150):
+            try:
+                s.send(b"X")
+                if s.recv(100) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except OSError:  # reset: closed as well
+                closed = True
                 break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    else:
-        pytest.fail("the service did not recover after the idle connections closed")
+        assert closed, "a connection still sending its headers after the deadline was kept"
+
+
+def test_body_shorter_than_its_content_length_gets_400(bridge) -> None:  # type: ignore[no-untyped-def]
+    bridge.service.body_deadline_s = 1.0
+    body = json.dumps(sign_body()).encode()
+    with socket.create_connection(("127.0.0.1", bridge.port), timeout=30) as s:
+        s.sendall(f"POST /v1/sign HTTP/1.0\r\nHost: 127.0.0.1:{bridge.port}\r\nOrigin: {ALLOWED}\r\n"
+                  f"Content-Type: application/json\r\nContent-Length: {len(body) + 40}\r\n\r\n".encode() + body)
+        answer = _read_answer(s)  # the client keeps its side open: the answer must come anyway
+    assert status_line(answer) == 400
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "bad_request"
+    assert bridge.jobs.requests == []
 
 
 def test_stop_frees_the_port_and_fallback_ports() -> None:
@@ -302,7 +412,7 @@ _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow
 def _fuzz_service():  # type: ignore[no-untyped-def]
     service, jobs = start()
     # The fuzz is about parsing, not the rate limits: give it room.
-    service.requests.rate = service.requests.burst = 1e6
+    service.requests = OriginBuckets(1e6, 10**6)
     service.signs.rate = service.signs.burst = 1e6
     service.requests._tokens = service.signs._tokens = 1e6
     return service, jobs

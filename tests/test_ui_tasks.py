@@ -124,3 +124,32 @@ def test_cancelled_pin_signs_nothing(app_with_server, qtbot, reference_server) -
         timer.stop()
     assert reference_server.uploads_per_task() == {}
     assert all(t.status == "pending" for t in reference_server.store.tasks(SZCA.uscc))
+
+
+def test_a_task_title_with_markup_is_shown_as_text(app_with_server, qtbot, reference_server) -> None:  # noqa: F811
+    from PySide6.QtGui import QTextDocument
+
+    from zhenglian.reference.server import docgen
+
+    hostile = "<img src='http://evil.example/x.png'><a href='http://evil.example'>点这里</a>"
+    tpl = docgen.template("贷款合同")
+    pdf = docgen.make_pdf(tpl, SZCA.organization, SZCA.uscc, seed=9, font_dir=reference_server.data / "fonts")
+    tid = reference_server.store.add_task(SZCA.uscc, hostile, "公积金贷款", pdf, "a.pdf", "合同专用章",
+                                          dict(tpl.placement))
+    app, _ = app_with_server
+    view = app.tasks_view
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == SZCA.label))
+    qtbot.waitUntil(lambda: view.workspace.sync.summary.needs_login, timeout=20000)
+    answer = PinAnswerer(qtbot, SZCA.user_pin)
+    try:
+        view.login_btn.click()
+        qtbot.waitUntil(lambda: view.table.rowCount() == 4, timeout=30000)
+    finally:
+        answer.stop()
+    row = next(r for r in range(view.table.rowCount()) if view.table.item(r, 0).text() == hostile)
+    view.table.selectRow(row)
+    qtbot.waitUntil(lambda: getattr(view, "current_preview", None) is not None and view.current_preview.task.id == tid, timeout=30000)
+    doc = QTextDocument()
+    doc.setHtml(view.detail.text())
+    assert doc.toPlainText().startswith(hostile)  # the title as its characters: no picture, no link
+    assert "<img" not in view.detail.text()

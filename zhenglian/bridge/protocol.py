@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from zhenglian import errors, logsetup
+from zhenglian import errors, logsetup, safejson
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +33,15 @@ FALLBACK_PORTS = (21882, 21883, 21884)
 BIND_HOST = "127.0.0.1"
 
 MAX_BODY_BYTES = 4096  # a sign request is a few hundred bytes
-MAX_CONNECTIONS = 16  # handler threads at once; more connections are closed at once
-SOCKET_TIMEOUT_S = 5.0  # a client that stalls mid-request is dropped
-REQUESTS_PER_S = 30.0  # all requests together (page polling is ≈2/s)
+MAX_CONNECTIONS = 32  # handler threads at once (then the oldest connection still sending its request goes)
+MAX_CONNECTIONS_PER_PEER = 24  # from one address (then that address's oldest unfinished connection goes)
+SOCKET_TIMEOUT_S = 5.0  # one read or write that stalls this long ends the connection
+HEADER_DEADLINE_S = 5.0  # the request line and headers, from the connection's start (slowloris)
+BODY_DEADLINE_S = 5.0  # the body, from the end of the headers; a body still short then gets 400
+REQUESTS_PER_S = 30.0  # per allowed origin (page polling is ≈2/s)
 REQUEST_BURST = 60
+FOREIGN_REQUESTS_PER_S = 10.0  # every other origin together, and requests without Origin together
+FOREIGN_BURST = 20
 SIGNS_PER_MIN = 10.0  # sign requests (each may open a dialog in the client)
 SIGN_BURST = 5
 TICKET_LOG_TTL_S = 3600.0  # a ticket is redeemed within minutes; its log redaction outlives it
@@ -107,6 +112,30 @@ def allowed_origins(configured: Iterable[str], server_url: str = "") -> frozense
     return frozenset(out)
 
 
+def allowed_servers(configured: Iterable[str], server_url: str = "") -> frozenset[str]:
+    """The base URLs a page may name as ``server``: each of ``allowed_origins`` itself, and ``server_url``
+    as configured (with its path, if it has one; not its bare origin then).
+
+    Exact: a path on an allowed origin is not a signing system (the client
+    would send its bearer token there).
+    """
+    out = set(allowed_origins(configured))
+    if isinstance(server_url, str) and server_url.strip():
+        try:
+            base, _ = server_origin(server_url)
+        except errors.ZhenglianError:
+            return frozenset(out)
+        out.add(_lower_origin_part(base))
+    return frozenset(out)
+
+
+def _lower_origin_part(base: str) -> str:
+    """``HTTPS://Host/Path`` → ``https://host/Path``: scheme and host compare case-free, the path exactly."""
+    scheme, sep, rest = base.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}{sep}{host.lower()}{slash}{path}"
+
+
 class Policy:
     """The allow-list, read from the settings at each request (the settings dialog may change it)."""
 
@@ -115,6 +144,9 @@ class Policy:
 
     def origins(self) -> frozenset[str]:
         return allowed_origins(list(self.settings.allowed_origins or []), self.settings.server_url or "")
+
+    def servers(self) -> frozenset[str]:
+        return allowed_servers(list(self.settings.allowed_origins or []), self.settings.server_url or "")
 
     def is_allowed(self, origin: str | None) -> bool:
         return origin is not None and origin in self.origins()
@@ -157,14 +189,35 @@ class SignRequest:
 _FIELDS = {"server", "taskId", "ticket", "institution"}
 
 
-def parse_sign_request(body: bytes, origin: str, allowed: frozenset[str]) -> SignRequest:
-    """Validate the JSON body; BridgeBadRequest / BridgeServerNotAllowed otherwise."""
+_SERVER_CHARS_RE = re.compile(r"^https?://[\x21-\x7e]+$", re.IGNORECASE)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate member {k[:40]}")
+        out[k] = v
+    return out
+
+
+def parse_sign_request(body: bytes, origin: str, allowed: frozenset[str],
+                       servers: frozenset[str] | None = None) -> SignRequest:
+    """Validate the JSON body; BridgeBadRequest / BridgeServerNotAllowed otherwise.
+
+    ``allowed``: the allowed origins; ``servers``: the base URLs a page may
+    name (:func:`allowed_servers`; default: the allowed origins themselves).
+    The ``server`` must be written out in full (``https://`` or, on this
+    machine, ``http://``), without user, password, query or fragment, and
+    name exactly one of ``servers`` — not a path under it.
+    """
 
     def bad(zh: str, en: str) -> errors.BridgeBadRequest:
         return errors.BridgeBadRequest(detail_zh=zh, detail_en=en)
 
     try:
-        data = json.loads(body.decode("utf-8"))
+        safejson.check_depth(body, 2)  # a flat object: measured without recursion before parsing
+        data = json.loads(body.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad("不是有效的 JSON", "not valid JSON") from None
     if not isinstance(data, dict):
@@ -184,12 +237,15 @@ def parse_sign_request(body: bytes, origin: str, allowed: frozenset[str]) -> Sig
     if institution is not None and (not isinstance(institution, str) or not _USCC_RE.match(institution)):
         raise bad("institution 应为 18 位统一社会信用代码", "institution must be an 18-character USCC")
     shown = urllib.parse.quote(server[:200], safe=":/.-_~")
+    # Checked on the text as sent: normalising would drop a user, a query or a fragment silently.
+    if not _SERVER_CHARS_RE.match(server) or any(c in server for c in "@?#\\"):
+        raise errors.BridgeServerNotAllowed(server=shown)
     try:
         base, s_origin = server_origin(server)
     except errors.ZhenglianError:
         raise errors.BridgeServerNotAllowed(server=shown) from None
-    parts = urllib.parse.urlsplit(base)
-    if parts.query or parts.fragment or parts.username or parts.password or parse_origin(s_origin) not in allowed:
+    if parse_origin(s_origin) not in allowed or _lower_origin_part(base) not in (servers if servers is not None
+                                                                                 else allowed):
         raise errors.BridgeServerNotAllowed(server=shown)
     return SignRequest(origin=origin, server=base, server_origin=s_origin, task_id=task_id, ticket=ticket,
                        institution=institution)

@@ -9,12 +9,18 @@ excludes uvicorn, starlette, anyio and h11 today; uvicorn would also run an
 asyncio loop in a second thread of a Qt process.  What the stdlib server
 lacks we add here, each with a test (tests/test_bridge_service.py):
 
-- at most :data:`~.protocol.MAX_CONNECTIONS` connections are handled at once
-  (more are closed at once), each with a socket timeout, HTTP/1.0 (one
-  request per connection: no idle keep-alive threads);
+- at most :data:`~.protocol.MAX_CONNECTIONS` connections at once (and
+  :data:`~.protocol.MAX_CONNECTIONS_PER_PEER` from one address); at a cap the
+  oldest connection still sending its request is dropped for the new one,
+  so dripping connections cannot keep the page out; HTTP/1.0 (one request
+  per connection: no idle keep-alive threads);
+- deadlines for the whole request line and headers and for the body (not
+  only a per-read timeout: slowloris); a body still shorter than its
+  ``Content-Length`` at its deadline is answered 400;
 - request bodies only with ``Content-Length`` and ``application/json``, at
   most :data:`~.protocol.MAX_BODY_BYTES`;
-- token-bucket rate limits, for all requests and for sign requests;
+- token-bucket rate limits per allowed origin (other origins share one
+  bucket of their own, so they cannot spend the page's), and for sign requests;
 - exact checks of ``Host`` (DNS rebinding) and ``Origin`` (allow-list),
   exact CORS (the allowed origin echoed, never ``*``), Private Network
   Access preflights answered;
@@ -24,12 +30,14 @@ lacks we add here, each with a test (tests/test_bridge_service.py):
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
 import socketserver
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,7 +45,8 @@ from typing import Any
 
 from zhenglian import __version__, errors
 from zhenglian.bridge import protocol as p
-from zhenglian.bridge.ratelimit import TokenBucket
+from zhenglian.bridge.ratelimit import FOREIGN, OriginBuckets, TokenBucket
+from zhenglian.bridge.ratelimit import NO_ORIGIN as NO_ORIGIN_KEY
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +55,49 @@ NO_ORIGIN = "(无 Origin / no Origin)"
 DRAIN_LIMIT = 1024 * 1024  # read (and drop) at most this much of an oversized body before answering
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The connection's read side, with a deadline for the whole request, not only per read.
+
+    A per-read timeout alone lets a client that drips one byte every few
+    seconds hold a thread for ever (slowloris); here every read waits at
+    most until ``deadline`` (then TimeoutError, which ends the connection).
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self.sock = sock
+        self.deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("request deadline passed")
+        self.sock.settimeout(min(left, p.SOCKET_TIMEOUT_S))
+        return self.sock.recv_into(buf)
+
+
+class _Conn:
+    __slots__ = ("sock", "peer", "started", "reading")
+
+    def __init__(self, sock: socket.socket, peer: str) -> None:
+        self.sock, self.peer, self.started, self.reading = sock, peer, time.monotonic(), True
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    request_queue_size = p.MAX_CONNECTIONS
+    request_queue_size = 64  # the listen backlog; the connection caps are below
     # On Windows SO_REUSEADDR lets another program bind the same port; there
     # we ask for SO_EXCLUSIVEADDRUSE instead (see server_bind).
     allow_reuse_address = sys.platform != "win32"
 
     def __init__(self, port: int, service: BridgeService) -> None:
         self.service = service
-        self.slots = threading.BoundedSemaphore(p.MAX_CONNECTIONS)
+        self._conns: dict[int, _Conn] = {}
+        self._conns_lock = threading.Lock()
         super().__init__((p.BIND_HOST, port), _Handler)
 
     def server_bind(self) -> None:
@@ -66,22 +107,74 @@ class _Server(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = p.BIND_HOST, self.socket.getsockname()[1]
 
+    # --- connection caps ------------------------------------------------------------
+    #
+    # Every connection comes from this machine, the page's through the browser.
+    # A page's request arrives whole at once; a connection still sending its
+    # request after others arrived is the one to drop.  So at a cap the
+    # *oldest connection still reading its request* is closed to make room —
+    # from the same address at the per-address cap, from any address at the
+    # total cap — and a new connection is refused only when every slot is
+    # busy answering.  Dripping connections cannot keep the page out.
+
+    def _admit(self, request: socket.socket, peer: str) -> bool:
+        with self._conns_lock:
+            mine = [c for c in self._conns.values() if c.peer == peer]
+            if len(mine) >= self.service.max_connections_per_peer and not self._evict(mine):
+                return False
+            if len(self._conns) >= self.service.max_connections and not self._evict(list(self._conns.values())):
+                return False
+            self._conns[id(request)] = _Conn(request, peer)
+            return True
+
+    def _evict(self, candidates: list[_Conn]) -> bool:
+        """Close the oldest candidate still reading its request; False when none is (caller holds the lock)."""
+        reading = [c for c in candidates if c.reading]
+        if not reading:
+            return False
+        victim = min(reading, key=lambda c: c.started)
+        del self._conns[id(victim.sock)]
+        log.info("bridge: connection cap; the oldest unfinished request dropped")
+        try:
+            victim.sock.shutdown(socket.SHUT_RDWR)  # its thread's read ends; the thread closes it
+        except OSError:
+            pass
+        return True
+
+    def request_read(self, request: socket.socket) -> None:
+        """The request is read: this connection is no longer one to drop at a cap."""
+        with self._conns_lock:
+            conn = self._conns.get(id(request))
+            if conn is not None:
+                conn.reading = False
+
+    def _release(self, request: Any) -> None:
+        with self._conns_lock:
+            conn = self._conns.get(id(request))
+            if conn is not None and conn.sock is request:
+                del self._conns[id(request)]
+
+    def connection_count(self) -> int:
+        with self._conns_lock:
+            return len(self._conns)
+
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self.slots.acquire(blocking=False):
-            log.info("bridge: too many connections; one closed")
+        peer = str(client_address[0]) if isinstance(client_address, tuple) and client_address else "?"
+        if not self._admit(request, peer):
+            log.info("bridge: too many connections busy answering; one closed")
             self.shutdown_request(request)
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self.slots.release()
+            self._release(request)
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.slots.release()
+            self._release(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("bridge: connection error", exc_info=True)
@@ -95,8 +188,15 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = p.SOCKET_TIMEOUT_S
 
     _cors: str | None = None
+    _reader: _DeadlineReader
 
     # --- stdlib hooks ------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        # The request line and headers must all arrive within the header deadline.
+        self._reader = _DeadlineReader(self.connection, time.monotonic() + self.server.service.header_deadline_s)
+        self.rfile = io.BufferedReader(self._reader)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
         log.debug("bridge: " + format, *args)
@@ -122,6 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self.connection.settimeout(p.SOCKET_TIMEOUT_S)  # the reader may have left a shorter one
         self.send_response(status)
         self.send_header("Content-Type", JSON_TYPE)
         self.send_header("Content-Length", str(len(data)))
@@ -156,14 +257,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         service = self.server.service
-        if not service.requests.take():
-            raise errors.BridgeRateLimited()
-        if not p.host_ok(self.headers.get("Host"), self.server.server_port) or len(self.headers.get_all("Host") or []) > 1:
-            raise errors.BridgeHostNotAllowed()
+        if method != "POST":
+            self.server.request_read(self.connection)  # no body: the request is all here
         origins = self.headers.get_all("Origin") or []
         raw_origin = origins[0] if origins else None
         origin = p.parse_origin(raw_origin) if len(origins) == 1 else None
         allowed = service.policy.is_allowed(origin)
+        # Each allowed page has a budget of its own: other pages cannot spend it.
+        bucket = origin if allowed and origin else (NO_ORIGIN_KEY if raw_origin is None else FOREIGN)
+        if not service.requests.take(bucket):
+            raise errors.BridgeRateLimited()
+        if not p.host_ok(self.headers.get("Host"), self.server.server_port) or len(self.headers.get_all("Host") or []) > 1:
+            raise errors.BridgeHostNotAllowed()
         if raw_origin is not None and not allowed:
             raise errors.BridgeOriginNotAllowed(origin=_shown(raw_origin))
         self._cors = origin if allowed else None
@@ -195,6 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Chrome's Private Network Access: a public page asking a loopback service.
         if self.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
             headers["Access-Control-Allow-Private-Network"] = "true"
+        self.connection.settimeout(p.SOCKET_TIMEOUT_S)
         self.send_response(204)
         if self._cors:
             self.send_header("Access-Control-Allow-Origin", self._cors)
@@ -218,14 +324,26 @@ class _Handler(BaseHTTPRequestHandler):
         if len(lengths) != 1 or not lengths[0].strip().isdigit():
             raise errors.BridgeBadRequest(detail_zh="缺少 Content-Length", detail_en="Content-Length is required")
         length = int(lengths[0].strip())
+        self._reader.deadline = time.monotonic() + self.server.service.body_deadline_s
         if length > p.MAX_BODY_BYTES:
             self.close_connection = True
             self._drain(min(length, DRAIN_LIMIT))
             raise errors.BridgeTooLarge(limit=p.MAX_BODY_BYTES)
-        body = self.rfile.read(length)
+        body = bytearray()
+        try:
+            while len(body) < length:
+                chunk = self.rfile.read1(length - len(body))
+                if not chunk:
+                    break
+                body += chunk
+        except TimeoutError:
+            pass  # a body shorter than its Content-Length, and the client waits: answer, do not hang
+        self.server.request_read(self.connection)
         if len(body) != length:
-            raise errors.BridgeBadRequest(detail_zh="请求体不完整", detail_en="the body is cut short")
-        return body
+            self.close_connection = True
+            raise errors.BridgeBadRequest(detail_zh="请求体短于 Content-Length", detail_en="the body is shorter than "
+                                                                                       "its Content-Length")
+        return bytes(body)
 
     def _drain(self, n: int) -> None:
         """Read what the client sends (bounded), so it can read our answer instead of a reset."""
@@ -243,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         if origin is None:
             raise errors.BridgeOriginNotAllowed(origin=NO_ORIGIN)
         body = self._read_body()
-        req = p.parse_sign_request(body, origin, service.policy.origins())
+        req = p.parse_sign_request(body, origin, service.policy.origins(), service.policy.servers())
         if not service.signs.take():  # valid requests only: each may open a dialog
             raise errors.BridgeRateLimited()
         job = service.jobs.submit(req)
@@ -273,7 +391,12 @@ class BridgeService:
         self.configured_port = port
         self.ports = ports  # tests: exactly these ports instead of the configured one and the fallbacks
         self._keys = keys or getattr(jobs, "keys", lambda: [])
-        self.requests = TokenBucket(p.REQUESTS_PER_S, p.REQUEST_BURST)
+        self.requests = OriginBuckets(p.REQUESTS_PER_S, p.REQUEST_BURST, foreign_rate_per_s=p.FOREIGN_REQUESTS_PER_S,
+                                      foreign_burst=p.FOREIGN_BURST)
+        self.header_deadline_s = p.HEADER_DEADLINE_S
+        self.body_deadline_s = p.BODY_DEADLINE_S
+        self.max_connections = p.MAX_CONNECTIONS
+        self.max_connections_per_peer = p.MAX_CONNECTIONS_PER_PEER
         self.signs = TokenBucket(p.SIGNS_PER_MIN / 60.0, p.SIGN_BURST)
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from zhenglian import errors
-from zhenglian.cli.output import line, print_json
+from zhenglian.cli.output import err, line, print_json
 from zhenglian.manifest import Manifest, PinPolicy
 from zhenglian.services import Context
 from zhenglian.tokens import pin as pinmod
@@ -105,7 +105,7 @@ class TerminalPrompter:
         self.quiet = bool(getattr(args, "json", False))
 
     def say(self, text: str) -> None:
-        print(text, file=sys.stderr, flush=True)
+        err(text)
 
     def _read(self, prompt_zh: str, prompt_en: str) -> PinBuffer:
         if self.stdin:

@@ -18,11 +18,10 @@ Order of work, so the PIN is asked only when signing can succeed:
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from zhenglian import errors
-from zhenglian.cli.output import line, print_json
+from zhenglian.cli.output import err, line, print_json
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf import sealchoice
 from zhenglian.pdf.sign import SignResult
@@ -170,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, refused)
     except errors.ZhenglianError as exc:
         for other in refused[1:]:
-            print(other.user_message(), file=sys.stderr)
+            err(other.user_message())
         if args.json:  # a refusal is an outcome too: say it on stdout, as JSON
             print_json({"ok": False, "error": exc.to_dict(), "refused": [e.to_dict() for e in refused or [exc]],
                         "documents": []})

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 import threading
 from typing import Any
 
 from zhenglian import errors
-from zhenglian.cli.output import line, print_json
+from zhenglian.cli.output import err, line, print_json, safe
 from zhenglian.services import Context
 
 
@@ -62,10 +61,12 @@ def _workspace(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _task_line(t: Any) -> str:
-    where = t.placement.anchor_text or (f"第{t.placement.page}页" if t.placement.page > 0 else "末页")
+    """One task on one line; every value in it is the server's text, each made terminal-safe."""
+    where = safe(t.placement.anchor_text) or (f"第{t.placement.page}页" if t.placement.page > 0 else "末页")
     extra = "，骑缝章" if t.placement.cross_page else ""
-    due = f"，截止 {t.deadline}" if t.deadline else ""
-    return f"{t.id}  [{t.status_zh}] {t.title}（{t.business_type}；{t.seal_type or '印章'} @ {where}{extra}{due}）"
+    due = f"，截止 {safe(t.deadline, 40)}" if t.deadline else ""
+    return (f"{safe(t.id, 200)}  [{t.status_zh}] {safe(t.title)}（{safe(t.business_type)}；"
+            f"{safe(t.seal_type) or '印章'} @ {where}{extra}{due}）")
 
 
 def _outbox_lines(ws: Any) -> list[str]:
@@ -74,7 +75,8 @@ def _outbox_lines(ws: Any) -> list[str]:
     if queued:
         out.append(f"待上传 / waiting to upload: {len(queued)}")
     for e in failed:
-        out.append(f"被服务器拒收 / refused: {e.title or e.task_id}: {e.last_message_zh} / {e.last_message_en}")
+        out.append(f"被服务器拒收 / refused: {safe(e.title or e.task_id)}: {safe(e.last_message_zh)} / "
+                   f"{safe(e.last_message_en)}")
     return out
 
 
@@ -91,7 +93,7 @@ def run_list(args: argparse.Namespace) -> int:
                     "outbox_waiting": len(ws.outbox.pending(ws.origin)),
                     "outbox_refused": len(ws.outbox.failed(ws.origin))})
         return 0
-    line(f"{ws.origin}：{len(listing.tasks)} 个任务 / tasks ({args.status})")
+    line(f"{safe(ws.origin)}：{len(listing.tasks)} 个任务 / tasks ({args.status})")
     for t in listing.tasks:
         line(_task_line(t))
     for text in _outbox_lines(ws):
@@ -118,7 +120,8 @@ def run_sync(args: argparse.Namespace) -> int:
     else:
         line(f"已上传 / uploaded: {len(report.uploaded)}，仍待上传 / still waiting: {report.remaining}")
         for e in report.refused:
-            line(f"被拒收 / refused: {e.title or e.task_id}: {e.last_message_zh} / {e.last_message_en}")
+            line(f"被拒收 / refused: {safe(e.title or e.task_id)}: {safe(e.last_message_zh)} / "
+                 f"{safe(e.last_message_en)}")
         if listing is not None:
             line(f"待签署任务 / pending tasks: {len(listing.tasks)}")
             for t in listing.tasks:
@@ -143,8 +146,7 @@ def run_sign(args: argparse.Namespace) -> int:
         if cancel.is_set() or not started.is_set():  # at the PIN prompt: stop at once
             raise KeyboardInterrupt
         cancel.set()
-        print("正在停止：当前文件签完后停止，已签文件继续上传 / stopping after the current document",
-              file=sys.stderr, flush=True)
+        err("正在停止：当前文件签完后停止，已签文件继续上传 / stopping after the current document")
 
     def on_progress(p: batch.Progress) -> None:
         started.set()
@@ -153,9 +155,9 @@ def run_sign(args: argparse.Namespace) -> int:
         labels = {"signed": "已签署 / signed", "uploaded": "已上传 / uploaded", "failed": "失败 / failed",
                   "skipped": "跳过 / skipped"}
         if p.phase in labels:
-            text = f"[{p.index + 1}/{p.total}] {labels[p.phase]}: {p.title or p.task_id}"
+            text = f"[{p.index + 1}/{p.total}] {labels[p.phase]}: {safe(p.title or p.task_id)}"
             if p.error is not None:
-                text += f" — {p.error.message_zh()} / {p.error.message_en()}"
+                text += f" — {safe(p.error.message_zh())} / {safe(p.error.message_en())}"
             line(text)
 
     previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() \
@@ -173,8 +175,8 @@ def run_sign(args: argparse.Namespace) -> int:
     else:
         for o in result.outcomes:
             if o.state in (batch.FAILED, batch.QUEUED) and o.error is not None:
-                line(f"{o.title or o.task_id}: {batch.STATE_ZH[o.state]} — {o.error.message_zh()} / "
-                     f"{o.error.message_en()}")
+                line(f"{safe(o.title or o.task_id)}: {batch.STATE_ZH[o.state]} — {safe(o.error.message_zh())} / "
+                     f"{safe(o.error.message_en())}")
         line(result.summary_zh())
         line(result.summary_en())
     if result.ok:

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from zhenglian import __version__, errors, logsetup, paths
+from zhenglian.cli.output import err
 
 COMMANDS = ("keys", "pin", "seals", "sign", "verify", "tasks", "renew", "forms", "doctor", "demo", "register")
 
@@ -70,15 +71,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except errors.ZhenglianError as exc:
-        print(exc.user_message(), file=sys.stderr)
+        err(exc.user_message())  # may hold server text: terminal-safe
         return exc.exit_code
     except KeyboardInterrupt:
-        print(errors.PinCancelled().user_message(), file=sys.stderr)
+        err(errors.PinCancelled().user_message())
         return errors.ExitCode.CANCELLED
     except Exception as exc:  # last resort: never a traceback on screen
         log.exception("unexpected error in command %s", args.command)
-        print(errors.describe(exc), file=sys.stderr)
-        print(f"详情见日志 / details in the log: {paths.log_dir() / 'zhenglian.log'}", file=sys.stderr)
+        err(errors.describe(exc))
+        err(f"详情见日志 / details in the log: {paths.log_dir() / 'zhenglian.log'}")
         return errors.ExitCode.ERROR
 
 

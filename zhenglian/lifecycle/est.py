@@ -16,7 +16,9 @@ from zhenglian.lifecycle import pkix
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_S = 30.0
+TIMEOUT_S = 30.0  # each socket operation
+CALL_S = 60.0  # the whole request and answer, however slowly the CA sends (server/transport.py)
+MAX_ANSWER_BYTES = 1024 * 1024  # a certs-only PKCS#7 is a few KB
 AUTH_SCHEME = "CMS"
 _MAX_REASON = 200
 
@@ -24,7 +26,11 @@ _MAX_REASON = 200
 def _client(timeout: float):  # type: ignore[no-untyped-def]
     import httpx
 
-    return httpx.Client(timeout=timeout, follow_redirects=False)
+    from zhenglian.server import transport
+
+    client = httpx.Client(timeout=timeout, follow_redirects=False, headers={"Accept-Encoding": "identity"})
+    transport.install(client)
+    return client
 
 
 def _reason(response) -> str:  # type: ignore[no-untyped-def]
@@ -37,9 +43,23 @@ def _reason(response) -> str:  # type: ignore[no-untyped-def]
 def _post_or_get(method: str, url: str, timeout: float, **kwargs):  # type: ignore[no-untyped-def]
     import httpx
 
+    from zhenglian.server import transport
+    from zhenglian.server.api import read_bounded
+
     try:
-        with _client(timeout) as client:
-            return client.request(method, url, **kwargs)
+        with _client(timeout) as client, transport.deadline(transport.Deadline(CALL_S)):
+            request = client.build_request(method, url, **kwargs)
+            response = client.send(request, stream=True)
+            try:
+                # The answer read whole here, bounded: a CA's (or anyone's) 1 GB answer is refused.
+                content = read_bounded(response, MAX_ANSWER_BYTES)
+            finally:
+                response.close()
+            return httpx.Response(response.status_code, headers=response.headers, content=content,
+                                  request=request, extensions={"reason_phrase": response.extensions.get(
+                                      "reason_phrase", b"")})
+    except errors.ServerError:
+        raise errors.RenewalNetworkError(url=url, detail="应答过大 / answer too large") from None
     except httpx.TimeoutException:
         raise errors.RenewalNetworkError(url=url, detail="超时 / timeout") from None
     except httpx.TransportError as exc:

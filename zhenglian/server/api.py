@@ -3,9 +3,12 @@
 - TLS is always verified: the system's CAs plus ``settings.ca_bundle``.
   Plain http is refused except to this machine (127.0.0.1 / ::1 / localhost),
   where the tests and a local reference server run.
-- Every request has a timeout.  Network errors, timeouts and 5xx answers are
-  retried a bounded number of times with exponential backoff; a 4xx never is
-  (the server's reason is shown instead).
+- Every call has an overall deadline (retries included; not only per-read
+  timeouts: ``transport.py``), every answer a size bound, JSON a nesting
+  bound, and documents are streamed and checked against the declared size
+  as they arrive.  Network errors, timeouts and 5xx answers are retried a
+  bounded number of times with exponential backoff; a 4xx never is (the
+  server's reason is shown instead).
 - Only requests that are safe to repeat are retried: reads, and the upload,
   which the server makes idempotent (task id + content hash).  A login is
   never retried (its challenge is single-use; the caller asks for a new one).
@@ -21,17 +24,24 @@ import ssl
 import time
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from zhenglian import __version__, errors
-from zhenglian.server import models
+from zhenglian import __version__, errors, safejson
+from zhenglian.server import models, transport
 from zhenglian.server.protocol import API_PREFIX
+from zhenglian.textsafe import terminal_safe
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
+MAX_JSON_BYTES = 16 * 1024 * 1024  # a JSON answer (task lists, seals with their pictures)
+MAX_ERROR_BYTES = 64 * 1024  # the body of a 4xx/5xx, read for its reason
+CALL_S = 45.0  # a call, retries and backoff included (more for long polls and transfers, below)
+UPLOAD_S = 120.0  # at least this for an upload
+MIN_RATE_BYTES_PER_S = 256 * 1024  # transfers get CALL_S plus their size at this rate
 _LOOPBACK_NAMES = {"localhost"}
 
 
@@ -89,21 +99,33 @@ def _clean(text: Any, limit: int = 300) -> str:
 
 
 class ServerClient:
-    """One signing server, one bearer token at a time (``token``)."""
+    """One signing server, one bearer token at a time (``token``).
+
+    Bounds on every call (docs/server-api.md, "Client behaviour"): a call,
+    retries and backoff included, ends within its deadline (``call_s``; uploads,
+    downloads and long polls get more, below), whatever the server sends and
+    however slowly; a JSON answer is at most :data:`MAX_JSON_BYTES` and
+    :data:`~zhenglian.safejson.MAX_DEPTH` deep; an error body is read up to
+    :data:`MAX_ERROR_BYTES`; a document is streamed and stopped as soon as it
+    is longer than the task declares.
+    """
 
     def __init__(self, url: str, *, ca_bundle: str = "", timeout: float = 20.0, connect_timeout: float = 5.0,
-                 retries: int = 2, backoff: float = 0.5, max_backoff: float = 4.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 retries: int = 2, backoff: float = 0.5, max_backoff: float = 4.0, call_s: float = CALL_S,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
         self.base_url, self.origin = normalise_url(url)
         self.token: str | None = None
         self.retries = max(0, retries)
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.call_s = call_s
         self._sleep = sleep
+        self._clock = clock
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         verify: ssl.SSLContext | bool = ssl_context(ca_bundle) if self.base_url.startswith("https") else True
         self._http = httpx.Client(verify=verify, timeout=self.timeout, follow_redirects=False,
-                                  headers={"User-Agent": f"zhenglian/{__version__}"})
+                                  headers={"User-Agent": f"zhenglian/{__version__}", "Accept-Encoding": "identity"})
+        transport.install(self._http)
 
     def close(self) -> None:
         self._http.close()
@@ -121,40 +143,63 @@ class ServerClient:
             path = path[len(API_PREFIX):]
         return f"{self.base_url}{API_PREFIX}{path}"
 
-    def request(self, method: str, path: str, *, auth: bool = True, retry: bool = True,
-                timeout: httpx.Timeout | float | None = None, **kwargs: Any) -> httpx.Response:
-        """Send one request; returns a 2xx response or raises a ZhenglianError."""
+    def call(self, method: str, path: str, read: Callable[[httpx.Response], T], *, auth: bool = True,
+             retry: bool = True, timeout: httpx.Timeout | float | None = None, limit_s: float | None = None,
+             **kwargs: Any) -> T:
+        """Send one request and ``read`` its 2xx answer (streamed, within the call's deadline), or raise a
+        ZhenglianError.  Network failures, timeouts and 5xx are retried while the deadline allows."""
         headers = dict(kwargs.pop("headers", None) or {})
         if auth:
             if not self.token:
                 raise errors.AuthRequired(origin=self.origin)
             headers["Authorization"] = f"Bearer {self.token}"
         attempts = 1 + (self.retries if retry else 0)
+        call_deadline = transport.Deadline(limit_s if limit_s is not None else self.call_s, self._clock)
         last: errors.ZhenglianError | None = None
         for attempt in range(attempts):
             if attempt:
                 delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * (0.75 + random.random() / 2)
+                if call_deadline.left() <= delay:
+                    break  # no time left for another try
                 log.info("retrying %s %s in %.1fs after %s", method, path, delay, last.code if last else "?")
                 self._sleep(delay)
             try:
-                response = self._http.request(method, self._url(path), headers=headers,
-                                              timeout=timeout or self.timeout, **kwargs)
+                with transport.deadline(call_deadline):
+                    request = self._http.build_request(method, self._url(path), headers=headers,
+                                                       timeout=timeout or self.timeout, **kwargs)
+                    response = self._http.send(request, stream=True)
+                    try:
+                        if response.status_code >= 500:
+                            last = self._server_error(response)
+                            continue
+                        if response.status_code >= 400:
+                            raise self._refusal(response, auth)
+                        if 300 <= response.status_code < 400:
+                            raise errors.ServerError(status=str(response.status_code),
+                                                     detail_zh="服务器要求重定向（不跟随）",
+                                                     detail_en="the server redirects (not followed)")
+                        _identity_only(response)
+                        return read(response)
+                    finally:
+                        response.close()
             except httpx.HTTPError as exc:
                 last, retryable = self._network_error(exc)
                 if not retryable:
                     raise last from None
                 continue
-            if response.status_code >= 500:
-                last = self._server_error(response)
-                continue
-            if response.status_code >= 400:
-                raise self._refusal(response, auth)
-            if 300 <= response.status_code < 400:
-                raise errors.ServerError(status=str(response.status_code), detail_zh="服务器要求重定向（不跟随）",
-                                         detail_en="the server redirects (not followed)")
-            return response
-        assert last is not None
+        if last is None:
+            last = errors.ServerUnreachable(origin=self.origin, detail_zh="等待应答超时", detail_en="timed out")
         raise last
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The 2xx answer with its body read (at most MAX_JSON_BYTES), for callers that want a response;
+        same deadline, retries and errors as :meth:`call`."""
+
+        def read(response: httpx.Response) -> httpx.Response:
+            return httpx.Response(response.status_code, headers=response.headers,
+                                  content=read_bounded(response, MAX_JSON_BYTES), request=response.request)
+
+        return self.call(method, path, read, **kwargs)
 
     def _network_error(self, exc: httpx.HTTPError) -> tuple[errors.ZhenglianError, bool]:
         """The error to report, and whether trying again could help."""
@@ -181,8 +226,8 @@ class ServerClient:
     @staticmethod
     def _reason(response: httpx.Response) -> tuple[str, str, str]:
         try:
-            body = response.json()
-        except ValueError:
+            body = safejson.loads(read_bounded(response, MAX_ERROR_BYTES))
+        except (ValueError, errors.ZhenglianError, httpx.HTTPError):
             body = None
         if isinstance(body, dict) and isinstance(body.get("error"), str):
             return (_clean(body["error"], 60), _clean(body.get("message_zh") or body["error"]),
@@ -201,20 +246,29 @@ class ServerClient:
             return errors.AuthRequired(origin=self.origin)
         return errors.ServerRefused(status=response.status_code, reason=code, reason_zh=zh, reason_en=en)
 
-    def _json(self, response: httpx.Response) -> Any:
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        """The answer's JSON: at most MAX_JSON_BYTES, nested at most safejson.MAX_DEPTH deep."""
+        data = read_bounded(response, MAX_JSON_BYTES)
         try:
-            return response.json()
+            return safejson.loads(data)
+        except safejson.JsonTooDeep:
+            raise errors.ServerError(status=str(response.status_code), detail_zh="应答的 JSON 嵌套过深",
+                                     detail_en="the answer's JSON is nested too deep") from None
         except ValueError:
             raise errors.ServerError(status=str(response.status_code), detail_zh="应答不是 JSON",
                                      detail_en="the answer is not JSON") from None
 
+    def _get_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, path, self._json, **kwargs)
+
     # --- API -------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
-        return models._obj(self._json(self.request("GET", "/info", auth=False)), "info")
+        return models._obj(self._get_json("GET", "/info", auth=False), "info")
 
     def challenge(self) -> models.Challenge:
-        return models.Challenge.parse(self._json(self.request("POST", "/auth/challenge", auth=False)))
+        return models.Challenge.parse(self._get_json("POST", "/auth/challenge", auth=False))
 
     def login(self, nonce: str, certificate: bytes, chain: list[bytes], algorithm: str,
               signature: bytes) -> models.LoginResult:
@@ -223,57 +277,85 @@ class ServerClient:
         body = {"nonce": nonce, "certificate": base64.b64encode(certificate).decode(),
                 "chain": [base64.b64encode(c).decode() for c in chain], "algorithm": algorithm,
                 "signature": base64.b64encode(signature).decode()}
-        return models.LoginResult.parse(self._json(self.request("POST", "/auth/login", auth=False,
-                                                                retry=False, json=body)))
+        return models.LoginResult.parse(self._get_json("POST", "/auth/login", auth=False, retry=False, json=body))
 
     def logout(self) -> None:
-        self.request("POST", "/auth/logout", retry=False)
+        self.call("POST", "/auth/logout", lambda r: None, retry=False)
 
     def tasks(self, status: str = "pending") -> models.TaskList:
-        return models.TaskList.parse(self._json(self.request("GET", "/tasks", params={"status": status})))
+        return models.TaskList.parse(self._get_json("GET", "/tasks", params={"status": status}))
 
     def task(self, task_id: str) -> models.Task:
-        return models.Task.parse(self._json(self.request("GET", f"/tasks/{_seg(task_id)}")))
+        return models.Task.parse(self._get_json("GET", f"/tasks/{_seg(task_id)}"))
 
     def download(self, task: models.Task) -> bytes:
-        """The task's original document, checked against the task's SHA-256."""
+        """The task's original document, streamed and checked as it arrives: refused as soon as it is
+        longer than the task declares (or its Content-Length says so), then checked against the SHA-256."""
         if task.doc_size > MAX_DOCUMENT_BYTES:
             raise errors.ServerRefused(status=413, reason="too_large", reason_zh="文件过大", reason_en="file too large")
-        data = self.request("GET", f"/tasks/{_seg(task.id)}/document").content
-        if hashlib.sha256(data).hexdigest() != task.doc_sha256:
-            raise errors.TaskDocumentMismatch(title=task.title)
-        return data
+        size = max(0, task.doc_size)
+
+        def read(response: httpx.Response) -> bytes:
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.strip() != str(size):
+                log.info("download of %s: Content-Length %s, the task says %d", terminal_safe(task.id, limit=80),
+                         terminal_safe(declared, limit=20), size)
+                raise errors.TaskDocumentMismatch(title=task.title)
+            data = bytearray()
+            digest = hashlib.sha256()
+            for chunk in response.iter_raw():
+                if len(data) + len(chunk) > size:
+                    log.info("download of %s: longer than the %d bytes the task declares; stopped",
+                             terminal_safe(task.id, limit=80), size)
+                    raise errors.TaskDocumentMismatch(title=task.title)
+                data += chunk
+                digest.update(chunk)
+            if len(data) != size or digest.hexdigest() != task.doc_sha256:
+                raise errors.TaskDocumentMismatch(title=task.title)
+            return bytes(data)
+
+        return self.call("GET", f"/tasks/{_seg(task.id)}/document", read, limit_s=self._transfer_s(size))
+
+    def _transfer_s(self, size: int) -> float:
+        """The deadline of a call that moves ``size`` bytes: the usual one plus time at MIN_RATE."""
+        return self.call_s + size / MIN_RATE_BYTES_PER_S
 
     def upload(self, task_id: str, data: bytes) -> models.UploadResult:
         """PUT the signed PDF (idempotent on the server: safe to repeat)."""
         sha = hashlib.sha256(data).hexdigest()
-        response = self.request("PUT", f"/tasks/{_seg(task_id)}/signed", content=data,
-                                headers={"Content-Type": "application/pdf", "X-Content-SHA256": sha},
-                                timeout=httpx.Timeout(max(60.0, self.timeout.read or 0), connect=self.timeout.connect))
-        result = models.UploadResult.parse(self._json(response))
+        status: list[int] = []
+
+        def read(response: httpx.Response) -> Any:
+            status.append(response.status_code)
+            return self._json(response)
+
+        body = self.call("PUT", f"/tasks/{_seg(task_id)}/signed", read, content=data,
+                         headers={"Content-Type": "application/pdf", "X-Content-SHA256": sha},
+                         timeout=httpx.Timeout(max(60.0, self.timeout.read or 0), connect=self.timeout.connect),
+                         limit_s=max(UPLOAD_S, self._transfer_s(len(data))))
+        result = models.UploadResult.parse(body)
         if result.sha256 != sha or result.task_id != task_id:
-            raise errors.ServerError(status=str(response.status_code), detail_zh="服务器确认的文件与上传的不符",
+            raise errors.ServerError(status=str(status[-1] if status else "-"), detail_zh="服务器确认的文件与上传的不符",
                                      detail_en="the server confirmed a different file")
         return result
 
     def reject(self, task_id: str, reason: str) -> models.Task:
-        return models.Task.parse(self._json(self.request("POST", f"/tasks/{_seg(task_id)}/reject",
-                                                         json={"reason": reason})))
+        return models.Task.parse(self._get_json("POST", f"/tasks/{_seg(task_id)}/reject", json={"reason": reason}))
 
     def events(self, since: int, wait: float = 0) -> models.Events:
         timeout = httpx.Timeout(wait + (self.timeout.read or 20.0), connect=self.timeout.connect)
-        return models.Events.parse(self._json(self.request("GET", "/events", params={"since": since, "wait": wait},
-                                                           timeout=timeout)))
+        return models.Events.parse(self._get_json("GET", "/events", params={"since": since, "wait": wait},
+                                                  timeout=timeout, limit_s=self.call_s + max(0.0, wait)))
 
     def seals(self) -> list[models.ServerSealRecord]:
-        body = models._obj(self._json(self.request("GET", "/seals")), "seals")
+        body = models._obj(self._get_json("GET", "/seals"), "seals")
         items = body.get("seals")
         if not isinstance(items, list):
             raise models._bad("seals")
         return [models.ServerSealRecord.parse(s) for s in items]
 
     def ticket(self, task_id: str) -> str:
-        body = models._obj(self._json(self.request("POST", f"/tasks/{_seg(task_id)}/ticket", retry=False)), "ticket")
+        body = models._obj(self._get_json("POST", f"/tasks/{_seg(task_id)}/ticket", retry=False), "ticket")
         return models._str(body, "ticket")
 
     def check_ticket(self, ticket: str) -> tuple[str, str]:
@@ -286,9 +368,34 @@ class ServerClient:
         return task_id[:200], uscc[:64]
 
     def redeem(self, ticket: str) -> models.Task:
-        body = models._obj(self._json(self.request("POST", "/tickets/redeem", retry=False,
-                                                   json={"ticket": ticket})), "redeem")
+        body = models._obj(self._get_json("POST", "/tickets/redeem", retry=False, json={"ticket": ticket}), "redeem")
         return models.Task.parse(body.get("task"))
+
+
+def read_bounded(response: httpx.Response, limit: int) -> bytes:
+    """The body of a streamed response, refused (ServerError) as soon as it is longer than ``limit``."""
+    declared = response.headers.get("Content-Length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(response, limit)
+    out = bytearray()
+    for chunk in response.iter_raw():
+        out += chunk
+        if len(out) > limit:
+            raise _too_large(response, limit)
+    return bytes(out)
+
+
+def _too_large(response: httpx.Response, limit: int) -> errors.ServerError:
+    return errors.ServerError(status=str(response.status_code), detail_zh=f"应答超过 {limit // 1024} KiB 上限",
+                              detail_en=f"the answer is over the {limit // 1024} KiB limit")
+
+
+def _identity_only(response: httpx.Response) -> None:
+    """We ask for ``Accept-Encoding: identity``: a compressed answer could inflate past every size bound."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise errors.ServerError(status=str(response.status_code), detail_zh="应答使用了未请求的压缩编码",
+                                 detail_en="the answer uses a content encoding that was not asked for")
 
 
 def _seg(value: str) -> str:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.tokens.snapshot import UnrecognisedKey
 from zhenglian.ui.i18n import pick
+from zhenglian.ui.plaintext import rich_escape
 
 CARD_STYLE = "QFrame#card { background: palette(base); border: 1px solid palette(mid); border-radius: 8px; }"
 
@@ -32,8 +33,10 @@ class KeyCard(QFrame):
         ca = pick(key.ca_name_zh or "", key.ca_name_en or "") or self.tr("Unknown CA")
         demo = self.tr(" (demo key)") if key.demo else ""
         serial = self.tr("serial {serial}").format(serial=key.serial)
-        title = QLabel(f"<b style='font-size:15px'>{key.organization() or key.label}</b>"
-                       f"<br><span style='color:gray'>{ca}{demo} · {serial}</span>")
+        # The organisation comes from the certificate, the label from the driver: outside text, escaped.
+        title = QLabel(f"<b style='font-size:15px'>{rich_escape(key.organization() or key.label)}</b>"
+                       f"<br><span style='color:gray'>{rich_escape(f'{ca}{demo} · {serial}')}</span>")
+        title.setTextFormat(Qt.TextFormat.RichText)
         title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(title)
         now = datetime.now(UTC)
@@ -89,7 +92,7 @@ class UnrecognisedCard(QFrame):
         self.setObjectName("card")
         self.setStyleSheet(CARD_STYLE + " QFrame#card { border-color: #f59e0b; }")
         lay = QVBoxLayout(self)
-        lay.addWidget(QLabel(f"<b>⚠ {pick(u.message_zh(), u.message_en())}</b>"))
+        lay.addWidget(QLabel(f"<b>⚠ {rich_escape(pick(u.message_zh(), u.message_en()))}</b>"))
         advice = QLabel(pick(u.advice_zh(), self.tr("Install the CA's driver or start its own client, then plug the key in again.")))
         advice.setWordWrap(True)
         lay.addWidget(advice)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from zhenglian.appstate import TrayState
 from zhenglian.ui import icons
+from zhenglian.ui.plaintext import rich_escape
 
 
 class MainWindow(QMainWindow):
@@ -85,7 +86,7 @@ class MainWindow(QMainWindow):
 
     def set_state(self, state: TrayState, texts: list[str]) -> None:
         if texts:
-            self.banner.setText("<br>".join(f"⚠ {t}" for t in texts))
+            self.banner.setText("<br>".join(f"⚠ {rich_escape(t)}" for t in texts))  # names from certificates
             self.banner.show()
         else:
             self.banner.hide()

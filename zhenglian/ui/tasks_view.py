@@ -33,6 +33,7 @@ from zhenglian import errors
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.ui import i18n
 from zhenglian.ui.marshal import ThreadedPrompter
+from zhenglian.ui.plaintext import message, plain_label, rich_escape
 from zhenglian.ui.preview import DocumentPreview
 from zhenglian.ui.task_board import TaskBoard
 from zhenglian.ui.workers import run_async
@@ -64,7 +65,7 @@ class TasksView(QWidget):
         self.key_box = QComboBox()
         self.key_box.setObjectName("task_key")
         self.key_box.currentIndexChanged.connect(self._key_chosen)
-        self.status = QLabel()
+        self.status = plain_label(QLabel())
         self.status.setObjectName("task_status")
         self.login_btn = QPushButton(self.tr("Log in"))
         self.login_btn.setObjectName("task_login")
@@ -116,7 +117,8 @@ class TasksView(QWidget):
         right = QWidget()
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
-        self.detail = QLabel()
+        self.detail = QLabel()  # rich text: every server value in it is escaped (plaintext.rich_escape)
+        self.detail.setTextFormat(Qt.TextFormat.RichText)
         self.detail.setWordWrap(True)
         self.preview = DocumentPreview()
         self.preview.placementChanged.connect(self._seal_moved)
@@ -245,9 +247,9 @@ class TasksView(QWidget):
         task = sel[0]
         ws = self.workspace
         moved = self.moved.get(task.id)
-        self.detail.setText(self.tr("Loading {title}…").format(title=task.title))
+        self.detail.setText(rich_escape(self.tr("Loading {title}…").format(title=task.title)))
         run_async(lambda: ws.preview(task, moved), self._show_preview,
-                  lambda exc: self.detail.setText(i18n.error_text(exc)))
+                  lambda exc: self.detail.setText(rich_escape(i18n.error_text(exc))))
 
     def _show_preview(self, pv: Any) -> None:
         self.current_preview = pv
@@ -255,13 +257,13 @@ class TasksView(QWidget):
         t = pv.task
         where = t.placement.anchor_text or self.tr("page {p}").format(p=t.placement.page)
         seal = self.tr("seal: {name}").format(name=pv.seal_name or "—")
-        lines = [f"<b>{t.title}</b>", f"{t.business_type} · {seal} · {where}"]
+        lines = [f"<b>{rich_escape(t.title)}</b>", rich_escape(f"{t.business_type} · {seal} · {where}")]
         if t.placement.cross_page:
-            lines.append(self.tr("with a cross-page seal"))
+            lines.append(rich_escape(self.tr("with a cross-page seal")))
         if pv.movable:
-            lines.append(self.tr("You may drag the seal to another place on this page."))
+            lines.append(rich_escape(self.tr("You may drag the seal to another place on this page.")))
         if pv.problem is not None:
-            lines.append(f"<span style='color:#b91c1c'>{i18n.error_text(pv.problem)}</span>")
+            lines.append(f"<span style='color:#b91c1c'>{rich_escape(i18n.error_text(pv.problem))}</span>")
         self.detail.setText("<br>".join(lines))
         main = next((s for s in pv.spots if s.kind != "strip"), None)
         if main is not None:
@@ -310,6 +312,7 @@ class TasksView(QWidget):
         dlg = QProgressDialog(self.tr("Signing…"), self.tr("Stop after this document"), 0, len(ids), self.window())
         dlg.setWindowTitle(self.tr("Signing"))
         dlg.setMinimumDuration(0)
+        dlg.setLabel(plain_label(QLabel(self.tr("Signing…"))))  # its text will hold task titles
         dlg.canceled.connect(cancel.set)
         self.progress_dialog = dlg
 
@@ -333,7 +336,8 @@ class TasksView(QWidget):
             text = i18n.pick(result.summary_zh(), result.summary_en())
             self.notify.emit(self.tr("Signing finished") if result.ok else self.tr("Signing needs attention"), text,
                              not result.ok)
-            QMessageBox.information(self.window(), self.tr("Signing"), text) if not result.ok else None
+            if not result.ok:
+                message(self.window(), QMessageBox.Icon.Information, self.tr("Signing"), text)
             self.refresh()
 
         def failed(exc: BaseException) -> None:
@@ -353,4 +357,4 @@ class TasksView(QWidget):
 
         text = i18n.error_text(exc) if isinstance(exc, errors.ZhenglianError) else errors.describe(exc)
         record_error(text)
-        QMessageBox.warning(self.window(), self.tr("zhenglian"), text)
+        message(self.window(), QMessageBox.Icon.Warning, self.tr("zhenglian"), text)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from zhenglian.appstate import Attention, TrayState
 from zhenglian.tokens.watcher import KeyEvent
 from zhenglian.ui import icons
+from zhenglian.ui.plaintext import notification_safe
 
 
 class Tray(QObject):
@@ -104,7 +105,7 @@ class Tray(QObject):
     def notify(self, title: str, text: str, warning: bool = False) -> None:
         kind = QSystemTrayIcon.MessageIcon.Warning if warning else QSystemTrayIcon.MessageIcon.Information
         if self.icon.isVisible() and self.icon.supportsMessages():
-            self.icon.showMessage(title, text, kind, 8000)
+            self.icon.showMessage(notification_safe(title), notification_safe(text), kind, 8000)
 
     def notify_key_event(self, ev: KeyEvent) -> None:
         if ev.initial and ev.kind == "inserted":

@@ -1,0 +1,282 @@
+"""The server client against hostile servers: deadlines, size bounds, nesting (issue 15, items 3 and 9).
+
+Each hostile server is a thread with a raw socket on a free loopback port;
+the facts checked are what the client did (its error) and how much the
+server managed to send before the client stopped reading, never how long
+anything took: the deadline runs on a clock the dripping server moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from zhenglian import errors
+from zhenglian.server import api, models
+
+Handler = Callable[[socket.socket, dict[str, Any]], None]
+
+
+class Hostile:
+    """Accepts connections; each is given to ``handler`` in a thread of its own."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.stop = threading.Event()
+        self.state: dict[str, Any] = {"sent": 0, "connections": 0}
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.threads: list[threading.Thread] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.state["connections"] += 1
+            t = threading.Thread(target=self._one, args=(conn,), daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                read_request(conn)
+                self.handler(conn, self.state)
+            except OSError:
+                pass  # the client hung up: what these servers wait for
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        for t in self.threads:
+            t.join(10)
+
+
+def read_request(conn: socket.socket) -> bytes:
+    conn.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[[Handler], Hostile]]:
+    servers: list[Hostile] = []
+
+    def make(handler: Handler) -> Hostile:
+        servers.append(Hostile(handler))
+        return servers[-1]
+
+    yield make
+    for s in servers:
+        s.close()
+
+
+def stream(conn: socket.socket, state: dict[str, Any], head: bytes, total: int, fill: bytes = b"\0") -> None:
+    """Send ``head``, then ``total`` bytes of ``fill`` as fast as the client takes them (stop when it hangs up)."""
+    conn.sendall(head)
+    block = (fill * (65536 // len(fill) + 1))[:65536]
+    while state["sent"] < total:
+        conn.sendall(block)
+        state["sent"] += len(block)
+
+
+def client(url: str, **kw: Any) -> api.ServerClient:
+    kw.setdefault("retries", 0)
+    return api.ServerClient(url, sleep=lambda s: None, **kw)
+
+
+# --- the call deadline ------------------------------------------------------------------
+
+def test_a_server_dripping_bytes_hits_the_call_deadline(hostile) -> None:  # type: ignore[no-untyped-def]
+    """One byte every "5 s" never trips the 20 s read timeout; the 45 s call deadline ends the call.
+
+    The client's clock is the test's: each time the client looks at it (before
+    each network read) the server sends one more byte and moves it 5 s on.
+    """
+    now = [0.0]
+    looked = threading.Event()
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n" + b"X-Drip: " + b"a" * 400
+
+    def clock() -> float:
+        looked.set()
+        return now[0]
+
+    def drip(conn: socket.socket, state: dict[str, Any]) -> None:
+        for byte in answer:
+            while not looked.wait(0.1):
+                if state.get("stop") or server.stop.is_set():
+                    return
+            looked.clear()
+            now[0] += 5.0
+            conn.sendall(bytes([byte]))
+            state["sent"] += 1
+        state["finished"] = True
+
+    server = hostile(drip)
+    c = client(server.url, retries=2, clock=clock)
+    with pytest.raises(errors.ServerUnreachable) as info:
+        c.info()
+    server.state["stop"] = True
+    assert "超时" in info.value.message_zh()
+    assert not server.state.get("finished"), "the client read the whole dripped answer"
+    assert server.state["connections"] == 1  # no retry once the call's time is used up
+    assert server.state["sent"] <= api.CALL_S / 5 + 2  # the deadline passes at the 9th byte
+
+
+# --- bounded JSON ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_huge_json_answer_is_refused_early(hostile, declared: bool) -> None:  # type: ignore[no-untyped-def]
+    total = 400 * 1024 * 1024
+    head = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+    head += (f"Content-Length: {total}\r\n" if declared else "").encode() + b"\r\n"
+    server = hostile(lambda conn, state: stream(conn, state, head, total, b"[1,"))
+    with pytest.raises(errors.ServerError) as info:
+        client(server.url).info()
+    assert "上限" in info.value.message_zh()
+    server.close()  # its thread ends when the client's hang-up breaks the send
+    # What the server got out before the client hung up: the JSON bound plus socket buffers, not 400 MB.
+    assert server.state["sent"] < api.MAX_JSON_BYTES + 48 * 1024 * 1024
+
+
+def test_deeply_nested_json_is_a_clear_server_error_not_a_crash(hostile) -> None:  # type: ignore[no-untyped-def]
+    body = b"[" * 200_000 + b"]" * 200_000
+    head = f"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    server = hostile(lambda conn, state: conn.sendall(head + body))
+    with pytest.raises(errors.ServerError) as info:
+        client(server.url).info()
+    assert "嵌套" in info.value.message_zh()
+
+
+def test_error_bodies_are_read_bounded(hostile) -> None:  # type: ignore[no-untyped-def]
+    total = 200 * 1024 * 1024
+    head = b"HTTP/1.0 403 Forbidden\r\nContent-Type: application/json\r\n\r\n"
+    server = hostile(lambda conn, state: stream(conn, state, head, total, b" "))
+    with pytest.raises(errors.ServerRefused) as info:
+        client(server.url).info()
+    assert info.value.exit_code == errors.ExitCode.SERVER
+    server.close()
+    assert server.state["sent"] < api.MAX_ERROR_BYTES + 48 * 1024 * 1024
+
+
+def test_a_compressed_answer_is_refused(hostile) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    body = gzip.compress(b"[" + b"0," * 5_000_000 + b"0]")  # small on the wire, 10 MB inflated
+    head = (f"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    server = hostile(lambda conn, state: conn.sendall(head + body))
+    with pytest.raises(errors.ServerError):
+        client(server.url).info()
+
+
+# --- streamed downloads --------------------------------------------------------------------
+
+def _task(data: bytes, size: int | None = None) -> models.Task:
+    return models.Task.parse({
+        "id": "t1", "title": "贷款合同", "status": "pending", "created_at": "2026-11-25T10:54:30Z",
+        "placement": {"page": -1},
+        "document": {"filename": "a.pdf", "sha256": hashlib.sha256(data).hexdigest(),
+                     "size": len(data) if size is None else size, "url": "/api/v1/tasks/t1/document"}})
+
+
+DECLARED = b"%PDF-1.7\n" + b"x" * (36 * 1024)
+
+
+@pytest.mark.parametrize("length_header", [True, False])
+def test_a_download_longer_than_declared_stops_early(hostile, length_header: bool) -> None:  # type: ignore[no-untyped-def]
+    total = 1536 * 1024 * 1024  # 1.5 GB on offer for a task that declares 36 KB
+    head = b"HTTP/1.0 200 OK\r\nContent-Type: application/pdf\r\n"
+    head += (f"Content-Length: {total}\r\n" if length_header else "").encode() + b"\r\n"
+    server = hostile(lambda conn, state: stream(conn, state, head + DECLARED, total))
+    c = client(server.url)
+    c.token = "t"
+    with pytest.raises(errors.TaskDocumentMismatch):
+        c.download(_task(DECLARED))
+    server.close()
+    # The client stopped after the declared size plus one network read; the rest is socket buffers.
+    assert server.state["sent"] < 48 * 1024 * 1024
+
+
+@pytest.mark.parametrize("served", [DECLARED[:-1], DECLARED[:-1] + b"y", DECLARED + b"z"])
+def test_a_download_is_checked_against_size_and_hash(hostile, served: bytes) -> None:  # type: ignore[no-untyped-def]
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\nContent-Length: {len(served)}\r\n\r\n".encode()
+    server = hostile(lambda conn, state: conn.sendall(head + served))
+    c = client(server.url)
+    c.token = "t"
+    with pytest.raises(errors.TaskDocumentMismatch):
+        c.download(_task(DECLARED))
+
+
+def test_a_download_as_declared_arrives_whole(hostile) -> None:  # type: ignore[no-untyped-def]
+    head = f"HTTP/1.0 200 OK\r\nContent-Type: application/pdf\r\nContent-Length: {len(DECLARED)}\r\n\r\n".encode()
+    server = hostile(lambda conn, state: conn.sendall(head + DECLARED))
+    c = client(server.url)
+    c.token = "t"
+    assert c.download(_task(DECLARED)) == DECLARED
+
+
+def test_the_deadline_backend_is_installed_in_every_pool() -> None:
+    from zhenglian.server import transport
+
+    c = api.ServerClient("http://127.0.0.1:1")
+    pools = [c._http._transport._pool]  # type: ignore[attr-defined]
+    assert all(isinstance(p._network_backend, transport.DeadlineBackend) for p in pools)
+
+
+def test_json_depth_check_is_exact_and_iterative() -> None:
+    from zhenglian import safejson
+
+    assert safejson.loads(b"[" * 32 + b"]" * 32) is not None
+    with pytest.raises(safejson.JsonTooDeep):
+        safejson.loads(b"[" * 33 + b"]" * 33)
+    tricky = json.dumps({"a": 'x"[[[[\\' * 50, "b": [{"c": "}}}]]]"}]}).encode()  # brackets inside strings
+    assert safejson.loads(tricky, max_depth=3)["b"][0]["c"] == "}}}]]]"
+    with pytest.raises(ValueError):
+        safejson.loads(b"[[[")
+    with pytest.raises(safejson.JsonTooDeep):
+        safejson.loads(b"[" * 1_000_000)
+
+
+def test_request_returns_the_answer_read_within_bounds(hostile) -> None:  # type: ignore[no-untyped-def]
+    body = json.dumps({"name": "x", "api_version": 1}).encode()
+    head = f"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    server = hostile(lambda conn, state: conn.sendall(head + body))
+    response = client(server.url).request("GET", "/info", auth=False)
+    assert response.status_code == 200 and response.json() == {"name": "x", "api_version": 1}
+
+
+def test_est_answers_are_bounded_too(hostile) -> None:  # type: ignore[no-untyped-def]
+    from zhenglian.lifecycle import est
+
+    total = 300 * 1024 * 1024
+    head = b"HTTP/1.0 200 OK\r\nContent-Type: application/pkcs7-mime\r\n\r\n"
+    server = hostile(lambda conn, state: stream(conn, state, head, total))
+    with pytest.raises(errors.RenewalNetworkError):
+        est.simplereenroll(server.url, b"csr", b"cms")
+    assert est.cacerts(server.url) == []  # the optional call: nothing, quietly
+    server.close()
+    assert server.state["sent"] < 2 * (est.MAX_ANSWER_BYTES + 48 * 1024 * 1024)
