@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-import random
 import ssl
 import time
 import urllib.parse
@@ -29,6 +28,7 @@ from typing import Any, TypeVar
 import httpx
 
 from zhenglian import __version__, errors, safejson
+from zhenglian.backoff import Backoff
 from zhenglian.server import models, transport
 from zhenglian.server.protocol import API_PREFIX
 from zhenglian.textsafe import terminal_safe
@@ -156,9 +156,10 @@ class ServerClient:
         attempts = 1 + (self.retries if retry else 0)
         call_deadline = transport.Deadline(limit_s if limit_s is not None else self.call_s, self._clock)
         last: errors.ZhenglianError | None = None
+        wait = Backoff(self.backoff, self.max_backoff, jitter=True)
         for attempt in range(attempts):
             if attempt:
-                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * (0.75 + random.random() / 2)
+                delay = wait.next()
                 if call_deadline.left() <= delay:
                     break  # no time left for another try
                 log.info("retrying %s %s in %.1fs after %s", method, path, delay, last.code if last else "?")
