@@ -361,8 +361,8 @@ class ServerClient:
 
     def check_ticket(self, ticket: str) -> tuple[str, str]:
         """(task id, institution USCC) the ticket names; no login needed, the ticket is not used up."""
-        body = models._obj(self._json(self.request("POST", "/tickets/check", retry=False, auth=False,
-                                                   json={"ticket": ticket})), "ticket")
+        body = models._obj(self._get_json("POST", "/tickets/check", retry=False, auth=False,
+                                          json={"ticket": ticket}), "ticket")
         task_id, uscc = body.get("task_id"), body.get("uscc")
         if not isinstance(task_id, str) or not isinstance(uscc, str):
             raise errors.ServerError(status=200, detail_zh="凭据检查的回答不完整", detail_en="the ticket check answer is incomplete")
