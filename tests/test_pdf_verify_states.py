@@ -95,8 +95,8 @@ def test_every_state_and_reason_has_words() -> None:
     assert all(zh and en for zh, en in [*STATE_TEXT.values(), *REASON_TEXT.values()])
 
 
-def test_tray_verify_page_maps_every_state_and_reason() -> None:
-    from PySide6.QtCore import QCoreApplication, QTranslator
+def test_tray_verify_page_maps_every_state_and_reason(qapp) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTranslator
 
     from zhenglian.ui.documents_view import STATUS_COLOR, report_texts
 
@@ -104,7 +104,7 @@ def test_tray_verify_page_maps_every_state_and_reason() -> None:
     assert set(words) == set(STATUS_COLOR) == {s.value for s in SignatureState}
     assert set(reasons) == {r.value for r in Reason}
     assert words["invalid"] != words["untrusted"]
-    app = QCoreApplication.instance() or QCoreApplication([])
+    app = qapp  # the process's QApplication (a bare QCoreApplication would break every later widget test)
     translator = QTranslator()
     assert translator.load(str(ROOT / "resources" / "i18n" / "zhenglian_zh_CN.qm"))
     app.installTranslator(translator)
