@@ -126,8 +126,7 @@ def worker_ours(args: argparse.Namespace) -> None:
     times = []
     cpu = []
     t_ready = None
-    with keysign.key_batch(ctx.tokens.module_for(key), key, PinBuffer(facts["pin"]),
-                           ctx.tokens.pin_policy_manifest(key), seal=seal) as batch:
+    with keysign.key_batch(ctx.tokens.handle(key), PinBuffer(facts["pin"]), seal=seal) as batch:
         t_ready = time.perf_counter()
         for f in files:
             t, c = time.perf_counter(), time.process_time()

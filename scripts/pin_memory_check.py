@@ -78,8 +78,7 @@ def child(label: str) -> int:
     app = QApplication([])
     ctx = Context.create()
     key = ctx.tokens.find_key(label)
-    module = ctx.tokens.module_for(key)
-    manifest = ctx.tokens.pin_policy_manifest(key)
+    h = ctx.tokens.handle(key)
 
     def type_into(widget: object, secret: bytearray) -> None:
         for i in range(len(secret)):
@@ -106,9 +105,9 @@ def child(label: str) -> int:
 
     prompter = DialogPrompter(key, None)
     when_open(PinDialog, answer_pin)
-    pinops.interactive_verify(module, key, manifest, prompter)
+    pinops.interactive_verify(h, prompter)
     when_open(ChangePinDialog, answer_change)
-    pinops.interactive_change(module, key, manifest, prompter)
+    pinops.interactive_change(h, prompter)
     for secret in (old, new):
         for i in range(len(secret)):
             secret[i] = 0

@@ -140,7 +140,7 @@ def shoot() -> int:
     from zhenglian.ui.pin_dialogs import PinDialog
 
     key = view.workspace.key
-    st = pinops.status(view.workspace.module, key, view.workspace.manifest)
+    st = pinops.status(view.workspace.handle)
     dlg = PinDialog(key, st)
     dlg.show()
     grab(dlg, "app-pin.png")

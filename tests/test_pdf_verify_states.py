@@ -113,4 +113,5 @@ def test_tray_verify_page_maps_every_state_and_reason(qapp) -> None:  # type: ig
     finally:
         app.removeTranslator(translator)
     assert zh_words["invalid"] == "无效" and zh_reasons["weak_algorithm"].startswith("使用了已不安全的算法")
-    assert all(zh_reasons[k] != reasons[k] for k in reasons), "every reason is translated"
+    # Chinese whatever translator an earlier test left installed (the app may already be in Chinese).
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in zh_reasons[k]) for k in reasons), "every reason is translated"

@@ -31,7 +31,7 @@ def _run_probe(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
 def test_missing_bouncycastle_fails_in_ci(tmp_path: Path) -> None:
     out = _run_probe(tmp_path, ci=True)
     assert out.returncode != 0, out.stdout
-    assert "unavailable in CI" in out.stdout and "BouncyCastle jars missing" in out.stdout
+    assert "must not pass as a skip" in out.stdout and "BouncyCastle jars missing" in out.stdout
 
 
 def test_missing_bouncycastle_skips_on_a_developer_machine(tmp_path: Path) -> None:
