@@ -89,6 +89,9 @@ class Manifest:
     vendor_client_name_en: str = ""
     vendor_client: dict[str, tuple[str, ...]] = field(default_factory=dict)
     renewal: Renewal = field(default_factory=Renewal)
+    # [modules] prefer: which backend serves a key both a PKCS#11 module and an SKF library
+    # reach ("pkcs11" | "skf"; None: PKCS#11, except SKF for SM2 keys — see docs/keys.md)
+    prefer_backend: str | None = None
 
     @property
     def is_ca(self) -> bool:
@@ -196,6 +199,10 @@ def parse(file: Path, data: dict[str, Any]) -> Manifest:
     if rescan not in ("slotlist", "reinitialize"):
         raise r.fail("modules.rescan", "应为 slotlist 或 reinitialize / must be slotlist or reinitialize")
 
+    prefer = r.get("modules.prefer", str, None)
+    if prefer not in (None, "pkcs11", "skf"):
+        raise r.fail("modules.prefer", "应为 pkcs11 或 skf / must be pkcs11 or skf")
+
     usb = r.strings("usb.ids")
     for u in usb:
         if not _USB_ID.match(u):
@@ -259,6 +266,7 @@ def parse(file: Path, data: dict[str, Any]) -> Manifest:
         vendor_client_name_en=r.get("vendor_client.name_en", str, ""),
         vendor_client={o: r.strings(f"vendor_client.{o}") for o in ("windows", "linux", "macos")},
         renewal=renewal,
+        prefer_backend=prefer,
     )
 
 

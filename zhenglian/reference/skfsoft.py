@@ -217,3 +217,30 @@ def openssl_sm2_self_signed(workdir: Path, cn: str, *, encryption: bool = False,
     finally:
         key.unlink(missing_ok=True)
         cert.unlink(missing_ok=True)
+
+
+def issued_containers(subject: object, *, sm2_ca: object | None = None, rsa_ca: object | None = None,
+                      days_valid: int = 730, encryption: bool = True) -> list[Container]:
+    """Containers whose certificates a demo CA issued, as a CA puts them on a real key.
+
+    ``sm2_ca`` (a :class:`~zhenglian.reference.democa.SM2DemoCA`) gives an ``SM2_CON``
+    container (sign + encryption pair, as dual-certificate keys hold); ``rsa_ca`` (a
+    :class:`~zhenglian.reference.democa.DemoCA`) an ``RSA_CON`` one (RSA-2048 signing
+    certificate).  ``subject`` is a cryptography ``x509.Name`` (``provision.subject_for``).
+    """
+    import datetime as dt
+
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    end = start + dt.timedelta(days=days_valid)
+    out: list[Container] = []
+    if sm2_ca is not None:
+        pair = sm2_ca.issue_sm2_pair(subject, start, end, encryption=encryption)  # type: ignore[attr-defined]
+        enc = None
+        if pair.enc_cert is not None and pair.enc_key is not None:
+            enc = KeyPair(pair.enc_key.pkcs8_pem(), pair.enc_cert.dump())
+        out.append(Container("SM2_CON", "sm2", KeyPair(pair.sign_key.pkcs8_pem(), pair.sign_cert.dump()), enc))
+    if rsa_ca is not None:
+        pem, key = rsa_key_pem()
+        cert = rsa_ca.issue(subject, key.public_key(), start, end, "signing")  # type: ignore[attr-defined]
+        out.append(Container("RSA_CON", "rsa", KeyPair(pem, cert.public_bytes(serialization.Encoding.DER))))
+    return out

@@ -45,6 +45,7 @@ class KeyInfo:
     demo: bool
     certificates: tuple[KeyCert, ...] = field(default=())
     read_error: str | None = None  # set when the certificates could not be read
+    backend: str = "pkcs11"  # the key library serving it: "pkcs11" | "skf"
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -98,4 +99,5 @@ class KeyInfo:
             "pin": self.flags.to_dict(),
             "certificates": [c.to_dict(now) for c in self.certificates],
             "read_error": self.read_error,
+            "backend": self.backend,
         }

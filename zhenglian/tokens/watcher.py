@@ -1,9 +1,11 @@
 """Hot-plug: notice keys being inserted and removed.
 
 Most drivers offer no usable ``C_WaitForSlotEvent`` (SoftHSM: not
-supported), so we poll: every ``interval`` seconds, per module, list the
-present tokens (cheap) and read certificates only for a key that is new or
-changed.  A module whose lock is held (a signing session in use) is skipped
+supported), and an SKF library's ``SKF_WaitForDevEvent`` blocks a thread
+that not every vendor lets us cancel, so we poll both kinds of library:
+every ``interval`` seconds, per library, list the present tokens (cheap;
+SKF: the devices and their PIN counts) and read certificates only for a
+key that is new or changed.  A module whose lock is held (a signing session in use) is skipped
 for that round, so the watcher never disturbs a session.  USB devices are
 polled less often, for keys whose driver is missing.
 """
@@ -18,9 +20,8 @@ from dataclasses import dataclass
 
 from zhenglian import errors
 from zhenglian.tokens import usb
-from zhenglian.tokens.manager import TokenManager
+from zhenglian.tokens.manager import Backend, TokenManager
 from zhenglian.tokens.model import KeyInfo
-from zhenglian.tokens.module import Pkcs11Module
 from zhenglian.tokens.snapshot import Snapshot, UnrecognisedKey, unrecognised_keys
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class KeyWatcher:
 
     # --- polling -----------------------------------------------------------
 
-    def _poll_module(self, module: Pkcs11Module) -> list[KeyInfo] | None:
+    def _poll_module(self, module: Backend) -> list[KeyInfo] | None:
         """Keys of one module now, or None when it is busy (keep what we had)."""
         if not module.lock.acquire(blocking=False):
             return None
@@ -123,6 +124,8 @@ class KeyWatcher:
                 keys = [k for k in self._keys.values() if k.module_path == str(module.path)]
             for k in keys:
                 current[k.identity] = k
+        # A key reachable through a PKCS#11 module and an SKF library is one key.
+        current = {k.identity: k for k in self.manager.one_per_key(list(current.values()))}
         with self._state_lock:
             for ident, key in current.items():
                 old = self._keys.get(ident)
