@@ -100,6 +100,12 @@ def sar_name(code: int) -> str:
     return entry.name if entry else f"SAR_0x{code:08X}"
 
 
+def _locked(admin: bool) -> PinLocked:
+    """Locked, with the generic unlock route (tokens.pin names the CA's own when it knows the key)."""
+    route = {"route_zh": "请联系签发该证书的 CA", "route_en": "contact the CA that issued the certificate"}
+    return SoPinLocked(**route) if admin else PinLocked(**route)
+
+
 def error_for(code: int, op: str, *, retry: int | None = None, admin: bool = False,
               container: str = "", sign: bool = True) -> ZhenglianError:
     """The typed error for a non-zero SAR code returned by ``op``."""
@@ -107,11 +113,11 @@ def error_for(code: int, op: str, *, retry: int | None = None, admin: bool = Fal
     cls = entry.error
     if cls is WrongPin:
         if retry == 0:
-            return SoPinLocked() if admin else PinLocked()
+            return _locked(admin)
         tries = retry if retry is not None else "?"
         return WrongSoPin(tries_left=tries) if admin else WrongPin(tries_left=tries)
     if cls is PinLocked:
-        return SoPinLocked() if admin else PinLocked()
+        return _locked(admin)
     if cls is TokenRemoved:
         return TokenRemoved()
     if cls is SkfCertificateMissing:
