@@ -30,6 +30,7 @@ class ModuleStatus:
     loaded: bool
     error: errors.ZhenglianError | None = None
     library: dict[str, object] = field(default_factory=dict)
+    kind: str = "pkcs11"  # "pkcs11" | "skf"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -39,6 +40,7 @@ class ModuleStatus:
             "loaded": self.loaded,
             "library": self.library,
             "error": self.error.to_dict() if self.error else None,
+            "kind": self.kind,
         }
 
 
@@ -115,6 +117,7 @@ class TokenManager:
                 loaded=m.loaded,
                 error=m.error,
                 library=m.library_info(),
+                kind=m.kind,
             )
             for m in self.modules
         ]
@@ -182,6 +185,7 @@ class TokenManager:
             certificates=tuple(certs),
             read_error=read_error,
             backend=module.kind,
+            pin_tries_left=facts.get("tries_left"),  # type: ignore[arg-type]
         )
 
     def scan_module(self, module: Backend, refresh: bool = True) -> list[KeyInfo]:
@@ -249,7 +253,7 @@ class TokenManager:
         if module is None:
             return None
         return ModuleStatus(str(module.path), module.claimed_by, module.path.is_file(), module.loaded,
-                            module.error, module.library_info())
+                            module.error, module.library_info(), module.kind)
 
     def handle(self, key: KeyInfo) -> KeyHandle:
         """The key as the layers above hold it: its backend, facts and driver manifest."""

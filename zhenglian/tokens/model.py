@@ -46,6 +46,7 @@ class KeyInfo:
     certificates: tuple[KeyCert, ...] = field(default=())
     read_error: str | None = None  # set when the certificates could not be read
     backend: str = "pkcs11"  # the key library serving it: "pkcs11" | "skf"
+    pin_tries_left: int | None = None  # exact, where the key says (SKF); PKCS#11 gives flags only
 
     @property
     def identity(self) -> tuple[str, str]:
@@ -61,6 +62,7 @@ class KeyInfo:
             self.serial,
             self.label,
             self.flags.raw,
+            self.pin_tries_left,
             tuple(c.info.sha256 for c in self.certificates),
         )
 
@@ -100,4 +102,5 @@ class KeyInfo:
             "certificates": [c.to_dict(now) for c in self.certificates],
             "read_error": self.read_error,
             "backend": self.backend,
+            "pin_tries_left": self.pin_tries_left,
         }

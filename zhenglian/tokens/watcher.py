@@ -96,7 +96,8 @@ class KeyWatcher:
                 facts = module.token_facts(token)
                 old = self._keys.get((str(module.path), str(facts["serial"])))
                 if (old is not None and old.slot_id == int(slot_id) and old.label == facts["label"]
-                        and old.flags.raw == facts["flags"].raw):  # type: ignore[attr-defined]
+                        and old.flags.raw == facts["flags"].raw  # type: ignore[attr-defined]
+                        and old.pin_tries_left == facts.get("tries_left")):
                     out.append(old)
                     continue
                 key = self.manager.read_key(module, slot_id, token)

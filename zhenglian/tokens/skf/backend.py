@@ -67,6 +67,7 @@ class SkfToken:
 
     info: DeviceInfo
     flags: f.TokenFlags
+    tries_left: int | None  # the user PIN's remaining tries, as the key says
 
 
 @dataclass(eq=False)
@@ -192,13 +193,16 @@ class SkfBackend:
         return chosen
 
     def _flags_of(self, app: SkfApplication) -> f.TokenFlags:
+        return self._pin_state(app)[0]
+
+    def _pin_state(self, app: SkfApplication) -> tuple[f.TokenFlags, int]:
         user = app.pin_info()
         so: PinInfo | None
         try:
             so = app.pin_info(admin=True)
         except errors.ZhenglianError:
             so = None  # some libraries answer for the user PIN only
-        return token_flags(user, so)
+        return token_flags(user, so), user.remaining
 
     def present_tokens(self) -> list[tuple[int, SkfToken]]:
         """(index, token) for each device plugged in now; one that vanishes meanwhile is skipped."""
@@ -212,27 +216,27 @@ class SkfBackend:
                         if not info.serial:
                             log.info("SKF device %r without a serial: skipped", name)
                             continue
-                        flags = self._device_flags(dev, info.serial)
+                        flags, tries = self._device_pin_state(dev, info.serial)
                 except (errors.TokenRemoved, errors.SkfObjectMissing):
                     continue
                 except errors.SkfError as exc:
                     log.info("SKF device %r unreadable (%s): skipped", name, exc.code)
                     continue
-                out.append((index, SkfToken(info, flags)))
+                out.append((index, SkfToken(info, flags, tries)))
         return out
 
-    def _device_flags(self, dev: SkfDevice, serial: str) -> f.TokenFlags:
+    def _device_pin_state(self, dev: SkfDevice, serial: str) -> tuple[f.TokenFlags, int]:
         open_now = self._open.get(serial)
         if open_now is not None:
-            return self._flags_of(open_now.app)
+            return self._pin_state(open_now.app)
         with dev.open_application(self._choose_app(dev, serial)) as app:
-            return self._flags_of(app)
+            return self._pin_state(app)
 
     @staticmethod
     def token_facts(token: SkfToken) -> dict[str, object]:
         info = token.info
         return {"label": info.label, "serial": info.serial, "manufacturer": info.manufacturer,
-                "model": f"SKF {info.issuer}".strip(), "flags": token.flags}
+                "model": f"SKF {info.issuer}".strip(), "flags": token.flags, "tries_left": token.tries_left}
 
     def find_token(self, serial: str) -> tuple[int, SkfToken]:
         for index, token in self.present_tokens():
