@@ -39,7 +39,7 @@ class SkfSoftUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class KeyPair:
-    """A private key (PKCS#8 PEM) and its certificate (DER, or None: none on the key)."""
+    """A private key (PKCS#8 PEM; b"" for none) and its certificate (DER, or None: none on the key)."""
 
     key_pem: bytes
     cert_der: bytes | None = None
@@ -147,7 +147,8 @@ def create_device(
             for usage, pair in (("sign", c.sign), ("enc", c.enc)):
                 if pair is None:
                     continue
-                _write(cdir / f"{usage}_key.pem", pair.key_pem)
+                if pair.key_pem:  # b"": a certificate only (some CAs keep their CA certificate so)
+                    _write(cdir / f"{usage}_key.pem", pair.key_pem)
                 if pair.cert_der is not None:
                     _write(cdir / f"{usage}_cert.der", pair.cert_der)
             _write(cdir / "type", c.kind.encode())
@@ -220,13 +221,15 @@ def openssl_sm2_self_signed(workdir: Path, cn: str, *, encryption: bool = False,
 
 
 def issued_containers(subject: object, *, sm2_ca: object | None = None, rsa_ca: object | None = None,
-                      days_valid: int = 730, encryption: bool = True) -> list[Container]:
+                      days_valid: int = 730, encryption: bool = True, ca_certs: bool = True) -> list[Container]:
     """Containers whose certificates a demo CA issued, as a CA puts them on a real key.
 
     ``sm2_ca`` (a :class:`~zhenglian.reference.democa.SM2DemoCA`) gives an ``SM2_CON``
     container (sign + encryption pair, as dual-certificate keys hold); ``rsa_ca`` (a
     :class:`~zhenglian.reference.democa.DemoCA`) an ``RSA_CON`` one (RSA-2048 signing
     certificate).  ``subject`` is a cryptography ``x509.Name`` (``provision.subject_for``).
+    With ``ca_certs``, the issuing CA certificates are kept in certificate-only containers
+    (``CA_SM2``, ``CA_RSA``), as some CAs ship them on the key, so the signer's chain is complete.
     """
     import datetime as dt
 
@@ -239,8 +242,13 @@ def issued_containers(subject: object, *, sm2_ca: object | None = None, rsa_ca: 
         if pair.enc_cert is not None and pair.enc_key is not None:
             enc = KeyPair(pair.enc_key.pkcs8_pem(), pair.enc_cert.dump())
         out.append(Container("SM2_CON", "sm2", KeyPair(pair.sign_key.pkcs8_pem(), pair.sign_cert.dump()), enc))
+        if ca_certs:
+            out.append(Container("CA_SM2", "sm2", KeyPair(b"", sm2_ca.sub_cert.dump())))  # type: ignore[attr-defined]
     if rsa_ca is not None:
         pem, key = rsa_key_pem()
         cert = rsa_ca.issue(subject, key.public_key(), start, end, "signing")  # type: ignore[attr-defined]
         out.append(Container("RSA_CON", "rsa", KeyPair(pem, cert.public_bytes(serialization.Encoding.DER))))
+        if ca_certs:
+            sub_der = rsa_ca.sub_cert.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined]
+            out.append(Container("CA_RSA", "rsa", KeyPair(b"", sub_der)))
     return out

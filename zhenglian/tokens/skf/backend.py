@@ -10,6 +10,8 @@ watcher) speak PKCS#11 words; this adapter maps SKF onto them, thinly:
   container name (UTF-8), the signing certificate is paired with its
   container's sign key (checked against ``SKF_ExportPublicKey``), an
   encryption certificate is never a signing candidate (``paired`` False);
+  a CA certificate in a container of its own (as some CAs ship the chain)
+  is a chain candidate like a CA object on a PKCS#11 key;
 * PIN calls return the CKR codes ``tokens.pin`` understands
   (``SAR_PIN_INCORRECT`` → ``CKR_PIN_INCORRECT`` …); other failures raise the
   typed SKF error.  ``tries_left`` is exact, from ``SKF_GetPINInfo``;
@@ -290,7 +292,7 @@ class SkfBackend:
                             except (ValueError, TypeError) as exc:
                                 log.warning("unreadable certificate in container %r: %s", name, type(exc).__name__)
                                 continue
-                            paired = _same_key(con, der) if sign else False
+                            paired = _same_key(con, der) if sign and not info.is_ca else (None if info.is_ca else False)
                             label = f"{name} ({'签名 sign' if sign else '加密 enc'})"
                             certs.append(KeyCert(info=info, cka_id=name.encode("utf-8"), label=label, paired=paired))
                 except errors.TokenRemoved:

@@ -1,0 +1,341 @@
+"""SKF keys through the client: the SKF backend behind the key seam, every flow.
+
+The key is skfsoft (the software SKF library) loaded as a vendor library is:
+``--module libskfsoft.so`` with no PKCS#11 module for it.  Its certificates
+were issued by the demo CAs.  Signatures are judged by others: SM2 PDFs by
+BouncyCastle, SM2 raw signatures by ``openssl pkeyutl``, RSA by pyHanko's
+validator (``zhenglian verify``) and ``cryptography``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from skffixtures import SkfKey, SkfOnly
+
+from zhenglian import errors
+from zhenglian.errors import ExitCode
+from zhenglian.keys import sm2mech
+from zhenglian.keys.session import KeySession
+from zhenglian.reference import skfsoft
+from zhenglian.tokens import pin
+from zhenglian.tokens.secret import PinBuffer
+
+WRONG = "Wrong@2026x"
+NEW = "Fresh#Pin2026"
+
+
+def _key(only: SkfOnly, serial: str):  # type: ignore[no-untyped-def]
+    mgr = only.manager()
+    key = mgr.find_key(serial)
+    return mgr, key, mgr.handle(key)
+
+
+def _pin(text: str) -> PinBuffer:
+    return PinBuffer(bytearray(text.encode()))
+
+
+def _login(h, text: str, **kw: object) -> None:  # type: ignore[no-untyped-def]
+    with pin.user_session(h, _pin(text), **kw):  # type: ignore[arg-type]
+        pass
+
+
+# --- listing -------------------------------------------------------------------------------
+
+def test_manager_lists_the_skf_key_with_its_certificates(skf_only: SkfOnly, make_skf_key) -> None:
+    k: SkfKey = make_skf_key(sm2=True, rsa=False)
+    mgr = skf_only.manager()
+    assert [m.kind for m in mgr.modules] == ["skf"]  # no PKCS#11 module at all
+    key = mgr.find_key(k.serial)
+    assert key.backend == "skf" and key.module_path == str(skf_only.lib)
+    assert key.ca_id == "szca" and key.ca_source == "issuer"
+    assert key.pin_tries_left == 10 and key.flags.pin_state() == "ok"
+    sign = key.signing_certificate()
+    assert sign is not None and sign.paired is True and sign.cka_id == b"SM2_CON"
+    assert sign.info.organization == k.spec.organization  # type: ignore[attr-defined]
+    usages = sorted((c.info.usage, c.paired) for c in key.certificates if not c.info.is_ca)
+    assert usages == [("encryption", False), ("signing", True)]  # the encryption certificate never signs
+    assert len(mgr.handle(key).ca_ders) == 1  # the issuing CA, kept on the key in a container of its own
+
+
+def test_keys_and_doctor_cli_name_the_backend_and_exact_tries(skf_only: SkfOnly, make_skf_key) -> None:
+    k = make_skf_key()
+    r = skf_only("keys", "--json")
+    assert r.returncode == 0, r.stderr
+    (key,) = json.loads(r.stdout)["keys"]
+    assert key["serial"] == k.serial and key["backend"] == "skf" and key["pin_tries_left"] == 10
+    r = skf_only("keys")
+    assert "SKF (GM/T 0016)" in r.stdout and "还可尝试 10 次" in r.stdout
+    r = skf_only("doctor", "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    (dk,) = report["keys"]
+    assert dk["backend"] == "skf" and dk["pin_tries_left"] == 10
+    (user,) = report["user_modules"]
+    assert user["kind"] == "skf" and user["loaded"] is True
+    r = skf_only("doctor")
+    assert "SKF (GM/T 0016)" in r.stdout and "Traceback" not in r.stderr
+
+
+# --- PIN: exact from the key ------------------------------------------------------------------
+
+def test_lockout_through_the_client(skf_only: SkfOnly, make_skf_key, skf_root: Path) -> None:
+    """9 wrong, the final try confirmed, the 10th locks, the SO PIN unlocks — all through the CLI."""
+    k = make_skf_key()
+
+    def status() -> dict:  # type: ignore[type-arg]
+        r = skf_only("pin", "status", "--key", k.serial, "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)["user_pin"]
+
+    def verify(p: str, *extra: str):  # type: ignore[no-untyped-def]
+        return skf_only("pin", "verify", "--key", k.serial, "--pin-stdin", *extra, input=p + "\n")
+
+    st = status()
+    assert st["tries_left"] == 10 and st["exact"] is True
+    for i in range(1, 10):
+        r = verify(WRONG)
+        assert r.returncode == ExitCode.WRONG_PIN, r.stderr
+        assert f"还可尝试 {10 - i} 次" in r.stderr and "Traceback" not in r.stderr
+        assert skfsoft.retry_counters(skf_root, k.name)["user"] == 10 - i  # the key's own count
+    st = status()
+    assert st["tries_left"] == 1 and st["final_try"] is True and st["exact"] is True
+
+    r = verify(WRONG)  # the final try is not spent without confirmation
+    assert r.returncode == ExitCode.CANCELLED, r.stderr
+    assert skfsoft.retry_counters(skf_root, k.name)["user"] == 1
+    r = verify(WRONG, "--confirm-final-try")
+    assert r.returncode == ExitCode.PIN_LOCKED and "已锁定" in r.stderr
+    assert skfsoft.retry_counters(skf_root, k.name)["user"] == 0
+    st = status()
+    assert st["locked"] is True and st["tries_left"] == 0
+    r = verify(k.user_pin, "--confirm-final-try")  # locked: not even the right PIN reaches the key
+    assert r.returncode == ExitCode.PIN_LOCKED
+
+    # A wrong SO PIN counts on the SO side only, exactly.
+    r = skf_only("pin", "unlock", "--key", k.serial, "--pin-stdin", input=f"Bad@SoPin1\n{NEW}\n{NEW}\n")
+    assert r.returncode == ExitCode.WRONG_PIN, r.stderr
+    assert skfsoft.retry_counters(skf_root, k.name) == {"user": 0, "admin": 9}
+    r = skf_only("pin", "unlock", "--key", k.serial, "--pin-stdin", input=f"{k.admin_pin}\n{NEW}\n{NEW}\n")
+    assert r.returncode == 0, r.stderr
+    assert skfsoft.retry_counters(skf_root, k.name) == {"user": 10, "admin": 10}
+    assert verify(NEW).returncode == 0
+    assert verify(k.user_pin).returncode == ExitCode.WRONG_PIN
+
+    # Change: a wrong old PIN counts once; the right one changes it.
+    r = skf_only("pin", "change", "--key", k.serial, "--pin-stdin", input=f"{WRONG}\n{k.user_pin}\n{k.user_pin}\n")
+    assert r.returncode == ExitCode.WRONG_PIN and "还可尝试 8 次" in r.stderr
+    r = skf_only("pin", "change", "--key", k.serial, "--pin-stdin", input=f"{NEW}\n{k.user_pin}\n{k.user_pin}\n")
+    assert r.returncode == 0, r.stderr
+    assert verify(k.user_pin).returncode == 0
+    assert status()["tries_left"] == 10
+
+
+def test_pin_status_comes_from_the_key_not_our_counter(skf_only: SkfOnly, make_skf_key, skf_root: Path) -> None:
+    k = make_skf_key()
+    _mgr, _key_info, h = _key(skf_only, k.serial)
+    with pytest.raises(errors.WrongPin) as exc:
+        _login(h, WRONG)
+    assert exc.value.facts["tries_left"] == 9
+    # The key is reset elsewhere (the vendor's tool): the key's count wins at once.
+    skfsoft.unplug(skf_root, k.name)
+    text = (skf_root / f".{k.name}.unplugged" / skfsoft.DEFAULT_APP / "pins").read_text()
+    (skf_root / f".{k.name}.unplugged" / skfsoft.DEFAULT_APP / "pins").write_text(
+        text.replace("user_remaining=9", "user_remaining=10"))
+    skfsoft.plug_in(skf_root, k.name)
+    st = pin.status(h)
+    assert st.tries_left == 10 and st.exact
+
+
+def test_pin_locked_on_the_key_is_refused_before_asking(skf_only: SkfOnly, make_skf_key, skf_root: Path) -> None:
+    k = make_skf_key(max_tries=2)
+    _mgr, _key_info, h = _key(skf_only, k.serial)
+    with pytest.raises(errors.WrongPin):
+        _login(h, WRONG)
+    with pytest.raises(errors.PinLocked):
+        _login(h, WRONG, confirmed_final_try=True)
+    before = skfsoft.retry_counters(skf_root, k.name)
+    with pytest.raises(errors.PinLocked) as exc:
+        pin.gate(h)
+    assert "CA" in exc.value.user_message()
+    # Straight at the backend (as if our gate were bypassed): SAR_PIN_LOCKED → CKR_PIN_LOCKED.
+    from zhenglian.tokens import p11raw
+
+    with h.backend.session(h.serial) as s:
+        assert h.backend.login(s, p11raw.CKU_USER, bytearray(k.user_pin.encode())) == p11raw.CKR_PIN_LOCKED
+    assert skfsoft.retry_counters(skf_root, k.name) == before
+
+
+# --- signing ------------------------------------------------------------------------------------
+
+def test_sm2_and_rsa_sign_checked_and_judged(skf_only: SkfOnly, make_skf_key, openssl_sm2_verify) -> None:
+    from asn1crypto import x509
+
+    from zhenglian.pki import sm2
+
+    k = make_skf_key(sm2=True)
+    r = make_skf_key(sm2=False, rsa=True)
+    mgr = skf_only.manager()
+    h = mgr.handle(mgr.find_key(k.serial))
+    with pin.user_session(h, _pin(k.user_pin)) as s:
+        ks = KeySession(h, s)
+        sig = ks.sign(b"message one")
+        assert ks.plan.mechanism == sm2mech.MECH_SKF_SM2_E and ks.plan.output == "raw"
+    point = sm2.public_point(x509.Certificate.load(h.signing_cert.info.der))
+    assert openssl_sm2_verify(point, b"message one", sig)
+    assert not openssl_sm2_verify(point, b"message two", sig)
+
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    h = mgr.handle(mgr.find_key(r.serial))
+    with pin.user_session(h, _pin(r.user_pin)) as s:
+        ks = KeySession(h, s)
+        sig = ks.sign(b"rsa message")
+        assert ks.plan.name == "CKM_RSA_PKCS"
+    public = cx509.load_der_x509_certificate(h.signing_cert.info.der).public_key()
+    public.verify(sig, b"rsa message", padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+
+
+def test_sign_cli_sm2_pdf_validates_in_bouncycastle(skf_only: SkfOnly, make_skf_key, bc_pdf_check,
+                                                   tmp_path: Path) -> None:
+    import pdfhelpers as ph
+
+    if not (ph.have_poppler() and ph.have_cjk_font()):
+        pytest.skip("needs poppler-utils and fonts-noto-cjk")
+    k = make_skf_key(sm2=True)
+    src = ph.make_contract(tmp_path / "合同.pdf", 1)
+    before = ph.sha256_file(src)
+    out = tmp_path / "signed.pdf"
+    r = skf_only("sign", str(src), "-o", str(out), "--key", k.serial, "--anchor", "甲方（盖章）",
+                 "--pin-stdin", "--json", input=k.user_pin + "\n")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["organization"] == k.spec.organization  # type: ignore[attr-defined]
+    assert ph.sha256_file(src) == before
+    judged = bc_pdf_check(out)
+    assert judged.ok, "\n".join(judged.lines)
+
+
+def test_sign_cli_rsa_pdf_validates(skf_only: SkfOnly, make_skf_key, tmp_path: Path) -> None:
+    import pdfhelpers as ph
+
+    if not (ph.have_poppler() and ph.have_cjk_font()):
+        pytest.skip("needs poppler-utils and fonts-noto-cjk")
+    k = make_skf_key(sm2=False, rsa=True)
+    src = ph.make_contract(tmp_path / "c.pdf", 1)
+    out = tmp_path / "signed.pdf"
+    r = skf_only("sign", str(src), "-o", str(out), "--key", k.serial, "--page", "1", "--at", "99,99",
+                 "--pin-stdin", input=k.user_pin + "\n")
+    assert r.returncode == 0, r.stderr
+    trust = [a for p in ph.demo_roots_pem() for a in ("--trust", str(p))]
+    r = skf_only("verify", str(out), "--json", *trust)
+    data = json.loads(r.stdout)
+    assert r.returncode == 0 and data["valid"] is True, r.stdout
+    assert data["signatures"][0]["trusted"] is True
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+def test_container_without_certificate_is_no_certificate(skf_only: SkfOnly, skf_root: Path, skf_material) -> None:
+    skfsoft.create_device(skf_root, "nocert", serial="SKFNOCERT", label="no cert",
+                          user_pin=bytearray(b"Skf@2026demo"), admin_pin=bytearray(b"SkfAdmin@2026"),
+                          containers=[skfsoft.Container("RSA_CON", "rsa", skfsoft.KeyPair(skf_material.rsa_sign_pem))])
+    mgr = skf_only.manager()
+    key = mgr.find_key("SKFNOCERT")
+    assert key.certificates == () and key.read_error is None
+    with pytest.raises(errors.NoCertificate):
+        _ = mgr.handle(key).signing_cert
+    r = skf_only("sign", str(skf_root / "x.pdf"), "-o", str(skf_root / "y.pdf"), "--key", "SKFNOCERT",
+                 "--page", "1", "--at", "1,1", "--pin-stdin", input="")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+def test_malformed_signature_blob_writes_nothing(skf_only: SkfOnly, make_skf_key, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from zhenglian.tokens.skf import library
+
+    k = make_skf_key()
+    _mgr, _key_info, h = _key(skf_only, k.serial)
+
+    def bad_blob(self, e: bytes) -> bytes:  # type: ignore[no-untyped-def]
+        return library.parse_ecc_signature(b"\x01" * 64, b"\x02" * 64)  # bytes above 256 bits
+
+    monkeypatch.setattr(library.SkfContainer, "ecc_sign", bad_blob)
+    with pin.user_session(h, _pin(k.user_pin)) as s, pytest.raises(errors.SkfBadResponse):
+        KeySession(h, s).sign(b"x")
+
+
+def test_device_removed_mid_batch(skf_only: SkfOnly, make_skf_key, skf_root: Path) -> None:
+    k = make_skf_key()
+    _mgr, _key_info, h = _key(skf_only, k.serial)
+    with pin.user_session(h, _pin(k.user_pin)) as s:
+        ks = KeySession(h, s)
+        ks.sign(b"first")
+        skfsoft.unplug(skf_root, k.name)
+        with pytest.raises(errors.TokenRemoved):
+            ks.sign(b"second")
+    assert skfsoft.retry_counters(skf_root, f".{k.name}.unplugged")["user"] == 10
+
+
+def test_not_an_skf_library_and_missing_functions_are_reported(tmp_path: Path) -> None:
+    import subprocess
+
+    from zhenglian import manifest
+    from zhenglian.tokens.manager import TokenManager
+
+    text = tmp_path / "notalib.so"
+    text.write_text("hello")
+    src = tmp_path / "partial.c"
+    src.write_text("unsigned int SKF_EnumDev(int p, char *l, unsigned int *s) { (void)p; (void)l; *s = 1; return 0; }\n")
+    partial = tmp_path / "libpartial.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(partial), str(src)], check=True, timeout=120)
+    empty = tmp_path / "drivers"
+    empty.mkdir()
+    mgr = TokenManager(manifest.load_all(empty), [str(text), str(partial)])
+    assert sorted(m.kind for m in mgr.modules) == ["pkcs11", "skf"]
+    problems = mgr.load_all()
+    kinds = {type(p) for p in problems}
+    assert errors.SkfMissingFunctions in kinds and errors.DriverInvalid in kinds
+    assert mgr.scan() == []  # reported and skipped, nothing crashes
+
+
+# --- one key, two libraries; hot-plug -------------------------------------------------------
+
+def test_a_key_reachable_through_both_is_shown_once(skf_only: SkfOnly, make_skf_key) -> None:
+    import dataclasses
+
+    k = make_skf_key()
+    mgr = skf_only.manager()
+    skf_view = mgr.find_key(k.serial)
+    p11_view = dataclasses.replace(skf_view, backend="pkcs11", module_path="/x/libvendor-p11.so")
+    # An SM2 key: SKF serves it unless the manifest says otherwise.
+    assert [v.backend for v in mgr.one_per_key([p11_view, skf_view])] == ["skf"]
+    szca = mgr.manifests.by_id("szca")
+    mgr.manifests.manifests[mgr.manifests.manifests.index(szca)] = dataclasses.replace(szca, prefer_backend="pkcs11")
+    assert [v.backend for v in mgr.one_per_key([p11_view, skf_view])] == ["pkcs11"]
+    # Two different keys are both kept.
+    other = dataclasses.replace(p11_view, serial="OTHER")
+    assert len(mgr.one_per_key([other, skf_view])) == 2
+
+
+def test_watcher_sees_skf_keys_come_and_go(skf_only: SkfOnly, make_skf_key, skf_root: Path) -> None:
+    from zhenglian.tokens.watcher import KeyWatcher
+
+    k = make_skf_key(plug_in=False)
+    w = KeyWatcher(skf_only.manager(), use_usb=False)
+    assert w.poll_once() == []
+    skfsoft.plug_in(skf_root, k.name)
+    (ev,) = w.poll_once()
+    assert ev.kind == "inserted" and ev.key is not None and ev.key.serial == k.serial
+    assert ev.key.backend == "skf"
+    _mgr, _key_info, h = _key(skf_only, k.serial)
+    with pytest.raises(errors.WrongPin):
+        _login(h, WRONG)
+    (ev,) = w.poll_once()
+    assert ev.kind == "changed" and ev.key is not None and ev.key.pin_tries_left == 9
+    skfsoft.unplug(skf_root, k.name)
+    (ev,) = w.poll_once()
+    assert ev.kind == "removed"
