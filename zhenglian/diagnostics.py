@@ -27,13 +27,13 @@ def _version(pkg: str) -> str | None:
         return None
 
 
-def _skf_file(ctx: Context, p: Path) -> dict[str, Any]:
+def _skf_file(p: Path, ctx: Context | None = None) -> dict[str, Any]:
     """An SKF library named by a manifest: present, loaded, its machine type, and why it cannot load
     (a 32-bit DLL for a 64-bit process is said as such)."""
     from zhenglian.tokens.skf import libkind
 
     present = p.is_file()
-    s = ctx.tokens.status_for(p) if present else None
+    s = ctx.tokens.status_for(p) if present and ctx is not None else None
     problem = (s.error if s is not None else None) or (libkind.architecture_problem(p) if present else None)
     return {
         "path": str(p),
@@ -63,7 +63,7 @@ def collect(ctx: Context) -> dict[str, Any]:
                 "loaded": bool(s and s.loaded),
                 "error": s.error.to_dict() if s and s.error else None,
             })
-        skf = [_skf_file(ctx, p) for p in candidate_paths(m, skf=True)]
+        skf = [_skf_file(p, ctx) for p in candidate_paths(m, skf=True)]
         drivers.append({
             "id": m.id,
             "kind": m.kind,
