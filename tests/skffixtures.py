@@ -129,12 +129,13 @@ class SkfOnly:
 
         return [sys.executable, "-m", "zhenglian", *args, "--module", str(self.lib)]
 
-    def __call__(self, *args: str, input: str | None = None, timeout: float = 120) -> Any:
+    def __call__(self, *args: str, input: str | None = None, timeout: float = 120,
+                 extra_env: dict[str, str] | None = None) -> Any:
         import subprocess
 
         root = Path(__file__).resolve().parent.parent
-        return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True, env=self.env(),
-                              timeout=timeout, cwd=root)
+        return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True,
+                              env=self.env() | (extra_env or {}), timeout=timeout, cwd=root)
 
     def manager(self) -> Any:
         """A TokenManager as such a child builds it: the CA manifests and the SKF library."""

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
+from serverfixtures import reference_server  # noqa: F401
 from skffixtures import SkfKey, SkfOnly
 
 from zhenglian import errors
@@ -339,3 +340,30 @@ def test_watcher_sees_skf_keys_come_and_go(skf_only: SkfOnly, make_skf_key, skf_
     skfsoft.unplug(skf_root, k.name)
     (ev,) = w.poll_once()
     assert ev.kind == "removed"
+
+
+# --- tasks against the reference server ----------------------------------------------------------
+
+def test_tasks_sign_all_with_one_pin(skf_only: SkfOnly, make_skf_key, reference_server, skf_root: Path,  # noqa: F811
+                                     tmp_path: Path) -> None:
+    """An SKF key (RSA certificate from the demo CA) logs in, signs every task with one PIN, uploads."""
+    import pdfhelpers as ph
+
+    if not (ph.have_poppler() and ph.have_cjk_font()):
+        pytest.skip("needs poppler-utils and fonts-noto-cjk")
+    k = make_skf_key(sm2=False, rsa=True)
+    spec = k.spec
+    server = reference_server
+    ids = server.add_tasks(spec.uscc, spec.organization, 3, kinds=("贷款合同",))  # type: ignore[attr-defined]
+    # An SKF key holds no PKCS#11 seal objects: the institution's seal comes from the server.
+    server.admin("seal", "add", "--institution", spec.uscc, "--type", "合同专用章")  # type: ignore[attr-defined]
+    base = ("--server", server.url, "--key", k.serial)
+    # No stored login (null keyring): the one PIN logs in and signs.
+    run = skf_only("tasks", "sign", "--all", *base, "--pin-stdin", "--json", input=k.user_pin + "\n",
+                   extra_env={"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}, timeout=300)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert sorted(t["task_id"] for t in result["tasks"]) == sorted(ids)
+    assert {t["state"] for t in result["tasks"]} == {"uploaded"}
+    assert server.uploads_per_task() == {i: 1 for i in ids}
+    assert skfsoft.retry_counters(skf_root, k.name)["user"] == 10  # one PIN, right first time

@@ -79,6 +79,7 @@ class SkfSession:
     serial: str
     device: SkfDevice
     app: SkfApplication
+    backend: SkfBackend
     admin_pin: bytearray | None = field(default=None, repr=False)
     logged_in: bool = False
 
@@ -259,7 +260,7 @@ class SkfBackend:
         No PIN here (``tokens.pin`` logs in); the admin PIN kept for an unblock is wiped on exit.
         """
         with self.lock, self._connected(serial) as (dev, app):
-            sess = SkfSession(serial, dev, app)
+            sess = SkfSession(serial, dev, app, self)
             self._open[serial] = sess
             self._shared.sessions_open += 1
             try:
