@@ -390,3 +390,74 @@ def test_forms_for_an_skf_key(skf_only: SkfOnly, make_skf_key, tmp_path: Path) -
     r = skf_only("forms", "unlock", "-o", str(out), "--key", k.serial)
     assert r.returncode == 0, r.stderr
     assert out.read_bytes().startswith(b"%PDF")
+
+
+# --- the bridge job ------------------------------------------------------------------------------
+
+class _OnePin:
+    """A PinPrompter that gives one PIN and records what it was asked (the Qt one is tested elsewhere)."""
+
+    def __init__(self, events: list[str], text: str) -> None:
+        self.events, self.text = events, text
+
+    def locked(self, st: object, error: object) -> None:
+        self.events.append("locked")
+
+    def confirm_final_try(self, st: object) -> bool:
+        self.events.append("final_try")
+        return False
+
+    def ask_pin(self, st: object) -> PinBuffer | None:
+        self.events.append("pin")
+        return _pin(self.text)
+
+    def pinpad(self, st: object):  # type: ignore[no-untyped-def]
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+    def keep_pin(self) -> bool:
+        return False
+
+    def show_error(self, error: object) -> None:
+        self.events.append("error")
+
+
+def test_bridge_job_on_an_skf_key(skf_only: SkfOnly, make_skf_key, reference_server, skf_root: Path,  # noqa: F811
+                                  tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    import httpx
+
+    from zhenglian.bridge.jobs import DONE, BridgeJobs
+    from zhenglian.bridge.protocol import SignRequest
+    from zhenglian.server.api import ServerClient
+    from zhenglian.server.tokenstore import TokenStore
+    from zhenglian.tasks.outbox import Outbox
+
+    k = make_skf_key(sm2=False, rsa=True)
+    spec = k.spec
+    server = reference_server
+    server.admin("seal", "add", "--institution", spec.uscc, "--type", "合同专用章")  # type: ignore[attr-defined]
+    tid = server.add_tasks(spec.uscc, spec.organization, 1, kinds=("贷款合同",))[0]  # type: ignore[attr-defined]
+    mgr = skf_only.manager()
+    key = mgr.find_key(k.serial)
+    events: list[str] = []
+    page = "https://sign.example.org"
+    settings = SimpleNamespace(ca_bundle="", allowed_origins=[page], server_url=server.url)
+    outbox = Outbox(tmp_path / "outbox")
+    jobs = BridgeJobs(settings, mgr, lambda: [key], lambda info: events.append("confirm") or True,
+                      lambda _key: _OnePin(events, k.user_pin), token_store=TokenStore(use_keyring=False),
+                      outbox=outbox, client_factory=lambda url: ServerClient(url, timeout=10, retries=1, backoff=0.05))
+    r = httpx.post(f"{server.url}/web/api/tasks/{tid}/ticket", params={"institution": spec.uscc})  # type: ignore[attr-defined]
+    assert r.status_code == 200, r.text
+    req = SignRequest(origin=page, server=server.url, server_origin=server.url, task_id=tid,
+                      ticket=r.json()["ticket"], institution=spec.uscc)  # type: ignore[attr-defined]
+    job = jobs.table.create(req.origin, req.task_id)
+    jobs.run(job, req)
+    out = job.to_dict()
+    assert out["state"] == DONE, out
+    assert events == ["pin", "confirm"]  # one PIN for the login and the signature
+    assert server.store.task(tid).status == "signed" and server.uploads_per_task() == {tid: 1}
+    assert outbox.pending() == []
+    assert skfsoft.retry_counters(skf_root, k.name)["user"] == 10
