@@ -461,3 +461,39 @@ def test_bridge_job_on_an_skf_key(skf_only: SkfOnly, make_skf_key, reference_ser
     assert server.store.task(tid).status == "signed" and server.uploads_per_task() == {tid: 1}
     assert outbox.pending() == []
     assert skfsoft.retry_counters(skf_root, k.name)["user"] == 10
+
+
+# --- the key card ---------------------------------------------------------------------------------
+
+def test_key_card_names_the_interface_tries_and_a_32_bit_dll(skf_only: SkfOnly, make_skf_key, qtbot,
+                                                            tmp_path: Path) -> None:
+    import dataclasses
+    import struct
+
+    from PySide6.QtWidgets import QLabel
+
+    from zhenglian.tokens import usb
+    from zhenglian.tokens.snapshot import UnrecognisedKey
+    from zhenglian.ui.keys_view import KeysView
+
+    k = make_skf_key()
+    mgr = skf_only.manager()
+    key = mgr.find_key(k.serial)
+    dll = tmp_path / "NetcaSKF.dll"  # a 32-bit x86 PE file, as some CAs ship
+    head = bytearray(0x80 + 24)
+    head[:2] = b"MZ"
+    struct.pack_into("<I", head, 0x3C, 0x80)
+    head[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<H", head, 0x84, 0x014C)
+    dll.write_bytes(bytes(head) + bytes(256))
+    netca = mgr.manifests.by_id("netca")
+    assert netca is not None
+    from zhenglian.manifest import current_os
+
+    m32 = dataclasses.replace(netca, skf_modules={current_os(): (str(dll),)})
+    view = KeysView()
+    qtbot.addWidget(view)
+    view.set_keys([key], [UnrecognisedKey(usb.UsbDevice("1234", "5678"), m32, True)])
+    text = "\n".join(label.text() for label in view.findChildren(QLabel))
+    assert "SKF" in text and ("10 tries left" in text or "还可尝试 10 次" in text)
+    assert "32" in text  # the 32-bit DLL is named as the reason, not "no driver"
