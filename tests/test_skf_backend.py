@@ -497,3 +497,29 @@ def test_key_card_names_the_interface_tries_and_a_32_bit_dll(skf_only: SkfOnly, 
     text = "\n".join(label.text() for label in view.findChildren(QLabel))
     assert "SKF" in text and ("10 tries left" in text or "还可尝试 10 次" in text)
     assert "32" in text  # the 32-bit DLL is named as the reason, not "no driver"
+
+
+# --- the demo ------------------------------------------------------------------------------------
+
+def test_demo_skf_key_is_found_through_the_demo_manifest(skf_lib_path: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``demo init``'s SKF key: the library under the data directory, found by drivers/skfsoft.toml,
+    its devices folder set from the manifest's [modules.env] — no --module, no variable set by hand."""
+    from zhenglian import manifest
+    from zhenglian.tokens.manager import TokenManager
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("ZHENGLIAN_HOME", str(home))
+    monkeypatch.setenv(skfsoft.ENV_DIR, "unset-below")
+    monkeypatch.delenv(skfsoft.ENV_DIR)  # restored after the test, whatever the backend sets
+    made = skfsoft.provision_demo()
+    assert made.library == home / "skfsoft" / "libskfsoft.so" and made.library.is_file()
+    mgr = TokenManager(manifest.load_all(), [])
+    skf = [m for m in mgr.modules if m.kind == "skf"]
+    assert [m.path for m in skf] == [made.library] and skf[0].claimed_by == ("skfsoft",)
+    key = mgr.find_key(skfsoft.DEMO_SERIAL)
+    assert key.backend == "skf" and key.demo and key.ca_id == "szca"
+    assert key.signing_certificate() is not None and key.pin_tries_left == 10
+    h = mgr.handle(key)
+    with pin.user_session(h, _pin(made.user_pin)) as s:
+        KeySession(h, s).sign(b"demo")

@@ -69,7 +69,7 @@ def collect(ctx: Context) -> dict[str, Any]:
             "kind": m.kind,
             "name_zh": m.name_zh,
             "name_en": m.name_en,
-            "found": any(c["present"] for c in cands),
+            "found": any(c["present"] for c in cands) or any(x["present"] for x in skf),
             "modules": cands,
             "skf_modules": skf,
             "keys": sum(1 for k in snap.keys if k.ca_id == m.id or m.id in k.module_ids),

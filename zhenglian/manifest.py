@@ -348,13 +348,17 @@ def expand(path: str) -> str:
 
 
 def candidate_paths(m: Manifest, os_name: str | None = None, skf: bool = False) -> list[Path]:
-    """Every file path where this manifest's modules may be, in search order."""
+    """Every file path where this manifest's modules may be, in search order.
+
+    ``{home}`` in a name or folder is the data directory (the demo's software keys live there).
+    """
     os_name = os_name or current_os()
     names = (m.skf_modules if skf else m.modules).get(os_name, ())
-    dirs = m.module_dirs.get(os_name, ())
+    home = str(paths.data_dir())
+    dirs = tuple(d.replace("{home}", home) for d in m.module_dirs.get(os_name, ()))
     out: list[Path] = []
     for name in names:
-        name = expand(name)
+        name = expand(name.replace("{home}", home))
         if os.path.isabs(name):
             out.append(Path(name))
             continue

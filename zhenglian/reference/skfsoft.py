@@ -252,3 +252,57 @@ def issued_containers(subject: object, *, sm2_ca: object | None = None, rsa_ca: 
             sub_der = rsa_ca.sub_cert.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined]
             out.append(Container("CA_RSA", "rsa", KeyPair(b"", sub_der)))
     return out
+
+
+# --- the demo's SKF key ------------------------------------------------------------------------
+
+DEMO_NAME = "skfdemo"
+DEMO_SERIAL = "SKFDEMO0001"
+DEMO_LABEL = "SKF-DEMO"
+DEMO_USER_PIN = "Skf@2026demo"  # public demo PINs, like the SoftHSM demo keys'
+DEMO_SO_PIN = "SkfSo@2026demo"
+
+
+@dataclass(frozen=True)
+class DemoSkfKey:
+    serial: str
+    label: str
+    organization: str
+    library: Path
+    devices: Path
+    user_pin: str
+    so_pin: str
+
+
+def demo_dir(home: Path | None = None) -> Path:
+    """``{home}/skfsoft``: the library and ``devices/`` that ``drivers/skfsoft.toml`` names."""
+    from zhenglian import paths
+
+    return (home or paths.data_dir()) / "skfsoft"
+
+
+def provision_demo(home: Path | None = None, ca_base: Path | None = None) -> DemoSkfKey:
+    """The SKF demo key: skfsoft (built if needed) copied beside its devices, one device with an
+    SM2 dual-certificate container the SM2 demo CA issued to the SZCA demo institution."""
+    from zhenglian.reference import democa, provision
+
+    built = build()
+    target = demo_dir(home)
+    devices = target / "devices"
+    devices.mkdir(parents=True, exist_ok=True)
+    lib = target / "libskfsoft.so"
+    fd, tmp = tempfile.mkstemp(dir=target, prefix=".libskfsoft.")
+    os.close(fd)
+    try:
+        shutil.copyfile(built, tmp)
+        os.replace(tmp, lib)  # never a half-copied library where the client loads it
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    spec = provision.DEMO_KEYS[1]
+    containers = issued_containers(provision.subject_for(spec),
+                                   sm2_ca=democa.load_or_create_sm2(spec.ca_id, ca_base), days_valid=spec.days_valid)
+    shutil.rmtree(devices / DEMO_NAME, ignore_errors=True)
+    create_device(devices, DEMO_NAME, serial=DEMO_SERIAL, label=DEMO_LABEL,
+                  user_pin=bytearray(DEMO_USER_PIN.encode()), admin_pin=bytearray(DEMO_SO_PIN.encode()),
+                  containers=containers)
+    return DemoSkfKey(DEMO_SERIAL, DEMO_LABEL, spec.organization, lib, devices, DEMO_USER_PIN, DEMO_SO_PIN)

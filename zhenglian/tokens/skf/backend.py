@@ -31,6 +31,7 @@ certificate (most keys have one application), else the first.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -160,6 +161,9 @@ class SkfBackend:
         with self.lock:
             if self._shared.lib is not None:
                 return
+            for key, value in self.env.items():  # [modules.env]: only when unset and the target exists
+                if key not in os.environ and Path(value).exists():
+                    os.environ[key] = value
             try:
                 self._shared.lib = SkfLibrary(self.path)
                 self.error = None
