@@ -523,3 +523,43 @@ def test_demo_skf_key_is_found_through_the_demo_manifest(skf_lib_path: Path, tmp
     h = mgr.handle(key)
     with pin.user_session(h, _pin(made.user_pin)) as s:
         KeySession(h, s).sign(b"demo")
+
+
+def test_a_manifest_naming_a_pkcs11_module_as_skf_is_reported(tmp_path: Path) -> None:
+    from zhenglian import manifest
+    from zhenglian.reference import softhsm
+    from zhenglian.tokens.manager import TokenManager
+
+    drivers = tmp_path / "drivers"
+    drivers.mkdir()
+    (drivers / "wrong.toml").write_text(
+        'id = "wrong"\nkind = "maker"\n[names]\nzh = "错配"\nen = "mismatch"\n'
+        f'[modules]\nskf_linux = ["{softhsm.module_path()}"]\n', encoding="utf-8")
+    mgr = TokenManager(manifest.load_all(drivers), [])
+    problems = mgr.load_all()
+    assert [type(p) for p in problems] == [errors.SkfNotSkfLibrary]
+    assert "PKCS#11" in problems[0].message_en()
+    assert mgr.scan() == []
+
+
+def test_one_file_named_as_both_kinds_is_used_as_both(skf_only: SkfOnly, make_skf_key, tmp_path: Path) -> None:
+    """A manifest that wrongly calls SoftHSM's module SKF costs nothing to the manifest that uses it as PKCS#11."""
+    import shutil
+
+    from zhenglian import manifest
+    from zhenglian.reference import softhsm
+    from zhenglian.tokens.manager import TokenManager
+
+    drivers = tmp_path / "drivers"
+    shutil.copytree(skf_only.drivers_dir, drivers)
+    shutil.copy(Path(__file__).resolve().parent.parent / "drivers" / "softhsm.toml", drivers)
+    (drivers / "aaa-wrong.toml").write_text(  # sorted before softhsm.toml
+        'id = "aaa-wrong"\nkind = "maker"\n[names]\nzh = "错配"\nen = "mismatch"\n'
+        f'[modules]\nskf_linux = ["{softhsm.module_path()}"]\n', encoding="utf-8")
+    mgr = TokenManager(manifest.load_all(drivers), [str(skf_only.lib)])
+    kinds = sorted((m.kind, m.claimed_by) for m in mgr.modules if m.path == softhsm.module_path())
+    assert kinds == [("pkcs11", ("softhsm",)), ("skf", ("aaa-wrong",))]
+    mgr.load_all()
+    k = make_skf_key()
+    assert mgr.find_key(k.serial).backend == "skf"
+    assert mgr.handle(mgr.find_key(k.serial)).backend.kind == "skf"

@@ -33,7 +33,7 @@ def _skf_file(p: Path, ctx: Context | None = None) -> dict[str, Any]:
     from zhenglian.tokens.skf import libkind
 
     present = p.is_file()
-    s = ctx.tokens.status_for(p) if present and ctx is not None else None
+    s = ctx.tokens.status_for(p, "skf") if present and ctx is not None else None
     problem = (s.error if s is not None else None) or (libkind.architecture_problem(p) if present else None)
     return {
         "path": str(p),

@@ -44,7 +44,10 @@ class ModuleStatus:
         }
 
 
-_key = _identity
+def _key(path: Path, kind: str = "pkcs11") -> str:
+    """A library's place in the manager: its file, and the interface it is used through (a vendor
+    library exporting both is one PKCS#11 module and one SKF library)."""
+    return _identity(path) if kind == "pkcs11" else f"{kind}:{_identity(path)}"
 
 
 Backend = Pkcs11Module | SkfBackend
@@ -81,7 +84,7 @@ class TokenManager:
             self._add(path, USER, "slotlist", {}, kind=user_library_kind(path))
 
     def _add(self, path: Path, claim: str, rescan: str, env: dict[str, str], kind: str = "pkcs11") -> None:
-        key = _key(path)
+        key = _key(path, kind)
         existing = self._modules.get(key)
         if existing is None:
             cls: Any = SkfBackend if kind == "skf" else Pkcs11Module
@@ -248,8 +251,8 @@ class TokenManager:
             log.info("key %s: reachable through PKCS#11 and SKF; %s serves it", serial, backend)
         return out
 
-    def status_for(self, path: Path) -> ModuleStatus | None:
-        module = self._modules.get(_key(path))
+    def status_for(self, path: Path, kind: str = "pkcs11") -> ModuleStatus | None:
+        module = self._modules.get(_key(path, kind))
         if module is None:
             return None
         return ModuleStatus(str(module.path), module.claimed_by, module.path.is_file(), module.loaded,
@@ -262,7 +265,7 @@ class TokenManager:
         return KeyHandle(self.module_for(key), key, self.pin_policy_manifest(key))
 
     def module_for(self, key: KeyInfo) -> Backend:
-        module = self._modules.get(_key(Path(key.module_path)))
+        module = self._modules.get(_key(Path(key.module_path), key.backend))
         if module is None:
             raise errors.NoKey(key.serial)
         return module

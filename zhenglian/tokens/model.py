@@ -49,9 +49,10 @@ class KeyInfo:
     pin_tries_left: int | None = None  # exact, where the key says (SKF); PKCS#11 gives flags only
 
     @property
-    def identity(self) -> tuple[str, str]:
-        """Stable identity: module file and token serial (never the slot number)."""
-        return (self.module_path, self.serial)
+    def identity(self) -> tuple[str, str, str]:
+        """Stable identity: library file, token serial (never the slot number) and the interface
+        (a vendor library with both a PKCS#11 and an SKF interface shows the key twice)."""
+        return (self.module_path, self.serial, self.backend)
 
     @property
     def fingerprint(self) -> tuple[object, ...]:

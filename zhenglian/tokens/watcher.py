@@ -65,7 +65,7 @@ class KeyWatcher:
         self.interval = interval
         self.usb_interval = usb_interval
         self.use_usb = use_usb
-        self._keys: dict[tuple[str, str], KeyInfo] = {}
+        self._keys: dict[tuple[str, str, str], KeyInfo] = {}
         self._unrecognised: dict[str, UnrecognisedKey] = {}
         self._devices: list[usb.UsbDevice] = []
         self._last_usb = 0.0
@@ -94,7 +94,7 @@ class KeyWatcher:
             out = []
             for slot_id, token in present:
                 facts = module.token_facts(token)
-                old = self._keys.get((str(module.path), str(facts["serial"])))
+                old = self._keys.get((str(module.path), str(facts["serial"]), module.kind))
                 if (old is not None and old.slot_id == int(slot_id) and old.label == facts["label"]
                         and old.flags.raw == facts["flags"].raw  # type: ignore[attr-defined]
                         and old.pin_tries_left == facts.get("tries_left")):
@@ -116,13 +116,14 @@ class KeyWatcher:
         events: list[KeyEvent] = []
         if not self.primed:
             self.manager.load_all()
-        current: dict[tuple[str, str], KeyInfo] = {}
+        current: dict[tuple[str, str, str], KeyInfo] = {}
         for module in self.manager.modules:
             if not module.loaded:
                 continue
             keys = self._poll_module(module)
             if keys is None:  # busy: carry the previous state of this module
-                keys = [k for k in self._keys.values() if k.module_path == str(module.path)]
+                keys = [k for k in self._keys.values()
+                        if k.module_path == str(module.path) and k.backend == module.kind]
             for k in keys:
                 current[k.identity] = k
         # A key reachable through a PKCS#11 module and an SKF library is one key.

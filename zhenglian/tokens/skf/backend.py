@@ -225,8 +225,8 @@ class SkfBackend:
                             continue
                         flags, tries = self._device_pin_state(dev, info.serial)
                 except (errors.TokenRemoved, errors.SkfObjectMissing):
-                    continue
-                except errors.SkfError as exc:
+                    continue  # pulled out meanwhile, or a device with no application (blank)
+                except errors.ZhenglianError as exc:  # one odd device never hides the others
                     log.info("SKF device %r unreadable (%s): skipped", name, exc.code)
                     continue
                 out.append((index, SkfToken(info, flags, tries)))
