@@ -563,3 +563,51 @@ def test_one_file_named_as_both_kinds_is_used_as_both(skf_only: SkfOnly, make_sk
     k = make_skf_key()
     assert mgr.find_key(k.serial).backend == "skf"
     assert mgr.handle(mgr.find_key(k.serial)).backend.kind == "skf"
+
+
+def test_sm2_tasks_batch_uploads_that_the_server_and_bouncycastle_accept(
+        skf_only: SkfOnly, make_skf_key, reference_server, bc_pdf_check, tmp_path: Path) -> None:  # noqa: F811
+    """An SM2 SKF key signs a batch with one PIN; the server's SM2-aware check accepts every upload.
+
+    The server login is given beforehand (a stored token, as from an earlier session): SM2 login
+    belongs to the server protocol's SM2 work; this checks what the SKF key produces.
+    """
+    import secrets
+    import time
+
+    import pdfhelpers as ph
+
+    from zhenglian.server.api import ServerClient
+    from zhenglian.server.session import ServerSession
+    from zhenglian.server.tokenstore import StoredToken, TokenStore
+    from zhenglian.tasks import batch
+    from zhenglian.tasks.outbox import Outbox
+
+    if not (ph.have_poppler() and ph.have_cjk_font()):
+        pytest.skip("needs poppler-utils and fonts-noto-cjk")
+    k = make_skf_key(sm2=True)
+    spec = k.spec
+    server = reference_server
+    server.admin("seal", "add", "--institution", spec.uscc, "--type", "合同专用章")  # type: ignore[attr-defined]
+    ids = server.add_tasks(spec.uscc, spec.organization, 3, kinds=("贷款合同", "抵押合同"))  # type: ignore[attr-defined]
+    mgr = skf_only.manager()
+    key = mgr.find_key(k.serial)
+    cert = key.signing_certificate()
+    assert cert is not None
+    token, expires = secrets.token_urlsafe(32), time.time() + 3600
+    server.store.add_session(token, spec.uscc, cert.info.sha256, expires)  # type: ignore[attr-defined]
+    client = ServerClient(server.url, timeout=10, retries=1, backoff=0.05)
+    tokens = TokenStore(use_keyring=False)
+    tokens.put(client.origin, key.serial, StoredToken(token, expires, spec.uscc))  # type: ignore[attr-defined]
+    session = ServerSession(client, key, tokens)
+    outbox = Outbox(tmp_path / "outbox")
+    pin_buf = _pin(k.user_pin)
+    result = batch.sign_tasks(session, mgr.handle(key), pin_buf, None, outbox)
+    assert pin_buf.wiped
+    assert result.ok, result.summary_en()
+    assert result.count(batch.UPLOADED) == 3 and server.uploads_per_task() == {i: 1 for i in ids}
+    task = server.store.task(ids[0])
+    signed = tmp_path / "server-copy.pdf"
+    signed.write_bytes(server.store.read_file(task.signed_sha256))
+    judged = bc_pdf_check(signed)
+    assert judged.ok, "\n".join(judged.lines)
