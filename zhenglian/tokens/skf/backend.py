@@ -97,7 +97,8 @@ class SkfSession:
 
 
 class _Shared:
-    """Process-wide per library file: one SkfLibrary and one lock (tray, bridge and CLI share it)."""
+    """Process-wide per library file: one SkfLibrary, one lock, the sessions open now and the
+    application chosen per device (every TokenManager of the process — tray, bridge — shares it)."""
 
     _all: dict[str, _Shared] = {}
     _all_lock = threading.Lock()
@@ -106,6 +107,8 @@ class _Shared:
         self.lock = threading.RLock()
         self.lib: SkfLibrary | None = None
         self.sessions_open = 0
+        self.apps: dict[str, str] = {}  # serial -> application name chosen
+        self.open: dict[str, SkfSession] = {}  # serial -> the session open now (flags read through it)
 
     @classmethod
     def of(cls, key: str) -> _Shared:
@@ -136,8 +139,8 @@ class SkfBackend:
         self._shared = _Shared.of(_identity(self.path))
         self.lock = self._shared.lock
         self.error: errors.DriverError | None = None
-        self._apps: dict[str, str] = {}  # serial -> application name chosen
-        self._open: dict[str, SkfSession] = {}  # serial -> the session open now (flags read through it)
+        self._apps = self._shared.apps
+        self._open = self._shared.open
 
     # --- loading -------------------------------------------------------------
 
