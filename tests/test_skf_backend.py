@@ -611,3 +611,44 @@ def test_sm2_tasks_batch_uploads_that_the_server_and_bouncycastle_accept(
     signed.write_bytes(server.store.read_file(task.signed_sha256))
     judged = bc_pdf_check(signed)
     assert judged.ok, "\n".join(judged.lines)
+
+
+def test_key_pulled_out_mid_batch_leaves_no_partial_file(skf_only: SkfOnly, make_skf_key, skf_root: Path,
+                                                         bc_pdf_check, tmp_path: Path) -> None:
+    """Three documents, the key pulled out once the first is written: the batch stops with "key
+    removed", no partial or temporary file is left, the inputs are untouched."""
+    import subprocess
+    import time
+
+    import pdfhelpers as ph
+
+    if not (ph.have_poppler() and ph.have_cjk_font()):
+        pytest.skip("needs poppler-utils and fonts-noto-cjk")
+    k = make_skf_key(sm2=True, sign_delay_ms=400)  # a slow key: time to pull it out between documents
+    inputs = [ph.make_contract(tmp_path / f"doc{i}.pdf", 1) for i in range(3)]
+    before = [ph.sha256_file(p) for p in inputs]
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    pin_file = tmp_path / "pin.txt"
+    pin_file.write_text(k.user_pin + "\n")
+    with pin_file.open("rb") as stdin:
+        proc = subprocess.Popen(skf_only.argv("sign", *map(str, inputs), "--out-dir", str(out_dir), "--key",
+                                              k.serial, "--page", "1", "--at", "99,99", "--pin-stdin"),
+                                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=skf_only.env(), cwd=Path(__file__).resolve().parent.parent)
+    deadline = time.monotonic() + 120  # a bound on a hang, not a timing assumption
+    while not any(p.suffix == ".pdf" for p in out_dir.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no document was signed"
+        time.sleep(0.02)
+    skfsoft.unplug(skf_root, k.name)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == ExitCode.NO_KEY, err
+    assert "拔出" in err and "Traceback" not in err
+    written = sorted(out_dir.iterdir())
+    # The document in flight when the key went may have been signed in full; the rest were not written.
+    assert 1 <= len(written) < 3 and all(p.suffix == ".pdf" for p in written), written  # no temporary file
+    for p in written:  # each one written is whole and validly signed
+        judged = bc_pdf_check(p)
+        assert judged.ok, "\n".join(judged.lines)
+    assert [ph.sha256_file(p) for p in inputs] == before
