@@ -652,3 +652,35 @@ def test_key_pulled_out_mid_batch_leaves_no_partial_file(skf_only: SkfOnly, make
         judged = bc_pdf_check(p)
         assert judged.ok, "\n".join(judged.lines)
     assert [ph.sha256_file(p) for p in inputs] == before
+
+
+def test_a_pin_the_key_cannot_take_costs_no_try(skf_only: SkfOnly, make_skf_key, skf_root: Path) -> None:
+    k = make_skf_key()
+    for bad in ("12", "x" * 65):  # outside the PIN lengths of the issuing CA (SZCA) manifest
+        r = skf_only("pin", "verify", "--key", k.serial, "--pin-stdin", input=bad + "\n")
+        assert r.returncode == ExitCode.PIN_POLICY, r.stderr
+    assert skfsoft.retry_counters(skf_root, k.name)["user"] == 10
+
+
+def test_a_32_bit_library_given_as_module_is_named_as_such(tmp_path: Path) -> None:
+    import struct
+
+    from zhenglian import manifest
+    from zhenglian.tokens.manager import TokenManager
+    from zhenglian.tokens.skf.libkind import process_machine
+
+    if process_machine() == "x86":
+        pytest.skip("this process is 32-bit x86 itself")
+    dll = tmp_path / "VendorSKF.dll"
+    head = bytearray(0x80 + 24)
+    head[:2] = b"MZ"
+    struct.pack_into("<I", head, 0x3C, 0x80)
+    head[0x80:0x84] = b"PE\0\0"
+    struct.pack_into("<H", head, 0x84, 0x014C)
+    dll.write_bytes(bytes(head) + bytes(256))
+    empty = tmp_path / "drivers"
+    empty.mkdir()
+    mgr = TokenManager(manifest.load_all(empty), [str(dll)])
+    (problem,) = mgr.load_all()
+    assert isinstance(problem, errors.SkfWrongArchitecture)
+    assert "32" in problem.message_zh() and "32-bit" in problem.message_en()
