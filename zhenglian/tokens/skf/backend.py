@@ -346,12 +346,15 @@ class SkfBackend:
 
     def logout(self, session: SkfSession) -> int:
         session.wipe_admin_pin()
+        session.logged_in = False
         with self.lock:
             try:
                 session.app.logout()
             except errors.TokenRemoved:
                 return p11raw.CKR_DEVICE_REMOVED
-        session.logged_in = False
+            except errors.ZhenglianError as exc:  # runs in finally blocks: never hide the error in flight
+                log.info("SKF_ClearSecureState: %s", exc.code)
+                return CKR_FUNCTION_FAILED
         return p11raw.CKR_OK
 
     def set_pin(self, session: SkfSession, old: bytearray, new: bytearray) -> int:
