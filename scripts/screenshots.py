@@ -96,7 +96,9 @@ def shoot() -> int:
                        check=True)
         print("saved", OUT / name)
 
-    if not wait(lambda: len(tray.controller.current_keys()) == 3, 30):
+    # The three SoftHSM demo keys (and SKF-DEMO where skfsoft could be built).
+    if not wait(lambda: {"NETCA-DEMO", "SZCA-DEMO", "GDCA-DEMO"} <= {k.label for k in tray.controller.current_keys()},
+                30):
         print("keys not seen", file=sys.stderr)
         return 1
     win = tray.window
@@ -140,7 +142,7 @@ def shoot() -> int:
     from zhenglian.ui.pin_dialogs import PinDialog
 
     key = view.workspace.key
-    st = pinops.status(view.workspace.module, key, view.workspace.manifest)
+    st = pinops.status(view.workspace.handle)
     dlg = PinDialog(key, st)
     dlg.show()
     grab(dlg, "app-pin.png")
