@@ -27,6 +27,7 @@ pytest_plugins = [
     "sm2tokenfixtures",  # the software SM2 token (libsm2token.so) and a ctypes caller
     "judgefixtures",  # BouncyCastle and openssl as independent SM2 judges
     "registerfixtures",  # the seal-use register
+    "skffixtures",  # skfsoft, the software SKF library, and SKF keys with demo-CA certificates
 ]
 _RUN_DIR: Path | None = None
 

@@ -1,7 +1,7 @@
 """Fixtures for SKF tests: the built skfsoft library and provisioned software keys.
 
-Import the fixtures a test module needs:
-    from skffixtures import skf_lib, skf_root, skf_material, make_skf_device  # noqa: F401
+A pytest plugin (``pytest_plugins`` in conftest.py); older modules also import
+the fixtures they need by name.
 
 skfsoft reads ``ZL_SKFSOFT_DIR`` at every call, so each test gets its own
 device directory while the library stays loaded once per process.
@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -98,3 +99,88 @@ def skf_lib(skf_lib_path: Path, skf_root: Path) -> Iterator[object]:
     from zhenglian.tokens.skf import SkfLibrary
 
     yield SkfLibrary(skf_lib_path)
+
+
+# --- SKF keys as an operator has them: demo-CA certificates, only the SKF library ----------
+
+@dataclass(frozen=True)
+class SkfKey:
+    serial: str
+    name: str  # the skfsoft device directory
+    user_pin: str
+    admin_pin: str
+    spec: object  # provision.DemoKeySpec: the subject's organisation, USCC, CA
+
+
+@dataclass(frozen=True)
+class SkfOnly:
+    """What a CLI child needs to see the SKF library and no PKCS#11 module."""
+
+    lib: Path
+    root: Path
+    drivers_dir: Path
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update({skfsoft.ENV_DIR: str(self.root), "ZHENGLIAN_DRIVERS_DIR": str(self.drivers_dir)})
+        return env
+
+    def argv(self, *args: str) -> list[str]:
+        import sys
+
+        return [sys.executable, "-m", "zhenglian", *args, "--module", str(self.lib)]
+
+    def __call__(self, *args: str, input: str | None = None, timeout: float = 120,
+                 extra_env: dict[str, str] | None = None) -> Any:
+        import subprocess
+
+        root = Path(__file__).resolve().parent.parent
+        return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True,
+                              env=self.env() | (extra_env or {}), timeout=timeout, cwd=root)
+
+    def manager(self) -> Any:
+        """A TokenManager as such a child builds it: the CA manifests and the SKF library."""
+        from zhenglian import manifest
+        from zhenglian.tokens.manager import TokenManager
+
+        return TokenManager(manifest.load_all(self.drivers_dir), [str(self.lib)])
+
+
+@pytest.fixture()
+def skf_only(skf_lib_path: Path, skf_root: Path, tmp_path: Path) -> SkfOnly:
+    """The CA manifests without softhsm.toml (no PKCS#11 module at all) + ``--module libskfsoft.so``."""
+    import shutil
+
+    src = Path(__file__).resolve().parent.parent / "drivers"
+    drivers = tmp_path / "drivers-skf-only"
+    drivers.mkdir()
+    for toml in src.glob("*.toml"):
+        if toml.name != "softhsm.toml":
+            shutil.copy(toml, drivers / toml.name)
+    return SkfOnly(skf_lib_path, skf_root, drivers)
+
+
+_skf_serials = iter(range(1, 10_000))
+
+
+@pytest.fixture()
+def make_skf_key(skf_root: Path) -> Callable[..., SkfKey]:
+    """A software SKF key whose certificates the demo CAs issued (so the reference server and
+    the demo trust roots accept them): ``sm2`` → an SM2 dual-certificate container, ``rsa`` → an
+    RSA one.  The subject is a demo key spec's (``provision.DEMO_KEYS``)."""
+    from zhenglian.reference import democa, provision
+
+    def make(*, sm2: bool = True, rsa: bool = False, spec: Any = None, user_pin: str = "Skf@2026demo",
+             admin_pin: str = "SkfAdmin@2026", plug_in: bool = True, **kw: Any) -> SkfKey:
+        spec = spec or provision.DEMO_KEYS[1]
+        n = next(_skf_serials)
+        serial, name = f"SKFT{n:06d}", f"skft{n}"
+        containers = skfsoft.issued_containers(
+            provision.subject_for(spec), sm2_ca=democa.load_or_create_sm2(spec.ca_id) if sm2 else None,
+            rsa_ca=democa.load_or_create(spec.ca_id) if rsa else None)
+        skfsoft.create_device(skf_root, name, serial=serial, label=f"SKF-{spec.ca_id}-{n}",
+                              user_pin=bytearray(user_pin.encode()), admin_pin=bytearray(admin_pin.encode()),
+                              containers=containers, plug_in=plug_in, **kw)
+        return SkfKey(serial, name, user_pin, admin_pin, spec)
+
+    return make

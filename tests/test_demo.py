@@ -47,4 +47,6 @@ def test_demo_run_starts_keys_server_and_tray_app(tmp_path: Path) -> None:
     assert "tray up after" in log
     keys = subprocess.run([sys.executable, "-m", "zhenglian", "keys", "--json"], cwd=ROOT, capture_output=True,
                           text=True, env=dict(env, SOFTHSM2_CONF=str(tmp_path / "demo/softhsm/softhsm2.conf")))
-    assert len(__import__("json").loads(keys.stdout)["keys"]) == 3
+    listed = __import__("json").loads(keys.stdout)["keys"]
+    assert len(listed) == 4  # the three SoftHSM demo keys and the SKF demo key
+    assert [k["backend"] for k in listed if k["label"] == "SKF-DEMO"] == ["skf"]

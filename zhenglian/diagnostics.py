@@ -27,15 +27,18 @@ def _version(pkg: str) -> str | None:
         return None
 
 
-def _skf_file(p: Path) -> dict[str, Any]:
-    """An SKF library named by a manifest: present, its machine type, and why it cannot load."""
+def _skf_file(p: Path, ctx: Context | None = None) -> dict[str, Any]:
+    """An SKF library named by a manifest: present, loaded, its machine type, and why it cannot load
+    (a 32-bit DLL for a 64-bit process is said as such)."""
     from zhenglian.tokens.skf import libkind
 
     present = p.is_file()
-    problem = libkind.architecture_problem(p) if present else None
+    s = ctx.tokens.status_for(p, "skf") if present and ctx is not None else None
+    problem = (s.error if s is not None else None) or (libkind.architecture_problem(p) if present else None)
     return {
         "path": str(p),
         "present": present,
+        "loaded": bool(s and s.loaded),
         "machine": libkind.file_machine(p) if present else None,
         "error": problem.to_dict() if problem else None,
     }
@@ -60,13 +63,13 @@ def collect(ctx: Context) -> dict[str, Any]:
                 "loaded": bool(s and s.loaded),
                 "error": s.error.to_dict() if s and s.error else None,
             })
-        skf = [_skf_file(p) for p in candidate_paths(m, skf=True)]
+        skf = [_skf_file(p, ctx) for p in candidate_paths(m, skf=True)]
         drivers.append({
             "id": m.id,
             "kind": m.kind,
             "name_zh": m.name_zh,
             "name_en": m.name_en,
-            "found": any(c["present"] for c in cands),
+            "found": any(c["present"] for c in cands) or any(x["present"] for x in skf),
             "modules": cands,
             "skf_modules": skf,
             "keys": sum(1 for k in snap.keys if k.ca_id == m.id or m.id in k.module_ids),
@@ -89,7 +92,8 @@ def collect(ctx: Context) -> dict[str, Any]:
         "user_modules": user_modules,
         "modules_loaded": [s.to_dict() for s in statuses.values() if s.loaded],
         "keys": [{"serial": k.serial, "label": k.label, "ca": k.ca_id, "module": k.module_path,
-                  "organization": k.organization(), "pin_state": k.flags.pin_state()} for k in snap.keys],
+                  "backend": k.backend, "organization": k.organization(), "pin_state": k.flags.pin_state(),
+                  "pin_tries_left": k.pin_tries_left} for k in snap.keys],
         "usb_devices": [d.id for d in devices],
         "usb_without_driver": [u.to_dict() for u in snap.unrecognised],
     }

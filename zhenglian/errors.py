@@ -904,3 +904,13 @@ class DocumentCertified(ZhenglianError):
                "空白签名域的文件。")
     hint_en = ("Use --field with an empty signature field of the document (empty fields: {fields}); if there is "
                "none, ask the sender for a document with an empty signature field for the seal.")
+# --- keys: SKF (GM/T 0016) as a second key backend (area "skfbackend") ---------------------
+
+
+class RenewalUnsupportedBackend(RenewalUnsupportedKey):
+    code = "renewal_unsupported_backend"
+    zh = "该 UKey 经 SKF 接口使用，暂不支持在线续期（需在 UKey 上生成密钥并写入证书）"
+    en = ("This key is used through its SKF library; online renewal (a new key pair made on the key and the "
+          "certificate written to it) is not supported there yet")
+    hint_zh = "请使用 CA 自带的证书客户端续期；若 CA 同时提供该 UKey 的 PKCS#11 驱动，安装后即可在线续期。"
+    hint_en = "Use the CA's own certificate client; if the CA also ships a PKCS#11 module for the key, install it to renew online."

@@ -89,6 +89,9 @@ class Manifest:
     vendor_client_name_en: str = ""
     vendor_client: dict[str, tuple[str, ...]] = field(default_factory=dict)
     renewal: Renewal = field(default_factory=Renewal)
+    # [modules] prefer: which backend serves a key both a PKCS#11 module and an SKF library
+    # reach ("pkcs11" | "skf"; None: PKCS#11, except SKF for SM2 keys — see docs/keys.md)
+    prefer_backend: str | None = None
 
     @property
     def is_ca(self) -> bool:
@@ -200,6 +203,10 @@ def parse(file: Path, data: dict[str, Any]) -> Manifest:
     if rescan not in ("slotlist", "reinitialize"):
         raise r.fail("modules.rescan", "应为 slotlist 或 reinitialize / must be slotlist or reinitialize")
 
+    prefer = r.get("modules.prefer", str, None)
+    if prefer not in (None, "pkcs11", "skf"):
+        raise r.fail("modules.prefer", "应为 pkcs11 或 skf / must be pkcs11 or skf")
+
     usb = r.strings("usb.ids")
     for u in usb:
         if not _USB_ID.match(u):
@@ -265,6 +272,7 @@ def parse(file: Path, data: dict[str, Any]) -> Manifest:
         vendor_client_name_en=r.get("vendor_client.name_en", str, ""),
         vendor_client={o: r.strings(f"vendor_client.{o}") for o in ("windows", "linux", "macos")},
         renewal=renewal,
+        prefer_backend=prefer,
     )
 
 
@@ -454,13 +462,17 @@ def expand(path: str) -> str:
 
 
 def candidate_paths(m: Manifest, os_name: str | None = None, skf: bool = False) -> list[Path]:
-    """Every file path where this manifest's modules may be, in search order."""
+    """Every file path where this manifest's modules may be, in search order.
+
+    ``{home}`` in a name or folder is the data directory (the demo's software keys live there).
+    """
     os_name = os_name or current_os()
     names = (m.skf_modules if skf else m.modules).get(os_name, ())
-    dirs = m.module_dirs.get(os_name, ())
+    home = str(paths.data_dir())
+    dirs = tuple(d.replace("{home}", home) for d in m.module_dirs.get(os_name, ()))
     out: list[Path] = []
     for name in names:
-        name = expand(name)
+        name = expand(name.replace("{home}", home))
         if os.path.isabs(name):
             out.append(Path(name))
             continue

@@ -518,8 +518,24 @@
         <translation>须修改</translation>
     </message>
     <message>
+        <source>{n} tries left</source>
+        <translation>还可尝试 {n} 次</translation>
+    </message>
+    <message>
         <source>PIN</source>
         <translation>PIN</translation>
+    </message>
+    <message>
+        <source>SKF (GM/T 0016)</source>
+        <translation>SKF（GM/T 0016）</translation>
+    </message>
+    <message>
+        <source>PKCS#11</source>
+        <translation>PKCS#11</translation>
+    </message>
+    <message>
+        <source>Interface</source>
+        <translation>接口</translation>
     </message>
     <message>
         <source>Change PIN</source>
@@ -1395,6 +1411,10 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Install the CA&apos;s driver or start its own client, then plug the key in again.</source>
         <translation>请安装该 CA 的驱动或启动其证书客户端，然后重新插入 UKey。</translation>
+    </message>
+    <message>
+        <source>The key&apos;s SKF library is built for 32-bit programs and cannot be used by this 64-bit program. Ask the CA for a 64-bit driver or its PKCS#11 module.</source>
+        <translation>该 UKey 的 SKF 库是 32 位程序用的，本程序（64 位）无法使用。请向 CA 索取 64 位驱动或其 PKCS#11 驱动。</translation>
     </message>
     <message>
         <source>Start {name}</source>

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from typing import Any
 
 from zhenglian import errors, paths
 from zhenglian.cli.output import line, print_json
@@ -41,6 +42,19 @@ def run_demo(args: argparse.Namespace) -> int:
     return demo_run.run(port=args.port, gui=not args.no_gui, seconds=args.seconds, out=line)
 
 
+def _skf_demo_key(force: bool) -> Any:
+    """The SKF demo key (skfsoft); None, with a note, where skfsoft cannot be built here."""
+    try:
+        from zhenglian.reference import skfsoft
+
+        if force:
+            shutil.rmtree(skfsoft.demo_dir(), ignore_errors=True)
+        return skfsoft.provision_demo()
+    except (ImportError, OSError, RuntimeError) as exc:  # SkfSoftUnavailable is a RuntimeError
+        line(f"未创建 SKF 演示 UKey / no SKF demo key: {exc}")
+        return None
+
+
 def run_init(args: argparse.Namespace) -> int:
     try:
         from zhenglian.reference import provision, softhsm
@@ -62,6 +76,7 @@ def run_init(args: argparse.Namespace) -> int:
         shutil.rmtree(paths.data_dir() / "demo-ca", ignore_errors=True)
     softhsm.write_conf(conf)
     keys = provision.provision_all(conf)
+    skf = _skf_demo_key(args.force)
 
     settings = Settings.load()
     settings.demo = True
@@ -71,12 +86,17 @@ def run_init(args: argparse.Namespace) -> int:
         print_json([{"label": k.spec.label, "serial": k.serial, "ca": k.spec.ca_id,
                      "organization": k.spec.organization, "uscc": k.spec.uscc,
                      "not_after": k.certificate.not_valid_after_utc.isoformat(),
-                     "demo_user_pin": k.spec.user_pin, "demo_so_pin": k.spec.so_pin} for k in keys])
+                     "demo_user_pin": k.spec.user_pin, "demo_so_pin": k.spec.so_pin} for k in keys]
+                   + ([{"label": skf.label, "serial": skf.serial, "ca": "szca", "organization": skf.organization,
+                        "backend": "skf", "demo_user_pin": skf.user_pin, "demo_so_pin": skf.so_pin}] if skf else []))
         return 0
     line(f"已创建 {len(keys)} 个演示 UKey / created {len(keys)} demo keys (SoftHSM: {conf})")
     for k in keys:
         line(f"  {k.spec.label}  {k.spec.organization}  {k.spec.uscc}  "
              f"有效至 valid until {k.certificate.not_valid_after_utc:%Y-%m-%d}")
         line(f"      演示 PIN demo PIN: {k.spec.user_pin}   SO PIN: {k.spec.so_pin}")
+    if skf is not None:
+        line(f"  {skf.label}  {skf.organization}  SKF (GM/T 0016) SM2 — {skf.library}")
+        line(f"      演示 PIN demo PIN: {skf.user_pin}   SO PIN: {skf.so_pin}")
     line("这些是公开的演示 PIN，只用于演示 UKey / these demo PINs are public, for demo keys only")
     return 0

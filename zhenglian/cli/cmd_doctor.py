@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from zhenglian import diagnostics
+from zhenglian.cli.cmd_keys import BACKEND_NAMES
 from zhenglian.cli.output import line, print_json
 from zhenglian.services import Context
 
@@ -44,12 +45,14 @@ def run(args: argparse.Namespace) -> int:
             line(f"      ✘ 未找到 not found: {', '.join(names) or '(本系统无 PKCS#11 驱动 / no PKCS#11 module on this OS)'}")
         for s in d["skf_modules"]:
             if s["present"]:
-                line(f"      ⓘ SKF 驱动 {s['path']}（暂不支持 SKF 接口 / SKF interface not supported yet）")
+                mark = "已加载 loaded" if s["loaded"] else "未加载 not loaded"
+                line(f"      ✔ SKF {s['path']} — {mark}")
                 if s.get("error"):
                     line(f"        {s['error']['message_zh']} / {s['error']['message_en']}")
     for u in report["user_modules"]:
         ok = "已加载 loaded" if u["loaded"] else "失败 failed"
-        line(f"  用户添加 user module: {u['path']} — {ok}")
+        kind = BACKEND_NAMES.get(str(u.get("kind")), "")
+        line(f"  用户添加 user module: {u['path']} ({kind}) — {ok}")
         if u["error"]:
             line(f"      {u['error']['message_zh']} / {u['error']['message_en']}")
     for e in report["manifest_errors"]:
@@ -59,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     if not report["keys"]:
         line("  未检测到 / none")
     for k in report["keys"]:
-        line(f"  {k['ca'] or '?'} {k['label']} ({k['serial']}) {k['organization'] or ''} — PIN {k['pin_state']}")
+        tries = f"，还可尝试 {k['pin_tries_left']} 次 / {k['pin_tries_left']} tries left" \
+            if k.get("pin_tries_left") is not None else ""
+        line(f"  {k['ca'] or '?'} {k['label']} ({k['serial']}) {k['organization'] or ''} — PIN {k['pin_state']}{tries}")
+        line(f"      {BACKEND_NAMES.get(k['backend'], k['backend'])}: {k['module']}")
     for u in report["usb_without_driver"]:
         line(f"  ⚠ {u['message_zh']} / {u['message_en']}")
         line(f"    {u['advice_zh']}")

@@ -36,14 +36,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     w.set_defaults(func=run_watch)
 
 
+BACKEND_NAMES = {"pkcs11": "PKCS#11", "skf": "SKF (GM/T 0016)"}
+
+
 def describe_key(key: KeyInfo, now: datetime) -> list[str]:
     ca = f"{key.ca_name_zh} ({key.ca_name_en})" if key.ca_id else "未知CA (unknown CA)"
     demo = " [演示 DEMO]" if key.demo else ""
     out = [
         f"{ca}{demo}  标签 label: {key.label}  序列号 serial: {key.serial}",
         f"  厂商 maker: {key.manufacturer} / {key.model}",
-        f"  PIN 状态 PIN state: {PIN_STATE_ZH[key.flags.pin_state()]} ({key.flags.pin_state()})",
-        f"  驱动 driver: {key.module_path}",
+        f"  PIN 状态 PIN state: {PIN_STATE_ZH[key.flags.pin_state()]} ({key.flags.pin_state()})"
+        + (f"，还可尝试 {key.pin_tries_left} 次 / {key.pin_tries_left} tries left"
+           if key.pin_tries_left is not None else ""),
+        f"  驱动 driver: {key.module_path}（{BACKEND_NAMES.get(key.backend, key.backend)}）",
     ]
     if key.read_error:
         out.append(f"  读取证书失败 / could not read certificates: {key.read_error}")

@@ -102,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
             line(text)
         line("生成申请表 / make the form: zhenglian forms renew -o 续期申请表.pdf")
         raise
-    url = renewal.renewal_url(ctx.settings, manifest, args.est_url)
     h = ctx.tokens.handle(key)
+    if h.backend.kind != "pkcs11":
+        raise errors.RenewalUnsupportedBackend()  # before any PIN is read
+    url = renewal.renewal_url(ctx.settings, manifest, args.est_url)
     # The key's flags before asking: locked, or the final try unconfirmed, stops here.
     status = pin_mod.gate(h, confirmed_final_try=args.confirm_final_try)
     if not args.json:

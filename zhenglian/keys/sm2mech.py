@@ -18,6 +18,10 @@ from typing import Any
 from zhenglian.keys.mechanisms import SignPlan
 
 VENDOR = 0x80000000
+# Not a PKCS#11 number: what the SKF backend (zhenglian.tokens.skf.backend) offers for
+# SKF_ECCSignData — we pass e = SM3(Z‖M), the key returns r‖s.  Outside the vendor range and
+# unassigned by PKCS#11, so no PKCS#11 module lists it.
+MECH_SKF_SM2_E = 0x5A4C0001
 
 
 def _plan(mechanism: int, token_hashes: bool, output: str, name: str) -> SignPlan:
@@ -33,6 +37,7 @@ KNOWN: tuple[SignPlan, ...] = (
     _plan(VENDOR + 0x8104, False, "raw", "SM2 vendor+0x8104 (sign e, r‖s)"),
     _plan(0x8005000C, True, "auto", "SM2 0x8005000C (SM2-with-SM3)"),
     _plan(VENDOR + 4, False, "auto", "SM2 vendor+4 (sign e)"),
+    _plan(MECH_SKF_SM2_E, False, "raw", "SKF SM2 (SKF_ECCSignData: e in, r‖s out)"),
 )
 
 

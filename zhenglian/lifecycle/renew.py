@@ -345,6 +345,9 @@ def renew(h: KeyHandle, pin: PinBuffer | None, url: str, *,
     check_usable(cert.info, now or datetime.now(UTC))
     if cert.info.key_type != "RSA":
         raise errors.RenewalUnsupportedKey(key_type=cert.info.key_type)
+    if getattr(module, "kind", "pkcs11") != "pkcs11":
+        # SKF: the binding makes no key pairs and writes no certificates (yet) — refuse before the PIN.
+        raise errors.RenewalUnsupportedBackend()
     want_new_key = new_key if new_key is not None else (manifest.renewal.new_key if manifest else True)
     run = _Run(module, key, cert, url, want_new_key, hook, now, save_dir or issued_dir())
     p11_error = _p11_error()

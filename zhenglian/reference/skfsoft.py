@@ -39,7 +39,7 @@ class SkfSoftUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class KeyPair:
-    """A private key (PKCS#8 PEM) and its certificate (DER, or None: none on the key)."""
+    """A private key (PKCS#8 PEM; b"" for none) and its certificate (DER, or None: none on the key)."""
 
     key_pem: bytes
     cert_der: bytes | None = None
@@ -147,7 +147,8 @@ def create_device(
             for usage, pair in (("sign", c.sign), ("enc", c.enc)):
                 if pair is None:
                     continue
-                _write(cdir / f"{usage}_key.pem", pair.key_pem)
+                if pair.key_pem:  # b"": a certificate only (some CAs keep their CA certificate so)
+                    _write(cdir / f"{usage}_key.pem", pair.key_pem)
                 if pair.cert_der is not None:
                     _write(cdir / f"{usage}_cert.der", pair.cert_der)
             _write(cdir / "type", c.kind.encode())
@@ -217,3 +218,91 @@ def openssl_sm2_self_signed(workdir: Path, cn: str, *, encryption: bool = False,
     finally:
         key.unlink(missing_ok=True)
         cert.unlink(missing_ok=True)
+
+
+def issued_containers(subject: object, *, sm2_ca: object | None = None, rsa_ca: object | None = None,
+                      days_valid: int = 730, encryption: bool = True, ca_certs: bool = True) -> list[Container]:
+    """Containers whose certificates a demo CA issued, as a CA puts them on a real key.
+
+    ``sm2_ca`` (a :class:`~zhenglian.reference.democa.SM2DemoCA`) gives an ``SM2_CON``
+    container (sign + encryption pair, as dual-certificate keys hold); ``rsa_ca`` (a
+    :class:`~zhenglian.reference.democa.DemoCA`) an ``RSA_CON`` one (RSA-2048 signing
+    certificate).  ``subject`` is a cryptography ``x509.Name`` (``provision.subject_for``).
+    With ``ca_certs``, the issuing CA certificates are kept in certificate-only containers
+    (``CA_SM2``, ``CA_RSA``), as some CAs ship them on the key, so the signer's chain is complete.
+    """
+    import datetime as dt
+
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    end = start + dt.timedelta(days=days_valid)
+    out: list[Container] = []
+    if sm2_ca is not None:
+        pair = sm2_ca.issue_sm2_pair(subject, start, end, encryption=encryption)  # type: ignore[attr-defined]
+        enc = None
+        if pair.enc_cert is not None and pair.enc_key is not None:
+            enc = KeyPair(pair.enc_key.pkcs8_pem(), pair.enc_cert.dump())
+        out.append(Container("SM2_CON", "sm2", KeyPair(pair.sign_key.pkcs8_pem(), pair.sign_cert.dump()), enc))
+        if ca_certs:
+            out.append(Container("CA_SM2", "sm2", KeyPair(b"", sm2_ca.sub_cert.dump())))  # type: ignore[attr-defined]
+    if rsa_ca is not None:
+        pem, key = rsa_key_pem()
+        cert = rsa_ca.issue(subject, key.public_key(), start, end, "signing")  # type: ignore[attr-defined]
+        out.append(Container("RSA_CON", "rsa", KeyPair(pem, cert.public_bytes(serialization.Encoding.DER))))
+        if ca_certs:
+            sub_der = rsa_ca.sub_cert.public_bytes(serialization.Encoding.DER)  # type: ignore[attr-defined]
+            out.append(Container("CA_RSA", "rsa", KeyPair(b"", sub_der)))
+    return out
+
+
+# --- the demo's SKF key ------------------------------------------------------------------------
+
+DEMO_NAME = "skfdemo"
+DEMO_SERIAL = "SKFDEMO0001"
+DEMO_LABEL = "SKF-DEMO"
+DEMO_USER_PIN = "Skf@2026demo"  # public demo PINs, like the SoftHSM demo keys'
+DEMO_SO_PIN = "SkfSo@2026demo"
+
+
+@dataclass(frozen=True)
+class DemoSkfKey:
+    serial: str
+    label: str
+    organization: str
+    library: Path
+    devices: Path
+    user_pin: str
+    so_pin: str
+
+
+def demo_dir(home: Path | None = None) -> Path:
+    """``{home}/skfsoft``: the library and ``devices/`` that ``drivers/skfsoft.toml`` names."""
+    from zhenglian import paths
+
+    return (home or paths.data_dir()) / "skfsoft"
+
+
+def provision_demo(home: Path | None = None, ca_base: Path | None = None) -> DemoSkfKey:
+    """The SKF demo key: skfsoft (built if needed) copied beside its devices, one device with an
+    SM2 dual-certificate container the SM2 demo CA issued to the SZCA demo institution."""
+    from zhenglian.reference import democa, provision
+
+    built = build()
+    target = demo_dir(home)
+    devices = target / "devices"
+    devices.mkdir(parents=True, exist_ok=True)
+    lib = target / "libskfsoft.so"
+    fd, tmp = tempfile.mkstemp(dir=target, prefix=".libskfsoft.")
+    os.close(fd)
+    try:
+        shutil.copyfile(built, tmp)
+        os.replace(tmp, lib)  # never a half-copied library where the client loads it
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    spec = provision.DEMO_KEYS[1]
+    containers = issued_containers(provision.subject_for(spec),
+                                   sm2_ca=democa.load_or_create_sm2(spec.ca_id, ca_base), days_valid=spec.days_valid)
+    shutil.rmtree(devices / DEMO_NAME, ignore_errors=True)
+    create_device(devices, DEMO_NAME, serial=DEMO_SERIAL, label=DEMO_LABEL,
+                  user_pin=bytearray(DEMO_USER_PIN.encode()), admin_pin=bytearray(DEMO_SO_PIN.encode()),
+                  containers=containers)
+    return DemoSkfKey(DEMO_SERIAL, DEMO_LABEL, spec.organization, lib, devices, DEMO_USER_PIN, DEMO_SO_PIN)

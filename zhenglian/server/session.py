@@ -27,8 +27,12 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def sign_challenge(p11session: Any, cert: KeyCert, data: bytes) -> tuple[str, bytes]:
+def sign_challenge(p11session: Any, cert: KeyCert, data: bytes, key: KeyInfo | None = None) -> tuple[str, bytes]:
     """(algorithm name, signature) of ``data`` with the certificate's private key."""
+    from zhenglian.tokens.skf.backend import SkfSession
+
+    if isinstance(p11session, SkfSession) and key is not None:
+        return _sign_challenge_skf(p11session, key, data)
     import pkcs11
     from pkcs11 import Mechanism, ObjectClass
 
@@ -44,6 +48,20 @@ def sign_challenge(p11session: Any, cert: KeyCert, data: bytes) -> tuple[str, by
     except pkcs11.PKCS11Error as exc:
         raise translate(exc) from None
     raise errors.TokenError(detail=f"{cert.info.key_type} 密钥暂不支持登录 / {cert.info.key_type} keys cannot log in yet")
+
+
+def _sign_challenge_skf(session: Any, key: KeyInfo, data: bytes) -> tuple[str, bytes]:
+    """An SKF key signs the challenge through the key layer (checked against the certificate)."""
+    from zhenglian.keys.handle import KeyHandle
+    from zhenglian.keys.session import KeySession
+    from zhenglian.server import protocol
+
+    ks = KeySession(KeyHandle(session.backend, key, None), session)
+    algorithm = {"rsa": RSA_ALGORITHM, "sm2": getattr(protocol, "SM2_ALGORITHM", None)}.get(ks.plan.algorithm)
+    if algorithm is None:
+        kind = ks.plan.algorithm.upper()
+        raise errors.TokenError(detail=f"{kind} 密钥暂不支持登录 / {kind} keys cannot log in yet")
+    return algorithm, ks.sign(data)
 
 
 class ServerSession:
@@ -95,7 +113,7 @@ class ServerSession:
         if challenge.origin.rstrip("/") != self.origin:
             raise errors.LoginChallengeMismatch(got=challenge.origin, expected=self.origin)
         data = challenge_bytes(challenge.nonce, challenge.origin, challenge.expires_at)
-        algorithm, signature = sign_challenge(p11session, cert, data)
+        algorithm, signature = sign_challenge(p11session, cert, data, self.key)
         if challenge.algorithms and algorithm not in challenge.algorithms:
             raise errors.ServerRefused(status=0, reason="algorithm_unsupported",
                                        reason_zh=f"服务器不接受 {algorithm} 登录", reason_en=f"the server does not accept {algorithm}")

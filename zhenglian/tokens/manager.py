@@ -6,12 +6,13 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zhenglian import errors, paths
 from zhenglian.manifest import Manifest, ManifestSet, candidate_paths
 from zhenglian.tokens.model import KeyCert, KeyInfo
 from zhenglian.tokens.module import Pkcs11Module, _identity
+from zhenglian.tokens.skf.backend import SkfBackend
 
 if TYPE_CHECKING:
     from zhenglian.keys.handle import KeyHandle
@@ -29,6 +30,7 @@ class ModuleStatus:
     loaded: bool
     error: errors.ZhenglianError | None = None
     library: dict[str, object] = field(default_factory=dict)
+    kind: str = "pkcs11"  # "pkcs11" | "skf"
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -38,32 +40,55 @@ class ModuleStatus:
             "loaded": self.loaded,
             "library": self.library,
             "error": self.error.to_dict() if self.error else None,
+            "kind": self.kind,
         }
 
 
-_key = _identity
+def _key(path: Path, kind: str = "pkcs11") -> str:
+    """A library's place in the manager: its file, and the interface it is used through (a vendor
+    library exporting both is one PKCS#11 module and one SKF library)."""
+    return _identity(path) if kind == "pkcs11" else f"{kind}:{_identity(path)}"
+
+
+Backend = Pkcs11Module | SkfBackend
+
+
+def user_library_kind(path: Path) -> str:
+    """"skf" for a library that exports SKF_EnumDev and not C_GetFunctionList, else "pkcs11".
+
+    A file that is neither, or cannot be loaded here, is tried as PKCS#11, whose
+    loader reports why (missing, not a library, wrong architecture).
+    """
+    from zhenglian.tokens.skf import libkind
+
+    return "skf" if libkind.library_kind(path) == "skf" else "pkcs11"
 
 
 class TokenManager:
-    """Owns every Pkcs11Module of the process."""
+    """Owns every key library of the process: PKCS#11 modules and SKF libraries."""
 
     def __init__(self, manifests: ManifestSet, extra_modules: Iterable[str] = ()) -> None:
         self.manifests = manifests
-        self._modules: dict[str, Pkcs11Module] = {}
+        self._modules: dict[str, Backend] = {}
         home = str(paths.data_dir())
         for m in manifests.manifests:
             env = {k: v.replace("{home}", home) for k, v in m.module_env.items()}
             for path in candidate_paths(m):
                 if path.is_file():
                     self._add(path, m.id, m.rescan, env)
+            for path in candidate_paths(m, skf=True):
+                if path.is_file():
+                    self._add(path, m.id, m.rescan, env, kind="skf")
         for raw in extra_modules:
-            self._add(Path(raw).expanduser(), USER, "slotlist", {})
+            path = Path(raw).expanduser()
+            self._add(path, USER, "slotlist", {}, kind=user_library_kind(path))
 
-    def _add(self, path: Path, claim: str, rescan: str, env: dict[str, str]) -> None:
-        key = _key(path)
+    def _add(self, path: Path, claim: str, rescan: str, env: dict[str, str], kind: str = "pkcs11") -> None:
+        key = _key(path, kind)
         existing = self._modules.get(key)
         if existing is None:
-            self._modules[key] = Pkcs11Module(path, (claim,), rescan, env)
+            cls: Any = SkfBackend if kind == "skf" else Pkcs11Module
+            self._modules[key] = cls(path, (claim,), rescan, env)
             return
         if claim not in existing.claimed_by:
             existing.claimed_by = (*existing.claimed_by, claim)
@@ -72,7 +97,7 @@ class TokenManager:
         existing.env.update(env)
 
     @property
-    def modules(self) -> list[Pkcs11Module]:
+    def modules(self) -> list[Backend]:
         return list(self._modules.values())
 
     def load_all(self) -> list[errors.ZhenglianError]:
@@ -95,16 +120,17 @@ class TokenManager:
                 loaded=m.loaded,
                 error=m.error,
                 library=m.library_info(),
+                kind=m.kind,
             )
             for m in self.modules
         ]
 
     # --- identification ----------------------------------------------------
 
-    def _manifests_of(self, module: Pkcs11Module) -> list[Manifest]:
+    def _manifests_of(self, module: Backend) -> list[Manifest]:
         return [m for m in (self.manifests.by_id(i) for i in module.claimed_by) if m is not None]
 
-    def identify_ca(self, module: Pkcs11Module, certs: list[KeyCert]) -> tuple[Manifest | None, str | None]:
+    def identify_ca(self, module: Backend, certs: list[KeyCert]) -> tuple[Manifest | None, str | None]:
         """Which CA issued this key: the module's own CA manifest, else the certificate issuer."""
         cas = [m for m in self._manifests_of(module) if m.is_ca]
         if len(cas) == 1:
@@ -130,7 +156,7 @@ class TokenManager:
 
     # --- scanning ----------------------------------------------------------
 
-    def read_key(self, module: Pkcs11Module, slot_id: int, token: object) -> KeyInfo | None:
+    def read_key(self, module: Backend, slot_id: int, token: Any) -> KeyInfo | None:
         """Read one key's facts and certificates; None if it was pulled out meanwhile."""
         facts = module.token_facts(token)
         read_error = None
@@ -161,9 +187,11 @@ class TokenManager:
             demo=any(m.is_demo for m in self._manifests_of(module)),
             certificates=tuple(certs),
             read_error=read_error,
+            backend=module.kind,
+            pin_tries_left=facts.get("tries_left"),  # type: ignore[arg-type]
         )
 
-    def scan_module(self, module: Pkcs11Module, refresh: bool = True) -> list[KeyInfo]:
+    def scan_module(self, module: Backend, refresh: bool = True) -> list[KeyInfo]:
         """Every key of one loaded module (takes the module's lock)."""
         with module.lock:
             if refresh:
@@ -182,15 +210,53 @@ class TokenManager:
                 keys.extend(self.scan_module(module, refresh=refresh))
             except errors.ZhenglianError as exc:
                 log.warning("scan of %s failed: %s", module.path, exc.code)
+        keys = self.one_per_key(keys)
         keys.sort(key=lambda k: (k.ca_id or "~", k.label, k.serial))
         return keys
 
-    def status_for(self, path: Path) -> ModuleStatus | None:
-        module = self._modules.get(_key(path))
+    # --- one key, two libraries --------------------------------------------
+
+    def preferred_backend(self, key: KeyInfo) -> str:
+        """Which backend should serve this key when both reach it: the manifest's ``prefer``,
+        else PKCS#11 — except SKF for an SM2 key (SKF_ECCSignData is standard; PKCS#11 SM2
+        mechanism numbers are vendor guesses)."""
+        for ident in (key.ca_id, *key.module_ids):
+            m = self.manifests.by_id(ident) if ident else None
+            if m is not None and m.prefer_backend:
+                return m.prefer_backend
+        cert = key.signing_certificate()
+        if cert is not None:
+            from zhenglian.keys.mechanisms import key_algorithm
+
+            try:
+                if key_algorithm(cert.info.der) == "sm2":
+                    return "skf"
+            except ValueError:
+                pass
+        return "pkcs11"
+
+    def one_per_key(self, keys: list[KeyInfo]) -> list[KeyInfo]:
+        """A key seen through a PKCS#11 module and an SKF library (same serial) is kept once."""
+        groups: dict[str, list[KeyInfo]] = {}
+        for k in keys:
+            groups.setdefault(k.serial, []).append(k)
+        keep: dict[str, str] = {}
+        for serial, views in groups.items():
+            if len({v.backend for v in views}) > 1:
+                # Decide once per key, from the view that read the most (certificates, CA).
+                best = max(views, key=lambda v: (v.signing_certificate() is not None, v.ca_id is not None))
+                keep[serial] = self.preferred_backend(best)
+        out = [k for k in keys if keep.get(k.serial, k.backend) == k.backend]
+        for serial, backend in keep.items():
+            log.info("key %s: reachable through PKCS#11 and SKF; %s serves it", serial, backend)
+        return out
+
+    def status_for(self, path: Path, kind: str = "pkcs11") -> ModuleStatus | None:
+        module = self._modules.get(_key(path, kind))
         if module is None:
             return None
         return ModuleStatus(str(module.path), module.claimed_by, module.path.is_file(), module.loaded,
-                            module.error, module.library_info())
+                            module.error, module.library_info(), module.kind)
 
     def handle(self, key: KeyInfo) -> KeyHandle:
         """The key as the layers above hold it: its backend, facts and driver manifest."""
@@ -198,8 +264,8 @@ class TokenManager:
 
         return KeyHandle(self.module_for(key), key, self.pin_policy_manifest(key))
 
-    def module_for(self, key: KeyInfo) -> Pkcs11Module:
-        module = self._modules.get(_key(Path(key.module_path)))
+    def module_for(self, key: KeyInfo) -> Backend:
+        module = self._modules.get(_key(Path(key.module_path), key.backend))
         if module is None:
             raise errors.NoKey(key.serial)
         return module

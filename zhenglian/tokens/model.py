@@ -45,11 +45,14 @@ class KeyInfo:
     demo: bool
     certificates: tuple[KeyCert, ...] = field(default=())
     read_error: str | None = None  # set when the certificates could not be read
+    backend: str = "pkcs11"  # the key library serving it: "pkcs11" | "skf"
+    pin_tries_left: int | None = None  # exact, where the key says (SKF); PKCS#11 gives flags only
 
     @property
-    def identity(self) -> tuple[str, str]:
-        """Stable identity: module file and token serial (never the slot number)."""
-        return (self.module_path, self.serial)
+    def identity(self) -> tuple[str, str, str]:
+        """Stable identity: library file, token serial (never the slot number) and the interface
+        (a vendor library with both a PKCS#11 and an SKF interface shows the key twice)."""
+        return (self.module_path, self.serial, self.backend)
 
     @property
     def fingerprint(self) -> tuple[object, ...]:
@@ -60,6 +63,7 @@ class KeyInfo:
             self.serial,
             self.label,
             self.flags.raw,
+            self.pin_tries_left,
             tuple(c.info.sha256 for c in self.certificates),
         )
 
@@ -98,4 +102,6 @@ class KeyInfo:
             "pin": self.flags.to_dict(),
             "certificates": [c.to_dict(now) for c in self.certificates],
             "read_error": self.read_error,
+            "backend": self.backend,
+            "pin_tries_left": self.pin_tries_left,
         }

@@ -159,6 +159,11 @@ class Pkcs11Module:
         path = self.path
         if not path.is_file():
             raise errors.DriverMissing(path=str(path))
+        from zhenglian.tokens.skf.libkind import architecture_problem
+
+        problem = architecture_problem(path)  # a 32-bit DLL in a 64-bit process: say so, not "invalid"
+        if problem is not None:
+            raise problem
         for key, value in self.env.items():
             if key not in os.environ and Path(value).exists():
                 os.environ[key] = value

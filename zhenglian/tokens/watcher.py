@@ -1,9 +1,11 @@
 """Hot-plug: notice keys being inserted and removed.
 
 Most drivers offer no usable ``C_WaitForSlotEvent`` (SoftHSM: not
-supported), so we poll: every ``interval`` seconds, per module, list the
-present tokens (cheap) and read certificates only for a key that is new or
-changed.  A module whose lock is held (a signing session in use) is skipped
+supported), and an SKF library's ``SKF_WaitForDevEvent`` blocks a thread
+that not every vendor lets us cancel, so we poll both kinds of library:
+every ``interval`` seconds, per library, list the present tokens (cheap;
+SKF: the devices and their PIN counts) and read certificates only for a
+key that is new or changed.  A module whose lock is held (a signing session in use) is skipped
 for that round, so the watcher never disturbs a session.  USB devices are
 polled less often, for keys whose driver is missing.
 """
@@ -18,9 +20,8 @@ from dataclasses import dataclass
 
 from zhenglian import errors
 from zhenglian.tokens import usb
-from zhenglian.tokens.manager import TokenManager
+from zhenglian.tokens.manager import Backend, TokenManager
 from zhenglian.tokens.model import KeyInfo
-from zhenglian.tokens.module import Pkcs11Module
 from zhenglian.tokens.snapshot import Snapshot, UnrecognisedKey, unrecognised_keys
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class KeyWatcher:
         self.interval = interval
         self.usb_interval = usb_interval
         self.use_usb = use_usb
-        self._keys: dict[tuple[str, str], KeyInfo] = {}
+        self._keys: dict[tuple[str, str, str], KeyInfo] = {}
         self._unrecognised: dict[str, UnrecognisedKey] = {}
         self._devices: list[usb.UsbDevice] = []
         self._last_usb = 0.0
@@ -82,7 +83,7 @@ class KeyWatcher:
 
     # --- polling -----------------------------------------------------------
 
-    def _poll_module(self, module: Pkcs11Module) -> list[KeyInfo] | None:
+    def _poll_module(self, module: Backend) -> list[KeyInfo] | None:
         """Keys of one module now, or None when it is busy (keep what we had)."""
         if not module.lock.acquire(blocking=False):
             return None
@@ -93,9 +94,10 @@ class KeyWatcher:
             out = []
             for slot_id, token in present:
                 facts = module.token_facts(token)
-                old = self._keys.get((str(module.path), str(facts["serial"])))
+                old = self._keys.get((str(module.path), str(facts["serial"]), module.kind))
                 if (old is not None and old.slot_id == int(slot_id) and old.label == facts["label"]
-                        and old.flags.raw == facts["flags"].raw):  # type: ignore[attr-defined]
+                        and old.flags.raw == facts["flags"].raw  # type: ignore[attr-defined]
+                        and old.pin_tries_left == facts.get("tries_left")):
                     out.append(old)
                     continue
                 key = self.manager.read_key(module, slot_id, token)
@@ -114,15 +116,18 @@ class KeyWatcher:
         events: list[KeyEvent] = []
         if not self.primed:
             self.manager.load_all()
-        current: dict[tuple[str, str], KeyInfo] = {}
+        current: dict[tuple[str, str, str], KeyInfo] = {}
         for module in self.manager.modules:
             if not module.loaded:
                 continue
             keys = self._poll_module(module)
             if keys is None:  # busy: carry the previous state of this module
-                keys = [k for k in self._keys.values() if k.module_path == str(module.path)]
+                keys = [k for k in self._keys.values()
+                        if k.module_path == str(module.path) and k.backend == module.kind]
             for k in keys:
                 current[k.identity] = k
+        # A key reachable through a PKCS#11 module and an SKF library is one key.
+        current = {k.identity: k for k in self.manager.one_per_key(list(current.values()))}
         with self._state_lock:
             for ident, key in current.items():
                 old = self._keys.get(ident)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from zhenglian.tokens.model import KeyInfo
+from zhenglian.tokens.skf.libkind import skf_architecture_problems
 from zhenglian.tokens.snapshot import UnrecognisedKey
 from zhenglian.ui.i18n import pick
 from zhenglian.ui.plaintext import rich_escape
@@ -68,7 +69,11 @@ class KeyCard(QFrame):
             "locked": self.tr("locked"),
             "to_be_changed": self.tr("must be changed"),
         }[state]
+        if key.pin_tries_left is not None and state != "locked":  # the key says exactly (SKF)
+            pin_text += " · " + self.tr("{n} tries left").format(n=key.pin_tries_left)
         rows.append((self.tr("PIN"), pin_text))
+        interface = self.tr("SKF (GM/T 0016)") if key.backend == "skf" else self.tr("PKCS#11")
+        rows.append((self.tr("Interface"), interface))
         grid = QLabel("<table cellspacing=4>" + "".join(
             f"<tr><td style='color:gray'>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>")
         grid.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -96,6 +101,12 @@ class UnrecognisedCard(QFrame):
         advice = QLabel(pick(u.advice_zh(), self.tr("Install the CA's driver or start its own client, then plug the key in again.")))
         advice.setWordWrap(True)
         lay.addWidget(advice)
+        for problem in skf_architecture_problems(u.manifest):  # a 32-bit-only SKF DLL: say so, not "no driver"
+            note = QLabel(pick(problem.message_zh(), self.tr(
+                "The key's SKF library is built for 32-bit programs and cannot be used by this 64-bit program. "
+                "Ask the CA for a 64-bit driver or its PKCS#11 module.")))
+            note.setWordWrap(True)
+            lay.addWidget(note)
         row = QHBoxLayout()
         if u.manifest.vendor_client_name_zh:
             start = QPushButton(self.tr("Start {name}").format(name=pick(u.manifest.vendor_client_name_zh, u.manifest.vendor_client_name_en)))

@@ -133,3 +133,16 @@ def library_kind(path: str | os.PathLike[str]) -> Kind | None:
 
 def is_skf_library(path: str | os.PathLike[str]) -> bool:
     return library_kind(path) in ("skf", "both")
+
+
+def skf_architecture_problems(manifest: object) -> list[SkfWrongArchitecture]:
+    """A manifest's SKF libraries that are installed but built for another architecture (a
+    32-bit-only DLL): shown on the card of a key whose driver cannot be used, and by doctor."""
+    from zhenglian.manifest import candidate_paths
+
+    out = []
+    for path in candidate_paths(manifest, skf=True):  # type: ignore[arg-type]
+        problem = architecture_problem(path) if path.is_file() else None
+        if problem is not None:
+            out.append(problem)
+    return out
