@@ -27,6 +27,16 @@ class KeyHandle:
     backend: KeyBackend
     key: KeyInfo
     manifest: Manifest | None
+    # the manifests that claim the driver file (vendor tables such as [[sm2]] belong to the driver,
+    # while ``manifest`` is the key's CA, whose PIN rules apply)
+    driver_manifests: tuple[Manifest, ...] = ()
+
+    @property
+    def manifests(self) -> tuple[Manifest, ...]:
+        """The key's CA manifest, then the driver's, without repeats."""
+        out = [self.manifest] if self.manifest is not None else []
+        out += [m for m in self.driver_manifests if all(m is not o for o in out)]
+        return tuple(out)
 
     @property
     def serial(self) -> str:

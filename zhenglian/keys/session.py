@@ -44,7 +44,7 @@ def candidate_plans(handle: KeyHandle) -> list[SignPlan]:
     if algorithm == "sm2":
         from zhenglian.keys import sm2mech
 
-        plans = sm2mech.plans(handle.manifest, offered)
+        plans = sm2mech.plans(handle.manifests, offered)
     else:
         plans = mechanisms.standard_plans(algorithm, offered)
     if not plans:
@@ -86,13 +86,15 @@ class KeySession:
             try:
                 raw = self.handle.backend.sign_raw(self.session, self.cka_id, plan.mechanism,
                                                    plan.to_token(message, self._public_point()))
-                signature = plan.to_der(raw)
+                readings = plan.readings(raw)
             except (errors.MechanismUnsupported, errors.KeySignatureInvalid) as exc:
                 last = exc
+                log.info("key %s: %s refused or answered malformed: %s", self.handle.serial, plan.name, exc.code)
             else:
-                if signature_matches(self.cert_der, plan, message, signature):
-                    self._learn(plan)
-                    return signature
+                for signature in readings:
+                    if signature_matches(self.cert_der, plan, message, signature):
+                        self._learn(plan)
+                        return signature
                 last = errors.KeySignatureInvalid(detail=plan.name)
                 log.warning("key %s: %s gave a signature that does not verify", self.handle.serial, plan.name)
             if len(self.plans) == 1:
