@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Fixture plugins shared by several test modules.
 pytest_plugins = [
     "sm2tokenfixtures",  # the software SM2 token (libsm2token.so) and a ctypes caller
+    "sm2keyfixtures",  # an SM2 organisation key (demo SM2 CA chain) on that token
     "judgefixtures",  # BouncyCastle and openssl as independent SM2 judges
     "registerfixtures",  # the seal-use register
 ]
