@@ -118,3 +118,29 @@ def make_sm2_key(tmp_path: Path, sm2token_lib: Path, sm2_org: Sm2Org) -> Callabl
                       via_manifest=manifest is not None)
 
     return make
+
+
+@pytest.fixture
+def sm2_handle(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """``open(key, manifest_toml=None) -> KeyHandle`` in this process (the token read through
+    python-pkcs11 and the raw-call layer, as in the product).  ``manifest_toml``: ``[[sm2]]``
+    entries given to the handle as its driver's manifest."""
+    from zhenglian import manifest as mf
+    from zhenglian.services import Context
+
+    def open_(key: Sm2Key, manifest_toml: str | None = None):  # type: ignore[no-untyped-def]
+        import dataclasses
+
+        monkeypatch.setenv("ZL_SM2TOKEN_DIR", str(key.state_dir))  # read at this module copy's C_Initialize
+        ctx = Context.create([str(key.module)])
+        found = [k for k in ctx.tokens.scan() if k.serial == key.serial]
+        assert found, f"token {key.serial} not found"
+        h = ctx.tokens.handle(found[0])
+        if manifest_toml is not None:
+            path = key.home / "drivers" / "inproc.toml"
+            path.write_text(MANIFEST_HEAD.format(name=key.module.name, dir=key.module.parent) + manifest_toml,
+                            encoding="utf-8")
+            h = dataclasses.replace(h, driver_manifests=(mf.load_file(path),))
+        return h
+
+    return open_

@@ -79,3 +79,208 @@ def test_sm2_sign_at_position_batch_with_one_pin(make_sm2_key, run_cli, bc_pdf_c
         if spot is not None:
             assert spot["page"] == 1
         assert bc_pdf_check(p).ok
+
+
+# --- probing and [[sm2]] tables (in this process, through the key seam) ------------------------
+
+V = 0x80000000
+MESSAGE = b"signed attributes stand-in \xe7\xad\xbe" * 7
+
+
+def _check(h, signature: bytes, openssl_sm2_verify) -> None:  # type: ignore[no-untyped-def]
+    from asn1crypto import x509
+
+    from zhenglian.pki import sm2
+
+    point = sm2.public_point(x509.Certificate.load(h.signing_cert.info.der))
+    assert sm2.verify(point, MESSAGE, signature)
+    assert openssl_sm2_verify(point, MESSAGE, signature)  # an independent judge of the raw signature
+
+
+def _sign_once(h, pin: str) -> tuple[bytes, object]:  # type: ignore[no-untyped-def]
+    from zhenglian.keys.session import KeySession
+    from zhenglian.tokens import pin as pinops
+    from zhenglian.tokens.secret import PinBuffer
+
+    with pinops.user_session(h, PinBuffer(pin)) as session:
+        ks = KeySession(h, session)
+        return ks.sign(MESSAGE), ks.plan
+
+
+@pytest.mark.parametrize(("family", "first", "used"), [
+    ("vendor8000", V + 0x8100, V + 0x8100),
+    ("vendor4", V + 4, V + 4),
+    ("v8005", 0x8005000C, 0x8005000C),
+])
+def test_no_table_tries_the_known_family_the_token_lists(family, first, used, make_sm2_key, sm2_handle,  # type: ignore[no-untyped-def]
+                                                          openssl_sm2_verify) -> None:
+    from zhenglian.keys import mechanisms
+    from zhenglian.keys.session import candidate_plans
+
+    key = make_sm2_key(family)
+    h = sm2_handle(key)
+    assert mechanisms.key_algorithm(h.signing_cert.info.der) == "sm2"  # from the certificate, not CKA_KEY_TYPE
+    plans = candidate_plans(h)
+    assert plans[0].mechanism == first and all(p.algorithm == "sm2" and p.digest == "sm3" for p in plans)
+    signature, plan = _sign_once(h, key.pin)
+    assert plan.mechanism == used  # type: ignore[attr-defined]
+    _check(h, signature, openssl_sm2_verify)
+    assert candidate_plans(h) == [plan]  # remembered for this module file
+    assert key.counters() == (0, 0)
+
+
+@pytest.mark.parametrize(("family", "table", "used"), [
+    # says the token hashes, but vendor+4 takes e: its signature fails the check, the known plan follows
+    ("vendor4", '[[sm2]]\nmechanism = "0x80000004"\nhashes = "token"\n', (V + 4, False)),
+    # says +0x8104 hashes: the token refuses a message that is not 32 bytes (CKR_DATA_LEN_RANGE)
+    ("vendor8000", '[[sm2]]\nmechanism = 0x80008104\nhashes = "token"\noutput = "raw"\n', (V + 0x8100, True)),
+    # says +0x8101 returns r‖s: a DER answer is no 64-byte r‖s, refused before any check
+    ("vendor8000", '[[sm2]]\nmechanism = 0x80008101\noutput = "raw"\n', (V + 0x8100, True)),
+    # says the number of another vendor: not listed by the token, never tried
+    ("v8005", '[[sm2]]\nmechanism = 0x80008102\n', (0x8005000C, True)),
+])
+def test_a_wrong_table_entry_fails_the_check_and_the_next_candidate_signs(  # type: ignore[no-untyped-def]
+        family, table, used, make_sm2_key, sm2_handle, openssl_sm2_verify) -> None:
+    key = make_sm2_key(family)
+    h = sm2_handle(key, table)
+    signature, plan = _sign_once(h, key.pin)
+    assert (plan.mechanism, plan.token_hashes) == used  # type: ignore[attr-defined]
+    _check(h, signature, openssl_sm2_verify)
+    assert key.counters() == (0, 0)
+
+
+def test_a_right_table_entry_is_used_first(make_sm2_key, sm2_handle, openssl_sm2_verify) -> None:  # type: ignore[no-untyped-def]
+    from zhenglian.keys.session import candidate_plans
+
+    key = make_sm2_key("vendor8000")
+    h = sm2_handle(key, '[[sm2]]\nmechanism = 0x80008104\nhashes = "client"\noutput = "raw"\nverified = true\n')
+    plans = candidate_plans(h)
+    assert plans[0].mechanism == V + 0x8104 and "sm2test" in plans[0].name and "verified" in plans[0].name
+    assert [p for p in plans[1:] if (p.mechanism, p.token_hashes) == (V + 0x8104, False)] == []  # no repeat
+    signature, plan = _sign_once(h, key.pin)
+    assert plan == plans[0]  # type: ignore[comparison-overlap]
+    _check(h, signature, openssl_sm2_verify)
+
+
+def test_a_token_that_lists_nothing_is_probed_with_every_known_plan(make_sm2_key, sm2_handle,  # type: ignore[no-untyped-def]
+                                                                   openssl_sm2_verify) -> None:
+    import dataclasses
+
+    from zhenglian.keys import sm2mech
+
+    key = make_sm2_key("vendor4")
+    h = sm2_handle(key)
+    h = dataclasses.replace(h, backend=Quiet(h.backend))
+    signature, plan = _sign_once(h, key.pin)
+    assert plan.mechanism == V + 4 and len(sm2mech.plans(None, [])) == len(sm2mech.KNOWN)  # type: ignore[attr-defined]
+    _check(h, signature, openssl_sm2_verify)
+
+
+def test_user_manifest_finds_the_module_and_its_wrong_table_never_makes_a_bad_document(  # type: ignore[no-untyped-def]
+        make_sm2_key, run_cli, bc_pdf_check, tmp_path: Path) -> None:
+    key = make_sm2_key("vendor4", manifest='[[sm2]]\nmechanism = 0x80000004\nhashes = "token"\noutput = "der"\n')
+    assert key.args() == []  # no --module: <data_dir>/drivers/sm2test.toml names the module
+    res = run_cli("keys", "--json", env=key.env)
+    assert res.returncode == 0 and key.serial in res.stdout, res.stderr
+    src = ph.make_contract(tmp_path / "in.pdf", 1)
+    out = tmp_path / "out.pdf"
+    res = _sign(run_cli, key, str(src), "-o", str(out), "--page", "1", "--at", "100,100")
+    assert res.returncode == 0, res.stderr
+    assert _verify(run_cli, key, out)["valid"] is True
+    assert bc_pdf_check(out).ok
+
+
+# --- keys that answer nonsense, mechanisms nobody offers -------------------------------------
+
+class Quiet:
+    """A driver whose C_GetMechanismList says nothing (some do)."""
+
+    def __init__(self, inner):  # type: ignore[no-untyped-def]
+        self.inner = inner
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+    def mechanisms(self, serial):  # type: ignore[no-untyped-def]
+        return []
+
+
+class Answers(Quiet):
+    """A driver that lists ``offered`` and turns every signature into ``change(signature)``."""
+
+    def __init__(self, inner, change, offered=None):  # type: ignore[no-untyped-def]
+        super().__init__(inner)
+        self.change, self.offered = change, offered
+
+    def mechanisms(self, serial):  # type: ignore[no-untyped-def]
+        return self.offered if self.offered is not None else self.inner.mechanisms(serial)
+
+    def sign_raw(self, session, cka_id, mechanism, data):  # type: ignore[no-untyped-def]
+        return self.change(self.inner.sign_raw(session, cka_id, mechanism, data))
+
+
+def _flip(sig: bytes) -> bytes:
+    b = bytearray(sig)
+    b[len(b) // 2] ^= 0x01
+    return bytes(b)
+
+
+@pytest.mark.parametrize(("change", "offered", "error"), [
+    (_flip, None, "KeySignatureInvalid"),  # does not verify
+    (lambda s: s[:-1], None, "KeySignatureInvalid"),  # wrong length
+    (lambda s: s + b"\x00", None, "KeySignatureInvalid"),  # wrong length
+    (lambda s: b"", None, "KeySignatureInvalid"),
+    (lambda s: s, [0x1, 0x40], "MechanismUnsupported"),  # only RSA numbers: no SM2 mechanism known
+])
+def test_bad_answers_give_a_typed_error_and_no_file(change, offered, error, make_sm2_key, sm2_handle,  # type: ignore[no-untyped-def]
+                                                    tmp_path: Path) -> None:
+    import dataclasses
+
+    from zhenglian import errors
+    from zhenglian.pdf import placement as pl
+    from zhenglian.pdf.keysign import key_batch
+    from zhenglian.pdf.seal import SealPicture
+    from zhenglian.tokens.secret import PinBuffer
+
+    key = make_sm2_key("vendor4")
+    h = sm2_handle(key)
+    h = dataclasses.replace(h, backend=Answers(h.backend, change, offered))
+    src = ph.make_contract(tmp_path / "in.pdf", 1)
+    before = src.read_bytes()
+    out = tmp_path / "out.pdf"
+    seal = SealPicture(ph.simple_seal_png(), 42.0, 42.0, "测试专用章")
+    with pytest.raises(errors.ZhenglianError) as exc, key_batch(h, PinBuffer(key.pin), seal=seal) as batch:
+        batch.sign(src, out, [pl.AtPosition(1, 100, 100)])
+    assert type(exc.value).__name__ == error
+    assert exc.value.user_message().split("\n")[0] and any("\u4e00" <= c <= "\u9fff" for c in exc.value.message_zh())
+    assert not out.exists() and not list(tmp_path.glob("*.part")) and src.read_bytes() == before
+    assert key.counters() == (0, 0)  # the one PIN typed was right; probing spends none
+
+
+def test_a_key_whose_certificate_is_not_its_own_signs_nothing(make_sm2_key, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The token's key does not match the certificate beside it: no candidate verifies."""
+    from zhenglian.reference import democa
+    from zhenglian.reference.sm2soft import SM2SoftKey
+
+    ca = democa.load_or_create_sm2("netca", tmp_path / "ca")
+    from zhenglian.reference import provision
+
+    other = ca.issue_sm2(provision.subject_for(provision.DEMO_KEYS[0]), SM2SoftKey.generate().point,
+                         *_validity())
+    key = make_sm2_key("vendor8000", cert_der=other.dump(), ca_certs=[ca.chain[0].dump()])
+    src = ph.make_contract(tmp_path / "in.pdf", 1)
+    before = src.read_bytes()
+    out = tmp_path / "out.pdf"
+    res = _sign(run_cli, key, str(src), "-o", str(out), "--page", "1", "--at", "100,100")
+    assert res.returncode == ExitCode.DRIVER, res.stderr
+    err = res.stderr
+    assert "签名与证书不符" in err and err.index("签名与证书不符") < err.index("does not match")  # Chinese first
+    assert not out.exists() and src.read_bytes() == before
+    assert key.counters() == (0, 0)
+
+
+def _validity():  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    return now - dt.timedelta(days=1), now + dt.timedelta(days=30)
