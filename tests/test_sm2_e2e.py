@@ -284,3 +284,40 @@ def _validity():  # type: ignore[no-untyped-def]
 
     now = dt.datetime.now(dt.UTC)
     return now - dt.timedelta(days=1), now + dt.timedelta(days=30)
+
+
+# --- PIN on the SM2 token: the key's own counter and flags --------------------------------------
+
+def test_sm2_pin_status_verify_lock_unlock_change(make_sm2_key, run_cli) -> None:  # type: ignore[no-untyped-def]
+    key = make_sm2_key("v8005")
+    wrong, new = "Wrong@Pin2026", "New@Sm2Pin2026"
+
+    def cli(action: str, *args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+        return run_cli("pin", action, *key.args(), *args, "--key", key.serial, input=input, env=key.env)
+
+    def state() -> dict:  # type: ignore[type-arg]
+        r = cli("status", "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)["user_pin"]  # type: ignore[no-any-return]
+
+    assert cli("verify", "--pin-stdin", input=key.pin + "\n").returncode == 0
+    for i in range(1, 10):
+        r = cli("verify", "--pin-stdin", input=wrong + "\n")
+        assert r.returncode == ExitCode.WRONG_PIN and f"还可尝试 {10 - i} 次" in r.stderr, r.stderr
+    assert key.counters() == (9, 0)
+    st = state()
+    assert st["tries_left"] == 1 and st["flags"]["pin_state"] == "final_try"  # the token's own flag
+    r = cli("verify", "--pin-stdin", input=wrong + "\n")
+    assert r.returncode == ExitCode.CANCELLED and key.counters() == (9, 0)  # not confirmed: no try
+    r = cli("verify", "--pin-stdin", "--confirm-final-try", input=wrong + "\n")
+    assert r.returncode == ExitCode.PIN_LOCKED and "已锁定" in r.stderr
+    assert state()["locked"] and key.counters() == (10, 0)
+    r = cli("verify", "--pin-stdin", "--confirm-final-try", input=key.pin + "\n")
+    assert r.returncode == ExitCode.PIN_LOCKED and key.counters() == (10, 0)  # locked: no C_Login at all
+
+    r = cli("unlock", "--pin-stdin", input=f"{key.so_pin}\n{new}\n{new}\n")
+    assert r.returncode == 0, r.stderr
+    assert key.counters() == (0, 0) and state()["flags"]["pin_state"] == "ok"
+    r = cli("change", "--pin-stdin", input=f"{new}\n{key.pin}\n{key.pin}\n")
+    assert r.returncode == 0, r.stderr
+    assert cli("verify", "--pin-stdin", input=key.pin + "\n").returncode == 0
