@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pdfhelpers as ph
 import pytest
+from serverfixtures import file_keyring, reference_server  # noqa: F401
 from sm2pdf import tamper
 
 from zhenglian.errors import ExitCode
@@ -321,3 +322,48 @@ def test_sm2_pin_status_verify_lock_unlock_change(make_sm2_key, run_cli) -> None
     r = cli("change", "--pin-stdin", input=f"{new}\n{key.pin}\n{key.pin}\n")
     assert r.returncode == 0, r.stderr
     assert cli("verify", "--pin-stdin", input=key.pin + "\n").returncode == 0
+
+
+# --- tasks against the reference server (login with SM2, upload checked by the server) ---------
+
+@pytest.fixture
+def sm2_server(reference_server, sm2_org):  # noqa: F811  # type: ignore[no-untyped-def]
+    """The reference server trusting the test SM2 CA and knowing the SM2 key's institution."""
+    from asn1crypto import x509
+
+    root, sub = sm2_org.ca.chain[-1], sm2_org.ca.chain[0]
+    reference_server.store.add_ca(root.dump(), root.subject.human_friendly, "root")
+    reference_server.store.add_ca(sub.dump(), sub.subject.human_friendly, "intermediate")
+    org = x509.Certificate.load(sm2_org.pair.sign_cert.dump()).subject.native["organization_name"]
+    reference_server.add_institution(sm2_org.uscc, org)
+    # the institution's seal kept on the server (the SM2 test token holds no seal objects)
+    reference_server.store.add_seal(sm2_org.uscc, f"{org}合同专用章", "合同专用章",
+                                    ph.seal_png(org, "合同专用章"), 42.0, 42.0)
+    reference_server.sm2_org_name = org
+    return reference_server
+
+
+def test_sm2_tasks_sign_all_with_one_pin(sm2_server, make_sm2_key, run_cli, bc_pdf_check,  # type: ignore[no-untyped-def]
+                                         tmp_path: Path) -> None:
+    key = make_sm2_key("vendor8000")
+    ids = sm2_server.add_tasks(_uscc(key), sm2_server.sm2_org_name, 3,
+                               kinds=("委托扣款授权书", "贷款合同"))
+    env = dict(key.env, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")  # login with this PIN
+    res = run_cli("tasks", "sign", "--all", *key.args(), "--server", sm2_server.url, "--key", key.serial,
+                  "--pin-stdin", "--json", input=key.pin + "\n", env=env)
+    assert res.returncode == 0, res.stderr + res.stdout
+    result = json.loads(res.stdout)
+    assert sorted(t["task_id"] for t in result["tasks"]) == sorted(ids)
+    assert {t["state"] for t in result["tasks"]} == {"uploaded"}
+    assert sm2_server.uploads_per_task() == {i: 1 for i in ids}  # the server checked each SM2 upload
+    assert key.counters() == (0, 0)
+    for row in sm2_server.store.uploads():
+        pdf = tmp_path / f"{row['task_id']}.pdf"
+        pdf.write_bytes(sm2_server.store.read_file(row["sha256"]))
+        assert bc_pdf_check(pdf).ok, row["task_id"]
+
+
+def _uscc(key) -> str:  # type: ignore[no-untyped-def]
+    from zhenglian.pki.cert import parse
+
+    return parse(key.cert_der).uscc  # type: ignore[return-value]

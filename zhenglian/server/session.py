@@ -13,22 +13,39 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zhenglian import errors
 from zhenglian.server import models
 from zhenglian.server.api import ServerClient
-from zhenglian.server.protocol import EC_ALGORITHM, RSA_ALGORITHM, challenge_bytes
+from zhenglian.server.protocol import EC_ALGORITHM, RSA_ALGORITHM, SM2_ALGORITHM, challenge_bytes
 from zhenglian.server.tokenstore import StoredToken, TokenStore
 from zhenglian.tokens.model import KeyCert, KeyInfo
+
+if TYPE_CHECKING:
+    from zhenglian.keys.handle import KeyHandle
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 
-def sign_challenge(p11session: Any, cert: KeyCert, data: bytes) -> tuple[str, bytes]:
-    """(algorithm name, signature) of ``data`` with the certificate's private key."""
+_ALGORITHM_NAMES = {"rsa": RSA_ALGORITHM, "ec": EC_ALGORITHM, "sm2": SM2_ALGORITHM}
+
+
+def sign_challenge(p11session: Any, cert: KeyCert, data: bytes,
+                   handle: KeyHandle | None = None) -> tuple[str, bytes]:
+    """(algorithm name, signature) of ``data`` with the certificate's private key.
+
+    With the key's handle the key seam signs (mechanism from the token, SM2 vendor numbers,
+    every signature checked against the certificate); without one only RSA and EC can.
+    """
+    if handle is not None:
+        from zhenglian.keys.session import KeySession
+
+        ks = KeySession(handle, p11session)
+        signature = ks.sign(data)
+        return _ALGORITHM_NAMES[ks.plan.algorithm], signature
     import pkcs11
     from pkcs11 import Mechanism, ObjectClass
 
@@ -49,9 +66,11 @@ def sign_challenge(p11session: Any, cert: KeyCert, data: bytes) -> tuple[str, by
 class ServerSession:
     """API client + token of one (server, key) pair."""
 
-    def __init__(self, client: ServerClient, key: KeyInfo, tokens: TokenStore | None = None) -> None:
+    def __init__(self, client: ServerClient, key: KeyInfo, tokens: TokenStore | None = None,
+                 handle: KeyHandle | None = None) -> None:
         self.client = client
         self.key = key
+        self.handle = handle  # login signs through the key seam (needed for SM2 keys)
         self.tokens = tokens or TokenStore()
         self.uscc: str | None = None
         self.institution: str | None = None
@@ -92,7 +111,7 @@ class ServerSession:
         if challenge.origin.rstrip("/") != self.origin:
             raise errors.LoginChallengeMismatch(got=challenge.origin, expected=self.origin)
         data = challenge_bytes(challenge.nonce, challenge.origin, challenge.expires_at)
-        algorithm, signature = sign_challenge(p11session, cert, data)
+        algorithm, signature = sign_challenge(p11session, cert, data, self.handle)
         if challenge.algorithms and algorithm not in challenge.algorithms:
             raise errors.ServerRefused(status=0, reason="algorithm_unsupported",
                                        reason_zh=f"服务器不接受 {algorithm} 登录", reason_en=f"the server does not accept {algorithm}")
