@@ -367,3 +367,76 @@ def _uscc(key) -> str:  # type: ignore[no-untyped-def]
     from zhenglian.pki.cert import parse
 
     return parse(key.cert_der).uscc  # type: ignore[return-value]
+
+
+class _Prompter:
+    """A PinPrompter that types one PIN (the web-page bridge's dialogs, scripted)."""
+
+    def __init__(self, pin: str, events: list[str]) -> None:
+        self.pin, self.events = pin, events
+
+    def locked(self, st, error) -> None:  # type: ignore[no-untyped-def]
+        self.events.append("locked")
+
+    def confirm_final_try(self, st) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def ask_pin(self, st):  # type: ignore[no-untyped-def]
+        from zhenglian.tokens.secret import PinBuffer
+
+        self.events.append("pin")
+        return PinBuffer(self.pin)
+
+    def pinpad(self, st):  # type: ignore[no-untyped-def]
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+    def keep_pin(self) -> bool:
+        return False
+
+    def show_error(self, error) -> None:  # type: ignore[no-untyped-def]
+        self.events.append(f"error:{error.code}")
+
+
+def test_sm2_bridge_job_logs_in_signs_and_uploads(sm2_server, make_sm2_key, monkeypatch,  # type: ignore[no-untyped-def]
+                                                  bc_pdf_check, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    import httpx
+
+    from zhenglian.bridge.jobs import DONE, BridgeJobs
+    from zhenglian.bridge.protocol import SignRequest
+    from zhenglian.server.api import ServerClient
+    from zhenglian.server.tokenstore import TokenStore
+    from zhenglian.services import Context
+    from zhenglian.tasks.outbox import Outbox
+
+    key = make_sm2_key("vendor4")
+    monkeypatch.setenv("ZL_SM2TOKEN_DIR", str(key.state_dir))
+    uscc = _uscc(key)
+    (tid,) = sm2_server.add_tasks(uscc, sm2_server.sm2_org_name, 1, kinds=("贷款合同",))
+    ctx = Context.create([str(key.module)])
+    keys = [k for k in ctx.tokens.scan() if k.serial == key.serial]
+    events: list[str] = []
+    page = "https://sign.example.org"
+    settings = SimpleNamespace(ca_bundle="", allowed_origins=[page], server_url=sm2_server.url)
+    jobs = BridgeJobs(settings, ctx.tokens, lambda: list(keys), lambda info: events.append("confirm") or True,
+                      lambda k: _Prompter(key.pin, events), token_store=TokenStore(use_keyring=False),
+                      outbox=Outbox(tmp_path / "outbox"),
+                      client_factory=lambda url: ServerClient(url, timeout=10, retries=1, backoff=0.05))
+    r = httpx.post(f"{sm2_server.url}/web/api/tasks/{tid}/ticket", params={"institution": uscc})
+    assert r.status_code == 200, r.text
+    req = SignRequest(origin=page, server=sm2_server.url, server_origin=sm2_server.url, task_id=tid,
+                      ticket=r.json()["ticket"], institution=uscc)
+    job = jobs.table.create(req.origin, req.task_id)
+    jobs.run(job, req)
+    out = job.to_dict()
+    assert out["state"] == DONE, out
+    assert events == ["pin", "confirm"]  # one PIN: the SM2 login, kept for the signing
+    task = sm2_server.store.task(tid)
+    assert task.status == "signed" and sm2_server.uploads_per_task() == {tid: 1}
+    pdf = tmp_path / "signed.pdf"
+    pdf.write_bytes(sm2_server.store.read_file(task.signed_sha256))
+    assert bc_pdf_check(pdf).ok
+    assert key.counters() == (0, 0)
