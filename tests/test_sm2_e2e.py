@@ -440,3 +440,65 @@ def test_sm2_bridge_job_logs_in_signs_and_uploads(sm2_server, make_sm2_key, monk
     pdf.write_bytes(sm2_server.store.read_file(task.signed_sha256))
     assert bc_pdf_check(pdf).ok
     assert key.counters() == (0, 0)
+
+
+# --- online renewal: an SM2 PKCS#10 request signed through the key seam, the demo EST issues SM2 ----
+
+def test_sm2_pkcs10_and_detached_signature_made_on_the_key_verify(make_sm2_key, sm2_handle,  # type: ignore[no-untyped-def]
+                                                                    openssl_sm2_verify) -> None:
+    from asn1crypto import csr as acsr
+    from asn1crypto import x509
+
+    from zhenglian.keys.session import KeySession
+    from zhenglian.lifecycle import pkix
+    from zhenglian.pki import sm2
+    from zhenglian.tokens import pin as pinops
+    from zhenglian.tokens.secret import PinBuffer
+
+    key = make_sm2_key("vendor4")
+    h = sm2_handle(key)
+    cert = x509.Certificate.load(key.cert_der)
+    with pinops.user_session(h, PinBuffer(key.pin)) as session:
+        sign = KeySession(h, session).sign
+        request = pkix.build_csr(cert.subject, cert.public_key, sign)
+        auth = pkix.detached_signature(request, key.cert_der, sign)
+    parsed = acsr.CertificationRequest.load(request)
+    assert parsed["signature_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.501"
+    info = parsed["certification_request_info"].dump()
+    assert openssl_sm2_verify(sm2.public_point(cert), info, parsed["signature"].native)
+    signer, signed_at = pkix.verify_detached(auth, request)
+    assert signer == key.cert_der and signed_at is not None
+    with pytest.raises(pkix.PkixError):
+        pkix.verify_detached(auth, request + b"x")
+
+
+def test_sm2_renewal_needs_no_unsupported_key_error_and_keeps_the_old_certificate_on_failure(  # type: ignore[no-untyped-def]
+        make_sm2_key, sm2_handle, sm2_org, tmp_path: Path) -> None:
+    """The whole request goes to the demo EST and an SM2 certificate comes back, checked; the test
+    token cannot store objects (C_CreateObject), so the install fails with a typed error, the old
+    certificate stays, and the issued one is kept to be installed later without a new request."""
+    from zhenglian import errors
+    from zhenglian.lifecycle import renew
+    from zhenglian.pki.cert import parse
+    from zhenglian.reference import est as est_server
+    from zhenglian.tokens.secret import PinBuffer
+
+    key = make_sm2_key("vendor8000")
+    h = sm2_handle(key)
+    stages: list[str] = []
+    with est_server.serve(est_server.create_app(base=sm2_org.ca_base)) as url, PinBuffer(key.pin) as pin:
+        try:
+            result = renew.renew(h, pin, url, hook=stages.append, save_dir=tmp_path / "issued")
+        except errors.ZhenglianError as exc:
+            assert not isinstance(exc, errors.RenewalUnsupportedKey)
+            assert stages[-1] == "install", stages
+            assert stages == ["prepare", "request", "send", "check", "install"]  # same key: no keypair stage
+            (saved,) = (tmp_path / "issued").rglob("*.der")
+            new = parse(saved.read_bytes())
+            assert new.key_type == "SM2" and new.subject == parse(key.cert_der).subject
+            assert new.not_after > parse(key.cert_der).not_after
+            again = sm2_handle(key)
+            assert again.signing_cert.info.der == key.cert_der  # the old certificate is untouched
+        else:  # a token that stores certificates: the new one is installed
+            assert result.new.key_type == "SM2" and not result.new_key
+    assert key.counters() == (0, 0)
