@@ -472,12 +472,11 @@ def test_sm2_pkcs10_and_detached_signature_made_on_the_key_verify(make_sm2_key, 
         pkix.verify_detached(auth, request + b"x")
 
 
-def test_sm2_renewal_needs_no_unsupported_key_error_and_keeps_the_old_certificate_on_failure(  # type: ignore[no-untyped-def]
-        make_sm2_key, sm2_handle, sm2_org, tmp_path: Path) -> None:
-    """The whole request goes to the demo EST and an SM2 certificate comes back, checked; the test
-    token cannot store objects (C_CreateObject), so the install fails with a typed error, the old
-    certificate stays, and the issued one is kept to be installed later without a new request."""
-    from zhenglian import errors
+def test_sm2_online_renewal_same_key_then_signs_with_the_new_certificate(  # type: ignore[no-untyped-def]
+        make_sm2_key, sm2_handle, sm2_org, run_cli, bc_pdf_check, tmp_path: Path) -> None:
+    """The SM2 request goes to the demo EST, an SM2 certificate comes back, is checked, written beside
+    the key (C_CreateObject), test-signed, and the old one removed (C_DestroyObject); a new process
+    then signs with the new certificate."""
     from zhenglian.lifecycle import renew
     from zhenglian.pki.cert import parse
     from zhenglian.reference import est as est_server
@@ -485,20 +484,44 @@ def test_sm2_renewal_needs_no_unsupported_key_error_and_keeps_the_old_certificat
 
     key = make_sm2_key("vendor8000")
     h = sm2_handle(key)
+    old = parse(key.cert_der)
     stages: list[str] = []
     with est_server.serve(est_server.create_app(base=sm2_org.ca_base)) as url, PinBuffer(key.pin) as pin:
-        try:
-            result = renew.renew(h, pin, url, hook=stages.append, save_dir=tmp_path / "issued")
-        except errors.ZhenglianError as exc:
-            assert not isinstance(exc, errors.RenewalUnsupportedKey)
-            assert stages[-1] == "install", stages
-            assert stages == ["prepare", "request", "send", "check", "install"]  # same key: no keypair stage
-            (saved,) = (tmp_path / "issued").rglob("*.der")
-            new = parse(saved.read_bytes())
-            assert new.key_type == "SM2" and new.subject == parse(key.cert_der).subject
-            assert new.not_after > parse(key.cert_der).not_after
-            again = sm2_handle(key)
-            assert again.signing_cert.info.der == key.cert_der  # the old certificate is untouched
-        else:  # a token that stores certificates: the new one is installed
-            assert result.new.key_type == "SM2" and not result.new_key
+        result = renew.renew(h, pin, url, hook=stages.append, save_dir=tmp_path / "issued")
+    assert stages == ["prepare", "request", "send", "check", "install", "verify", "cleanup"]  # same key
+    assert result.new.key_type == "SM2" and not result.new_key and result.old_removed
+    assert result.new.subject == old.subject and result.new.not_after > old.not_after
+    assert not list((tmp_path / "issued").rglob("*.der"))
     assert key.counters() == (0, 0)
+
+    res = run_cli("keys", *key.args(), "--json", env=key.env)  # a new process reads the token again
+    assert res.returncode == 0, res.stderr
+    assert result.new.sha256 in res.stdout and old.sha256 not in res.stdout
+    src = ph.make_contract(tmp_path / "in.pdf", 1)
+    out = tmp_path / "out.pdf"
+    res = _sign(run_cli, key, str(src), "-o", str(out), "--page", "1", "--at", "100,100")
+    assert res.returncode == 0, res.stderr
+    data = _verify(run_cli, key, out)
+    assert data["valid"] is True, data
+    assert bc_pdf_check(out).ok
+
+
+def test_sm2_token_stores_only_certificates(make_sm2_key, sm2_handle) -> None:  # type: ignore[no-untyped-def]
+    """The test token takes certificates from the application (a renewal) but never keys."""
+    import pkcs11
+
+    from zhenglian.tokens import pin as pinops
+    from zhenglian.tokens.secret import PinBuffer
+
+    key = make_sm2_key("v8005")
+    h = sm2_handle(key)
+    with pinops.user_session(h, PinBuffer(key.pin), rw=True) as session:
+        with pytest.raises(pkcs11.PKCS11Error):
+            session.create_object({pkcs11.Attribute.CLASS: pkcs11.ObjectClass.DATA,
+                                   pkcs11.Attribute.VALUE: b"x"})
+        with pytest.raises(pkcs11.PKCS11Error):  # not a certificate
+            session.create_object({pkcs11.Attribute.CLASS: pkcs11.ObjectClass.CERTIFICATE,
+                                   pkcs11.Attribute.CERTIFICATE_TYPE: pkcs11.CertificateType.X_509,
+                                   pkcs11.Attribute.VALUE: b"\x30\x03\x02\x01\x01"})
+    assert not list(key.state_dir.rglob("cert-*-w*.der"))
+    assert "-w" not in (key.state_dir / f"token-{key.serial}" / "token.ini").read_text()

@@ -55,6 +55,8 @@ struct object {
     size_t point_len;
     unsigned char *modulus, *exponent;
     size_t modulus_len, exponent_len;
+    char file[256]; /* the file token.ini names for it */
+    int gone;       /* destroyed (certificates only); handles of the others stay */
 };
 
 struct token {
@@ -83,6 +85,11 @@ void state_unlock(int fd);
 int state_read(const struct token *t, struct pinstate *st);   /* 0 ok */
 int state_write(const struct token *t, const struct pinstate *st);
 void pin_hash(const struct token *t, const unsigned char *pin, size_t len, char out[65]);
+/* certificates written by the application (a renewal): 0 ok, else a CKR */
+unsigned long store_add_certificate(struct token *t, const unsigned char *der, size_t len,
+                                    const unsigned char *id, size_t id_len, const char *label,
+                                    size_t *idx);
+unsigned long store_remove_certificate(struct token *t, size_t idx);
 
 /* crypto.c */
 extern const unsigned char SM2_DEFAULT_ID[16];
