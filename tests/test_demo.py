@@ -40,11 +40,12 @@ def test_demo_run_starts_keys_server_and_tray_app(tmp_path: Path) -> None:
     t.join()
     assert proc.returncode == 0, out
     assert seen.get("openapi") == 200, out
-    assert "NETCA-DEMO" in out and "SZCA-DEMO" in out and "GDCA-DEMO" in out
+    assert "NETCA-DEMO" in out and "SZCA-DEMO" in out and "GDCA-DEMO" in out and "SM2-DEMO" in out
     assert "托盘程序已启动" in out
     assert "Traceback" not in out
     log = (tmp_path / "demo" / "logs" / "zhenglian.log").read_text(encoding="utf-8")
     assert "tray up after" in log
     keys = subprocess.run([sys.executable, "-m", "zhenglian", "keys", "--json"], cwd=ROOT, capture_output=True,
                           text=True, env=dict(env, SOFTHSM2_CONF=str(tmp_path / "demo/softhsm/softhsm2.conf")))
-    assert len(__import__("json").loads(keys.stdout)["keys"]) == 3
+    listed = __import__("json").loads(keys.stdout)["keys"]
+    assert len(listed) == 4 and "SM2-DEMO" in keys.stdout  # three SoftHSM keys and the SM2 demo key

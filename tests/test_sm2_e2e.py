@@ -525,3 +525,49 @@ def test_sm2_token_stores_only_certificates(make_sm2_key, sm2_handle) -> None:  
                                    pkcs11.Attribute.VALUE: b"\x30\x03\x02\x01\x01"})
     assert not list(key.state_dir.rglob("cert-*-w*.der"))
     assert "-w" not in (key.state_dir / f"token-{key.serial}" / "token.ini").read_text()
+
+
+# --- the demo: an SM2 key on the SM2 token, found through drivers/sm2token.toml ------------------
+
+def test_demo_init_makes_an_sm2_key_that_signs_and_the_server_seeds_its_tasks(bc_pdf_check,  # type: ignore[no-untyped-def]
+                                                                                tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from zhenglian.reference.provision import SM2_DEMO_KEYS
+
+    home = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if k not in ("SOFTHSM2_CONF", "ZL_SM2TOKEN_DIR")}
+    env["ZHENGLIAN_HOME"] = str(home)
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", *args], input=input, capture_output=True, text=True,
+                              env=env, timeout=300, cwd=Path(__file__).resolve().parent.parent)
+
+    spec = SM2_DEMO_KEYS[0]
+    res = run("zhenglian", "demo", "init", "--json")
+    assert res.returncode == 0, res.stderr
+    made = {k["label"]: k for k in json.loads(res.stdout)}
+    assert made[spec.label]["algorithm"] == "SM2" and made[spec.label]["uscc"] == spec.uscc
+    env["SOFTHSM2_CONF"] = str(home / "softhsm" / "softhsm2.conf")
+    res = run("zhenglian", "keys", "--json")
+    assert res.returncode == 0, res.stderr
+    (sm2_key,) = [k for k in json.loads(res.stdout)["keys"] if k["label"] == spec.label]
+    assert "SM2" in json.dumps(sm2_key) and spec.uscc in json.dumps(sm2_key)
+
+    src = ph.make_contract(tmp_path / "in.pdf", 2)
+    out = tmp_path / "out.pdf"
+    res = run("zhenglian", "sign", str(src), "-o", str(out), "--key", spec.label, "--anchor", "甲方（盖章）",
+              "--cross-page", "--pin-stdin", input=spec.user_pin + "\n")
+    assert res.returncode == 0, res.stderr
+    res = run("zhenglian", "verify", str(out), "--json")  # demo mode trusts the demo roots, SM2 too
+    data = json.loads(res.stdout)
+    assert res.returncode == 0 and data["valid"] and data["signatures"][0]["algorithm"] == "SM2", data
+    assert bc_pdf_check(out).ok
+
+    seeded = run("zhenglian.reference.server", "demo-seed", "--data", str(tmp_path / "server"), "--tasks", "2")
+    assert seeded.returncode == 0, seeded.stderr
+    summary = json.loads(seeded.stdout)
+    assert summary["tasks"][spec.uscc] == 2
+    assert any("SM2" in subject for subject in summary["trusted_roots"])
