@@ -14,9 +14,9 @@ signature checked against the certificate before it is embedded — SM2 with
 zhenglian.pki.sm2).  Printed: median and mean ms per document, and SM2 minus RSA.
 
 The SM2 key is measured with two certificates: the demo SM2 CA's (built with asn1crypto) and one
-made by the openssl CLI (as a CA's own software makes them).  pyHanko/asn1crypto re-encode the
-demo CA certificate's issuer name hundreds of times per signature (see docs/sm2.md, "Speed"),
-which the OpenSSL-made one does not trigger.
+made by the openssl CLI (as a CA's own software makes them).  Without zhenglian/pki/asn1fix.py,
+asn1crypto rebuilt the demo CA certificate's 126-byte issuer name hundreds of times per
+signature (+30 ms; docs/sm2.md, "Speed"); both rows should now be close to RSA.
 
 Target (issue 14): SM2 adds ≤ 5 ms per document over RSA.  The script reports, it does not judge.
 """
