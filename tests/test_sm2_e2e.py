@@ -571,3 +571,45 @@ def test_demo_init_makes_an_sm2_key_that_signs_and_the_server_seeds_its_tasks(bc
     summary = json.loads(seeded.stdout)
     assert summary["tasks"][spec.uscc] == 2
     assert any("SM2" in subject for subject in summary["trusted_roots"])
+
+
+# --- forms, broken chains ------------------------------------------------------------------------
+
+def test_sm2_key_forms(make_sm2_key, sm2_org, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    key = make_sm2_key("vendor4")
+    out = tmp_path / "renew.pdf"
+    res = run_cli("forms", "renew", *key.args(), "--key", key.serial, "--years", "2", "-o", str(out), env=key.env)
+    assert res.returncode == 0, res.stderr
+    text = ph.pdf_text(out) if hasattr(ph, "pdf_text") else _pdftotext(out)
+    assert "机构数字证书申请表" in text and sm2_org.uscc in text
+    assert "东莞市国密示范科技有限公司" in text
+
+
+def _pdftotext(pdf: Path) -> str:
+    import subprocess
+
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          timeout=60).stdout
+
+
+def test_sm2_key_with_a_forged_issuing_ca_signs_but_verify_says_untrusted(  # type: ignore[no-untyped-def]
+        make_sm2_key, sm2_org, run_cli, bc_pdf_check, tmp_path: Path) -> None:
+    """The issuing CA certificate on the key is forged (same names, another key): the signature
+    itself is sound (BouncyCastle agrees), but the chain is broken and verify says so (exit 11)."""
+    from zhenglian.reference import democa
+
+    forged = democa.create_sm2("netca")
+    ca = sm2_org.ca
+    forged_sub = democa.SM2DemoCA("netca", ca.root_key, ca.root_cert, forged.sub_key, ca.sub_cert)
+    # the key's certificate is signed by a key that is not the issuing CA's
+    cert = forged_sub.issue_sm2(sm2_org.pair.sign_cert.subject, sm2_org.pair.sign_key.point, *_validity())
+    key = make_sm2_key("vendor8000", cert_der=cert.dump())
+    src = ph.make_contract(tmp_path / "in.pdf", 1)
+    out = tmp_path / "out.pdf"
+    res = _sign(run_cli, key, str(src), "-o", str(out), "--page", "1", "--at", "100,100")
+    assert res.returncode == 0, res.stderr
+    data = _verify(run_cli, key, out)
+    assert data["_rc"] == ExitCode.DOCUMENT and data["valid"] is False, data
+    (sig,) = data["signatures"]
+    assert sig["intact"] and not sig["trusted"] and sig["algorithm"] == "SM2"
+    assert bc_pdf_check(out).ok  # the CMS signature itself verifies: the chain is what is broken
