@@ -555,15 +555,22 @@ def test_demo_init_makes_an_sm2_key_that_signs_and_the_server_seeds_its_tasks(bc
     assert res.returncode == 0, res.stderr
     (sm2_key,) = [k for k in json.loads(res.stdout)["keys"] if k["label"] == spec.label]
     assert "SM2" in json.dumps(sm2_key) and spec.uscc in json.dumps(sm2_key)
+    # the SM2-signed GB/T 38540 seals on the token: read before any PIN, their SM2 signature checked
+    res = run("zhenglian", "seals", "--key", spec.label, "--json")
+    assert res.returncode == 0, res.stderr
+    seals = [s for k in json.loads(res.stdout)["keys"] for c in k["certificates"] for s in c["seals"]]
+    assert sorted(s["type"] for s in seals) == sorted(spec.seal_names)
+    assert {s["signature"] for s in seals} == {"valid"} and {s["source"] for s in seals} == {"key"}
 
     src = ph.make_contract(tmp_path / "in.pdf", 2)
     out = tmp_path / "out.pdf"
     res = run("zhenglian", "sign", str(src), "-o", str(out), "--key", spec.label, "--anchor", "甲方（盖章）",
-              "--cross-page", "--pin-stdin", input=spec.user_pin + "\n")
+              "--cross-page", "--seal", f"{spec.organization}合同专用章", "--pin-stdin", input=spec.user_pin + "\n")
     assert res.returncode == 0, res.stderr
     res = run("zhenglian", "verify", str(out), "--json")  # demo mode trusts the demo roots, SM2 too
     data = json.loads(res.stdout)
     assert res.returncode == 0 and data["valid"] and data["signatures"][0]["algorithm"] == "SM2", data
+    assert data["signatures"][0]["seal"] == f"{spec.organization}合同专用章", data
     assert bc_pdf_check(out).ok
 
     seeded = run("zhenglian.reference.server", "demo-seed", "--data", str(tmp_path / "server"), "--tasks", "2")

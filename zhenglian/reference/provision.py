@@ -283,9 +283,41 @@ def provision_sm2_key(spec: DemoKeySpec, tokens_dir: Path, ca_base: Path | None 
     if pair.enc_cert is not None and pair.enc_key is not None:
         keys.append(sm2token.TokenKey(pair.enc_key.pkcs8_pem(), pair.enc_cert.dump(), b"\x02", "加密证书"))
     sm2token.add_token(tokens_dir, spec.label, serial, spec.user_pin, spec.so_pin, keys,
-                       family=spec.sm2_family, ca_certs=[ca.sub_cert.dump()])
+                       family=spec.sm2_family, ca_certs=[ca.sub_cert.dump()],
+                       data_objects=_sm2_seals(spec, pair, start, end))
     cert = x509.load_der_x509_certificate(pair.sign_cert.dump())
     return ProvisionedKey(spec, serial, cert, [x509.load_der_x509_certificate(c.dump()) for c in ca.chain])
+
+
+def _sm2_seals(spec: DemoKeySpec, pair, start: dt.datetime, end: dt.datetime) -> list[tuple[str, str, bytes]]:  # type: ignore[no-untyped-def]
+    """One SM2-signed GB/T 38540 SESeal per seal name, for the token's data objects.
+
+    The organisation is its own seal maker, as for the SoftHSM demo keys; the SESeal is signed
+    SM2-with-SM3 (default ID) with the software key before it is loaded into the test token (a
+    real UKey signs through the key seam).  Skipped without the seal font.
+    """
+    import logging
+
+    from zhenglian.errors import SealFontMissing
+    from zhenglian.seals import render, ses
+    from zhenglian.tokens import dataobjects
+
+    if not spec.seal_names or pair.sign_key is None:
+        return []
+    try:
+        render.find_font()
+    except SealFontMissing as exc:
+        logging.getLogger(__name__).warning("SM2 demo seals skipped: %s", exc.message_en())
+        return []
+    der = pair.sign_cert.dump()
+    out = []
+    for seal_type in spec.seal_names:
+        name = f"{spec.organization}{seal_type}"
+        png = render.render_seal_png(spec.organization, seal_type, diameter_mm=42.0)
+        seal = ses.build_seseal(name, seal_type, png, 42, 42, [der], start, end, der, pair.sign_key.sign,
+                                ses.OID_SM2_SM3)
+        out.append((name, dataobjects.SESEAL_APPLICATION, seal))
+    return out
 
 
 def provision_sm2_all(base: Path | None = None, specs: tuple[DemoKeySpec, ...] = SM2_DEMO_KEYS,

@@ -708,7 +708,7 @@ static CK_RV attr_value(const struct token *t, const struct object *o, CK_ATTRIB
                         const void **p, size_t *len, CK_ULONG *scratch)
 {
     static const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    int cert = o->cls == CKO_CERTIFICATE, priv = o->cls == CKO_PRIVATE_KEY;
+    int cert = o->cls == CKO_CERTIFICATE, priv = o->cls == CKO_PRIVATE_KEY, data = o->cls == CKO_DATA;
 #define ULONG_VAL(v) (*scratch = (v), *p = scratch, *len = sizeof(CK_ULONG), CKR_OK)
 #define BOOL_VAL(b) (*p = (b) ? &yes : &no, *len = 1, CKR_OK)
 #define BYTES(ptr, n) (*p = (ptr), *len = (n), CKR_OK)
@@ -729,6 +729,17 @@ static CK_RV attr_value(const struct token *t, const struct object *o, CK_ATTRIB
         if (cert)
             return BYTES(o->subject, o->subject_len);
         break;
+    }
+    if (data) { /* public, read-only: a seal the CA left beside the certificate */
+        switch (type) {
+        case CKA_APPLICATION:
+            return BYTES(o->application, strlen(o->application));
+        case CKA_VALUE:
+            return BYTES(o->value, o->value_len);
+        case CKA_OBJECT_ID:
+            return BYTES(o->value, 0);
+        }
+        return CKR_ATTRIBUTE_TYPE_INVALID;
     }
     if (cert) {
         switch (type) {

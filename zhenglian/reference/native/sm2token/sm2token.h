@@ -13,7 +13,7 @@
 #define MAX_OBJECTS 64      /* per token */
 #define MAX_FIELD 128       /* labels, serials (bytes, incl. NUL) */
 #define MAX_ID 64           /* CKA_ID bytes */
-#define MAX_FILE (64 * 1024) /* any file the token reads */
+#define MAX_FILE (1024 * 1024) /* any file the token reads (a seal picture is ~200 KB) */
 #define MAX_SIG 1024        /* largest signature (RSA 8192) */
 #define MAX_USER_ID 1024    /* SM2 user ID passed as mechanism parameter */
 
@@ -46,7 +46,8 @@ struct object {
     unsigned char id[MAX_ID];
     size_t id_len;
     char label[MAX_FIELD];
-    unsigned char *value; /* certificate DER */
+    unsigned char *value; /* certificate DER, or a data object's value */
+    char application[MAX_FIELD]; /* data objects: CKA_APPLICATION */
     size_t value_len;
     unsigned char *subject, *issuer, *serial; /* certificate fields, DER */
     size_t subject_len, issuer_len, serial_len;

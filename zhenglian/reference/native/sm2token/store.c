@@ -196,7 +196,7 @@ void store_free_token(struct token *t)
     t->nobj = 0;
 }
 
-/* Finish the object being parsed (section "certificate" or "private_key"). */
+/* Finish the object being parsed (section "certificate", "private_key" or "data"). */
 static int finish_object(struct token *t, struct object *o, const char *file, const char **why)
 {
     char path[PATH_MAX + 256];
@@ -209,6 +209,20 @@ static int finish_object(struct token *t, struct object *o, const char *file, co
         return -1;
     }
     snprintf(path, sizeof path, "%s/%s", t->dir, file);
+    if (o->cls == CKO_DATA) { /* a public data object (a seal): its value is the file */
+        if (t->nobj >= MAX_OBJECTS) {
+            *why = "too many objects";
+            return -1;
+        }
+        o->value = read_file(path, &o->value_len);
+        if (!o->value) {
+            *why = "unreadable data object file";
+            return -1;
+        }
+        snprintf(o->file, sizeof o->file, "%s", file);
+        t->objs[t->nobj++] = *o;
+        return 0;
+    }
     if (o->cls == CKO_CERTIFICATE) {
         if (t->nobj >= MAX_OBJECTS) {
             *why = "too many objects";
@@ -288,6 +302,9 @@ static int load_token(struct token *t, const char **why)
             } else if (!strcmp(s, "[private_key]")) {
                 section = OBJECT;
                 cur.cls = CKO_PRIVATE_KEY;
+            } else if (!strcmp(s, "[data]")) {
+                section = OBJECT;
+                cur.cls = CKO_DATA;
             } else {
                 *why = "unknown section";
                 goto out;
@@ -344,6 +361,8 @@ static int load_token(struct token *t, const char **why)
                 bad = parse_hex(val, cur.id, MAX_ID, &cur.id_len);
             else if (!strcmp(key, "label"))
                 bad = copy_field(cur.label, val);
+            else if (!strcmp(key, "application") && cur.cls == CKO_DATA)
+                bad = copy_field(cur.application, val);
             else if (!strcmp(key, "file"))
                 bad = strlen(val) >= sizeof file || !strcpy(file, val);
             else
