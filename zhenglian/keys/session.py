@@ -33,13 +33,15 @@ _LEARNT_LOCK = threading.Lock()
 
 
 def candidate_plans(handle: KeyHandle) -> list[SignPlan]:
-    """Plans for this key, best first, from its certificate and the token's mechanism list."""
+    """Plans for this key, best first, from its certificate and the token's mechanism list.
+
+    The plan that worked before on this driver file comes first; the others follow, so a
+    second key of another numbering behind the same file is still probed, not refused.
+    """
     cert = handle.signing_cert
     algorithm = mechanisms.key_algorithm(cert.info.der)
     with _LEARNT_LOCK:
         learnt = _LEARNT.get((str(handle.backend.path), algorithm))
-    if learnt is not None:
-        return [learnt]
     offered = handle.backend.mechanisms(handle.serial)
     if algorithm == "sm2":
         from zhenglian.keys import sm2mech
@@ -47,6 +49,8 @@ def candidate_plans(handle: KeyHandle) -> list[SignPlan]:
         plans = sm2mech.plans(handle.manifests, offered)
     else:
         plans = mechanisms.standard_plans(algorithm, offered)
+    if learnt is not None:
+        plans = [learnt, *(p for p in plans if p != learnt)]
     if not plans:
         raise errors.MechanismUnsupported(mechanism=f"{algorithm.upper()}")
     return plans
