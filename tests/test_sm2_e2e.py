@@ -621,3 +621,62 @@ def test_sm2_key_with_a_forged_issuing_ca_signs_but_verify_says_untrusted(  # ty
     (sig,) = data["signatures"]
     assert sig["intact"] and not sig["trusted"] and sig["algorithm"] == "SM2"
     assert bc_pdf_check(out).ok  # the CMS signature itself verifies: the chain is what is broken
+
+
+class EmptyIdToken(Quiet):
+    """A token whose hashing mechanisms compute Z with an EMPTY user ID (the usual vendor mistake);
+    mechanisms that take e sign what they are given."""
+
+    TOKEN_HASHES = {V + 0x8100: "raw", V + 0x8101: "der", V + 0x8102: "raw", V + 0x8103: "der", 0x8005000C: "der"}
+
+    def __init__(self, inner, soft_key):  # type: ignore[no-untyped-def]
+        super().__init__(inner)
+        self.soft_key = soft_key
+
+    def mechanisms(self, serial):  # type: ignore[no-untyped-def]
+        return self.inner.mechanisms(serial)
+
+    def sign_raw(self, session, cka_id, mechanism, data):  # type: ignore[no-untyped-def]
+        from zhenglian.pki import sm2
+
+        form = self.TOKEN_HASHES.get(mechanism)
+        if form is None:
+            return self.inner.sign_raw(session, cka_id, mechanism, data)
+        der = self.soft_key.sign(data, uid=b"")
+        return sm2.der_to_raw(der) if form == "raw" else der
+
+
+@pytest.mark.parametrize(("family", "outcome"), [("vendor8000", V + 0x8104), ("v8005", "KeySignatureInvalid")])
+def test_a_token_hashing_with_an_empty_id_never_makes_a_bad_document(  # type: ignore[no-untyped-def]
+        family, outcome, make_sm2_key, sm2_handle, sm2_org, tmp_path: Path) -> None:
+    """Its own-hash signatures fail the check (they verify only with an empty ID); where the token
+    also signs a client-computed e, that plan signs; where it does not, a typed error, no file."""
+    import dataclasses
+
+    from zhenglian import errors
+    from zhenglian.pdf import placement as pl
+    from zhenglian.pdf.keysign import key_batch
+    from zhenglian.pdf.seal import SealPicture
+    from zhenglian.pdf.verify import verify_pdf
+    from zhenglian.tokens.secret import PinBuffer
+
+    key = make_sm2_key(family)
+    h = sm2_handle(key)
+    h = dataclasses.replace(h, backend=EmptyIdToken(h.backend, sm2_org.pair.sign_key))
+    src = ph.make_contract(tmp_path / "in.pdf", 1)
+    before = src.read_bytes()
+    out = tmp_path / "out.pdf"
+    seal = SealPicture(ph.simple_seal_png(), 42.0, 42.0, "测试专用章")
+    if isinstance(outcome, str):
+        with pytest.raises(errors.KeySignatureInvalid), key_batch(h, PinBuffer(key.pin), seal=seal) as batch:
+            batch.sign(src, out, [pl.AtPosition(1, 100, 100)])
+        assert not out.exists() and src.read_bytes() == before
+    else:
+        with key_batch(h, PinBuffer(key.pin), seal=seal) as batch:
+            batch.sign(src, out, [pl.AtPosition(1, 100, 100)])
+            assert batch.signer.session.plan.mechanism == outcome  # type: ignore[attr-defined]
+        from asn1crypto import x509
+
+        (report,) = verify_pdf(out.read_bytes(), [x509.Certificate.load(sm2_org.ca.chain[-1].dump())])
+        assert report.intact and report.valid
+    assert key.counters() == (0, 0)
