@@ -635,7 +635,8 @@ unsigned long store_add_certificate(struct token *t, const unsigned char *der, s
         return CKR_DEVICE_ERROR;
     memset(&o, 0, sizeof o);
     o.cls = CKO_CERTIFICATE;
-    memcpy(o.id, id, id_len);
+    if (id_len)
+        memcpy(o.id, id, id_len);
     o.id_len = id_len;
     snprintf(o.label, sizeof o.label, "%s", label);
     if (load_certificate(&o, path) != 0) { /* not a DER certificate */
