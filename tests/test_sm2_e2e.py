@@ -680,3 +680,18 @@ def test_a_token_hashing_with_an_empty_id_never_makes_a_bad_document(  # type: i
         (report,) = verify_pdf(out.read_bytes(), [x509.Certificate.load(sm2_org.ca.chain[-1].dump())])
         assert report.intact and report.valid
     assert key.counters() == (0, 0)
+
+
+def test_a_key_without_a_known_sm2_mechanism_is_refused_before_the_pin(make_sm2_key, sm2_handle) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from zhenglian import errors
+
+    key = make_sm2_key("vendor4")
+    h = sm2_handle(key)
+    h.check_usable()  # the token lists V+4: fine
+    bare = dataclasses.replace(h, backend=Answers(h.backend, lambda s: s, [0x1, 0x40]))
+    with pytest.raises(errors.MechanismUnsupported) as exc:
+        bare.check_usable()
+    assert "SM2" in exc.value.message_en() and any("\u4e00" <= c <= "\u9fff" for c in exc.value.message_zh())
+    assert key.counters() == (0, 0)
