@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = [
     "helpers.requires",  # what a test needs from the machine: skipped locally, a failure in CI
     "sm2tokenfixtures",  # the software SM2 token (libsm2token.so) and a ctypes caller
+    "sm2keyfixtures",  # an SM2 organisation key (demo SM2 CA chain) on that token
     "judgefixtures",  # BouncyCastle and openssl as independent SM2 judges
     "registerfixtures",  # the seal-use register
     "skffixtures",  # skfsoft, the software SKF library, and SKF keys with demo-CA certificates

@@ -40,7 +40,7 @@ def test_demo_run_starts_keys_server_and_tray_app(tmp_path: Path) -> None:
     t.join()
     assert proc.returncode == 0, out
     assert seen.get("openapi") == 200, out
-    assert "NETCA-DEMO" in out and "SZCA-DEMO" in out and "GDCA-DEMO" in out
+    assert "NETCA-DEMO" in out and "SZCA-DEMO" in out and "GDCA-DEMO" in out and "SM2-DEMO" in out
     assert "托盘程序已启动" in out
     assert "Traceback" not in out
     log = (tmp_path / "demo" / "logs" / "zhenglian.log").read_text(encoding="utf-8")
@@ -48,5 +48,6 @@ def test_demo_run_starts_keys_server_and_tray_app(tmp_path: Path) -> None:
     keys = subprocess.run([sys.executable, "-m", "zhenglian", "keys", "--json"], cwd=ROOT, capture_output=True,
                           text=True, env=dict(env, SOFTHSM2_CONF=str(tmp_path / "demo/softhsm/softhsm2.conf")))
     listed = __import__("json").loads(keys.stdout)["keys"]
-    assert len(listed) == 4  # the three SoftHSM demo keys and the SKF demo key
+    assert len(listed) == 5  # three SoftHSM keys, the SM2 demo key (SM2 token) and the SKF demo key
+    assert "SM2-DEMO" in keys.stdout
     assert [k["backend"] for k in listed if k["label"] == "SKF-DEMO"] == ["skf"]

@@ -85,6 +85,7 @@ def collect(ctx: Context) -> dict[str, Any]:
             "settings": str(paths.settings_file()),
             "logs": str(paths.log_dir()),
             "drivers": str(paths.drivers_dir()),
+            "user_drivers": str(paths.data_dir() / "drivers"),  # support staff's manifests, read after
             "resources": str(paths.resources_dir()),
         },
         "manifest_errors": [e.to_dict() | {"message": e.user_message()} for e in ctx.manifests.errors],

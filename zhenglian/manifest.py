@@ -68,6 +68,27 @@ class Renewal:
 
 
 @dataclass(frozen=True)
+class Sm2Entry:
+    """One ``[[sm2]]`` entry: how this driver signs with SM2 (there is no standard number).
+
+    ``hashes``: ``"token"`` (the key computes Z with the default ID and e itself; give it the
+    message) or ``"client"`` (give it e = SM3(Z‖M)).  ``output``: ``"raw"`` (r‖s), ``"der"`` or
+    ``"auto"`` (64 bytes are r‖s).  ``verified``: read from a real key (else from public
+    headers).  Whatever the entry says, every signature is checked against the certificate.
+    """
+
+    mechanism: int
+    hashes: str = "token"
+    output: str = "auto"
+    verified: bool = False
+
+
+SM2_HASHES = ("token", "client")
+SM2_OUTPUTS = ("raw", "der", "auto")
+MAX_SM2_ENTRIES = 16
+
+
+@dataclass(frozen=True)
 class Manifest:
     id: str
     kind: str
@@ -92,6 +113,7 @@ class Manifest:
     # [modules] prefer: which backend serves a key both a PKCS#11 module and an SKF library
     # reach ("pkcs11" | "skf"; None: PKCS#11, except SKF for SM2 keys — see docs/keys.md)
     prefer_backend: str | None = None
+    sm2: tuple[Sm2Entry, ...] = ()
 
     @property
     def is_ca(self) -> bool:
@@ -273,6 +295,7 @@ def parse(file: Path, data: dict[str, Any]) -> Manifest:
         vendor_client={o: r.strings(f"vendor_client.{o}") for o in ("windows", "linux", "macos")},
         renewal=renewal,
         prefer_backend=prefer,
+        sm2=_sm2(r),
     )
 
 
@@ -293,6 +316,34 @@ def _renewal(r: _Reader) -> Renewal:
         raise r.fail("renewal.years", "应为 [最少, 最多] 年，1–10 / must be [min, max] years, 1–10")
     return Renewal(est_url=url.rstrip("/"), new_key=r.get("renewal.new_key", bool, True),
                    years=(years[0], years[1]), **fees)
+
+
+def _sm2(r: _Reader) -> tuple[Sm2Entry, ...]:
+    """The optional ``[[sm2]]`` array of tables, in the order written (tried in that order)."""
+    entries = r.get("sm2", list, [])
+    if len(entries) > MAX_SM2_ENTRIES:
+        raise r.fail("sm2", f"最多 {MAX_SM2_ENTRIES} 项 / at most {MAX_SM2_ENTRIES} entries")
+    out: list[Sm2Entry] = []
+    for i, entry in enumerate(entries):
+        where = f"sm2[{i}]"
+        if not isinstance(entry, dict):
+            raise r.fail(where, "应为表（[[sm2]]）/ must be a table ([[sm2]])")
+        sub = _Reader(r.file, {where: entry})  # errors name sm2[i].field
+        raw = sub.get(f"{where}.mechanism", (int, str))
+        try:
+            mechanism = int(raw, 0) if isinstance(raw, str) else raw
+        except ValueError:
+            raise r.fail(f"{where}.mechanism", f"“{raw}”不是数字 / '{raw}' is not a number") from None
+        if isinstance(mechanism, bool) or not 0 <= mechanism <= 0xFFFFFFFF:
+            raise r.fail(f"{where}.mechanism", "应为 0–0xFFFFFFFF / must be 0–0xFFFFFFFF")
+        hashes = sub.get(f"{where}.hashes", str, "token")
+        if hashes not in SM2_HASHES:
+            raise r.fail(f"{where}.hashes", "应为 token 或 client / must be token or client")
+        output = sub.get(f"{where}.output", str, "auto")
+        if output not in SM2_OUTPUTS:
+            raise r.fail(f"{where}.output", "应为 raw、der 或 auto / must be raw, der or auto")
+        out.append(Sm2Entry(mechanism, hashes, output, sub.get(f"{where}.verified", bool, False)))
+    return tuple(out)
 
 
 # --- reading a file defensively ----------------------------------------------
@@ -436,12 +487,23 @@ class ManifestSet:
         return next((m for m in self.manifests if m.matches_usb(vid, pid)), None)
 
 
-def load_all(directory: Path | None = None) -> ManifestSet:
-    directory = directory or paths.drivers_dir()
-    manifests: list[Manifest] = []
-    errors: list[ManifestError] = []
+def user_drivers_dir() -> Path:
+    """``<data_dir>/drivers``: manifests support staff add or correct without reinstalling."""
+    return paths.data_dir() / "drivers"
+
+
+MAX_MANIFEST_FILES = 200
+
+
+def _load_dir(directory: Path, errors: list[ManifestError]) -> list[Manifest]:
+    """Every ``*.toml`` of one folder; a bad file is reported and skipped, ids unique within it."""
+    try:
+        files = sorted(f for f in directory.glob("*.toml") if f.is_file())
+    except OSError:
+        return []
+    out: list[Manifest] = []
     seen: set[str] = set()
-    for file in sorted(directory.glob("*.toml")):
+    for file in files[:MAX_MANIFEST_FILES]:
         try:
             m = load_file(file)
         except ManifestError as exc:
@@ -451,12 +513,33 @@ def load_all(directory: Path | None = None) -> ManifestSet:
             errors.append(ManifestError(file=str(file), field="id", problem=f"与其他清单重复 / duplicates another manifest: {m.id}"))
             continue
         seen.add(m.id)
-        manifests.append(m)
+        out.append(m)
+    return out
+
+
+def load_all(directory: Path | None = None, user_directory: Path | None = None) -> ManifestSet:
+    """The shipped manifests, then the user's (``<data_dir>/drivers``): a user file with a
+    shipped id replaces that manifest; a new id is added.  ``directory`` given alone (tests)
+    reads only that folder."""
+    errors: list[ManifestError] = []
+    manifests = _load_dir(directory or paths.drivers_dir(), errors)
+    if user_directory is None and directory is None:
+        user_directory = user_drivers_dir()
+    if user_directory is not None and user_directory.is_dir():
+        index = {m.id: i for i, m in enumerate(manifests)}
+        for m in _load_dir(user_directory, errors):
+            if m.id in index:
+                manifests[index[m.id]] = m
+            else:
+                index[m.id] = len(manifests)
+                manifests.append(m)
     return ManifestSet(manifests, errors)
 
 
 def expand(path: str) -> str:
-    """Expand %VAR% (Windows style), $VAR and ~ in a manifest path."""
+    """Expand {home} (the data directory), %VAR% (Windows style), $VAR and ~ in a manifest path."""
+    if "{home}" in path:
+        path = path.replace("{home}", str(paths.data_dir()))
     expanded = re.sub(r"%([^%]+)%", lambda m: os.environ.get(m.group(1), m.group(0)), path)
     return os.path.expanduser(os.path.expandvars(expanded))
 

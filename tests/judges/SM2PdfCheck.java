@@ -24,13 +24,13 @@ public class SM2PdfCheck {
             int a = Integer.parseInt(m.group(1)), b = Integer.parseInt(m.group(2));
             int c = Integer.parseInt(m.group(3)), d = Integer.parseInt(m.group(4));
             String hex = text.substring(a + b, c).trim();
-            hex = hex.substring(1, hex.indexOf('>')).replaceAll("\\s", "").replaceAll("(00)+$", "");
+            hex = hex.substring(1, hex.indexOf('>')).replaceAll("\\s", "");
             byte[] signed = new byte[b + d];
             System.arraycopy(pdf, a, signed, 0, b);
             System.arraycopy(pdf, c, signed, b, d);
             String verdict;
             try {
-                CMSSignedData cms = new CMSSignedData(new CMSProcessableByteArray(signed), Hex.decode(hex));
+                CMSSignedData cms = new CMSSignedData(new CMSProcessableByteArray(signed), derPrefix(Hex.decode(hex)));
                 verdict = "OK";
                 for (SignerInformation si : cms.getSignerInfos().getSigners()) {
                     X509CertificateHolder cert = (X509CertificateHolder) cms.getCertificates().getMatches(si.getSID()).iterator().next();
@@ -47,5 +47,22 @@ public class SM2PdfCheck {
         }
         if (n == 0) System.out.println("no signatures");
         System.exit(n > 0 && bad == 0 ? 0 : 1);
+    }
+
+    // The CMS inside /Contents is padded with zero bytes; cut it at the length its DER header
+    // gives (stripping trailing "00" would also cut a signature whose last byte is 0x00).
+    static byte[] derPrefix(byte[] b) {
+        if (b.length < 2 || b[0] != 0x30) return b;
+        int len = b[1] & 0xff, head = 2;
+        if (len == 0x80) return b;  // indefinite length: not DER
+        if (len > 0x80) {
+            int k = len & 0x7f;
+            if (k > 4 || 2 + k > b.length) return b;
+            len = 0;
+            for (int i = 0; i < k; i++) len = (len << 8) | (b[2 + i] & 0xff);
+            head = 2 + k;
+        }
+        if (len < 0 || head + len > b.length) return b;
+        return java.util.Arrays.copyOf(b, head + len);
     }
 }

@@ -308,7 +308,7 @@ class BridgeJobs:
         store = self._tokenstore()
         without_login: list[KeyInfo] = []
         for key in keys:
-            session = session_cls(client, key, store)
+            session = session_cls(client, key, store, self.tokens.handle(key))
             if not session.restore():
                 without_login.append(key)
                 continue
@@ -326,7 +326,7 @@ class BridgeJobs:
         if len(without_login) > 1:
             raise errors.SeveralKeys(names="、".join(k.organization() or k.label for k in without_login))
         key = without_login[0]
-        session = session_cls(client, key, store)
+        session = session_cls(client, key, store, self.tokens.handle(key))
         self._step(job, "login")
         self._with_pin(self.tokens.handle(key), self.prompter(key), cache, session.login, keep=True)
         self._step(job, "redeeming")

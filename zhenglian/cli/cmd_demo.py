@@ -55,6 +55,20 @@ def _skf_demo_key(force: bool) -> Any:
         return None
 
 
+def _sm2_keys(provision) -> list:  # type: ignore[no-untyped-def, type-arg]
+    """The SM2 demo key(s) on the software SM2 token; skipped with a note when it cannot be built."""
+    from zhenglian.reference.native import NativeBuildError
+
+    if any((provision.sm2_home() / "tokens").glob("token-*")):
+        return []
+    try:
+        return list(provision.provision_sm2_all())
+    except NativeBuildError as exc:
+        line("未能构建 SM2 测试 UKey（需要 gcc 与 libssl-dev），跳过 SM2 演示 UKey / "
+             f"cannot build the SM2 test token (needs gcc and libssl-dev); no SM2 demo key: {str(exc)[:200]}")
+        return []
+
+
 def run_init(args: argparse.Namespace) -> int:
     try:
         from zhenglian.reference import provision, softhsm
@@ -74,9 +88,12 @@ def run_init(args: argparse.Namespace) -> int:
     if args.force and conf.parent.exists():
         shutil.rmtree(conf.parent)
         shutil.rmtree(paths.data_dir() / "demo-ca", ignore_errors=True)
+    if args.force:
+        shutil.rmtree(provision.sm2_home(), ignore_errors=True)
     softhsm.write_conf(conf)
     keys = provision.provision_all(conf)
     skf = _skf_demo_key(args.force)
+    keys += _sm2_keys(provision)
 
     settings = Settings.load()
     settings.demo = True
@@ -85,6 +102,7 @@ def run_init(args: argparse.Namespace) -> int:
     if args.json:
         print_json([{"label": k.spec.label, "serial": k.serial, "ca": k.spec.ca_id,
                      "organization": k.spec.organization, "uscc": k.spec.uscc,
+                     "algorithm": k.spec.key_algorithm.upper(),
                      "not_after": k.certificate.not_valid_after_utc.isoformat(),
                      "demo_user_pin": k.spec.user_pin, "demo_so_pin": k.spec.so_pin} for k in keys]
                    + ([{"label": skf.label, "serial": skf.serial, "ca": "szca", "organization": skf.organization,
@@ -92,7 +110,7 @@ def run_init(args: argparse.Namespace) -> int:
         return 0
     line(f"已创建 {len(keys)} 个演示 UKey / created {len(keys)} demo keys (SoftHSM: {conf})")
     for k in keys:
-        line(f"  {k.spec.label}  {k.spec.organization}  {k.spec.uscc}  "
+        line(f"  {k.spec.label}  {k.spec.key_algorithm.upper()}  {k.spec.organization}  {k.spec.uscc}  "
              f"有效至 valid until {k.certificate.not_valid_after_utc:%Y-%m-%d}")
         line(f"      演示 PIN demo PIN: {k.spec.user_pin}   SO PIN: {k.spec.so_pin}")
     if skf is not None:

@@ -27,6 +27,16 @@ class KeyHandle:
     backend: KeyBackend
     key: KeyInfo
     manifest: Manifest | None
+    # the manifests that claim the driver file (vendor tables such as [[sm2]] belong to the driver,
+    # while ``manifest`` is the key's CA, whose PIN rules apply)
+    driver_manifests: tuple[Manifest, ...] = ()
+
+    @property
+    def manifests(self) -> tuple[Manifest, ...]:
+        """The key's CA manifest, then the driver's, without repeats."""
+        out = [self.manifest] if self.manifest is not None else []
+        out += [m for m in self.driver_manifests if all(m is not o for o in out)]
+        return tuple(out)
 
     @property
     def serial(self) -> str:
@@ -63,7 +73,11 @@ class KeyHandle:
         return SignerIdentity(leaf, tuple(build_chain(leaf, list(self.ca_certs), fetch_aia=fetch_aia)), cert.info)
 
     def check_usable(self, now: Any = None) -> None:
-        """Refuse an expired or not-yet-valid certificate (before any PIN is asked)."""
+        """Refuse, before any PIN is asked, an expired or not-yet-valid certificate and a key that
+        offers no signing mechanism known for its algorithm (an SM2 key with no vendor number
+        we know or a driver table names: MechanismUnsupported)."""
+        from zhenglian.keys.session import candidate_plans
         from zhenglian.lifecycle import check_usable
 
         check_usable(self.signing_cert.info, now)
+        candidate_plans(self)

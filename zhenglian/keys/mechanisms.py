@@ -58,9 +58,44 @@ class SignPlan:
 
     def to_der(self, signature: bytes) -> bytes:
         """The signature as CMS carries it (ECDSA/SM2: DER SEQUENCE {r, s})."""
+        return self.readings(signature)[0]
+
+    def readings(self, signature: bytes) -> list[bytes]:
+        """Every way the key's answer may be read, most likely first (checked one by one).
+
+        SM2 is strict: r‖s is exactly 64 bytes, DER is canonical with 1 ≤ r, s < n; "auto"
+        tries both (a DER signature can be 64 bytes long, rarely).  An answer no reading fits
+        is :class:`~zhenglian.errors.KeySignatureInvalid`, never passed on.
+        """
+        if self.algorithm == "sm2":
+            return _sm2_readings(self.output, signature)
         if self.output == "raw" or (self.output == "auto" and len(signature) == 64):
-            return raw_to_der(signature)
-        return signature
+            return [raw_to_der(signature)]
+        return [signature]
+
+
+def _sm2_readings(output: str, signature: bytes) -> list[bytes]:
+    from zhenglian.pki import sm2
+
+    signature = bytes(signature)
+    out: list[bytes] = []
+    if output in ("raw", "auto") and len(signature) == 64:
+        try:
+            out.append(sm2.raw_to_der(signature))
+        except errors.SM2SignatureMalformed:
+            pass
+    if output in ("der", "auto"):
+        try:
+            sm2.der_to_raw(signature)
+        except errors.SM2SignatureMalformed:
+            pass
+        else:
+            out.append(signature)  # after r‖s: a 64-byte answer of an "auto" key is r‖s far more often
+    if not out:
+        expected = {"raw": "r‖s 64", "der": "DER", "auto": "r‖s 64 / DER"}[output]
+        raise errors.KeySignatureInvalid(detail=f"SM2 签名长度 {len(signature)}，应为 {expected} / "
+                                                f"SM2 signature of {len(signature)} bytes, expected {expected}")
+    return out
 
 
 def raw_to_der(sig: bytes) -> bytes:

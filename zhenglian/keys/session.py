@@ -33,20 +33,24 @@ _LEARNT_LOCK = threading.Lock()
 
 
 def candidate_plans(handle: KeyHandle) -> list[SignPlan]:
-    """Plans for this key, best first, from its certificate and the token's mechanism list."""
+    """Plans for this key, best first, from its certificate and the token's mechanism list.
+
+    The plan that worked before on this driver file comes first; the others follow, so a
+    second key of another numbering behind the same file is still probed, not refused.
+    """
     cert = handle.signing_cert
     algorithm = mechanisms.key_algorithm(cert.info.der)
     with _LEARNT_LOCK:
         learnt = _LEARNT.get((str(handle.backend.path), algorithm))
-    if learnt is not None:
-        return [learnt]
     offered = handle.backend.mechanisms(handle.serial)
     if algorithm == "sm2":
         from zhenglian.keys import sm2mech
 
-        plans = sm2mech.plans(handle.manifest, offered)
+        plans = sm2mech.plans(handle.manifests, offered)
     else:
         plans = mechanisms.standard_plans(algorithm, offered)
+    if learnt is not None:
+        plans = [learnt, *(p for p in plans if p != learnt)]
     if not plans:
         raise errors.MechanismUnsupported(mechanism=f"{algorithm.upper()}")
     return plans
@@ -86,13 +90,15 @@ class KeySession:
             try:
                 raw = self.handle.backend.sign_raw(self.session, self.cka_id, plan.mechanism,
                                                    plan.to_token(message, self._public_point()))
-                signature = plan.to_der(raw)
+                readings = plan.readings(raw)
             except (errors.MechanismUnsupported, errors.KeySignatureInvalid) as exc:
                 last = exc
+                log.info("key %s: %s refused or answered malformed: %s", self.handle.serial, plan.name, exc.code)
             else:
-                if signature_matches(self.cert_der, plan, message, signature):
-                    self._learn(plan)
-                    return signature
+                for signature in readings:
+                    if signature_matches(self.cert_der, plan, message, signature):
+                        self._learn(plan)
+                        return signature
                 last = errors.KeySignatureInvalid(detail=plan.name)
                 log.warning("key %s: %s gave a signature that does not verify", self.handle.serial, plan.name)
             if len(self.plans) == 1:

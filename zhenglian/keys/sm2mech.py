@@ -42,26 +42,38 @@ KNOWN: tuple[SignPlan, ...] = (
 
 
 def manifest_plans(manifest: Any) -> list[SignPlan]:
-    """``[[sm2]]`` entries of a driver manifest (mechanism, hashes = token|client, output)."""
+    """``[[sm2]]`` entries of a driver manifest (:class:`zhenglian.manifest.Sm2Entry`), in order."""
     out = []
     for entry in getattr(manifest, "sm2", ()) or ():
-        try:
-            mechanism = int(entry["mechanism"], 0) if isinstance(entry["mechanism"], str) else int(entry["mechanism"])
-            hashes = str(entry.get("hashes", "token"))
-            output = str(entry.get("output", "auto"))
-        except (KeyError, TypeError, ValueError):
+        if entry.hashes not in ("token", "client") or entry.output not in ("raw", "der", "auto"):
             continue
-        if hashes not in ("token", "client") or output not in ("raw", "der", "auto"):
-            continue
-        out.append(_plan(mechanism, hashes == "token", output,
-                         f"SM2 {mechanism:#x} ({getattr(manifest, 'id', 'manifest')})"))
+        state = "verified" if entry.verified else "unverified"
+        out.append(_plan(entry.mechanism, entry.hashes == "token", entry.output,
+                         f"SM2 {entry.mechanism:#x} ({getattr(manifest, 'id', 'manifest')}, {state})"))
     return out
 
 
-def plans(manifest: Any, offered: Sequence[int]) -> list[SignPlan]:
-    """Candidate SM2 plans: the manifest's first, then known families the token lists."""
+def plans(manifests: Any, offered: Sequence[int]) -> list[SignPlan]:
+    """Candidate SM2 plans: the manifests' entries first, then the known families.
+
+    ``manifests``: one manifest, None, or several (the key's CA first, then the
+    manifests that claim the driver file).  A configured or known plan is a
+    candidate only when the token lists its number; a token that lists nothing
+    (some do not implement C_GetMechanismList) gets every one, to probe.
+    """
+    if manifests is None:
+        manifests = ()
+    elif not isinstance(manifests, (list, tuple)):
+        manifests = (manifests,)
     have = set(offered)
-    configured = [p for p in manifest_plans(manifest) if not have or p.mechanism in have]
-    seen = {(p.mechanism, p.token_hashes) for p in configured}
-    known = [p for p in KNOWN if p.mechanism in have and (p.mechanism, p.token_hashes) not in seen]
+    configured: list[SignPlan] = []
+    seen: set[tuple[int, bool, str]] = set()
+    for m in manifests:
+        for p in manifest_plans(m):
+            if (have and p.mechanism not in have) or (p.mechanism, p.token_hashes, p.output) in seen:
+                continue
+            seen.add((p.mechanism, p.token_hashes, p.output))
+            configured.append(p)
+    taken = {(p.mechanism, p.token_hashes) for p in configured}
+    known = [p for p in KNOWN if (not have or p.mechanism in have) and (p.mechanism, p.token_hashes) not in taken]
     return configured + known

@@ -52,11 +52,32 @@ class PkixError(ValueError):
     """A malformed or unverifiable message (the caller maps it to a typed error)."""
 
 
+def _is_sm2(public_key: keys.PublicKeyInfo) -> bool:
+    from zhenglian.pki import sm2
+
+    return sm2.is_sm2(public_key)
+
+
 def signature_algorithm(public_key: keys.PublicKeyInfo) -> str:
+    if _is_sm2(public_key):
+        return "sm2_sm3"  # SM2 with SM3, default ID (GM/T 0009), DER (r, s)
     try:
         return SIGNATURE_ALGORITHMS[public_key.algorithm]
     except KeyError:
         raise PkixError(f"unsupported key algorithm {public_key.algorithm}") from None
+
+
+def digest_algorithm(public_key: keys.PublicKeyInfo) -> str:
+    """The CMS digest that goes with the key: SM3 for SM2 keys, else SHA-256."""
+    return "sm3" if _is_sm2(public_key) else "sha256"
+
+
+def _digest(name: str, data: bytes) -> bytes:
+    if name == "sm3":
+        from zhenglian.pki import sm2
+
+        return sm2.sm3(data)
+    return hashlib.new(name, data).digest()
 
 
 def build_csr(subject: x509.Name, public_key: keys.PublicKeyInfo, sign: Signer) -> bytes:
@@ -80,26 +101,27 @@ def detached_signature(data: bytes, cert_der: bytes, sign: Signer,
     """A detached CMS SignedData over ``data``, signer ``cert_der`` (included)."""
     _register_oids()
     cert = x509.Certificate.load(cert_der)
+    digest_name = digest_algorithm(cert.public_key)
     signed_attrs = cms.CMSAttributes([
         cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
         cms.CMSAttribute({"type": "signing_time",
                           "values": [cms.Time({"utc_time": (signing_time or datetime.now(UTC))
                                                .astimezone(UTC).replace(microsecond=0)})]}),
-        cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(data).digest()]}),
+        cms.CMSAttribute({"type": "message_digest", "values": [_digest(digest_name, data)]}),
     ])
     signature = sign(signed_attrs.dump())
     signer = cms.SignerInfo({
         "version": "v1",
         "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber({
             "issuer": cert.issuer, "serial_number": cert.serial_number})}),
-        "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
+        "digest_algorithm": algos.DigestAlgorithm({"algorithm": digest_name}),
         "signed_attrs": signed_attrs,
         "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": signature_algorithm(cert.public_key)}),
         "signature": signature,
     })
     signed = cms.SignedData({
         "version": "v1",
-        "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
+        "digest_algorithms": [algos.DigestAlgorithm({"algorithm": digest_name})],
         "encap_content_info": {"content_type": "data"},
         "certificates": [cert],
         "signer_infos": [signer],
@@ -147,6 +169,18 @@ def parse_certs_only(body: bytes) -> list[bytes]:
 
 
 def _verify_with(cert_der: bytes, signature: bytes, data: bytes) -> None:
+    cert = x509.Certificate.load(cert_der)
+    if _is_sm2(cert.public_key):
+        from zhenglian.errors import ZhenglianError
+        from zhenglian.pki import sm2
+
+        try:
+            ok = sm2.verify(sm2.public_point(cert), data, signature)
+        except ZhenglianError:
+            ok = False
+        if not ok:
+            raise PkixError("signature does not verify")
+        return
     from cryptography import x509 as cx509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
@@ -186,9 +220,10 @@ def verify_detached(cms_der: bytes, data: bytes) -> tuple[bytes, datetime | None
         signature = si["signature"].native
     except (ValueError, TypeError, KeyError, StopIteration) as exc:
         raise PkixError(f"malformed CMS signature ({type(exc).__name__})") from None
-    if si["digest_algorithm"]["algorithm"].native != "sha256":
-        raise PkixError("digest algorithm must be SHA-256")
-    if digest != hashlib.sha256(data).digest():
+    digest_name = si["digest_algorithm"]["algorithm"].native
+    if digest_name != digest_algorithm(signer.public_key):
+        raise PkixError("digest algorithm must be SHA-256 (SM3 for SM2 keys)")
+    if digest != _digest(digest_name, data):
         raise PkixError("message digest does not match the request")
     _verify_with(signer.dump(), signature, to_verify)
     return signer.dump(), (times[0] if times else None)

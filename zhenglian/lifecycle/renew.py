@@ -107,6 +107,17 @@ def _bad(zh: str, en: str) -> errors.RenewalBadCertificate:
 def _issued_by(child_der: bytes, ca_der: bytes) -> bool:
     from cryptography import x509 as cx509
 
+    from zhenglian.pki import sm2
+
+    try:
+        ca, child = ax509.Certificate.load(ca_der), ax509.Certificate.load(child_der)
+        if sm2.is_sm2(ca):  # cryptography cannot check SM2 signatures
+            return (child.issuer == ca.subject and child["signature_algorithm"]["algorithm"].native
+                    in ("sm2_sm3", "sm2_sign")
+                    and sm2.verify(sm2.public_point(ca), child["tbs_certificate"].dump(),
+                                   child["signature_value"].native))
+    except Exception:  # malformed: not issued by it
+        return False
     try:
         cx509.load_der_x509_certificate(child_der).verify_directly_issued_by(
             cx509.load_der_x509_certificate(ca_der))
@@ -144,6 +155,31 @@ class _Run:
         self.created_cert: Any = None
         self.saved: Path | None = None
         self.installed = False
+        self.handle: KeyHandle | None = None  # SM2 keys sign through the key seam (vendor mechanisms)
+
+    # --- signing with the key -------------------------------------------------
+
+    def _has_private_key(self, session: Any, cka_id: bytes) -> bool:
+        if self.handle is not None:  # python-pkcs11 cannot name a vendor-defined SM2 key type
+            raw = self.handle.backend.raw()  # type: ignore[attr-defined]
+            with self.handle.backend.lock:
+                try:
+                    raw.find_private_key(session.handle, cka_id)
+                    return True
+                except Exception:  # noqa: BLE001 - not found or not readable: no usable key
+                    return False
+        return keyops.private_key(session, cka_id) is not None
+
+    def _signer(self, session: Any, cka_id: bytes) -> pkix.Signer:
+        """sign(data) with the key pair of ``cka_id``: RSA by python-pkcs11, SM2 through KeySession."""
+        if self.handle is not None:
+            from zhenglian.keys.session import KeySession
+
+            return KeySession(self.handle, session).sign  # checked against the (same-key) certificate
+        priv = keyops.private_key(session, cka_id)
+        if priv is None:
+            raise errors.NoCertificate(serial=self.key.serial)
+        return keyops.rsa_signer(priv)
 
     def enter(self, stage: str) -> None:
         self.stage = stage
@@ -216,7 +252,7 @@ class _Run:
             except (OSError, ValueError):
                 continue
             if (cert.subject != self.old_x509.subject or info.not_after <= self.old.not_after
-                    or keyops.private_key(session, cka_id) is None):
+                    or not self._has_private_key(session, cka_id)):
                 self._drop_saved(path)  # stale: renewed since, or its key pair is gone
                 continue
             spki = keyops.public_key_info(session, cka_id) if cka_id != self.cert.cka_id else self.old_x509.public_key
@@ -232,10 +268,9 @@ class _Run:
     def run(self, session: Any) -> RenewalResult:
         self.enter("prepare")
         old_id = self.cert.cka_id
-        old_priv = keyops.private_key(session, old_id)
-        if old_priv is None:
+        if not self._has_private_key(session, old_id):
             raise errors.NoCertificate(serial=self.key.serial)
-        old_sign = keyops.rsa_signer(old_priv)
+        old_sign = self._signer(session, old_id)
         resumed = self.find_resumable(session)
         if resumed is not None:
             new_der, new_id = resumed
@@ -268,8 +303,8 @@ class _Run:
             keyops.relabel_pair(session, new_id, label)
         self.enter("verify")
         challenge = b"zhenglian renewal check " + new_der[-32:]
-        new_priv = keyops.private_key(session, new_id)
-        if new_priv is None or not _verify_test_signature(new_der, keyops.rsa_signer(new_priv)(challenge), challenge):
+        test_sign = self._signer(session, new_id) if self._has_private_key(session, new_id) else None
+        if test_sign is None or not _verify_test_signature(new_der, test_sign(challenge), challenge):
             raise _bad("用新证书试签名失败", "a test signature with the new certificate does not verify")
         self.installed = True
         self.enter("cleanup")
@@ -343,13 +378,21 @@ def renew(h: KeyHandle, pin: PinBuffer | None, url: str, *,
     module, key, manifest = h.backend, h.key, h.manifest
     cert = h.signing_cert
     check_usable(cert.info, now or datetime.now(UTC))
-    if cert.info.key_type != "RSA":
+    if cert.info.key_type not in ("RSA", "SM2"):
         raise errors.RenewalUnsupportedKey(key_type=cert.info.key_type)
     if getattr(module, "kind", "pkcs11") != "pkcs11":
         # SKF: the binding makes no key pairs and writes no certificates (yet) — refuse before the PIN.
         raise errors.RenewalUnsupportedBackend()
     want_new_key = new_key if new_key is not None else (manifest.renewal.new_key if manifest else True)
+    sm2_key = cert.info.key_type == "SM2"
+    if sm2_key and want_new_key:
+        # A new SM2 key pair needs the vendor's own key-generation mechanism (no standard number):
+        # the CA re-certifies the key already on the UKey.
+        log.info("renewal of %s: SM2 key, the CA certifies the current key pair again", key.serial)
+        want_new_key = False
     run = _Run(module, key, cert, url, want_new_key, hook, now, save_dir or issued_dir())
+    if sm2_key:
+        run.handle = h
     p11_error = _p11_error()
     try:
         with pin_mod.user_session(h, pin, rw=True,

@@ -95,7 +95,8 @@ def run(port: int = SERVER_PORT, gui: bool = True, seconds: float | None = None,
             settings.allowed_origins.append(url)
         settings.save()
         out(f"参考签署服务器 / reference signing server: {url}  (OpenAPI: {url}/docs)")
-        out("演示 PIN / demo PINs: NETCA-DEMO 12345678, SZCA-DEMO Szca@2026demo, GDCA-DEMO Gdca@2026demo")
+        out("演示 PIN / demo PINs: NETCA-DEMO 12345678, SZCA-DEMO Szca@2026demo, GDCA-DEMO Gdca@2026demo, "
+            "SM2-DEMO Sm2@2026demo (SM2)")
         if gui:
             if sys.platform.startswith("linux") and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
                 if not shutil.which("Xvfb"):

@@ -74,11 +74,82 @@ def _issued_by(cert: x509.Certificate, ca: democa.DemoCA) -> bool:
         return False
 
 
+def _is_sm2_csr(csr_der: bytes) -> bool:
+    from asn1crypto import csr as acsr
+
+    from zhenglian.pki import sm2
+
+    try:
+        return sm2.is_sm2(acsr.CertificationRequest.load(csr_der)["certification_request_info"]["subject_pk_info"])
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _is_sm2_cert(der: bytes) -> bool:
+    from asn1crypto import x509 as ax509
+
+    from zhenglian.pki import sm2
+
+    try:
+        return sm2.is_sm2(ax509.Certificate.load(der))
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def _sm2_reenroll(csr_der: bytes, signer_der: bytes, cas: Sequence[democa.SM2DemoCA], policy: Policy,
+                  now: dt.datetime) -> Response:
+    """The SM2 demo CAs' renewal (GM/T 0015 certificates): same checks as for RSA/EC, SM2 signatures."""
+    from asn1crypto import csr as acsr
+    from asn1crypto import x509 as ax509
+
+    from zhenglian.errors import ZhenglianError
+    from zhenglian.pki import sm2
+
+    def signed_by(data: bytes, signature: bytes, point: bytes) -> bool:
+        try:
+            return sm2.verify(point, data, signature)
+        except ZhenglianError:
+            return False
+
+    try:
+        current = ax509.Certificate.load(signer_der)
+        request = acsr.CertificationRequest.load(csr_der)
+        info = request["certification_request_info"]
+        spki = info["subject_pk_info"]
+        tbs = current["tbs_certificate"]
+        if not (sm2.is_sm2(current) and sm2.is_sm2(spki)):
+            return PlainTextResponse("SM2 certificates renew SM2 keys only", status_code=400)
+        ca = next((c for c in cas if c.sub_cert.subject == current.issuer and signed_by(
+            tbs.dump(), current["signature_value"].native, sm2.public_point(c.sub_cert))), None)
+        if ca is None:
+            return PlainTextResponse("the current certificate was not issued by this CA", status_code=401)
+        validity = tbs["validity"]
+        if not validity["not_before"].native <= now <= validity["not_after"].native:
+            return PlainTextResponse("the current certificate is not valid: renew it with the paper form",
+                                     status_code=403)
+        if not signed_by(info.dump(), request["signature"].native, sm2.public_point(spki)):
+            return PlainTextResponse("the request's own signature does not verify", status_code=400)
+        if info["subject"] != current.subject:
+            return PlainTextResponse("the subject must not change in a renewal", status_code=403)
+        same_key = sm2.public_point(spki) == sm2.public_point(current)
+    except (ValueError, TypeError, KeyError, ZhenglianError):
+        return PlainTextResponse("body must be a base64 PKCS#10 request", status_code=400)
+    if policy.new_key == "required" and same_key:
+        return PlainTextResponse("this CA requires a new key pair", status_code=403)
+    if policy.new_key == "forbidden" and not same_key:
+        return PlainTextResponse("this CA renews the same key pair only", status_code=403)
+    not_after = validity["not_after"].native + dt.timedelta(days=policy.extend_days)
+    issued = ca.issue_sm2(info["subject"], spki, now - dt.timedelta(minutes=1), not_after, "signing")
+    body = base64.encodebytes(pkix.certs_only([issued.dump()]))
+    return Response(body, media_type=CERTS_ONLY, headers={"Content-Transfer-Encoding": "base64"})
+
+
 def create_app(ca_ids: Sequence[str] = tuple(democa.CA_NAMES), policy: Policy | None = None,
                base: Any = None) -> Starlette:
     """The EST app for these demo CAs (made on first use under the data directory)."""
     policy = policy or Policy()
     cas = {ca_id: democa.load_or_create(ca_id, base) for ca_id in ca_ids}
+    sm2_cas = {ca_id: democa.load_or_create_sm2(ca_id, base) for ca_id in ca_ids}
 
     def pick(label: str | None) -> list[democa.DemoCA]:
         if label is None:
@@ -89,7 +160,10 @@ def create_app(ca_ids: Sequence[str] = tuple(democa.CA_NAMES), policy: Policy | 
         chosen = pick(request.path_params.get("label"))
         if not chosen:
             return PlainTextResponse("unknown CA label", status_code=404)
-        return _certs_only_response([c for ca in chosen for c in ca.chain])
+        label = request.path_params.get("label")
+        sm2_chain = [c.dump() for ca_id, ca in sm2_cas.items() if label in (None, ca_id) for c in ca.chain]
+        body = base64.encodebytes(pkix.certs_only([*(_der(c) for ca in chosen for c in ca.chain), *sm2_chain]))
+        return Response(body, media_type=CERTS_ONLY, headers={"Content-Transfer-Encoding": "base64"})
 
     async def simplereenroll(request: Request) -> Response:
         label = request.path_params.get("label")
@@ -100,7 +174,8 @@ def create_app(ca_ids: Sequence[str] = tuple(democa.CA_NAMES), policy: Policy | 
             return PlainTextResponse(policy.refuse, status_code=403)
         try:
             csr_der = pkix.decode_base64_body(await request.body())
-            csr = x509.load_der_x509_csr(csr_der)
+            sm2_request = _is_sm2_csr(csr_der)
+            csr = None if sm2_request else x509.load_der_x509_csr(csr_der)
         except (pkix.PkixError, ValueError):
             return PlainTextResponse("body must be a base64 PKCS#10 request", status_code=400)
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
@@ -114,6 +189,10 @@ def create_app(ca_ids: Sequence[str] = tuple(democa.CA_NAMES), policy: Policy | 
         now = dt.datetime.now(UTC)
         if signed_at is None or abs((now - signed_at).total_seconds()) > policy.max_skew_s:
             return PlainTextResponse("signing time missing or not current", status_code=401)
+        if sm2_request or _is_sm2_cert(signer_der):
+            chosen_sm2 = [ca for ca_id, ca in sm2_cas.items() if label in (None, ca_id)]
+            return _sm2_reenroll(csr_der, signer_der, chosen_sm2, policy, now)
+        assert csr is not None
         current = x509.load_der_x509_certificate(signer_der)
         ca = next((c for c in chosen if _issued_by(current, c)), None)
         if ca is None:

@@ -39,7 +39,9 @@ class DemoKeySpec:
     so_pin: str = DEMO_SO_PIN
     encryption_cert: bool = False
     seal_names: tuple[str, ...] = field(default=())
-    key_algorithm: str = "rsa"  # "rsa" (2048) or "ec" (P-256): SoftHSM offers only raw CKM_ECDSA for EC
+    key_algorithm: str = "rsa"  # "rsa" (2048) or "ec" (P-256): SoftHSM offers only raw CKM_ECDSA for EC;
+    # "sm2": on the software SM2 PKCS#11 token (libsm2token.so), not SoftHSM (which has no SM2)
+    sm2_family: str = "vendor8000"  # the SM2 token's vendor numbering (see docs/sm2.md)
 
 
 def _uscc(body: str) -> str:
@@ -65,6 +67,16 @@ DEMO_KEYS: tuple[DemoKeySpec, ...] = (
         ca_id="gdca", label="GDCA-DEMO", organization="东莞市虎门样例贸易有限公司",
         uscc=_uscc("91441900MA5EF6G7"), uscc_field="CN", days_valid=25,
         user_pin="Gdca@2026demo", seal_names=("抵押业务专用章",),
+    ),
+)
+
+
+# SM2 keys, as SZCA, NETCA and GDCA mostly hand out today: on the SM2 test token, issued by the SM2 demo CA.
+SM2_DEMO_KEYS: tuple[DemoKeySpec, ...] = (
+    DemoKeySpec(
+        ca_id="netca", label="SM2-DEMO", organization="东莞市南城国密示范服务有限公司",
+        uscc=_uscc("91441900MA5HM2N3"), uscc_field="serialNumber", days_valid=730,
+        user_pin="Sm2@2026demo", seal_names=("合同专用章", "公章"), key_algorithm="sm2",
     ),
 )
 
@@ -222,3 +234,95 @@ def provision_key(spec: DemoKeySpec, conf: Path, ca_base: Path | None = None,
 def provision_all(conf: Path, specs: tuple[DemoKeySpec, ...] = DEMO_KEYS,
                   ca_base: Path | None = None) -> list[ProvisionedKey]:
     return [provision_key(s, conf, ca_base) for s in specs]
+
+
+# --- SM2 demo keys on the software SM2 token ------------------------------------------------
+
+def sm2_home(base: Path | None = None) -> Path:
+    """``<data_dir>/sm2token``: the module copy (``libsm2token.so``) and its tokens (``tokens/``),
+    where ``drivers/sm2token.toml`` finds them."""
+    from zhenglian import paths
+
+    return (base or paths.data_dir()) / "sm2token"
+
+
+def install_sm2_module(base: Path | None = None) -> Path:
+    """Build (if needed) and copy libsm2token.so to ``sm2_home()``; NativeBuildError without gcc/libssl-dev."""
+    import shutil
+
+    from zhenglian.reference.native import built_module
+
+    home = sm2_home(base)
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "libsm2token.so"
+    tmp = home / ".libsm2token.so.new"
+    shutil.copy2(built_module("sm2token"), tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def provision_sm2_key(spec: DemoKeySpec, tokens_dir: Path, ca_base: Path | None = None,
+                      now: dt.datetime | None = None, serial: str | None = None) -> ProvisionedKey:
+    """One SM2 demo key on the SM2 test token: the SM2 demo CA's chain, the key in the token's files.
+
+    (A real UKey makes its key pair on the chip; the test token is given the software key the
+    demo CA made, which is why the seals are kept on the reference server for this key.)
+    """
+    import hashlib
+
+    from zhenglian.reference import sm2token
+
+    if spec.key_algorithm != "sm2":
+        raise ValueError("provision_sm2_key is for SM2 specs")
+    ca = democa.load_or_create_sm2(spec.ca_id, ca_base)
+    now = now or dt.datetime.now(UTC)
+    start, end = now - dt.timedelta(days=1), now + dt.timedelta(days=spec.days_valid)
+    pair = ca.issue_sm2_pair(subject_for(spec), start, end, encryption=spec.encryption_cert)
+    serial = serial or ("SM2D" + hashlib.sha256(spec.label.encode()).hexdigest()[:8].upper())
+    keys = [sm2token.TokenKey(pair.sign_key.pkcs8_pem(), pair.sign_cert.dump(), b"\x01", "签名证书")]  # type: ignore[union-attr]
+    if pair.enc_cert is not None and pair.enc_key is not None:
+        keys.append(sm2token.TokenKey(pair.enc_key.pkcs8_pem(), pair.enc_cert.dump(), b"\x02", "加密证书"))
+    sm2token.add_token(tokens_dir, spec.label, serial, spec.user_pin, spec.so_pin, keys,
+                       family=spec.sm2_family, ca_certs=[ca.sub_cert.dump()],
+                       data_objects=_sm2_seals(spec, pair, start, end))
+    cert = x509.load_der_x509_certificate(pair.sign_cert.dump())
+    return ProvisionedKey(spec, serial, cert, [x509.load_der_x509_certificate(c.dump()) for c in ca.chain])
+
+
+def _sm2_seals(spec: DemoKeySpec, pair, start: dt.datetime, end: dt.datetime) -> list[tuple[str, str, bytes]]:  # type: ignore[no-untyped-def]
+    """One SM2-signed GB/T 38540 SESeal per seal name, for the token's data objects.
+
+    The organisation is its own seal maker, as for the SoftHSM demo keys; the SESeal is signed
+    SM2-with-SM3 (default ID) with the software key before it is loaded into the test token (a
+    real UKey signs through the key seam).  Skipped without the seal font.
+    """
+    import logging
+
+    from zhenglian.errors import SealFontMissing
+    from zhenglian.seals import render, ses
+    from zhenglian.tokens import dataobjects
+
+    if not spec.seal_names or pair.sign_key is None:
+        return []
+    try:
+        render.find_font()
+    except SealFontMissing as exc:
+        logging.getLogger(__name__).warning("SM2 demo seals skipped: %s", exc.message_en())
+        return []
+    der = pair.sign_cert.dump()
+    out = []
+    for seal_type in spec.seal_names:
+        name = f"{spec.organization}{seal_type}"
+        png = render.render_seal_png(spec.organization, seal_type, diameter_mm=42.0)
+        seal = ses.build_seseal(name, seal_type, png, 42, 42, [der], start, end, der, pair.sign_key.sign,
+                                ses.OID_SM2_SM3)
+        out.append((name, dataobjects.SESEAL_APPLICATION, seal))
+    return out
+
+
+def provision_sm2_all(base: Path | None = None, specs: tuple[DemoKeySpec, ...] = SM2_DEMO_KEYS,
+                      ca_base: Path | None = None) -> list[ProvisionedKey]:
+    """Install the SM2 token module under the data directory and put the SM2 demo keys on it."""
+    install_sm2_module(base)
+    tokens = sm2_home(base) / "tokens"
+    return [provision_sm2_key(spec, tokens, ca_base) for spec in specs]

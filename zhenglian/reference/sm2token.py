@@ -111,8 +111,14 @@ def add_token(state_dir: Path, label: str, serial: str, pin: PinBuffer | str, so
               keys: Sequence[TokenKey] = (), *, family: str = "vendor8000",
               manufacturer: str = "zhenglian", model: str = "sm2token", max_tries: int = 10,
               min_pin_len: int = 4, max_pin_len: int = 32, sign_delay_ms: int = 0,
-              login_delay_ms: int = 0) -> Path:
+              login_delay_ms: int = 0, ca_certs: Sequence[bytes] = (),
+              data_objects: Sequence[tuple[str, str, bytes]] = ()) -> Path:
     """Write a new token into ``state_dir``; returns its directory.
+
+    ``ca_certs`` (DER) are stored as certificates without a key (CKA_ID
+    ``ca01``, ``ca02`` …), as real keys carry their issuing CA certificate.
+    ``data_objects``: (label, application, value) public data objects, e.g. a
+    GB/T 38540 SESeal (application ``"GB/T 38540 SESeal"``) beside the certificate.
 
     The token appears to a process at its next ``C_Initialize``.  The
     directory is built aside and renamed into place, so a module never reads
@@ -126,8 +132,8 @@ def add_token(state_dir: Path, label: str, serial: str, pin: PinBuffer | str, so
         raise ValueError("max_tries 1..255, 1 <= min_pin_len <= max_pin_len <= 255")
     if not 0 <= sign_delay_ms <= 600000 or not 0 <= login_delay_ms <= 600000:
         raise ValueError("delays: 0..600000 ms")
-    if len(keys) > 21:
-        raise ValueError("at most 21 keys (64 objects) on one token")
+    if 3 * len(keys) + len(ca_certs) + len(data_objects) > 64:
+        raise ValueError("at most 64 objects on one token (3 per key, 1 per CA certificate)")
     lines = ["# sm2token: written by zhenglian.reference.sm2token", "[token]",
              f"label = {_field('label', label, 32)}", f"serial = {serial}",
              f"manufacturer = {_field('manufacturer', manufacturer, 32)}",
@@ -149,6 +155,16 @@ def add_token(state_dir: Path, label: str, serial: str, pin: PinBuffer | str, so
         if key.cert_der is not None:
             files[f"cert-{hex_id}.der"] = key.cert_der
             lines += ["", "[certificate]", f"id = {hex_id}", label_line, f"file = cert-{hex_id}.der"]
+    for n, der in enumerate(ca_certs, 1):
+        hex_id = f"ca{n:02x}"
+        files[f"cert-{hex_id}.der"] = bytes(der)
+        lines += ["", "[certificate]", f"id = {hex_id}", "label = CA", f"file = cert-{hex_id}.der"]
+    for n, (label, application, value) in enumerate(data_objects, 1):
+        if not 0 < len(value) <= 1024 * 1024:
+            raise ValueError("data object value: 1 byte .. 1 MiB")
+        files[f"data-{n:02d}.bin"] = bytes(value)
+        lines += ["", "[data]", f"label = {_field('data label', label, 127)}",
+                  f"application = {_field('application', application, 127)}", f"file = data-{n:02d}.bin"]
 
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)

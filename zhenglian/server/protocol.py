@@ -12,6 +12,7 @@ API_PREFIX = "/api/v1"
 LOGIN_PURPOSE = "zhenglian-login-v1"
 RSA_ALGORITHM = "rsa_pkcs1v15_sha256"
 EC_ALGORITHM = "ecdsa_sha256"
+SM2_ALGORITHM = "sm2_sm3"  # SM2 with SM3, default ID 1234567812345678, DER (r, s)
 
 
 def challenge_bytes(nonce: str, origin: str, expires_at: int) -> bytes:

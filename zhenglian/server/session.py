@@ -13,26 +13,39 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zhenglian import errors, logsetup
 from zhenglian.server import models
 from zhenglian.server.api import ServerClient
-from zhenglian.server.protocol import EC_ALGORITHM, RSA_ALGORITHM, challenge_bytes
+from zhenglian.server.protocol import EC_ALGORITHM, RSA_ALGORITHM, SM2_ALGORITHM, challenge_bytes
 from zhenglian.server.tokenstore import StoredToken, TokenStore
 from zhenglian.tokens.model import KeyCert, KeyInfo
+
+if TYPE_CHECKING:
+    from zhenglian.keys.handle import KeyHandle
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
 
-def sign_challenge(p11session: Any, cert: KeyCert, data: bytes, key: KeyInfo | None = None) -> tuple[str, bytes]:
-    """(algorithm name, signature) of ``data`` with the certificate's private key."""
-    from zhenglian.tokens.skf.backend import SkfSession
+_ALGORITHM_NAMES = {"rsa": RSA_ALGORITHM, "ec": EC_ALGORITHM, "sm2": SM2_ALGORITHM}
 
-    if isinstance(p11session, SkfSession) and key is not None:
-        return _sign_challenge_skf(p11session, key, data)
+
+def sign_challenge(p11session: Any, cert: KeyCert, data: bytes,
+                   handle: KeyHandle | None = None) -> tuple[str, bytes]:
+    """(algorithm name, signature) of ``data`` with the certificate's private key.
+
+    With the key's handle the key seam signs (mechanism from the token, SM2 vendor numbers,
+    every signature checked against the certificate); without one only RSA and EC can.
+    """
+    if handle is not None:
+        from zhenglian.keys.session import KeySession
+
+        ks = KeySession(handle, p11session)
+        signature = ks.sign(data)
+        return _ALGORITHM_NAMES[ks.plan.algorithm], signature
     import pkcs11
     from pkcs11 import Mechanism, ObjectClass
 
@@ -50,26 +63,14 @@ def sign_challenge(p11session: Any, cert: KeyCert, data: bytes, key: KeyInfo | N
     raise errors.TokenError(detail=f"{cert.info.key_type} 密钥暂不支持登录 / {cert.info.key_type} keys cannot log in yet")
 
 
-def _sign_challenge_skf(session: Any, key: KeyInfo, data: bytes) -> tuple[str, bytes]:
-    """An SKF key signs the challenge through the key layer (checked against the certificate)."""
-    from zhenglian.keys.handle import KeyHandle
-    from zhenglian.keys.session import KeySession
-    from zhenglian.server import protocol
-
-    ks = KeySession(KeyHandle(session.backend, key, None), session)
-    algorithm = {"rsa": RSA_ALGORITHM, "sm2": getattr(protocol, "SM2_ALGORITHM", None)}.get(ks.plan.algorithm)
-    if algorithm is None:
-        kind = ks.plan.algorithm.upper()
-        raise errors.TokenError(detail=f"{kind} 密钥暂不支持登录 / {kind} keys cannot log in yet")
-    return algorithm, ks.sign(data)
-
-
 class ServerSession:
     """API client + token of one (server, key) pair."""
 
-    def __init__(self, client: ServerClient, key: KeyInfo, tokens: TokenStore | None = None) -> None:
+    def __init__(self, client: ServerClient, key: KeyInfo, tokens: TokenStore | None = None,
+                 handle: KeyHandle | None = None) -> None:
         self.client = client
         self.key = key
+        self.handle = handle  # login signs through the key seam (needed for SM2 keys)
         self.tokens = tokens or TokenStore()
         self.uscc: str | None = None
         self.institution: str | None = None
@@ -113,7 +114,7 @@ class ServerSession:
         if challenge.origin.rstrip("/") != self.origin:
             raise errors.LoginChallengeMismatch(got=challenge.origin, expected=self.origin)
         data = challenge_bytes(challenge.nonce, challenge.origin, challenge.expires_at)
-        algorithm, signature = sign_challenge(p11session, cert, data, self.key)
+        algorithm, signature = sign_challenge(p11session, cert, data, self.handle)
         if challenge.algorithms and algorithm not in challenge.algorithms:
             raise errors.ServerRefused(status=0, reason="algorithm_unsupported",
                                        reason_zh=f"服务器不接受 {algorithm} 登录", reason_en=f"the server does not accept {algorithm}")

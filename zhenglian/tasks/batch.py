@@ -238,6 +238,8 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
 
     started = time.perf_counter()
     client = session.client
+    if session.handle is None:
+        session.handle = h  # a login inside the batch signs through the key seam (SM2 keys need it)
     keysign.precheck(h, confirmed_final_try=confirmed_final_try)
     result = BatchResult()
     lock = threading.Lock()

@@ -61,7 +61,7 @@ class TaskWorkspace:
         self.key = key
         self.handle = ctx.tokens.handle(key)
         self.client = ServerClient(url, ca_bundle=ctx.settings.ca_bundle)
-        self.session = ServerSession(self.client, key, TokenStore())
+        self.session = ServerSession(self.client, key, TokenStore(), self.handle)
         self.outbox = Outbox()
         self.sync: TaskSync | None = None
         self._seals: list[Any] | None = None

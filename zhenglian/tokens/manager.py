@@ -262,7 +262,8 @@ class TokenManager:
         """The key as the layers above hold it: its backend, facts and driver manifest."""
         from zhenglian.keys.handle import KeyHandle
 
-        return KeyHandle(self.module_for(key), key, self.pin_policy_manifest(key))
+        module = self.module_for(key)
+        return KeyHandle(module, key, self.pin_policy_manifest(key), tuple(self._manifests_of(module)))
 
     def module_for(self, key: KeyInfo) -> Backend:
         module = self._modules.get(_key(Path(key.module_path), key.backend))

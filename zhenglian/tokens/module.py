@@ -317,6 +317,8 @@ class Pkcs11Module:
                 key = raw.find_private_key(session.handle, cka_id)
                 return raw.sign(session.handle, key, mechanism, data)
             except p11raw.RawCallError as exc:
+                if exc.rv in (0x020, 0x021):  # CKR_DATA_INVALID / _LEN_RANGE: the input does not fit this mechanism
+                    raise errors.MechanismUnsupported(mechanism=f"{mechanism:#x}: {ckr.name(exc.rv)}") from None
                 raise ckr.error_for(exc.rv, where=exc.function) from None
 
     def read_certificates(self, session: Any) -> list[KeyCert]:

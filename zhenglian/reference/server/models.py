@@ -36,7 +36,7 @@ class LoginRequest(BaseModel):
     certificate: str = Field(max_length=40000, description="base64 DER of the signing certificate")
     chain: list[str] = Field(default_factory=list, max_length=10,
                              description="base64 DER intermediates (issuing CA first)")
-    algorithm: str = Field(max_length=40, description="rsa_pkcs1v15_sha256 or ecdsa_sha256")
+    algorithm: str = Field(max_length=40, description="rsa_pkcs1v15_sha256, ecdsa_sha256 or sm2_sm3")
     signature: str = Field(max_length=4000, description="base64 signature of the challenge bytes")
 
 

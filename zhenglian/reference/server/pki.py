@@ -26,7 +26,7 @@ from zhenglian.reference.server.store import Store
 
 PURPOSE = "zhenglian-login-v1"
 
-ALGORITHMS = ("rsa_pkcs1v15_sha256", "ecdsa_sha256")
+ALGORITHMS = ("rsa_pkcs1v15_sha256", "ecdsa_sha256", "sm2_sm3")
 
 
 def challenge_bytes(nonce: str, origin: str, expires_at: int) -> bytes:
@@ -97,6 +97,21 @@ class LoginIdentity:
 
 
 def _verify_signature(cert: x509.Certificate, algorithm: str, data: bytes, signature: bytes) -> bool:
+    from zhenglian.errors import ZhenglianError
+    from zhenglian.pki import sm2
+
+    if sm2.is_sm2(cert) or algorithm == "sm2_sm3":
+        # SM2 with SM3 and the default ID (GM/T 0009); cryptography cannot load SM2 keys
+        if algorithm != "sm2_sm3" or not sm2.is_sm2(cert):
+            return False
+        try:
+            point = sm2.public_point(cert)
+            candidates = [signature]
+            if len(signature) == 64:
+                candidates.insert(0, sm2.raw_to_der(signature))  # some keys give r‖s
+            return any(sm2.verify(point, data, c) for c in candidates)
+        except (ValueError, ZhenglianError):
+            return False
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa

@@ -13,7 +13,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from zhenglian.reference import democa
-from zhenglian.reference.provision import DEMO_KEYS, DemoKeySpec
+from zhenglian.reference.provision import DEMO_KEYS, SM2_DEMO_KEYS, DemoKeySpec
 from zhenglian.reference.server import docgen
 from zhenglian.reference.server.store import Store
 
@@ -23,7 +23,7 @@ def trust_demo_cas(store: Store, ca_base: Path | None = None) -> list[str]:
     from asn1crypto import x509
 
     added = []
-    for ca_id in sorted({spec.ca_id for spec in DEMO_KEYS}):
+    for ca_id in sorted({spec.ca_id for spec in (*DEMO_KEYS, *SM2_DEMO_KEYS)}):
         democa.load_or_create(ca_id, ca_base)
         democa.load_or_create_sm2(ca_id, ca_base)
     for root_path in [*democa.roots_pem(ca_base), *democa.sm2_roots_pem(ca_base)]:
@@ -81,4 +81,5 @@ def _add_seals(store: Store, spec: DemoKeySpec) -> None:
 
 def demo_seed(store: Store, tasks_per_institution: int = 4, ca_base: Path | None = None) -> dict[str, list[str]]:
     trust_demo_cas(store, ca_base)
-    return {spec.uscc: seed_institution(store, spec, tasks_per_institution) for spec in DEMO_KEYS}
+    # the SM2 demo key's institution too; its seals live on the server (the SM2 test token keeps none)
+    return {spec.uscc: seed_institution(store, spec, tasks_per_institution) for spec in (*DEMO_KEYS, *SM2_DEMO_KEYS)}

@@ -177,6 +177,8 @@ static struct object *get_object(size_t tok, CK_OBJECT_HANDLE h, size_t *idx)
         return NULL;
     *idx = (h - 1) % MAX_OBJECTS;
     struct object *o = &t->objs[*idx];
+    if (o->gone)
+        return NULL;
     if ((o->cls == CKO_PRIVATE_KEY) && !(t->logged_in && t->user == CKU_USER))
         return NULL; /* private objects are invisible until the user logs in */
     return o;
@@ -706,7 +708,7 @@ static CK_RV attr_value(const struct token *t, const struct object *o, CK_ATTRIB
                         const void **p, size_t *len, CK_ULONG *scratch)
 {
     static const CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-    int cert = o->cls == CKO_CERTIFICATE, priv = o->cls == CKO_PRIVATE_KEY;
+    int cert = o->cls == CKO_CERTIFICATE, priv = o->cls == CKO_PRIVATE_KEY, data = o->cls == CKO_DATA;
 #define ULONG_VAL(v) (*scratch = (v), *p = scratch, *len = sizeof(CK_ULONG), CKR_OK)
 #define BOOL_VAL(b) (*p = (b) ? &yes : &no, *len = 1, CKR_OK)
 #define BYTES(ptr, n) (*p = (ptr), *len = (n), CKR_OK)
@@ -727,6 +729,17 @@ static CK_RV attr_value(const struct token *t, const struct object *o, CK_ATTRIB
         if (cert)
             return BYTES(o->subject, o->subject_len);
         break;
+    }
+    if (data) { /* public, read-only: a seal the CA left beside the certificate */
+        switch (type) {
+        case CKA_APPLICATION:
+            return BYTES(o->application, strlen(o->application));
+        case CKA_VALUE:
+            return BYTES(o->value, o->value_len);
+        case CKA_OBJECT_ID:
+            return BYTES(o->value, 0);
+        }
+        return CKR_ATTRIBUTE_TYPE_INVALID;
     }
     if (cert) {
         switch (type) {
@@ -1181,6 +1194,78 @@ static CK_RV C_DigestFinal(CK_SESSION_HANDLE h, CK_BYTE *out, CK_ULONG *out_len)
 
 /* ---- the function list ----------------------------------------------------- */
 
+/* ---- objects the application writes: certificates only (a renewal installs one) ---------- */
+
+static CK_RV C_CreateObject(CK_SESSION_HANDLE h, CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out)
+{
+    const CK_ATTRIBUTE *value = NULL, *id = NULL, *label = NULL;
+    CK_OBJECT_CLASS cls = (CK_OBJECT_CLASS)-1;
+    char label_buf[MAX_FIELD];
+    size_t idx;
+    if ((!tmpl && count) || !out)
+        return CKR_ARGUMENTS_BAD;
+    for (CK_ULONG i = 0; i < count; i++) {
+        if (!tmpl[i].pValue && tmpl[i].ulValueLen)
+            return CKR_ARGUMENTS_BAD;
+        if (tmpl[i].type == CKA_CLASS) {
+            if (tmpl[i].ulValueLen != sizeof cls)
+                return CKR_ATTRIBUTE_VALUE_INVALID;
+            memcpy(&cls, tmpl[i].pValue, sizeof cls);
+        } else if (tmpl[i].type == CKA_VALUE)
+            value = &tmpl[i];
+        else if (tmpl[i].type == CKA_ID)
+            id = &tmpl[i];
+        else if (tmpl[i].type == CKA_LABEL)
+            label = &tmpl[i];
+        /* the rest (token, private, type, subject, issuer, serial) follows from the value */
+    }
+    if (cls != CKO_CERTIFICATE)
+        return cls == (CK_OBJECT_CLASS)-1 ? CKR_TEMPLATE_INCOMPLETE : CKR_FUNCTION_NOT_SUPPORTED;
+    if (!value || !value->ulValueLen)
+        return CKR_TEMPLATE_INCOMPLETE;
+    if ((id && id->ulValueLen > MAX_ID) || (label && label->ulValueLen >= sizeof label_buf))
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    label_buf[0] = 0;
+    if (label) {
+        memcpy(label_buf, label->pValue, label->ulValueLen);
+        label_buf[label->ulValueLen] = 0;
+        if (strlen(label_buf) != label->ulValueLen)
+            return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    ENTER();
+    struct session *s = get_session(h);
+    if (!s)
+        LEAVE(CKR_SESSION_HANDLE_INVALID);
+    if (!(s->flags & CKF_RW_SESSION))
+        LEAVE(CKR_SESSION_READ_ONLY);
+    if (!(tokens[s->tok].logged_in && tokens[s->tok].user == CKU_USER))
+        LEAVE(CKR_USER_NOT_LOGGED_IN);
+    CK_RV rv = store_add_certificate(&tokens[s->tok], value->pValue, value->ulValueLen,
+                                     id ? id->pValue : NULL, id ? id->ulValueLen : 0, label_buf, &idx);
+    if (rv == CKR_OK)
+        *out = handle_of(s->tok, idx);
+    LEAVE(rv);
+}
+
+static CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
+{
+    size_t idx;
+    ENTER();
+    struct session *s = get_session(h);
+    if (!s)
+        LEAVE(CKR_SESSION_HANDLE_INVALID);
+    struct object *o = get_object(s->tok, obj, &idx);
+    if (!o)
+        LEAVE(CKR_OBJECT_HANDLE_INVALID);
+    if (o->cls != CKO_CERTIFICATE)
+        LEAVE(CKR_ACTION_PROHIBITED); /* keys are the chip's: never removed from outside */
+    if (!(s->flags & CKF_RW_SESSION))
+        LEAVE(CKR_SESSION_READ_ONLY);
+    if (!(tokens[s->tok].logged_in && tokens[s->tok].user == CKU_USER))
+        LEAVE(CKR_USER_NOT_LOGGED_IN);
+    LEAVE(store_remove_certificate(&tokens[s->tok], idx));
+}
+
 static CK_RV not_supported(void)
 {
     return CKR_FUNCTION_NOT_SUPPORTED;
@@ -1198,8 +1283,8 @@ static CK_FUNCTION_LIST function_list = {
         FN(C_OpenSession), FN(C_CloseSession), FN(C_CloseAllSessions), FN(C_GetSessionInfo),
         FN(not_supported) /* C_GetOperationState */, FN(not_supported) /* C_SetOperationState */,
         FN(C_Login), FN(C_Logout),
-        FN(not_supported) /* C_CreateObject */, FN(not_supported) /* C_CopyObject */,
-        FN(not_supported) /* C_DestroyObject */, FN(not_supported) /* C_GetObjectSize */,
+        FN(C_CreateObject), FN(not_supported) /* C_CopyObject */,
+        FN(C_DestroyObject), FN(not_supported) /* C_GetObjectSize */,
         FN(C_GetAttributeValue), FN(not_supported) /* C_SetAttributeValue */,
         FN(C_FindObjectsInit), FN(C_FindObjects), FN(C_FindObjectsFinal),
         FN(not_supported), FN(not_supported), FN(not_supported), FN(not_supported), /* Encrypt* */

@@ -13,7 +13,7 @@
 #define MAX_OBJECTS 64      /* per token */
 #define MAX_FIELD 128       /* labels, serials (bytes, incl. NUL) */
 #define MAX_ID 64           /* CKA_ID bytes */
-#define MAX_FILE (64 * 1024) /* any file the token reads */
+#define MAX_FILE (1024 * 1024) /* any file the token reads (a seal picture is ~200 KB) */
 #define MAX_SIG 1024        /* largest signature (RSA 8192) */
 #define MAX_USER_ID 1024    /* SM2 user ID passed as mechanism parameter */
 
@@ -46,7 +46,8 @@ struct object {
     unsigned char id[MAX_ID];
     size_t id_len;
     char label[MAX_FIELD];
-    unsigned char *value; /* certificate DER */
+    unsigned char *value; /* certificate DER, or a data object's value */
+    char application[MAX_FIELD]; /* data objects: CKA_APPLICATION */
     size_t value_len;
     unsigned char *subject, *issuer, *serial; /* certificate fields, DER */
     size_t subject_len, issuer_len, serial_len;
@@ -55,6 +56,8 @@ struct object {
     size_t point_len;
     unsigned char *modulus, *exponent;
     size_t modulus_len, exponent_len;
+    char file[256]; /* the file token.ini names for it */
+    int gone;       /* destroyed (certificates only); handles of the others stay */
 };
 
 struct token {
@@ -83,6 +86,11 @@ void state_unlock(int fd);
 int state_read(const struct token *t, struct pinstate *st);   /* 0 ok */
 int state_write(const struct token *t, const struct pinstate *st);
 void pin_hash(const struct token *t, const unsigned char *pin, size_t len, char out[65]);
+/* certificates written by the application (a renewal): 0 ok, else a CKR */
+unsigned long store_add_certificate(struct token *t, const unsigned char *der, size_t len,
+                                    const unsigned char *id, size_t id_len, const char *label,
+                                    size_t *idx);
+unsigned long store_remove_certificate(struct token *t, size_t idx);
 
 /* crypto.c */
 extern const unsigned char SM2_DEFAULT_ID[16];

@@ -196,7 +196,7 @@ void store_free_token(struct token *t)
     t->nobj = 0;
 }
 
-/* Finish the object being parsed (section "certificate" or "private_key"). */
+/* Finish the object being parsed (section "certificate", "private_key" or "data"). */
 static int finish_object(struct token *t, struct object *o, const char *file, const char **why)
 {
     char path[PATH_MAX + 256];
@@ -209,6 +209,20 @@ static int finish_object(struct token *t, struct object *o, const char *file, co
         return -1;
     }
     snprintf(path, sizeof path, "%s/%s", t->dir, file);
+    if (o->cls == CKO_DATA) { /* a public data object (a seal): its value is the file */
+        if (t->nobj >= MAX_OBJECTS) {
+            *why = "too many objects";
+            return -1;
+        }
+        o->value = read_file(path, &o->value_len);
+        if (!o->value) {
+            *why = "unreadable data object file";
+            return -1;
+        }
+        snprintf(o->file, sizeof o->file, "%s", file);
+        t->objs[t->nobj++] = *o;
+        return 0;
+    }
     if (o->cls == CKO_CERTIFICATE) {
         if (t->nobj >= MAX_OBJECTS) {
             *why = "too many objects";
@@ -219,6 +233,7 @@ static int finish_object(struct token *t, struct object *o, const char *file, co
             *why = "unreadable certificate (DER expected)";
             return -1;
         }
+        snprintf(o->file, sizeof o->file, "%s", file);
         t->objs[t->nobj++] = *o;
         return 0;
     }
@@ -287,6 +302,9 @@ static int load_token(struct token *t, const char **why)
             } else if (!strcmp(s, "[private_key]")) {
                 section = OBJECT;
                 cur.cls = CKO_PRIVATE_KEY;
+            } else if (!strcmp(s, "[data]")) {
+                section = OBJECT;
+                cur.cls = CKO_DATA;
             } else {
                 *why = "unknown section";
                 goto out;
@@ -343,6 +361,8 @@ static int load_token(struct token *t, const char **why)
                 bad = parse_hex(val, cur.id, MAX_ID, &cur.id_len);
             else if (!strcmp(key, "label"))
                 bad = copy_field(cur.label, val);
+            else if (!strcmp(key, "application") && cur.cls == CKO_DATA)
+                bad = copy_field(cur.application, val);
             else if (!strcmp(key, "file"))
                 bad = strlen(val) >= sizeof file || !strcpy(file, val);
             else
@@ -542,4 +562,180 @@ fail:
     close(fd);
     unlink(tmp);
     return -1;
+}
+
+/* ---- certificates written by the application (C_CreateObject / C_DestroyObject) ---------- */
+
+static int write_all_sync(const char *path, const void *data, size_t len, int excl)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (excl ? O_EXCL : O_TRUNC), 0600);
+    size_t done = 0;
+    if (fd < 0)
+        return -1;
+    while (done < len) {
+        ssize_t w = write(fd, (const char *)data + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            goto fail;
+        done += (size_t)w;
+    }
+    if (fsync(fd) != 0)
+        goto fail;
+    close(fd);
+    return 0;
+fail:
+    close(fd);
+    unlink(path);
+    return -1;
+}
+
+/* Replace token.ini with ``text`` (temporary file, fsync, rename). */
+static int write_ini(const struct token *t, const char *text, size_t len)
+{
+    char path[PATH_MAX + 32], tmp[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/token.ini", t->dir);
+    snprintf(tmp, sizeof tmp, "%s/.token.ini.%ld.tmp", t->dir, (long)getpid());
+    if (write_all_sync(tmp, text, len, 0) != 0)
+        return -1;
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+unsigned long store_add_certificate(struct token *t, const unsigned char *der, size_t len,
+                                    const unsigned char *id, size_t id_len, const char *label,
+                                    size_t *idx)
+{
+    char name[256], path[PATH_MAX + 300], hex[2 * MAX_ID + 1];
+    char *ini = NULL, *text = NULL;
+    size_t ini_len = 0, text_len;
+    struct object o;
+    int n;
+
+    if (t->nobj >= MAX_OBJECTS)
+        return CKR_DEVICE_MEMORY;
+    if (len == 0 || len > MAX_FILE || id_len > MAX_ID || strlen(label) >= MAX_FIELD ||
+        strpbrk(label, "\r\n") != NULL)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    for (size_t i = 0; i < id_len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    hex[2 * id_len] = 0;
+    for (n = 1; n < 1000; n++) { /* a new file name, never an existing one */
+        snprintf(name, sizeof name, "cert-%s-w%d.der", id_len ? hex : "none", n);
+        snprintf(path, sizeof path, "%s/%s", t->dir, name);
+        if (write_all_sync(path, der, len, 1) == 0)
+            break;
+        if (errno != EEXIST)
+            return CKR_DEVICE_ERROR;
+    }
+    if (n == 1000)
+        return CKR_DEVICE_ERROR;
+    memset(&o, 0, sizeof o);
+    o.cls = CKO_CERTIFICATE;
+    if (id_len)
+        memcpy(o.id, id, id_len);
+    o.id_len = id_len;
+    snprintf(o.label, sizeof o.label, "%s", label);
+    if (load_certificate(&o, path) != 0) { /* not a DER certificate */
+        free_object(&o);
+        unlink(path);
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+    snprintf(o.file, sizeof o.file, "%s", name);
+    snprintf(path, sizeof path, "%s/token.ini", t->dir);
+    ini = (char *)read_file(path, &ini_len);
+    text_len = ini ? ini_len + strlen(label) + strlen(name) + 2 * MAX_ID + 64 : 0;
+    text = ini ? malloc(text_len) : NULL;
+    if (!text) {
+        free(ini);
+        free_object(&o);
+        snprintf(path, sizeof path, "%s/%s", t->dir, name);
+        unlink(path);
+        return CKR_DEVICE_ERROR;
+    }
+    n = snprintf(text, text_len, "%s%s\n[certificate]\nid = %s\nlabel = %s\nfile = %s\n", ini,
+                 (ini_len && ini[ini_len - 1] != '\n') ? "\n" : "", id_len ? hex : "", label, name);
+    free(ini);
+    if (n <= 0 || (size_t)n >= text_len || write_ini(t, text, (size_t)n) != 0) {
+        free(text);
+        free_object(&o);
+        snprintf(path, sizeof path, "%s/%s", t->dir, name);
+        unlink(path);
+        return CKR_DEVICE_ERROR;
+    }
+    free(text);
+    *idx = t->nobj;
+    t->objs[t->nobj++] = o;
+    return CKR_OK;
+}
+
+unsigned long store_remove_certificate(struct token *t, size_t idx)
+{
+    char path[PATH_MAX + 300];
+    char *ini, *out, *line, *save = NULL;
+    size_t ini_len = 0, used = 0;
+    struct object *o = &t->objs[idx];
+    /* Drop the [certificate] section naming o->file; keep every other line as it is. */
+    snprintf(path, sizeof path, "%s/token.ini", t->dir);
+    ini = (char *)read_file(path, &ini_len);
+    if (!ini)
+        return CKR_DEVICE_ERROR;
+    out = malloc(ini_len + 2);
+    if (!out) {
+        free(ini);
+        return CKR_HOST_MEMORY;
+    }
+    {
+        char section[64 * 1024];
+        size_t sec_len = 0;
+        int drop = 0, in_obj = 0;
+        section[0] = 0;
+        for (line = strtok_r(ini, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
+            int starts = line == NULL || line[0] == '[';
+            if (starts) { /* flush the section collected so far */
+                if (!drop) {
+                    memcpy(out + used, section, sec_len);
+                    used += sec_len;
+                }
+                sec_len = 0;
+                drop = 0;
+                in_obj = line != NULL && !strcmp(line, "[certificate]");
+            }
+            if (line == NULL)
+                break;
+            if (in_obj && !strncmp(line, "file", 4)) {
+                const char *v = strchr(line, '=');
+                if (v) {
+                    v++;
+                    while (*v == ' ' || *v == '\t')
+                        v++;
+                    if (!strcmp(v, o->file))
+                        drop = 1;
+                }
+            }
+            size_t l = strlen(line);
+            if (sec_len + l + 1 > sizeof section) {
+                free(ini);
+                free(out);
+                return CKR_DEVICE_ERROR;
+            }
+            memcpy(section + sec_len, line, l);
+            section[sec_len + l] = '\n';
+            sec_len += l + 1;
+        }
+    }
+    free(ini);
+    if (write_ini(t, out, used) != 0) {
+        free(out);
+        return CKR_DEVICE_ERROR;
+    }
+    free(out);
+    snprintf(path, sizeof path, "%s/%s", t->dir, o->file);
+    unlink(path);
+    free_object(o);
+    o->gone = 1;
+    return CKR_OK;
 }
