@@ -378,7 +378,10 @@ def test_admin_cli_adds_institution_ca_seal_task_and_lists(tmp_path: Path, demo_
 def test_demo_seed_makes_chinese_tasks_a_demo_key_can_sign(tmp_path: Path, demo_keys) -> None:
     server = RunningServer(tmp_path / "demo", 0)
     seeded = json.loads(server.admin("demo-seed", "--tasks", "4").stdout)
-    assert {i["uscc"] for i in seeded["institutions"]} == {s.uscc for s in DEMO_KEYS}
+    from zhenglian.reference.provision import SM2_DEMO_KEYS
+
+    # The RSA demo keys' institutions and the SM2 demo key's (SKF-DEMO shares SZCA's).
+    assert {i["uscc"] for i in seeded["institutions"]} == {s.uscc for s in (*DEMO_KEYS, *SM2_DEMO_KEYS)}
     assert set(seeded["tasks"].values()) == {4}
     assert len(seeded["trusted_roots"]) >= 3
     tasks = server.store.tasks(SZCA.uscc)
