@@ -24,7 +24,7 @@ TARGET_S = {20000: 10.0}
 
 
 def main() -> None:
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     from zhenglian.pdf import placement as pl
     from zhenglian.pdf.document import open_pdf

@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
 
-    from registerfixtures import make_use
+    from helpers.register import make_use
 
     from zhenglian.register import Register
 

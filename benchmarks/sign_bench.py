@@ -63,14 +63,14 @@ def setup(base: Path) -> dict[str, str]:
     chain = base / "chain.pem"
     chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in key.chain[:1]))
     seal = base / "seal.png"
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     seal.write_bytes(ph.seal_png(spec.organization, "合同专用章", SEAL_MM, SEAL_DPI))
     return {"pin": spec.user_pin, "module": str(softhsm.module_path()), "seal": str(seal), "chain": str(chain)}
 
 
 def make_docs(folder: Path, n: int) -> list[Path]:
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     folder.mkdir(parents=True, exist_ok=True)
     pages = ph.contract_pages(1)

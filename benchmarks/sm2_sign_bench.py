@@ -137,7 +137,7 @@ def main() -> None:
         provision.provision_key(rsa_spec, conf)
         tokens = _sm2_tokens(base)
 
-        import pdfhelpers as ph
+        from helpers import pdf as ph
 
         from zhenglian.pdf.seal import SealPicture
         from zhenglian.services import Context

@@ -40,7 +40,7 @@ def main() -> int:
     spec = provision.DEMO_KEYS[1]  # SZCA-DEMO: 公章 + 合同专用章
     provision.provision_key(spec, conf)
 
-    from serverfixtures import start_server
+    from helpers.server import start_server
 
     from zhenglian.server.api import ServerClient
     from zhenglian.server.session import ServerSession

@@ -24,11 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # Fixture plugins shared by several test modules.
 pytest_plugins = [
     "helpers.requires",  # what a test needs from the machine: skipped locally, a failure in CI
-    "sm2tokenfixtures",  # the software SM2 token (libsm2token.so) and a ctypes caller
-    "sm2keyfixtures",  # an SM2 organisation key (demo SM2 CA chain) on that token
-    "judgefixtures",  # BouncyCastle and openssl as independent SM2 judges
-    "registerfixtures",  # the seal-use register
-    "skffixtures",  # skfsoft, the software SKF library, and SKF keys with demo-CA certificates
+    "helpers.server",  # the reference signing server on loopback, a file keyring
+    "helpers.pins",  # the lock proxy (a PKCS#11 module that really counts and locks) and PIN managers
+    "helpers.sm2token",  # the software SM2 token (libsm2token.so) and a ctypes caller
+    "helpers.sm2key",  # an SM2 organisation key (demo SM2 CA chain) on that token
+    "helpers.judges",  # BouncyCastle and openssl as independent SM2 judges
+    "helpers.register",  # the seal-use register
+    "helpers.skf",  # the software SKF library
 ]
 _RUN_DIR: Path | None = None
 

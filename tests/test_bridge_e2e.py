@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serverfixtures import RunningServer, start_server
+from helpers.server import RunningServer, start_server
 
 from zhenglian.bridge.protocol import FALLBACK_PORTS
 from zhenglian.bridge.testhook import BANNER

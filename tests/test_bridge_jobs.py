@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serverfixtures import RunningServer, reference_server  # noqa: F401
+from helpers.server import RunningServer  # noqa: F401
 
 from zhenglian import errors
 from zhenglian.bridge.jobs import DONE, FAILED, BridgeJobs, SignRequestInfo

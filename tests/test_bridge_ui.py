@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 pytest.importorskip("PySide6")
+from helpers.server import free_port  # noqa: E402
 from PySide6.QtCore import QCoreApplication, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QPushButton, QWidget  # noqa: E402
-from serverfixtures import free_port  # noqa: E402
 
 from zhenglian import errors  # noqa: E402
 from zhenglian.bridge import testhook  # noqa: E402

@@ -6,7 +6,7 @@ import re
 import time
 
 import httpx
-from serverfixtures import RunningServer, reference_server  # noqa: F401
+from helpers.server import RunningServer  # noqa: F401
 
 from zhenglian.bridge.protocol import DEFAULT_PORT, FALLBACK_PORTS
 from zhenglian.reference.provision import DEMO_KEYS

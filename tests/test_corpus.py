@@ -16,8 +16,8 @@ import hashlib
 import os
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
+from helpers import pdf as ph
 
 from zhenglian import errors
 from zhenglian.pdf import placement as pl

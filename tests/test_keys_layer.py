@@ -11,8 +11,8 @@ import ast
 import string
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
+from helpers import pdf as ph
 
 from zhenglian import errors
 from zhenglian.keys import mechanisms

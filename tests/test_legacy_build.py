@@ -153,8 +153,8 @@ def test_it_runs_on_debian_11(debian11: Root) -> None:
 
 def test_it_signs_verifies_and_prints_a_form_on_debian_11(debian11: Root, make_key, softhsm_conf: Path,  # type: ignore[no-untyped-def]
                                                           tmp_path: Path) -> None:
-    import pdfhelpers as ph
     from cryptography.hazmat.primitives.serialization import Encoding
+    from helpers import pdf as ph
 
     from zhenglian.reference import provision
 

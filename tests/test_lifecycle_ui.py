@@ -16,9 +16,9 @@ import pytest
 
 pytest.importorskip("PySide6")
 
+from helpers.lifecycle import Clock, make_cert, make_keyinfo  # noqa: E402
 from PySide6.QtCore import QTranslator  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
-from test_lifecycle_reminders import Clock, make_cert, make_keyinfo  # noqa: E402
 
 from zhenglian import manifest, paths  # noqa: E402
 from zhenglian.lifecycle.store import CertificateStore  # noqa: E402

@@ -44,9 +44,9 @@ import pytest
 from helpers.requires import require
 
 pkcs11 = pytest.importorskip("pkcs11")
+from helpers.pins import environ  # noqa: E402
 from pkcs11 import KeyType, ObjectClass, TokenFlag  # noqa: E402
 from pkcs11.exceptions import PinIncorrect, PinLocked  # noqa: E402
-from test_pin_support import environ  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BUILD_SH = HERE / "pkcs11_lockproxy" / "build.sh"

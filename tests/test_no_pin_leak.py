@@ -16,16 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import test_pin_support as support
-from test_pin_support import find, netca_spec
+from helpers import pins as support
+from helpers.pins import find, netca_spec
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
 from zhenglian.tokens import pin
 from zhenglian.tokens.pincache import PinCache
 from zhenglian.tokens.secret import PinBuffer
-
-lockproxy = support.lockproxy  # fixture
 
 USER = "LeakUser#2026q"
 WRONG = "LeakWrong#2026z"

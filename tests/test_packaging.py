@@ -509,7 +509,7 @@ def test_installed_program_signs_and_verifies_on_a_softhsm_key(installed: Path, 
     exe = str(_zhenglian(installed))
     if _run([exe, "sign", "--help"]).returncode != 0 or _run([exe, "verify", "--help"]).returncode != 0:
         pytest.skip("this build has no 'zhenglian sign' / 'zhenglian verify' yet")
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     from zhenglian.reference import provision, softhsm
 

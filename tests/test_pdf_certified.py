@@ -15,8 +15,8 @@ import io
 import logging
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
+from helpers import pdf as ph
 
 from zhenglian import errors
 from zhenglian.pdf import placement as pl

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
+from helpers import pdf as ph
 
 from zhenglian import errors
 from zhenglian.pdf import placement as pl

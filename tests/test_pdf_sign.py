@@ -14,8 +14,8 @@ import os
 import re
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
+from helpers import pdf as ph
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle

@@ -1,6 +1,6 @@
 """Hostile and odd PDF structure: strict-syntax slips read leniently, loops refused, pages looked up once.
 
-The documents are written byte by byte (``pdfhelpers.raw_pdf``) because no
+The documents are written byte by byte (``helpers.pdf.raw_pdf``) because no
 PDF library writes duplicate keys or reference cycles.  Signing uses a
 software key (pyHanko's SimpleSigner): what is tested here is the document
 handling, which is the same for every signer.
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
+from helpers import pdf as ph
 
 from zhenglian import errors
 from zhenglian.pdf import placement as pl

@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
+from helpers import pdf as ph
 
 from zhenglian.pdf.verify import REASON_TEXT, STATE_TEXT, Reason, SignatureState, verify_pdf
 

@@ -13,13 +13,10 @@ import json
 from pathlib import Path
 
 import pytest
-import test_pin_support as support
-from test_pin_support import GOOD, NEW, SO, WRONG, Cli, netca_spec
+from helpers.pins import GOOD, NEW, SO, WRONG, Cli, netca_spec
 
 from zhenglian.errors import ExitCode
 from zhenglian.reference import provision
-
-lockproxy = support.lockproxy  # fixture
 
 
 @pytest.fixture(params=["proxy", "softhsm"])

@@ -11,8 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
-import test_pin_support as support
-from test_pin_support import GOOD, NEW, SO, WRONG, Cli, find, netca_spec
+from helpers.pins import GOOD, NEW, SO, WRONG, Cli, find, netca_spec
 
 from zhenglian import errors, paths
 from zhenglian.errors import ExitCode
@@ -30,10 +29,6 @@ from zhenglian.tokens.flags import (
 from zhenglian.tokens.pincache import PinCache
 from zhenglian.tokens.secret import PinBuffer
 from zhenglian.tokens.watcher import KeyEvent
-
-lockproxy = support.lockproxy  # fixtures shared by the PIN tests
-proxy_manager = support.proxy_manager
-softhsm_manager = support.softhsm_manager
 
 
 def st(flags: int = 0, failures: int = 0, reports: str | None = None, so: bool = False, max_tries: int = 10):

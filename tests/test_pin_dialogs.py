@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 pytest.importorskip("PySide6")
-import test_pin_support as support  # noqa: E402
+from helpers.pins import GOOD, NEW, SO, WRONG, find, netca_spec  # noqa: E402
 from PySide6.QtCore import QCoreApplication, Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QAbstractButton,
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (  # noqa: E402
     QMessageBox,
     QWidget,
 )
-from test_pin_support import GOOD, NEW, SO, WRONG, find, netca_spec  # noqa: E402
 
 from zhenglian import errors  # noqa: E402
 from zhenglian.keys.handle import KeyHandle
@@ -44,10 +43,6 @@ from zhenglian.ui.pin_dialogs import (  # noqa: E402
     PinDialog,
     PinPadDialog,
 )
-
-proxy_manager = support.proxy_manager  # fixtures
-softhsm_manager = support.softhsm_manager
-lockproxy = support.lockproxy
 
 MY_CONTEXTS = {"ChangePinDialog", "FinalTryDialog", "KeyHeader", "LockedDialog", "PinDialog", "PinPadDialog",
                "PinTexts"}

@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from pdfhelpers import key_batch
-from registerfixtures import make_use
+from helpers.pdf import key_batch
+from helpers.register import make_use
 
 from zhenglian.register import Register, chain
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
-from serverfixtures import file_keyring, reference_server  # noqa: F401
+from helpers import pdf as ph
 
 from zhenglian import errors
 from zhenglian.reference.provision import DEMO_KEYS

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from registerfixtures import make_use, start_writer
+from helpers.register import make_use, start_writer
 
 from zhenglian import errors
 from zhenglian.register import Filters, Register, SealUse, anchors

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from registerfixtures import make_use  # noqa: E402
+from helpers.register import make_use  # noqa: E402
 
 from zhenglian.register import Register  # noqa: E402
 

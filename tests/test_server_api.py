@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from serverfixtures import RunningServer, reference_server, start_server  # noqa: F401
-from test_tasks_batch import SZCA, key_parts, session_for
+from helpers.server import RunningServer, start_server  # noqa: F401
+from helpers.tasks import SZCA, key_parts, login, session_for
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
@@ -30,14 +30,6 @@ from zhenglian.tokens import pin as pinops
 from zhenglian.tokens.secret import PinBuffer
 
 NETCA = DEMO_KEYS[0]
-
-
-def login(server: RunningServer, spec: Any = SZCA) -> ServerClient:
-    key, module, manifest = key_parts(spec.label)
-    session = session_for(server, key)
-    with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(spec.user_pin)) as p11:
-        session.login(p11)
-    return session.client
 
 
 def sign_as(spec: Any, original: bytes, task: Any, tmp: Path, **kw: Any) -> bytes:

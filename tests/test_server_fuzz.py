@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from serverfixtures import RunningServer, start_server
-from test_server_api import login
-from test_tasks_batch import SZCA
+from helpers.server import RunningServer, start_server
+from helpers.tasks import SZCA, login
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
+from helpers import pdf as ph
 
 from zhenglian.errors import ExitCode
 

@@ -19,15 +19,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from skffixtures import (  # noqa: F401
-    ADMIN_PIN,
-    USER_PIN,
-    make_skf_device,
-    skf_lib,
-    skf_lib_path,
-    skf_material,
-    skf_root,
-)
+from helpers.skf import ADMIN_PIN, USER_PIN  # noqa: F401
 
 from zhenglian import errors
 from zhenglian.reference import skfsoft

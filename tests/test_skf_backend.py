@@ -13,8 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from serverfixtures import reference_server  # noqa: F401
-from skffixtures import SkfKey, SkfOnly
+from helpers.skf import SkfKey, SkfOnly
 
 from zhenglian import errors
 from zhenglian.errors import ExitCode
@@ -203,7 +202,7 @@ def test_sm2_and_rsa_sign_checked_and_judged(skf_only: SkfOnly, make_skf_key, op
 
 def test_sign_cli_sm2_pdf_validates_in_bouncycastle(skf_only: SkfOnly, make_skf_key, bc_pdf_check,
                                                    tmp_path: Path) -> None:
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     if not (ph.have_poppler() and ph.have_cjk_font()):
         pytest.skip("needs poppler-utils and fonts-noto-cjk")
@@ -221,7 +220,7 @@ def test_sign_cli_sm2_pdf_validates_in_bouncycastle(skf_only: SkfOnly, make_skf_
 
 
 def test_sign_cli_rsa_pdf_validates(skf_only: SkfOnly, make_skf_key, tmp_path: Path) -> None:
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     if not (ph.have_poppler() and ph.have_cjk_font()):
         pytest.skip("needs poppler-utils and fonts-noto-cjk")
@@ -347,7 +346,7 @@ def test_watcher_sees_skf_keys_come_and_go(skf_only: SkfOnly, make_skf_key, skf_
 def test_tasks_sign_all_with_one_pin(skf_only: SkfOnly, make_skf_key, reference_server, skf_root: Path,  # noqa: F811
                                      tmp_path: Path) -> None:
     """An SKF key (RSA certificate from the demo CA) logs in, signs every task with one PIN, uploads."""
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     if not (ph.have_poppler() and ph.have_cjk_font()):
         pytest.skip("needs poppler-utils and fonts-noto-cjk")
@@ -575,7 +574,7 @@ def test_sm2_tasks_batch_uploads_that_the_server_and_bouncycastle_accept(
     import secrets
     import time
 
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     from zhenglian.server.api import ServerClient
     from zhenglian.server.session import ServerSession
@@ -620,7 +619,7 @@ def test_key_pulled_out_mid_batch_leaves_no_partial_file(skf_only: SkfOnly, make
     import subprocess
     import time
 
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     if not (ph.have_poppler() and ph.have_cjk_font()):
         pytest.skip("needs poppler-utils and fonts-noto-cjk")

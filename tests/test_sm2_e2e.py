@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pdfhelpers as ph
 import pytest
-from serverfixtures import file_keyring, reference_server  # noqa: F401
-from sm2pdf import tamper
+from helpers import pdf as ph
+from helpers.sm2pdf import tamper
 
 from zhenglian.errors import ExitCode
 

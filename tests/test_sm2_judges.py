@@ -23,7 +23,7 @@ def _run_probe(tmp_path: Path, ci: bool) -> subprocess.CompletedProcess[str]:
     if ci:
         env["CI"] = "true"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "judgefixtures", "-p", "no:cacheprovider", "-rs",
+        [sys.executable, "-m", "pytest", "-q", "-p", "helpers.judges", "-p", "no:cacheprovider", "-rs",
          str(tmp_path / "test_probe.py")],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from pdfhelpers import PageSpec, make_pdf
-from sm2pdf import SoftSM2Signer, sign_pdf_sm2, tamper
+from helpers.pdf import PageSpec, make_pdf
+from helpers.sm2pdf import SoftSM2Signer, sign_pdf_sm2, tamper
 
 from zhenglian.pdf.verify import verify_pdf
 from zhenglian.reference import democa, provision

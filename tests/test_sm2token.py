@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from asn1crypto import algos, x509
-from sm2tokenfixtures import SO_PIN, USER_PIN
+from helpers.sm2token import SO_PIN, USER_PIN
 
 from zhenglian.errors import ExitCode
 from zhenglian.reference import sm2token

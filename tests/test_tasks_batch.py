@@ -8,32 +8,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from serverfixtures import file_keyring, reference_server  # noqa: F401
+from helpers.tasks import SZCA, key_parts, session_for
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
 from zhenglian.reference.provision import DEMO_KEYS
-from zhenglian.server.api import ServerClient
-from zhenglian.server.session import ServerSession
 from zhenglian.server.tokenstore import TokenStore
-from zhenglian.services import Context
 from zhenglian.tasks import batch
 from zhenglian.tasks.outbox import Outbox
 from zhenglian.tokens import pin as pinops
 from zhenglian.tokens.secret import PinBuffer
-
-SZCA = DEMO_KEYS[1]
-
-
-def key_parts(label: str):  # type: ignore[no-untyped-def]
-    ctx = Context.create()
-    key = ctx.tokens.find_key(label)
-    return key, ctx.tokens.module_for(key), ctx.tokens.pin_policy_manifest(key)
-
-
-def session_for(server, key, tokens: TokenStore | None = None) -> ServerSession:  # type: ignore[no-untyped-def]
-    return ServerSession(ServerClient(server.url, timeout=10, retries=2, backoff=0.1), key,
-                         tokens or TokenStore(use_keyring=False))
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from serverfixtures import RunningServer, file_keyring, reference_server  # noqa: F401
-from test_tasks_batch import SZCA
+from helpers.server import RunningServer  # noqa: F401
+from helpers.tasks import SZCA
 
 from zhenglian.errors import ExitCode
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serverfixtures import ROOT, RunningServer, reference_server  # noqa: F401
-from test_tasks_batch import SZCA, key_parts, session_for
+from helpers.server import ROOT, RunningServer  # noqa: F401
+from helpers.tasks import SZCA, key_parts, session_for
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
@@ -232,7 +232,7 @@ def test_silent_server_times_out_bounded(fake_server) -> None:
 
 
 def test_nobody_listening_is_unreachable() -> None:
-    from serverfixtures import free_port
+    from helpers.server import free_port
 
     client = ServerClient(f"http://127.0.0.1:{free_port()}", timeout=1, retries=2, backoff=0.05)
     exc, took = _timed(client.challenge)

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from serverfixtures import RunningServer, free_port, reference_server, start_server  # noqa: F401
-from test_tasks_batch import SZCA, key_parts, session_for
+from helpers.server import RunningServer, free_port, start_server  # noqa: F401
+from helpers.tasks import SZCA, key_parts, session_for
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle

@@ -7,8 +7,8 @@ import os
 import unicodedata
 from pathlib import Path
 
-from serverfixtures import RunningServer, file_keyring, reference_server  # noqa: F401
-from test_tasks_batch import SZCA
+from helpers.server import RunningServer  # noqa: F401
+from helpers.tasks import SZCA
 
 from zhenglian.textsafe import json_text_safe, terminal_safe
 

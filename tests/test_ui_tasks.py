@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from serverfixtures import file_keyring, reference_server  # noqa: F401
 
 from zhenglian.config import Settings
 from zhenglian.reference.provision import DEMO_KEYS

@@ -1,6 +1,6 @@
 """pytest plugin: an SM2 *organisation key* on the software SM2 token, as an operator holds it.
 
-Registered in conftest.py through ``pytest_plugins``.  Where ``sm2tokenfixtures`` gives the
+Registered in conftest.py through ``pytest_plugins``.  Where ``helpers.sm2token`` gives the
 raw token, this gives what the product sees: the demo SM2 CA (``democa.load_or_create_sm2``,
 in a private folder) issues the organisation's certificate, the token holds the key, the
 certificate and the issuing CA certificate, and the root is a file for ``--trust``.

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers.requires import require
 
+from helpers.requires import require
 from zhenglian import manifest
 from zhenglian.manifest import ManifestSet
 from zhenglian.reference import provision, softhsm

@@ -18,7 +18,7 @@ import pytest
 from zhenglian.register import Placement, Register, SealUse
 
 ROOT = Path(__file__).resolve().parent.parent
-WRITER = Path(__file__).with_name("register_writer.py")
+WRITER = Path(__file__).resolve().parent.parent / "register_writer.py"
 SEALS = (("东莞示例有限公司合同专用章", "合同专用章", "seal-1"), ("东莞示例有限公司", "公章", "seal-2"))
 KEYS = ("SZCA-0001", "GDCA-0002")
 OUTCOME_CYCLE = ("signed", "signed", "signed", "refused", "cancelled", "failed")

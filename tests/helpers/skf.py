@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from helpers.requires import require
 
+from helpers.requires import require
 from zhenglian.reference import skfsoft
 
 USER_PIN = b"12345678"

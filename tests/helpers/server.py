@@ -9,8 +9,6 @@ for a second process reading and writing).
 
 Use in a test module::
 
-    from serverfixtures import reference_server, file_keyring  # noqa: F401
-
 ``reference_server`` trusts the demo CA roots and knows the three demo
 institutions (no tasks: add them with :meth:`RunningServer.add_tasks`).
 ``file_keyring`` installs :class:`FileKeyring` as the keyring backend of
@@ -232,7 +230,7 @@ def file_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fi
     backend = FileKeyring(path)
     keyring.set_keyring(backend)
     monkeypatch.setenv("ZHENGLIAN_TEST_KEYRING", str(path))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "serverfixtures.FileKeyring")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "helpers.server.FileKeyring")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT / "tests"),
                                                                     os.environ.get("PYTHONPATH")])))
     try:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from helpers.requires import require
 
 JAVA_SRC = Path(__file__).resolve().parent / "judges" / "SM2PdfCheck.java"

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from helpers.requires import require
 
+from helpers.requires import require
 from zhenglian.reference import sm2token
 from zhenglian.reference.native import NativeBuildError, built_module
 from zhenglian.reference.p11ctypes import RawP11
