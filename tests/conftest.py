@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Fixture plugins shared by several test modules.
 pytest_plugins = [
+    "helpers.requires",  # what a test needs from the machine: skipped locally, a failure in CI
     "sm2tokenfixtures",  # the software SM2 token (libsm2token.so) and a ctypes caller
     "judgefixtures",  # BouncyCastle and openssl as independent SM2 judges
     "registerfixtures",  # the seal-use register

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from helpers.requires import require
 
 from zhenglian.reference import skfsoft
 
@@ -40,7 +41,7 @@ def skf_lib_path() -> Path:
     try:
         return skfsoft.build()
     except skfsoft.SkfSoftUnavailable as exc:
-        pytest.skip(f"skfsoft cannot be built here: {exc}")
+        require(False, f"skfsoft cannot be built here: {exc}")
 
 
 @pytest.fixture(scope="session")

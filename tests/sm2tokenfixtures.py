@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from helpers.requires import require
 
 from zhenglian.reference import sm2token
 from zhenglian.reference.native import NativeBuildError, built_module
@@ -55,7 +56,7 @@ class Sm2Material:
 @pytest.fixture(scope="session")
 def sm2_material(tmp_path_factory: pytest.TempPathFactory) -> Sm2Material:
     if shutil.which("openssl") is None:
-        pytest.skip("no openssl CLI to make SM2 test certificates")
+        require(False, "no openssl CLI to make SM2 test certificates")
     d = tmp_path_factory.mktemp("sm2-material")
     sm2 = ("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:SM2")
     _openssl(*sm2, "-out", "ca.key", cwd=d)
@@ -81,7 +82,7 @@ def sm2token_lib() -> Path:
         return built_module("sm2token")
     except NativeBuildError as exc:
         if shutil.which(os.environ.get("CC", "cc")) is None:
-            pytest.skip(str(exc))
+            require(False, str(exc))
         raise
 
 

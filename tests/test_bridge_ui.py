@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QCoreApplication, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLabel, QWidget  # noqa: E402
+from PySide6.QtCore import QCoreApplication, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QPushButton, QWidget  # noqa: E402
 from serverfixtures import free_port  # noqa: E402
 
 from zhenglian import errors  # noqa: E402
@@ -81,6 +81,75 @@ def test_confirmation_names_site_document_institution_and_seal(qtbot) -> None:
         dlg.show()
         qtbot.waitExposed(dlg)
         dlg.grab().save(str(Path(os.environ["ZHENGLIAN_DOC_SHOTS"]) / "bridge-confirm.png"))
+
+
+def click_when_armed(dlg: ConfirmSignDialog) -> None:
+    """A deliberate click on 确认签章, once the dialog has armed it."""
+    if dlg.is_armed:
+        dlg.confirm_button.click()
+    else:
+        dlg.armed.connect(dlg.confirm_button.click)
+
+
+def press_enter(qtbot, dlg: ConfirmSignDialog) -> None:  # type: ignore[no-untyped-def]
+    for target in (dlg, dlg.focusWidget() or dlg, dlg.confirm_button, dlg.cancel_button):
+        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            qtbot.keyClick(target, key)
+
+
+def test_enter_never_signs_only_a_click_on_the_armed_button_does(qtbot) -> None:
+    dlg = ConfirmSignDialog(info())
+    qtbot.addWidget(dlg)
+    accepted: list[bool] = []
+    dlg.accepted.connect(lambda: accepted.append(True))
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    # No default button even after show (a QDialogButtonBox would re-arm one here).
+    assert not any(b.isDefault() or b.autoDefault() for b in dlg.findChildren(QPushButton))
+    assert not dlg.confirm_button.isEnabled(), "not armed at once"
+    press_enter(qtbot, dlg)  # e.g. the Return that ended the PIN entry, pressed once too often
+    qtbot.mouseClick(dlg.confirm_button, Qt.MouseButton.LeftButton)  # a click already on its way
+    assert accepted == [] and dlg.isVisible()
+    with qtbot.waitSignal(dlg.armed, timeout=5000):
+        pass
+    assert dlg.confirm_button.isEnabled()
+    assert not any(b.isDefault() for b in dlg.findChildren(QPushButton))
+    dlg.confirm_button.setFocus()
+    press_enter(qtbot, dlg)  # Enter on the armed, focused button: still nothing
+    assert accepted == [] and dlg.isVisible()
+    qtbot.mouseClick(dlg.confirm_button, Qt.MouseButton.LeftButton)
+    assert accepted == [True] and dlg.result() == int(QDialog.DialogCode.Accepted)
+
+
+def test_enter_in_exec_leaves_the_request_unanswered_until_the_click(qtbot) -> None:
+    """The real flow: exec() (as bridge_ui does), Return presses, then the deliberate click."""
+    dlg = ConfirmSignDialog(info())
+    qtbot.addWidget(dlg)
+    seen: list[str] = []
+
+    dlg.accepted.connect(lambda: seen.append("accepted"))
+
+    def returns() -> None:
+        press_enter(qtbot, dlg)
+        seen.append("open" if dlg.isVisible() else "closed")
+        click_when_armed(dlg)
+
+    QTimer.singleShot(0, returns)
+    assert dlg.exec() == int(QDialog.DialogCode.Accepted)
+    assert seen == ["open", "accepted"]
+
+
+def test_the_dialog_says_whether_the_pin_comes_next(qtbot) -> None:
+    ask = ConfirmSignDialog(info(), pin_entered=False)
+    done = ConfirmSignDialog(info(), pin_entered=True)
+    for d in (ask, done):
+        qtbot.addWidget(d)
+    assert "接下来" in ask.next_label.text() and "PIN" in ask.next_label.text()
+    assert "不会再次询问" in done.next_label.text()
+    i18n.install_translator(QApplication.instance(), "en_US")
+    en = ConfirmSignDialog(info(), pin_entered=True)
+    qtbot.addWidget(en)
+    assert "not asked again" in en.next_label.text()
 
 
 def test_confirmation_cancels_itself_when_unanswered(qtbot) -> None:
@@ -194,7 +263,7 @@ def test_confirmation_and_pin_run_on_the_gui_thread(qtbot, tray) -> None:
     try:
         jobs = handle.jobs
         # Confirmation asked from a worker thread: the dialog opens on the GUI thread, the answer comes back.
-        timer = answer_when_open(ConfirmSignDialog, lambda d: d.confirm_button.click())
+        timer = answer_when_open(ConfirmSignDialog, click_when_armed)
         t, box = in_worker(lambda: jobs.confirm(info()))
         qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
         assert box == {"result": True} and tray.window.brought_up >= 1
@@ -223,6 +292,43 @@ def test_confirmation_and_pin_run_on_the_gui_thread(qtbot, tray) -> None:
         assert isinstance(box.get("error"), errors.SignDeclined) or box.get("result") is False
         assert open_dialog(ConfirmSignDialog) is None
         del timer
+    finally:
+        handle.stop()
+
+
+def test_the_confirmation_knows_the_pin_was_entered_in_this_job(qtbot, tray) -> None:
+    """A job that logged in with the PIN (asked before the confirmation) does not ask it again."""
+    from zhenglian.ui.bridge_ui import attach_bridge
+    from zhenglian.ui.pin_dialogs import PinDialog
+
+    handle = attach_bridge(tray)
+    said: list[bool] = []
+
+    def note_and_cancel(d: ConfirmSignDialog) -> None:
+        said.append(d.pin_entered)
+        d.cancel_button.click()
+
+    def type_pin(dlg: Any) -> None:
+        dlg.field.setText(SZCA.user_pin)
+        dlg.accept()
+
+    try:
+        jobs = handle.jobs
+        st = pin.PinStatus("x", False, TokenFlags(0), 0, 10, None)
+
+        def login_then_confirm() -> bool:
+            got = jobs.prompter(tray.keys[0]).ask_pin(st)
+            got.wipe()
+            return jobs.confirm(info())
+
+        timers = [answer_when_open(PinDialog, type_pin), answer_when_open(ConfirmSignDialog, note_and_cancel)]
+        t, box = in_worker(login_then_confirm)
+        qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
+        timers.append(answer_when_open(ConfirmSignDialog, note_and_cancel))
+        t, box = in_worker(lambda: jobs.confirm(info()))  # another job: no PIN yet
+        qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
+        assert said == [True, False]
+        del timers
     finally:
         handle.stop()
 

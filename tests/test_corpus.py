@@ -32,8 +32,8 @@ CORPUS = Path(os.environ.get("ZHENGLIAN_CORPUS") or REPO.parent / "shared" / "co
 FILES = sorted(CORPUS.glob("*.pdf")) if CORPUS.is_dir() else []
 
 pytestmark = [
-    pytest.mark.skipif(not FILES, reason=f"corpus not found at {CORPUS} (CI clones the repo next to shared/)"),
-    pytest.mark.skipif(not ph.have_poppler(), reason="needs poppler-utils"),
+    pytest.mark.requires(FILES, reason=f"corpus not found at {CORPUS} (CI clones the repo next to shared/)"),
+    pytest.mark.requires(ph.have_poppler(), reason="needs poppler-utils"),
 ]
 
 # Known outcomes, so a change in behaviour is noticed (anything absent must sign).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -108,3 +109,49 @@ def test_expired_prompt_explains_the_paper_route(qtbot, chinese, tmp_path: Path)
     strip.setMinimumWidth(760)
     qtbot.addWidget(strip)
     _shot(strip, "lifecycle-banner.png")
+
+
+# --- issue 15.11: an unanswered expiry prompt never blocks the app ------------------------
+
+
+def _due_store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    now = dt.datetime.now(UTC)
+    store = CertificateStore(tmp_path / "certs.json", clock=Clock(now))
+    for serial, days in (("8A1F0C22", -3), ("8A1F0C23", 10)):
+        info = make_cert(now + dt.timedelta(days=days), "东莞市示范有限公司")
+        store.remember(make_keyinfo(serial, info), seal_names={info.sha256: ["合同专用章"]})
+    return store
+
+
+def test_expiry_prompts_are_non_modal_and_shown_one_after_another(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    from zhenglian.ui.key_actions import KeyActions
+    from zhenglian.ui.lifecycle_dialogs import ExpiredDialog, ReminderDialog
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    notes: list[str] = []
+    app = SimpleNamespace(ctx=SimpleNamespace(manifests=SimpleNamespace(by_id=lambda _id: None)),
+                          window=window, tray=SimpleNamespace(notify=lambda t, m, warning=False: notes.append(t)))
+    actions = KeyActions(app)
+    actions._store = _due_store(tmp_path)
+    due = actions.check_reminders()
+    assert len(due) == 2
+    # The first prompt is up, and it blocks nothing: the main window still takes input.
+    qtbot.waitUntil(lambda: len(actions._open_prompts) == 1 and actions._open_prompts[0].isVisible())
+    first = actions._open_prompts[0]
+    assert not first.isModal() and QApplication.activeModalWidget() is None
+    assert actions.check_reminders() == [], "no second round while prompts are open"
+    window.raise_()  # the prompt is now behind the main window: still nothing blocked
+    assert QApplication.activeModalWidget() is None
+    first.reject()
+    qtbot.waitUntil(lambda: len(actions._open_prompts) == 1 and actions._open_prompts[0] is not first)
+    second = actions._open_prompts[0]
+    assert {type(first), type(second)} == {ExpiredDialog, ReminderDialog}
+    assert not second.isModal()
+    second.reject()
+    qtbot.waitUntil(lambda: not actions._open_prompts)
+    assert not actions._prompting and len(notes) == 2
+

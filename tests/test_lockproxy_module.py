@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.requires import require
 
 pkcs11 = pytest.importorskip("pkcs11")
 from pkcs11 import KeyType, ObjectClass, TokenFlag  # noqa: E402
@@ -147,9 +148,9 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     softhsm = next((p for p in SOFTHSM_CANDIDATES if os.path.isfile(p)), None)
     util = shutil.which("softhsm2-util")
     if softhsm is None or util is None:
-        pytest.skip("SoftHSM2 is not installed (apt-get install softhsm2)")
+        require(False, "SoftHSM2 is not installed (apt-get install softhsm2)")
     if shutil.which(os.environ.get("CC", "cc")) is None:
-        pytest.skip("no C compiler to build the lock proxy")
+        require(False, "no C compiler to build the lock proxy")
 
     base = tmp_path_factory.mktemp("lockproxy")
     build = subprocess.run(

@@ -19,8 +19,8 @@ from zhenglian import errors
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf.seal import SealPicture
 
-pytestmark = pytest.mark.skipif(not (ph.have_poppler() and ph.have_cjk_font()),
-                                reason="needs poppler-utils and fonts-noto-cjk")
+pytestmark = pytest.mark.requires(ph.have_poppler() and ph.have_cjk_font(),
+                                  reason="needs poppler-utils and fonts-noto-cjk")
 
 DPI = 100
 TOL_MM = 1.0

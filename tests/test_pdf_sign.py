@@ -18,13 +18,14 @@ import pdfhelpers as ph
 import pytest
 
 from zhenglian import errors
+from zhenglian.keys.handle import KeyHandle
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf.seal import SealPicture
 from zhenglian.pdf.sign import prepare
 from zhenglian.pdf.verify import verify_pdf
 
-pytestmark = pytest.mark.skipif(not (ph.have_poppler() and ph.have_cjk_font()),
-                                reason="needs poppler-utils and fonts-noto-cjk")
+pytestmark = pytest.mark.requires(ph.have_poppler() and ph.have_cjk_font(),
+                                  reason="needs poppler-utils and fonts-noto-cjk")
 
 SEAL = SealPicture(ph.seal_png(), 42.0, 42.0, "合同专用章")
 
@@ -202,9 +203,8 @@ def test_certificate_validity_checked_before_login(case: str, softhsm_conf: Path
         expected = errors.CertificateNotYetValid
     try:
         ctx, key = ph.find_key(label)
-        module = ctx.tokens.module_for(key)
         with pytest.raises(expected):
-            keysign.precheck(module, key, None)
+            keysign.precheck(KeyHandle(ctx.tokens.module_for(key), key, None))
         with pytest.raises(expected), ph.key_batch(label, pin="wrong-pin-never-sent", seal=SEAL):
             pass
     finally:

@@ -106,7 +106,7 @@ def test_export_csv_is_excel_ready_and_formula_safe(register_path: Path, tmp_pat
     assert code == errors.ExitCode.DOCUMENT and not missing.parent.exists() and "无法写入" in err
 
 
-@pytest.mark.skipif(not shutil.which("pdftotext"), reason="poppler-utils missing")
+@pytest.mark.requires(shutil.which("pdftotext"), reason="poppler-utils missing")
 def test_pdf_report_totals_match_list_json(filled_register: Path, tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     window = ("--since", "2026-11-03", "--until", "2026-11-20")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.requires import require
 from PIL import Image
 
 from zhenglian import errors
@@ -21,7 +22,7 @@ def _font_available() -> None:
     try:
         render.find_font()
     except errors.SealFontMissing:
-        pytest.skip("no CJK font installed")
+        require(False, "no CJK font installed (fonts-noto-cjk)")
 
 
 @pytest.fixture(scope="module")

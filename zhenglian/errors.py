@@ -185,8 +185,14 @@ class TokenError(ZhenglianError):
 class WrongPin(ZhenglianError):
     code = "wrong_pin"
     exit_code = ExitCode.WRONG_PIN
-    zh = "PIN 错误，还可尝试 {tries_left} 次"
-    en = "Wrong PIN, {tries_left} tries left"
+    zh = "PIN 错误，{left_zh}"
+    en = "Wrong PIN, {left_en}"
+
+    def __init__(self, tries_left: int, exact: bool = True) -> None:
+        # ``exact`` False: the count is the client's own (tries made elsewhere are not in it).
+        super().__init__(tries_left=tries_left,
+                         left_zh=f"{'' if exact else '最多'}还可尝试 {tries_left} 次",
+                         left_en=f"{'' if exact else 'at most '}{tries_left} tries left")
 
 
 class PinLocked(ZhenglianError):

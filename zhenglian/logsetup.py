@@ -1,44 +1,109 @@
 """Logging to a rotating file under the data directory.
 
-Nothing secret is ever logged: PINs are never passed to a logger, and error
-messages are built from typed facts (see zhenglian.errors).  The redacting
-filter below is a second line of defence for values registered as secret
-while they are in use.
+Nothing secret is ever logged: PINs are never passed to a logger (and are
+never a ``str``: see zhenglian.tokens.secret), and error messages are built
+from typed facts (see zhenglian.errors).  The redacting formatter below is a
+second line of defence, applied to the whole formatted line (message,
+arguments, traceback):
+
+- bearer credentials by their shape (``Authorization: Bearer …``, JSON or
+  form fields named token / ticket / access_token / password / pin …);
+- values registered with :func:`register_secret` while they live: the bridge
+  registers each sign request's ticket (zhenglian.bridge.protocol), a server
+  session registers its token.  The registry is bounded (oldest dropped) and
+  entries expire, so a long-running tray does not hoard old secrets.
+
+A log file on a full disk must not turn into tracebacks on the operator's
+terminal (``--- Logging error ---``): the file handler drops a record it
+cannot write and counts it (:func:`dropped_records`).
 """
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import re
 import threading
+import time
+from collections import OrderedDict
 
 from zhenglian import paths
 
-_secrets: set[str] = set()
+REDACTED = "[redacted]"
+MIN_SECRET_LEN = 8  # shorter values would redact ordinary words
+MAX_SECRETS = 256
+SECRET_TTL_S = 24 * 3600.0
+
+_secrets: OrderedDict[str, float] = OrderedDict()  # value -> expiry (monotonic)
 _lock = threading.Lock()
 
-
-class _Redact(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not _secrets:
-            return True
-        text = record.getMessage()
-        with _lock:
-            hit = any(s and s in text for s in _secrets)
-        if hit:
-            record.msg = "[redacted: message contained a secret]"
-            record.args = ()
-        return True
+# Credential shapes, whatever their value: the value group is replaced.
+_PATTERNS = (
+    re.compile(r"(?i)(\bbearer\s+)([A-Za-z0-9._~+/=-]{4,})"),
+    re.compile(r"""(?i)(["']?\b(?:access_token|refresh_token|token|ticket|password|passwd|pin|user_pin|so_pin)\b["']?"""
+               r"""\s*[:=]\s*["']?)([^"'\s,&;}]{1,})"""),
+)
 
 
-def register_secret(value: str) -> None:
+def register_secret(value: str, ttl_s: float = SECRET_TTL_S) -> None:
+    """Redact ``value`` from every log line for ``ttl_s`` seconds (or until forgotten)."""
+    if not isinstance(value, str) or len(value) < MIN_SECRET_LEN:
+        return
     with _lock:
-        _secrets.add(value)
+        _secrets.pop(value, None)
+        _secrets[value] = time.monotonic() + ttl_s
+        while len(_secrets) > MAX_SECRETS:
+            _secrets.popitem(last=False)
 
 
 def forget_secret(value: str) -> None:
     with _lock:
-        _secrets.discard(value)
+        _secrets.pop(value, None)
+
+
+def _live_secrets() -> list[str]:
+    now = time.monotonic()
+    with _lock:
+        for value in [v for v, exp in _secrets.items() if exp <= now]:
+            del _secrets[value]
+        # Longest first, so a secret that contains another is removed whole.
+        return sorted(_secrets, key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """``text`` with registered secrets and credential-shaped values replaced."""
+    for value in _live_secrets():
+        if value in text:
+            text = text.replace(value, REDACTED)
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class QuietRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file that drops (and counts) what it cannot write, silently."""
+
+    dropped = 0
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        type(self).dropped += 1
+        # Close the stream: a half-written buffer would fail again at every record and at exit.
+        try:
+            if self.stream is not None:
+                self.stream.close()
+        except Exception:  # noqa: BLE001 - ENOSPC again on close; nothing to report it to
+            pass
+        self.stream = None  # type: ignore[assignment]  # reopened by the next emit
+
+
+def dropped_records() -> int:
+    """How many log records could not be written (disk full, read-only) in this process."""
+    return QuietRotatingFileHandler.dropped
 
 
 def setup(level: str = "INFO", to_file: bool = True) -> None:
@@ -46,12 +111,11 @@ def setup(level: str = "INFO", to_file: bool = True) -> None:
     if getattr(root, "_zhenglian", False):
         return
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    fmt = RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     if to_file:
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        handler: logging.Handler = QuietRotatingFileHandler(
             paths.log_dir() / "zhenglian.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
         handler.setFormatter(fmt)
-        handler.addFilter(_Redact())
         root.addHandler(handler)
     root._zhenglian = True  # type: ignore[attr-defined]

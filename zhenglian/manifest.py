@@ -155,8 +155,12 @@ class _Reader:
 
     def get(self, dotted: str, typ: type | tuple[type, ...], default: Any = ..., ) -> Any:
         node: Any = self.data
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
+        parts = dotted.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict):
+                table = ".".join(parts[:i])
+                raise self.fail(table, "应为表（[section]）/ must be a table ([section])")
+            if part not in node:
                 if default is ...:
                     raise self.fail(dotted, "缺失 / is missing")
                 return default
@@ -215,7 +219,9 @@ def parse(file: Path, data: dict[str, Any]) -> Manifest:
     max_len = r.get("pin.max_length", int, 16)
     if not 1 <= min_len <= max_len:
         raise r.fail("pin.min_length", "应不大于 max_length / must not exceed max_length")
-    require = r.strings("pin.policy.require") if "policy" in data.get("pin", {}) else PIN_CLASSES
+    pin_table = data.get("pin", {})
+    require = r.strings("pin.policy.require") if isinstance(pin_table, dict) and "policy" in pin_table \
+        else PIN_CLASSES
     for cls in require:
         if cls not in PIN_CLASSES:
             raise r.fail("pin.policy.require", f"未知字符类别 {cls} / unknown class {cls}")
@@ -281,15 +287,123 @@ def _renewal(r: _Reader) -> Renewal:
                    years=(years[0], years[1]), **fees)
 
 
-def load_file(file: Path) -> Manifest:
+# --- reading a file defensively ----------------------------------------------
+# A manifest is a few KB of hand-written TOML; anything far outside that is refused with a
+# clear message, never a crash (a GBK- or UTF-16-saved file, a binary, a nesting bomb).
+
+MAX_MANIFEST_BYTES = 256 * 1024
+MAX_NESTING = 16  # brackets/braces and dotted-key tables; real manifests use 3
+
+
+def _fail(file: Path, field_name: str, problem: str) -> ManifestError:
+    return ManifestError(file=str(file), field=field_name, problem=problem)
+
+
+def _read_bounded(file: Path) -> bytes:
     try:
         with file.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(file=str(file), field="(TOML)", problem=f"语法错误 / syntax error: {exc}") from None
+            raw = fh.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
-        raise ManifestError(file=str(file), field="(file)", problem=f"无法读取 / cannot be read: {exc.strerror}") from None
-    return parse(file, data)
+        raise _fail(file, "(file)", f"无法读取 / cannot be read: {exc.strerror or type(exc).__name__}") from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise _fail(file, "(file)", f"超过 {MAX_MANIFEST_BYTES // 1024} KB / larger than "
+                                    f"{MAX_MANIFEST_BYTES // 1024} KB")
+    return raw
+
+
+def _decode(file: Path, raw: bytes) -> str:
+    """UTF-8 text (a UTF-8 BOM, as Windows Notepad writes, is allowed); else a clear error."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _fail(file, "(encoding)", "是 UTF-16 编码，请另存为 UTF-8 / is UTF-16: save it as UTF-8")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if b"\x00" in raw:
+        raise _fail(file, "(encoding)", "不是文本文件（含 NUL 字节）/ is not a text file (NUL bytes)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        try:
+            raw.decode("gb18030")
+            looks = "看起来是 GBK/GB18030 编码，请另存为 UTF-8 / looks like GBK/GB18030: save it as UTF-8"
+        except UnicodeDecodeError:
+            looks = "不是 UTF-8 文本 / is not UTF-8 text"
+        raise _fail(file, "(encoding)", f"{looks}（第 {exc.start} 字节 / byte {exc.start}）") from None
+
+
+_SPECIAL = re.compile(r"""[#"'\[\]{}]""")
+
+
+def _bracket_depth(text: str) -> int:
+    """Deepest nesting of [ and { outside strings and comments (before tomllib recurses into it)."""
+    depth = deepest = 0
+    i, n = 0, len(text)
+    while i < n:
+        found = _SPECIAL.search(text, i)
+        if found is None:
+            break
+        i = found.start()
+        c = text[i]
+        if c == "#":
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl
+            continue
+        if c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                if c == '"' and text[i] == "\\":
+                    i += 1
+                elif len(quote) == 1 and text[i] == "\n":
+                    break  # unterminated: tomllib reports it
+                i += 1
+            i += len(quote)
+            continue
+        if c in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_NESTING:
+                return deepest
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest
+
+
+def _data_depth(data: Any) -> int:
+    """Nesting depth of parsed TOML (dicts and lists), iteratively."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_NESTING:
+            return d
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, d + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
+
+
+def load_file(file: Path) -> Manifest:
+    """One manifest, or ManifestError naming the file and what is wrong — never another exception."""
+    text = _decode(file, _read_bounded(file))
+    too_deep = _fail(file, "(TOML)", f"嵌套超过 {MAX_NESTING} 层 / nested deeper than {MAX_NESTING} levels")
+    if _bracket_depth(text) > MAX_NESTING:
+        raise too_deep
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _fail(file, "(TOML)", f"语法错误 / syntax error: {exc}") from None
+    except RecursionError:
+        raise too_deep from None
+    if _data_depth(data) > MAX_NESTING:
+        raise too_deep
+    try:
+        return parse(file, data)
+    except ManifestError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, re.error, RecursionError) as exc:
+        # A table where a value belongs, or the reverse, in a place parse() does not check by name.
+        raise _fail(file, "(schema)", f"结构不符 / unexpected structure ({type(exc).__name__})") from None
 
 
 @dataclass

@@ -129,8 +129,16 @@
         <translation>UKey：</translation>
     </message>
     <message>
-        <source>Confirm only if you started this signing on that site just now. The key&apos;s PIN is asked next.</source>
-        <translation>只有在您刚刚于该网站上发起此次签署时才确认。确认后将要求输入 UKey 的 PIN。</translation>
+        <source>Confirm only if you started this signing on that site just now.</source>
+        <translation>仅当您刚刚在该网站上发起了这次签章时才确认。</translation>
+    </message>
+    <message>
+        <source>You already entered the key&apos;s PIN for this request: Confirm seal signs the document at once, the PIN is not asked again.</source>
+        <translation>您已为本次请求输入过 UKey 的 PIN：点击“确认签章”将立即签章，不会再次询问 PIN。</translation>
+    </message>
+    <message>
+        <source>Confirm seal does not sign yet: the key&apos;s PIN is asked next.</source>
+        <translation>点击“确认签章”后还不会签章：接下来会询问 UKey 的 PIN。</translation>
     </message>
     <message>
         <source>Confirm seal</source>
@@ -825,6 +833,10 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>%1 of %2 tries left</source>
         <translation>还可尝试 %1 次（共 %2 次）</translation>
+    </message>
+    <message>
+        <source>At most %1 of %2 tries left</source>
+        <translation>最多还可尝试 %1 次（共 %2 次）</translation>
     </message>
     <message>
         <source>About %1 of %2 tries left</source>

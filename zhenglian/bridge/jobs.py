@@ -380,13 +380,15 @@ class BridgeJobs:
         raise AssertionError("unreachable")
 
     def _sign(self, job: Job, p11: Any, session: Any, h: Any, task: Any, seal: Any) -> dict[str, Any]:
+        from zhenglian.register.recorder import SealRecorder
         from zhenglian.tasks import pipeline
         from zhenglian.tasks.outbox import Outbox
 
         client = session.client
         outbox = self._outbox or Outbox()
+        recorder = SealRecorder(h, "web", server=client.origin, web_origin=job.origin)
         with pipeline.open_task_signer(h, p11, outbox.root / "tmp") as signer:
-            entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task, seal)
+            entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task, seal, recorder)
         self._step(job, "uploading")
         base = {"task_id": task.id, "title": task.title, "sha256": entry.sha256}
         try:

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from zhenglian import errors
+from zhenglian import errors, logsetup
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ REQUESTS_PER_S = 30.0  # all requests together (page polling is ≈2/s)
 REQUEST_BURST = 60
 SIGNS_PER_MIN = 10.0  # sign requests (each may open a dialog in the client)
 SIGN_BURST = 5
+TICKET_LOG_TTL_S = 3600.0  # a ticket is redeemed within minutes; its log redaction outlives it
 
 _ORIGIN_RE = re.compile(r"^(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$")
 _TASK_ID_RE = re.compile(r"^[A-Za-z0-9._~-]{1,200}$")
@@ -144,6 +145,10 @@ class SignRequest:
     task_id: str
     ticket: str = ""
     institution: str | None = None  # the USCC the page is logged in as (a hint for choosing the key)
+
+    def __post_init__(self) -> None:
+        # The ticket is a bearer secret: redacted from every log line while it can be redeemed.
+        logsetup.register_secret(self.ticket, ttl_s=TICKET_LOG_TTL_S)
 
     def __repr__(self) -> str:  # the ticket is a bearer secret: keep it out of logs
         return f"SignRequest(origin={self.origin!r}, server={self.server_origin!r}, task_id={self.task_id!r})"

@@ -5,6 +5,10 @@ logged loudly (a warning at start and at every use) so it cannot go
 unnoticed.  Never set it for real use: with it, the tray app answers the
 confirmation dialog by itself and types the PIN the test supplies.
 
+A shipped build never has it: ``build.spec`` leaves this module out, and
+should it be there anyway, it refuses to act in a frozen (PyInstaller)
+process whatever the environment says.
+
 - ``ZHENGLIAN_TEST_CONFIRM=accept|reject`` — the confirmation dialog is
   still built and shown, then its 确认签章 / 取消 button is clicked;
 - ``ZHENGLIAN_TEST_PIN_FD=N`` — an inherited pipe; each PIN the client asks
@@ -43,7 +47,7 @@ class TestHooks:
 
     def read_pin(self, timeout_s: float = 20.0) -> str | None:
         """One line from the PIN pipe (without the newline); None when nothing comes in time."""
-        if self.pin_fd is None:
+        if self.pin_fd is None or frozen():
             return None
         log.warning("TEST HOOK: reading a PIN from fd %d", self.pin_fd)
         data = bytearray()
@@ -63,10 +67,18 @@ class TestHooks:
         return text
 
 
+def frozen() -> bool:
+    """True in a packaged (PyInstaller) build, where test hooks are refused."""
+    return bool(getattr(sys, "frozen", False))
+
+
 def from_env(environ: Mapping[str, str] | None = None) -> TestHooks | None:
-    """The hooks asked for by the environment, or None (the normal case)."""
+    """The hooks asked for by the environment, or None (the normal case, and always when frozen)."""
     env = os.environ if environ is None else environ
     if env.get(ENV) != "1":
+        return None
+    if frozen():
+        log.error("%s=1 ignored: test hooks are refused in a packaged build", ENV)
         return None
     confirm = env.get(ENV_CONFIRM) or None
     if confirm not in (None, "accept", "reject"):

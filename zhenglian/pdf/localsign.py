@@ -21,6 +21,7 @@ from zhenglian.pdf import placement as pl
 from zhenglian.pdf.document import Source
 from zhenglian.pdf.seal import SealLike
 from zhenglian.pdf.sign import PreparedDocument, SignResult, prepare
+from zhenglian.register.recorder import SealRecorder, input_facts, outcome_of
 from zhenglian.tokens import pin as pinops
 
 
@@ -36,6 +37,11 @@ class LocalSigning:
     password: str | None = None
     timestamp_url: str | None = None
     refused: list[errors.ZhenglianError] = field(default_factory=list)
+
+
+def _name(doc: PreparedDocument) -> str:
+    """The document's file name (its folder is recorded apart, as the local path)."""
+    return doc.opened.path.name if doc.opened.path is not None else doc.name
 
 
 def _prepare_all(job: LocalSigning) -> list[tuple[PreparedDocument, Path]]:
@@ -54,26 +60,46 @@ def _prepare_all(job: LocalSigning) -> list[tuple[PreparedDocument, Path]]:
 
 
 def sign_files(h: KeyHandle, prompter: pinops.PinPrompter, job: LocalSigning, *,
-               on_signed: Callable[[SignResult], None] | None = None) -> list[SignResult]:
-    """Sign every document of ``job`` with one PIN.  Refusals (``job.refused``) come before the PIN."""
+               on_signed: Callable[[SignResult], None] | None = None,
+               recorder: SealRecorder | None = None) -> list[SignResult]:
+    """Sign every document of ``job`` with one PIN.  Refusals (``job.refused``) come before the PIN.
+
+    Every signed document gets its seal-use register entry before it is written in place;
+    documents not signed after the PIN was typed are recorded as failed or cancelled.
+    """
     from zhenglian.pdf.keysign import key_batch
 
     h.check_usable()  # an expired certificate: refused before anything else
     identity = h.identity()
     prepared = _prepare_all(job)
+    recorder = recorder or SealRecorder(h, "local")
     results: list[SignResult] = []
     pin: Any = None
+    typed = False  # the PIN was entered: from here on, a document not signed is recorded
     try:
         st, pin = pinops.gate_and_ask(h, prompter)
+        typed = True
         with key_batch(h, pin, seal=job.seal, timestamp_url=job.timestamp_url, identity=identity,
                        confirmed_final_try=st.final_try) as batch:
             if pin is not None:
                 pin.wipe()  # logged in: the PIN is not needed again
-            for doc, dst in prepared:
-                result = batch.sign(doc, dst)
+            for (doc, dst), (source, _) in zip(prepared, job.pairs, strict=True):
+                in_sha, in_size = input_facts(source)
+
+                def publish(tmp: Path, result: SignResult, doc: PreparedDocument = doc, dst: Path = dst,
+                            in_sha: str = in_sha, in_size: int = in_size) -> None:
+                    recorder.publish_signed(tmp, result, name=_name(doc), seal=job.seal, input_sha256=in_sha,
+                                            input_size=in_size, output_path=dst, local_path=doc.opened.path or "")
+
+                result = batch.sign(doc, dst, before_publish=publish)
                 results.append(result)
                 if on_signed is not None:
                     on_signed(result)
+    except BaseException as exc:
+        if typed and not isinstance(exc, errors.WrongPin):  # a wrong PIN stamped nothing: not a use
+            left = [(_name(doc), job.seal) for doc, _ in prepared[len(results):]]
+            recorder.not_signed_all(outcome_of(exc), left, exc)
+        raise
     finally:
         if pin is not None:
             pin.wipe()

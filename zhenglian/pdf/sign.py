@@ -28,7 +28,7 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -139,9 +139,10 @@ class SignResult:
     timestamped: bool
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    pages: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"input": self.input, "output": str(self.output), "certified": self.certified,
+        return {"input": self.input, "output": str(self.output), "certified": self.certified, "pages": self.pages,
                 "timestamped": self.timestamped, "seconds": round(self.seconds, 4),
                 "signatures": [s.to_dict() for s in self.signatures], "warnings": self.warnings}
 
@@ -234,8 +235,13 @@ class SigningBatch:
     def sign(self, document: PreparedDocument | Source, output: Path | str,
              placements: Sequence[pl.Placement] = (), *, seal: SealLike | None = None,
              cross_page: pl.CrossPage | None = None, certify: bool = False,
-             password: str | None = None) -> SignResult:
-        """Sign one document into ``output`` (atomically); returns what was made."""
+             password: str | None = None,
+             before_publish: Callable[[Path, SignResult], None] | None = None) -> SignResult:
+        """Sign one document into ``output`` (atomically); returns what was made.
+
+        ``before_publish(tmp, result)``: called with the signed bytes on disk, before they
+        become ``output`` (the register's entry is committed there); if it raises, no output.
+        """
         if self._runner is None:
             raise RuntimeError("batch is closed")
         output = Path(output)
@@ -244,12 +250,13 @@ class SigningBatch:
                             password=password) if own else document)
         assert isinstance(doc, PreparedDocument)
         try:
-            return self._sign_prepared(doc, output)
+            return self._sign_prepared(doc, output, before_publish)
         finally:
             if own:
                 doc.close()
 
-    def _sign_prepared(self, doc: PreparedDocument, output: Path) -> SignResult:
+    def _sign_prepared(self, doc: PreparedDocument, output: Path,
+                       before_publish: Callable[[Path, SignResult], None] | None = None) -> SignResult:
         if doc.used:
             raise RuntimeError("a prepared document is signed once")
         doc.used = True
@@ -259,8 +266,14 @@ class SigningBatch:
         started = time.perf_counter()
         made: list[SignatureMade] = []
         taken = set(_field_names(opened.reader))
+
+        def result() -> SignResult:
+            return SignResult(opened.name, output, made, doc.certify, self.timestamper is not None,
+                              time.perf_counter() - started, list(opened.warnings), opened.page_count)
+
+        publish = None if before_publish is None else (lambda tmp: before_publish(tmp, result()))
         try:
-            with atomic_output(output) as out:
+            with atomic_output(output, before_publish=publish) as out:
                 stream: BinaryIO = opened.stream
                 reader = opened.reader
                 spare: list[BinaryIO] = []
@@ -291,8 +304,7 @@ class SigningBatch:
             raise self._translate(exc, doc) from None
         except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error
             raise self._translate(exc, doc) from None
-        return SignResult(opened.name, output, made, doc.certify, self.timestamper is not None,
-                          time.perf_counter() - started, list(opened.warnings))
+        return result()
 
     def _translate(self, exc: BaseException, doc: PreparedDocument) -> errors.ZhenglianError:
         p11 = _pkcs11_error(exc)

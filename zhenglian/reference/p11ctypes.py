@@ -12,6 +12,8 @@ from __future__ import annotations
 import ctypes
 from pathlib import Path
 
+from zhenglian.tokens import p11raw
+
 CKR_OK = 0
 CKR_BUFFER_TOO_SMALL = 0x150
 CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY = 1, 2, 3
@@ -19,21 +21,7 @@ CKA_CLASS, CKA_ID, CKA_VALUE = 0x0, 0x102, 0x11
 CKF_SERIAL_SESSION, CKF_RW_SESSION = 0x4, 0x2
 CKU_SO, CKU_USER = 0, 1
 
-_NAMES = (  # CK_FUNCTION_LIST order, PKCS#11 v2.40
-    "C_Initialize", "C_Finalize", "C_GetInfo", "C_GetFunctionList", "C_GetSlotList", "C_GetSlotInfo",
-    "C_GetTokenInfo", "C_GetMechanismList", "C_GetMechanismInfo", "C_InitToken", "C_InitPIN", "C_SetPIN",
-    "C_OpenSession", "C_CloseSession", "C_CloseAllSessions", "C_GetSessionInfo", "C_GetOperationState",
-    "C_SetOperationState", "C_Login", "C_Logout", "C_CreateObject", "C_CopyObject", "C_DestroyObject",
-    "C_GetObjectSize", "C_GetAttributeValue", "C_SetAttributeValue", "C_FindObjectsInit", "C_FindObjects",
-    "C_FindObjectsFinal", "C_EncryptInit", "C_Encrypt", "C_EncryptUpdate", "C_EncryptFinal",
-    "C_DecryptInit", "C_Decrypt", "C_DecryptUpdate", "C_DecryptFinal", "C_DigestInit", "C_Digest",
-    "C_DigestUpdate", "C_DigestKey", "C_DigestFinal", "C_SignInit", "C_Sign", "C_SignUpdate",
-    "C_SignFinal", "C_SignRecoverInit", "C_SignRecover", "C_VerifyInit", "C_Verify", "C_VerifyUpdate",
-    "C_VerifyFinal", "C_VerifyRecoverInit", "C_VerifyRecover", "C_DigestEncryptUpdate",
-    "C_DecryptDigestUpdate", "C_SignEncryptUpdate", "C_DecryptVerifyUpdate", "C_GenerateKey",
-    "C_GenerateKeyPair", "C_WrapKey", "C_UnwrapKey", "C_DeriveKey", "C_SeedRandom", "C_GenerateRandom",
-    "C_GetFunctionStatus", "C_CancelFunction", "C_WaitForSlotEvent",
-)
+_NAMES = p11raw.FUNCTION_ORDER  # CK_FUNCTION_LIST order, PKCS#11 v2.40
 assert len(_NAMES) == 68
 
 UL = ctypes.c_ulong

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from zhenglian import errors
+from zhenglian import errors, logsetup
 from zhenglian.server import models
 from zhenglian.server.api import ServerClient
 from zhenglian.server.protocol import EC_ALGORITHM, RSA_ALGORITHM, challenge_bytes
@@ -73,6 +73,7 @@ class ServerSession:
             self.client.token = None
             return False
         self.client.token = stored.token
+        logsetup.register_secret(stored.token)  # never in a log line, whatever logs it
         self.uscc = stored.uscc or None
         return True
 
@@ -82,6 +83,8 @@ class ServerSession:
 
     def forget(self) -> None:
         """Drop the token (it expired or the server refused it)."""
+        if self.client.token:
+            logsetup.forget_secret(self.client.token)
         self.client.token = None
         self.tokens.delete(self.origin, self.key.serial)
 
@@ -99,6 +102,7 @@ class ServerSession:
         chain = [c.info.der for c in self.key.certificates if c.info.is_ca]
         result = self.client.login(challenge.nonce, cert.info.der, chain, algorithm, signature)
         self.client.token = result.token
+        logsetup.register_secret(result.token)
         self.uscc, self.institution = result.uscc, result.institution
         self.tokens.put(self.origin, self.key.serial, StoredToken(result.token, result.expires_at, result.uscc))
         log.info("logged in to %s as %s", self.origin, result.uscc)

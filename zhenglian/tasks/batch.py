@@ -29,7 +29,9 @@ from enum import StrEnum
 from typing import Any
 
 from zhenglian import errors
+from zhenglian.backoff import Backoff
 from zhenglian.keys.handle import KeyHandle
+from zhenglian.register.recorder import SealRecorder
 from zhenglian.server.models import Placement, Task
 from zhenglian.server.session import ServerSession
 from zhenglian.tasks import sealpick
@@ -189,7 +191,7 @@ class _Uploader(threading.Thread):
             self._wake.clear()
 
     def run(self) -> None:
-        delay = 0.5
+        wait = Backoff(0.5, 5.0)
         while True:
             if self._expired():
                 return
@@ -210,15 +212,14 @@ class _Uploader(threading.Thread):
                 # Try the others before this one again: one bad answer must not block the queue.
                 self.last_error = exc
                 self.on_result(entry, "retrying", exc)
-                self._sleep(delay)
-                delay = min(5.0, delay * 2)
+                self._sleep(wait.next())
                 self.queue.put(entry)
                 continue
             except Exception as exc:  # noqa: BLE001 - the thread must not die silently
                 log.exception("upload of %s failed unexpectedly", entry.task_id)
                 self.last_error = errors.ZhenglianError(detail=type(exc).__name__)
                 continue
-            delay = 0.5
+            wait.reset()
             self.on_result(entry, outcome, None)
 
 
@@ -281,6 +282,7 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
             order[tid] = i
         result.outcomes = list(by_id.values())
         seals = pipeline.gather_seals(h, p11, lambda: session.call(p11, client.seals))
+        recorder = SealRecorder(h, "task", server=client.origin)
         uploader = _Uploader(outbox, client, on_upload)
         uploader.start()
         fetch_failures = 0
@@ -313,7 +315,7 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
                         if moved is not None and not task.placement.anchor_text:
                             task = dataclasses.replace(task, placement=moved)
                         entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task,
-                                                           sealpick.pick(seals, task))
+                                                           sealpick.pick(seals, task), recorder)
                         fetch_failures = 0
                     except KEY_FAILURES as exc:
                         outcome.state, outcome.error = FAILED, exc

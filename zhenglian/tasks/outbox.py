@@ -197,8 +197,14 @@ class Outbox:
         d = self.failed_dir if failed else self.queue_dir
         return d / f"{entry_id_}.pdf", d / f"{entry_id_}.json"
 
-    def put(self, origin: str, task_id: str, data: bytes, *, key_serial: str = "", title: str = "") -> OutboxEntry:
-        """Keep a signed file until the server has it (idempotent for the same file)."""
+    def put(self, origin: str, task_id: str, data: bytes, *, key_serial: str = "", title: str = "",
+            before_commit: Callable[[OutboxEntry], None] | None = None) -> OutboxEntry:
+        """Keep a signed file until the server has it (idempotent for the same file).
+
+        ``before_commit(entry)`` runs with the file on disk and before the entry is
+        committed (the seal-use register records it there); if it raises, the file is
+        removed and nothing is queued.
+        """
         sha = hashlib.sha256(data).hexdigest()
         eid = entry_id(origin, task_id, sha)
         with self._lock:
@@ -208,6 +214,13 @@ class Outbox:
             entry = OutboxEntry(eid, origin, task_id, sha, len(data), key_serial, title)
             pdf, meta = self._paths(eid)
             atomic_write_bytes(pdf, data)
+            if before_commit is not None:
+                try:
+                    before_commit(entry)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        pdf.unlink()
+                    raise
             atomic_write_json(meta, entry.to_dict())  # the commit point
             return entry
 
@@ -272,6 +285,13 @@ class Outbox:
 
     def _clean_orphans(self) -> None:
         now = time.time()
+        # Signing temp files (tasks/signer.py and pdf/outfile.py write into tmp/) left by a
+        # kill -9 or a full disk: nothing reads them again.
+        from zhenglian.pdf.outfile import sweep_stale_parts
+
+        tmp = self.root / "tmp"
+        for pattern in ("*.part", ".task-*.pdf"):
+            sweep_stale_parts(tmp, pattern, ORPHAN_AGE_S, now)
         for pdf in self.queue_dir.glob("*.pdf"):
             if pdf.with_suffix(".json").exists():
                 continue

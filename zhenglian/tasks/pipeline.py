@@ -22,6 +22,7 @@ from typing import Any
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
+from zhenglian.register.recorder import SealRecorder, input_facts, outcome_of
 from zhenglian.server.models import Task
 from zhenglian.tasks.outbox import Outbox, OutboxEntry
 from zhenglian.tasks.signer import TaskSigner
@@ -57,12 +58,32 @@ def open_task_signer(h: KeyHandle, p11: Any, workdir: Path) -> Iterator[TaskSign
 
 
 def sign_to_outbox(signer: TaskSigner, session: Any, p11: Any, outbox: Outbox, task: Task,
-                   seal: Any) -> tuple[OutboxEntry, bool]:
-    """(the outbox entry for ``task``, whether it was signed now rather than found waiting)."""
+                   seal: Any, recorder: SealRecorder | None = None) -> tuple[OutboxEntry, bool]:
+    """(the outbox entry for ``task``, whether it was signed now rather than found waiting).
+
+    The seal-use register's entry is committed with the signed file on disk and before
+    the outbox commits it (``recorder``; a task that fails after the PIN is recorded too).
+    """
     client = session.client
     entry = outbox.find(client.origin, task.id)
     if entry is not None:
         return entry, False  # signed earlier and not yet uploaded: never sign twice
     original = session.call(p11, client.download, task)
-    signed = signer.sign(original, task, seal)
-    return outbox.put(client.origin, task.id, signed, key_serial=signer.key.serial, title=task.title), True
+    try:
+        signed = signer.sign(original, task, seal)
+    except errors.ZhenglianError as exc:
+        if recorder is not None:
+            in_sha, in_size = input_facts(original)
+            recorder.not_signed(outcome_of(exc), name=task.title, seal=seal, error=exc, task_id=task.id,
+                                input_sha256=in_sha, input_size=in_size)
+        raise
+
+    def commit(entry: OutboxEntry) -> None:
+        if recorder is not None:
+            in_sha, in_size = input_facts(original)
+            recorder.publish_signed(None, signer.last, name=task.title, seal=seal, input_sha256=in_sha,
+                                    input_size=in_size, output_sha256=entry.sha256,
+                                    output_path=f"outbox:{entry.id}", task_id=task.id)
+
+    return outbox.put(client.origin, task.id, signed, key_serial=signer.key.serial, title=task.title,
+                      before_commit=commit), True

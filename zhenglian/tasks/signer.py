@@ -35,6 +35,7 @@ class TaskSigner:
         self.handle = handle
         self.key = handle.key
         self.workdir = workdir
+        self.last: Any = None  # the SignResult of the last document (spots, pages) for the register
         cert = handle.key.signing_certificate()
         self.uscc = cert.info.uscc if cert else None
 
@@ -63,8 +64,8 @@ class TaskSigner:
         os.close(fd)
         out = Path(tmp)
         try:
-            self.batch.sign(original, out, placements, seal=seal, cross_page=cross,
-                            certify=task.placement.certify)
+            self.last = self.batch.sign(original, out, placements, seal=seal, cross_page=cross,
+                                        certify=task.placement.certify)
             signed = out.read_bytes()
         finally:
             with contextlib.suppress(FileNotFoundError):

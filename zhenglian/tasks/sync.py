@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zhenglian import errors
+from zhenglian.backoff import Backoff
 from zhenglian.server.models import Task
 from zhenglian.server.session import ServerSession
 from zhenglian.tasks.outbox import Outbox
@@ -188,7 +189,7 @@ class TaskSync:
         self._wake.clear()
 
     def _run(self) -> None:
-        delay = self.retry_s
+        wait = Backoff(self.retry_s, self.max_retry_s)
         while not self._stop.is_set():
             try:
                 summary = self.refresh()
@@ -196,10 +197,9 @@ class TaskSync:
                     self._pause(self.max_retry_s)  # until login() wakes us
                     continue
                 if summary.outbox_queued and summary.error is not None:
-                    self._pause(delay)  # uploads failed: try again soon
-                    delay = min(self.max_retry_s, delay * 2)
+                    self._pause(wait.next())  # uploads failed: try again soon
                     continue
-                delay = self.retry_s
+                wait.reset()
                 if self._wake.is_set():
                     self._wake.clear()
                     continue
@@ -211,12 +211,11 @@ class TaskSync:
                 if self._stop.is_set():
                     break
                 self._error(exc)
+                delay = wait.next()
                 log.info("task sync: %s; retrying in %.0fs", exc.code, delay)
                 self._pause(delay)
-                delay = min(self.max_retry_s, delay * 2)
             except Exception:  # noqa: BLE001 - the loop must survive anything
                 if self._stop.is_set():
                     break
                 log.exception("task sync failed")
-                self._pause(delay)
-                delay = min(self.max_retry_s, delay * 2)
+                self._pause(wait.next())

@@ -20,7 +20,7 @@ from typing import Any
 
 from zhenglian import errors
 from zhenglian.pki.cert import parse as parse_cert
-from zhenglian.tokens import ckr, p11raw
+from zhenglian.tokens import ckr, p11raw, probe
 from zhenglian.tokens.flags import TokenFlags
 from zhenglian.tokens.model import KeyCert
 
@@ -162,6 +162,7 @@ class Pkcs11Module:
         for key, value in self.env.items():
             if key not in os.environ and Path(value).exists():
                 os.environ[key] = value
+        probe.check_module(path)  # in a child process first: a broken driver must not crash us
         if not _has_get_function_list(path):
             raise errors.DriverInvalid(path=str(path), detail="没有 C_GetFunctionList / no C_GetFunctionList")
         p = _pkcs11()

@@ -127,19 +127,35 @@ class PinStatus:
             return True
         return self.failures == self.effective_failures
 
+    @property
+    def counted_by_key(self) -> bool:
+        """True when the key itself states the number (locked, or its final-try flag).
+
+        Otherwise the number is the client's own count of wrong tries made here: tries
+        made elsewhere (the vendor's client, another computer) are not in it, so it is
+        an upper bound ("at most"), never stated as exact.
+        """
+        return self.key_tries is not None or self.locked or self._final_flag
+
     def describe_zh(self) -> str:
         who = "管理员 PIN" if self.so else "PIN"
         if self.locked:
             return f"{who} 已锁定"
-        approx = "" if self.exact else "约"
-        return f"{who} 还可尝试{approx} {self.tries_left} 次（共 {self.max_tries} 次）"
+        if self.counted_by_key:
+            return f"{who} 还可尝试 {self.tries_left} 次（共 {self.max_tries} 次）"
+        if not self.exact:
+            return f"{who} 还可尝试约 {self.tries_left} 次（共 {self.max_tries} 次）"
+        return f"{who} 最多还可尝试 {self.tries_left} 次（共 {self.max_tries} 次）"
 
     def describe_en(self) -> str:
         who = "SO PIN" if self.so else "PIN"
         if self.locked:
             return f"{who} locked"
-        approx = "" if self.exact else "about "
-        return f"{who}: {approx}{self.tries_left} of {self.max_tries} tries left"
+        if self.counted_by_key:
+            return f"{who}: {self.tries_left} of {self.max_tries} tries left"
+        if not self.exact:
+            return f"{who}: about {self.tries_left} of {self.max_tries} tries left"
+        return f"{who}: at most {self.tries_left} of {self.max_tries} tries left"
 
     def to_dict(self) -> dict[str, object]:
         return {"serial": self.serial, "so": self.so, "locked": self.locked, "final_try": self.final_try,
@@ -207,7 +223,8 @@ def failure(rv: int, h: KeyHandle, so: bool) -> errors.ZhenglianError:
             log.warning("key %s: wrong %s PIN; now locked", key.serial, who)
             return locked_error(manifest, so)
         log.warning("key %s: wrong %s PIN, %d tries left", key.serial, who, after.tries_left)
-        return errors.WrongSoPin(tries_left=after.tries_left) if so else errors.WrongPin(tries_left=after.tries_left)
+        cls = errors.WrongSoPin if so else errors.WrongPin
+        return cls(tries_left=after.tries_left, exact=after.counted_by_key)
     if rv == p11raw.CKR_PIN_LOCKED:
         pincounter.record_locked(key.serial, max_tries, so)
         log.warning("key %s: %s PIN locked (CKR_PIN_LOCKED)", key.serial, "SO" if so else "user")

@@ -10,6 +10,7 @@ the change-PIN dialog can show a live checklist.
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zhenglian.errors import PinPolicyViolation
@@ -28,15 +29,18 @@ class RuleResult:
     ok: bool
 
 
-def _is_sequence(text: str) -> bool:
+def _is_sequence(text: Sequence[str]) -> bool:
     if len(text) < 3:
         return False
     steps = {ord(b) - ord(a) for a, b in zip(text, text[1:], strict=False)}
     return steps in ({1}, {-1})
 
 
-def key_limits(pin: str, policy: PinPolicy) -> list[RuleResult]:
-    """What the key itself accepts; a PIN failing these is never sent (no try spent)."""
+def key_limits(pin: Sequence[str], policy: PinPolicy) -> list[RuleResult]:
+    """What the key itself accepts; a PIN failing these is never sent (no try spent).
+
+    ``pin`` is a sequence of characters (``PinBuffer.chars()``), never the PIN as one ``str``.
+    """
     return [
         RuleResult("length", f"长度 {policy.min_length}–{policy.max_length} 位",
                    f"{policy.min_length}–{policy.max_length} characters",
@@ -48,14 +52,22 @@ def key_limits(pin: str, policy: PinPolicy) -> list[RuleResult]:
 
 def check_entry(pin: PinBuffer, policy: PinPolicy) -> None:
     """Refuse, before it reaches the key, a PIN the key cannot take."""
-    failed = [r for r in key_limits(pin.text(), policy) if not r.ok]
+    failed = [r for r in key_limits(pin.chars(), policy) if not r.ok]
     if failed:
         raise PinPolicyViolation(problems_zh="；".join(r.zh for r in failed),
                                  problems_en="; ".join(r.en for r in failed))
 
 
-def evaluate_new(new: str, policy: PinPolicy, old: str | None = None, repeat: str | None = None) -> list[RuleResult]:
-    """Every rule for a new PIN, passed or not (the dialog's checklist)."""
+def evaluate_new(new: Sequence[str], policy: PinPolicy, old: Sequence[str] | None = None,
+                 repeat: Sequence[str] | None = None) -> list[RuleResult]:
+    """Every rule for a new PIN, passed or not (the dialog's checklist).
+
+    The PINs are sequences of characters (``PinBuffer.chars()``, ``PinField.chars()``): a
+    ``str`` is accepted too, but a PIN must never be made one (it cannot be wiped).
+    """
+    new = list(new)
+    old = None if old is None else list(old)
+    repeat = None if repeat is None else list(repeat)
     rules = [
         RuleResult("min_length", f"至少 {policy.new_min_length} 位", f"at least {policy.new_min_length} characters",
                    len(new) >= policy.new_min_length),
@@ -79,7 +91,7 @@ def evaluate_new(new: str, policy: PinPolicy, old: str | None = None, repeat: st
         RuleResult("not_sequence", "不是简单序列（如 12345678）", "not a simple sequence (like 12345678)",
                    not _is_sequence(new)),
         RuleResult("not_initial", "不是出厂初始 PIN", "not the factory PIN",
-                   not (policy.initial and new == policy.initial)),
+                   not (policy.initial and new == list(policy.initial))),
     ]
     if old is not None:
         rules.append(RuleResult("not_old", "与旧 PIN 不同", "different from the old PIN", new != old))
@@ -90,8 +102,8 @@ def evaluate_new(new: str, policy: PinPolicy, old: str | None = None, repeat: st
 
 def check_new(new: PinBuffer, policy: PinPolicy, old: PinBuffer | None = None,
               repeat: PinBuffer | None = None) -> None:
-    failed = [r for r in evaluate_new(new.text(), policy, old.text() if old else None,
-                                      repeat.text() if repeat else None) if not r.ok]
+    failed = [r for r in evaluate_new(new.chars(), policy, old.chars() if old else None,
+                                      repeat.chars() if repeat else None) if not r.ok]
     if failed:
         raise PinPolicyViolation(problems_zh="；".join(r.zh for r in failed),
                                  problems_en="; ".join(r.en for r in failed))

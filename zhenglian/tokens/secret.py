@@ -31,8 +31,31 @@ class PinBuffer:
         return bool(self._buf)
 
     def text(self) -> str:
-        """Decoded copy for rule checks (length, character classes); not kept."""
+        """Decoded copy, for a document password only (pyHanko takes a str).
+
+        Never for a key's PIN: a ``str`` cannot be wiped, so its characters stay in
+        freed memory.  Rule checks use :meth:`chars`.
+        """
         return self._buf.decode("utf-8", "replace")
+
+    def chars(self) -> list[str]:
+        """The characters one by one, for rule checks, without the whole PIN as one ``str``.
+
+        Each item is a one-character string (CPython shares those for Latin-1), so no
+        contiguous copy of the PIN is made; invalid UTF-8 gives U+FFFD, as ``text`` does.
+        """
+        import codecs
+
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        out: list[str] = []
+        for i in range(len(self._buf)):
+            ch = decoder.decode(self._buf[i:i + 1])
+            if ch:
+                out.extend(ch)
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            out.extend(tail)
+        return out
 
     def equals(self, other: PinBuffer) -> bool:
         """Constant-time comparison without making immutable (unwipeable) copies."""

@@ -3,23 +3,37 @@
 Shown by zhenglian/ui/bridge_ui.py on the GUI thread before the PIN is asked
 (or, when the key had to log in first, before anything is signed).  The
 requesting site comes first and stands out: the user signs only what they
-just started on that site.  Neither button is the default, so a stray Enter
-confirms nothing; an unanswered request is cancelled after ``timeout_s``.
+just started on that site.  An unanswered request is cancelled after
+``timeout_s``.
+
+Only a deliberate click signs (issue 15.1):
+
+- no button is ever the default, and Enter/Return do nothing: a PIN typed and
+  Return pressed once too often must not sign.  (A QDialogButtonBox makes its
+  first AcceptRole button the default whenever it is shown, whatever was set
+  before, so the buttons sit in a plain row; ``showEvent`` clears the default
+  flags again in case a style or Qt version re-arms them.)
+- 确认签章 is disabled for :data:`ARM_MS` after the dialog appears (a QTimer
+  started on the first show; ``armed`` is emitted when it is enabled), so a
+  click or key already on its way when the dialog popped up lands on nothing;
+- the text says exactly what comes next: the PIN is asked after the
+  confirmation, or — when it was already entered for this request (the key
+  logged in to the server first) — confirming signs at once.
 """
 
 from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QEvent, Qt, QTimer
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLayout,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -30,6 +44,8 @@ from zhenglian.ui import i18n
 WARN = "color: #b3261e;"
 NOTE = "color: #555555;"
 DEFAULT_TIMEOUT_S = 180
+ARM_MS = 1000  # 确认签章 is enabled this long after the dialog is shown
+ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
 def _label(text: str, rich: bool = False, width: int = 320) -> QLabel:
@@ -42,12 +58,20 @@ def _label(text: str, rich: bool = False, width: int = 320) -> QLabel:
 
 
 class ConfirmSignDialog(QDialog):
-    """确认签章 / 取消 for one request; ``exec()`` is Accepted only on 确认签章."""
+    """确认签章 / 取消 for one request; ``exec()`` is Accepted only on a click on 确认签章.
+
+    ``pin_entered``: the PIN was already entered for this request (it is not asked
+    again after the confirmation); None takes ``info.pin_entered`` when the jobs
+    layer provides it, else False.
+    """
+
+    armed = Signal()
 
     def __init__(self, info: SignRequestInfo, parent: QWidget | None = None,
-                 timeout_s: int = DEFAULT_TIMEOUT_S) -> None:
+                 timeout_s: int = DEFAULT_TIMEOUT_S, pin_entered: bool | None = None) -> None:
         super().__init__(parent)
         self.info = info
+        self.pin_entered = bool(getattr(info, "pin_entered", False)) if pin_entered is None else pin_entered
         self.setModal(True)
         self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
         self.setWindowFlag(Qt.WindowType.WindowContextHelpButtonHint, False)
@@ -93,28 +117,43 @@ class ConfirmSignDialog(QDialog):
         form.addRow(self.tr("Key:"), _label(f"{ca} · {info.key_serial}"))
         layout.addLayout(form)
 
-        warn = _label(self.tr("Confirm only if you started this signing on that site just now. "
-                              "The key's PIN is asked next."), width=440)
+        warn = _label(self.tr("Confirm only if you started this signing on that site just now."), width=440)
         warn.setStyleSheet(WARN)
         layout.addWidget(warn)
+        if self.pin_entered:
+            next_text = self.tr("You already entered the key's PIN for this request: "
+                                "Confirm seal signs the document at once, the PIN is not asked again.")
+        else:
+            next_text = self.tr("Confirm seal does not sign yet: the key's PIN is asked next.")
+        self.next_label = _label(next_text, width=440)
+        self.next_label.setObjectName("nextStep")
+        layout.addWidget(self.next_label)
         self._remaining = max(int(timeout_s), 1)
         self.countdown = _label("", width=440)
         self.countdown.setStyleSheet(NOTE)
         layout.addWidget(self.countdown)
 
-        box = QDialogButtonBox()
-        self.confirm_button = box.addButton(self.tr("Confirm seal"), QDialogButtonBox.ButtonRole.AcceptRole)
-        self.cancel_button = box.addButton(self.tr("Cancel"), QDialogButtonBox.ButtonRole.RejectRole)
-        for b in (self.confirm_button, self.cancel_button):
-            b.setAutoDefault(False)
-            b.setDefault(False)
+        # A plain row, not a QDialogButtonBox (which makes its accept button the default on show).
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.confirm_button = QPushButton(self.tr("Confirm seal"), self)
+        self.cancel_button = QPushButton(self.tr("Cancel"), self)
         self.confirm_button.setObjectName("confirmSeal")
         self.cancel_button.setObjectName("cancel")
-        box.accepted.connect(self.accept)
-        box.rejected.connect(self.reject)
-        layout.addWidget(box)
+        self.confirm_button.setEnabled(False)  # armed ARM_MS after the dialog is shown
+        self.confirm_button.clicked.connect(self.accept)
+        self.cancel_button.clicked.connect(self.reject)
+        row.addWidget(self.confirm_button)
+        row.addWidget(self.cancel_button)
+        self._no_default()
+        layout.addLayout(row)
         self.cancel_button.setFocus()
         layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
+
+        self._arm_timer = QTimer(self)
+        self._arm_timer.setSingleShot(True)
+        self._arm_timer.setInterval(ARM_MS)
+        self._arm_timer.timeout.connect(self._arm)
 
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
@@ -134,12 +173,37 @@ class ConfirmSignDialog(QDialog):
             return
         self._show_remaining()
 
+    def _no_default(self) -> None:
+        for b in self.findChildren(QPushButton):
+            b.setAutoDefault(False)
+            b.setDefault(False)
+
+    def _arm(self) -> None:
+        if self.isVisible():
+            self.confirm_button.setEnabled(True)
+            self.armed.emit()
+
+    @property
+    def is_armed(self) -> bool:
+        return self.confirm_button.isEnabled()
+
     def done(self, result: int) -> None:
         self._timer.stop()
+        self._arm_timer.stop()
+        self.confirm_button.setEnabled(False)
         super().done(result)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if event.key() in ENTER_KEYS:
+            event.accept()  # Enter never answers this dialog, whatever has the focus
+            return
+        super().keyPressEvent(event)
 
     def showEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
+        self._no_default()
+        if not self.is_armed and not self._arm_timer.isActive():
+            self._arm_timer.start()
         self.raise_()
         self.activateWindow()
 

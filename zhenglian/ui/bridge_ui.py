@@ -15,7 +15,9 @@ the test's pipe.  It is announced loudly at start and at each use.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sys
 import threading
 from typing import Any
 
@@ -23,7 +25,7 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication
 
 from zhenglian import errors
-from zhenglian.bridge import protocol, testhook
+from zhenglian.bridge import protocol
 from zhenglian.bridge.jobs import DONE, BridgeJobs, Job, SignRequestInfo
 from zhenglian.bridge.service import BridgeService
 from zhenglian.tokens.model import KeyInfo
@@ -31,7 +33,22 @@ from zhenglian.ui.marshal import GuiCaller, ThreadedPrompter
 
 log = logging.getLogger(__name__)
 
-def _hooked_prompter(key: KeyInfo, parent: Any, hooks: testhook.TestHooks) -> Any:
+
+def _test_hooks() -> Any:
+    """zhenglian.bridge.testhook.TestHooks if asked for, else None.
+
+    Never in a packaged build: build.spec leaves the module out (so it is imported by
+    name here, never statically), and it refuses to act when frozen.
+    """
+    if getattr(sys, "frozen", False):
+        return None
+    try:
+        hooks_module = importlib.import_module("zhenglian.bridge.testhook")
+    except ImportError:
+        return None
+    return hooks_module.from_env()
+
+def _hooked_prompter(key: KeyInfo, parent: Any, hooks: Any) -> Any:
     """TEST HOOK: the real DialogPrompter, whose PIN dialog is filled from the test's pipe."""
     from zhenglian.ui.pin_dialogs import DialogPrompter, PinDialog
 
@@ -56,6 +73,22 @@ def _hooked_prompter(key: KeyInfo, parent: Any, hooks: testhook.TestHooks) -> An
             return super().ask_pin(st)
 
     return HookedPrompter(key, parent)
+
+
+# Per job: BridgeJobs runs each job in a thread of its own, which asks the PIN (to log in to the
+# server) and the confirmation.  A PIN entered before the confirmation is kept for the job and
+# not asked again, and the confirmation dialog must say so.
+_job_thread = threading.local()
+
+
+class _JobPrompter(ThreadedPrompter):
+    """ThreadedPrompter that notes, for the job's thread, that a PIN was entered."""
+
+    def ask_pin(self, st: Any) -> Any:
+        pin = super().ask_pin(st)
+        if pin is not None:
+            _job_thread.pin_entered = True
+        return pin
 
 
 class BridgeHandle:
@@ -84,7 +117,7 @@ class BridgeHandle:
 def attach_bridge(tray_app: Any) -> BridgeHandle:
     """Start the loopback service for the signing web page (call on the GUI thread)."""
     ctx = tray_app.ctx
-    hooks = testhook.from_env()
+    hooks = _test_hooks()
     if hooks is not None:
         hooks.announce()
     stop = threading.Event()
@@ -94,18 +127,20 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
     def bring_up() -> None:
         tray_app.window.bring_up()
 
-    def confirm_on_gui(info: SignRequestInfo) -> bool:
+    def confirm_on_gui(info: SignRequestInfo, pin_entered: bool) -> bool:
         from PySide6.QtWidgets import QDialog
 
         from zhenglian.ui.bridge_dialogs import ConfirmSignDialog
 
         bring_up()
-        dlg = ConfirmSignDialog(info, tray_app.window)
+        dlg = ConfirmSignDialog(info, tray_app.window, pin_entered=pin_entered)
         if hooks is not None and hooks.confirm is not None:
             answer = hooks.confirm
             log.warning("TEST HOOK: the confirmation for %s is answered %r", info.origin, answer)
-            button = dlg.confirm_button if answer == "accept" else dlg.cancel_button
-            QTimer.singleShot(300, button.click)
+            if answer == "accept":  # a click, once the button is armed
+                dlg.armed.connect(dlg.confirm_button.click)
+            else:
+                QTimer.singleShot(300, dlg.cancel_button.click)
         handle.dialogs.append(dlg)
         try:
             return dlg.exec() == int(QDialog.DialogCode.Accepted)
@@ -121,7 +156,12 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
                 return _hooked_prompter(key, tray_app.window, hooks)
             return DialogPrompter(key, tray_app.window, manifest=tray_app.ctx.tokens.pin_policy_manifest(key))
 
-        return ThreadedPrompter(gui.call(make), gui, before=bring_up)
+        return _JobPrompter(gui.call(make), gui, before=bring_up)
+
+    def confirm(info: SignRequestInfo) -> bool:
+        # On the job's worker thread: was the PIN entered (to log in) before this confirmation?
+        pin_entered = bool(getattr(_job_thread, "pin_entered", False))
+        return bool(gui.call(lambda: confirm_on_gui(info, pin_entered)))
 
     def notify(job: Job) -> None:
         if job.step != "finished":
@@ -141,7 +181,7 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
             gui.post(lambda: tray_app.tray.notify(title, message, True))
 
     jobs = BridgeJobs(ctx.settings, ctx.tokens, tray_app.controller.current_keys,
-                      lambda info: bool(gui.call(lambda: confirm_on_gui(info))), prompter, on_update=notify)
+                      confirm, prompter, on_update=notify)
     service = BridgeService(protocol.Policy(ctx.settings), jobs, port=ctx.settings.bridge_port)
     try:
         service.start()

@@ -33,6 +33,7 @@ class KeyActions(QObject):
         self.ctx = app.ctx
         self._store: Any = None
         self._prompting = False
+        self._open_prompts: list[Any] = []
         self._remembered: frozenset[Any] = frozenset()
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check_reminders)
@@ -142,7 +143,7 @@ class KeyActions(QObject):
             return
         dlg = ExpiredDialog(remembered[0], manifest, self.store(), self.parent())
         dlg.formsRequested.connect(lambda kind: save_form(self.parent(), kind, key, manifest))
-        dlg.exec()
+        self._keep_open(dlg)
 
     # --- seals -------------------------------------------------------------------------
 
@@ -197,8 +198,28 @@ class KeyActions(QObject):
 
         run_async(work)
 
+    def _keep_open(self, dlg: Any, then: Any = None) -> None:
+        """Show ``dlg`` non-modally (lifecycle_dialogs.present); keep it alive until it closes."""
+        from zhenglian.ui.lifecycle_dialogs import present
+
+        self._open_prompts.append(dlg)
+
+        def closed(_result: int) -> None:
+            if dlg in self._open_prompts:
+                self._open_prompts.remove(dlg)
+            dlg.deleteLater()
+            if then is not None:
+                then()
+
+        dlg.finished.connect(closed)
+        present(dlg)
+
     def check_reminders(self, now: datetime | None = None) -> list[Any]:
-        """Show what is due: a tray notification and a prompt, each threshold once."""
+        """Show what is due: a tray notification and a prompt, each threshold once.
+
+        The prompts are non-modal and shown one after the other (the next when the
+        previous closes): a prompt hidden behind the main window never blocks it.
+        """
         if self._prompting:
             return []
         from zhenglian.ui.lifecycle_dialogs import (
@@ -209,22 +230,27 @@ class KeyActions(QObject):
         )
 
         due = self.store().due(now or datetime.now(UTC))
-        self._prompting = True
-        try:
-            for r in due:
-                title, text = notification_text(r)
-                self.app.tray.notify(title, text, warning=True)
-                manifest = self.ctx.manifests.by_id(r.cert.ca_id) if r.cert.ca_id else None
-                if r.kind == "expired":
-                    dlg = ExpiredDialog(r.cert, manifest, self.store(), self.parent())
-                    dlg.formsRequested.connect(lambda kind, c=r.cert, m=manifest: save_form(self.parent(), kind, c, m))
-                    dlg.exec()
-                    continue
+        queue = list(due)
+
+        def next_prompt() -> None:
+            if not queue:
+                self._prompting = False
+                return
+            r = queue.pop(0)
+            title, text = notification_text(r)
+            self.app.tray.notify(title, text, warning=True)
+            manifest = self.ctx.manifests.by_id(r.cert.ca_id) if r.cert.ca_id else None
+            dlg: Any
+            if r.kind == "expired":
+                dlg = ExpiredDialog(r.cert, manifest, self.store(), self.parent())
+                dlg.formsRequested.connect(lambda kind, c=r.cert, m=manifest: save_form(self.parent(), kind, c, m))
+            else:
                 dlg = ReminderDialog(r, manifest, self.store(), self.parent())
                 dlg.renewRequested.connect(lambda sha: self._renew_by_sha(sha))
-                dlg.exec()
-        finally:
-            self._prompting = False
+            self._keep_open(dlg, then=next_prompt)
+
+        self._prompting = True
+        next_prompt()
         return due
 
     def _renew_by_sha(self, sha: str) -> None:

@@ -133,6 +133,23 @@ def _details(cert: RememberedCert, manifest: Manifest | None) -> str:
         for k, v in rows) + "</table>"
 
 
+def present(dialog: QDialog) -> QDialog:
+    """Show an expiry prompt without blocking the rest of the app.
+
+    The prompts come from a timer, at a moment the operator did not choose: a modal
+    one that ends up behind the main window (another window was active, the main
+    window was raised later) would block all input to it with nothing visible to
+    answer.  So they are non-modal, raised and activated; the caller learns the
+    answer from ``finished`` and the dialog's signals.
+    """
+    dialog.setWindowModality(Qt.WindowModality.NonModal)
+    dialog.setModal(False)
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
+
+
 class ReminderDialog(QDialog):
     """"Your certificate expires in N days" with 立即续期 / 稍后提醒."""
 

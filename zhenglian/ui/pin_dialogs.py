@@ -6,10 +6,11 @@ route) and hand back what the operator typed as a
 call PKCS#11: the token work stays in :mod:`zhenglian.tokens.pin`, run by
 the caller in a worker thread.
 
-The PIN lives in the QLineEdit only while it is typed: on accept the text
-is moved into a PinBuffer at once and the line edit is cleared; on cancel
-it is cleared too.  Password echo mode stops copy and drag out of the field,
-and the context menu is off, so the PIN never reaches the clipboard.
+The PIN never lives in Qt or in a Python ``str``: :class:`PinField` encodes
+each key press into a wipeable buffer and shows fillers; on accept the PIN is
+moved into a PinBuffer at once and the buffer wiped, on cancel or close it is
+wiped too.  Copy, cut, paste, drag, undo and the context menu are off, so the
+PIN never reaches the clipboard.  ``scripts/pin_memory_check.py`` measures it.
 
 Self-contained: each dialog needs only Qt, the token models and the
 translation set up by :func:`zhenglian.ui.i18n.install_translator`.
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QKeySequence, QMouseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -92,8 +93,11 @@ class PinTexts(QObject):
             return self.tr("The SO PIN is locked.") if st.so else self.tr("The PIN is locked.")
         if st.final_try:
             return self.tr("Last try: one more wrong PIN locks the key.")
-        if st.exact:
+        if st.counted_by_key:
             return self.tr("%1 of %2 tries left").replace("%1", str(st.tries_left)).replace("%2", str(st.max_tries))
+        if st.exact:  # our own count: wrong tries made elsewhere are not in it
+            return (self.tr("At most %1 of %2 tries left")
+                    .replace("%1", str(st.tries_left)).replace("%2", str(st.max_tries)))
         return self.tr("About %1 of %2 tries left").replace("%1", str(st.tries_left)).replace("%2", str(st.max_tries))
 
     def rule(self, r: pinpolicy.RuleResult, policy: PinPolicy) -> str:
@@ -115,38 +119,203 @@ class PinTexts(QObject):
 
 
 class PinField(QLineEdit):
-    """A masked PIN field: no copy, no drag, no context menu, no autocompletion."""
+    """A masked PIN field that never holds the PIN as text (issue 15.7).
+
+    Qt keeps a QLineEdit's text in a QString (and its undo stack), and reading it
+    back makes a Python ``str``: neither can be wiped, so a PIN typed there stays in
+    memory after use.  So the typed characters never reach the QLineEdit: each key
+    press is encoded into a fixed-size ``bytearray`` here (UTF-32, one slot per
+    character, edited in place, never reallocated), and the line edit shows only
+    as many filler characters, so cursor, selection and the password dots behave
+    as usual.  :meth:`take` hands the PIN over as a PinBuffer and wipes the rest;
+    :meth:`wipe` zeroes it (reject, close).
+
+    What would put text into the field behind our back is off: paste (Ctrl+V,
+    middle click, drop), undo/redo, the input method, the context menu, copy and
+    drag.  Text set from code (``setText``: tests, the test hook) is absorbed into
+    the buffer the same way.
+    """
 
     capsLockChanged = Signal(bool)
 
+    FILLER = "\ue000"  # a private-use character: never typed, shown as a dot in password mode
+    MAX_CHARS = 64
+    _NAVIGATION = frozenset({
+        Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Home, Qt.Key.Key_End,
+        Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt, Qt.Key.Key_Meta, Qt.Key.Key_CapsLock,
+    })
+    _PASS_ON = frozenset({  # the dialog's keys: Enter, Escape, Tab
+        Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Escape, Qt.Key.Key_Tab, Qt.Key.Key_Backtab,
+    })
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._chars = bytearray(4 * self.MAX_CHARS)  # UTF-32-LE slots, fixed size
+        self._count = 0
+        self._syncing = False
         self.setEchoMode(QLineEdit.EchoMode.Password)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.setDragEnabled(False)
+        self.setAcceptDrops(False)
         self.setAttribute(Qt.WidgetAttribute.WA_InputMethodEnabled, False)
-        self.setMaxLength(64)
+        self.setMaxLength(self.MAX_CHARS)
         self.setMinimumWidth(260)
+        self.textChanged.connect(self._absorb)
+
+    # --- the buffer -------------------------------------------------------------
+
+    def length(self) -> int:
+        """How many characters are typed (the PIN itself is never returned as text)."""
+        return self._count
+
+    def _code(self, i: int) -> int:
+        return int.from_bytes(self._chars[4 * i:4 * i + 4], "little")
+
+    def _put(self, i: int, cp: int) -> None:
+        for k in range(4):
+            self._chars[4 * i + k] = (cp >> (8 * k)) & 0xFF
+
+    def _delete(self, start: int, end: int) -> None:
+        """Remove characters [start, end), shifting the rest left in place."""
+        n = end - start
+        if n <= 0:
+            return
+        for i in range(4 * start, 4 * (self._count - n)):
+            self._chars[i] = self._chars[i + 4 * n]
+        for i in range(4 * (self._count - n), 4 * self._count):
+            self._chars[i] = 0
+        self._count -= n
+
+    def _insert(self, at: int, cp: int) -> bool:
+        if self._count >= self.MAX_CHARS:
+            return False
+        for i in range(4 * self._count - 1, 4 * at - 1, -1):  # bytes [4*at, 4*count) move right by one slot
+            self._chars[i + 4] = self._chars[i]
+        self._put(at, cp)
+        self._count += 1
+        return True
+
+    def _show(self, cursor: int) -> None:
+        self._syncing = True
+        try:
+            # setText clears the undo/redo history too: nothing of an earlier state remains.
+            self.setText(self.FILLER * self._count)
+            self.setModified(False)
+            self.setCursorPosition(cursor)
+        finally:
+            self._syncing = False
+
+    def _absorb(self, text: str) -> None:
+        """Text put in by code (or by Qt through a path not blocked): move it into the buffer."""
+        if self._syncing or (len(text) == self._count and text.count(self.FILLER) == len(text)):
+            return
+        foreign = [c for c in text if c != self.FILLER]
+        self._wipe_buffer()
+        if len(foreign) == len(text):  # a whole new value (setText from code)
+            for c in text[: self.MAX_CHARS]:
+                self._insert(self._count, ord(c))
+        # else: characters mixed into ours by some edit we did not see: start again, empty.
+        del foreign
+        self._show(self._count)
+
+    def chars(self) -> list[str]:
+        """The characters typed, one by one (for the rule checklist), never one ``str``."""
+        return [chr(self._code(i)) for i in range(self._count)]
+
+    def take(self) -> PinBuffer:
+        """Move the PIN into a PinBuffer (UTF-8) and wipe the field."""
+        size = sum(len(chr(self._code(i)).encode("utf-8")) for i in range(self._count))
+        raw = bytearray(size)
+        pos = 0
+        for i in range(self._count):
+            for b in chr(self._code(i)).encode("utf-8"):
+                raw[pos] = b
+                pos += 1
+        try:
+            return PinBuffer(raw)
+        finally:
+            for i in range(len(raw)):
+                raw[i] = 0
+            self.wipe()
+
+    def _wipe_buffer(self) -> None:
+        for i in range(len(self._chars)):
+            self._chars[i] = 0
+        self._count = 0
+
+    def wipe(self) -> None:
+        """Zero the buffer and empty the field (and its undo history)."""
+        self._wipe_buffer()
+        self._show(0)
+
+    # --- editing ------------------------------------------------------------------
+
+    def _selection(self) -> tuple[int, int] | None:
+        if not self.hasSelectedText():
+            return None
+        start = self.selectionStart()
+        return start, start + len(self.selectedText())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        key = event.key()
         text = event.text()
+        mods = event.modifiers()
         if len(text) == 1 and text.isalpha() and text.isascii():
-            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
             self.capsLockChanged.emit(text.isupper() != shift)
-        elif event.key() == Qt.Key.Key_CapsLock:
+        elif key == Qt.Key.Key_CapsLock:
             state = _caps_lock_on()
             if state is not None:
                 self.capsLockChanged.emit(state)
-        super().keyPressEvent(event)
+        if key in self._PASS_ON or key in self._NAVIGATION or event.matches(QKeySequence.StandardKey.SelectAll):
+            super().keyPressEvent(event)  # moves the cursor or selection, or goes to the dialog
+            return
+        sel = self._selection()
+        cursor = self.cursorPosition()
+        plain = mods & ~Qt.KeyboardModifier.KeypadModifier
+        # Backspace (Shift+Backspace too) and Delete; not Alt+Backspace (undo), Shift+Delete (cut),
+        # Ctrl+Backspace/Delete (a word): those are ignored below.
+        erase = (key == Qt.Key.Key_Backspace and plain in (Qt.KeyboardModifier.NoModifier,
+                                                           Qt.KeyboardModifier.ShiftModifier)) or \
+                (key == Qt.Key.Key_Delete and plain == Qt.KeyboardModifier.NoModifier)
+        if erase:
+            if sel is not None:
+                self._delete(*sel)
+                cursor = sel[0]
+            elif key == Qt.Key.Key_Backspace and cursor > 0:
+                self._delete(cursor - 1, cursor)
+                cursor -= 1
+            elif key == Qt.Key.Key_Delete and cursor < self._count:
+                self._delete(cursor, cursor + 1)
+            self._show(cursor)
+            event.accept()
+            return
+        typed = len(text) == 1 and text.isprintable() and not (
+            mods & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier))
+        if typed and text != self.FILLER:
+            if sel is not None:
+                self._delete(*sel)
+                cursor = sel[0]
+            if self._insert(cursor, ord(text)):
+                cursor += 1
+            self._show(cursor)
+        # Anything else (paste, cut, undo, redo, word deletion...) would edit Qt's copy: ignored.
+        event.accept()
 
-    def take(self) -> PinBuffer:
-        """Move the text into a PinBuffer and clear the field."""
-        text = self.text()
-        try:
-            return PinBuffer(text)
-        finally:
-            del text
-            self.clear()
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - no middle-click paste (X11)
+        if event.button() == Qt.MouseButton.MiddleButton:
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.MiddleButton:
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def clear(self) -> None:  # QLineEdit.clear, made to wipe the buffer too
+        self.wipe()
 
 
 def _buttons(dialog: QDialog, ok_text: str, cancel_text: str) -> tuple[QDialogButtonBox, QPushButton]:
@@ -253,7 +422,7 @@ class PinDialog(_Modal):
         return self.keep_box is not None and self.keep_box.isChecked()
 
     def accept(self) -> None:
-        if not self.field.text():
+        if not self.field.length():
             return
         self._pin = self.field.take()
         super().accept()
@@ -403,20 +572,21 @@ class ChangePinDialog(_Modal):
         self._fit()
 
     def _rules(self) -> list[pinpolicy.RuleResult]:
-        old = None if self.unlock else self.old.text()
-        return pinpolicy.evaluate_new(self.new.text(), self.policy, old, self.repeat.text())
+        # Characters one by one (PinField.chars): the PINs never become one str.
+        old = None if self.unlock else self.old.chars()
+        return pinpolicy.evaluate_new(self.new.chars(), self.policy, old, self.repeat.chars())
 
     def _update(self) -> None:
         texts = PinTexts()
         rules = self._rules()
-        typed = bool(self.new.text())
+        typed = bool(self.new.length())
         for r in rules:
             label = self.checklist.get(r.id)
             if label is None:
                 continue
             mark, color = ("✔", "#1b7f3b") if r.ok and typed else ("✘", "#b3261e") if typed else ("•", "#555555")
             label.setText(f"<span style='color:{color}'>{mark}</span> {_esc(texts.rule(r, self.policy))}")
-        self.ok_button.setEnabled(bool(self.old.text()) and typed and all(r.ok for r in rules))
+        self.ok_button.setEnabled(bool(self.old.length()) and typed and all(r.ok for r in rules))
 
     def accept(self) -> None:
         if not self.ok_button.isEnabled():

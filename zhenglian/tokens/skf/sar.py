@@ -100,6 +100,12 @@ def sar_name(code: int) -> str:
     return entry.name if entry else f"SAR_0x{code:08X}"
 
 
+def _locked(admin: bool) -> PinLocked:
+    """Locked, with the generic route (the key layer adds the CA's own from its manifest)."""
+    route = {"route_zh": "请联系签发该证书的 CA", "route_en": "contact the CA that issued the certificate"}
+    return SoPinLocked(**route) if admin else PinLocked(**route)
+
+
 def error_for(code: int, op: str, *, retry: int | None = None, admin: bool = False,
               container: str = "", sign: bool = True) -> ZhenglianError:
     """The typed error for a non-zero SAR code returned by ``op``."""
@@ -107,11 +113,13 @@ def error_for(code: int, op: str, *, retry: int | None = None, admin: bool = Fal
     cls = entry.error
     if cls is WrongPin:
         if retry == 0:
-            return SoPinLocked() if admin else PinLocked()
-        tries = retry if retry is not None else "?"
-        return WrongSoPin(tries_left=tries) if admin else WrongPin(tries_left=tries)
+            return _locked(admin)
+        if retry is None:  # the binding asks SKF_GetPINInfo first; a library that says nothing at all:
+            return SkfError(op=op, sar_code=code, sar_zh="PIN 错误（剩余次数未知）",
+                            sar_en="wrong PIN (tries left unknown)", sar_name=entry.name)
+        return WrongSoPin(tries_left=retry) if admin else WrongPin(tries_left=retry)
     if cls is PinLocked:
-        return SoPinLocked() if admin else PinLocked()
+        return _locked(admin)
     if cls is TokenRemoved:
         return TokenRemoved()
     if cls is SkfCertificateMissing:

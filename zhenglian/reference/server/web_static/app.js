@@ -68,11 +68,24 @@ function showMessage(kind, zh, en, hint) {
 
 // --- the local client ---------------------------------------------------------
 
+// A busy computer can take seconds to answer on loopback: ask again, waiting longer each
+// round, before telling the operator that no client is installed.
+const DETECT_ROUNDS_MS = [2000, 5000, 10000];
+
 async function findClient() {
+  let found = { port: null, notAllowed: false };
+  for (const ms of DETECT_ROUNDS_MS) {
+    found = await findClientOnce(ms);
+    if (found.port || found.notAllowed) return found;
+  }
+  return found;
+}
+
+async function findClientOnce(ms) {
   let somethingAnswered = false;
   for (const port of ports()) {
     try {
-      const r = await fetchWithTimeout(bridgeUrl(port, "/v1/status"));
+      const r = await fetchWithTimeout(bridgeUrl(port, "/v1/status"), {}, ms);
       if (r.ok) {
         const status = await r.json();
         if (status && status.app === "zhenglian" && status.installed) return { port, status };
@@ -80,7 +93,7 @@ async function findClient() {
     } catch (_) {
       // Refused by CORS (this site is not allowed) or nothing listening: tell them apart.
       try {
-        await fetchWithTimeout(bridgeUrl(port, "/v1/status"), { mode: "no-cors" }, 1000);
+        await fetchWithTimeout(bridgeUrl(port, "/v1/status"), { mode: "no-cors" }, ms);
         somethingAnswered = true;
       } catch (_) { /* nothing on this port */ }
     }
@@ -238,7 +251,16 @@ async function pollJob(port, id) {
   const deadline = Date.now() + JOB_TIMEOUT_MS;
   let last = "";
   while (Date.now() < deadline) {
-    const r = await fetchWithTimeout(bridgeUrl(port, `/v1/jobs/${encodeURIComponent(id)}`), {}, 5000);
+    let r;
+    try {
+      r = await fetchWithTimeout(bridgeUrl(port, `/v1/jobs/${encodeURIComponent(id)}`), {}, 5000);
+    } catch (err) {
+      if (err && err.name === "AbortError") {  // slow to answer this once: the job goes on, ask again
+        await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+        continue;
+      }
+      throw err;
+    }
     const job = await r.json();
     if (!r.ok) throw Object.assign(new Error(job.message_zh || `HTTP ${r.status}`), { body: job });
     if (job.state !== "running") return job;
