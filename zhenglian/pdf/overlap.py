@@ -1,0 +1,299 @@
+"""Keep the key busy: a batch's documents overlap around the key, never on it.
+
+A USB key takes 100–300 ms for one signature; the client's own work on a
+document (fetch, parse, place, hash, write, check, upload) is tens of
+milliseconds.  Done one after the other, that work adds straight on top of the
+key's time.  :class:`Overlap` runs each document's work in a small pool of
+threads, so that while the key signs document *k*, document *k+1* is being
+read, placed and hashed and document *k−1* is being written, checked and
+handed on.
+
+What does not change, because two turnstiles keep the documents in order:
+
+- **the key** (:meth:`Ticket.enter_key`): one document at a time, in the batch's
+  order.  One PKCS#11 session signs one thing at a time; the backend's lock
+  already serialises the calls, the turnstile also keeps their order, so
+  the key signs documents 1, 2, 3 … exactly as a sequential batch would;
+- **publishing** (:meth:`Ticket.publish`): a signed document becomes visible
+  (renamed into place, committed to the outbox, entered in the seal-use
+  register) in the batch's order, one at a time.
+
+A document leaves both turnstiles when its work ends, whatever happens
+(:meth:`Ticket.finish`), so a document that fails early (download refused,
+anchor missing) never holds the others up.  :meth:`Overlap.stop` ends the
+batch at a document: later documents that have not yet reached the key (or
+publishing) raise :class:`Stopped` and leave nothing behind — after a key
+failure or the first failure of a local batch, the outputs are exactly those
+a sequential batch would have made.  Outcomes are delivered in the batch's
+order, on the caller's thread.
+
+The key itself is only ever called on the thread that created the
+:class:`Overlap` — the thread that logged in and holds the module's lock for
+the session.  A helper thread that reaches the key hands the call to it
+(:mod:`zhenglian.keys.owner`), and that thread runs key calls while it waits
+for outcomes.
+
+The pool is small (:data:`WORKERS`): one document at the key, one being
+prepared, one being finished.  Python runs one thread at a time, but the key
+waits in C (ctypes releases the GIL) and files and sockets wait in the
+kernel, which is where the overlap comes from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from zhenglian.keys.owner import KEY_THREAD
+
+log = logging.getLogger(__name__)
+
+WORKERS = 3  # at the key, being prepared, being finished
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Stopped(Exception):  # noqa: N818 - a state, not a failure of this document
+    """The batch was stopped before this document reached the key (or publishing)."""
+
+
+class Turnstile:
+    """Documents pass one at a time, in their index order; ``leave`` may come without ``enter``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._cond = threading.Condition()
+        self._next = 0  # the lowest index not yet done
+        self._done: set[int] = set()
+        self._stop_after: int | None = None
+
+    def enter(self, index: int) -> None:
+        """Wait for ``index``'s turn; :class:`Stopped` if the batch stopped before it."""
+        with self._cond:
+            while True:
+                if self._stop_after is not None and index > self._stop_after:
+                    raise Stopped(self.name)
+                if self._next >= index:
+                    return
+                self._cond.wait()
+
+    def leave(self, index: int) -> None:
+        """``index`` is done here (idempotent): the next one may pass."""
+        with self._cond:
+            if index < self._next or index in self._done:
+                return
+            self._done.add(index)
+            while self._next in self._done:
+                self._done.discard(self._next)
+                self._next += 1
+            self._cond.notify_all()
+
+    def stop_after(self, index: int) -> None:
+        """No document after ``index`` passes any more (the earliest stop wins)."""
+        with self._cond:
+            if self._stop_after is None or index < self._stop_after:
+                self._stop_after = index
+            self._cond.notify_all()
+
+    @property
+    def position(self) -> int:
+        """The index whose turn it is (or who is inside)."""
+        with self._cond:
+            return self._next
+
+
+class Ticket:
+    """One document's place in the batch."""
+
+    def __init__(self, index: int, key: Turnstile, publisher: Turnstile,
+                 owner: Callable[[Callable[[], Any]], Any] | None = None) -> None:
+        self.index = index
+        self._key = key
+        self._publisher = publisher
+        self._in_key = False
+        self._owner = owner
+
+    def on_owner(self, fn: Callable[[], R]) -> R:
+        """``fn()`` on the thread that holds the key session (a server re-login signs with the key)."""
+        if self._owner is None:
+            return fn()
+        result: R = self._owner(fn)
+        return result
+
+    def enter_key(self) -> None:
+        """Wait for this document's turn at the key (again for a second seal: no-op)."""
+        if not self._in_key:
+            self._key.enter(self.index)
+            self._in_key = True
+
+    def leave_key(self) -> None:
+        """This document is done with the key: the next one may sign."""
+        self._key.leave(self.index)
+
+    @contextlib.contextmanager
+    def publish(self) -> Iterator[None]:
+        """Publishing this document (rename, outbox, register), in the batch's order."""
+        self._publisher.enter(self.index)
+        try:
+            yield
+        finally:
+            self._publisher.leave(self.index)
+
+    def finish(self) -> None:
+        self._key.leave(self.index)
+        self._publisher.leave(self.index)
+
+
+class SoloTicket(Ticket):
+    """A document signed alone: every turn is its own at once."""
+
+    def __init__(self) -> None:
+        super().__init__(0, Turnstile("key"), Turnstile("publish"))
+
+
+@dataclass
+class Outcome(Generic[T, R]):
+    """What became of one item: ``result`` or ``error`` (:class:`Stopped` if it was not reached)."""
+
+    index: int
+    item: T
+    result: R | None = None
+    error: BaseException | None = None
+
+    @property
+    def stopped(self) -> bool:
+        return isinstance(self.error, Stopped)
+
+
+class Overlap(Generic[T, R]):
+    """Run ``work(item, ticket)`` for every item on a few threads; outcomes come back in order.
+
+    ``stops(error)`` says whether an item's error ends the batch (a key failure;
+    for local files, any failure).  :meth:`stop` ends it from outside (cancel).
+    Use as a context manager: leaving it stops what has not started and waits
+    for every thread, so the key session can be closed safely afterwards.
+    """
+
+    def __init__(self, work: Callable[[T, Ticket], R], *, stops: Callable[[BaseException], bool] = lambda e: True,
+                 workers: int = WORKERS) -> None:
+        self.work = work
+        self.stops = stops
+        self.workers = max(1, workers)
+        self.key = Turnstile("key")
+        self.publisher = Turnstile("publish")
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="zhenglian-overlap")
+        self._pending: deque[tuple[int, T, Future[R]]] = deque()
+        self._all: list[Future[R]] = []
+        self._count = 0
+        self._owner = threading.get_ident()  # holds the key session: the only thread that calls the key
+        self._inbox: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+
+    # --- the owner thread runs the key calls -----------------------------------
+
+    def on_owner(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the owner thread and wait for its result (there: run it now)."""
+        if threading.get_ident() == self._owner:
+            return fn()
+        fut: Future[Any] = Future()
+        self._inbox.put((fn, fut))
+        return fut.result()
+
+    def _serve_until(self, done: Callable[[], bool]) -> None:
+        """On the owner thread: run handed-over calls until ``done()``."""
+        while not done():
+            item = self._inbox.get()
+            if item is None:
+                continue  # a thread finished: look at done() again
+            fn, fut = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn())
+            except Exception as exc:  # noqa: BLE001 - the calling thread raises it
+                fut.set_exception(exc)
+            except BaseException as exc:  # Ctrl-C while the key works: both sides stop
+                fut.set_exception(exc)
+                raise
+
+    def _submit(self, index: int, item: T) -> Future[R]:
+        fut = self._pool.submit(self._run, index, item)
+        fut.add_done_callback(lambda _f: self._inbox.put(None))
+        self._all.append(fut)
+        return fut
+
+    def _run(self, index: int, item: T) -> R:
+        ticket = Ticket(index, self.key, self.publisher, self.on_owner)
+        KEY_THREAD.set(self.on_owner)  # this pool thread's context: key calls go to the owner
+        try:
+            return self.work(item, ticket)
+        except BaseException as exc:
+            if not isinstance(exc, Stopped) and self.stops(exc):
+                self.stop_after(index)  # before this ticket's turns open for the next document
+            raise
+        finally:
+            ticket.finish()
+
+    def stop_after(self, index: int) -> None:
+        self.key.stop_after(index)
+        self.publisher.stop_after(index)
+
+    def stop(self) -> None:
+        """Cancel: the document at the key now finishes; none after it is signed."""
+        self.stop_after(self.key.position)
+
+    def map(self, items: Iterable[T], *, ahead: int | None = None,
+            keep_going: Callable[[], bool] = lambda: True) -> Iterator[Outcome[T, R]]:
+        """Outcomes of ``items`` in order; at most ``ahead`` (default: the pool size) in flight.
+
+        ``keep_going()`` is asked before each new item is started; when it says no,
+        the batch stops (as :meth:`stop`) and the items not started are not yielded.
+        """
+        limit = max(1, ahead or self.workers)
+        source = iter(items)
+        exhausted = False
+        while True:
+            while not exhausted and len(self._pending) < limit:
+                if not keep_going():
+                    self.stop()
+                    exhausted = True
+                    break
+                try:
+                    item = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                index = self._count
+                self._count += 1
+                self._pending.append((index, item, self._submit(index, item)))
+            if not self._pending:
+                return
+            index, item, fut = self._pending.popleft()
+            self._serve_until(fut.done)
+            try:
+                yield Outcome(index, item, result=fut.result())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller as an outcome
+                yield Outcome(index, item, error=exc)
+
+    def close(self) -> None:
+        """Stop what is not at the key yet and wait for every thread (serving their key calls)."""
+        if any(not f.done() for f in self._all):
+            self.stop()
+            self._serve_until(lambda: all(f.done() for f in self._all))
+        self._pool.shutdown(wait=True, cancel_futures=False)
+        self._pending.clear()
+
+    def __enter__(self) -> Overlap[T, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["WORKERS", "Outcome", "Overlap", "SoloTicket", "Stopped", "Ticket", "Turnstile"]
