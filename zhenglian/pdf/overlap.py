@@ -67,8 +67,9 @@ class Stopped(Exception):  # noqa: N818 - a state, not a failure of this documen
 class Turnstile:
     """Documents pass one at a time, in their index order; ``leave`` may come without ``enter``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, cancel: threading.Event | None = None) -> None:
         self.name = name
+        self.cancel = cancel  # once set, nobody enters any more (the one inside finishes)
         self._cond = threading.Condition()
         self._next = 0  # the lowest index not yet done
         self._done: set[int] = set()
@@ -80,9 +81,12 @@ class Turnstile:
             while True:
                 if self._stop_after is not None and index > self._stop_after:
                     raise Stopped(self.name)
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Stopped(self.name)
                 if self._next >= index:
                     return
-                self._cond.wait()
+                # A cancel is an Event set from anywhere, without our condition: look again now and then.
+                self._cond.wait(None if self.cancel is None else 0.2)
 
     def leave(self, index: int) -> None:
         """``index`` is done here (idempotent): the next one may pass."""
@@ -119,6 +123,9 @@ class Ticket:
         self._publisher = publisher
         self._in_key = False
         self._owner = owner
+        # Called once, at the key, right after this document's last signature (the batch
+        # reports "signed" there: what the operator sees is what the key has done).
+        self.after_key: Callable[[], None] | None = None
 
     def on_owner(self, fn: Callable[[], R]) -> R:
         """``fn()`` on the thread that holds the key session (a server re-login signs with the key)."""
@@ -135,6 +142,12 @@ class Ticket:
 
     def leave_key(self) -> None:
         """This document is done with the key: the next one may sign."""
+        if self._in_key and self.after_key is not None:
+            hook, self.after_key = self.after_key, None
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - a report must not break signing
+                log.exception("after-key hook failed")
         self._key.leave(self.index)
 
     @contextlib.contextmanager
@@ -176,17 +189,18 @@ class Overlap(Generic[T, R]):
     """Run ``work(item, ticket)`` for every item on a few threads; outcomes come back in order.
 
     ``stops(error)`` says whether an item's error ends the batch (a key failure;
-    for local files, any failure).  :meth:`stop` ends it from outside (cancel).
+    for local files, any failure).  ``cancel``: once set, no document goes to the
+    key any more (the one there finishes and is published).
     Use as a context manager: leaving it stops what has not started and waits
     for every thread, so the key session can be closed safely afterwards.
     """
 
     def __init__(self, work: Callable[[T, Ticket], R], *, stops: Callable[[BaseException], bool] = lambda e: True,
-                 workers: int = WORKERS) -> None:
+                 workers: int = WORKERS, cancel: threading.Event | None = None) -> None:
         self.work = work
         self.stops = stops
         self.workers = max(1, workers)
-        self.key = Turnstile("key")
+        self.key = Turnstile("key", cancel)
         self.publisher = Turnstile("publish")
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="zhenglian-overlap")
         self._pending: deque[tuple[int, T, Future[R]]] = deque()

@@ -42,7 +42,7 @@ from zhenglian import errors
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf.document import OpenedPdf, Source, open_pdf, source_name
 from zhenglian.pdf.outfile import atomic_output, same_file
-from zhenglian.pdf.overlap import SoloTicket, Ticket
+from zhenglian.pdf.overlap import SoloTicket, Stopped, Ticket
 from zhenglian.pdf.seal import EncodedSeal, SealLike, encoded
 from zhenglian.pki.cert import CertInfo
 
@@ -331,7 +331,7 @@ class SigningBatch:
                 finally:
                     for f in spare:
                         f.close()
-        except errors.ZhenglianError:
+        except (errors.ZhenglianError, Stopped):
             raise
         except OSError as exc:
             if _pkcs11_error(exc) is None and not _timestamp_error(exc):
