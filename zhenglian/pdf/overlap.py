@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -55,7 +56,8 @@ from zhenglian.keys.owner import KEY_THREAD
 
 log = logging.getLogger(__name__)
 
-WORKERS = 3  # at the key, being prepared, being finished
+WORKERS = 4  # at the key, being prepared (two: one may be slow), being finished
+SWITCH_INTERVAL_S = 0.0005  # sys.setswitchinterval while a batch runs (see Overlap.__enter__)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -88,6 +90,15 @@ class Turnstile:
                 # A cancel is an Event set from anywhere, without our condition: look again now and then.
                 self._cond.wait(None if self.cancel is None else 0.2)
 
+    def try_enter(self, index: int) -> bool:
+        """Without waiting: True if it is ``index``'s turn; :class:`Stopped` as :meth:`enter`."""
+        with self._cond:
+            if self._stop_after is not None and index > self._stop_after:
+                raise Stopped(self.name)
+            if self.cancel is not None and self.cancel.is_set():
+                raise Stopped(self.name)
+            return self._next >= index
+
     def leave(self, index: int) -> None:
         """``index`` is done here (idempotent): the next one may pass."""
         with self._cond:
@@ -117,15 +128,41 @@ class Ticket:
     """One document's place in the batch."""
 
     def __init__(self, index: int, key: Turnstile, publisher: Turnstile,
-                 owner: Callable[[Callable[[], Any]], Any] | None = None) -> None:
+                 owner: Callable[[Callable[[], Any]], Any] | None = None,
+                 submit_key: Callable[[Ticket, Callable[[], Any]], Any] | None = None) -> None:
         self.index = index
         self._key = key
         self._publisher = publisher
         self._in_key = False
         self._owner = owner
+        self._submit_key = submit_key
         # Called once, at the key, right after this document's last signature (the batch
         # reports "signed" there: what the operator sees is what the key has done).
         self.after_key: Callable[[], None] | None = None
+        # The signer sets this before the document's last signature: once the key has
+        # made it, the next document may use the key (a document with several seals
+        # keeps the key from its first signature to its last).
+        self.final_key_call = True
+
+    def key_call(self, fn: Callable[[], R]) -> R:
+        """One call to the key for this document: in its turn, on the session's thread.
+
+        The turn is taken at the call itself, so everything before (hashing, the
+        signed attributes) and after (the CMS, writing it) overlaps with the key's
+        work for the neighbours.  In a pipelined batch the session's thread queues
+        the calls and runs each as soon as its turn comes, so the key goes from one
+        document's signature to the next without waiting for any other thread.
+        On failure the turn is kept until the batch has decided whether to stop
+        (:meth:`Overlap._run`).
+        """
+        if self._submit_key is not None:
+            result: R = self._submit_key(self, fn)
+            return result
+        self.enter_key()
+        result = fn()
+        if self.final_key_call:
+            self.leave_key()
+        return result
 
     def on_owner(self, fn: Callable[[], R]) -> R:
         """``fn()`` on the thread that holds the key session (a server re-login signs with the key)."""
@@ -207,7 +244,8 @@ class Overlap(Generic[T, R]):
         self._all: list[Future[R]] = []
         self._count = 0
         self._owner = threading.get_ident()  # holds the key session: the only thread that calls the key
-        self._inbox: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._key_calls: list[tuple[Ticket, Callable[[], Any], Future[Any]]] = []  # waiting for their turn
 
     # --- the owner thread runs the key calls -----------------------------------
 
@@ -219,22 +257,69 @@ class Overlap(Generic[T, R]):
         self._inbox.put((fn, fut))
         return fut.result()
 
+    def _submit_key(self, ticket: Ticket, fn: Callable[[], Any]) -> Any:
+        """From a pool thread: queue a key call for the owner, wait for its result."""
+        fut: Future[Any] = Future()
+        self._inbox.put(("key", ticket, fn, fut))
+        return fut.result()
+
+    @staticmethod
+    def _call(fn: Callable[[], Any], fut: Future[Any]) -> None:
+        try:
+            fut.set_result(fn())
+        except Exception as exc:  # noqa: BLE001 - the calling thread raises it
+            fut.set_exception(exc)
+        except BaseException as exc:  # Ctrl-C while the key works: both sides stop
+            fut.set_exception(exc)
+            raise
+
+    def _run_key_calls(self) -> None:
+        """Run every queued key call whose turn has come, in turn order."""
+        progress = True
+        while progress and self._key_calls:
+            progress = False
+            for entry in sorted(self._key_calls, key=lambda e: e[0].index):
+                ticket, fn, fut = entry
+                try:
+                    ready = ticket._in_key or self.key.try_enter(ticket.index)
+                except Stopped as exc:
+                    self._key_calls.remove(entry)
+                    fut.set_exception(exc)
+                    progress = True
+                    continue
+                if not ready:
+                    break  # calls run in order: nobody after this one either
+                self._key_calls.remove(entry)
+                ticket._in_key = True
+                try:
+                    result = fn()
+                except Exception as exc:  # noqa: BLE001 - the document's thread raises it; the turn stays
+                    fut.set_exception(exc)
+                except BaseException as exc:
+                    fut.set_exception(exc)
+                    raise
+                else:
+                    if ticket.final_key_call:
+                        ticket.leave_key()  # before its thread wakes: the next call can go at once
+                    fut.set_result(result)
+                progress = True
+                break
+
     def _serve_until(self, done: Callable[[], bool]) -> None:
-        """On the owner thread: run handed-over calls until ``done()``."""
-        while not done():
+        """On the owner thread: run handed-over calls (key calls in turn) until ``done()``."""
+        while True:
+            self._run_key_calls()
+            if done():
+                return
             item = self._inbox.get()
             if item is None:
-                continue  # a thread finished: look at done() again
-            fn, fut = item
-            if not fut.set_running_or_notify_cancel():
+                continue  # a thread finished (its turns opened): look again
+            if item[0] == "key":
+                self._key_calls.append(item[1:])
                 continue
-            try:
-                fut.set_result(fn())
-            except Exception as exc:  # noqa: BLE001 - the calling thread raises it
-                fut.set_exception(exc)
-            except BaseException as exc:  # Ctrl-C while the key works: both sides stop
-                fut.set_exception(exc)
-                raise
+            fn, fut = item
+            if fut.set_running_or_notify_cancel():
+                self._call(fn, fut)
 
     def _submit(self, index: int, item: T) -> Future[R]:
         fut = self._pool.submit(self._run, index, item)
@@ -243,8 +328,8 @@ class Overlap(Generic[T, R]):
         return fut
 
     def _run(self, index: int, item: T) -> R:
-        ticket = Ticket(index, self.key, self.publisher, self.on_owner)
-        KEY_THREAD.set(self.on_owner)  # this pool thread's context: key calls go to the owner
+        ticket = Ticket(index, self.key, self.publisher, self.on_owner, self._submit_key)
+        KEY_THREAD.set(ticket.key_call)  # this pool thread's key calls: in turn, on the owner thread
         try:
             return self.work(item, ticket)
         except BaseException as exc:
@@ -302,8 +387,17 @@ class Overlap(Generic[T, R]):
             self._serve_until(lambda: all(f.done() for f in self._all))
         self._pool.shutdown(wait=True, cancel_futures=False)
         self._pending.clear()
+        switch = getattr(self, "_switch", None)
+        if switch is not None:
+            sys.setswitchinterval(switch)
+            self._switch = None
 
     def __enter__(self) -> Overlap[T, R]:
+        # When the key returns, the session's thread needs Python's lock back from a pool
+        # thread that is busy hashing; by default it waits up to 5 ms for it, every
+        # signature.  A shorter switch interval for the batch keeps the key fed.
+        self._switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL_S))
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -166,6 +166,18 @@ def _pkcs11_error(exc: BaseException) -> BaseException | None:
     return None
 
 
+def _stopped(exc: BaseException) -> Stopped | None:
+    """The :class:`Stopped` inside ``exc`` (pyHanko may wrap what its signer raised), if any."""
+    cur: BaseException | None = exc
+    for _ in range(8):
+        if cur is None:
+            return None
+        if isinstance(cur, Stopped):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 def _timestamp_error(exc: BaseException) -> bool:
     from pyhanko.sign.timestamps import TimestampRequestError
 
@@ -320,6 +332,7 @@ class SigningBatch:
                         name = group.existing_field or _next_name(taken)
                         taken.add(name)
                         writer = _writer(reader, stream, opened, first=i == 0)
+                        ticket.final_key_call = last
                         self._runner().run(self._sign_group(writer, group, name, doc.certify, target, ticket),
                                           context=contextvars.copy_context())
                         made.append(SignatureMade(name, str(group.seal.name),
@@ -333,11 +346,14 @@ class SigningBatch:
                         f.close()
         except (errors.ZhenglianError, Stopped):
             raise
-        except OSError as exc:
-            if _pkcs11_error(exc) is None and not _timestamp_error(exc):
-                raise errors.OutputWriteFailed(path=str(output), detail=type(exc).__name__) from None
-            raise self._translate(exc, doc) from None
         except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error
+            stopped = _stopped(exc)
+            if stopped is not None:  # the batch stopped while pyHanko waited for the key
+                raise stopped from None
+            if isinstance(exc, OSError):
+                if _pkcs11_error(exc) is None and not _timestamp_error(exc):
+                    raise errors.OutputWriteFailed(path=str(output), detail=type(exc).__name__) from None
+                raise self._translate(exc, doc) from None
             raise self._translate(exc, doc) from None
         return result()
 
@@ -401,8 +417,7 @@ class SigningBatch:
             for spot in extra:
                 doc_seal.add_widget(field_ref, spot)
         prepared, res_output = tbs.digest_tbs_document(output=output)
-        ticket.enter_key()  # documents take the key one at a time, in the batch's order
-        post = await tbs.perform_signature(
+        post = await tbs.perform_signature(  # the key's call waits for this document's turn (ticket.key_call)
             document_digest=prepared.document_digest,
             pdf_cms_signed_attrs=PdfCMSSignedAttributes(
                 signing_time=session.system_time,
