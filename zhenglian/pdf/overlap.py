@@ -375,10 +375,8 @@ class Overlap(Generic[T, R]):
                 return
             index, item, fut = self._pending.popleft()
             self._serve_until(fut.done)
-            try:
-                yield Outcome(index, item, result=fut.result())
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller as an outcome
-                yield Outcome(index, item, error=exc)
+            exc = fut.exception()
+            yield Outcome(index, item, error=exc) if exc is not None else Outcome(index, item, result=fut.result())
 
     def close(self) -> None:
         """Stop what is not at the key yet and wait for every thread (serving their key calls)."""
