@@ -33,8 +33,8 @@ the session.  A helper thread that reaches the key hands the call to it
 (:mod:`zhenglian.keys.owner`), and that thread runs key calls while it waits
 for outcomes.
 
-The pool is small (:data:`WORKERS`): one document at the key, one being
-prepared, one being finished.  Python runs one thread at a time, but the key
+The pool is small (:data:`WORKERS`): one document at the key, two being
+prepared (:data:`AHEAD`), one being finished.  Python runs one thread at a time, but the key
 waits in C (ctypes releases the GIL) and files and sockets wait in the
 kernel, which is where the overlap comes from.
 """
@@ -56,7 +56,8 @@ from zhenglian.keys.owner import KEY_THREAD
 
 log = logging.getLogger(__name__)
 
-WORKERS = 4  # at the key, being prepared (two: one may be slow), being finished
+WORKERS = 4  # threads: one waiting at the key, two being prepared, one being finished
+AHEAD = 2  # documents prepared ahead of the one at the key
 SWITCH_INTERVAL_S = 0.0005  # sys.setswitchinterval while a batch runs (see Overlap.__enter__)
 T = TypeVar("T")
 R = TypeVar("R")
@@ -273,44 +274,48 @@ class Overlap(Generic[T, R]):
             fut.set_exception(exc)
             raise
 
-    def _run_key_calls(self) -> None:
-        """Run every queued key call whose turn has come, in turn order."""
-        progress = True
-        while progress and self._key_calls:
-            progress = False
-            for entry in sorted(self._key_calls, key=lambda e: e[0].index):
-                ticket, fn, fut = entry
-                try:
-                    ready = ticket._in_key or self.key.try_enter(ticket.index)
-                except Stopped as exc:
-                    self._key_calls.remove(entry)
-                    fut.set_exception(exc)
-                    progress = True
-                    continue
-                if not ready:
-                    break  # calls run in order: nobody after this one either
+    def _run_key_call(self) -> bool:
+        """Run the queued key call whose turn has come, if any (calls go in turn order)."""
+        for entry in sorted(self._key_calls, key=lambda e: e[0].index):
+            ticket, fn, fut = entry
+            try:
+                ready = ticket._in_key or self.key.try_enter(ticket.index)
+            except Stopped as exc:
                 self._key_calls.remove(entry)
-                ticket._in_key = True
-                try:
-                    result = fn()
-                except Exception as exc:  # noqa: BLE001 - the document's thread raises it; the turn stays
-                    fut.set_exception(exc)
-                except BaseException as exc:
-                    fut.set_exception(exc)
-                    raise
-                else:
-                    if ticket.final_key_call:
-                        ticket.leave_key()  # before its thread wakes: the next call can go at once
-                    fut.set_result(result)
-                progress = True
-                break
+                fut.set_exception(exc)
+                return True
+            if not ready:
+                return False  # the first in order must wait: so must every later one
+            self._key_calls.remove(entry)
+            ticket._in_key = True
+            try:
+                result = fn()
+            except Exception as exc:  # noqa: BLE001 - the document's thread raises it; the turn stays
+                fut.set_exception(exc)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                raise
+            else:
+                if ticket.final_key_call:
+                    ticket.leave_key()  # before its thread wakes: the next call can go at once
+                fut.set_result(result)
+            return True
+        return False
 
-    def _serve_until(self, done: Callable[[], bool]) -> None:
-        """On the owner thread: run handed-over calls (key calls in turn) until ``done()``."""
+    def _serve_until(self, done: Callable[[], bool], refill: Callable[[], None] | None = None) -> None:
+        """On the owner thread: run handed-over calls (key calls in turn) until ``done()``.
+
+        ``refill`` starts new items as running ones finish, also while this thread
+        is busy at the key: the next documents must be ready when the key is.
+        """
         while True:
-            self._run_key_calls()
+            if refill is not None:
+                refill()
+            ran = self._run_key_call()
             if done():
                 return
+            if ran:
+                continue
             item = self._inbox.get()
             if item is None:
                 continue  # a thread finished (its turns opened): look again
@@ -349,32 +354,45 @@ class Overlap(Generic[T, R]):
 
     def map(self, items: Iterable[T], *, ahead: int | None = None,
             keep_going: Callable[[], bool] = lambda: True) -> Iterator[Outcome[T, R]]:
-        """Outcomes of ``items`` in order; at most ``ahead`` (default: the pool size) in flight.
+        """Outcomes of ``items`` in order; ``ahead`` (default :data:`AHEAD`) being prepared for the key.
 
         ``keep_going()`` is asked before each new item is started; when it says no,
         the batch stops (as :meth:`stop`) and the items not started are not yielded.
         """
-        limit = max(1, ahead or self.workers)
+        limit = max(1, ahead or AHEAD)
         source = iter(items)
         exhausted = False
-        while True:
-            while not exhausted and len(self._pending) < limit:
+
+        def refill() -> None:
+            # ``limit`` items on their way to the key (not yet at it) and at most two pools'
+            # worth unfinished (a submission waits for a free thread); finished ones wait, in order, to be yielded.  Asked before
+            # every key call, so the next documents are being prepared while the key works.
+            nonlocal exhausted
+            while not exhausted:
+                at = self.key.position
+                unfinished = [i for i, _t, f in self._pending if not f.done()]
+                if len(unfinished) >= 2 * self.workers or sum(1 for i in unfinished if i > at) >= limit:
+                    return
                 if not keep_going():
                     self.stop()
                     exhausted = True
-                    break
+                    return
                 try:
                     item = next(source)
                 except StopIteration:
                     exhausted = True
-                    break
+                    return
                 index = self._count
                 self._count += 1
                 self._pending.append((index, item, self._submit(index, item)))
+
+        while True:
+            refill()
             if not self._pending:
                 return
-            index, item, fut = self._pending.popleft()
-            self._serve_until(fut.done)
+            index, item, fut = self._pending[0]
+            self._serve_until(fut.done, refill)
+            self._pending.popleft()
             exc = fut.exception()
             yield Outcome(index, item, error=exc) if exc is not None else Outcome(index, item, result=fut.result())
 
