@@ -63,19 +63,28 @@ def server_call(session: Any, p11: Any, ticket: Ticket | None, fn: Callable[...,
     """``session.call`` from any thread of a pipelined batch.
 
     The call itself runs here; only a new server login (it signs with the key) runs
-    on the thread that holds the key session.
+    on the thread that holds the key session, once for all the threads that found
+    the same token expired.
     """
     if ticket is None:
         return session.call(p11, fn, *args)
-    try:
-        return fn(*args)
-    except errors.AuthRequired:
-        def relogin() -> None:
-            session.forget()
-            session.login(p11)
+    for attempt in range(3):
+        failed = session.client.token
+        try:
+            return fn(*args)
+        except errors.AuthRequired:
+            if attempt == 2:
+                raise
 
-        ticket.on_owner(relogin)
-        return fn(*args)
+            def relogin(failed: Any = failed) -> None:
+                if session.client.token != failed:
+                    return  # another thread of the batch logged in again meanwhile: try that
+                # No forget() first: the other threads keep a token (the old one) until the
+                # new one replaces it, rather than none at all for the length of a login.
+                session.login(p11)
+
+            ticket.on_owner(relogin)
+    raise AssertionError("unreachable")
 
 
 def sign_to_outbox(signer: TaskSigner, session: Any, p11: Any, outbox: Outbox, task: Task,
