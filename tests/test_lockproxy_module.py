@@ -89,6 +89,8 @@ class Proxy:
             "LOCKPROXY_MANUFACTURER": None,
             "LOCKPROXY_PINPAD": None,
             "LOCKPROXY_PINPAD_PIN": None,
+            "LOCKPROXY_SIGN_DELAY_MS": None,
+            "LOCKPROXY_LOGIN_DELAY_MS": None,
         }
         env.update(extra)
         return env
@@ -450,6 +452,56 @@ def test_env_max_tries_manufacturer_and_pinpad(proxy: Proxy, label: str) -> None
     assert tok.manufacturer_id != "NETCA"
     assert not tok.flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH
     assert proxy.flags(label) == TokenFlag.USER_PIN_COUNT_LOW
+
+
+def test_slow_key_delays_login_and_signing_only(proxy: Proxy, label: str) -> None:
+    """LOCKPROXY_SIGN_DELAY_MS / LOCKPROXY_LOGIN_DELAY_MS stand in for a slow USB key.
+
+    Only lower bounds are asserted (a sleep is never shorter than asked), so a
+    loaded machine cannot make this fail.  The length query of C_Sign (NULL
+    output) is not delayed: one signature costs one delay, as on a real key.
+    """
+    import time
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+    from pkcs11.util.ec import encode_named_curve_parameters
+
+    with proxy.token(label).open(rw=True, user_pin=USER_PIN) as s:
+        params = s.create_domain_parameters(
+            KeyType.EC, {pkcs11.Attribute.EC_PARAMS: encode_named_curve_parameters("secp256r1")}, local=True)
+        pub, _priv = params.generate_keypair(store=True, label="slow-key")
+        point = pub[pkcs11.Attribute.EC_POINT]
+    delay_ms = 150
+    extra = {"LOCKPROXY_SIGN_DELAY_MS": str(delay_ms), "LOCKPROXY_LOGIN_DELAY_MS": str(delay_ms)}
+    try:
+        proxy.reinit(**extra)
+        t0 = time.monotonic()
+        with proxy.token(label).open(user_pin=USER_PIN) as s:
+            t1 = time.monotonic()
+            key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, label="slow-key")
+            digest = b"\x11" * 32
+            sig = key.sign(digest, mechanism=pkcs11.Mechanism.ECDSA)
+            t2 = time.monotonic()
+        assert t1 - t0 >= delay_ms / 1000
+        assert t2 - t1 >= delay_ms / 1000
+        # The signature is the target's own: the proxy only waits.
+        pubkey = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), _ec_point(point))
+        r, s_ = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+        pubkey.verify(encode_dss_signature(r, s_), digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    finally:
+        proxy.reinit()
+
+
+def _ec_point(der_octet_string: bytes) -> bytes:
+    """CKA_EC_POINT is a DER OCTET STRING around the uncompressed point."""
+    assert der_octet_string[0] == 0x04
+    length = der_octet_string[1]
+    if length & 0x80:
+        n = length & 0x7F
+        return der_octet_string[2 + n:]
+    return der_octet_string[2:]
 
 
 def test_function_list_arguments_and_missing_target(proxy: Proxy, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,8 @@ typedef CK_RV (*CK_C_SetPIN)(CK_SESSION_HANDLE, CK_UTF8CHAR *, CK_ULONG, CK_UTF8
                              CK_ULONG);
 typedef CK_RV (*CK_C_GetSessionInfo)(CK_SESSION_HANDLE, CK_SESSION_INFO *);
 typedef CK_RV (*CK_C_Login)(CK_SESSION_HANDLE, CK_USER_TYPE, CK_UTF8CHAR *, CK_ULONG);
+typedef CK_RV (*CK_C_Sign)(CK_SESSION_HANDLE, CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG *);
+typedef CK_RV (*CK_C_SignFinal)(CK_SESSION_HANDLE, CK_BYTE *, CK_ULONG *);
 
 /* PKCS#11 v2.40 CK_FUNCTION_LIST: the version then 68 function pointers. */
 typedef struct CK_FUNCTION_LIST {
@@ -135,11 +138,17 @@ typedef struct CK_FUNCTION_LIST {
     CK_ANY_FN C_SetOperationState;
     CK_C_Login C_Login;
     CK_ANY_FN C_Logout;
-    CK_ANY_FN rest[48]; /* C_CreateObject .. C_WaitForSlotEvent */
+    CK_ANY_FN mid[23]; /* C_CreateObject .. C_SignInit */
+    CK_C_Sign C_Sign;
+    CK_ANY_FN C_SignUpdate;
+    CK_C_SignFinal C_SignFinal;
+    CK_ANY_FN rest[22]; /* C_SignRecoverInit .. C_WaitForSlotEvent */
 } CK_FUNCTION_LIST;
 
 _Static_assert(sizeof(CK_FUNCTION_LIST) == sizeof(void *) + 68 * sizeof(void *),
                "CK_FUNCTION_LIST must hold a version and 68 function pointers");
+_Static_assert(offsetof(CK_FUNCTION_LIST, C_Sign) == sizeof(void *) + 43 * sizeof(void *),
+               "C_Sign is the 44th function pointer");
 
 /* ------------------------------------------------------------------ */
 /* Proxy state                                                         */
@@ -160,7 +169,9 @@ static char g_state_dir[PATH_MAX] = "/tmp";
 static int g_have_manufacturer;
 static CK_UTF8CHAR g_manufacturer[32];
 static int g_pinpad;
-static unsigned long g_delay_ms; /* LOCKPROXY_DELAY_MS: a slow key, for UI tests */
+static unsigned long g_delay_ms;       /* LOCKPROXY_DELAY_MS: slow C_GetTokenInfo, for UI tests */
+static unsigned long g_sign_delay_ms;  /* LOCKPROXY_SIGN_DELAY_MS: a slow key's C_Sign */
+static unsigned long g_login_delay_ms; /* LOCKPROXY_LOGIN_DELAY_MS: a slow key's C_Login */
 static char g_pinpad_pin[256];
 static int g_have_pinpad_pin;
 
@@ -176,6 +187,38 @@ static void lp_warn(const char *fmt, const char *arg)
     fprintf(stderr, "lockproxy: ");
     fprintf(stderr, fmt, arg);
     fputc('\n', stderr);
+}
+
+/* A delay in milliseconds from the environment: unset/empty = 0; at most
+ * 60 s, so a typo cannot hang a test run. */
+static unsigned long read_ms(const char *name)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long n;
+
+    if (v == NULL || *v == '\0')
+        return 0;
+    errno = 0;
+    n = strtoul(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n > 60000UL) {
+        lp_warn("ignoring invalid %s", name);
+        return 0;
+    }
+    return n;
+}
+
+/* Sleep like a slow USB key: the whole interval, even across signals. */
+static void key_delay(unsigned long ms)
+{
+    struct timespec ts, rem;
+
+    if (ms == 0)
+        return;
+    ts.tv_sec = (time_t)(ms / 1000);
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &rem) != 0 && errno == EINTR)
+        ts = rem;
 }
 
 static void read_config(void)
@@ -220,16 +263,9 @@ static void read_config(void)
         memcpy(g_manufacturer, v, len);
     }
 
-    v = getenv("LOCKPROXY_DELAY_MS");
-    g_delay_ms = 0;
-    if (v && *v) {
-        errno = 0;
-        n = strtoul(v, &end, 10);
-        if (errno == 0 && *end == '\0')
-            g_delay_ms = n;
-        else
-            lp_warn("ignoring invalid LOCKPROXY_DELAY_MS=%s", v);
-    }
+    g_delay_ms = read_ms("LOCKPROXY_DELAY_MS");
+    g_sign_delay_ms = read_ms("LOCKPROXY_SIGN_DELAY_MS");
+    g_login_delay_ms = read_ms("LOCKPROXY_LOGIN_DELAY_MS");
 
     v = getenv("LOCKPROXY_PINPAD");
     g_pinpad = v != NULL && strcmp(v, "1") == 0;
@@ -434,10 +470,7 @@ static CK_RV proxy_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 
     if (info == NULL)
         return CKR_ARGUMENTS_BAD;
-    if (g_delay_ms) {
-        struct timespec ts = { (time_t)(g_delay_ms / 1000), (long)(g_delay_ms % 1000) * 1000000L };
-        nanosleep(&ts, NULL);
-    }
+    key_delay(g_delay_ms);
     rv = g_target->C_GetTokenInfo(slot, info);
     if (rv != CKR_OK)
         return rv;
@@ -508,6 +541,7 @@ static CK_RV proxy_C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR *
         return CKR_PIN_LOCKED;
     countable = pin_is_countable(&ti, pin, len);
 
+    key_delay(g_login_delay_ms);
     rv = g_target->C_Login(h, user, pin, len);
     /* CKR_USER_ALREADY_LOGGED_IN is deliberately neither counted nor a
      * reset: the target answers it without checking the PIN. */
@@ -602,6 +636,24 @@ static CK_RV proxy_C_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR *so_pin, CK_ULONG le
     return CKR_OK;
 }
 
+/* A slow key: the delay is paid by the call that really signs, not by a
+ * length query (NULL output buffer), as a USB key computes the signature
+ * once the caller hands it room for it. */
+static CK_RV proxy_C_Sign(CK_SESSION_HANDLE h, CK_BYTE *data, CK_ULONG len, CK_BYTE *sig,
+                          CK_ULONG *sig_len)
+{
+    if (sig != NULL)
+        key_delay(g_sign_delay_ms);
+    return g_target->C_Sign(h, data, len, sig, sig_len);
+}
+
+static CK_RV proxy_C_SignFinal(CK_SESSION_HANDLE h, CK_BYTE *sig, CK_ULONG *sig_len)
+{
+    if (sig != NULL)
+        key_delay(g_sign_delay_ms);
+    return g_target->C_SignFinal(h, sig, sig_len);
+}
+
 /* ------------------------------------------------------------------ */
 /* Loading the target                                                  */
 /* ------------------------------------------------------------------ */
@@ -648,6 +700,10 @@ static int load_target(void)
     g_proxy.C_InitPIN = proxy_C_InitPIN;
     g_proxy.C_SetPIN = proxy_C_SetPIN;
     g_proxy.C_Login = proxy_C_Login;
+    if (list->C_Sign != NULL)
+        g_proxy.C_Sign = proxy_C_Sign;
+    if (list->C_SignFinal != NULL)
+        g_proxy.C_SignFinal = proxy_C_SignFinal;
     g_target = list;
     rc = 0;
 out:

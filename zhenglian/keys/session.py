@@ -24,6 +24,7 @@ from zhenglian.keys import mechanisms
 from zhenglian.keys.check import signature_matches
 from zhenglian.keys.handle import KeyHandle
 from zhenglian.keys.mechanisms import SignPlan
+from zhenglian.keys.owner import on_key_thread
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,14 @@ class KeySession:
         return self._point
 
     def sign(self, message: bytes) -> bytes:
-        """The key's signature of ``message`` as CMS carries it, checked against the certificate."""
+        """The key's signature of ``message`` as CMS carries it, checked against the certificate.
+
+        Called from a helper thread of a pipelined batch, the key call runs on the
+        thread that holds the session (:mod:`zhenglian.keys.owner`).
+        """
+        return on_key_thread(lambda: self._sign(message))
+
+    def _sign(self, message: bytes) -> bytes:
         last: errors.ZhenglianError | None = None
         while self.plans:
             plan = self.plans[0]

@@ -169,7 +169,19 @@ def _decrypt(reader: Any, name: str, password: str | None, for_signing: bool) ->
     return candidates[0] if candidates[0] is not None else ""
 
 
+def _has(dictionary: Any, key: str) -> bool:
+    """``key`` is in the PDF dictionary (a broken one says yes: let pyHanko look closer)."""
+    try:
+        return key in dictionary
+    except Exception:  # noqa: BLE001
+        return True
+
+
 def _certification_level(reader: Any) -> int | None:
+    # No /Perms, no certification: a cold ``zhenglian sign`` of a plain document then
+    # never imports pyhanko.sign (the whole signing package and aiohttp) before the PIN.
+    if not _has(reader.root, "/Perms"):
+        return None
     from pyhanko.sign.validation import read_certification_data
 
     info = read_certification_data(reader)
@@ -179,6 +191,8 @@ def _certification_level(reader: Any) -> int | None:
 
 
 def _count_signatures(reader: Any) -> int:
+    if not _has(reader.root, "/AcroForm"):
+        return 0  # no form, no signature field (and no pyhanko.sign import, see above)
     from pyhanko.sign.fields import enumerate_sig_fields
 
     return sum(1 for _name, value, _ref in enumerate_sig_fields(reader, filled_status=True) if value is not None)

@@ -6,6 +6,12 @@ certificate validity → every document opened and every placement resolved
 confirmed by the prompter) → the PIN → one login, the seal encoded once,
 every document signed and written atomically.  The PIN is wiped as soon as
 the key is logged in.
+
+The documents overlap around the key (:mod:`zhenglian.pdf.overlap`): while
+the key signs one, the next is hashed and the previous one written, so a slow
+USB key is the only limit.  The key signs them, and they are published
+(register entry, rename), in the order given; the first failure stops the
+batch and the documents after it are left unwritten, as in a sequential batch.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf.document import Source
+from zhenglian.pdf.overlap import Overlap, Ticket
 from zhenglian.pdf.seal import SealLike
 from zhenglian.pdf.sign import PreparedDocument, SignResult, prepare
 from zhenglian.register.recorder import SealRecorder, input_facts, outcome_of
@@ -73,9 +80,11 @@ def sign_files(h: KeyHandle, prompter: pinops.PinPrompter, job: LocalSigning, *,
     identity = h.identity()
     prepared = _prepare_all(job)
     recorder = recorder or SealRecorder(h, "local")
+    signed: dict[int, SignResult] = {}  # by position: filled by the threads, read once they are done
     results: list[SignResult] = []
     pin: Any = None
     typed = False  # the PIN was entered: from here on, a document not signed is recorded
+    work = list(zip(prepared, job.pairs, strict=True))
     try:
         st, pin = pinops.gate_and_ask(h, prompter)
         typed = True
@@ -83,21 +92,36 @@ def sign_files(h: KeyHandle, prompter: pinops.PinPrompter, job: LocalSigning, *,
                        confirmed_final_try=st.final_try) as batch:
             if pin is not None:
                 pin.wipe()  # logged in: the PIN is not needed again
-            for (doc, dst), (source, _) in zip(prepared, job.pairs, strict=True):
+
+            def sign_one(item: tuple[tuple[PreparedDocument, Path], tuple[Source, Path]], ticket: Ticket) -> SignResult:
+                (doc, dst), (source, _) = item
                 in_sha, in_size = input_facts(source)
 
-                def publish(tmp: Path, result: SignResult, doc: PreparedDocument = doc, dst: Path = dst,
-                            in_sha: str = in_sha, in_size: int = in_size) -> None:
+                def publish(tmp: Path, result: SignResult) -> None:
                     recorder.publish_signed(tmp, result, name=_name(doc), seal=job.seal, input_sha256=in_sha,
                                             input_size=in_size, output_path=dst, local_path=doc.opened.path or "")
 
-                result = batch.sign(doc, dst, before_publish=publish)
-                results.append(result)
-                if on_signed is not None:
-                    on_signed(result)
+                result = batch.sign(doc, dst, before_publish=publish, ticket=ticket)
+                signed[ticket.index] = result
+                return result
+
+            # While the key signs one document the next is hashed and the last written
+            # (zhenglian.pdf.overlap); the first failure stops the batch as before.
+            failure: BaseException | None = None
+            with Overlap(sign_one) as overlap:
+                for outcome in overlap.map(work):
+                    if outcome.error is not None:
+                        failure = failure or outcome.error
+                        continue
+                    assert outcome.result is not None
+                    results.append(outcome.result)
+                    if on_signed is not None and failure is None:
+                        on_signed(outcome.result)
+            if failure is not None:
+                raise failure
     except BaseException as exc:
         if typed and not isinstance(exc, errors.WrongPin):  # a wrong PIN stamped nothing: not a use
-            left = [(_name(doc), job.seal) for doc, _ in prepared[len(results):]]
+            left = [(_name(doc), job.seal) for i, ((doc, _), _) in enumerate(work) if i not in signed]
             recorder.not_signed_all(outcome_of(exc), left, exc)
         raise
     finally:

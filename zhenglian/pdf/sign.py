@@ -25,8 +25,10 @@ complete; the input is only ever opened for reading.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ from zhenglian import errors
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf.document import OpenedPdf, Source, open_pdf, source_name
 from zhenglian.pdf.outfile import atomic_output, same_file
+from zhenglian.pdf.overlap import SoloTicket, Stopped, Ticket
 from zhenglian.pdf.seal import EncodedSeal, SealLike, encoded
 from zhenglian.pki.cert import CertInfo
 
@@ -163,6 +166,18 @@ def _pkcs11_error(exc: BaseException) -> BaseException | None:
     return None
 
 
+def _stopped(exc: BaseException) -> Stopped | None:
+    """The :class:`Stopped` inside ``exc`` (pyHanko may wrap what its signer raised), if any."""
+    cur: BaseException | None = exc
+    for _ in range(8):
+        if cur is None:
+            return None
+        if isinstance(cur, Stopped):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 def _timestamp_error(exc: BaseException) -> bool:
     from pyhanko.sign.timestamps import TimestampRequestError
 
@@ -202,21 +217,44 @@ class SigningBatch:
 
             timestamper = HTTPTimeStamper(self.timestamp_url, timeout=10)
         self.timestamper = timestamper
-        self._runner: asyncio.Runner | None = asyncio.Runner()
+        # One event loop per thread that signs: a pipelined batch (zhenglian.pdf.overlap)
+        # signs several documents at once on a few threads, each driving pyHanko on its own loop.
+        self._local = threading.local()
+        self._runners: list[asyncio.Runner] = []
+        self._runners_lock = threading.Lock()
+        self._closed = False
         # Room for the CMS blob: pyHanko estimates it with a dry-run signature
         # (a full CMS build, ≈ half the signing time).  It depends only on the
         # signer, its chain and the timestamper — the same for every document
         # of a batch — so it is estimated once (pyHanko adds a 50 % margin).
         self._reserved: int | None = None
+        self._reserve_lock = threading.Lock()
         if seal is not None:
             encoded(seal)
 
     # --- lifetime ------------------------------------------------------------
 
     def close(self) -> None:
-        if self._runner is not None:
-            self._runner.close()
-            self._runner = None
+        """Close every thread's event loop (call when no document is being signed any more)."""
+        with self._runners_lock:
+            self._closed = True
+            runners, self._runners = self._runners, []
+        for runner in runners:
+            try:
+                runner.close()
+            except Exception:  # noqa: BLE001 - a loop that cannot close must not hide the batch's outcome
+                log.debug("closing an event loop failed", exc_info=True)
+
+    def _runner(self) -> asyncio.Runner:
+        runner: asyncio.Runner | None = getattr(self._local, "runner", None)
+        if runner is None:
+            with self._runners_lock:
+                if self._closed:
+                    raise RuntimeError("batch is closed")
+                runner = asyncio.Runner()
+                self._runners.append(runner)
+            self._local.runner = runner
+        return runner
 
     def __enter__(self) -> SigningBatch:
         return self
@@ -236,13 +274,17 @@ class SigningBatch:
              placements: Sequence[pl.Placement] = (), *, seal: SealLike | None = None,
              cross_page: pl.CrossPage | None = None, certify: bool = False,
              password: str | None = None,
-             before_publish: Callable[[Path, SignResult], None] | None = None) -> SignResult:
+             before_publish: Callable[[Path, SignResult], None] | None = None,
+             ticket: Ticket | None = None) -> SignResult:
         """Sign one document into ``output`` (atomically); returns what was made.
 
         ``before_publish(tmp, result)``: called with the signed bytes on disk, before they
         become ``output`` (the register's entry is committed there); if it raises, no output.
+        ``ticket``: this document's place in a pipelined batch (:mod:`zhenglian.pdf.overlap`):
+        it waits for its turn at the key and, for ``before_publish``, its turn to publish;
+        several documents may then be signed at once from different threads.
         """
-        if self._runner is None:
+        if self._closed:
             raise RuntimeError("batch is closed")
         output = Path(output)
         own = not isinstance(document, PreparedDocument)
@@ -250,13 +292,13 @@ class SigningBatch:
                             password=password) if own else document)
         assert isinstance(doc, PreparedDocument)
         try:
-            return self._sign_prepared(doc, output, before_publish)
+            return self._sign_prepared(doc, output, before_publish, ticket or SoloTicket())
         finally:
             if own:
                 doc.close()
 
     def _sign_prepared(self, doc: PreparedDocument, output: Path,
-                       before_publish: Callable[[Path, SignResult], None] | None = None) -> SignResult:
+                       before_publish: Callable[[Path, SignResult], None] | None, ticket: Ticket) -> SignResult:
         if doc.used:
             raise RuntimeError("a prepared document is signed once")
         doc.used = True
@@ -271,9 +313,13 @@ class SigningBatch:
             return SignResult(opened.name, output, made, doc.certify, self.timestamper is not None,
                               time.perf_counter() - started, list(opened.warnings), opened.page_count)
 
-        publish = None if before_publish is None else (lambda tmp: before_publish(tmp, result()))
+        def publish(tmp: Path) -> None:
+            assert before_publish is not None
+            with ticket.publish():
+                before_publish(tmp, result())
+
         try:
-            with atomic_output(output, before_publish=publish) as out:
+            with atomic_output(output, before_publish=None if before_publish is None else publish) as out:
                 stream: BinaryIO = opened.stream
                 reader = opened.reader
                 spare: list[BinaryIO] = []
@@ -286,23 +332,28 @@ class SigningBatch:
                         name = group.existing_field or _next_name(taken)
                         taken.add(name)
                         writer = _writer(reader, stream, opened, first=i == 0)
-                        assert self._runner is not None
-                        self._runner.run(self._sign_group(writer, group, name, doc.certify, target))
+                        ticket.final_key_call = last
+                        self._runner().run(self._sign_group(writer, group, name, doc.certify, target, ticket),
+                                          context=contextvars.copy_context())
                         made.append(SignatureMade(name, str(group.seal.name),
                                                   [s.describe() for s in group.spots]))
                         if not last:
                             target.seek(0)
                             stream, reader = target, None
+                    ticket.leave_key()  # every signature made: the next document may use the key
                 finally:
                     for f in spare:
                         f.close()
-        except errors.ZhenglianError:
+        except (errors.ZhenglianError, Stopped):
             raise
-        except OSError as exc:
-            if _pkcs11_error(exc) is None and not _timestamp_error(exc):
-                raise errors.OutputWriteFailed(path=str(output), detail=type(exc).__name__) from None
-            raise self._translate(exc, doc) from None
         except Exception as exc:  # noqa: BLE001 - every failure becomes a typed error
+            stopped = _stopped(exc)
+            if stopped is not None:  # the batch stopped while pyHanko waited for the key
+                raise stopped from None
+            if isinstance(exc, OSError):
+                if _pkcs11_error(exc) is None and not _timestamp_error(exc):
+                    raise errors.OutputWriteFailed(path=str(output), detail=type(exc).__name__) from None
+                raise self._translate(exc, doc) from None
             raise self._translate(exc, doc) from None
         return result()
 
@@ -324,7 +375,7 @@ class SigningBatch:
         return errors.SigningFailed(path=doc.name, detail=f"{type(exc).__name__}: {str(exc)[:120]}")
 
     async def _sign_group(self, writer: Any, group: pl.SpotGroup, field_name: str, certify: bool,
-                          output: BinaryIO) -> None:
+                          output: BinaryIO, ticket: Ticket) -> None:
         from pyhanko.sign import fields
         from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner
         from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
@@ -356,16 +407,17 @@ class SigningBatch:
                                new_field_spec=spec)
         session = pdf_signer.init_signing_session(writer, existing_fields_only=group.existing_field is not None)
         validation_info = await session.perform_presign_validation(writer)
-        if self._reserved is None:
-            self._reserved = await session.estimate_signature_container_size(validation_info)
-        reserved = self._reserved
+        with self._reserve_lock:  # the first document estimates; the others wait for its figure
+            if self._reserved is None:
+                self._reserved = await session.estimate_signature_container_size(validation_info)
+            reserved = self._reserved
         tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
         if extra:
             field_ref = _field_ref(writer, field_name)
             for spot in extra:
                 doc_seal.add_widget(field_ref, spot)
         prepared, res_output = tbs.digest_tbs_document(output=output)
-        post = await tbs.perform_signature(
+        post = await tbs.perform_signature(  # the key's call waits for this document's turn (ticket.key_call)
             document_digest=prepared.document_digest,
             pdf_cms_signed_attrs=PdfCMSSignedAttributes(
                 signing_time=session.system_time,

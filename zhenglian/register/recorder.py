@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -59,14 +60,16 @@ class SealRecorder:
         self.server = server
         self.web_origin = web_origin
         self._register = register
+        self._open_lock = threading.Lock()  # a pipelined batch records from several threads
 
     @property
     def register(self) -> Any:
-        if self._register is None:
-            from zhenglian.register import Register
+        with self._open_lock:
+            if self._register is None:
+                from zhenglian.register import Register
 
-            self._register = Register.open()
-        return self._register
+                self._register = Register.open()
+            return self._register
 
     def _use(self, outcome: str, *, name: str, seal: Any, **facts: Any) -> Any:
         return describe_use(outcome=outcome, origin=self.origin, document_name=name, key=self.key,

@@ -10,9 +10,15 @@
   server refuses it) does not stop the others; a failure of the key itself
   (removed, broken) does, because every later task would fail the same way —
   the tasks not reached stay pending on the server, and the summary says so.
-- ``cancel`` is checked between documents; files already signed are still
-  uploaded.
-- ``progress`` is called from the signing thread and from the upload thread
+- ``cancel`` is checked before a document goes to the key; files already
+  signed are still uploaded.
+- The tasks overlap around the key (:mod:`zhenglian.pdf.overlap`): while the
+  key signs one, the next is fetched and placed and the last one checked and
+  queued.  The key signs them, and the outbox and the register take them, in
+  the batch's order; outcomes are reported in that order.  "signed" is
+  reported when the key has made the signature (then "failed" if a later step
+  fails), so a cancel or a pulled key stops at the document the operator saw.
+- ``progress`` is called from the batch's threads and from the upload thread
   (never at the same time).
 """
 
@@ -31,6 +37,7 @@ from typing import Any
 from zhenglian import errors
 from zhenglian.backoff import Backoff
 from zhenglian.keys.handle import KeyHandle
+from zhenglian.pdf.overlap import Overlap, Stopped, Ticket
 from zhenglian.register.recorder import SealRecorder
 from zhenglian.server.models import Placement, Task
 from zhenglian.server.session import ServerSession
@@ -290,56 +297,82 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
         fetch_failures = 0
         try:
             with pipeline.open_task_signer(h, p11, outbox.root / "tmp") as signer:
-                for tid, outcome in by_id.items():
-                    if uploader.auth_needed.is_set():
-                        _relogin(session, p11, uploader)
-                    if cancel is not None and cancel.is_set():
-                        result.cancelled = True
-                        break
-                    if result.stopped_by is not None:
-                        break
+
+                at_key: set[str] = set()  # tasks the key has signed (the "signed" report was made)
+
+                def work(tid: str, ticket: Ticket) -> tuple[str, Any]:
+                    """One task, on a pool thread: fetch, sign (at the key in turn), check, queue."""
                     queued = outbox.find(client.origin, tid)
                     if queued is not None:  # signed earlier, not yet uploaded: never sign twice
-                        outcome.title, outcome.state, outcome.sha256 = queued.title, QUEUED, queued.sha256
-                        uploader.submit(queued)
-                        continue
+                        return "queued", queued
                     report(tid, "fetching")
-                    try:
-                        task = session.call(p11, client.task, tid)
-                        outcome.title = task.title
-                        if task.status != "pending":
-                            outcome.state = SKIPPED
-                            outcome.error = errors.TaskNotPending(title=task.title, status=task.status,
-                                                                  status_zh=task.status_zh)
-                            report(tid, "skipped", outcome.error)
+                    task = pipeline.server_call(session, p11, ticket, client.task, tid)
+                    by_id[tid].title = task.title
+                    if task.status != "pending":
+                        return "skipped", task
+                    moved = (placements or {}).get(tid)
+                    if moved is not None and not task.placement.anchor_text:
+                        task = dataclasses.replace(task, placement=moved)
+
+                    def signed_by_key() -> None:
+                        with lock:
+                            at_key.add(tid)
+                            counters["signed"] += 1
+                        report(tid, "signed")
+
+                    ticket.after_key = signed_by_key
+                    entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task,
+                                                       sealpick.pick(seals, task), recorder, ticket)
+                    return "signed", entry
+
+                def keep_going() -> bool:
+                    if uploader.auth_needed.is_set():
+                        _relogin(session, p11, uploader)  # this thread holds the key session
+                    if cancel is not None and cancel.is_set():
+                        result.cancelled = result.stopped_by is None
+                        return False
+                    return result.stopped_by is None
+
+                # While the key signs task k, task k+1 is fetched and placed and task k-1
+                # checked and queued (zhenglian.pdf.overlap); outcomes come back in order.
+                with Overlap(work, stops=lambda e: isinstance(e, KEY_FAILURES), cancel=cancel) as overlap:
+                    for done in overlap.map(by_id, keep_going=keep_going):
+                        tid, outcome = done.item, by_id[done.item]
+                        exc = done.error
+                        if exc is None:
+                            assert done.result is not None
+                            kind, value = done.result
+                            if kind == "queued":
+                                outcome.title, outcome.state, outcome.sha256 = value.title, QUEUED, value.sha256
+                                uploader.submit(value)
+                            elif kind == "skipped":
+                                outcome.state = SKIPPED
+                                outcome.error = errors.TaskNotPending(title=value.title, status=value.status,
+                                                                      status_zh=value.status_zh)
+                                report(tid, "skipped", outcome.error)
+                            else:
+                                fetch_failures = 0
+                                outcome.state, outcome.sha256 = QUEUED, value.sha256
+                                uploader.submit(value)
                             continue
-                        moved = (placements or {}).get(tid)
-                        if moved is not None and not task.placement.anchor_text:
-                            task = dataclasses.replace(task, placement=moved)
-                        entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task,
-                                                           sealpick.pick(seals, task), recorder)
-                        fetch_failures = 0
-                    except KEY_FAILURES as exc:
-                        outcome.state, outcome.error = FAILED, exc
-                        result.stopped_by = exc
-                        report(tid, "failed", exc)
-                        break
-                    except (errors.ServerUnreachable, errors.ServerError) as exc:
+                        if isinstance(exc, Stopped):
+                            if cancel is not None and cancel.is_set() and result.stopped_by is None:
+                                result.cancelled = True
+                            continue  # not reached: stays NOT_SIGNED
+                        if not isinstance(exc, errors.ZhenglianError):
+                            raise exc
+                        if tid in at_key:  # the key signed it, a later step failed: not signed after all
+                            with lock:
+                                counters["signed"] -= 1
                         outcome.state, outcome.error = FAILED, exc
                         report(tid, "failed", exc)
-                        fetch_failures += 1
-                        if fetch_failures >= MAX_FETCH_FAILURES:
-                            result.stopped_by = exc
-                            break
-                        continue
-                    except errors.ZhenglianError as exc:
-                        outcome.state, outcome.error = FAILED, exc
-                        report(tid, "failed", exc)
-                        continue
-                    outcome.state, outcome.sha256 = QUEUED, entry.sha256
-                    counters["signed"] += 1
-                    report(tid, "signed")
-                    uploader.submit(entry)
+                        if isinstance(exc, KEY_FAILURES):
+                            result.stopped_by = result.stopped_by or exc
+                        elif isinstance(exc, errors.ServerUnreachable | errors.ServerError):
+                            fetch_failures += 1
+                            if fetch_failures >= MAX_FETCH_FAILURES and result.stopped_by is None:
+                                result.stopped_by = exc
+                                overlap.stop_after(done.index)
         finally:
             # Signed files are on disk: let the uploads finish (bounded), with the
             # key session still open in case the server asks for a new login.

@@ -142,6 +142,8 @@ class Outbox:
         for d in (self.queue_dir, self.failed_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._uploading: set[str] = set()  # entry ids being sent by a thread of this process
+        self._uploading_cond = threading.Condition()
         self._plock = _ProcessLock(self.root / ".upload.lock")
         self._done: set[tuple[str, str, str]] = set()
         self._journal_size = -1
@@ -308,6 +310,21 @@ class Outbox:
         Raises AuthRequired (entry kept), ServerUnreachable / ServerError
         (entry kept, next try delayed).
         """
+        # One upload of an entry at a time in this process (other processes: the upload lock
+        # file), but the outbox itself is not held while the bytes travel: a pipelined batch
+        # queues the next signed file while the server checks the last one.
+        with self._uploading_cond:
+            while entry.id in self._uploading:
+                self._uploading_cond.wait()
+            self._uploading.add(entry.id)
+        try:
+            return self._upload_one(entry, client)
+        finally:
+            with self._uploading_cond:
+                self._uploading.discard(entry.id)
+                self._uploading_cond.notify_all()
+
+    def _upload_one(self, entry: OutboxEntry, client: Any) -> str:
         with self._lock:
             if self.is_done(entry.origin, entry.task_id, entry.sha256):
                 self._remove(entry)
@@ -320,27 +337,30 @@ class Outbox:
                 entry.last_message_en = "the queued file is missing or damaged; sign the task again"
                 self._move_to_failed(entry)
                 return "refused"
-            try:
-                result = client.upload(entry.task_id, data)
-            except errors.AuthRequired:
-                raise
-            except (errors.ServerUnreachable, errors.ServerError) as exc:
+        try:
+            result = client.upload(entry.task_id, data)
+        except errors.AuthRequired:
+            raise
+        except (errors.ServerUnreachable, errors.ServerError) as exc:
+            with self._lock:
                 entry.attempts += 1
                 entry.next_try_at = time.time() + min(MAX_DELAY_S, 2.0 ** min(entry.attempts, 9))
                 entry.last_error = exc.code
                 entry.last_message_zh, entry.last_message_en = exc.message_zh(), exc.message_en()
                 self._save(entry)
-                raise
-            except errors.ServerRefused as exc:
+            raise
+        except errors.ServerRefused as exc:
+            with self._lock:
                 entry.attempts += 1
                 entry.last_error = exc.reason or exc.code
                 entry.last_message_zh, entry.last_message_en = exc.message_zh(), exc.message_en()
                 self._move_to_failed(entry)
-                log.warning("server refused queued task %s: %s", entry.task_id, entry.last_error)
-                return "refused"
+            log.warning("server refused queued task %s: %s", entry.task_id, entry.last_error)
+            return "refused"
+        with self._lock:
             self._append_journal(entry, result.duplicate)
             self._remove(entry)
-            return "duplicate" if result.duplicate else "uploaded"
+        return "duplicate" if result.duplicate else "uploaded"
 
     def flush(self, client: Any, origin: str | None = None, *, force: bool = False,
               should_stop: Callable[[], bool] | None = None,

@@ -15,19 +15,21 @@ placement the signer will use), so what is shown is what gets signed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
+from zhenglian.pdf.overlap import SoloTicket, Ticket
 from zhenglian.register.recorder import SealRecorder, input_facts, outcome_of
 from zhenglian.server.models import Task
 from zhenglian.tasks.outbox import Outbox, OutboxEntry
 from zhenglian.tasks.signer import TaskSigner
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SERVER_SEAL_ERRORS = (errors.ServerRefused, errors.ServerError, errors.ServerUnreachable, errors.AuthRequired)
 
@@ -57,33 +59,65 @@ def open_task_signer(h: KeyHandle, p11: Any, workdir: Path) -> Iterator[TaskSign
         yield TaskSigner(batch, h, workdir)
 
 
+def server_call(session: Any, p11: Any, ticket: Ticket | None, fn: Callable[..., T], *args: Any) -> T:
+    """``session.call`` from any thread of a pipelined batch.
+
+    The call itself runs here; only a new server login (it signs with the key) runs
+    on the thread that holds the key session, once for all the threads that found
+    the same token expired.
+    """
+    if ticket is None:
+        return session.call(p11, fn, *args)
+    for attempt in range(3):
+        failed = session.client.token
+        try:
+            return fn(*args)
+        except errors.AuthRequired:
+            if attempt == 2:
+                raise
+
+            def relogin(failed: Any = failed) -> None:
+                if session.client.token != failed:
+                    return  # another thread of the batch logged in again meanwhile: try that
+                # No forget() first: the other threads keep a token (the old one) until the
+                # new one replaces it, rather than none at all for the length of a login.
+                session.login(p11)
+
+            ticket.on_owner(relogin)
+    raise AssertionError("unreachable")
+
+
 def sign_to_outbox(signer: TaskSigner, session: Any, p11: Any, outbox: Outbox, task: Task,
-                   seal: Any, recorder: SealRecorder | None = None) -> tuple[OutboxEntry, bool]:
+                   seal: Any, recorder: SealRecorder | None = None,
+                   ticket: Ticket | None = None) -> tuple[OutboxEntry, bool]:
     """(the outbox entry for ``task``, whether it was signed now rather than found waiting).
 
     The seal-use register's entry is committed with the signed file on disk and before
     the outbox commits it (``recorder``; a task that fails after the PIN is recorded too).
+    ``ticket``: the task's place in a pipelined batch (:mod:`zhenglian.pdf.overlap`): it
+    takes the key, and then the outbox and the register, in the batch's order.
     """
     client = session.client
     entry = outbox.find(client.origin, task.id)
     if entry is not None:
         return entry, False  # signed earlier and not yet uploaded: never sign twice
-    original = session.call(p11, client.download, task)
+    original = server_call(session, p11, ticket, client.download, task)
     try:
-        signed = signer.sign(original, task, seal)
+        signed, made = signer.sign_with_result(original, task, seal, ticket)
     except errors.ZhenglianError as exc:
         if recorder is not None:
             in_sha, in_size = input_facts(original)
             recorder.not_signed(outcome_of(exc), name=task.title, seal=seal, error=exc, task_id=task.id,
                                 input_sha256=in_sha, input_size=in_size)
         raise
+    in_sha, in_size = input_facts(original)
 
     def commit(entry: OutboxEntry) -> None:
         if recorder is not None:
-            in_sha, in_size = input_facts(original)
-            recorder.publish_signed(None, signer.last, name=task.title, seal=seal, input_sha256=in_sha,
+            recorder.publish_signed(None, made, name=task.title, seal=seal, input_sha256=in_sha,
                                     input_size=in_size, output_sha256=entry.sha256,
                                     output_path=f"outbox:{entry.id}", task_id=task.id)
 
-    return outbox.put(client.origin, task.id, signed, key_serial=signer.key.serial, title=task.title,
-                      before_commit=commit), True
+    with (ticket or SoloTicket()).publish():
+        return outbox.put(client.origin, task.id, signed, key_serial=signer.key.serial, title=task.title,
+                          before_commit=commit), True

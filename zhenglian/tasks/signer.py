@@ -59,19 +59,28 @@ class TaskSigner:
 
     def sign(self, original: bytes, task: Task, seal: Any) -> bytes:
         """The signed PDF for ``task`` (the original is untouched: an incremental update)."""
+        signed, self.last = self.sign_with_result(original, task, seal)
+        return signed
+
+    def sign_with_result(self, original: bytes, task: Task, seal: Any,
+                         ticket: Any = None) -> tuple[bytes, Any]:
+        """(the signed PDF, the SignResult); ``ticket``: its place in a pipelined batch.
+
+        Safe to call from several threads at once: nothing of one document is kept here.
+        """
         placements, cross = self.placements(original, task, seal)
         fd, tmp = tempfile.mkstemp(prefix=".task-", suffix=".pdf", dir=self.workdir)
         os.close(fd)
         out = Path(tmp)
         try:
-            self.last = self.batch.sign(original, out, placements, seal=seal, cross_page=cross,
-                                        certify=task.placement.certify)
+            result = self.batch.sign(original, out, placements, seal=seal, cross_page=cross,
+                                     certify=task.placement.certify, ticket=ticket)
             signed = out.read_bytes()
         finally:
             with contextlib.suppress(FileNotFoundError):
                 out.unlink()
         self.check(original, signed, task)
-        return signed
+        return signed, result
 
     def check(self, original: bytes, signed: bytes, task: Task) -> None:
         """Verify locally before anything leaves the machine."""

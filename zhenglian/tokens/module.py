@@ -70,6 +70,9 @@ def _short_os_error(exc: OSError) -> str:
     return text.split(": ")[-1][:120] if text else type(exc).__name__
 
 
+_STALE_KEY = {0x60, 0x82}  # CKR_KEY_HANDLE_INVALID, CKR_OBJECT_HANDLE_INVALID
+
+
 class _Library:
     """What is process-wide about a library file: python-pkcs11 loads it once per
     process, so every :class:`Pkcs11Module` of that file (one per TokenManager:
@@ -108,6 +111,9 @@ class Pkcs11Module:
         self._library = _Library.of(self.path)
         self.lock = self._library.lock
         self.error: errors.DriverError | None = None
+        # (id of the open session, its handle, CKA_ID) → private key handle, for that session's
+        # life: a USB key answers C_FindObjects over the bus, once per signature otherwise.
+        self._key_handles: dict[tuple[int, int, bytes], int] = {}
 
     @property
     def _lib(self) -> Any:
@@ -256,6 +262,7 @@ class Pkcs11Module:
                 raise translate(exc, str(self.path)) from None
             finally:
                 self._sessions_open -= 1
+                self._forget_keys(session)
                 try:
                     session.close()
                 except p.PKCS11Error:
@@ -313,13 +320,27 @@ class Pkcs11Module:
         """C_SignInit/C_Sign with the private key of this CKA_ID on a logged-in session."""
         with self.lock:
             raw = self.raw()
+            slot = (id(session), int(session.handle), bytes(cka_id))
             try:
+                key = self._key_handles.get(slot)
+                if key is not None:
+                    try:
+                        return raw.sign(session.handle, key, mechanism, data)
+                    except p11raw.RawCallError as exc:
+                        if exc.function != "C_SignInit" or exc.rv not in _STALE_KEY:
+                            raise
+                        self._key_handles.pop(slot, None)  # the handle went stale: look it up again
                 key = raw.find_private_key(session.handle, cka_id)
+                self._key_handles[slot] = key
                 return raw.sign(session.handle, key, mechanism, data)
             except p11raw.RawCallError as exc:
                 if exc.rv in (0x020, 0x021):  # CKR_DATA_INVALID / _LEN_RANGE: the input does not fit this mechanism
                     raise errors.MechanismUnsupported(mechanism=f"{mechanism:#x}: {ckr.name(exc.rv)}") from None
                 raise ckr.error_for(exc.rv, where=exc.function) from None
+
+    def _forget_keys(self, session: Any) -> None:
+        for slot in [k for k in self._key_handles if k[0] == id(session)]:
+            del self._key_handles[slot]
 
     def read_certificates(self, session: Any) -> list[KeyCert]:
         """Certificates on the key, each paired with its key by CKA_ID."""
