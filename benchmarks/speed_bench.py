@@ -129,7 +129,7 @@ class _Prompter:
 def section_local(base: Path, key_ms: int, docs: int) -> dict[str, Any]:
     spec = _softhsm_key(base, "BENCH-LOCAL")
     proxy = _slow_key_env(base, key_ms)
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     from zhenglian.pdf import placement as pl
     from zhenglian.pdf import sealchoice
@@ -168,7 +168,7 @@ def section_local(base: Path, key_ms: int, docs: int) -> dict[str, Any]:
 
 def _tasks_setup(base: Path, label: str, n: int) -> tuple[Any, Any, list[str]]:
     spec = _softhsm_key(base, label)
-    from serverfixtures import start_server
+    from helpers.server import start_server
 
     server = start_server(base / "server")
     ids = server.add_tasks(spec.uscc, spec.organization, n, kinds=("委托扣款授权书",), seal_type="合同专用章")
@@ -249,7 +249,7 @@ def section_cold(base: Path, runs: int) -> dict[str, Any]:
     import pty
 
     spec = _softhsm_key(base, "BENCH-COLD")
-    import pdfhelpers as ph
+    from helpers import pdf as ph
 
     from zhenglian.reference import softhsm
 
