@@ -27,7 +27,7 @@ import pytest
 
 from helpers.requires import require
 
-JAVA_SRC = Path(__file__).resolve().parent / "judges" / "SM2PdfCheck.java"
+JAVA_SRC = Path(__file__).resolve().parent.parent / "judges" / "SM2PdfCheck.java"
 BC_JARS = ("bcprov.jar", "bcpkix.jar", "bcutil.jar")
 JAVA_DIR = Path(os.environ.get("ZHENGLIAN_BC_JARS", "/usr/share/java"))
 

@@ -38,7 +38,7 @@ from zhenglian.tokens.manager import TokenManager
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.tokens.module import Pkcs11Module
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BUILD_SH = ROOT / "tests" / "pkcs11_lockproxy" / "build.sh"
 
 GOOD = "Netca@2026ok"  # the test key's user PIN (not NETCA's factory PIN)

@@ -17,7 +17,7 @@ import pytest
 
 from zhenglian.register import Placement, Register, SealUse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).resolve().parent.parent / "register_writer.py"
 SEALS = (("东莞示例有限公司合同专用章", "合同专用章", "seal-1"), ("东莞示例有限公司", "公章", "seal-2"))
 KEYS = ("SZCA-0001", "GDCA-0002")

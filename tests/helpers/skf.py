@@ -134,7 +134,7 @@ class SkfOnly:
                  extra_env: dict[str, str] | None = None) -> Any:
         import subprocess
 
-        root = Path(__file__).resolve().parent.parent
+        root = Path(__file__).resolve().parents[2]
         return subprocess.run(self.argv(*args), input=input, capture_output=True, text=True,
                               env=self.env() | (extra_env or {}), timeout=timeout, cwd=root)
 
@@ -151,7 +151,7 @@ def skf_only(skf_lib_path: Path, skf_root: Path, tmp_path: Path) -> SkfOnly:
     """The CA manifests without softhsm.toml (no PKCS#11 module at all) + ``--module libskfsoft.so``."""
     import shutil
 
-    src = Path(__file__).resolve().parent.parent / "drivers"
+    src = Path(__file__).resolve().parents[2] / "drivers"
     drivers = tmp_path / "drivers-skf-only"
     drivers.mkdir()
     for toml in src.glob("*.toml"):
