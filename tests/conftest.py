@@ -26,6 +26,7 @@ pytest_plugins = [
     "sm2tokenfixtures",  # the software SM2 token (libsm2token.so) and a ctypes caller
     "judgefixtures",  # BouncyCastle and openssl as independent SM2 judges
     "registerfixtures",  # the seal-use register
+    "uifixtures",  # the tray app on real keys and server, screenshots, visible texts
 ]
 _RUN_DIR: Path | None = None
 

@@ -35,6 +35,15 @@ class SealSpot:
     width_mm: float
     height_mm: float
     kind: str  # seal | strip
+    # Where the whole seal picture sits relative to this spot's left/top edge, and its
+    # size (mm): a 骑缝章 strip shows the slice of the picture that falls inside the spot.
+    image_dx_mm: float = 0.0
+    image_width_mm: float = 0.0
+    image_height_mm: float = 0.0
+
+    @property
+    def is_slice(self) -> bool:
+        return self.kind == "strip"
 
 
 @dataclass(frozen=True)
@@ -160,8 +169,15 @@ class TaskWorkspace:
                 groups = pl.resolve(doc, placements, seal, cross)
         except errors.ZhenglianError as exc:
             return TaskPreview(task, document, seal.png, seal.name, (), False, exc)
-        spots = tuple(
-            SealSpot(d["page"], d["x_mm"], d["y_mm"], d["width_mm"], d["height_mm"], spot.kind)
-            for group in groups for spot in group.spots for d in [spot.describe()]
-        )
+        spots = tuple(_seal_spot(spot) for group in groups for spot in group.spots)
         return TaskPreview(task, document, seal.png, seal.name, spots, movable)
+
+
+def _seal_spot(spot: Any) -> SealSpot:
+    """A resolved :class:`zhenglian.pdf.placement.Spot` as the preview draws it (mm, visible page)."""
+    from zhenglian.pdf.geometry import MM
+
+    d = spot.describe()
+    dx, _dy, iw, ih = spot.image
+    return SealSpot(d["page"], d["x_mm"], d["y_mm"], d["width_mm"], d["height_mm"], spot.kind,
+                    image_dx_mm=dx / MM, image_width_mm=iw / MM, image_height_mm=ih / MM)

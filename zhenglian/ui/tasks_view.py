@@ -63,6 +63,7 @@ class TasksView(QWidget):
         top = QHBoxLayout()
         self.key_box = QComboBox()
         self.key_box.setObjectName("task_key")
+        self.key_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # the whole company name
         self.key_box.currentIndexChanged.connect(self._key_chosen)
         self.status = QLabel()
         self.status.setObjectName("task_status")
@@ -168,6 +169,7 @@ class TasksView(QWidget):
         self.key_box.setCurrentIndex(self.board.current_index())
         self.key_box.blockSignals(False)
         self.tasks, self.moved = list(self.board.pending), {}
+        self.clear_preview()  # another key: another server session, other documents
         self._fill_table()
 
     def _key_chosen(self, index: int) -> None:
@@ -237,6 +239,12 @@ class TasksView(QWidget):
 
     # --- preview ---------------------------------------------------------------------
 
+    def clear_preview(self) -> None:
+        self.current_preview = None
+        self._preview_for = None
+        self.preview.clear()
+        self.detail.clear()
+
     def _selection_changed(self) -> None:
         self._update_buttons()
         sel = self.selected()
@@ -245,11 +253,18 @@ class TasksView(QWidget):
         task = sel[0]
         ws = self.workspace
         moved = self.moved.get(task.id)
+        self._preview_for = (ws, task.id)
         self.detail.setText(self.tr("Loading {title}…").format(title=task.title))
-        run_async(lambda: ws.preview(task, moved), self._show_preview,
-                  lambda exc: self.detail.setText(i18n.error_text(exc)))
+        run_async(lambda: ws.preview(task, moved), lambda pv: self._show_preview(pv, ws),
+                  lambda exc: self._preview_failed(exc, ws, task.id))
 
-    def _show_preview(self, pv: Any) -> None:
+    def _preview_failed(self, exc: BaseException, ws: Any, task_id: str) -> None:
+        if getattr(self, "_preview_for", None) == (ws, task_id):
+            self.detail.setText(i18n.error_text(exc))
+
+    def _show_preview(self, pv: Any, ws: Any = None) -> None:
+        if ws is not None and getattr(self, "_preview_for", None) != (ws, pv.task.id):
+            return  # the operator chose another document or key meanwhile: this one is stale
         self.current_preview = pv
         self.preview.load(pv.document)
         t = pv.task
@@ -263,10 +278,7 @@ class TasksView(QWidget):
         if pv.problem is not None:
             lines.append(f"<span style='color:#b91c1c'>{i18n.error_text(pv.problem)}</span>")
         self.detail.setText("<br>".join(lines))
-        main = next((s for s in pv.spots if s.kind != "strip"), None)
-        if main is not None:
-            self.preview.set_seal(pv.seal_png, (main.width_mm, main.height_mm), main.page - 1, main.x_mm, main.y_mm,
-                                  pv.movable)
+        self.preview.set_spots(pv.seal_png, pv.spots, pv.movable)
 
     def _seal_moved(self, page: int, x: float, y: float) -> None:
         pv = getattr(self, "current_preview", None)
@@ -329,6 +341,7 @@ class TasksView(QWidget):
             dlg.reset()
             self._busy = False
             self.moved.clear()
+            self.clear_preview()  # the documents shown were signed (or failed): not what waits now
             self._update_buttons()
             text = i18n.pick(result.summary_zh(), result.summary_en())
             self.notify.emit(self.tr("Signing finished") if result.ok else self.tr("Signing needs attention"), text,

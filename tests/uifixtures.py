@@ -1,0 +1,158 @@
+"""Shared pieces of the tray app's scenario tests (pytest plugin, see conftest.pytest_plugins).
+
+- :class:`PinAnswerer`: types the PIN into each PIN dialog that opens, as an operator would;
+- ``tray_app``: the real TrayApp on the real SoftHSM demo keys and the real reference server;
+- ``shoot``: saves what the operator sees (``ZHENGLIAN_SHOTS=docs/images`` regenerates the docs' pictures);
+- :func:`visible_texts` / :func:`foreign_words`: every text on screen, and the English or code words
+  among them in Chinese mode.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SHOTS_ENV = "ZHENGLIAN_SHOTS"
+
+
+class PinAnswerer:
+    """Types the PIN into each PIN dialog that opens; remembers what each dialog said."""
+
+    def __init__(self, pin: str) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.pin = pin
+        self.answered = 0
+        self.seen: list[str] = []  # the visible texts of each dialog answered
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._look)
+        self.timer.start(50)
+
+    def _look(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from zhenglian.ui.pin_dialogs import PinDialog
+
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, PinDialog) and w.isVisible() and not w.field.text():
+                self.seen.append("\n".join(visible_texts(w)))
+                w.field.setText(self.pin)
+                w.ok_button.click()
+                self.answered += 1
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def visible_texts(root: Any) -> list[str]:
+    """Every text an operator can read in ``root`` and its visible children."""
+    from PySide6.QtWidgets import (
+        QAbstractButton,
+        QComboBox,
+        QGroupBox,
+        QLabel,
+        QLineEdit,
+        QListWidget,
+        QTabBar,
+        QTableWidget,
+        QTextEdit,
+        QTreeWidget,
+        QWidget,
+    )
+
+    out: list[str] = []
+    if root.isWindow() and root.windowTitle():
+        out.append(root.windowTitle())
+    for w in [root, *root.findChildren(QWidget)]:
+        if not w.isVisibleTo(root) and w is not root:
+            continue
+        if isinstance(w, QLabel):
+            out.append(re.sub(r"<[^>]+>", " ", w.text()))
+        elif isinstance(w, QAbstractButton):
+            out.append(w.text())
+        elif isinstance(w, QLineEdit):
+            out.extend([w.placeholderText()] + ([w.text()] if w.echoMode() == QLineEdit.EchoMode.Normal else []))
+        elif isinstance(w, QTextEdit):
+            out.append(w.toPlainText())
+        elif isinstance(w, QComboBox):
+            out.extend(w.itemText(i) for i in range(w.count()))
+        elif isinstance(w, QTabBar):
+            out.extend(w.tabText(i) for i in range(w.count()))
+        elif isinstance(w, QGroupBox):
+            out.append(w.title())
+        elif isinstance(w, QTableWidget):
+            out.extend(w.horizontalHeaderItem(c).text() for c in range(w.columnCount()) if w.horizontalHeaderItem(c))
+            out.extend(w.item(r, c).text() for r in range(w.rowCount()) for c in range(w.columnCount())
+                       if w.item(r, c))
+        elif isinstance(w, QTreeWidget):
+            out.extend(w.headerItem().text(c) for c in range(w.columnCount()))
+        elif isinstance(w, QListWidget):
+            out.extend(w.item(i).text() for i in range(w.count()))
+    return [t for t in (s.strip() for s in out) if t]
+
+
+# Latin words an operator of this system reads every day: key and file names, units, scheme words.
+ALLOWED = {"PIN", "UKey", "USB", "PDF", "CA", "SM2", "SM3", "RSA", "ECC", "EC", "NETCA", "SZCA", "GDCA", "OK",
+           "mm", "ID", "URL", "PUK", "SKF", "PKCS", "MB", "KB", "TSA", "http", "https", "localhost"}
+
+
+def foreign_words(texts: list[str]) -> list[str]:
+    """English or code words in ``texts`` (Chinese mode): Latin words of 3+ letters not in ALLOWED.
+
+    Addresses (http://…, host:port), file names and hexadecimal serials are data, not words."""
+    found = []
+    for text in texts:
+        cleaned = re.sub(r"https?://\S+|\b[\w.-]+\.(pdf|toml|so|dll|png|txt|json)\b|\b[0-9A-F]{8,}\b|\b\d+\.\d+\.\d+\b",
+                         " ", text)
+        for word in re.findall(r"[A-Za-z][A-Za-z_]{2,}", cleaned):
+            if word not in ALLOWED and not word.isupper():
+                found.append(f"{word!r} in {text!r}")
+    return found
+
+
+@pytest.fixture
+def shoot(tmp_path: Path) -> Callable[[Any, str], Path]:
+    """``shoot(widget, "app-x.png")``: what the operator sees, saved (to $ZHENGLIAN_SHOTS or tmp)."""
+    out = Path(os.environ.get(SHOTS_ENV) or tmp_path / "shots")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def _shoot(widget: Any, name: str) -> Path:
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.processEvents()
+        path = out / name
+        assert widget.grab().save(str(path)), path
+        return path
+
+    return _shoot
+
+
+@pytest.fixture
+def tray_app(qtbot, qapp, demo_keys, reference_server, file_keyring, monkeypatch) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+    """The tray app (window on 待签署) on the demo keys, the signing server set to the reference server."""
+    from zhenglian.config import Settings
+    from zhenglian.services import Context
+    from zhenglian.ui import i18n
+    from zhenglian.ui.app import TrayApp
+
+    i18n.install_translator(qapp, "zh_CN")
+    monkeypatch.setattr(qapp, "quit", lambda: None)
+    settings = Settings.load()
+    settings.server_url = reference_server.url
+    app = TrayApp(Context.create(settings=settings), qapp)
+    qtbot.addWidget(app.window)
+    app.window.resize(1200, 760)
+    app.window.show_page("tasks")
+    app.controller.start()
+    labels = {k.spec.label for k in demo_keys}
+    qtbot.waitUntil(lambda: labels <= {k.label for k in app.task_board.keys}, timeout=20000)
+    yield app
+    app.task_board.stop()
+    app.controller.stop()
+    app.window.quitting = True
+    app.window.close()
