@@ -4,7 +4,7 @@ real reference server; each asserts what the operator sees and saves a screensho
 from __future__ import annotations
 
 from serverfixtures import file_keyring, reference_server  # noqa: F401
-from uifixtures import PinAnswerer
+from uifixtures import PinAnswerer, foreign_words, visible_texts
 
 from zhenglian.reference.provision import DEMO_KEYS
 
@@ -102,3 +102,95 @@ def test_preview_is_what_gets_signed_cross_page_seal(tray_app, qtbot, reference_
         assert len(in_file) > 200, i
         overlap = len(in_file & in_preview) / len(in_file | in_preview)
         assert overlap > 0.7, (i, overlap, len(in_file), len(in_preview))
+
+
+# --- a batch with a failure: the reasons are on screen and stay there ------------------------------------
+
+def test_failed_document_is_named_with_its_reason(tray_app, qtbot, reference_server, shoot) -> None:  # noqa: F811
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    app = tray_app
+    view = app.tasks_view
+    good = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("委托扣款授权书",))
+    bad = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("贷款合同",), seed=7,
+                                     placement={"anchor_text": "不存在的盖章处", "page": 1})
+    bad_title = reference_server.store.task(bad[0]).title
+    answer = _log_in(app, qtbot, SZCA, 2)
+    labels: list[str] = []
+    try:
+        view.sign_all_btn.click()
+        qtbot.waitUntil(lambda: view.progress_dialog.isVisible() or getattr(view, "result_box", None), timeout=20000)
+        qtbot.waitUntil(lambda: (labels.append(view.progress_dialog.labelText()) or True) and
+                        getattr(view, "result_box", None) is not None and view.result_box.isVisible(), timeout=60000)
+    finally:
+        answer.stop()
+    box = view.result_box
+    assert box.icon() == QMessageBox.Icon.Warning  # not an information icon for a failure
+    assert QApplication.activeModalWidget() in (box, None) and box.parent() is app.window
+    assert bad_title in box.text() and "找不到文字" in box.text()
+    assert "--page" not in box.text() and "--at" not in box.text()
+    assert reference_server.uploads_per_task() == {good[0]: 1}
+    # progress named a document every time (never "…，已上传 0：" with nothing after it)
+    assert all(not t.rstrip().endswith(("：", ":")) for t in labels if t)
+    shoot(box, "app-sign-failed-dialog.png")
+    box.accept()
+    assert view.tabs.currentIndex() == 2  # 失败
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1)
+    assert view.table.item(0, 0).text() == bad_title and "找不到文字" in view.table.item(0, 3).text()
+    assert view.result.isVisible() and bad_title in view.result.text()  # stays on the page
+    assert not foreign_words(visible_texts(app.window))
+    shoot(app.window, "app-tasks-failed.png")
+
+
+# --- logins per key, counts of all keys ----------------------------------------------------------------
+
+def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(tray_app, qtbot, reference_server) -> None:  # noqa: F811
+    app = tray_app
+    view = app.tasks_view
+    reference_server.add_tasks(SZCA.uscc, SZCA.organization, 2)
+    reference_server.add_tasks(GDCA.uscc, GDCA.organization, 1, seed=3)
+    a = _log_in(app, qtbot, SZCA, 2)
+    a.stop()
+    b = _log_in(app, qtbot, GDCA, 1)
+    b.stop()
+    assert a.answered == 1 and b.answered == 1
+    qtbot.waitUntil(lambda: app.controller.state.pending == 3, timeout=20000)  # both keys' documents
+    assert "(3)" in app.tray.actions["tasks"].text()
+    again = PinAnswerer(SZCA.user_pin)
+    try:
+        _choose_key(app, qtbot, SZCA)
+        qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=20000)
+        assert not view.login_btn.isVisible()
+        assert again.answered == 0  # no second login for the key chosen again
+    finally:
+        again.stop()
+
+
+# --- 已签署: when, open, save -----------------------------------------------------------------------------
+
+def test_signed_tab_shows_when_and_saves_the_signed_file(tray_app, qtbot, reference_server, tmp_path, shoot) -> None:  # noqa: F811
+    app = tray_app
+    view = app.tasks_view
+    [task_id] = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1)
+    answer = _log_in(app, qtbot, SZCA, 1)
+    try:
+        view.table.selectRow(0)
+        view.sign_btn.click()
+        qtbot.waitUntil(lambda: reference_server.store.task(task_id).status == "signed", timeout=60000)
+    finally:
+        answer.stop()
+    qtbot.waitUntil(lambda: view.result.isVisible(), timeout=20000)
+    assert "已签署并上传 1" in view.result.text()
+    view.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=20000)
+    assert view.table.horizontalHeaderItem(3).text() == "签署时间"
+    assert view.table.item(0, 3).text()[:2] == "20"  # a date, in local time
+    view.table.selectRow(0)
+    assert view.save_btn.isVisible() and view.save_btn.isEnabled() and view.open_btn.isEnabled()
+    target = tmp_path / "out" / "signed.pdf"
+    target.parent.mkdir()
+    view.save_signed_to(target)
+    qtbot.waitUntil(target.exists, timeout=20000)
+    assert target.read_bytes() == reference_server.store.read_file(reference_server.store.task(task_id).signed_sha256)
+    assert not foreign_words(visible_texts(app.window))
+    shoot(app.window, "app-tasks-signed.png")

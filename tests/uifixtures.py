@@ -104,15 +104,44 @@ ALLOWED = {"PIN", "UKey", "USB", "PDF", "CA", "SM2", "SM3", "RSA", "ECC", "EC", 
 def foreign_words(texts: list[str]) -> list[str]:
     """English or code words in ``texts`` (Chinese mode): Latin words of 3+ letters not in ALLOWED.
 
-    Addresses (http://…, host:port), file names and hexadecimal serials are data, not words."""
+    Addresses (http://…), paths, file names and hexadecimal serials are data, not words."""
     found = []
     for text in texts:
-        cleaned = re.sub(r"https?://\S+|\b[\w.-]+\.(pdf|toml|so|dll|png|txt|json)\b|\b[0-9A-F]{8,}\b|\b\d+\.\d+\.\d+\b",
+        cleaned = re.sub(r"https?://\S+|(?:[A-Za-z]:)?(?:[/\\][\w.-]+){2,}|\b[\w.-]+\.(pdf|toml|so|dll|png|txt|json)\b|\b[0-9A-F]{8,}\b|\b\d+\.\d+\.\d+\b",
                          " ", text)
         for word in re.findall(r"[A-Za-z][A-Za-z_]{2,}", cleaned):
             if word not in ALLOWED and not word.isupper():
                 found.append(f"{word!r} in {text!r}")
     return found
+
+
+class _ModalGuard:
+    """Notes every message box that opens; one nobody closes within a minute is closed, so a
+    scenario that did not expect it fails on its own assertion instead of hanging on exec()."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.seen: list[str] = []
+        self._since: dict[int, int] = {}
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._look)
+        self.timer.start(200)
+
+    def _look(self) -> None:
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QMessageBox) and w.isVisible():
+                ticks = self._since.get(id(w), 0) + 1
+                self._since[id(w)] = ticks
+                if ticks == 1:
+                    self.seen.append(w.text())
+                if ticks > 300:
+                    w.reject()
+
+    def stop(self) -> None:
+        self.timer.stop()
 
 
 @pytest.fixture
@@ -149,9 +178,12 @@ def tray_app(qtbot, qapp, demo_keys, reference_server, file_keyring, monkeypatch
     app.window.resize(1200, 760)
     app.window.show_page("tasks")
     app.controller.start()
+    guard = _ModalGuard()
+    app.modal_guard = guard
     labels = {k.spec.label for k in demo_keys}
     qtbot.waitUntil(lambda: labels <= {k.label for k in app.task_board.keys}, timeout=20000)
     yield app
+    guard.stop()
     app.task_board.stop()
     app.controller.stop()
     app.window.quitting = True

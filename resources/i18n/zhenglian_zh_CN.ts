@@ -1080,6 +1080,45 @@ Plug in your UKey; it is recognised automatically.</source>
     </message>
 </context>
 <context>
+    <name>ScreenHints</name>
+    <message>
+        <source>The text &quot;{text}&quot; occurs {count} times in {path} (pages {pages}); the signing server must say which one to stamp.</source>
+        <translation>文字“{text}”在 {path} 中出现 {count} 次（第 {pages} 页），需由签署服务器指明在哪一处盖章。</translation>
+    </message>
+    <message>
+        <source>Several keys are plugged in: choose one in the list.</source>
+        <translation>插入了多个 UKey，请在列表中选择一个。</translation>
+    </message>
+    <message>
+        <source>The document has no such text where the seal should go (full-width and half-width brackets differ; scanned pages have no text). Ask the sender to check the task.</source>
+        <translation>文件中没有应盖章处的文字（全角/半角括号不同；扫描页没有文字）。请联系发送方核对该任务。</translation>
+    </message>
+    <message>
+        <source>Make sure the PIN is right, then confirm the last try.</source>
+        <translation>请确认 PIN 无误，再确认最后一次尝试。</translation>
+    </message>
+    <message>
+        <source>Ask the CA to renew the certificate.</source>
+        <translation>请联系 CA 办理证书续期。</translation>
+    </message>
+    <message>
+        <source>Check the network and the timestamp server address in Settings.</source>
+        <translation>请检查网络，以及设置中的时间戳服务器地址。</translation>
+    </message>
+    <message>
+        <source>Enter the signing server&apos;s address in Settings.</source>
+        <translation>请在设置中填写签署服务器地址。</translation>
+    </message>
+    <message>
+        <source>Ask the sender for a document with an empty signature field for the seal.</source>
+        <translation>请向发送方索取带有供盖章用的空白签名域的文件。</translation>
+    </message>
+    <message>
+        <source>This document is protected by a password and cannot be signed here.</source>
+        <translation>该文件设有打开密码，无法在此签署。</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
         <source>Settings</source>
@@ -1161,8 +1200,16 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>尚未设置签署服务器，请在“设置”中填写。</translation>
     </message>
     <message>
+        <source>The signing server cannot be used: see Settings.</source>
+        <translation>无法使用签署服务器，请查看设置。</translation>
+    </message>
+    <message>
         <source>Connecting to {server}…</source>
         <translation>正在连接 {server}…</translation>
+    </message>
+    <message>
+        <source>This key&apos;s PIN is locked: unlock it on the Certificates page first.</source>
+        <translation>此 UKey 的 PIN 已锁定，请先在“证书”页解锁。</translation>
     </message>
     <message>
         <source>{n} new documents to sign</source>
@@ -1200,6 +1247,14 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>搜索标题或业务类型…</translation>
     </message>
     <message>
+        <source>Open signed file</source>
+        <translation>打开已签文件</translation>
+    </message>
+    <message>
+        <source>Save signed file as…</source>
+        <translation>另存已签文件…</translation>
+    </message>
+    <message>
         <source>Document</source>
         <translation>文件</translation>
     </message>
@@ -1212,8 +1267,48 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>印章</translation>
     </message>
     <message>
+        <source>Signed at</source>
+        <translation>签署时间</translation>
+    </message>
+    <message>
+        <source>Reason</source>
+        <translation>原因</translation>
+    </message>
+    <message>
         <source>Deadline</source>
         <translation>截止时间</translation>
+    </message>
+    <message>
+        <source>document {i}</source>
+        <translation>第 {i} 个文件</translation>
+    </message>
+    <message>
+        <source>Signing {i} of {n}: {title}</source>
+        <translation>正在签署第 {i}/{n} 个：{title}</translation>
+    </message>
+    <message>
+        <source>Signed {i} of {n}: {title}</source>
+        <translation>已签署第 {i}/{n} 个：{title}</translation>
+    </message>
+    <message>
+        <source>Uploaded: {title}</source>
+        <translation>已上传：{title}</translation>
+    </message>
+    <message>
+        <source>Signed, will be uploaded later: {title}</source>
+        <translation>已签署，稍后上传：{title}</translation>
+    </message>
+    <message>
+        <source>Could not sign: {title}</source>
+        <translation>未能签署：{title}</translation>
+    </message>
+    <message>
+        <source>No longer waiting on the server: {title}</source>
+        <translation>服务器上已不再待签：{title}</translation>
+    </message>
+    <message>
+        <source>{s} of {n} signed, {u} uploaded</source>
+        <translation>已签 {s}/{n}，已上传 {u}</translation>
     </message>
     <message>
         <source>Sign selected</source>
@@ -1226,6 +1321,18 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Plug in your key to see the documents waiting for your seal.</source>
         <translation>插入 UKey 后，这里显示等待盖章的文件。</translation>
+    </message>
+    <message>
+        <source>Save the signed file</source>
+        <translation>保存已签文件</translation>
+    </message>
+    <message>
+        <source>PDF documents (*.pdf)</source>
+        <translation>PDF 文件 (*.pdf)</translation>
+    </message>
+    <message>
+        <source>Saved {path}</source>
+        <translation>已保存到 {path}</translation>
     </message>
     <message>
         <source>Loading {title}…</source>
@@ -1258,10 +1365,6 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Signing</source>
         <translation>签章</translation>
-    </message>
-    <message>
-        <source>Signed {s} of {n}, uploaded {u}: {title}</source>
-        <translation>已签 {s}/{n}，已上传 {u}：{title}</translation>
     </message>
     <message>
         <source>Signing finished</source>

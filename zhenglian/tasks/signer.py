@@ -63,8 +63,10 @@ class TaskSigner:
         os.close(fd)
         out = Path(tmp)
         try:
-            self.batch.sign(original, out, placements, seal=seal, cross_page=cross,
-                            certify=task.placement.certify)
+            # prepared under the task's title: a message names the document the operator knows
+            with self.batch.prepare(original, placements, seal=seal, cross_page=cross,
+                                    certify=task.placement.certify, name=task.title) as prepared:
+                self.batch.sign(prepared, out)
             signed = out.read_bytes()
         finally:
             with contextlib.suppress(FileNotFoundError):
