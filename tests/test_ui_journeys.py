@@ -55,14 +55,14 @@ def _scene_image(preview):  # type: ignore[no-untyped-def]
     return Image.frombytes("RGBA", (img.width(), img.height()), bytes(img.constBits())).convert("RGB")
 
 
-def test_preview_is_what_gets_signed_cross_page_seal(tray_app, qtbot, reference_server, shoot) -> None:  # noqa: F811
+def test_preview_is_what_gets_signed_cross_page_seal(journey_app, qtbot, reference_server, shoot) -> None:  # noqa: F811
     """抵押合同 asks for a 骑缝章 + the main seal on the anchor: the preview draws the strips on every
     page and the seal where the signer puts it; the signed file's pages show the same red pixels."""
     import pypdfium2 as pdfium
 
     from zhenglian.ui.preview import RENDER_DPI
 
-    app = tray_app
+    app = journey_app
     view = app.tasks_view
     [task_id] = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("抵押合同",),
                                            seal_type="合同专用章")
@@ -106,10 +106,10 @@ def test_preview_is_what_gets_signed_cross_page_seal(tray_app, qtbot, reference_
 
 # --- a batch with a failure: the reasons are on screen and stay there ------------------------------------
 
-def test_failed_document_is_named_with_its_reason(tray_app, qtbot, reference_server, shoot) -> None:  # noqa: F811
+def test_failed_document_is_named_with_its_reason(journey_app, qtbot, reference_server, shoot) -> None:  # noqa: F811
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    app = tray_app
+    app = journey_app
     view = app.tasks_view
     good = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("委托扣款授权书",))
     bad = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("贷款合同",), seed=7,
@@ -144,8 +144,8 @@ def test_failed_document_is_named_with_its_reason(tray_app, qtbot, reference_ser
 
 # --- logins per key, counts of all keys ----------------------------------------------------------------
 
-def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(tray_app, qtbot, reference_server) -> None:  # noqa: F811
-    app = tray_app
+def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(journey_app, qtbot, reference_server) -> None:  # noqa: F811
+    app = journey_app
     view = app.tasks_view
     reference_server.add_tasks(SZCA.uscc, SZCA.organization, 2)
     reference_server.add_tasks(GDCA.uscc, GDCA.organization, 1, seed=3)
@@ -168,8 +168,8 @@ def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(tray_app, 
 
 # --- 已签署: when, open, save -----------------------------------------------------------------------------
 
-def test_signed_tab_shows_when_and_saves_the_signed_file(tray_app, qtbot, reference_server, tmp_path, shoot) -> None:  # noqa: F811
-    app = tray_app
+def test_signed_tab_shows_when_and_saves_the_signed_file(journey_app, qtbot, reference_server, tmp_path, shoot) -> None:  # noqa: F811
+    app = journey_app
     view = app.tasks_view
     [task_id] = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1)
     answer = _log_in(app, qtbot, SZCA, 1)
@@ -194,3 +194,56 @@ def test_signed_tab_shows_when_and_saves_the_signed_file(tray_app, qtbot, refere
     assert target.read_bytes() == reference_server.store.read_file(reference_server.store.task(task_id).signed_sha256)
     assert not foreign_words(visible_texts(app.window))
     shoot(app.window, "app-tasks-signed.png")
+
+
+# --- expiry: one days-left count, and a key plugged in later is reminded ------------------------------------
+
+class DialogCatcher:
+    """Notes the texts of each dialog of ``kind`` that opens and closes it (as an operator pressing Later)."""
+
+    def __init__(self, kind) -> None:  # type: ignore[no-untyped-def]
+        from PySide6.QtCore import QTimer
+
+        self.kind = kind
+        self.seen: list[tuple[str, object]] = []
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._look)
+        self.timer.start(50)
+
+    def _look(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, self.kind) and w.isVisible():
+                self.seen.append(("\n".join(visible_texts(w)), w.parent()))
+                w.reject()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def test_key_plugged_in_later_is_reminded_with_the_cards_day_count(journey_app, make_key, qtbot, shoot) -> None:
+    import re
+
+    from zhenglian.ui.keys_view import KeyCard
+    from zhenglian.ui.lifecycle_dialogs import ReminderDialog
+
+    app = journey_app
+    app.key_actions.started = True  # as after app.start(): reminders are on
+    catcher = DialogCatcher(ReminderDialog)
+    try:
+        app.controller.stop()  # SoftHSM makes the key while nothing else holds the library
+        prov = make_key(label="UI-LATE", days_valid=12)
+        app.controller.start()  # ... and the running app finds it: plugged in after start-up
+        app.window.show_page("keys")
+        qtbot.waitUntil(lambda: any(c.key.label == "UI-LATE" for c in app.keys_view.findChildren(KeyCard)),
+                        timeout=20000)
+        qtbot.waitUntil(lambda: any(prov.spec.organization in t for t, _p in catcher.seen), timeout=20000)
+    finally:
+        catcher.stop()
+    card = next(c for c in app.keys_view.findChildren(KeyCard) if c.key.label == "UI-LATE")
+    card_days = re.search(r"剩余 (\d+) 天", "\n".join(visible_texts(card))).group(1)
+    text, parent = next((t, p) for t, p in catcher.seen if prov.spec.organization in t)
+    assert re.search(r"(\d+) 天后到期", text).group(1) == card_days  # one count everywhere
+    assert parent is app.window
+    shoot(card, "app-key-card-expiring.png")

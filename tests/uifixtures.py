@@ -1,7 +1,7 @@
 """Shared pieces of the tray app's scenario tests (pytest plugin, see conftest.pytest_plugins).
 
 - :class:`PinAnswerer`: types the PIN into each PIN dialog that opens, as an operator would;
-- ``tray_app``: the real TrayApp on the real SoftHSM demo keys and the real reference server;
+- ``journey_app``: the real TrayApp on the real SoftHSM demo keys and the real reference server;
 - ``shoot``: saves what the operator sees (``ZHENGLIAN_SHOTS=docs/images`` regenerates the docs' pictures);
 - :func:`visible_texts` / :func:`foreign_words`: every text on screen, and the English or code words
   among them in Chinese mode.
@@ -162,7 +162,7 @@ def shoot(tmp_path: Path) -> Callable[[Any, str], Path]:
 
 
 @pytest.fixture
-def tray_app(qtbot, qapp, demo_keys, reference_server, file_keyring, monkeypatch) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+def journey_app(qtbot, qapp, demo_keys, reference_server, file_keyring, monkeypatch) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     """The tray app (window on 待签署) on the demo keys, the signing server set to the reference server."""
     from zhenglian.config import Settings
     from zhenglian.services import Context

@@ -63,6 +63,10 @@ class AppController(QObject):
         self._recompute()
         self.keyEvent.emit(event)
 
-    def refresh(self) -> None:
-        """Re-read now (after the user pressed 重试 / retry), in the watcher's thread."""
-        self.watcher.wake()
+    def refresh(self, key: KeyInfo | None = None) -> None:
+        """Re-read now (after the user pressed 重试 / retry), in the watcher's thread; ``key``:
+        read that key again in full (its certificate was renewed, its PIN unlocked or changed)."""
+        if key is not None:
+            self.watcher.reread(key.identity)
+        else:
+            self.watcher.wake()

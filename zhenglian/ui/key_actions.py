@@ -34,10 +34,12 @@ class KeyActions(QObject):
         self._store: Any = None
         self._prompting = False
         self._remembered: frozenset[Any] = frozenset()
+        self.started = False
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check_reminders)
 
     def start(self) -> None:
+        self.started = True
         self.timer.start(REMINDER_CHECK_MS)
         QTimer.singleShot(5000, self.check_reminders)
 
@@ -81,7 +83,7 @@ class KeyActions(QObject):
 
         def done(_: object) -> None:
             self.app.tray.notify(self.tr("PIN changed"), key.organization() or key.label)
-            self.app.controller.refresh()
+            self.app.controller.refresh(key)
 
         run_async(lambda: pinops.interactive_change(h, prompter), done, self._error)
 
@@ -90,7 +92,7 @@ class KeyActions(QObject):
         prompter = self._prompter(key)
         run_async(lambda: pinops.interactive_unlock(h, prompter),
                   lambda _r: (self.app.tray.notify(self.tr("Key unlocked"), key.organization() or key.label),
-                              self.app.controller.refresh()), self._error)
+                              self.app.controller.refresh(key)), self._error)
 
     # --- renewal -----------------------------------------------------------------------
 
@@ -128,7 +130,7 @@ class KeyActions(QObject):
         def done(result: Any) -> None:
             self.app.tray.notify(self.tr("Certificate renewed"),
                                  self.tr("Valid until {date}").format(date=f"{result.new.not_after:%Y-%m-%d}"))
-            self.app.controller.refresh()
+            self.app.controller.refresh(key)  # the new certificate: card, banner, tasks, next login
 
         run_async(work, done, self._error)
 
@@ -195,7 +197,13 @@ class KeyActions(QObject):
             except (OSError, errors.ZhenglianError) as exc:
                 log.warning("could not remember certificates: %s", type(exc).__name__)
 
-        run_async(work)
+        def remembered(_r: object) -> None:
+            # A key plugged in after start-up is reminded as soon as its certificate is known,
+            # not at the next hourly check (each threshold still once).
+            if self.started:
+                self.check_reminders()
+
+        run_async(work, remembered)
 
     def check_reminders(self, now: datetime | None = None) -> list[Any]:
         """Show what is due: a tray notification and a prompt, each threshold once."""

@@ -39,6 +39,10 @@ class FailedTask:
     at: float = field(default=0.0)
 
 
+def _cert_ids(key: KeyInfo) -> tuple[str, ...]:
+    return tuple(c.info.sha256 for c in key.certificates)
+
+
 class TaskBoard(QObject):
     keysChanged = Signal(object)  # list[KeyInfo]: keys that can sign
     workspaceChanged = Signal(object)  # TaskWorkspace | None: the key chosen on the page
@@ -91,9 +95,12 @@ class TaskBoard(QObject):
     def set_keys(self, keys: list[KeyInfo] | tuple[KeyInfo, ...]) -> None:
         usable = [k for k in keys if k.signing_certificate() is not None]
         locked = {k.identity for k in usable if k.flags.locked}
-        for identity in list(self.workspaces):
-            if identity not in {k.identity for k in usable} or identity in locked:
+        certs = {k.identity: _cert_ids(k) for k in usable}
+        for identity, ws in list(self.workspaces.items()):
+            if identity not in certs or identity in locked:
                 self.drop(identity)  # removed or locked: its server login goes too
+            elif certs[identity] != _cert_ids(ws.key):
+                self.drop(identity)  # renewed: the next login (and signature) uses the new certificate
         changed = [k.identity for k in usable] != [k.identity for k in self.keys]
         self.keys = usable  # newer facts too (renewed certificate, PIN state)
         if changed:

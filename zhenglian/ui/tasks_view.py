@@ -458,7 +458,7 @@ class TasksView(QWidget):
         lines = [i18n.pick(result.summary_zh(), result.summary_en())]
         for o in result.outcomes:
             if o.error is not None:
-                lines.append(f"• {o.title or o.task_id}: {i18n.error_text(o.error, with_hint=False)}")
+                lines.append(f"• {o.title or o.task_id}{i18n.pick('：', ': ')}{i18n.error_text(o.error, with_hint=False)}")
         return "\n".join(lines)
 
     def show_result(self, text: str, ok: bool) -> None:
