@@ -296,8 +296,7 @@ class BridgeJobs:
                 continue
             mine = [k for k in keys if k.signing_certificate().info.uscc == wanted]  # type: ignore[union-attr]
             if not mine:
-                have = "、".join(sorted({k.organization() or k.label for k in keys}))
-                raise errors.WrongInstitution(wanted=wanted, have=have)
+                raise errors.KeyOfOtherInstitution(wanted=wanted)  # the page is not told whose keys are in
             keys = mine
         return keys
 
@@ -324,7 +323,7 @@ class BridgeJobs:
         if not without_login:
             raise errors.TicketInvalid()
         if len(without_login) > 1:
-            raise errors.SeveralKeys(names="、".join(k.organization() or k.label for k in without_login))
+            raise errors.SeveralKeysPlugged(count=len(without_login))  # no names for the page
         key = without_login[0]
         session = session_cls(client, key, store)
         self._step(job, "login")
