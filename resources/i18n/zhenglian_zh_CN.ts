@@ -19,6 +19,26 @@
 <context>
     <name>BridgeUi</name>
     <message>
+        <source>Signing request from a web page</source>
+        <translation>网页的签署请求</translation>
+    </message>
+    <message>
+        <source>The web page %1 asks to seal a document with your key.
+
+First the key logs in to the signing server %2 (the PIN is asked next); then the document is shown for you to confirm. Nothing is signed yet.</source>
+        <translation>网页 %1 请求用您的 UKey 盖章签署一份文件。
+
+需先用 UKey 登录签署服务器 %2（接下来输入 PIN），随后显示文件详情由您确认。目前尚未签署任何文件。</translation>
+    </message>
+    <message>
+        <source>Continue</source>
+        <translation>继续</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
         <source>Signed, waiting to upload: %1</source>
         <translation>已签署，等待上传：%1</translation>
     </message>
@@ -748,6 +768,37 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Diagnostics</source>
         <translation>诊断信息</translation>
+    </message>
+</context>
+<context>
+    <name>PinContext</name>
+    <message>
+        <source>Seal documents with your PIN</source>
+        <translation>输入 PIN 盖章签署</translation>
+    </message>
+    <message>
+        <source>Log in to the signing server</source>
+        <translation>登录签署服务器</translation>
+    </message>
+    <message>
+        <source>The web page &lt;b&gt;{site}&lt;/b&gt; asks to seal {n} document(s):</source>
+        <translation>网页 &lt;b&gt;{site}&lt;/b&gt; 请求盖章签署 {n} 个文件：</translation>
+    </message>
+    <message>
+        <source>The PIN seals {n} document(s):</source>
+        <translation>输入 PIN 后将盖章签署以下 {n} 个文件：</translation>
+    </message>
+    <message>
+        <source>… {n} in all</source>
+        <translation>…… 共 {n} 个</translation>
+    </message>
+    <message>
+        <source>The web page &lt;b&gt;{site}&lt;/b&gt; asks to seal a document. First log in to the signing server {server} with the PIN; nothing is signed yet.</source>
+        <translation>网页 &lt;b&gt;{site}&lt;/b&gt; 请求盖章签署文件。请先输入 PIN 登录签署服务器 {server}；此时尚未签署任何文件。</translation>
+    </message>
+    <message>
+        <source>Log in to the signing server {server}; nothing is signed yet.</source>
+        <translation>登录签署服务器 {server}；此时不签署任何文件。</translation>
     </message>
 </context>
 <context>

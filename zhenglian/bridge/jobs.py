@@ -154,8 +154,12 @@ class BridgeJobs:
     def __init__(self, settings: Any, tokens: Any, keys: Callable[[], list[KeyInfo]],
                  confirm: Callable[[SignRequestInfo], bool], prompter: Callable[[KeyInfo], Any], *,
                  on_update: Callable[[Job], None] | None = None, token_store: Any = None,
-                 outbox: Any = None, client_factory: Callable[[str], Any] | None = None) -> None:
+                 outbox: Any = None, client_factory: Callable[[str], Any] | None = None,
+                 confirm_login: Callable[[str, str], bool] | None = None) -> None:
         self.settings = settings
+        # (page origin, server origin) -> may the key log in for this page?  Asked before a login
+        # PIN, so the first thing the operator sees of a page's request names the page.
+        self.confirm_login = confirm_login
         self.tokens = tokens
         self.keys = keys
         self.confirm = confirm
@@ -326,6 +330,8 @@ class BridgeJobs:
             raise errors.SeveralKeysPlugged(count=len(without_login))  # no names for the page
         key = without_login[0]
         session = session_cls(client, key, store)
+        if self.confirm_login is not None and not self.confirm_login(req.origin, client.origin):
+            raise errors.SignDeclined()
         self._step(job, "login")
         self._with_pin(self.tokens.handle(key), self.prompter(key), cache, session.login, keep=True)
         self._step(job, "redeeming")

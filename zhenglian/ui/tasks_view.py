@@ -371,16 +371,19 @@ class TasksView(QWidget):
 
     # --- login and signing -------------------------------------------------------------
 
-    def _prompter(self) -> ThreadedPrompter:
+    def _prompter(self, context: Any = None) -> ThreadedPrompter:
         from zhenglian.ui.pin_dialogs import DialogPrompter
 
         return ThreadedPrompter(DialogPrompter(self.workspace.key, self.window(),
-                                               manifest=self.workspace.handle.manifest))
+                                               manifest=self.workspace.handle.manifest, context=context))
 
     def login(self) -> None:
         if self.workspace is None:
             return
-        ws, prompter = self.workspace, self._prompter()
+        from zhenglian.ui.pin_context import PinContext
+
+        ws = self.workspace
+        prompter = self._prompter(PinContext.login(ws.origin))
         run_async(lambda: ws.login(prompter), lambda _r: self.refresh(), self._show_error)
 
     def refresh(self) -> None:
@@ -395,9 +398,13 @@ class TasksView(QWidget):
     def sign(self, ids: list[str]) -> None:
         if not ids or self.workspace is None or self._busy:
             return
+        from zhenglian.ui.pin_context import PinContext
+
         self._busy = True
         self._update_buttons()
-        ws, prompter = self.workspace, self._prompter()
+        titles = {t.id: t.title for t in self.pending}
+        ws = self.workspace
+        prompter = self._prompter(PinContext.signing([titles.get(i, i) for i in ids]))
         cancel = threading.Event()
         dlg = QProgressDialog(self.tr("Signing…"), self.tr("Stop after this document"), 0, len(ids), self.window())
         dlg.setWindowTitle(self.tr("Signing"))
