@@ -125,6 +125,12 @@ def test_failed_document_is_named_with_its_reason(journey_app, qtbot, reference_
     finally:
         answer.stop()
     box = view.result_box
+    # the login PIN dialog said it logs in; the signing one named both documents and their count
+    assert "登录签署服务器" in answer.seen[0]
+    assert "2 个文件" in answer.seen[1] and bad_title in answer.seen[1] and "输入 PIN 盖章签署" in answer.seen[1]
+    assert not foreign_words(answer.seen)
+    answer.pictures[0].save(str(shoot.folder / "app-pin-login.png"))
+    answer.pictures[1].save(str(shoot.folder / "app-pin-sign.png"))
     assert box.icon() == QMessageBox.Icon.Warning  # not an information icon for a failure
     assert QApplication.activeModalWidget() in (box, None) and box.parent() is app.window
     assert bad_title in box.text() and "找不到文字" in box.text()

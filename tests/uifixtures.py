@@ -29,6 +29,7 @@ class PinAnswerer:
         self.pin = pin
         self.answered = 0
         self.seen: list[str] = []  # the visible texts of each dialog answered
+        self.pictures: list[Any] = []  # and what it looked like (QPixmap)
         self.timer = QTimer()
         self.timer.timeout.connect(self._look)
         self.timer.start(50)
@@ -41,6 +42,7 @@ class PinAnswerer:
         for w in QApplication.topLevelWidgets():
             if isinstance(w, PinDialog) and w.isVisible() and not w.field.text():
                 self.seen.append("\n".join(visible_texts(w)))
+                self.pictures.append(w.grab())
                 w.field.setText(self.pin)
                 w.ok_button.click()
                 self.answered += 1
@@ -158,6 +160,7 @@ def shoot(tmp_path: Path) -> Callable[[Any, str], Path]:
         assert widget.grab().save(str(path)), path
         return path
 
+    _shoot.folder = out  # type: ignore[attr-defined]
     return _shoot
 
 
