@@ -253,3 +253,34 @@ def test_key_plugged_in_later_is_reminded_with_the_cards_day_count(journey_app, 
     assert re.search(r"(\d+) 天后到期", text).group(1) == card_days  # one count everywhere
     assert parent is app.window
     shoot(card, "app-key-card-expiring.png")
+
+
+# --- every page in Chinese ----------------------------------------------------------------------------------
+
+def test_every_page_speaks_chinese(journey_app, qtbot, reference_server, shoot, tmp_path) -> None:  # noqa: F811
+    """No English or code words on any page in Chinese mode, a signed PDF opened on 签名验证 and the
+    diagnostics collected; Qt's own dialogs are Chinese too."""
+    from PySide6.QtCore import QCoreApplication
+
+    app = journey_app
+    [task_id] = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1)
+    answer = _log_in(app, qtbot, SZCA, 1)
+    try:
+        app.tasks_view.table.selectRow(0)
+        app.tasks_view.sign_btn.click()
+        qtbot.waitUntil(lambda: reference_server.store.task(task_id).status == "signed", timeout=60000)
+    finally:
+        answer.stop()
+    signed = tmp_path / "已签署.pdf"
+    signed.write_bytes(reference_server.store.read_file(reference_server.store.task(task_id).signed_sha256))
+    app.open_document(signed)
+    qtbot.waitUntil(lambda: "东莞市松山湖演示科技有限公司" in "\n".join(visible_texts(app.documents_view)), timeout=30000)
+    app.on_action("diagnostics")
+    qtbot.waitUntil(lambda: len("\n".join(visible_texts(app.diagnostics_view))) > 200, timeout=30000)
+    found = {}
+    for page in ("keys", "tasks", "verify", "register", "apps", "diagnostics"):
+        app.window.show_page(page)
+        found[page] = foreign_words(visible_texts(app.window))
+        shoot(app.window, f"app-{page}.png" if page != "tasks" else "app-tasks-after.png")
+    assert found == {p: [] for p in found}
+    assert QCoreApplication.translate("QFileDialog", "Look in:") == "查找范围："  # Qt's own dialogs

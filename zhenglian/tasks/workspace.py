@@ -121,6 +121,9 @@ class TaskWorkspace:
              upload_wait_s: float = 30.0) -> BatchResult:
         """Every task (None: every pending one) with one PIN, asked once; the PIN is
         wiped when the batch is logged in."""
+        from zhenglian.pdf.preload import pdf_stack
+
+        pdf_stack()  # before the PIN: a preview worker may be importing pyHanko right now
         self.handle.check_usable()  # an expired certificate: refused before any PIN
         st, pin = pinops.gate_and_ask(self.handle, prompter)
         try:
@@ -148,6 +151,9 @@ class TaskWorkspace:
             return sealpick.pick(self._seals, task)
 
     def preview(self, task: Task, placement: Placement | None = None) -> TaskPreview:
+        from zhenglian.pdf.preload import pdf_stack
+
+        pdf_stack()
         from zhenglian.pdf import placement as pl
         from zhenglian.pdf.document import open_pdf
         from zhenglian.tasks.signer import TaskSigner

@@ -139,6 +139,9 @@ class DocumentsView(QWidget):
         roots = trust_roots(demo=self.ctx.settings.demo)
 
         def work() -> Any:
+            from zhenglian.pdf.preload import pdf_stack
+
+            pdf_stack()  # one first import of pyHanko, whichever worker comes first
             from zhenglian.pdf.verify import verify_pdf
 
             return verify_pdf(path, roots, password=password)
@@ -222,6 +225,9 @@ class DocumentsView(QWidget):
                            timestamp_url=self.ctx.settings.timestamp_url or None)
 
         def work() -> Any:
+            from zhenglian.pdf.preload import pdf_stack
+
+            pdf_stack()
             return sign_files(h, prompter, job)
 
         def done(_result: Any) -> None:
