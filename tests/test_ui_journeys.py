@@ -274,7 +274,9 @@ def test_every_page_speaks_chinese(journey_app, qtbot, reference_server, shoot, 
     signed = tmp_path / "已签署.pdf"
     signed.write_bytes(reference_server.store.read_file(reference_server.store.task(task_id).signed_sha256))
     app.open_document(signed)
-    qtbot.waitUntil(lambda: "东莞市松山湖演示科技有限公司" in "\n".join(visible_texts(app.documents_view)), timeout=30000)
+    qtbot.waitUntil(lambda: "正在验证" not in app.documents_view.report.toPlainText(), timeout=30000)
+    report = app.documents_view.report.toPlainText()
+    assert "东莞市松山湖演示科技有限公司" in report, report
     app.on_action("diagnostics")
     qtbot.waitUntil(lambda: len("\n".join(visible_texts(app.diagnostics_view))) > 200, timeout=30000)
     found = {}

@@ -60,6 +60,7 @@ def visible_texts(root: Any) -> list[str]:
         QLabel,
         QLineEdit,
         QListWidget,
+        QPlainTextEdit,
         QTabBar,
         QTableWidget,
         QTextEdit,
@@ -79,7 +80,7 @@ def visible_texts(root: Any) -> list[str]:
             out.append(w.text())
         elif isinstance(w, QLineEdit):
             out.extend([w.placeholderText()] + ([w.text()] if w.echoMode() == QLineEdit.EchoMode.Normal else []))
-        elif isinstance(w, QTextEdit):
+        elif isinstance(w, (QTextEdit, QPlainTextEdit)):
             out.append(w.toPlainText())
         elif isinstance(w, QComboBox):
             out.extend(w.itemText(i) for i in range(w.count()))
@@ -100,7 +101,12 @@ def visible_texts(root: Any) -> list[str]:
 
 # Latin words an operator of this system reads every day: key and file names, units, scheme words.
 ALLOWED = {"PIN", "UKey", "USB", "PDF", "CA", "SM2", "SM3", "RSA", "ECC", "EC", "NETCA", "SZCA", "GDCA", "OK",
-           "mm", "ID", "URL", "PUK", "SKF", "PKCS", "MB", "KB", "TSA", "http", "https", "localhost"}
+           "mm", "ID", "URL", "PUK", "SKF", "PKCS", "MB", "KB", "TSA", "http", "https", "localhost",
+           # product names on the diagnostics page (what support asks for)
+           "Python", "python", "pkcs", "pyhanko", "certvalidator", "asn", "crypto", "cryptography", "PySide",
+           "Essentials", "httpx", "keyring", "Linux", "linux", "Windows", "Darwin", "SoftHSM", "softhsm",
+           # issuer names as the certificates spell them (data, not the client's words)
+           "TrustAUTH", "Generic"}
 
 
 def foreign_words(texts: list[str]) -> list[str]:
@@ -109,7 +115,7 @@ def foreign_words(texts: list[str]) -> list[str]:
     Addresses (http://…), paths, file names and hexadecimal serials are data, not words."""
     found = []
     for text in texts:
-        cleaned = re.sub(r"https?://\S+|(?:[A-Za-z]:)?(?:[/\\][\w.-]+){2,}|\b[\w.-]+\.(pdf|toml|so|dll|png|txt|json)\b|\b[0-9A-F]{8,}\b|\b\d+\.\d+\.\d+\b",
+        cleaned = re.sub(r"https?://\S+|\b[\w-]+(?:\.[\w-]+)+\b|\b[0-9a-fA-F]{8,}\b|(?:[A-Za-z]:)?(?:[/\\][\w.-]+){2,}|\b[\w.-]+\.(pdf|toml|so|dll|png|txt|json)\b|\b[0-9A-F]{8,}\b|\b\d+\.\d+\.\d+\b",
                          " ", text)
         for word in re.findall(r"[A-Za-z][A-Za-z_]{2,}", cleaned):
             if word not in ALLOWED and not word.isupper():

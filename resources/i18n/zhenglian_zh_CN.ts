@@ -166,6 +166,117 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
     </message>
 </context>
 <context>
+    <name>Diagnostics</name>
+    <message>
+        <source>locked</source>
+        <translation>已锁定</translation>
+    </message>
+    <message>
+        <source>one try left</source>
+        <translation>仅剩最后一次</translation>
+    </message>
+    <message>
+        <source>wrong PIN entered before</source>
+        <translation>曾输错 PIN</translation>
+    </message>
+    <message>
+        <source>to be changed</source>
+        <translation>需修改</translation>
+    </message>
+    <message>
+        <source>normal</source>
+        <translation>正常</translation>
+    </message>
+    <message>
+        <source>zhenglian {v} — {os}, Python {py}</source>
+        <translation>证联 {v} — {os}，Python {py}</translation>
+    </message>
+    <message>
+        <source>Drivers:</source>
+        <translation>驱动：</translation>
+    </message>
+    <message>
+        <source>found</source>
+        <translation>已找到</translation>
+    </message>
+    <message>
+        <source>missing</source>
+        <translation>未找到</translation>
+    </message>
+    <message>
+        <source>  {name}: {state}; {n} keys</source>
+        <translation>  {name}：{state}；{n} 个 UKey</translation>
+    </message>
+    <message>
+        <source>  driver file {path}: {state}</source>
+        <translation>  驱动文件 {path}：{state}</translation>
+    </message>
+    <message>
+        <source>loaded</source>
+        <translation>已加载</translation>
+    </message>
+    <message>
+        <source>not loaded</source>
+        <translation>未加载</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>加载失败</translation>
+    </message>
+    <message>
+        <source>  driver description error: {m}</source>
+        <translation>  驱动说明文件有误：{m}</translation>
+    </message>
+    <message>
+        <source>Keys:</source>
+        <translation>UKey：</translation>
+    </message>
+    <message>
+        <source>  {ca} {label} serial {serial} {org} PIN {state}</source>
+        <translation>  {ca} {label} 序列号 {serial} {org} PIN {state}</translation>
+    </message>
+    <message>
+        <source>  none</source>
+        <translation>  无</translation>
+    </message>
+    <message>
+        <source>USB devices: {list}</source>
+        <translation>USB 设备：{list}</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>Folders:</source>
+        <translation>文件夹：</translation>
+    </message>
+    <message>
+        <source>data</source>
+        <translation>数据</translation>
+    </message>
+    <message>
+        <source>settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>logs</source>
+        <translation>日志</translation>
+    </message>
+    <message>
+        <source>drivers</source>
+        <translation>驱动</translation>
+    </message>
+    <message>
+        <source>resources</source>
+        <translation>资源</translation>
+    </message>
+    <message>
+        <source>Recent errors:</source>
+        <translation>最近的错误：</translation>
+    </message>
+</context>
+<context>
     <name>DiagnosticsView</name>
     <message>
         <source>What the support desk needs to know. Contains no PIN and no document.</source>
@@ -340,6 +451,10 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
     <message>
         <source>Why</source>
         <translation>原因</translation>
+    </message>
+    <message>
+        <source>Signature {n}:</source>
+        <translation>签名 {n}：</translation>
     </message>
     <message>
         <source>zhenglian</source>

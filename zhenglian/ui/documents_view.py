@@ -181,7 +181,8 @@ class DocumentsView(QWidget):
             if why is not None:
                 rows.insert(0, (self.tr("Why"), reasons.get(why.value, why.value)))
             table = "".join(f"<tr><td style='color:gray'>{k}</td><td>{v}</td></tr>" for k, v in rows)
-            parts.append(f"<h3>{self.tr('Signature {n}').format(n=i)}: "
+            head = self.tr("Signature {n}:").format(n=i)  # outside the f-string: lupdate finds it
+            parts.append(f"<h3>{head} "
                          f"<span style='color:{STATUS_COLOR[r.status]}'>{words[r.status]}</span></h3>"
                          f"<table>{table}</table>")
         self.report.setHtml("".join(parts))
