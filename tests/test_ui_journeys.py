@@ -286,3 +286,24 @@ def test_every_page_speaks_chinese(journey_app, qtbot, reference_server, shoot, 
         shoot(app.window, f"app-{page}.png" if page != "tasks" else "app-tasks-after.png")
     assert found == {p: [] for p in found}
     assert QCoreApplication.translate("QFileDialog", "Look in:") == "查找范围："  # Qt's own dialogs
+
+
+# --- first start, About -------------------------------------------------------------------------------------
+
+def test_first_start_shows_the_window_and_the_tray_hint_once(journey_app, qtbot, shoot) -> None:
+    app = journey_app
+    notes: list[tuple[str, str]] = []
+    app.tray.notify = lambda title, text, warning=False: notes.append((title, text))
+    app.ctx.settings._extra.pop("first_run_done", None)
+    assert app.first_run() is True
+    assert app.window.isVisible() and notes and "托盘" in notes[0][1]
+    assert app.first_run() is False and len(notes) == 1  # once
+
+
+def test_about_names_the_support_contacts(journey_app, shoot) -> None:
+    from zhenglian.manifest import load_all
+
+    text = journey_app.about_text()
+    hotlines = [h for m in load_all().cas() for h in m.support.hotline]
+    assert hotlines and all(h in text for h in hotlines)
+    assert "技术支持" in text and not foreign_words([text.replace("<br>", " ").replace("<b>", "").replace("</b>", "")])

@@ -1643,6 +1643,22 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>&lt;b&gt;证联客户端 {v}&lt;/b&gt;&lt;br&gt;开源电子签章客户端，支持深圳CA、网证通、数安时代 UKey。&lt;br&gt;许可证：Apache-2.0</translation>
     </message>
     <message>
+        <source>zhenglian is running</source>
+        <translation>证联客户端已启动</translation>
+    </message>
+    <message>
+        <source>zhenglian lives in the tray (the red seal icon): click it to open this window. Closing the window keeps it running; use Quit in its menu to end it.</source>
+        <translation>证联客户端在系统托盘区运行（红色印章图标）：点击图标即可打开本窗口。关闭窗口后仍在后台运行；要退出请使用托盘菜单中的“退出”。</translation>
+    </message>
+    <message>
+        <source>hotline {numbers}</source>
+        <translation>热线 {numbers}</translation>
+    </message>
+    <message>
+        <source>Support (keys, certificates, PIN unlock):</source>
+        <translation>技术支持（UKey、证书、PIN 解锁）：</translation>
+    </message>
+    <message>
         <source>zhenglian</source>
         <translation>证联客户端</translation>
     </message>
