@@ -307,3 +307,37 @@ def test_about_names_the_support_contacts(journey_app, shoot) -> None:
     hotlines = [h for m in load_all().cas() for h in m.support.hotline]
     assert hotlines and all(h in text for h in hotlines)
     assert "技术支持" in text and not foreign_words([text.replace("<br>", " ").replace("<b>", "").replace("</b>", "")])
+
+
+# --- NETCA's factory PIN -------------------------------------------------------------------------------------
+
+def test_factory_pin_is_refused_and_the_change_dialog_opens(journey_app, qtbot, reference_server, shoot) -> None:  # noqa: F811
+    """NETCA ships 12345678 (drivers/netca.toml [pin] initial): typed to sign, nothing is signed,
+    the operator is told why and the change-PIN dialog opens at once on top of the window."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from zhenglian.ui.pin_dialogs import ChangePinDialog
+
+    app = journey_app
+    assert NETCA.user_pin == "12345678"  # the demo key still has the factory PIN
+    [task_id] = reference_server.add_tasks(NETCA.uscc, NETCA.organization, 1)
+    view = app.tasks_view
+    _choose_key(app, qtbot, NETCA)
+    qtbot.waitUntil(lambda: view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
+                    timeout=20000)
+    answer = PinAnswerer(NETCA.user_pin)
+    warnings = DialogCatcher(QMessageBox)
+    changes = DialogCatcher(ChangePinDialog)
+    try:
+        view.login_btn.click()  # the first use of the key: the login
+        qtbot.waitUntil(lambda: bool(changes.seen), timeout=30000)
+    finally:
+        answer.stop()
+        warnings.stop()
+        changes.stop()
+    assert any("出厂初始 PIN" in t for t, _p in warnings.seen)
+    assert not any("zhenglian pin change" in t for t, _p in warnings.seen)  # no command line on screen
+    text, parent = changes.seen[0]
+    assert parent is app.window and "修改" in text
+    assert reference_server.uploads_per_task() == {} and reference_server.store.task(task_id).status == "pending"
+    assert view.table.rowCount() == 0  # never logged in with it

@@ -1260,6 +1260,10 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>文件中没有应盖章处的文字（全角/半角括号不同；扫描页没有文字）。请联系发送方核对该任务。</translation>
     </message>
     <message>
+        <source>Nothing was signed. Choose a PIN of your own in the window that opens now, then sign again.</source>
+        <translation>未签署任何文件。请在随后打开的窗口中设置您自己的 PIN，然后再签署。</translation>
+    </message>
+    <message>
         <source>Make sure the PIN is right, then confirm the last try.</source>
         <translation>请确认 PIN 无误，再确认最后一次尝试。</translation>
     </message>

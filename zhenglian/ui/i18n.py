@@ -125,6 +125,9 @@ def screen_hint(exc: ZhenglianError) -> str | None:
         "anchor_not_found": QCoreApplication.translate("ScreenHints", "The document has no such text where the seal should go (full-width and "
                                 "half-width brackets differ; scanned pages have no text). Ask the sender to "
                                 "check the task."),
+        "initial_pin": QCoreApplication.translate(
+            "ScreenHints", "Nothing was signed. Choose a PIN of your own in the window that opens now, then "
+                           "sign again."),
         "final_try_unconfirmed": QCoreApplication.translate("ScreenHints", "Make sure the PIN is right, then confirm the last try."),
         "renewal_not_configured": QCoreApplication.translate("ScreenHints", "Ask the CA to renew the certificate."),
         "timestamp_failed": QCoreApplication.translate("ScreenHints", "Check the network and the timestamp server address in Settings."),

@@ -50,6 +50,7 @@ class _Relay(QObject):
 
 class TasksView(QWidget):
     notify = Signal(str, str, bool)  # title, text, warning
+    changePinRequested = Signal(object)  # KeyInfo: the factory PIN was typed, it must be changed first
 
     def __init__(self, board: TaskBoard) -> None:
         super().__init__()
@@ -492,6 +493,10 @@ class TasksView(QWidget):
     def _show_error(self, exc: BaseException) -> None:
         if isinstance(exc, (errors.PinCancelled, errors.PinLocked)):
             return  # cancelled by the operator, or the locked dialog said it all
+        if isinstance(exc, errors.InitialPinInUse) and self.workspace is not None:
+            QMessageBox.warning(self.window(), self.tr("zhenglian"), i18n.error_text(exc))
+            self.changePinRequested.emit(self.workspace.key)  # the change dialog, at once
+            return
         from zhenglian.ui.diagnostics_view import record_error
 
         text = i18n.error_text(exc) if isinstance(exc, errors.ZhenglianError) else errors.describe(exc)
