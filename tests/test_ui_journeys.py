@@ -341,3 +341,82 @@ def test_factory_pin_is_refused_and_the_change_dialog_opens(journey_app, qtbot, 
     assert parent is app.window and "修改" in text
     assert reference_server.uploads_per_task() == {} and reference_server.store.task(task_id).status == "pending"
     assert view.table.rowCount() == 0  # never logged in with it
+
+
+# --- the lock, shown the moment it happens ---------------------------------------------------------------------
+
+class WrongPinTyper:
+    """An operator who keeps typing the same wrong PIN (and confirms the last try)."""
+
+    def __init__(self, wrong: str) -> None:
+        self.wrong = wrong
+
+    def keep_pin(self) -> bool:
+        return False
+
+    def show_error(self, error) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def confirm_final_try(self, st) -> bool:  # type: ignore[no-untyped-def]
+        return True
+
+    def ask_pin(self, st):  # type: ignore[no-untyped-def]
+        from zhenglian.tokens.secret import PinBuffer
+
+        return PinBuffer(self.wrong)
+
+    def locked(self, st, error) -> None:  # type: ignore[no-untyped-def]
+        raise error
+
+
+def test_tenth_wrong_pin_shows_the_lock_at_once(journey_app, make_key, qtbot, reference_server, shoot) -> None:  # noqa: F811
+    from zhenglian import errors
+    from zhenglian.tokens import pin as pinops
+    from zhenglian.ui.keys_view import KeyCard
+    from zhenglian.ui.pin_dialogs import FinalTryDialog, LockedDialog
+
+    app = journey_app
+    view = app.tasks_view
+    app.controller.stop()
+    prov = make_key(NETCA, label="UI-LOCK")
+    app.controller.start()
+    qtbot.waitUntil(lambda: any(k.label == "UI-LOCK" for k in app.task_board.keys), timeout=20000)
+    key = next(k for k in app.task_board.keys if k.label == "UI-LOCK")
+    wrong = "87654321"
+    for _ in range(9):  # nine wrong PINs earlier (another day, another program)
+        try:
+            pinops.interactive_verify(app.ctx.tokens.handle(key), WrongPinTyper(wrong))
+        except errors.WrongPin:
+            pass
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-LOCK"))
+    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.sync.summary is not None
+                    and view.workspace.sync.summary.needs_login, timeout=20000)
+    answer = PinAnswerer(wrong)
+    final = DialogCatcher(FinalTryDialog)
+    final.timer.timeout.disconnect()
+    final.timer.timeout.connect(lambda: [d.confirm_button.click() for d in QApplicationTop(FinalTryDialog)])
+    locked = DialogCatcher(LockedDialog)
+    try:
+        view.login_btn.click()  # the tenth: the last try, confirmed, wrong
+        qtbot.waitUntil(lambda: bool(locked.seen), timeout=30000)
+    finally:
+        answer.stop()
+        final.stop()
+        locked.stop()
+    text, parent = locked.seen[0]
+    assert "锁定" in text and parent is app.window
+    qtbot.waitUntil(lambda: app.controller.state.kind == "attention"
+                    and any(a.kind == "pin_locked" and a.key_serial == prov.serial for a in app.controller.state.attention),
+                    timeout=20000)
+    app.window.show_page("keys")
+    card = next(c for c in app.keys_view.findChildren(KeyCard) if c.key.label == "UI-LOCK")
+    texts = "\n".join(visible_texts(card))
+    assert "已锁定" in texts and "解锁" in texts  # 已锁定 and the unlock button
+    assert view.workspace is None or view.workspace.key.label != "UI-LOCK"  # 待签署 does not stay on it
+    shoot(card, "app-key-card-locked.png")
+
+
+def QApplicationTop(kind):  # type: ignore[no-untyped-def]  # noqa: N802
+    from PySide6.QtWidgets import QApplication
+
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]

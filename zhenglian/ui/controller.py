@@ -54,6 +54,10 @@ class AppController(QObject):
             self.pending = count
             self._recompute()
 
+    def recompute(self) -> None:
+        """State again from the same keys: the client's own PIN count changed (a wrong PIN, the lock)."""
+        self._recompute()
+
     def _recompute(self) -> None:
         snap = self.watcher.snapshot()
         self.state = appstate.compute(snap.keys, snap.unrecognised, self.pending)

@@ -94,6 +94,21 @@ class KeyActions(QObject):
                   lambda _r: (self.app.tray.notify(self.tr("Key unlocked"), key.organization() or key.label),
                               self.app.controller.refresh(key)), self._error)
 
+    def pin_failed(self, key: KeyInfo, prompter: Any, exc: BaseException) -> None:
+        """A wrong PIN or the lock, from any page: the key is read again now (card: 曾输错 PIN /
+        已锁定 with the unlock route; tray icon); a lock that just happened is said at once — a
+        notification and the locked dialog, unless this prompter already showed it."""
+        self.app.controller.refresh(key)
+        self.app.controller.recompute()  # card, tray icon, 待签署: from the wrong-PIN count now
+        if not isinstance(exc, errors.PinLocked):
+            return
+        self.app.tray.notify(self.tr("Key locked"), key.organization() or key.label, warning=True)
+        if getattr(prompter, "lockedDialog", None) is not None:
+            return  # the prompter showed the locked dialog itself (the key was locked before)
+        h = self.ctx.tokens.handle(key)
+        run_async(lambda: pinops.status(h), lambda st: prompter.locked(st, exc),
+                  lambda e: log.info("status after lock: %s", type(e).__name__))
+
     # --- renewal -----------------------------------------------------------------------
 
     def renew(self, key: KeyInfo | None = None) -> None:

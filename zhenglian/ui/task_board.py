@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from zhenglian import errors
+from zhenglian.appstate import is_locked
 from zhenglian.services import Context
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.ui import i18n
@@ -94,7 +95,7 @@ class TaskBoard(QObject):
 
     def set_keys(self, keys: list[KeyInfo] | tuple[KeyInfo, ...]) -> None:
         usable = [k for k in keys if k.signing_certificate() is not None]
-        locked = {k.identity for k in usable if k.flags.locked}
+        locked = {k.identity for k in usable if is_locked(k)}
         certs = {k.identity: _cert_ids(k) for k in usable}
         for identity, ws in list(self.workspaces.items()):
             if identity not in certs or identity in locked:
@@ -111,7 +112,7 @@ class TaskBoard(QObject):
                 reopened |= self._open(k) is not None and k.identity == self.current
         if self.current_index() < 0:
             # The first key that can sign now: never a locked one when another is there.
-            index = next((i for i, k in enumerate(usable) if not k.flags.locked), 0 if usable else -1)
+            index = next((i for i, k in enumerate(usable) if not is_locked(k)), 0 if usable else -1)
             self.select(index)
         elif reopened:
             self.select(self.current_index(), force=True)  # unlocked again: its list comes back
@@ -160,7 +161,7 @@ class TaskBoard(QObject):
         ws = self.workspaces.get(key.identity)
         if not self.ctx.settings.server_url:
             self._set_status(self.tr("No signing server is set: see Settings."))
-        elif key.flags.locked:
+        elif is_locked(key):
             self._set_status(self._locked_text())
         elif ws is None:
             ws = self._open(key)

@@ -51,6 +51,7 @@ class _Relay(QObject):
 class TasksView(QWidget):
     notify = Signal(str, str, bool)  # title, text, warning
     changePinRequested = Signal(object)  # KeyInfo: the factory PIN was typed, it must be changed first
+    pinFailed = Signal(object, object, object)  # KeyInfo, DialogPrompter, error: a wrong PIN or the lock
 
     def __init__(self, board: TaskBoard) -> None:
         super().__init__()
@@ -385,7 +386,8 @@ class TasksView(QWidget):
 
         ws = self.workspace
         prompter = self._prompter(PinContext.login(ws.origin))
-        run_async(lambda: ws.login(prompter), lambda _r: self.refresh(), self._show_error)
+        run_async(lambda: ws.login(prompter), lambda _r: self.refresh(),
+                  lambda exc: (self._pin_failed(ws.key, prompter, exc), self._show_error(exc)))
 
     def refresh(self) -> None:
         self.board.refresh()
@@ -441,6 +443,7 @@ class TasksView(QWidget):
             dlg.reset()
             self._busy = False
             self._update_buttons()
+            self._pin_failed(ws.key, prompter, exc)
             if not isinstance(exc, (errors.PinCancelled, errors.PinLocked, errors.FinalTryNotConfirmed)):
                 self.show_result(i18n.error_text(exc), ok=False)
                 self._show_error(exc)
@@ -489,6 +492,10 @@ class TasksView(QWidget):
                               self.window())
             self.result_box = box
             box.open()
+
+    def _pin_failed(self, key: Any, prompter: Any, exc: BaseException) -> None:
+        if isinstance(exc, (errors.PinLocked, errors.WrongPin)):
+            self.pinFailed.emit(key, prompter.inner, exc)  # the card, the tray and the lock: at once
 
     def _show_error(self, exc: BaseException) -> None:
         if isinstance(exc, (errors.PinCancelled, errors.PinLocked)):
