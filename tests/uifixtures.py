@@ -198,3 +198,4 @@ def journey_app(qtbot, qapp, demo_keys, reference_server, file_keyring, monkeypa
     app.controller.stop()
     app.window.quitting = True
     app.window.close()
+    i18n.install_translator(qapp, "en_US")  # later tests read the English source texts

@@ -63,6 +63,7 @@ class TaskBoard(QObject):
         self.summaries: dict[Any, Any] = {}  # key identity -> its last TaskSummary
         self.failures: dict[Any, dict[str, FailedTask]] = {}  # key identity -> task id -> why
         self.current: Any = None  # identity of the key shown on the page
+        self._last_total = 0
         self.status = ""
         self._summary.connect(self._on_summary)
         self._new.connect(self.newTasks.emit)
@@ -198,7 +199,10 @@ class TaskBoard(QObject):
             self.summaryChanged.emit(summary)
 
     def _emit_pending(self) -> None:
-        self.pendingChanged.emit(self.pending_total)
+        total = self.pending_total
+        if total != self._last_total:  # only news: the tray's count is not reset by a key re-read
+            self._last_total = total
+            self.pendingChanged.emit(total)
 
     def refresh(self) -> None:
         ws = self.workspace
