@@ -193,6 +193,9 @@ def test_signed_tab_shows_when_and_saves_the_signed_file(journey_app, qtbot, ref
     assert view.table.item(0, 3).text()[:2] == "20"  # a date, in local time
     view.table.selectRow(0)
     assert view.save_btn.isVisible() and view.save_btn.isEnabled() and view.open_btn.isEnabled()
+    # the preview shows the signed file as it is (its seal drawn by the file), nothing to drag
+    qtbot.waitUntil(lambda: "签署时间" in view.detail.text(), timeout=20000)
+    assert view.preview.view.seal is None and "拖" not in view.detail.text()
     target = tmp_path / "out" / "signed.pdf"
     target.parent.mkdir()
     view.save_signed_to(target)

@@ -554,6 +554,10 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <translation>UKey 已解锁</translation>
     </message>
     <message>
+        <source>Key locked</source>
+        <translation>UKey 已锁定</translation>
+    </message>
+    <message>
         <source>Certificate renewed</source>
         <translation>证书已续期</translation>
     </message>
@@ -1447,6 +1451,10 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Deadline</source>
         <translation>截止时间</translation>
+    </message>
+    <message>
+        <source>Signed file, signed at {when}</source>
+        <translation>已签署的文件，签署时间 {when}</translation>
     </message>
     <message>
         <source>document {i}</source>

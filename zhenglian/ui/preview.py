@@ -229,6 +229,7 @@ class DocumentPreview(QWidget):
         self.seal_png, self.slices, self.seal_page = None, [], 0
         try:
             self.doc = pdfium.PdfDocument(data, password=password)
+            self.doc.init_forms()  # seals already on the document are signature widgets: draw them
         except pdfium.PdfiumError as exc:
             self.doc = None
             log.info("preview failed: %s", type(exc).__name__)

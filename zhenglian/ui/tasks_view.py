@@ -334,11 +334,27 @@ class TasksView(QWidget):
             return
         task = sel[0]
         ws = self.workspace
+        if TABS[self.tabs.currentIndex()] != "pending":  # a signed task: the signed file, as it is
+            self._preview_for = (ws, task.id)
+            if getattr(task, "signed_sha256", None):
+                self.detail.setText(self.tr("Loading {title}…").format(title=task.title))
+                run_async(lambda: ws.client.download_signed(task), lambda data: self._show_signed_file(task, data, ws),
+                          lambda exc: self._preview_failed(exc, ws, task.id))
+            return
         moved = self.moved.get(task.id)
         self._preview_for = (ws, task.id)
         self.detail.setText(self.tr("Loading {title}…").format(title=task.title))
         run_async(lambda: ws.preview(task, moved), lambda pv: self._show_preview(pv, ws),
                   lambda exc: self._preview_failed(exc, ws, task.id))
+
+    def _show_signed_file(self, task: Any, data: bytes, ws: Any) -> None:
+        if getattr(self, "_preview_for", None) != (ws, task.id):
+            return
+        self.current_preview = None  # nothing to place: the seal is in the file
+        self.preview.load(data)
+        self.preview.fit()
+        when = _when(task.signed_at)
+        self.detail.setText(f"<b>{task.title}</b><br>" + self.tr("Signed file, signed at {when}").format(when=when))
 
     def _preview_failed(self, exc: BaseException, ws: Any, task_id: str) -> None:
         if getattr(self, "_preview_for", None) == (ws, task_id):
