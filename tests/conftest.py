@@ -31,6 +31,7 @@ pytest_plugins = [
     "helpers.judges",  # BouncyCastle and openssl as independent SM2 judges
     "helpers.register",  # the seal-use register
     "helpers.skf",  # the software SKF library
+    "helpers.ui",  # the tray app on real keys and server, screenshots, visible texts
 ]
 _RUN_DIR: Path | None = None
 

@@ -232,7 +232,7 @@ def test_attach_starts_serves_and_stops(qtbot, tray) -> None:
         assert port == tray.ctx.settings.bridge_port
         r = httpx.get(f"http://127.0.0.1:{handle.port}/v1/status", headers={"Origin": "https://sign.example.org"})
         assert r.status_code == 200 and r.json()["key_present"] is True
-        assert r.json()["keys"][0]["uscc"] == SZCA.uscc
+        assert "keys" not in r.json() and SZCA.organization not in r.text  # only THAT a key is there
     finally:
         handle.stop()
     with pytest.raises(httpx.ConnectError):
@@ -366,3 +366,50 @@ def test_test_hook_is_off_unless_asked_and_reads_the_pipe() -> None:
     finally:
         os.close(r)
         os.close(w)
+
+
+def test_page_is_named_first_and_the_pin_dialogs_name_it_too(qtbot, tray, qapp) -> None:
+    """From the web page: the first dialog names the page (before any PIN); the login PIN dialog and
+    the signing PIN dialog name it too, and they look different (issue 16)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from zhenglian.ui.bridge_ui import attach_bridge
+    from zhenglian.ui.pin_dialogs import PinDialog
+
+    i18n.install_translator(qapp, "zh_CN")
+    handle = attach_bridge(tray)
+    try:
+        jobs = handle.jobs
+        seen: list[str] = []
+
+        def answer(box: Any) -> None:
+            seen.append(box.text())
+            next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.AcceptRole).click()
+
+        timer = answer_when_open(QMessageBox, answer)
+        t, box = in_worker(lambda: jobs.confirm_login("https://sign.example.org", "https://server.example.org"))
+        qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
+        assert box == {"result": True}
+        assert "https://sign.example.org" in seen[0] and "尚未签署任何文件" in seen[0]
+
+        job = jobs.table.create("https://sign.example.org", "T-1")
+        bands: list[tuple[str, str]] = []
+
+        def look(dlg: Any) -> None:
+            bands.append((dlg.windowTitle(), dlg.context_band.text()))
+            dlg.reject()
+
+        st = pin.PinStatus("x", False, TokenFlags(0), 0, 10, None)
+        for step, title in (("login", ""), ("pin", "个人住房公积金贷款合同 #1")):
+            job.step, job.title = step, title
+            prompter = jobs.prompter(tray.keys[0])
+            timer = answer_when_open(PinDialog, look)
+            t, box = in_worker(lambda p=prompter: p.ask_pin(st))
+            qtbot.waitUntil(lambda t=t: not t.is_alive(), timeout=10000)
+        (login_title, login_band), (sign_title, sign_band) = bands
+        assert "https://sign.example.org" in login_band and "https://server.example.org" in login_band
+        assert "https://sign.example.org" in sign_band and "个人住房公积金贷款合同 #1" in sign_band
+        assert login_title != sign_title and "盖章" in sign_title
+        del timer
+    finally:
+        handle.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.tokens.snapshot import UnrecognisedKey
@@ -43,7 +44,7 @@ def attention_items(keys: tuple[KeyInfo, ...] | list[KeyInfo], unrecognised: tup
     out: list[Attention] = []
     for key in keys:
         org = key.organization()
-        if key.flags.locked:
+        if is_locked(key):
             out.append(Attention("pin_locked", key.serial, org))
         cert = key.signing_certificate()
         if cert is None:
@@ -70,3 +71,37 @@ def compute(keys: tuple[KeyInfo, ...] | list[KeyInfo], unrecognised: tuple[Unrec
     else:
         kind = "no_key"
     return TrayState(kind, tuple(keys), pending, tuple(attention))
+
+
+def _manifest_of(key: KeyInfo) -> Any:
+    from zhenglian.manifest import load_all
+
+    global _MANIFESTS
+    if _MANIFESTS is None:
+        _MANIFESTS = load_all()
+    return _MANIFESTS.by_id(key.ca_id) if key.ca_id else None
+
+
+_MANIFESTS: Any = None
+
+
+def pin_state(key: KeyInfo) -> str:
+    """The PIN state an operator is shown: the key's flags AND the client's own count of wrong
+    PINs (many drivers, SoftHSM among them, never raise LOCKED): locked / final_try / count_low /
+    to_be_changed / ok.  The same rule as the PIN dialogs (zhenglian.tokens.pin.PinStatus)."""
+    from zhenglian.tokens import pincounter
+    from zhenglian.tokens.pin import PinStatus, policy_of
+
+    st = PinStatus(key.serial, False, key.flags, pincounter.failures(key.serial), policy_of(_manifest_of(key)).max_tries,
+                   pincounter.reports(key.serial))
+    if st.locked:
+        return "locked"
+    if key.flags.final_try or st.tries_left == 1:
+        return "final_try"
+    if st.effective_failures > 0 or key.flags.count_low:
+        return "count_low"
+    return key.flags.pin_state()
+
+
+def is_locked(key: KeyInfo) -> bool:
+    return pin_state(key) == "locked"

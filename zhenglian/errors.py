@@ -914,3 +914,28 @@ class RenewalUnsupportedBackend(RenewalUnsupportedKey):
           "certificate written to it) is not supported there yet")
     hint_zh = "请使用 CA 自带的证书客户端续期；若 CA 同时提供该 UKey 的 PKCS#11 驱动，安装后即可在线续期。"
     hint_en = "Use the CA's own certificate client; if the CA also ships a PKCS#11 module for the key, install it to renew online."
+
+
+# --- tray app and web page, the operator's journeys (area "ui16") ---------------------------------
+
+
+class KeyOfOtherInstitution(ZhenglianError):
+    """The page's institution is not that of any key plugged in; the page is not told whose keys are in."""
+
+    code = "wrong_institution"
+    exit_code = ExitCode.NO_KEY
+    zh = "网页请求签署机构 {wanted} 的任务，但插入的 UKey 不属于该机构"
+    en = "The page asks to sign for institution {wanted}, but no key of that institution is plugged in"
+    hint_zh = "请插入该机构的 UKey 后，在网页上重新点击“开始签名”。"
+    hint_en = "Plug in that institution's key and click 开始签名 on the page again."
+
+
+class SeveralKeysPlugged(ZhenglianError):
+    """Several keys could sign and none is logged in; the page is not told whose they are."""
+
+    code = "several_keys"
+    exit_code = ExitCode.NO_KEY
+    zh = "插入了 {count} 个 UKey，无法确定用哪一个签署"
+    en = "{count} keys are plugged in; cannot tell which one to sign with"
+    hint_zh = "请只保留要使用的 UKey，然后在网页上重新点击“开始签名”。"
+    hint_en = "Leave only the key to use plugged in, then click 开始签名 on the page again."

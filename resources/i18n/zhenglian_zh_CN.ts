@@ -19,6 +19,26 @@
 <context>
     <name>BridgeUi</name>
     <message>
+        <source>Signing request from a web page</source>
+        <translation>网页的签署请求</translation>
+    </message>
+    <message>
+        <source>The web page %1 asks to seal a document with your key.
+
+First the key logs in to the signing server %2 (the PIN is asked next); then the document is shown for you to confirm. Nothing is signed yet.</source>
+        <translation>网页 %1 请求用您的 UKey 盖章签署一份文件。
+
+需先用 UKey 登录签署服务器 %2（接下来输入 PIN），随后显示文件详情由您确认。目前尚未签署任何文件。</translation>
+    </message>
+    <message>
+        <source>Continue</source>
+        <translation>继续</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
         <source>Signed, waiting to upload: %1</source>
         <translation>已签署，等待上传：%1</translation>
     </message>
@@ -151,6 +171,117 @@
     <message>
         <source>Cancelled automatically in %1 s if not answered.</source>
         <translation>若不作答，%1 秒后自动取消。</translation>
+    </message>
+</context>
+<context>
+    <name>Diagnostics</name>
+    <message>
+        <source>locked</source>
+        <translation>已锁定</translation>
+    </message>
+    <message>
+        <source>one try left</source>
+        <translation>仅剩最后一次</translation>
+    </message>
+    <message>
+        <source>wrong PIN entered before</source>
+        <translation>曾输错 PIN</translation>
+    </message>
+    <message>
+        <source>to be changed</source>
+        <translation>需修改</translation>
+    </message>
+    <message>
+        <source>normal</source>
+        <translation>正常</translation>
+    </message>
+    <message>
+        <source>zhenglian {v} — {os}, Python {py}</source>
+        <translation>证联 {v} — {os}，Python {py}</translation>
+    </message>
+    <message>
+        <source>Drivers:</source>
+        <translation>驱动：</translation>
+    </message>
+    <message>
+        <source>found</source>
+        <translation>已找到</translation>
+    </message>
+    <message>
+        <source>missing</source>
+        <translation>未找到</translation>
+    </message>
+    <message>
+        <source>  {name}: {state}; {n} keys</source>
+        <translation>  {name}：{state}；{n} 个 UKey</translation>
+    </message>
+    <message>
+        <source>  driver file {path}: {state}</source>
+        <translation>  驱动文件 {path}：{state}</translation>
+    </message>
+    <message>
+        <source>loaded</source>
+        <translation>已加载</translation>
+    </message>
+    <message>
+        <source>not loaded</source>
+        <translation>未加载</translation>
+    </message>
+    <message>
+        <source>failed</source>
+        <translation>加载失败</translation>
+    </message>
+    <message>
+        <source>  driver description error: {m}</source>
+        <translation>  驱动说明文件有误：{m}</translation>
+    </message>
+    <message>
+        <source>Keys:</source>
+        <translation>UKey：</translation>
+    </message>
+    <message>
+        <source>  {ca} {label} serial {serial} {org} PIN {state}</source>
+        <translation>  {ca} {label} 序列号 {serial} {org} PIN {state}</translation>
+    </message>
+    <message>
+        <source>  none</source>
+        <translation>  无</translation>
+    </message>
+    <message>
+        <source>USB devices: {list}</source>
+        <translation>USB 设备：{list}</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>Folders:</source>
+        <translation>文件夹：</translation>
+    </message>
+    <message>
+        <source>data</source>
+        <translation>数据</translation>
+    </message>
+    <message>
+        <source>settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>logs</source>
+        <translation>日志</translation>
+    </message>
+    <message>
+        <source>drivers</source>
+        <translation>驱动</translation>
+    </message>
+    <message>
+        <source>resources</source>
+        <translation>资源</translation>
+    </message>
+    <message>
+        <source>Recent errors:</source>
+        <translation>最近的错误：</translation>
     </message>
 </context>
 <context>
@@ -330,6 +461,10 @@
         <translation>原因</translation>
     </message>
     <message>
+        <source>Signature {n}:</source>
+        <translation>签名 {n}：</translation>
+    </message>
+    <message>
         <source>zhenglian</source>
         <translation>证联客户端</translation>
     </message>
@@ -425,6 +560,10 @@
     <message>
         <source>Key unlocked</source>
         <translation>UKey 已解锁</translation>
+    </message>
+    <message>
+        <source>Key locked</source>
+        <translation>UKey 已锁定</translation>
     </message>
     <message>
         <source>Certificate renewed</source>
@@ -775,6 +914,37 @@ Plug in your UKey; it is recognised automatically.</source>
     </message>
 </context>
 <context>
+    <name>PinContext</name>
+    <message>
+        <source>Seal documents with your PIN</source>
+        <translation>输入 PIN 盖章签署</translation>
+    </message>
+    <message>
+        <source>Log in to the signing server</source>
+        <translation>登录签署服务器</translation>
+    </message>
+    <message>
+        <source>The web page &lt;b&gt;{site}&lt;/b&gt; asks to seal {n} document(s):</source>
+        <translation>网页 &lt;b&gt;{site}&lt;/b&gt; 请求盖章签署 {n} 个文件：</translation>
+    </message>
+    <message>
+        <source>The PIN seals {n} document(s):</source>
+        <translation>输入 PIN 后将盖章签署以下 {n} 个文件：</translation>
+    </message>
+    <message>
+        <source>… {n} in all</source>
+        <translation>…… 共 {n} 个</translation>
+    </message>
+    <message>
+        <source>The web page &lt;b&gt;{site}&lt;/b&gt; asks to seal a document. First log in to the signing server {server} with the PIN; nothing is signed yet.</source>
+        <translation>网页 &lt;b&gt;{site}&lt;/b&gt; 请求盖章签署文件。请先输入 PIN 登录签署服务器 {server}；此时尚未签署任何文件。</translation>
+    </message>
+    <message>
+        <source>Log in to the signing server {server}; nothing is signed yet.</source>
+        <translation>登录签署服务器 {server}；此时不签署任何文件。</translation>
+    </message>
+</context>
+<context>
     <name>PinDialog</name>
     <message>
         <source>SO PIN (administrator)</source>
@@ -1108,6 +1278,49 @@ Plug in your UKey; it is recognised automatically.</source>
     </message>
 </context>
 <context>
+    <name>ScreenHints</name>
+    <message>
+        <source>The text &quot;{text}&quot; occurs {count} times in {path} (pages {pages}); the signing server must say which one to stamp.</source>
+        <translation>文字“{text}”在 {path} 中出现 {count} 次（第 {pages} 页），需由签署服务器指明在哪一处盖章。</translation>
+    </message>
+    <message>
+        <source>Several keys are plugged in: choose one in the list.</source>
+        <translation>插入了多个 UKey，请在列表中选择一个。</translation>
+    </message>
+    <message>
+        <source>The document has no such text where the seal should go (full-width and half-width brackets differ; scanned pages have no text). Ask the sender to check the task.</source>
+        <translation>文件中没有应盖章处的文字（全角/半角括号不同；扫描页没有文字）。请联系发送方核对该任务。</translation>
+    </message>
+    <message>
+        <source>Nothing was signed. Choose a PIN of your own in the window that opens now, then sign again.</source>
+        <translation>未签署任何文件。请在随后打开的窗口中设置您自己的 PIN，然后再签署。</translation>
+    </message>
+    <message>
+        <source>Make sure the PIN is right, then confirm the last try.</source>
+        <translation>请确认 PIN 无误，再确认最后一次尝试。</translation>
+    </message>
+    <message>
+        <source>Ask the CA to renew the certificate.</source>
+        <translation>请联系 CA 办理证书续期。</translation>
+    </message>
+    <message>
+        <source>Check the network and the timestamp server address in Settings.</source>
+        <translation>请检查网络，以及设置中的时间戳服务器地址。</translation>
+    </message>
+    <message>
+        <source>Enter the signing server&apos;s address in Settings.</source>
+        <translation>请在设置中填写签署服务器地址。</translation>
+    </message>
+    <message>
+        <source>Ask the sender for a document with an empty signature field for the seal.</source>
+        <translation>请向发送方索取带有供盖章用的空白签名域的文件。</translation>
+    </message>
+    <message>
+        <source>This document is protected by a password and cannot be signed here.</source>
+        <translation>该文件设有打开密码，无法在此签署。</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
         <source>Settings</source>
@@ -1189,8 +1402,16 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>尚未设置签署服务器，请在“设置”中填写。</translation>
     </message>
     <message>
+        <source>The signing server cannot be used: see Settings.</source>
+        <translation>无法使用签署服务器，请查看设置。</translation>
+    </message>
+    <message>
         <source>Connecting to {server}…</source>
         <translation>正在连接 {server}…</translation>
+    </message>
+    <message>
+        <source>This key&apos;s PIN is locked: unlock it on the Certificates page first.</source>
+        <translation>此 UKey 的 PIN 已锁定，请先在“证书”页解锁。</translation>
     </message>
     <message>
         <source>{n} new documents to sign</source>
@@ -1228,6 +1449,14 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>搜索标题或业务类型…</translation>
     </message>
     <message>
+        <source>Open signed file</source>
+        <translation>打开已签文件</translation>
+    </message>
+    <message>
+        <source>Save signed file as…</source>
+        <translation>另存已签文件…</translation>
+    </message>
+    <message>
         <source>Document</source>
         <translation>文件</translation>
     </message>
@@ -1240,8 +1469,52 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>印章</translation>
     </message>
     <message>
+        <source>Signed at</source>
+        <translation>签署时间</translation>
+    </message>
+    <message>
+        <source>Reason</source>
+        <translation>原因</translation>
+    </message>
+    <message>
         <source>Deadline</source>
         <translation>截止时间</translation>
+    </message>
+    <message>
+        <source>Signed file, signed at {when}</source>
+        <translation>已签署的文件，签署时间 {when}</translation>
+    </message>
+    <message>
+        <source>document {i}</source>
+        <translation>第 {i} 个文件</translation>
+    </message>
+    <message>
+        <source>Signing {i} of {n}: {title}</source>
+        <translation>正在签署第 {i}/{n} 个：{title}</translation>
+    </message>
+    <message>
+        <source>Signed {i} of {n}: {title}</source>
+        <translation>已签署第 {i}/{n} 个：{title}</translation>
+    </message>
+    <message>
+        <source>Uploaded: {title}</source>
+        <translation>已上传：{title}</translation>
+    </message>
+    <message>
+        <source>Signed, will be uploaded later: {title}</source>
+        <translation>已签署，稍后上传：{title}</translation>
+    </message>
+    <message>
+        <source>Could not sign: {title}</source>
+        <translation>未能签署：{title}</translation>
+    </message>
+    <message>
+        <source>No longer waiting on the server: {title}</source>
+        <translation>服务器上已不再待签：{title}</translation>
+    </message>
+    <message>
+        <source>{s} of {n} signed, {u} uploaded</source>
+        <translation>已签 {s}/{n}，已上传 {u}</translation>
     </message>
     <message>
         <source>Sign selected</source>
@@ -1254,6 +1527,18 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Plug in your key to see the documents waiting for your seal.</source>
         <translation>插入 UKey 后，这里显示等待盖章的文件。</translation>
+    </message>
+    <message>
+        <source>Save the signed file</source>
+        <translation>保存已签文件</translation>
+    </message>
+    <message>
+        <source>PDF documents (*.pdf)</source>
+        <translation>PDF 文件 (*.pdf)</translation>
+    </message>
+    <message>
+        <source>Saved {path}</source>
+        <translation>已保存到 {path}</translation>
     </message>
     <message>
         <source>Loading {title}…</source>
@@ -1286,10 +1571,6 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Signing</source>
         <translation>签章</translation>
-    </message>
-    <message>
-        <source>Signed {s} of {n}, uploaded {u}: {title}</source>
-        <translation>已签 {s}/{n}，已上传 {u}：{title}</translation>
     </message>
     <message>
         <source>Signing finished</source>
@@ -1400,6 +1681,22 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>&lt;b&gt;zhenglian {v}&lt;/b&gt;&lt;br&gt;Open-source e-seal client for SZCA, NETCA and GDCA keys.&lt;br&gt;Licence: Apache-2.0</source>
         <translation>&lt;b&gt;证联客户端 {v}&lt;/b&gt;&lt;br&gt;开源电子签章客户端，支持深圳CA、网证通、数安时代 UKey。&lt;br&gt;许可证：Apache-2.0</translation>
+    </message>
+    <message>
+        <source>zhenglian is running</source>
+        <translation>证联客户端已启动</translation>
+    </message>
+    <message>
+        <source>zhenglian lives in the tray (the red seal icon): click it to open this window. Closing the window keeps it running; use Quit in its menu to end it.</source>
+        <translation>证联客户端在系统托盘区运行（红色印章图标）：点击图标即可打开本窗口。关闭窗口后仍在后台运行；要退出请使用托盘菜单中的“退出”。</translation>
+    </message>
+    <message>
+        <source>hotline {numbers}</source>
+        <translation>热线 {numbers}</translation>
+    </message>
+    <message>
+        <source>Support (keys, certificates, PIN unlock):</source>
+        <translation>技术支持（UKey、证书、PIN 解锁）：</translation>
     </message>
     <message>
         <source>zhenglian</source>

@@ -154,8 +154,12 @@ class BridgeJobs:
     def __init__(self, settings: Any, tokens: Any, keys: Callable[[], list[KeyInfo]],
                  confirm: Callable[[SignRequestInfo], bool], prompter: Callable[[KeyInfo], Any], *,
                  on_update: Callable[[Job], None] | None = None, token_store: Any = None,
-                 outbox: Any = None, client_factory: Callable[[str], Any] | None = None) -> None:
+                 outbox: Any = None, client_factory: Callable[[str], Any] | None = None,
+                 confirm_login: Callable[[str, str], bool] | None = None) -> None:
         self.settings = settings
+        # (page origin, server origin) -> may the key log in for this page?  Asked before a login
+        # PIN, so the first thing the operator sees of a page's request names the page.
+        self.confirm_login = confirm_login
         self.tokens = tokens
         self.keys = keys
         self.confirm = confirm
@@ -296,8 +300,7 @@ class BridgeJobs:
                 continue
             mine = [k for k in keys if k.signing_certificate().info.uscc == wanted]  # type: ignore[union-attr]
             if not mine:
-                have = "、".join(sorted({k.organization() or k.label for k in keys}))
-                raise errors.WrongInstitution(wanted=wanted, have=have)
+                raise errors.KeyOfOtherInstitution(wanted=wanted)  # the page is not told whose keys are in
             keys = mine
         return keys
 
@@ -324,9 +327,11 @@ class BridgeJobs:
         if not without_login:
             raise errors.TicketInvalid()
         if len(without_login) > 1:
-            raise errors.SeveralKeys(names="、".join(k.organization() or k.label for k in without_login))
+            raise errors.SeveralKeysPlugged(count=len(without_login))  # no names for the page
         key = without_login[0]
         session = session_cls(client, key, store, self.tokens.handle(key))
+        if self.confirm_login is not None and not self.confirm_login(req.origin, client.origin):
+            raise errors.SignDeclined()
         self._step(job, "login")
         self._with_pin(self.tokens.handle(key), self.prompter(key), cache, session.login, keep=True)
         self._step(job, "redeeming")

@@ -436,7 +436,10 @@ class BridgeService:
         log.info("bridge stopped")
 
     def status(self, detailed: bool) -> dict[str, Any]:
-        """``installed``/``version``/``key_present`` for anyone local; key details for allowed pages only."""
+        """``installed``/``version``/``key_present`` for anyone local, ``busy`` for allowed pages too.
+
+        The page learns only THAT a key is there: never which institution's, nor how many
+        (the operator's keys are not the web's business; the ticket names the institution)."""
         try:
             keys = list(self._keys())
         except Exception:  # noqa: BLE001 - status must answer
@@ -446,12 +449,4 @@ class BridgeService:
                                "api": p.API_VERSION, "key_present": bool(keys)}
         if detailed:
             out["busy"] = bool(getattr(self.jobs, "busy", False))
-            out["keys"] = []
-            for k in keys:
-                cert = k.signing_certificate()
-                if cert is None:
-                    continue
-                out["keys"].append({"organization": cert.info.organization, "uscc": cert.info.uscc,
-                                    "ca_name_zh": k.ca_name_zh, "ca_name_en": k.ca_name_en,
-                                    "not_after": cert.info.not_after.isoformat()})
         return out

@@ -14,7 +14,6 @@ than once a day by a snooze.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -35,9 +34,12 @@ def normalise(days: Iterable[object] | None) -> tuple[int, ...]:
 
 
 def days_left(not_after: datetime, now: datetime) -> int:
-    """Whole days left, rounded up (23 hours left is "1 day"); negative once expired."""
-    remaining = (not_after - now) / _DAY
-    return math.ceil(remaining) if remaining > 0 else math.floor(remaining)
+    """Whole days left, rounded up (23 hours left is "1 day"); negative once expired.
+
+    The one rule of :func:`zhenglian.pki.cert.days_until` (the key card counts the same way)."""
+    from zhenglian.pki.cert import days_until
+
+    return days_until(not_after, now)
 
 
 def current_threshold(not_after: datetime, now: datetime, thresholds: tuple[int, ...]) -> int | None:

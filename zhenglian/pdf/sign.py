@@ -103,9 +103,11 @@ class PreparedDocument:
 
 def prepare(source: Source, placements: Sequence[pl.Placement], *, seal: SealLike | None = None,
             cross_page: pl.CrossPage | None = None, certify: bool = False,
-            password: str | None = None) -> PreparedDocument:
-    """Open and check ``source`` and resolve the placements; needs no key."""
-    doc = open_pdf(source, password)
+            password: str | None = None, name: str | None = None) -> PreparedDocument:
+    """Open and check ``source`` and resolve the placements; needs no key.
+
+    ``name``: how messages call a document given as bytes (a task's title)."""
+    doc = open_pdf(source, password, name=name)
     try:
         groups = pl.resolve(doc, placements, seal, cross_page)
         if certify:
@@ -266,9 +268,9 @@ class SigningBatch:
 
     def prepare(self, source: Source, placements: Sequence[pl.Placement], *, seal: SealLike | None = None,
                 cross_page: pl.CrossPage | None = None, certify: bool = False,
-                password: str | None = None) -> PreparedDocument:
+                password: str | None = None, name: str | None = None) -> PreparedDocument:
         return prepare(source, placements, seal=seal or self.seal, cross_page=cross_page,
-                       certify=certify, password=password)
+                       certify=certify, password=password, name=name)
 
     def sign(self, document: PreparedDocument | Source, output: Path | str,
              placements: Sequence[pl.Placement] = (), *, seal: SealLike | None = None,

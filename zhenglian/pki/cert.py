@@ -10,8 +10,9 @@ right.  Names are decoded by asn1crypto from whatever string type the CA used
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from asn1crypto import x509
 
@@ -19,6 +20,15 @@ from zhenglian.pki import uscc
 
 # Subject attributes searched for the USCC, most specific first.
 _USCC_FIELDS = ("serial_number", "organizational_unit_name", "common_name", "organization_name")
+
+
+def days_until(not_after: datetime, now: datetime) -> int:
+    """Whole days left, rounded up (23 hours left is "1 day"); negative once expired.
+
+    THE days-left rule of the whole client: the key card, the banner, the tray, the
+    reminders and the CLI all count through here, so they never disagree."""
+    remaining = (not_after - now) / timedelta(days=1)
+    return math.ceil(remaining) if remaining > 0 else math.floor(remaining)
 
 
 @dataclass(frozen=True)
@@ -41,8 +51,8 @@ class CertInfo:
     sha256: str
 
     def days_left(self, now: datetime | None = None) -> int:
-        now = now or datetime.now(UTC)
-        return (self.not_after - now).days
+        """Whole days left: :func:`days_until` (the one rule the card, the banner and the reminder use)."""
+        return days_until(self.not_after, now or datetime.now(UTC))
 
     def is_valid_at(self, now: datetime | None = None) -> bool:
         now = now or datetime.now(UTC)

@@ -321,6 +321,16 @@ class ServerClient:
         """The deadline of a call that moves ``size`` bytes: the usual one plus time at MIN_RATE."""
         return self.call_s + size / MIN_RATE_BYTES_PER_S
 
+    def download_signed(self, task: models.Task) -> bytes:
+        """The signed document the server holds for a signed task, checked against its SHA-256."""
+        if not task.signed_sha256:
+            raise errors.ServerRefused(status=404, reason="not_signed", reason_zh="任务尚未签署",
+                                       reason_en="the task is not signed")
+        data = self.request("GET", f"/tasks/{_seg(task.id)}/signed").content
+        if len(data) > MAX_DOCUMENT_BYTES or hashlib.sha256(data).hexdigest() != task.signed_sha256:
+            raise errors.TaskDocumentMismatch(title=task.title)
+        return data
+
     def upload(self, task_id: str, data: bytes) -> models.UploadResult:
         """PUT the signed PDF (idempotent on the server: safe to repeat)."""
         sha = hashlib.sha256(data).hexdigest()

@@ -87,6 +87,12 @@ class Placement:
                 "cross_page": self.cross_page, "certify": self.certify}
 
 
+def _signed_at(signed: Any) -> str | None:
+    """When the server recorded the signed file (shown, never trusted): a short string or None."""
+    at = signed.get("signed_at") if isinstance(signed, dict) else None
+    return at[:40] if isinstance(at, str) and at else None
+
+
 @dataclass(frozen=True)
 class Task:
     id: str
@@ -103,6 +109,7 @@ class Task:
     doc_url: str
     signed_sha256: str | None = None
     reject_reason: str | None = None
+    signed_at: str | None = None  # ISO time the server recorded the signed file
 
     @classmethod
     def parse(cls, raw: Any) -> Task:
@@ -123,6 +130,7 @@ class Task:
             doc_sha256=_sha(doc, "sha256"), doc_size=_int(doc, "size"), doc_url=_str(doc, "url"),
             signed_sha256=_sha(signed, "sha256") if isinstance(signed, dict) else None,
             reject_reason=d.get("reject_reason") if isinstance(d.get("reject_reason"), str) else None,
+            signed_at=_signed_at(signed),
         )
 
     @property
@@ -134,7 +142,7 @@ class Task:
                 "created_at": self.created_at, "deadline": self.deadline, "status": self.status,
                 "seal_type": self.seal_type, "placement": self.placement.to_dict(),
                 "document": {"filename": self.filename, "sha256": self.doc_sha256, "size": self.doc_size},
-                "signed_sha256": self.signed_sha256, "reject_reason": self.reject_reason}
+                "signed_sha256": self.signed_sha256, "signed_at": self.signed_at, "reject_reason": self.reject_reason}
 
 
 @dataclass(frozen=True)

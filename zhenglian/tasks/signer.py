@@ -73,8 +73,10 @@ class TaskSigner:
         os.close(fd)
         out = Path(tmp)
         try:
-            result = self.batch.sign(original, out, placements, seal=seal, cross_page=cross,
-                                     certify=task.placement.certify, ticket=ticket)
+            # prepared under the task's title: a message names the document the operator knows
+            with self.batch.prepare(original, placements, seal=seal, cross_page=cross,
+                                    certify=task.placement.certify, name=task.title) as prepared:
+                result = self.batch.sign(prepared, out, ticket=ticket)
             signed = out.read_bytes()
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -35,6 +35,15 @@ class SealSpot:
     width_mm: float
     height_mm: float
     kind: str  # seal | strip
+    # Where the whole seal picture sits relative to this spot's left/top edge, and its
+    # size (mm): a 骑缝章 strip shows the slice of the picture that falls inside the spot.
+    image_dx_mm: float = 0.0
+    image_width_mm: float = 0.0
+    image_height_mm: float = 0.0
+
+    @property
+    def is_slice(self) -> bool:
+        return self.kind == "strip"
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,9 @@ class TaskWorkspace:
     # --- login and signing (worker thread; the prompter shows dialogs) ---------------
 
     def login(self, prompter: pinops.PinPrompter) -> None:
+        from zhenglian.tasks.factorypin import RefuseFactoryPin
+
+        prompter = RefuseFactoryPin(prompter, self.handle.manifest)  # type: ignore[assignment]
         with pinops.interactive_session(self.handle, prompter) as p11:
             self.session.login(p11)
         if self.sync is not None:
@@ -112,8 +124,13 @@ class TaskWorkspace:
              upload_wait_s: float = 30.0) -> BatchResult:
         """Every task (None: every pending one) with one PIN, asked once; the PIN is
         wiped when the batch is logged in."""
+        from zhenglian.pdf.preload import pdf_stack
+
+        pdf_stack()  # before the PIN: a preview worker may be importing pyHanko right now
         self.handle.check_usable()  # an expired certificate: refused before any PIN
-        st, pin = pinops.gate_and_ask(self.handle, prompter)
+        from zhenglian.tasks.factorypin import RefuseFactoryPin
+
+        st, pin = pinops.gate_and_ask(self.handle, RefuseFactoryPin(prompter, self.handle.manifest))
         try:
             result = sign_tasks(self.session, self.handle, pin,
                                 None if task_ids is None else list(task_ids), self.outbox,
@@ -139,6 +156,9 @@ class TaskWorkspace:
             return sealpick.pick(self._seals, task)
 
     def preview(self, task: Task, placement: Placement | None = None) -> TaskPreview:
+        from zhenglian.pdf.preload import pdf_stack
+
+        pdf_stack()
         from zhenglian.pdf import placement as pl
         from zhenglian.pdf.document import open_pdf
         from zhenglian.tasks.signer import TaskSigner
@@ -160,8 +180,15 @@ class TaskWorkspace:
                 groups = pl.resolve(doc, placements, seal, cross)
         except errors.ZhenglianError as exc:
             return TaskPreview(task, document, seal.png, seal.name, (), False, exc)
-        spots = tuple(
-            SealSpot(d["page"], d["x_mm"], d["y_mm"], d["width_mm"], d["height_mm"], spot.kind)
-            for group in groups for spot in group.spots for d in [spot.describe()]
-        )
+        spots = tuple(_seal_spot(spot) for group in groups for spot in group.spots)
         return TaskPreview(task, document, seal.png, seal.name, spots, movable)
+
+
+def _seal_spot(spot: Any) -> SealSpot:
+    """A resolved :class:`zhenglian.pdf.placement.Spot` as the preview draws it (mm, visible page)."""
+    from zhenglian.pdf.geometry import MM
+
+    d = spot.describe()
+    dx, _dy, iw, ih = spot.image
+    return SealSpot(d["page"], d["x_mm"], d["y_mm"], d["width_mm"], d["height_mm"], spot.kind,
+                    image_dx_mm=dx / MM, image_width_mm=iw / MM, image_height_mm=ih / MM)

@@ -73,6 +73,7 @@ class KeyWatcher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._state_lock = threading.Lock()
+        self._stale: set[tuple[str, str, str]] = set()  # keys to read again in full on the next round
         self.primed = False
 
     # --- state -------------------------------------------------------------
@@ -94,7 +95,9 @@ class KeyWatcher:
             out = []
             for slot_id, token in present:
                 facts = module.token_facts(token)
-                old = self._keys.get((str(module.path), str(facts["serial"]), module.kind))
+                ident = (str(module.path), str(facts["serial"]), module.kind)
+                old = None if ident in self._stale else self._keys.get(ident)
+                self._stale.discard(ident)
                 if (old is not None and old.slot_id == int(slot_id) and old.label == facts["label"]
                         and old.flags.raw == facts["flags"].raw  # type: ignore[attr-defined]
                         and old.pin_tries_left == facts.get("tries_left")):
@@ -182,6 +185,13 @@ class KeyWatcher:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="zhenglian-key-watcher", daemon=True)
         self._thread.start()
+
+    def reread(self, identity: tuple[str, str]) -> None:
+        """Read this key again in full on the next round (its certificates changed: renewal,
+        unlock), then poll now — token flags alone do not show a new certificate."""
+        with self._state_lock:
+            self._stale.add(identity)
+        self.wake()
 
     def wake(self) -> None:
         """Poll now instead of at the end of the interval (the user pressed retry)."""

@@ -80,6 +80,8 @@ class TrayApp(QObject):
 
         self.tasks_view = TasksView(self.task_board)
         self.tasks_view.notify.connect(lambda title, text, warn: self.tray.notify(title, text, warn))
+        self.tasks_view.changePinRequested.connect(self.key_actions.change_pin)
+        self.tasks_view.pinFailed.connect(self.key_actions.pin_failed)
         window.add_page("tasks", self.tasks_view)
         from zhenglian.ui.documents_view import DocumentsView
 
@@ -112,6 +114,26 @@ class TrayApp(QObject):
         self.controller.start()
         self.key_actions.start()
         self.start_bridge()
+        self.first_run()
+
+    def first_run(self) -> bool:
+        """The very first start: the window comes up (an icon alone is easy to miss) and a
+        notification says the app lives in the tray.  True when this was the first start."""
+        extra = self.ctx.settings._extra
+        if extra.get("first_run_done"):
+            return False
+        self.window.bring_up()
+        self.window.show_page("keys")
+        self.tray.notify(self.tr("zhenglian is running"),
+                         self.tr("zhenglian lives in the tray (the red seal icon): click it to open this window. "
+                                 "Closing the window keeps it running; use Quit in its menu to end it."))
+        extra["first_run_done"] = True
+        extra["tray_notice_shown"] = True  # said just now: not again on the first close
+        try:
+            self.ctx.settings.save()
+        except OSError as exc:
+            log.warning("could not save settings: %s", exc.strerror)
+        return True
 
     def start_bridge(self) -> None:
         """The loopback service the signing web page talks to (zhenglian/ui/bridge_ui.py)."""
@@ -219,12 +241,28 @@ class TrayApp(QObject):
 
             self.apps_view.set_apps(apps.apps(self.ctx.settings))
 
+    def about_text(self) -> str:
+        """Version, what it is, and whom to call: each CA's support contacts (drivers/*.toml)."""
+        import html
+
+        lines = [self.tr("<b>zhenglian {v}</b><br>Open-source e-seal client for SZCA, NETCA and GDCA keys.<br>"
+                         "Licence: Apache-2.0").format(v=__version__)]
+        contacts = []
+        for m in self.ctx.manifests.cas():
+            s = m.support
+            parts = []
+            if s.hotline:
+                parts.append(self.tr("hotline {numbers}").format(numbers=" / ".join(s.hotline)))
+            if s.website:
+                parts.append(html.escape(s.website))
+            if parts:
+                contacts.append(f"{html.escape(i18n.pick(m.name_zh, m.name_en))}: " + "; ".join(parts))
+        if contacts:
+            lines.append("<b>" + self.tr("Support (keys, certificates, PIN unlock):") + "</b><br>" + "<br>".join(contacts))
+        return "<br><br>".join(lines)
+
     def about(self) -> None:
-        QMessageBox.about(
-            self.window, self.tr("About zhenglian"),
-            self.tr("<b>zhenglian {v}</b><br>Open-source e-seal client for SZCA, NETCA and GDCA keys.<br>"
-                    "Licence: Apache-2.0").format(v=__version__),
-        )
+        QMessageBox.about(self.window, self.tr("About zhenglian"), self.about_text())
 
     def start_vendor_client(self, manifest_id: str) -> None:
         from zhenglian.vendor import start_vendor_client

@@ -148,13 +148,55 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
             handle.dialogs.remove(dlg)
             dlg.deleteLater()
 
+    servers: dict[str, str] = {}  # page origin -> its signing server, for the login PIN's text
+
+    def confirm_login_on_gui(site: str, server: str) -> bool:
+        """Before a login PIN for a page: the page is named first, and nothing is signed yet."""
+        from PySide6.QtWidgets import QMessageBox
+
+        servers[site] = server
+        bring_up()
+        box = QMessageBox(QMessageBox.Icon.Question, QCoreApplication.translate("BridgeUi", "Signing request from a web page"),
+                          QCoreApplication.translate("BridgeUi", "The web page %1 asks to seal a document with your key.\n\n"
+                                                     "First the key logs in to the signing server %2 (the PIN is "
+                                                     "asked next); then the document is shown for you to confirm. "
+                                                     "Nothing is signed yet.").replace("%1", site).replace("%2", server),
+                          QMessageBox.StandardButton.NoButton, tray_app.window)
+        go = box.addButton(QCoreApplication.translate("BridgeUi", "Continue"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QCoreApplication.translate("BridgeUi", "Cancel"), QMessageBox.ButtonRole.RejectRole)
+        box.setObjectName("confirmLogin")
+        if hooks is not None and hooks.confirm is not None:
+            log.warning("TEST HOOK: the login confirmation for %s is answered %r", site, hooks.confirm)
+            QTimer.singleShot(300, go.click if hooks.confirm == "accept" else box.reject)
+        handle.dialogs.append(box)
+        try:
+            box.exec()
+            return box.clickedButton() is go
+        finally:
+            handle.dialogs.remove(box)
+            box.deleteLater()
+
+    def context() -> Any:
+        """What the PIN is for, from the running job: the page, and the document once known."""
+        from zhenglian.ui.pin_context import PinContext
+
+        job = handle.jobs.table.running() if handle.jobs is not None else None
+        if job is None:
+            return None
+        if job.step == "login":
+            return PinContext.login(server=servers.get(job.origin, ""), site=job.origin)
+        return PinContext.signing([job.title] if job.title else [], site=job.origin)
+
     def prompter(key: KeyInfo) -> Any:
         from zhenglian.ui.pin_dialogs import DialogPrompter
+
+        ctx_now = context()
 
         def make() -> Any:
             if hooks is not None and hooks.pin_fd is not None:
                 return _hooked_prompter(key, tray_app.window, hooks)
-            return DialogPrompter(key, tray_app.window, manifest=tray_app.ctx.tokens.pin_policy_manifest(key))
+            return DialogPrompter(key, tray_app.window, manifest=tray_app.ctx.tokens.pin_policy_manifest(key),
+                                  context=ctx_now)
 
         return _JobPrompter(gui.call(make), gui, before=bring_up)
 
@@ -181,7 +223,8 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
             gui.post(lambda: tray_app.tray.notify(title, message, True))
 
     jobs = BridgeJobs(ctx.settings, ctx.tokens, tray_app.controller.current_keys,
-                      confirm, prompter, on_update=notify)
+                      confirm, prompter, on_update=notify,
+                      confirm_login=lambda site, server: bool(gui.call(lambda: confirm_login_on_gui(site, server))))
     service = BridgeService(protocol.Policy(ctx.settings), jobs, port=ctx.settings.bridge_port)
     try:
         service.start()

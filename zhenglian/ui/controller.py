@@ -54,6 +54,10 @@ class AppController(QObject):
             self.pending = count
             self._recompute()
 
+    def recompute(self) -> None:
+        """State again from the same keys: the client's own PIN count changed (a wrong PIN, the lock)."""
+        self._recompute()
+
     def _recompute(self) -> None:
         snap = self.watcher.snapshot()
         self.state = appstate.compute(snap.keys, snap.unrecognised, self.pending)
@@ -63,6 +67,10 @@ class AppController(QObject):
         self._recompute()
         self.keyEvent.emit(event)
 
-    def refresh(self) -> None:
-        """Re-read now (after the user pressed 重试 / retry), in the watcher's thread."""
-        self.watcher.wake()
+    def refresh(self, key: KeyInfo | None = None) -> None:
+        """Re-read now (after the user pressed 重试 / retry), in the watcher's thread; ``key``:
+        read that key again in full (its certificate was renewed, its PIN unlocked or changed)."""
+        if key is not None:
+            self.watcher.reread(key.identity)
+        else:
+            self.watcher.wake()

@@ -6,7 +6,7 @@ import json
 from collections import deque
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
@@ -21,34 +21,57 @@ def record_error(text: str) -> None:
 
 
 def render(report: dict[str, Any]) -> str:
-    lines = [f"zhenglian {report['version']} — {report['os']}, Python {report['python']}"]
+    """The report in the UI's language: headings and states translated, facts (versions, paths,
+    file names, serials) as they are; each error in the UI's language."""
+    from zhenglian.ui import i18n
+
+    def pin(state: str) -> str:
+        return {"locked": QCoreApplication.translate("Diagnostics", "locked"),
+                "final_try": QCoreApplication.translate("Diagnostics", "one try left"),
+                "count_low": QCoreApplication.translate("Diagnostics", "wrong PIN entered before"),
+                "to_be_changed": QCoreApplication.translate("Diagnostics", "to be changed"),
+                "ok": QCoreApplication.translate("Diagnostics", "normal")}.get(state, state)
+
+    def msg(err: dict[str, Any]) -> str:
+        return i18n.pick(err.get("message_zh", ""), err.get("message_en", ""))
+
+    lines = [QCoreApplication.translate("Diagnostics", "zhenglian {v} — {os}, Python {py}").format(v=report["version"], os=report["os"],
+                                                            py=report["python"])]
     lines += [f"  {k} {v or '-'}" for k, v in report["packages"].items()]
     lines.append("")
-    lines.append("Drivers:")
+    lines.append(QCoreApplication.translate("Diagnostics", "Drivers:"))
     for d in report["drivers"]:
-        state = "found" if d["found"] else "missing"
-        lines.append(f"  {d['name_zh']} ({d['name_en']}, {d['kind']}): {state}; keys {d['keys']}")
+        state = QCoreApplication.translate("Diagnostics", "found") if d["found"] else QCoreApplication.translate("Diagnostics", "missing")
+        name = i18n.pick(d["name_zh"], d["name_en"])
+        lines.append(QCoreApplication.translate("Diagnostics", "  {name}: {state}; {n} keys").format(name=name, state=state, n=d["keys"]))
         for c in d["modules"]:
             if c["present"]:
-                err = f" — {c['error']['message_en']}" if c["error"] else ""
-                lines.append(f"    {c['path']} {'loaded' if c['loaded'] else 'not loaded'}{err}")
+                err = f" — {msg(c['error'])}" if c["error"] else ""
+                loaded = QCoreApplication.translate("Diagnostics", "loaded") if c["loaded"] else \
+                    QCoreApplication.translate("Diagnostics", "not loaded")
+                lines.append(f"    {c['path']} {loaded}{err}")
     for u in report["user_modules"]:
-        err = f" — {u['error']['message_en']}" if u["error"] else ""
-        lines.append(f"  user module {u['path']}: {'loaded' if u['loaded'] else 'failed'}{err}")
+        err = f" — {msg(u['error'])}" if u["error"] else ""
+        lines.append(QCoreApplication.translate("Diagnostics", "  driver file {path}: {state}").format(
+            path=u["path"], state=QCoreApplication.translate("Diagnostics", "loaded") if u["loaded"] else QCoreApplication.translate("Diagnostics", "failed")) + err)
     for e in report["manifest_errors"]:
-        lines.append(f"  manifest error: {e['message_en']}")
+        lines.append(QCoreApplication.translate("Diagnostics", "  driver description error: {m}").format(m=msg(e)))
     lines.append("")
-    lines.append("Keys:")
-    lines += [f"  {k['ca']} {k['label']} {k['serial']} {k['organization'] or ''} PIN {k['pin_state']}"
-              for k in report["keys"]] or ["  none"]
-    lines.append(f"USB devices: {', '.join(report['usb_devices']) or 'none'}")
-    lines += [f"  {u['message_en']}" for u in report["usb_without_driver"]]
+    lines.append(QCoreApplication.translate("Diagnostics", "Keys:"))
+    cas = {d["id"]: i18n.pick(d["name_zh"], d["name_en"]) for d in report["drivers"]}
+    lines += [QCoreApplication.translate("Diagnostics", "  {ca} {label} serial {serial} {org} PIN {state}").format(
+        ca=cas.get(k["ca"], k["ca"]), label=k["label"], serial=k["serial"], org=k["organization"] or "", state=pin(k["pin_state"]))
+        for k in report["keys"]] or [QCoreApplication.translate("Diagnostics", "  none")]
+    lines.append(QCoreApplication.translate("Diagnostics", "USB devices: {list}").format(list="、".join(report["usb_devices"]) or QCoreApplication.translate("Diagnostics", "none")))
+    lines += [f"  {msg(u)}" for u in report["usb_without_driver"]]
     lines.append("")
-    lines.append("Paths:")
-    lines += [f"  {k}: {v}" for k, v in report["paths"].items()]
+    lines.append(QCoreApplication.translate("Diagnostics", "Folders:"))
+    names = {"data": QCoreApplication.translate("Diagnostics", "data"), "settings": QCoreApplication.translate("Diagnostics", "settings"), "logs": QCoreApplication.translate("Diagnostics", "logs"), "drivers": QCoreApplication.translate("Diagnostics", "drivers"),
+             "resources": QCoreApplication.translate("Diagnostics", "resources")}
+    lines += [f"  {names.get(k, k)}: {v}" for k, v in report["paths"].items()]
     lines.append("")
-    lines.append("Recent errors:")
-    lines += [f"  {e}" for e in RECENT_ERRORS] or ["  none"]
+    lines.append(QCoreApplication.translate("Diagnostics", "Recent errors:"))
+    lines += [f"  {e}" for e in RECENT_ERRORS] or [QCoreApplication.translate("Diagnostics", "  none")]
     return "\n".join(lines)
 
 

@@ -139,6 +139,9 @@ class DocumentsView(QWidget):
         roots = trust_roots(demo=self.ctx.settings.demo)
 
         def work() -> Any:
+            from zhenglian.pdf.preload import pdf_stack
+
+            pdf_stack()  # one first import of pyHanko, whichever worker comes first
             from zhenglian.pdf.verify import verify_pdf
 
             return verify_pdf(path, roots, password=password)
@@ -178,7 +181,8 @@ class DocumentsView(QWidget):
             if why is not None:
                 rows.insert(0, (self.tr("Why"), reasons.get(why.value, why.value)))
             table = "".join(f"<tr><td style='color:gray'>{k}</td><td>{v}</td></tr>" for k, v in rows)
-            parts.append(f"<h3>{self.tr('Signature {n}').format(n=i)}: "
+            head = self.tr("Signature {n}:").format(n=i)  # outside the f-string: lupdate finds it
+            parts.append(f"<h3>{head} "
                          f"<span style='color:{STATUS_COLOR[r.status]}'>{words[r.status]}</span></h3>"
                          f"<table>{table}</table>")
         self.report.setHtml("".join(parts))
@@ -222,6 +226,9 @@ class DocumentsView(QWidget):
                            timestamp_url=self.ctx.settings.timestamp_url or None)
 
         def work() -> Any:
+            from zhenglian.pdf.preload import pdf_stack
+
+            pdf_stack()
             return sign_files(h, prompter, job)
 
         def done(_result: Any) -> None:

@@ -94,10 +94,50 @@ def error_text(exc: BaseException, with_hint: bool = True) -> str:
 
         return describe(exc)
     zh = is_chinese()
-    text = exc.message_zh() if zh else exc.message_en()
+    screen = screen_message(exc)
+    text = screen if screen is not None else (exc.message_zh() if zh else exc.message_en())
     if with_hint:
-        hint_zh, hint_en = exc.hint()
-        hint = hint_zh if zh else hint_en
+        hint = screen_hint(exc)
+        if hint is None:
+            hint_zh, hint_en = exc.hint()
+            hint = hint_zh if zh else hint_en
         if hint:
             text += "\n" + hint
     return text
+
+
+def screen_message(exc: ZhenglianError) -> str | None:
+    """The message for a screen where the error's own one speaks of command-line options."""
+    if exc.code == "anchor_ambiguous":
+        return QCoreApplication.translate("ScreenHints", 'The text "{text}" occurs {count} times in {path} (pages {pages}); the signing server must '
+                   'say which one to stamp.').format(**{k: exc.facts.get(k, "") for k in ("text", "count", "path",
+                                                                                             "pages")})
+    if exc.code == "key_ambiguous":
+        return QCoreApplication.translate("ScreenHints", "Several keys are plugged in: choose one in the list.")
+    return None
+
+
+def screen_hint(exc: ZhenglianError) -> str | None:
+    """What to do next, said for a window (the error's own hint may name command-line options).
+
+    None: the error's own hint does; "" : no hint on screen."""
+    hints = {
+        "anchor_not_found": QCoreApplication.translate("ScreenHints", "The document has no such text where the seal should go (full-width and "
+                                "half-width brackets differ; scanned pages have no text). Ask the sender to "
+                                "check the task."),
+        "initial_pin": QCoreApplication.translate(
+            "ScreenHints", "Nothing was signed. Choose a PIN of your own in the window that opens now, then "
+                           "sign again."),
+        "final_try_unconfirmed": QCoreApplication.translate("ScreenHints", "Make sure the PIN is right, then confirm the last try."),
+        "renewal_not_configured": QCoreApplication.translate("ScreenHints", "Ask the CA to renew the certificate."),
+        "timestamp_failed": QCoreApplication.translate("ScreenHints", "Check the network and the timestamp server address in Settings."),
+        "server_not_configured": QCoreApplication.translate("ScreenHints", "Enter the signing server's address in Settings."),
+        "document_certified": QCoreApplication.translate("ScreenHints", "Ask the sender for a document with an empty signature field for the seal."),
+        "document_encrypted": QCoreApplication.translate("ScreenHints", "This document is protected by a password and cannot be signed here."),
+    }
+    if exc.code in hints:
+        return hints[exc.code]
+    hint_zh, hint_en = exc.hint()
+    if "--" in hint_zh or "--" in hint_en or "zhenglian " in hint_en:
+        return ""  # a command-line hint means nothing in a window
+    return None

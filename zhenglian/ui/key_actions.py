@@ -35,10 +35,12 @@ class KeyActions(QObject):
         self._prompting = False
         self._open_prompts: list[Any] = []
         self._remembered: frozenset[Any] = frozenset()
+        self.started = False
         self.timer = QTimer(self)
         self.timer.timeout.connect(self.check_reminders)
 
     def start(self) -> None:
+        self.started = True
         self.timer.start(REMINDER_CHECK_MS)
         QTimer.singleShot(5000, self.check_reminders)
 
@@ -82,7 +84,7 @@ class KeyActions(QObject):
 
         def done(_: object) -> None:
             self.app.tray.notify(self.tr("PIN changed"), key.organization() or key.label)
-            self.app.controller.refresh()
+            self.app.controller.refresh(key)
 
         run_async(lambda: pinops.interactive_change(h, prompter), done, self._error)
 
@@ -91,7 +93,22 @@ class KeyActions(QObject):
         prompter = self._prompter(key)
         run_async(lambda: pinops.interactive_unlock(h, prompter),
                   lambda _r: (self.app.tray.notify(self.tr("Key unlocked"), key.organization() or key.label),
-                              self.app.controller.refresh()), self._error)
+                              self.app.controller.refresh(key)), self._error)
+
+    def pin_failed(self, key: KeyInfo, prompter: Any, exc: BaseException) -> None:
+        """A wrong PIN or the lock, from any page: the key is read again now (card: 曾输错 PIN /
+        已锁定 with the unlock route; tray icon); a lock that just happened is said at once — a
+        notification and the locked dialog, unless this prompter already showed it."""
+        self.app.controller.refresh(key)
+        self.app.controller.recompute()  # card, tray icon, 待签署: from the wrong-PIN count now
+        if not isinstance(exc, errors.PinLocked):
+            return
+        self.app.tray.notify(self.tr("Key locked"), key.organization() or key.label, warning=True)
+        if getattr(prompter, "lockedDialog", None) is not None:
+            return  # the prompter showed the locked dialog itself (the key was locked before)
+        h = self.ctx.tokens.handle(key)
+        run_async(lambda: pinops.status(h), lambda st: prompter.locked(st, exc),
+                  lambda e: log.info("status after lock: %s", type(e).__name__))
 
     # --- renewal -----------------------------------------------------------------------
 
@@ -129,7 +146,7 @@ class KeyActions(QObject):
         def done(result: Any) -> None:
             self.app.tray.notify(self.tr("Certificate renewed"),
                                  self.tr("Valid until {date}").format(date=f"{result.new.not_after:%Y-%m-%d}"))
-            self.app.controller.refresh()
+            self.app.controller.refresh(key)  # the new certificate: card, banner, tasks, next login
 
         run_async(work, done, self._error)
 
@@ -196,7 +213,13 @@ class KeyActions(QObject):
             except (OSError, errors.ZhenglianError) as exc:
                 log.warning("could not remember certificates: %s", type(exc).__name__)
 
-        run_async(work)
+        def remembered(_r: object) -> None:
+            # A key plugged in after start-up is reminded as soon as its certificate is known,
+            # not at the next hourly check (each threshold still once).
+            if self.started:
+                self.check_reminders()
+
+        run_async(work, remembered)
 
     def _keep_open(self, dlg: Any, then: Any = None) -> None:
         """Show ``dlg`` non-modally (lifecycle_dialogs.present); keep it alive until it closes."""

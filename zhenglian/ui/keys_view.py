@@ -61,7 +61,9 @@ class KeyCard(QFrame):
             ]
         else:
             rows.append((self.tr("Certificate"), self.tr("no signing certificate on this key")))
-        state = key.flags.pin_state()
+        from zhenglian.appstate import pin_state
+
+        state = pin_state(key)  # flags and the client's count: SoftHSM-like drivers never say LOCKED
         pin_text = {
             "ok": self.tr("normal"),
             "count_low": self.tr("a wrong PIN was entered"),
@@ -80,7 +82,7 @@ class KeyCard(QFrame):
         lay.addWidget(grid)
         buttons = QHBoxLayout()
         choices = [("change_pin", self.tr("Change PIN")), ("renew", self.tr("Renew")), ("seals", self.tr("Seals"))]
-        if key.flags.locked:
+        if state == "locked":
             choices.insert(0, ("unlock", self.tr("Unlock with the SO PIN")))
         for name, text in choices:
             b = QPushButton(text)

@@ -366,12 +366,18 @@ class PinDialog(_Modal):
     """Ask for the user PIN (or, with ``so=True``, the SO PIN) of one key."""
 
     def __init__(self, key: KeyInfo, status: PinStatus, error: errors.ZhenglianError | None = None,
-                 offer_keep: bool = False, parent: QWidget | None = None) -> None:
+                 offer_keep: bool = False, parent: QWidget | None = None, context: Any = None) -> None:
         super().__init__(parent)
         self._pin: PinBuffer | None = None
         so = status.so
-        self.setWindowTitle(self.tr("SO PIN (administrator)") if so else self.tr("Enter PIN"))
+        from zhenglian.ui import pin_context  # what the PIN is for: documents to seal, or a login
+
+        self.setWindowTitle(self.tr("SO PIN (administrator)") if so else
+                            pin_context.window_title(context) or self.tr("Enter PIN"))
         layout = QVBoxLayout(self)
+        self.context_band = None if so else pin_context.band(context, self)
+        if self.context_band is not None:
+            layout.addWidget(self.context_band)
         layout.addWidget(KeyHeader(key, self))
         self.tries_label = QLabel(PinTexts().tries(status))
         self.tries_label.setObjectName("tries")
@@ -665,8 +671,9 @@ class DialogPrompter:
     """
 
     def __init__(self, key: KeyInfo, parent: QWidget | None = None, offer_keep: bool = False,
-                 manifest: Any = None) -> None:
+                 manifest: Any = None, context: Any = None) -> None:
         self.key = key
+        self.context = context  # pin_context.PinContext: what the PIN is asked for
         self.parent = parent
         self.offer_keep = offer_keep
         self.manifest = manifest
@@ -693,7 +700,8 @@ class DialogPrompter:
         return FinalTryDialog.confirm(self.key, st, self.parent)
 
     def ask_pin(self, st: PinStatus) -> PinBuffer | None:
-        dlg = PinDialog(self.key, st, self.error, offer_keep=self.offer_keep, parent=self.parent)
+        dlg = PinDialog(self.key, st, self.error, offer_keep=self.offer_keep, parent=self.parent,
+                        context=self.context)
         dlg.exec()
         self._keep = dlg.keep_pin
         pin = dlg.take_pin()

@@ -9,6 +9,8 @@ y down, position = the seal's centre.  pdfium renders exactly that view.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
@@ -27,6 +29,20 @@ from PySide6.QtWidgets import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class SpotLike(Protocol):
+    """Where a seal (or a 骑缝章 strip of it) shows: :class:`zhenglian.tasks.workspace.SealSpot`."""
+
+    page: int  # 1-based
+    x_mm: float
+    y_mm: float
+    width_mm: float
+    height_mm: float
+    kind: str
+    image_dx_mm: float
+    image_width_mm: float
+    image_height_mm: float
 
 MM_PER_PT = 25.4 / 72
 RENDER_DPI = 110  # page bitmap resolution at zoom 1
@@ -75,6 +91,7 @@ class PreviewView(QGraphicsView):
         self.page_rect: QRectF | None = None
         self.page_mm = (0.0, 0.0)
         self.seal: SealItem | None = None
+        self.slices: list[QGraphicsPixmapItem] = []
         self._px_per_mm = RENDER_DPI / 25.4
 
     def show_page(self, image: QImage, page_mm: tuple[float, float]) -> None:
@@ -88,11 +105,14 @@ class PreviewView(QGraphicsView):
         self._px_per_mm = image.width() / page_mm[0] if page_mm[0] else RENDER_DPI / 25.4
         scene.setSceneRect(self.page_rect.adjusted(-20, -20, 20, 20))
 
-    def place_seal(self, seal_png: bytes | None, size_mm: tuple[float, float], x_mm: float, y_mm: float,
-                   movable: bool) -> None:
+    def remove_seal(self) -> None:
         if self.seal is not None:
             self.scene().removeItem(self.seal)
             self.seal = None
+
+    def place_seal(self, seal_png: bytes | None, size_mm: tuple[float, float], x_mm: float, y_mm: float,
+                   movable: bool) -> None:
+        self.remove_seal()
         if not seal_png:
             return
         src = QImage.fromData(seal_png)
@@ -103,6 +123,26 @@ class PreviewView(QGraphicsView):
         self.seal.set_movable(movable)
         self.seal.setPos(x_mm * self._px_per_mm, y_mm * self._px_per_mm)
         self.scene().addItem(self.seal)
+
+    def clear_slices(self) -> None:
+        for item in self.slices:
+            self.scene().removeItem(item)
+        self.slices = []
+
+    def place_slice(self, seal_png: bytes | None, spot: SpotLike) -> None:
+        """One 骑缝章 strip: the part of the whole seal picture that falls inside the spot."""
+        if not seal_png:
+            return
+        k = self._px_per_mm
+        full_w, full_h = max(1, round(spot.image_width_mm * k)), max(1, round(spot.image_height_mm * k))
+        whole = QImage.fromData(seal_png).scaled(QSize(full_w, full_h), Qt.AspectRatioMode.IgnoreAspectRatio,
+                                                 Qt.TransformationMode.SmoothTransformation)
+        left = min(max(0, round(-spot.image_dx_mm * k)), full_w - 1)
+        width = max(1, min(round(spot.width_mm * k), full_w - left))
+        item = self.scene().addPixmap(QPixmap.fromImage(whole.copy(left, 0, width, full_h)))
+        item.setZValue(9)
+        item.setPos((spot.x_mm - spot.width_mm / 2) * k, (spot.y_mm - spot.height_mm / 2) * k)
+        self.slices.append(item)
 
     def seal_position_mm(self) -> tuple[float, float] | None:
         if self.seal is None:
@@ -142,6 +182,7 @@ class DocumentPreview(QWidget):
         self.seal_page = 0
         self.seal_xy = (0.0, 0.0)
         self.movable = False
+        self.slices: list[SpotLike] = []  # 骑缝章 strips, drawn on every page they land on
         lay = QHBoxLayout(self)
         self.thumbs = QListWidget()
         self.thumbs.setViewMode(QListWidget.ViewMode.IconMode)
@@ -169,6 +210,14 @@ class DocumentPreview(QWidget):
         lay.addWidget(self.thumbs)
         lay.addLayout(right, 1)
 
+    def clear(self) -> None:
+        """Show nothing (no document chosen, or the one shown is no longer current)."""
+        self.thumbs.clear()
+        self.view.scene().clear()
+        self.view.page_item, self.view.page_rect, self.view.seal, self.view.slices = None, None, None, []
+        self.doc, self.seal_png, self.slices, self.seal_page = None, None, [], 0
+        self.info.clear()
+
     def load(self, data: bytes, password: str | None = None) -> bool:
         import pypdfium2 as pdfium
 
@@ -176,8 +225,11 @@ class DocumentPreview(QWidget):
         self.view.scene().clear()
         self.view.page_item = None
         self.view.seal = None
+        self.view.slices = []
+        self.seal_png, self.slices, self.seal_page = None, [], 0
         try:
             self.doc = pdfium.PdfDocument(data, password=password)
+            self.doc.init_forms()  # seals already on the document are signature widgets: draw them
         except pdfium.PdfiumError as exc:
             self.doc = None
             log.info("preview failed: %s", type(exc).__name__)
@@ -195,11 +247,40 @@ class DocumentPreview(QWidget):
     def set_seal(self, png: bytes | None, size_mm: tuple[float, float], page: int, x_mm: float, y_mm: float,
                  movable: bool) -> None:
         self.seal_png, self.seal_mm, self.seal_page, self.seal_xy, self.movable = png, size_mm, page, (x_mm, y_mm), movable
+        self.slices = []
         if self.doc is not None:
             if self.thumbs.currentRow() != page:
                 self.thumbs.setCurrentRow(page)
             else:
                 self.show_page(page)
+
+    def set_spots(self, png: bytes | None, spots: Sequence[SpotLike], movable: bool) -> None:
+        """Draw the seal where the signer puts it: the whole seal, and each 骑缝章 strip on its page.
+
+        Shows the page of the whole seal (or of the first strip)."""
+        main = next((s for s in spots if s.kind != "strip"), None)
+        strips = [s for s in spots if s.kind == "strip"]
+        self.seal_png, self.movable, self.slices = png, movable and main is not None, strips
+        if main is not None:
+            self.seal_mm, self.seal_page = (main.width_mm, main.height_mm), main.page - 1
+            self.seal_xy = (main.x_mm, main.y_mm)
+        else:
+            self.seal_page = -1
+        first = self.seal_page if main is not None else (strips[0].page - 1 if strips else 0)
+        if self.doc is not None:
+            if self.thumbs.currentRow() != first:
+                self.thumbs.setCurrentRow(first)
+            else:
+                self.show_page(first)
+            self.fit()  # the whole page: the operator sees where the seal lands at once
+
+    def drawn(self) -> list[tuple[str, float, float, float, float]]:
+        """What is drawn on the page shown: (kind, left, top, width, height) in mm on the visible page."""
+        k = self.view._px_per_mm
+        items = ([("seal", self.view.seal)] if self.view.seal is not None else []) + \
+            [("strip", item) for item in self.view.slices]
+        return [(kind, r.left() / k, r.top() / k, r.width() / k, r.height() / k)
+                for kind, item in items for r in [item.sceneBoundingRect()]]
 
     def show_page(self, index: int) -> None:
         if self.doc is None or not 0 <= index < len(self.doc):
@@ -209,8 +290,13 @@ class DocumentPreview(QWidget):
         w_pt, h_pt = page.get_size()
         image = _qimage(page.render(scale=RENDER_DPI / 72).to_pil())
         self.view.show_page(image, (w_pt * MM_PER_PT, h_pt * MM_PER_PT))
+        self.view.remove_seal()  # what was drawn on the page shown before goes with it
+        self.view.clear_slices()
         if index == self.seal_page:
             self.view.place_seal(self.seal_png, self.seal_mm, *self.seal_xy, self.movable)
+        for spot in self.slices:
+            if spot.page - 1 == index:
+                self.view.place_slice(self.seal_png, spot)
         self.info.setText(self.tr("Page {n} of {total} · {w:.0f} × {h:.0f} mm").format(
             n=index + 1, total=len(self.doc), w=w_pt * MM_PER_PT, h=h_pt * MM_PER_PT))
 

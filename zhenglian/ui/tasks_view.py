@@ -51,6 +51,8 @@ class _Relay(QObject):
 
 class TasksView(QWidget):
     notify = Signal(str, str, bool)  # title, text, warning
+    changePinRequested = Signal(object)  # KeyInfo: the factory PIN was typed, it must be changed first
+    pinFailed = Signal(object, object, object)  # KeyInfo, DialogPrompter, error: a wrong PIN or the lock
 
     def __init__(self, board: TaskBoard) -> None:
         super().__init__()
@@ -64,6 +66,7 @@ class TasksView(QWidget):
         top = QHBoxLayout()
         self.key_box = QComboBox()
         self.key_box.setObjectName("task_key")
+        self.key_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # the whole company name
         self.key_box.currentIndexChanged.connect(self._key_chosen)
         self.status = plain_label(QLabel())
         self.status.setObjectName("task_status")
@@ -90,7 +93,6 @@ class TasksView(QWidget):
         self.search.textChanged.connect(lambda _t: self._fill_table())
         self.table = QTableWidget(0, 4)
         self.table.setObjectName("task_table")
-        self.table.setHorizontalHeaderLabels([self.tr("Document"), self.tr("Type"), self.tr("Seal"), self.tr("Deadline")])
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in (1, 2, 3):
@@ -109,10 +111,21 @@ class TasksView(QWidget):
         self.sign_btn.clicked.connect(self.sign_selected)
         self.sign_all_btn = QPushButton(self.tr("Sign all"))
         self.sign_all_btn.clicked.connect(self.sign_all)
-        buttons.addWidget(self.sign_btn)
-        buttons.addWidget(self.sign_all_btn)
+        self.open_btn = QPushButton(self.tr("Open signed file"))
+        self.open_btn.setObjectName("task_open_signed")
+        self.open_btn.clicked.connect(self.open_signed)
+        self.save_btn = QPushButton(self.tr("Save signed file as…"))
+        self.save_btn.setObjectName("task_save_signed")
+        self.save_btn.clicked.connect(self.save_signed)
+        for b in (self.sign_btn, self.sign_all_btn, self.open_btn, self.save_btn):
+            buttons.addWidget(b)
         buttons.addStretch(1)
         lv.addLayout(buttons)
+        self.result = QLabel()  # the last batch's outcome: stays until the next one
+        self.result.setObjectName("task_result")
+        self.result.setWordWrap(True)
+        self.result.hide()
+        lv.addWidget(self.result)
 
         right = QWidget()
         rv = QVBoxLayout(right)
@@ -142,6 +155,7 @@ class TasksView(QWidget):
         self._set_status(board.status or self.tr("Plug in your key to see the documents waiting for your seal."))
         if board.summary is not None:
             self._on_summary(board.summary)
+        self.show_tab()
 
     # --- keys and workspace (kept by the TaskBoard) ------------------------------------
 
@@ -169,8 +183,10 @@ class TasksView(QWidget):
         self.key_box.blockSignals(True)
         self.key_box.setCurrentIndex(self.board.current_index())
         self.key_box.blockSignals(False)
-        self.tasks, self.moved = list(self.board.pending), {}
-        self._fill_table()
+        self.moved = {}
+        self.clear_preview()  # another key: another server session, other documents
+        self.login_btn.setVisible(self.board.summary is not None and self.board.summary.needs_login)
+        self.show_tab()
 
     def _key_chosen(self, index: int) -> None:
         self.board.select(index)
@@ -192,18 +208,33 @@ class TasksView(QWidget):
 
     # --- table -----------------------------------------------------------------------
 
+    def _headers(self, tab: str) -> list[str]:
+        if tab == "signed":
+            return [self.tr("Document"), self.tr("Type"), self.tr("Seal"), self.tr("Signed at")]
+        if tab == "failed":
+            return [self.tr("Document"), self.tr("Type"), self.tr("Seal"), self.tr("Reason")]
+        return [self.tr("Document"), self.tr("Type"), self.tr("Seal"), self.tr("Deadline")]
+
     def show_tab(self) -> None:
         tab = TABS[self.tabs.currentIndex()]
+        self.table.setHorizontalHeaderLabels(self._headers(tab))
+        for b in (self.sign_btn, self.sign_all_btn):
+            b.setVisible(tab == "pending")
+        for b in (self.open_btn, self.save_btn):
+            b.setVisible(tab == "signed")
         if tab == "pending":
             self.tasks = self.pending
             self._fill_table()
-        elif tab == "failed" and self.workspace is not None:
-            self.tasks = [e for e in self.workspace.outbox.failed(self.workspace.origin)]
+        elif tab == "failed":
+            self.tasks = self.board.failed_tasks()
             self._fill_table()
-        elif tab == "signed" and self.workspace is not None and self.workspace.session.logged_in:
-            ws = self.workspace
-            run_async(lambda: ws.client.tasks("signed").tasks, self._show_signed,
-                      lambda exc: self._set_status(i18n.error_text(exc)))
+        elif tab == "signed":
+            self.tasks = []
+            self._fill_table()
+            if self.workspace is not None and self.workspace.session.logged_in:
+                ws = self.workspace
+                run_async(lambda: ws.client.tasks("signed").tasks, self._show_signed,
+                          lambda exc: self._set_status(i18n.error_text(exc)))
         self._update_buttons()
 
     def _show_signed(self, tasks: list[Any]) -> None:
@@ -213,8 +244,10 @@ class TasksView(QWidget):
 
     def _row(self, t: Any) -> list[str]:
         if hasattr(t, "business_type"):
-            return [t.title, t.business_type, t.seal_type or "", t.deadline or ""]
-        return [t.title or t.task_id, "", "", i18n.pick(t.last_message_zh, t.last_message_en)]  # outbox entry
+            last = _when(t.signed_at) if t.status == "signed" else (t.deadline or "")
+            return [t.title, t.business_type, t.seal_type or "", last]
+        # a batch failure or a file the server refused: why, in the operator's language
+        return [t.title or t.task_id, "", "", i18n.pick(t.last_message_zh, t.last_message_en)]
 
     def _fill_table(self) -> None:
         needle = self.search.text().strip().lower()
@@ -232,12 +265,69 @@ class TasksView(QWidget):
         return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
 
     def _update_buttons(self) -> None:
-        on_pending = TABS[self.tabs.currentIndex()] == "pending"
+        tab = TABS[self.tabs.currentIndex()]
         ready = self.workspace is not None and not self._busy
-        self.sign_btn.setEnabled(ready and on_pending and bool(self.selected()))
-        self.sign_all_btn.setEnabled(ready and on_pending and bool(self.pending))
+        self.sign_btn.setEnabled(ready and tab == "pending" and bool(self.selected()))
+        self.sign_all_btn.setEnabled(ready and tab == "pending" and bool(self.pending))
+        one_signed = len(self.selected()) == 1 and getattr(self.selected()[0], "signed_sha256", None)
+        self.open_btn.setEnabled(ready and tab == "signed" and bool(one_signed))
+        self.save_btn.setEnabled(ready and tab == "signed" and bool(one_signed))
+
+    # --- signed files ---------------------------------------------------------------
+
+    def _fetch_signed(self, then: Any) -> None:
+        sel = self.selected()
+        if len(sel) != 1 or not getattr(sel[0], "signed_sha256", None) or self.workspace is None:
+            return
+        task, ws = sel[0], self.workspace
+        run_async(lambda: ws.client.download_signed(task), lambda data: then(task, data), self._show_error)
+
+    def open_signed(self) -> None:
+        """The signed PDF, in the system's PDF viewer (a private copy: the server's file stays as it is)."""
+        def show(task: Any, data: bytes) -> None:
+            from PySide6.QtCore import QUrl
+            from PySide6.QtGui import QDesktopServices
+
+            path = _viewer_copy(task, data)
+            self.last_opened = path
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+        self._fetch_signed(show)
+
+    def save_signed(self) -> None:
+        sel = self.selected()
+        if len(sel) != 1:
+            return
+        from pathlib import Path
+
+        from PySide6.QtWidgets import QFileDialog
+
+        name = _safe_name(sel[0].filename or sel[0].title, "已签署")
+        target, _ = QFileDialog.getSaveFileName(self.window(), self.tr("Save the signed file"),
+                                                str(Path.home() / name), self.tr("PDF documents (*.pdf)"))
+        if target:
+            self.save_signed_to(Path(target))
+
+    def save_signed_to(self, target: Any) -> None:
+        def write(task: Any, data: bytes) -> None:
+            from zhenglian.fsutil import atomic_write_bytes
+
+            try:
+                atomic_write_bytes(target, data, mode=0o644)
+            except OSError as exc:
+                self._show_error(errors.OutputWriteFailed(path=str(target), detail=exc.strerror or ""))
+                return
+            self.show_result(self.tr("Saved {path}").format(path=str(target)), ok=True)
+
+        self._fetch_signed(write)
 
     # --- preview ---------------------------------------------------------------------
+
+    def clear_preview(self) -> None:
+        self.current_preview = None
+        self._preview_for = None
+        self.preview.clear()
+        self.detail.clear()
 
     def _selection_changed(self) -> None:
         self._update_buttons()
@@ -246,12 +336,36 @@ class TasksView(QWidget):
             return
         task = sel[0]
         ws = self.workspace
+        if TABS[self.tabs.currentIndex()] != "pending":  # a signed task: the signed file, as it is
+            self._preview_for = (ws, task.id)
+            if getattr(task, "signed_sha256", None):
+                self.detail.setText(rich_escape(self.tr("Loading {title}…").format(title=task.title)))
+                run_async(lambda: ws.client.download_signed(task), lambda data: self._show_signed_file(task, data, ws),
+                          lambda exc: self._preview_failed(exc, ws, task.id))
+            return
         moved = self.moved.get(task.id)
+        self._preview_for = (ws, task.id)
         self.detail.setText(rich_escape(self.tr("Loading {title}…").format(title=task.title)))
-        run_async(lambda: ws.preview(task, moved), self._show_preview,
-                  lambda exc: self.detail.setText(rich_escape(i18n.error_text(exc))))
+        run_async(lambda: ws.preview(task, moved), lambda pv: self._show_preview(pv, ws),
+                  lambda exc: self._preview_failed(exc, ws, task.id))
 
-    def _show_preview(self, pv: Any) -> None:
+    def _show_signed_file(self, task: Any, data: bytes, ws: Any) -> None:
+        if getattr(self, "_preview_for", None) != (ws, task.id):
+            return
+        self.current_preview = None  # nothing to place: the seal is in the file
+        self.preview.load(data)
+        self.preview.fit()
+        when = _when(task.signed_at)
+        self.detail.setText(f"<b>{rich_escape(task.title)}</b><br>"
+                            + rich_escape(self.tr("Signed file, signed at {when}").format(when=when)))
+
+    def _preview_failed(self, exc: BaseException, ws: Any, task_id: str) -> None:
+        if getattr(self, "_preview_for", None) == (ws, task_id):
+            self.detail.setText(rich_escape(i18n.error_text(exc)))
+
+    def _show_preview(self, pv: Any, ws: Any = None) -> None:
+        if ws is not None and getattr(self, "_preview_for", None) != (ws, pv.task.id):
+            return  # the operator chose another document or key meanwhile: this one is stale
         self.current_preview = pv
         self.preview.load(pv.document)
         t = pv.task
@@ -265,10 +379,7 @@ class TasksView(QWidget):
         if pv.problem is not None:
             lines.append(f"<span style='color:#b91c1c'>{rich_escape(i18n.error_text(pv.problem))}</span>")
         self.detail.setText("<br>".join(lines))
-        main = next((s for s in pv.spots if s.kind != "strip"), None)
-        if main is not None:
-            self.preview.set_seal(pv.seal_png, (main.width_mm, main.height_mm), main.page - 1, main.x_mm, main.y_mm,
-                                  pv.movable)
+        self.preview.set_spots(pv.seal_png, pv.spots, pv.movable)
 
     def _seal_moved(self, page: int, x: float, y: float) -> None:
         pv = getattr(self, "current_preview", None)
@@ -281,17 +392,21 @@ class TasksView(QWidget):
 
     # --- login and signing -------------------------------------------------------------
 
-    def _prompter(self) -> ThreadedPrompter:
+    def _prompter(self, context: Any = None) -> ThreadedPrompter:
         from zhenglian.ui.pin_dialogs import DialogPrompter
 
         return ThreadedPrompter(DialogPrompter(self.workspace.key, self.window(),
-                                               manifest=self.workspace.handle.manifest))
+                                               manifest=self.workspace.handle.manifest, context=context))
 
     def login(self) -> None:
         if self.workspace is None:
             return
-        ws, prompter = self.workspace, self._prompter()
-        run_async(lambda: ws.login(prompter), lambda _r: self.refresh(), self._show_error)
+        from zhenglian.ui.pin_context import PinContext
+
+        ws = self.workspace
+        prompter = self._prompter(PinContext.login(ws.origin))
+        run_async(lambda: ws.login(prompter), lambda _r: self.refresh(),
+                  lambda exc: (self._pin_failed(ws.key, prompter, exc), self._show_error(exc)))
 
     def refresh(self) -> None:
         self.board.refresh()
@@ -305,9 +420,13 @@ class TasksView(QWidget):
     def sign(self, ids: list[str]) -> None:
         if not ids or self.workspace is None or self._busy:
             return
+        from zhenglian.ui.pin_context import PinContext
+
         self._busy = True
         self._update_buttons()
-        ws, prompter = self.workspace, self._prompter()
+        titles = {t.id: t.title for t in self.pending}
+        ws = self.workspace
+        prompter = self._prompter(PinContext.signing([titles.get(i, i) for i in ids]))
         cancel = threading.Event()
         dlg = QProgressDialog(self.tr("Signing…"), self.tr("Stop after this document"), 0, len(ids), self.window())
         dlg.setWindowTitle(self.tr("Signing"))
@@ -321,23 +440,22 @@ class TasksView(QWidget):
 
         def show_progress(p: Any) -> None:
             dlg.setValue(p.signed)
-            dlg.setLabelText(self.tr("Signed {s} of {n}, uploaded {u}: {title}").format(
-                s=p.signed, n=p.total, u=p.uploaded, title=p.title))
+            dlg.setLabelText(self.progress_text(p))
 
         self.relay.progress.connect(show_progress)
         moved = dict(self.moved)
+
+        identity = ws.key.identity
 
         def done(result: Any) -> None:
             self.relay.progress.disconnect(show_progress)
             dlg.reset()
             self._busy = False
             self.moved.clear()
+            self.clear_preview()  # the documents shown were signed (or failed): not what waits now
+            self.board.record_outcomes(identity, result.outcomes)
             self._update_buttons()
-            text = i18n.pick(result.summary_zh(), result.summary_en())
-            self.notify.emit(self.tr("Signing finished") if result.ok else self.tr("Signing needs attention"), text,
-                             not result.ok)
-            if not result.ok:
-                message(self.window(), QMessageBox.Icon.Information, self.tr("Signing"), text)
+            self.batch_finished(result)
             self.refresh()
 
         def failed(exc: BaseException) -> None:
@@ -345,16 +463,103 @@ class TasksView(QWidget):
             dlg.reset()
             self._busy = False
             self._update_buttons()
+            self._pin_failed(ws.key, prompter, exc)
             if not isinstance(exc, (errors.PinCancelled, errors.PinLocked, errors.FinalTryNotConfirmed)):
+                self.show_result(i18n.error_text(exc), ok=False)
                 self._show_error(exc)
 
         run_async(lambda: ws.sign(ids, prompter, progress=on_progress, cancel=cancel, placements=moved), done, failed)
 
+    def progress_text(self, p: Any) -> str:
+        """What the progress dialog says: the document being worked on, then the counts so far."""
+        title = p.title or self.tr("document {i}").format(i=p.index + 1)
+        now = {
+            "fetching": self.tr("Signing {i} of {n}: {title}"),
+            "signed": self.tr("Signed {i} of {n}: {title}"),
+            "uploaded": self.tr("Uploaded: {title}"),
+            "queued": self.tr("Signed, will be uploaded later: {title}"),
+            "failed": self.tr("Could not sign: {title}"),
+            "skipped": self.tr("No longer waiting on the server: {title}"),
+        }.get(p.phase, self.tr("Signing {i} of {n}: {title}"))
+        counts = self.tr("{s} of {n} signed, {u} uploaded").format(s=p.signed, n=p.total, u=p.uploaded)
+        return now.format(i=p.index + 1, n=p.total, title=title) + "\n" + counts
+
+    def result_text(self, result: Any) -> str:
+        """The batch summary, then each document that was not signed with the reason."""
+        lines = [i18n.pick(result.summary_zh(), result.summary_en())]
+        for o in result.outcomes:
+            if o.error is not None:
+                lines.append(f"• {o.title or o.task_id}{i18n.pick('：', ': ')}{i18n.error_text(o.error, with_hint=False)}")
+        return "\n".join(lines)
+
+    def show_result(self, text: str, ok: bool) -> None:
+        colour = "#166534;background:#dcfce7" if ok else "#991b1b;background:#fee2e2"
+        self.result.setStyleSheet(f"color:{colour};padding:6px;border-radius:4px")
+        self.result.setText(text)
+        self.result.show()
+
+    def batch_finished(self, result: Any) -> None:
+        """Success shows on the page (and as a notification); anything else also in a warning the
+        operator must close, naming each document that was not signed and why."""
+        text = self.result_text(result)
+        self.show_result(text, result.ok)
+        self.notify.emit(self.tr("Signing finished") if result.ok else self.tr("Signing needs attention"),
+                         i18n.pick(result.summary_zh(), result.summary_en()), not result.ok)
+        if not result.ok:
+            if any(o.error is not None for o in result.outcomes):
+                self.tabs.setCurrentIndex(TABS.index("failed"))  # the reasons, listed
+            box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Signing"), text, QMessageBox.StandardButton.Ok,
+                              self.window())
+            self.result_box = box
+            box.open()
+
+    def _pin_failed(self, key: Any, prompter: Any, exc: BaseException) -> None:
+        if isinstance(exc, (errors.PinLocked, errors.WrongPin)):
+            self.pinFailed.emit(key, prompter.inner, exc)  # the card, the tray and the lock: at once
+
     def _show_error(self, exc: BaseException) -> None:
         if isinstance(exc, (errors.PinCancelled, errors.PinLocked)):
             return  # cancelled by the operator, or the locked dialog said it all
+        if isinstance(exc, errors.InitialPinInUse) and self.workspace is not None:
+            QMessageBox.warning(self.window(), self.tr("zhenglian"), i18n.error_text(exc))
+            self.changePinRequested.emit(self.workspace.key)  # the change dialog, at once
+            return
         from zhenglian.ui.diagnostics_view import record_error
 
         text = i18n.error_text(exc) if isinstance(exc, errors.ZhenglianError) else errors.describe(exc)
         record_error(text)
         message(self.window(), QMessageBox.Icon.Warning, self.tr("zhenglian"), text)
+
+
+def _when(iso: str | None) -> str:
+    """A server time as the operator reads it: local "YYYY-MM-DD HH:MM" (the raw text if unparsable)."""
+    if not iso:
+        return ""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return iso[:19]
+
+
+def _safe_name(name: str, suffix: str) -> str:
+    """A file name for a server-given title: no path parts or control characters, ends in .pdf."""
+    import re
+
+    stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", name).strip(" .")[:120] or "document"
+    if stem.lower().endswith(".pdf"):
+        stem = stem[:-4]
+    return f"{stem}-{suffix}.pdf"
+
+
+def _viewer_copy(task: Any, data: bytes) -> Any:
+    """A private copy of a signed file for the PDF viewer (the user's cache, owner-only)."""
+    from zhenglian import paths
+    from zhenglian.fsutil import atomic_write_bytes
+
+    folder = paths.data_dir() / "signed-view"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / _safe_name(task.filename or task.title, task.id[:8])
+    atomic_write_bytes(path, data)
+    return path

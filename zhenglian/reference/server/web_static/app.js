@@ -107,9 +107,8 @@ async function detectClient() {
   $("not-allowed").hidden = true;
   if (found.port) {
     client = found;
-    const keys = (found.status.keys || []).map((k) => k.organization).filter(Boolean);
     $("client-status").textContent = `已检测到证联客户端 ${found.status.version}（端口 ${found.port}）` +
-      (found.status.key_present ? `，UKey：${keys.join("、") || "已插入"}` : "，未插入 UKey");
+      (found.status.key_present ? "，已插入 UKey" : "，未插入 UKey");
     return client;
   }
   client = null;

@@ -1,0 +1,425 @@
+"""The operator's journeys (issue 16), driven through the real widgets on real SoftHSM keys and the
+real reference server; each asserts what the operator sees and saves a screenshot."""
+
+from __future__ import annotations
+
+from serverfixtures import file_keyring, reference_server  # noqa: F401
+from uifixtures import PinAnswerer, foreign_words, visible_texts
+
+from zhenglian.reference.provision import DEMO_KEYS
+
+NETCA, SZCA, GDCA = DEMO_KEYS
+
+
+def _choose_key(app, qtbot, spec) -> None:  # type: ignore[no-untyped-def]
+    view = app.tasks_view
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == spec.label))
+    assert view.workspace is not None and view.workspace.key.label == spec.label
+
+
+def _log_in(app, qtbot, spec, rows: int) -> PinAnswerer:  # type: ignore[no-untyped-def]
+    view = app.tasks_view
+    _choose_key(app, qtbot, spec)
+    qtbot.waitUntil(lambda: view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
+                    timeout=20000)
+    answer = PinAnswerer(spec.user_pin)
+    view.login_btn.click()
+    qtbot.waitUntil(lambda: view.table.rowCount() == rows, timeout=30000)
+    return answer
+
+
+# --- the preview is the signed document -----------------------------------------------------------------
+
+def _red_mask(img) -> list[bool]:  # type: ignore[no-untyped-def]
+    raw = img.convert("RGB").tobytes()
+    return [raw[i] > 150 and raw[i + 1] < 110 and raw[i + 2] < 110 for i in range(0, len(raw), 3)]
+
+
+def _added_red(after, before) -> set[int]:  # type: ignore[no-untyped-def]
+    """Pixels red in ``after`` that were not red in ``before`` (what the seal added)."""
+    return {i for i, (a, b) in enumerate(zip(_red_mask(after), _red_mask(before), strict=True)) if a and not b}
+
+
+def _scene_image(preview):  # type: ignore[no-untyped-def]
+    """The preview's page as drawn on screen (page + seal + strips), at the page's own resolution."""
+    from PIL import Image
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage, QPainter
+
+    r = preview.view.page_rect
+    img = QImage(int(r.width()), int(r.height()), QImage.Format.Format_RGBA8888)
+    img.fill(0xFFFFFFFF)
+    p = QPainter(img)
+    preview.view.scene().render(p, QRectF(0, 0, r.width(), r.height()), r)
+    p.end()
+    return Image.frombytes("RGBA", (img.width(), img.height()), bytes(img.constBits())).convert("RGB")
+
+
+def test_preview_is_what_gets_signed_cross_page_seal(journey_app, qtbot, reference_server, shoot) -> None:  # noqa: F811
+    """抵押合同 asks for a 骑缝章 + the main seal on the anchor: the preview draws the strips on every
+    page and the seal where the signer puts it; the signed file's pages show the same red pixels."""
+    import pypdfium2 as pdfium
+
+    from zhenglian.ui.preview import RENDER_DPI
+
+    app = journey_app
+    view = app.tasks_view
+    [task_id] = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("抵押合同",),
+                                           seal_type="合同专用章")
+    answer = _log_in(app, qtbot, SZCA, 1)
+    try:
+        view.table.selectRow(0)
+        qtbot.waitUntil(lambda: view.current_preview is not None and view.preview.doc is not None, timeout=30000)
+        pv = view.current_preview
+        assert pv.problem is None
+        pages = len(view.preview.doc)
+        assert pages == 2
+        assert {s.page for s in pv.spots if s.kind == "strip"} == {1, 2}  # a strip on every page
+        assert [s.page for s in pv.spots if s.kind == "seal"] == [2]  # the main seal on the anchor's page
+        shown = {}
+        for i in range(pages):
+            view.preview.thumbs.setCurrentRow(i)
+            kinds = sorted(d[0] for d in view.preview.drawn())
+            assert kinds == (["seal", "strip"] if i == 1 else ["strip"]), (i, kinds)
+            shown[i] = _scene_image(view.preview)
+        shoot(app.window, "app-tasks-cross-page.png")
+        original = reference_server.store.read_file(reference_server.store.task(task_id).doc_sha256)
+        assert pv.document == original
+
+        view.sign_btn.click()
+        qtbot.waitUntil(lambda: reference_server.store.task(task_id).status == "signed", timeout=60000)
+    finally:
+        answer.stop()
+    signed = reference_server.store.read_file(reference_server.store.task(task_id).signed_sha256)
+    before, after = pdfium.PdfDocument(original), pdfium.PdfDocument(signed)
+    after.init_forms()  # the seal is a signature widget's appearance: drawn with the forms
+    for i in range(pages):
+        blank = before[i].render(scale=RENDER_DPI / 72).to_pil()
+        stamped = after[i].render(scale=RENDER_DPI / 72).to_pil()
+        assert stamped.size == shown[i].size
+        in_file = _added_red(stamped, blank)
+        in_preview = _added_red(shown[i], blank)
+        assert len(in_file) > 200, i
+        overlap = len(in_file & in_preview) / len(in_file | in_preview)
+        assert overlap > 0.7, (i, overlap, len(in_file), len(in_preview))
+
+
+# --- a batch with a failure: the reasons are on screen and stay there ------------------------------------
+
+def test_failed_document_is_named_with_its_reason(journey_app, qtbot, reference_server, shoot) -> None:  # noqa: F811
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    app = journey_app
+    view = app.tasks_view
+    good = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("委托扣款授权书",))
+    bad = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, kinds=("贷款合同",), seed=7,
+                                     placement={"anchor_text": "不存在的盖章处", "page": 1})
+    bad_title = reference_server.store.task(bad[0]).title
+    answer = _log_in(app, qtbot, SZCA, 2)
+    labels: list[str] = []
+    try:
+        view.sign_all_btn.click()
+        qtbot.waitUntil(lambda: view.progress_dialog.isVisible() or getattr(view, "result_box", None), timeout=20000)
+        qtbot.waitUntil(lambda: (labels.append(view.progress_dialog.labelText()) or True) and
+                        getattr(view, "result_box", None) is not None and view.result_box.isVisible(), timeout=60000)
+    finally:
+        answer.stop()
+    box = view.result_box
+    # the login PIN dialog said it logs in; the signing one named both documents and their count
+    assert "登录签署服务器" in answer.seen[0]
+    assert "2 个文件" in answer.seen[1] and bad_title in answer.seen[1] and "输入 PIN 盖章签署" in answer.seen[1]
+    assert not foreign_words(answer.seen)
+    answer.pictures[0].save(str(shoot.folder / "app-pin-login.png"))
+    answer.pictures[1].save(str(shoot.folder / "app-pin-sign.png"))
+    assert box.icon() == QMessageBox.Icon.Warning  # not an information icon for a failure
+    assert QApplication.activeModalWidget() in (box, None) and box.parent() is app.window
+    assert bad_title in box.text() and "找不到文字" in box.text()
+    assert "--page" not in box.text() and "--at" not in box.text()
+    assert reference_server.uploads_per_task() == {good[0]: 1}
+    # progress named a document every time (never "…，已上传 0：" with nothing after it)
+    assert all(not t.rstrip().endswith(("：", ":")) for t in labels if t)
+    shoot(box, "app-sign-failed-dialog.png")
+    box.accept()
+    assert view.tabs.currentIndex() == 2  # 失败
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1)
+    assert view.table.item(0, 0).text() == bad_title and "找不到文字" in view.table.item(0, 3).text()
+    assert view.result.isVisible() and bad_title in view.result.text()  # stays on the page
+    assert not foreign_words(visible_texts(app.window))
+    shoot(app.window, "app-tasks-failed.png")
+
+
+# --- logins per key, counts of all keys ----------------------------------------------------------------
+
+def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(journey_app, qtbot, reference_server) -> None:  # noqa: F811
+    app = journey_app
+    view = app.tasks_view
+    reference_server.add_tasks(SZCA.uscc, SZCA.organization, 2)
+    reference_server.add_tasks(GDCA.uscc, GDCA.organization, 1, seed=3)
+    a = _log_in(app, qtbot, SZCA, 2)
+    a.stop()
+    b = _log_in(app, qtbot, GDCA, 1)
+    b.stop()
+    assert a.answered == 1 and b.answered == 1
+    qtbot.waitUntil(lambda: app.controller.state.pending == 3, timeout=20000)  # both keys' documents
+    assert "(3)" in app.tray.actions["tasks"].text()
+    again = PinAnswerer(SZCA.user_pin)
+    try:
+        _choose_key(app, qtbot, SZCA)
+        qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=20000)
+        assert not view.login_btn.isVisible()
+        assert again.answered == 0  # no second login for the key chosen again
+    finally:
+        again.stop()
+
+
+# --- 已签署: when, open, save -----------------------------------------------------------------------------
+
+def test_signed_tab_shows_when_and_saves_the_signed_file(journey_app, qtbot, reference_server, tmp_path, shoot) -> None:  # noqa: F811
+    app = journey_app
+    view = app.tasks_view
+    [task_id] = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1)
+    answer = _log_in(app, qtbot, SZCA, 1)
+    try:
+        view.table.selectRow(0)
+        view.sign_btn.click()
+        qtbot.waitUntil(lambda: reference_server.store.task(task_id).status == "signed", timeout=60000)
+    finally:
+        answer.stop()
+    qtbot.waitUntil(lambda: view.result.isVisible(), timeout=20000)
+    assert "已签署并上传 1" in view.result.text()
+    view.tabs.setCurrentIndex(1)
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=20000)
+    assert view.table.horizontalHeaderItem(3).text() == "签署时间"
+    assert view.table.item(0, 3).text()[:2] == "20"  # a date, in local time
+    view.table.selectRow(0)
+    assert view.save_btn.isVisible() and view.save_btn.isEnabled() and view.open_btn.isEnabled()
+    # the preview shows the signed file as it is (its seal drawn by the file), nothing to drag
+    qtbot.waitUntil(lambda: "签署时间" in view.detail.text(), timeout=20000)
+    assert view.preview.view.seal is None and "拖" not in view.detail.text()
+    target = tmp_path / "out" / "signed.pdf"
+    target.parent.mkdir()
+    view.save_signed_to(target)
+    qtbot.waitUntil(target.exists, timeout=20000)
+    assert target.read_bytes() == reference_server.store.read_file(reference_server.store.task(task_id).signed_sha256)
+    assert not foreign_words(visible_texts(app.window))
+    shoot(app.window, "app-tasks-signed.png")
+
+
+# --- expiry: one days-left count, and a key plugged in later is reminded ------------------------------------
+
+class DialogCatcher:
+    """Notes the texts of each dialog of ``kind`` that opens and closes it (as an operator pressing Later)."""
+
+    def __init__(self, kind) -> None:  # type: ignore[no-untyped-def]
+        from PySide6.QtCore import QTimer
+
+        self.kind = kind
+        self.seen: list[tuple[str, object]] = []
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._look)
+        self.timer.start(50)
+
+    def _look(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, self.kind) and w.isVisible():
+                self.seen.append(("\n".join(visible_texts(w)), w.parent()))
+                w.reject()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def test_key_plugged_in_later_is_reminded_with_the_cards_day_count(journey_app, make_key, qtbot, shoot) -> None:
+    import re
+
+    from zhenglian.ui.keys_view import KeyCard
+    from zhenglian.ui.lifecycle_dialogs import ReminderDialog
+
+    app = journey_app
+    app.key_actions.started = True  # as after app.start(): reminders are on
+    catcher = DialogCatcher(ReminderDialog)
+    try:
+        app.controller.stop()  # SoftHSM makes the key while nothing else holds the library
+        prov = make_key(label="UI-LATE", days_valid=12)
+        app.controller.start()  # ... and the running app finds it: plugged in after start-up
+        app.window.show_page("keys")
+        qtbot.waitUntil(lambda: any(c.key.label == "UI-LATE" for c in app.keys_view.findChildren(KeyCard)),
+                        timeout=20000)
+        qtbot.waitUntil(lambda: any(prov.spec.organization in t for t, _p in catcher.seen), timeout=20000)
+    finally:
+        catcher.stop()
+    card = next(c for c in app.keys_view.findChildren(KeyCard) if c.key.label == "UI-LATE")
+    card_days = re.search(r"剩余 (\d+) 天", "\n".join(visible_texts(card))).group(1)
+    text, parent = next((t, p) for t, p in catcher.seen if prov.spec.organization in t)
+    assert re.search(r"(\d+) 天后到期", text).group(1) == card_days  # one count everywhere
+    assert parent is app.window
+    shoot(card, "app-key-card-expiring.png")
+
+
+# --- every page in Chinese ----------------------------------------------------------------------------------
+
+def test_every_page_speaks_chinese(journey_app, qtbot, reference_server, shoot, tmp_path) -> None:  # noqa: F811
+    """No English or code words on any page in Chinese mode, a signed PDF opened on 签名验证 and the
+    diagnostics collected; Qt's own dialogs are Chinese too."""
+    from PySide6.QtCore import QCoreApplication
+
+    app = journey_app
+    [task_id] = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1)
+    answer = _log_in(app, qtbot, SZCA, 1)
+    try:
+        app.tasks_view.table.selectRow(0)
+        app.tasks_view.sign_btn.click()
+        qtbot.waitUntil(lambda: reference_server.store.task(task_id).status == "signed", timeout=60000)
+    finally:
+        answer.stop()
+    signed = tmp_path / "已签署.pdf"
+    signed.write_bytes(reference_server.store.read_file(reference_server.store.task(task_id).signed_sha256))
+    app.open_document(signed)
+    qtbot.waitUntil(lambda: "正在验证" not in app.documents_view.report.toPlainText(), timeout=30000)
+    report = app.documents_view.report.toPlainText()
+    assert "东莞市松山湖演示科技有限公司" in report, report
+    app.on_action("diagnostics")
+    qtbot.waitUntil(lambda: len("\n".join(visible_texts(app.diagnostics_view))) > 200, timeout=30000)
+    found = {}
+    for page in ("keys", "tasks", "verify", "register", "apps", "diagnostics"):
+        app.window.show_page(page)
+        found[page] = foreign_words(visible_texts(app.window))
+        shoot(app.window, f"app-{page}.png" if page != "tasks" else "app-tasks-after.png")
+    assert found == {p: [] for p in found}
+    assert QCoreApplication.translate("QFileDialog", "Look in:") == "查找范围："  # Qt's own dialogs
+
+
+# --- first start, About -------------------------------------------------------------------------------------
+
+def test_first_start_shows_the_window_and_the_tray_hint_once(journey_app, qtbot, shoot) -> None:
+    app = journey_app
+    notes: list[tuple[str, str]] = []
+    app.tray.notify = lambda title, text, warning=False: notes.append((title, text))
+    app.ctx.settings._extra.pop("first_run_done", None)
+    assert app.first_run() is True
+    assert app.window.isVisible() and notes and "托盘" in notes[0][1]
+    assert app.first_run() is False and len(notes) == 1  # once
+
+
+def test_about_names_the_support_contacts(journey_app, shoot) -> None:
+    from zhenglian.manifest import load_all
+
+    text = journey_app.about_text()
+    hotlines = [h for m in load_all().cas() for h in m.support.hotline]
+    assert hotlines and all(h in text for h in hotlines)
+    assert "技术支持" in text and not foreign_words([text.replace("<br>", " ").replace("<b>", "").replace("</b>", "")])
+
+
+# --- NETCA's factory PIN -------------------------------------------------------------------------------------
+
+def test_factory_pin_is_refused_and_the_change_dialog_opens(journey_app, qtbot, reference_server, shoot) -> None:  # noqa: F811
+    """NETCA ships 12345678 (drivers/netca.toml [pin] initial): typed to sign, nothing is signed,
+    the operator is told why and the change-PIN dialog opens at once on top of the window."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from zhenglian.ui.pin_dialogs import ChangePinDialog
+
+    app = journey_app
+    assert NETCA.user_pin == "12345678"  # the demo key still has the factory PIN
+    [task_id] = reference_server.add_tasks(NETCA.uscc, NETCA.organization, 1)
+    view = app.tasks_view
+    _choose_key(app, qtbot, NETCA)
+    qtbot.waitUntil(lambda: view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
+                    timeout=20000)
+    answer = PinAnswerer(NETCA.user_pin)
+    warnings = DialogCatcher(QMessageBox)
+    changes = DialogCatcher(ChangePinDialog)
+    try:
+        view.login_btn.click()  # the first use of the key: the login
+        qtbot.waitUntil(lambda: bool(changes.seen), timeout=30000)
+    finally:
+        answer.stop()
+        warnings.stop()
+        changes.stop()
+    assert any("出厂初始 PIN" in t for t, _p in warnings.seen)
+    assert not any("zhenglian pin change" in t for t, _p in warnings.seen)  # no command line on screen
+    text, parent = changes.seen[0]
+    assert parent is app.window and "修改" in text
+    assert reference_server.uploads_per_task() == {} and reference_server.store.task(task_id).status == "pending"
+    assert view.table.rowCount() == 0  # never logged in with it
+
+
+# --- the lock, shown the moment it happens ---------------------------------------------------------------------
+
+class WrongPinTyper:
+    """An operator who keeps typing the same wrong PIN (and confirms the last try)."""
+
+    def __init__(self, wrong: str) -> None:
+        self.wrong = wrong
+
+    def keep_pin(self) -> bool:
+        return False
+
+    def show_error(self, error) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def confirm_final_try(self, st) -> bool:  # type: ignore[no-untyped-def]
+        return True
+
+    def ask_pin(self, st):  # type: ignore[no-untyped-def]
+        from zhenglian.tokens.secret import PinBuffer
+
+        return PinBuffer(self.wrong)
+
+    def locked(self, st, error) -> None:  # type: ignore[no-untyped-def]
+        raise error
+
+
+def test_tenth_wrong_pin_shows_the_lock_at_once(journey_app, make_key, qtbot, reference_server, shoot) -> None:  # noqa: F811
+    from zhenglian import errors
+    from zhenglian.tokens import pin as pinops
+    from zhenglian.ui.keys_view import KeyCard
+    from zhenglian.ui.pin_dialogs import FinalTryDialog, LockedDialog
+
+    app = journey_app
+    view = app.tasks_view
+    app.controller.stop()
+    prov = make_key(NETCA, label="UI-LOCK")
+    app.controller.start()
+    qtbot.waitUntil(lambda: any(k.label == "UI-LOCK" for k in app.task_board.keys), timeout=20000)
+    key = next(k for k in app.task_board.keys if k.label == "UI-LOCK")
+    wrong = "87654321"
+    for _ in range(9):  # nine wrong PINs earlier (another day, another program)
+        try:
+            pinops.interactive_verify(app.ctx.tokens.handle(key), WrongPinTyper(wrong))
+        except errors.WrongPin:
+            pass
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-LOCK"))
+    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.sync.summary is not None
+                    and view.workspace.sync.summary.needs_login, timeout=20000)
+    answer = PinAnswerer(wrong)
+    final = DialogCatcher(FinalTryDialog)
+    final.timer.timeout.disconnect()
+    final.timer.timeout.connect(lambda: [d.confirm_button.click() for d in QApplicationTop(FinalTryDialog)])
+    locked = DialogCatcher(LockedDialog)
+    try:
+        view.login_btn.click()  # the tenth: the last try, confirmed, wrong
+        qtbot.waitUntil(lambda: bool(locked.seen), timeout=30000)
+    finally:
+        answer.stop()
+        final.stop()
+        locked.stop()
+    text, parent = locked.seen[0]
+    assert "锁定" in text and parent is app.window
+    qtbot.waitUntil(lambda: app.controller.state.kind == "attention"
+                    and any(a.kind == "pin_locked" and a.key_serial == prov.serial for a in app.controller.state.attention),
+                    timeout=20000)
+    app.window.show_page("keys")
+    card = next(c for c in app.keys_view.findChildren(KeyCard) if c.key.label == "UI-LOCK")
+    texts = "\n".join(visible_texts(card))
+    assert "已锁定" in texts and "解锁" in texts  # 已锁定 and the unlock button
+    assert view.workspace is None or view.workspace.key.label != "UI-LOCK"  # 待签署 does not stay on it
+    shoot(card, "app-key-card-locked.png")
+
+
+def QApplicationTop(kind):  # type: ignore[no-untyped-def]  # noqa: N802
+    from PySide6.QtWidgets import QApplication
+
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
