@@ -3,8 +3,7 @@ real reference server; each asserts what the operator sees and saves a screensho
 
 from __future__ import annotations
 
-from serverfixtures import file_keyring, reference_server  # noqa: F401
-from uifixtures import PinAnswerer, foreign_words, visible_texts
+from helpers.ui import PinAnswerer, foreign_words, visible_texts
 
 from zhenglian.reference.provision import DEMO_KEYS
 
