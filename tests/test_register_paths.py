@@ -105,3 +105,24 @@ def test_task_batch_one_entry_per_task_before_the_outbox(reference_server, demo_
     for e in new:
         assert e.use.origin == "task" and e.use.outcome == "signed" and e.use.server == reference_server.url
         assert e.use.output_sha256 == by_task[e.use.task_id]
+
+
+def test_anchor_setting_signs_the_head_with_the_key_after_a_batch(demo_keys, run_cli, tmp_path: Path) -> None:  # noqa: ARG001
+    from zhenglian.config import Settings
+
+    settings = Settings.load()
+    settings.register_anchor = True
+    settings.save()
+    try:
+        src = ph.make_contract(tmp_path / "丙.pdf")
+        r = run_cli("sign", str(src), "-o", str(tmp_path / "out.pdf"), "--key", SZCA.label,
+                    "--page", "1", "--at", "100,200", "--pin-stdin", input=SZCA.user_pin + "\n")
+        assert r.returncode == 0, r.stderr
+    finally:
+        settings.register_anchor = False
+        settings.save()
+    report = Register.open().verify()
+    head = Register.open().head()
+    assert report.ok and report.anchors
+    last = report.anchors[-1]
+    assert last.seq == head.seq and last.result == "good"  # checked against the SZCA certificate

@@ -119,6 +119,8 @@ def sign_files(h: KeyHandle, prompter: pinops.PinPrompter, job: LocalSigning, *,
                         on_signed(outcome.result)
             if failure is not None:
                 raise failure
+            if results:
+                recorder.anchor_if_enabled(batch.signer.session.sign)
     except BaseException as exc:
         if typed and not isinstance(exc, errors.WrongPin):  # a wrong PIN stamped nothing: not a use
             left = [(_name(doc), job.seal) for i, ((doc, _), _) in enumerate(work) if i not in signed]

@@ -99,6 +99,19 @@ class SealRecorder:
         except errors.ZhenglianError as exc:
             log.warning("register: could not record a %s use (%s)", outcome, exc.code)
 
+    def anchor_if_enabled(self, sign: Any) -> None:
+        """At the end of a batch: sign the register's head with the key when the setting asks
+        (``register_anchor``), so the chain is anchored to the seal itself.  A failure is logged,
+        never fatal: every document is signed and recorded already."""
+        from zhenglian.config import Settings
+
+        try:
+            if not Settings.load().register_anchor:
+                return
+            self.register.anchor(sign, self.cert.der)
+        except errors.ZhenglianError as exc:
+            log.warning("register: the head could not be anchored with the key (%s)", exc.code)
+
     def not_signed_all(self, outcome: str, names: Iterable[tuple[str, Any]], error: BaseException | None) -> None:
         for name, seal in names:
             self.not_signed(outcome, name=name, seal=seal, error=error)

@@ -374,6 +374,10 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
                                 result.stopped_by = exc
                                 overlap.stop_after(done.index)
         finally:
+            if counters["signed"]:
+                from zhenglian.keys.session import KeySession
+
+                recorder.anchor_if_enabled(KeySession(h, p11).sign)
             # Signed files are on disk: let the uploads finish (bounded), with the
             # key session still open in case the server asks for a new login.
             uploader.finish(upload_wait_s)
