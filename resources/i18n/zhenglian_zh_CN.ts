@@ -276,6 +276,10 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <translation>驱动</translation>
     </message>
     <message>
+        <source>added drivers</source>
+        <translation>自行添加的驱动清单</translation>
+    </message>
+    <message>
         <source>resources</source>
         <translation>资源</translation>
     </message>

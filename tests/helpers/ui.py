@@ -105,6 +105,7 @@ ALLOWED = {"PIN", "UKey", "USB", "PDF", "CA", "SM2", "SM3", "RSA", "ECC", "EC", 
            # product names on the diagnostics page (what support asks for)
            "Python", "python", "pkcs", "pyhanko", "certvalidator", "asn", "crypto", "cryptography", "PySide",
            "Essentials", "httpx", "keyring", "Linux", "linux", "Windows", "Darwin", "SoftHSM", "softhsm",
+           "skfsoft", "sm2token",  # the demo keys' driver names (manifests), as support reads them
            # issuer names as the certificates spell them (data, not the client's words)
            "TrustAUTH", "Generic"}
 

@@ -67,6 +67,7 @@ def render(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append(QCoreApplication.translate("Diagnostics", "Folders:"))
     names = {"data": QCoreApplication.translate("Diagnostics", "data"), "settings": QCoreApplication.translate("Diagnostics", "settings"), "logs": QCoreApplication.translate("Diagnostics", "logs"), "drivers": QCoreApplication.translate("Diagnostics", "drivers"),
+             "user_drivers": QCoreApplication.translate("Diagnostics", "added drivers"),
              "resources": QCoreApplication.translate("Diagnostics", "resources")}
     lines += [f"  {names.get(k, k)}: {v}" for k, v in report["paths"].items()]
     lines.append("")
