@@ -28,6 +28,7 @@ def tray_app(qtbot, qapp, demo_keys, monkeypatch):
     app = TrayApp(Context.create(), qapp)
     qtbot.addWidget(app.window)
     yield app
+    app.gc_guard.stop()
     app.task_board.stop()
     app.controller.stop()
     app.window.quitting = True

@@ -53,6 +53,7 @@ def app_with_server(qtbot, qapp, demo_keys, reference_server, file_keyring, monk
     app.controller.start()
     qtbot.waitUntil(lambda: any(k.label == SZCA.label for k in app.controller.current_keys()), timeout=20000)
     yield app, ids
+    app.gc_guard.stop()
     app.task_board.stop()
     app.controller.stop()
     app.window.quitting = True

@@ -195,6 +195,7 @@ def journey_app(qtbot, qapp, demo_keys, reference_server, file_keyring, monkeypa
     qtbot.waitUntil(lambda: labels <= {k.label for k in app.task_board.keys}, timeout=20000)
     yield app
     guard.stop()
+    app.gc_guard.stop()
     app.task_board.stop()
     app.controller.stop()
     app.window.quitting = True

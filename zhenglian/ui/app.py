@@ -41,8 +41,11 @@ class TrayApp(QObject):
 
     def __init__(self, ctx: Context, qapp: QApplication) -> None:
         super().__init__()
+        from zhenglian.ui.gcguard import GuiGarbageCollector
+
         self.ctx = ctx
         self.qapp = qapp
+        self.gc_guard = GuiGarbageCollector(self)  # Qt objects are only ever freed on the GUI thread
         self.controller = AppController(ctx, self)
         self.tray = Tray(self)
         self._window: MainWindow | None = None
@@ -145,6 +148,7 @@ class TrayApp(QObject):
         self.bridge = bridge_ui.attach_bridge(self)
 
     def quit(self) -> None:
+        self.gc_guard.stop()
         if getattr(self, "bridge", None) is not None:
             self.bridge.stop()
         self.task_board.stop()
