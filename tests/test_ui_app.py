@@ -90,9 +90,12 @@ def test_pending_badge_and_state_kinds(tray_app) -> None:
     assert "5" in tray_app.tray.icon.toolTip()
 
 
-def test_menu_actions(tray_app, qtbot, monkeypatch) -> None:
+def test_menu_actions(tray_app, qtbot, monkeypatch, qapp) -> None:
     from PySide6.QtWidgets import QMessageBox
 
+    from zhenglian.ui import i18n
+
+    i18n.install_translator(qapp, "en_US")  # the English source texts, whatever an earlier test left installed
     _poll(tray_app)
     tray_app.tray.actions["diagnostics"].trigger()
     assert tray_app.window.stack.currentWidget() is tray_app.diagnostics_view
