@@ -377,7 +377,8 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
             if counters["signed"]:
                 from zhenglian.keys.session import KeySession
 
-                recorder.anchor_if_enabled(KeySession(h, p11).sign)
+                # the key is only touched when the setting asks (it may have been pulled out)
+                recorder.anchor_if_enabled(lambda message: KeySession(h, p11).sign(message))
             # Signed files are on disk: let the uploads finish (bounded), with the
             # key session still open in case the server asks for a new login.
             uploader.finish(upload_wait_s)
