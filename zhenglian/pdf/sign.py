@@ -152,32 +152,32 @@ class SignResult:
                 "signatures": [s.to_dict() for s in self.signatures], "warnings": self.warnings}
 
 
+def cause_of(exc: BaseException, types: type | tuple[type, ...]) -> BaseException | None:
+    """The first exception of ``types`` in ``exc``'s cause/context chain (pyHanko wraps what
+    its signer raised), looked at most 8 links deep; None when there is none."""
+    cur: BaseException | None = exc
+    for _ in range(8):
+        if cur is None:
+            return None
+        if isinstance(cur, types):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 def _pkcs11_error(exc: BaseException) -> BaseException | None:
     """The PKCS#11 error inside ``exc`` (pyHanko may wrap it), if any."""
     try:
         import pkcs11
     except ImportError:  # pragma: no cover
         return None
-    seen = 0
-    cur: BaseException | None = exc
-    while cur is not None and seen < 8:
-        if isinstance(cur, pkcs11.PKCS11Error):
-            return cur
-        cur = cur.__cause__ or cur.__context__
-        seen += 1
-    return None
+    return cause_of(exc, pkcs11.PKCS11Error)
 
 
 def _stopped(exc: BaseException) -> Stopped | None:
     """The :class:`Stopped` inside ``exc`` (pyHanko may wrap what its signer raised), if any."""
-    cur: BaseException | None = exc
-    for _ in range(8):
-        if cur is None:
-            return None
-        if isinstance(cur, Stopped):
-            return cur
-        cur = cur.__cause__ or cur.__context__
-    return None
+    found = cause_of(exc, Stopped)
+    return found if isinstance(found, Stopped) else None
 
 
 def _timestamp_error(exc: BaseException) -> bool:
@@ -189,14 +189,7 @@ def _timestamp_error(exc: BaseException) -> bool:
         net = (aiohttp.ClientError,)
     except ImportError:  # pragma: no cover
         net = ()
-    cur: BaseException | None = exc
-    for _ in range(8):
-        if cur is None:
-            return False
-        if isinstance(cur, (TimestampRequestError, *net)):
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
+    return cause_of(exc, (TimestampRequestError, *net)) is not None
 
 
 class SigningBatch:

@@ -328,14 +328,9 @@ class _ReadLeniently(Exception):
 def _strict_slip(exc: BaseException) -> bool:
     from pyhanko.pdf_utils.misc import PdfStrictReadError
 
-    cur: BaseException | None = exc
-    for _ in range(8):
-        if cur is None:
-            return False
-        if isinstance(cur, PdfStrictReadError):
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
+    from zhenglian.pdf.sign import cause_of
+
+    return cause_of(exc, PdfStrictReadError) is not None
 
 
 def _verify(source: Source, trust: Sequence[x509.Certificate], password: str | None,
