@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from zhenglian.keys.owner import KEY_THREAD
+from zhenglian.pdf.preload import pdf_stack
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,7 @@ class Overlap(Generic[T, R]):
 
     def __init__(self, work: Callable[[T, Ticket], R], *, stops: Callable[[BaseException], bool] = lambda e: True,
                  workers: int = WORKERS, cancel: threading.Event | None = None) -> None:
+        pdf_stack()  # imported and asn1crypto's tables built here, before workers race to do it
         self.work = work
         self.stops = stops
         self.workers = max(1, workers)

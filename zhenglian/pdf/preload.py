@@ -30,5 +30,7 @@ def pdf_stack() -> None:
         import zhenglian.pdf.placement  # noqa: F401
         import zhenglian.pdf.sign  # noqa: F401
         import zhenglian.pdf.verify  # noqa: F401
+        from zhenglian.pki.asn1settle import settle
 
+        settle()  # pyHanko's own asn1crypto classes: their tables built here, not racing in workers
         _done = True

@@ -1,0 +1,64 @@
+"""Finish asn1crypto's lazy per-class set-up once, on one thread, before workers parse.
+
+asn1crypto builds each class's lookup tables (a ``Sequence``'s field map, an OID class's
+name -> OID map, a ``Choice``'s alternatives) the first time an instance is made, and it
+does so by assigning an empty dict to the class and then filling it.  Two threads meeting a
+class for the first time at the same moment can see the half-filled dict: in a pipelined
+batch (one worker stamping the next document while another signs) this showed as
+``KeyError: 'organization_name'`` and a good task failing.
+
+:func:`settle` runs that set-up for every asn1crypto class defined so far (asn1crypto's own,
+pyHanko's, ours) and marks it done, so no later first use builds anything.  It is cheap
+(a few milliseconds) and idempotent; :mod:`zhenglian.pki` calls it on import and
+:func:`zhenglian.pdf.preload.pdf_stack` again after importing pyHanko.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from asn1crypto import core
+
+_lock = threading.Lock()
+
+
+def _subclasses(root: type) -> list[type]:
+    seen: set[type] = set()
+    stack = [root]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                stack.append(sub)
+    return list(seen)
+
+
+def _set_up(cls: type) -> None:
+    """What ``Asn1Value.__init__`` does for a class it has not seen, without needing
+    a valid value: normalise ``explicit`` and build the class's tables."""
+    explicit = getattr(cls, "explicit", None)
+    if explicit is not None and isinstance(explicit[0], int):
+        cls.explicit = (explicit,)
+    setup = getattr(cls, "_setup", None)
+    if setup is not None:
+        setup(object.__new__(cls))
+
+
+def settle() -> int:
+    """Set up every asn1crypto class not yet set up; return how many were."""
+    done = core._SETUP_CLASSES
+    with _lock:
+        # Deepest classes first: an OID class whose parent's name map already exists would
+        # otherwise reuse the parent's map instead of building its own.
+        fresh = sorted((cls for cls in _subclasses(core.Asn1Value) if cls not in done),
+                       key=lambda c: len(c.__mro__), reverse=True)
+        count = 0
+        for cls in fresh:
+            try:
+                _set_up(cls)
+            except Exception:  # noqa: BLE001 - an abstract or odd class: asn1crypto sets it up on first use as before
+                continue
+            done[cls] = True
+            count += 1
+        return count
