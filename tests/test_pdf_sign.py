@@ -254,3 +254,32 @@ def test_pdfsig_reports_signer_and_field(batch, nss, tmp_path: Path) -> None:  #
     text = _pdfsig_ok(out, nss)
     assert re.search(r"Signature Field Name: Seal1", text)
     assert "东莞市松山湖演示科技有限公司" in text
+
+
+def test_each_signing_thread_has_its_own_certificate_objects_on_the_one_key(batch) -> None:  # type: ignore[no-untyped-def]
+    """A pipelined batch signs on several threads; asn1crypto fills a certificate's parsed
+    fields in place, so a shared certificate once failed a good task with
+    ``KeyError: 'organization_name'``.  Each thread gets its own; the key session is shared."""
+    import threading
+
+    seen: list[object] = []
+    ready = threading.Barrier(3)
+
+    def on_thread() -> None:
+        ready.wait(timeout=60)
+        signer = batch._thread_signer()
+        assert batch._thread_signer() is signer  # one per thread, kept for the batch
+        assert signer.subject_name  # read at once on every thread: pyHanko's CMS path
+        seen.append(signer)
+
+    threads = [threading.Thread(target=on_thread) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(seen) == 3
+    certs = [s.signing_cert for s in seen]  # type: ignore[attr-defined]
+    assert len({id(c) for c in certs}) == 3
+    assert {c.dump() for c in certs} == {batch.signer.signing_cert.dump()}
+    assert {id(s.session) for s in seen} == {id(batch.signer.session)}  # type: ignore[attr-defined]
+    assert [c.dump() for c in seen[0].cert_registry] == [c.dump() for c in batch.signer.cert_registry]  # type: ignore[attr-defined]

@@ -155,7 +155,7 @@ def test_one_bad_task_does_not_stop_the_others(reference_server, demo_keys, tmp_
     result = batch.sign_tasks(session_for(reference_server, key), KeyHandle(module, key, manifest), PinBuffer(SZCA.user_pin),
                               order, Outbox(tmp_path / "outbox"))
     states = {o.task_id: o for o in result.outcomes}
-    assert [states[i].state for i in good] == [batch.UPLOADED] * 3
+    assert [states[i].state for i in good] == [batch.UPLOADED] * 3, [(states[i].error, getattr(states[i].error, '__cause__', None)) for i in good]
     assert states[bad_anchor].state == batch.FAILED
     assert isinstance(states[bad_anchor].error, errors.AnchorNotFound)
     assert states[bad_seal].state == batch.FAILED

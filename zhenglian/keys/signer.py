@@ -8,9 +8,10 @@ token and checks the result against the certificate.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
-from asn1crypto import algos
+from asn1crypto import algos, x509
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -19,6 +20,8 @@ from zhenglian.keys.session import KeySession
 
 class KeySigner(Signer):
     def __init__(self, session: KeySession, identity: Any) -> None:
+        # DER taken now, on the thread that made the signer: for_thread() parses its own copies.
+        self._ders = (identity.certificate.dump(), tuple(c.dump() for c in identity.chain))
         super().__init__(
             signing_cert=identity.certificate,
             cert_registry=SimpleCertificateStore.from_certs([identity.certificate, *identity.chain]),
@@ -26,6 +29,17 @@ class KeySigner(Signer):
             embed_roots=False,
         )
         self.session = session
+
+    def for_thread(self) -> KeySigner:
+        """The same key with its own certificate objects, for one signing thread.
+
+        asn1crypto parses lazily and caches by filling dicts in place; two threads reading a
+        shared certificate's subject for the first time can see it half-filled.  The key
+        session is shared: its calls are serialised by the key's owner thread.
+        """
+        cert_der, chain_ders = self._ders
+        return KeySigner(self.session, SimpleNamespace(certificate=x509.Certificate.load(cert_der),
+                                                       chain=tuple(x509.Certificate.load(d) for d in chain_ders)))
 
     @property
     def md_algorithm(self) -> str:

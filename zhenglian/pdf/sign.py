@@ -251,6 +251,17 @@ class SigningBatch:
             self._local.runner = runner
         return runner
 
+    def _thread_signer(self) -> Any:
+        """This thread's signer.  asn1crypto parses and caches certificate fields lazily and
+        not thread-safely (a name's fields are filled into a dict another thread may be reading:
+        ``KeyError: 'organization_name'`` in a pipelined batch), so each signing thread gets
+        its own certificate objects when the signer can give them (``for_thread``)."""
+        signer = getattr(self._local, "signer", None)
+        if signer is None:
+            for_thread = getattr(self.signer, "for_thread", None)
+            signer = self._local.signer = for_thread() if for_thread is not None else self.signer
+        return signer
+
     def __enter__(self) -> SigningBatch:
         return self
 
@@ -377,12 +388,13 @@ class SigningBatch:
 
         from zhenglian.pdf.appearance import DocumentSeal, SealStampStyle
 
+        signer = self._thread_signer()
         enc: EncodedSeal = encoded(group.seal)
         doc_seal = DocumentSeal(enc, writer)
         primary, extra = group.spots[0], group.spots[1:]
         meta = PdfSignatureMetadata(
             field_name=field_name,
-            md_algorithm=getattr(self.signer, "md_algorithm", None) or "sha256",
+            md_algorithm=getattr(signer, "md_algorithm", None) or "sha256",
             subfilter=fields.SigSeedSubFilter.PADES,
             reason=enc.name,
             certify=certify,
@@ -397,7 +409,7 @@ class SigningBatch:
                 combine_annotation=not extra,
                 readable_field_name=enc.name,
             )
-        pdf_signer = PdfSigner(meta, signer=self.signer, timestamper=self.timestamper,
+        pdf_signer = PdfSigner(meta, signer=signer, timestamper=self.timestamper,
                                stamp_style=SealStampStyle(doc_seal=doc_seal, spot=primary),
                                new_field_spec=spec)
         session = pdf_signer.init_signing_session(writer, existing_fields_only=group.existing_field is not None)
