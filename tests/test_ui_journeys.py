@@ -207,7 +207,8 @@ def test_signed_tab_shows_when_and_saves_the_signed_file(journey_app, qtbot, ref
 # --- expiry: one days-left count, and a key plugged in later is reminded ------------------------------------
 
 class DialogCatcher:
-    """Notes the texts of each dialog of ``kind`` that opens and closes it (as an operator pressing Later)."""
+    """Notes the texts of each dialog of ``kind`` (a class or a tuple) that opens and closes it
+    (as an operator pressing Later)."""
 
     def __init__(self, kind) -> None:  # type: ignore[no-untyped-def]
         from PySide6.QtCore import QTimer
@@ -234,11 +235,13 @@ def test_key_plugged_in_later_is_reminded_with_the_cards_day_count(journey_app, 
     import re
 
     from zhenglian.ui.keys_view import KeyCard
-    from zhenglian.ui.lifecycle_dialogs import ReminderDialog
+    from zhenglian.ui.lifecycle_dialogs import ExpiredDialog, ReminderDialog
 
     app = journey_app
     app.key_actions.started = True  # as after app.start(): reminders are on
-    catcher = DialogCatcher(ReminderDialog)
+    # Prompts come one after the other; certificates earlier tests left in the remembered list
+    # (an expired one shows ExpiredDialog) are answered with Later too, so UI-LATE's gets its turn.
+    catcher = DialogCatcher((ReminderDialog, ExpiredDialog))
     try:
         app.controller.stop()  # SoftHSM makes the key while nothing else holds the library
         prov = make_key(label="UI-LATE", days_valid=12)
