@@ -402,27 +402,26 @@ def test_ec_anchor_from_raw_r_s_exposes_a_rewritten_tail(filled_register: Path) 
         assert report.first_bad == 30 and report.first_problem().kind == "anchor_mismatch"
 
 
-def test_sm2_anchor_is_unchecked_without_a_verifier_and_uses_the_hook(filled_register: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+def test_an_sm2_anchor_is_checked_with_the_sm2_layer(filled_register: Path) -> None:
+    """An SM2 seal key's anchor (SM2-with-SM3, default ID) is good; another key's is refused."""
+    from zhenglian.reference import democa
 
-    monkeypatch.setattr(anchors, "algorithm_of", lambda der: anchors.SM2)
-    seen: list[bytes] = []
-    good = encode_dss_signature(12345, 67890)
-
-    def verifier(cert: bytes, message: bytes, sig: bytes) -> bool:
-        seen.append(message)
-        return sig == good
-
+    ca = democa.create_sm2("szca")
+    pair = ca.issue_sm2_pair(democa._name("东莞市国密登记测试有限公司", "东莞市国密登记测试有限公司", "东莞", "广东"),
+                             encryption=False)
+    other = ca.issue_sm2_pair(democa._name("东莞市另一家有限公司", "东莞市另一家有限公司", "东莞", "广东"),
+                              encryption=False)
+    cert_der = pair.sign_cert.dump()
+    assert anchors.algorithm_of(cert_der) == anchors.SM2
     with Register.open(filled_register) as reg:
-        reg.anchor(lambda m: good, b"cert")
-        assert [a.result for a in reg.verify().anchors] == ["unchecked"]
-        anchors.set_sm2_verifier(verifier)
-        try:
-            assert [a.result for a in reg.verify().anchors] == ["good"]
-            assert seen and seen[-1].endswith(f"\n30\n{reg.head().hash}\n".encode())
-        finally:
-            anchors.set_sm2_verifier(None)
+        reg.anchor(pair.sign_key.sign, cert_der)
+        assert [a.result for a in reg.verify().anchors] == ["good"]
+        with pytest.raises(errors.RegisterError):
+            reg.anchor(other.sign_key.sign, cert_der)  # not this certificate's key: not stored
+        assert [a.result for a in reg.verify().anchors] == ["good"]
+        reg._conn.execute("UPDATE anchors SET signature = ?", (other.sign_key.sign(b"x"),))
+        report = reg.verify()
+        assert [a.result for a in report.anchors] == ["bad"] and report.first_problem().kind == "anchor_signature"
 
 
 def test_a_hand_edited_head_is_reported(filled_register: Path) -> None:

@@ -135,8 +135,7 @@ def run_verify(args: argparse.Namespace) -> int:
     for problem in sorted(report.problems, key=lambda p: p.seq):
         line(f"  ✗ {problem.text_zh()} / {problem.text_en()}")
     for a in report.anchors:
-        zh = {"good": "UKey 签名有效", "bad": "UKey 签名无效", "mismatch": "与链不符",
-              "unchecked": "未核验（无 SM2 验证器）"}[a.result]
+        zh = {"good": "UKey 签名有效", "bad": "UKey 签名无效", "mismatch": "与链不符"}[a.result]
         line(f"  锚定 anchor #{a.id}: 第 {a.seq} 条 entry {a.seq}, {a.time_utc}, {a.algorithm}: {zh} / {a.result}")
     if expected is not None:
         if expected["matches"]:

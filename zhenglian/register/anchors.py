@@ -1,9 +1,8 @@
 """Anchoring the chain to the seal's key: a signature of the head made with the key.
 
 RSA (PKCS#1 v1.5, SHA-256) and EC (ECDSA, SHA-256) are checked with
-``cryptography``.  SM2 (SM2-with-SM3, the GM/T 0009 default ID) is checked by
-a hook the SM2 layer installs with :func:`set_sm2_verifier`; without one an
-SM2 anchor is reported as unchecked, never as good.
+``cryptography``; SM2 (SM2-with-SM3, the GM/T 0009 default ID) with the
+client's SM2 layer (:mod:`zhenglian.pki.sm2`), as every SM2 signature is.
 
 A PKCS#11 ECDSA signature comes back as raw ``r || s``; it is stored DER-encoded,
 the form ``cryptography`` and OpenSSL read.
@@ -11,23 +10,12 @@ the form ``cryptography`` and OpenSSL read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from zhenglian import errors
 
 RSA = "rsa-pkcs1v15-sha256"
 ECDSA = "ecdsa-sha256"
 SM2 = "sm2-sm3"
 _SM2_CURVE = "1.2.156.10197.1.301"
-
-Sm2Verifier = Callable[[bytes, bytes, bytes], bool]  # (cert_der, message, signature) -> good?
-_sm2_verifier: Sm2Verifier | None = None
-
-
-def set_sm2_verifier(verifier: Sm2Verifier | None) -> None:
-    """Installed by the SM2 layer (the lead wires it in); None removes it."""
-    global _sm2_verifier
-    _sm2_verifier = verifier
 
 
 def _bad_cert(problem: str) -> errors.RegisterError:
@@ -73,15 +61,22 @@ def _is_der(signature: bytes) -> bool:
     return True
 
 
-def check(algorithm: str, cert_der: bytes, message: bytes, signature: bytes) -> bool | None:
-    """True (good), False (bad or unusable certificate) or None (SM2 without a verifier)."""
+def _check_sm2(cert_der: bytes, message: bytes, signature: bytes) -> bool:
+    from asn1crypto import x509
+
+    from zhenglian.pki import sm2
+
+    try:
+        point = sm2.public_point(x509.Certificate.load(bytes(cert_der)))
+        return sm2.verify(point, message, bytes(signature))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return False
+
+
+def check(algorithm: str, cert_der: bytes, message: bytes, signature: bytes) -> bool:
+    """True (good), False (bad, or an unusable certificate)."""
     if algorithm == SM2:
-        if _sm2_verifier is None:
-            return None
-        try:
-            return bool(_sm2_verifier(bytes(cert_der), message, bytes(signature)))
-        except Exception:  # a verifier's failure is a failed check, never a crash
-            return False
+        return _check_sm2(cert_der, message, signature)
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes

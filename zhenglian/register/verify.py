@@ -52,7 +52,7 @@ class AnchorCheck:
     seq: int
     time_utc: str
     algorithm: str
-    result: str  # good | bad | mismatch | unchecked
+    result: str  # good | bad | mismatch
 
 
 @dataclass
@@ -197,7 +197,7 @@ def _check_anchors(conn: sqlite3.Connection, register_id: str, hashes: dict[int,
         else:
             message = chain.anchor_message(register_id, seq, str(head_hash))
             good = anchors.check(str(algorithm), bytes(cert_der or b""), message, bytes(signature or b""))
-            result = "unchecked" if good is None else "good" if good else "bad"
-            if good is False:
+            result = "good" if good else "bad"
+            if not good:
                 report.problems.append(Problem(seq, "anchor_signature"))
         report.anchors.append(AnchorCheck(int(anchor_id), seq, str(time_utc), str(algorithm), result))
