@@ -16,20 +16,28 @@ import json, sys
 from asn1crypto import core
 from zhenglian.pki.asn1settle import _subclasses
 import zhenglian.pki
+def structured(c):
+    return not issubclass(c, core.ValueMap) and c is not core.Choice
 after_pki = [c for c in _subclasses(core.Asn1Value)
-             if c not in core._SETUP_CLASSES and c.__module__.startswith("asn1crypto.") and c is not core.Choice]
+             if c not in core._SETUP_CLASSES and c.__module__.startswith("asn1crypto.") and structured(c)]
 if sys.argv[1] == "overlap":
     from zhenglian.pdf.overlap import Overlap
     Overlap(lambda item, ticket: None).stop()
 left = [f"{c.__module__}.{c.__qualname__}" for c in _subclasses(core.Asn1Value)
-        if c not in core._SETUP_CLASSES and c is not core.Choice]
-from asn1crypto import algos, x509
+        if c not in core._SETUP_CLASSES and structured(c)]
+from asn1crypto import algos, cms, x509
+# A name a library registers after start-up (pyHanko's pdf_mac_data arrives with its PDF-MAC
+# module) can still be written: the name maps stay lazy.
+import pyhanko.pdf_utils.crypt.pdfmac  # noqa: F401
+late = cms.CMSAttributeType.unmap("pdf_mac_data")
 print(json.dumps({
     "after_pki": [c.__qualname__ for c in after_pki],
     "left": left,
-    "org": x509.NameType._reverse_map.get("organization_name") if x509.NameType._reverse_map else None,
-    "sm2": algos.SignedDigestAlgorithmId._reverse_map.get("sm2_sm3"),
+    "org": x509.NameType.unmap("organization_name"),
+    "sm2": algos.SignedDigestAlgorithmId.unmap("sm2_sm3"),
+    "atomic": core.ValueMap._setup.__name__,
     "pyhanko": any(m.startswith("pyhanko") for m in sys.modules),
+    "late": late,
 }))
 """
 
@@ -42,11 +50,18 @@ def _probe(mode: str) -> dict:
 def test_importing_pki_sets_up_every_asn1crypto_class_with_the_sm2_names() -> None:
     seen = _probe("pki")
     assert seen["after_pki"] == []
-    assert seen["org"] == "2.5.4.10"  # the name map a worker read half-built
-    assert seen["sm2"] == "1.2.156.10197.1.501"  # registered before the maps were built, so in them
+    assert seen["org"] == "2.5.4.10"
+    assert seen["sm2"] == "1.2.156.10197.1.501"
+    assert seen["atomic"] == "_atomic_reverse_map"  # name maps published whole when first built
 
 
 def test_a_worker_pool_starts_only_after_pyhankos_classes_are_set_up() -> None:
     seen = _probe("overlap")
     assert seen["pyhanko"]
     assert seen["left"] == []
+
+
+def test_names_registered_later_by_a_library_are_still_known() -> None:
+    """pyHanko adds ``pdf_mac_data`` when its PDF-MAC module loads (encrypted documents);
+    signing an encrypted PDF failed when the name maps had been built before that."""
+    assert _probe("overlap")["late"] == "1.0.32004.1.2"

@@ -7,10 +7,16 @@ class for the first time at the same moment can see the half-filled dict: in a p
 batch (one worker stamping the next document while another signs) this showed as
 ``KeyError: 'organization_name'`` and a good task failing.
 
-:func:`settle` runs that set-up for every asn1crypto class defined so far (asn1crypto's own,
-pyHanko's, ours) and marks it done, so no later first use builds anything.  It is cheap
-(a few milliseconds) and idempotent; :mod:`zhenglian.pki` calls it on import and
+:func:`settle` runs that set-up for every structured asn1crypto class defined so far
+(asn1crypto's own, pyHanko's, ours) and marks it done, so no later first use builds anything.
+It is cheap (a few milliseconds) and idempotent; :mod:`zhenglian.pki` calls it on import and
 :func:`zhenglian.pdf.preload.pdf_stack` again after importing pyHanko.
+
+Name maps (OID, integer and bit names: asn1crypto's ``ValueMap``) are the exception: libraries
+add names to them when a module is first imported (pyHanko registers ``pdf_mac_data`` only when
+its PDF-MAC module loads, and relies on the reverse map being built afterwards), so building them
+early would lose those names.  They stay lazy; :func:`_atomic_reverse_map` makes asn1crypto
+publish each one complete, in one assignment, so a second thread sees either none or all of it.
 """
 
 from __future__ import annotations
@@ -45,14 +51,21 @@ def _set_up(cls: type) -> None:
         setup(object.__new__(cls))
 
 
+def _atomic_reverse_map(self: core.ValueMap) -> None:
+    """asn1crypto's ``ValueMap._setup``, building the reverse map before publishing it."""
+    cls = self.__class__
+    if cls._map is None or cls._reverse_map is not None:
+        return
+    cls._reverse_map = {value: key for key, value in cls._map.items()}
+
+
 def settle() -> int:
-    """Set up every asn1crypto class not yet set up; return how many were."""
+    """Set up every structured asn1crypto class not yet set up; return how many were."""
     done = core._SETUP_CLASSES
     with _lock:
-        # Deepest classes first: an OID class whose parent's name map already exists would
-        # otherwise reuse the parent's map instead of building its own.
-        fresh = sorted((cls for cls in _subclasses(core.Asn1Value) if cls not in done),
-                       key=lambda c: len(c.__mro__), reverse=True)
+        core.ValueMap._setup = _atomic_reverse_map  # type: ignore[method-assign]
+        fresh = [cls for cls in _subclasses(core.Asn1Value)
+                 if cls not in done and not issubclass(cls, core.ValueMap)]
         count = 0
         for cls in fresh:
             try:
