@@ -395,6 +395,19 @@ class SkfBackend:
         raise errors.MechanismUnsupported(mechanism=f"SKF {kind or '?'} / {mechanism:#x}")
 
 
+    # --- online renewal ----------------------------------------------------------
+
+    def key_ops(self, handle: Any) -> Any:
+        """The renewal's key work (:class:`zhenglian.tokens.skf.keyops.SkfKeyOps`); a library without
+        the calls it needs is refused here, before any PIN is asked."""
+        from zhenglian.tokens.skf.keyops import SkfKeyOps
+
+        missing = self.lib.missing_for_renewal()
+        if missing:
+            raise errors.RenewalUnsupportedBackend(missing=", ".join(missing))
+        return SkfKeyOps(self, handle)
+
+
 def _pin_call(call: Any) -> int:
     """Run one SKF PIN call; the typed error it raises as the CKR code tokens.pin understands.
 
