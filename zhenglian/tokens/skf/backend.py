@@ -109,6 +109,7 @@ class _Shared:
         self.sessions_open = 0
         self.apps: dict[str, str] = {}  # serial -> application name chosen
         self.open: dict[str, SkfSession] = {}  # serial -> the session open now (flags read through it)
+        self.events: Any = None  # the DeviceEventHub of the library, made on first use
 
     @classmethod
     def of(cls, key: str) -> _Shared:
@@ -176,6 +177,19 @@ class SkfBackend:
 
     def refresh(self) -> bool:
         return self.loaded  # SKF_EnumDev sees insertions by itself
+
+    def device_events(self) -> Any:
+        """The library's :class:`~zhenglian.tokens.skf.events.DeviceEventHub`, or None when it has no
+        usable SKF_WaitForDevEvent/SKF_CancelWaitForDevEvent (then the watcher polls it)."""
+        from zhenglian.tokens.skf.events import DeviceEventHub
+
+        with self.lock:
+            lib = self._shared.lib
+            if lib is None or not lib.supports_wait:
+                return None
+            if self._shared.events is None:
+                self._shared.events = DeviceEventHub(lib)
+            return self._shared.events
 
     def library_info(self) -> dict[str, object]:
         return {"interface": "SKF (GM/T 0016)"} if self.loaded else {}
