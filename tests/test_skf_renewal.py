@@ -253,3 +253,37 @@ def test_key_pair_calls_need_the_user_pin(skf_lib, make_skf_device, skf_root: Pa
         assert "ZL-new" not in app.containers()
         with pytest.raises(errors.SkfObjectMissing):
             app.delete_container("ZL-new")
+
+
+def test_sm2_request_made_on_the_key_verifies_in_openssl(skf_only: SkfOnly, make_skf_key, skf_root: Path,
+                                                        tmp_path: Path) -> None:
+    """The PKCS#10 request signed by a pair SKF_GenECCKeyPair made: sm2_sm3, e = SM3(Z‖M) with the
+    default ID — judged by ``openssl req -verify`` (distid 1234567812345678), not by our code."""
+    import shutil
+    import subprocess
+
+    from asn1crypto import csr
+    from asn1crypto import x509 as ax509
+
+    from zhenglian.lifecycle import pkix
+
+    if not shutil.which("openssl"):
+        pytest.skip("needs openssl")
+    k = make_skf_key(sm2=True, encryption=False)
+    h = _handle(skf_only, k.serial)
+    ops = h.backend.key_ops(h)
+    subject = ax509.Certificate.load(h.signing_cert.info.der).subject
+    with pin.user_session(h, PinBuffer(bytearray(k.user_pin.encode())), rw=True) as s:
+        new_id, spki = ops.generate_like(s, "SM2", 256)
+        request = pkix.build_csr(subject, spki, ops.signer(s, new_id))
+        ops.destroy_pair(s, new_id)
+    assert csr.CertificationRequest.load(request)["signature_algorithm"]["algorithm"].native == "sm2_sm3"
+    path = tmp_path / "req.der"
+    path.write_bytes(request)
+    args = ["openssl", "req", "-in", str(path), "-inform", "DER", "-noout", "-verify"]
+    good = subprocess.run([*args, "-vfyopt", "distid:1234567812345678"], capture_output=True, text=True)
+    assert good.returncode == 0 and "verify OK" in (good.stdout + good.stderr), good.stderr
+    other_id = subprocess.run([*args, "-vfyopt", "distid:0000000000000000"], capture_output=True, text=True)
+    # (openssl 3.0's req exits 0 either way; its verdict is in the text.)  The ID is part of what was signed:
+    assert "verify OK" not in other_id.stdout + other_id.stderr and "failure" in other_id.stderr
+    assert new_id.decode() not in _containers(skf_root, k)
