@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PENDING_PREFIX = "ZL-"
-RSA_BITS = 2048  # GM/T 0016 keys make 1024- or 2048-bit RSA pairs; a renewal never goes down to 1024
+RSA_BITS = 2048  # GM/T 0016 keys make 1024- or 2048-bit RSA pairs; a renewal never goes down in size
+MAX_CONTAINERS = 64  # as the backend reads them
 
 
 def _name(cka_id: bytes) -> str:
@@ -90,6 +91,10 @@ class SkfKeyOps:
 
     def can_make_pair(self, session: SkfSession, old_id: bytes, key_type: str) -> bool:
         if key_type not in ("RSA", "SM2"):
+            return False
+        if key_type == "RSA" and self.handle.signing_cert.info.key_bits > RSA_BITS:
+            log.info("RSA key of %d bits: SKF makes at most %d, the CA re-certifies it",
+                     self.handle.signing_cert.info.key_bits, RSA_BITS)
             return False
         with self._container(session, old_id) as con:
             if self._has_encryption_pair(con):
@@ -152,7 +157,7 @@ class SkfKeyOps:
     def pending_pairs(self, session: SkfSession, keep: bytes) -> list[bytes]:
         out = []
         with self.backend.lock:
-            for name in session.app.containers():
+            for name in session.app.containers()[:MAX_CONTAINERS]:
                 if not name.startswith(PENDING_PREFIX) or name.encode("utf-8") == keep:
                     continue
                 with session.app.open_container(name) as con:
@@ -210,7 +215,7 @@ class SkfKeyOps:
 
     def certificate_present(self, session: SkfSession, der: bytes) -> bool:
         with self.backend.lock:
-            for name in session.app.containers():
+            for name in session.app.containers()[:MAX_CONTAINERS]:
                 with session.app.open_container(name) as con:
                     if con.certificate(sign=True) == der:
                         return True
