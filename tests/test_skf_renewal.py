@@ -287,3 +287,13 @@ def test_sm2_request_made_on_the_key_verifies_in_openssl(skf_only: SkfOnly, make
     # (openssl 3.0's req exits 0 either way; its verdict is in the text.)  The ID is part of what was signed:
     assert "verify OK" not in other_id.stdout + other_id.stderr and "failure" in other_id.stderr
     assert new_id.decode() not in _containers(skf_root, k)
+
+
+def test_doctor_says_what_the_skf_library_allows(skf_only: SkfOnly, make_skf_key) -> None:
+    make_skf_key()
+    r = skf_only("doctor", "--json")
+    assert r.returncode == 0, r.stderr
+    (user,) = [u for u in json.loads(r.stdout)["user_modules"] if u["kind"] == "skf"]
+    assert user["library"]["renewal_missing"] == [] and user["library"]["device_events"] is True
+    r = skf_only("doctor")
+    assert "在线续期 online renewal: 支持 supported; 热插拔 hot-plug: SKF_WaitForDevEvent" in r.stdout, r.stdout

@@ -192,7 +192,12 @@ class SkfBackend:
             return self._shared.events
 
     def library_info(self) -> dict[str, object]:
-        return {"interface": "SKF (GM/T 0016)"} if self.loaded else {}
+        """For doctor: the interface, what online renewal would lack, whether hot-plug is event-driven."""
+        lib = self._shared.lib
+        if lib is None:
+            return {}
+        return {"interface": "SKF (GM/T 0016)", "renewal_missing": lib.missing_for_renewal(),
+                "device_events": lib.supports_wait}
 
     # --- devices -------------------------------------------------------------
 
