@@ -81,13 +81,16 @@ class SkfKeyOps:
             yield con
 
     def _has_encryption_pair(self, con: SkfContainer) -> bool:
-        if con.certificate(sign=False) is not None:
-            return True
+        """True unless the key says plainly that there is none (in doubt, the container is kept)."""
         try:
+            if con.certificate(sign=False) is not None:
+                return True
             con.public_key(sign=False)
             return True
-        except (errors.SkfObjectMissing, errors.SkfCertificateMissing, errors.SkfError):
+        except (errors.SkfObjectMissing, errors.SkfCertificateMissing):
             return False
+        except (errors.SkfError, errors.SkfBadResponse):
+            return True
 
     def can_make_pair(self, session: SkfSession, old_id: bytes, key_type: str) -> bool:
         if key_type not in ("RSA", "SM2"):
