@@ -368,19 +368,9 @@ def test_tasks_sign_all_with_one_pin(skf_only: SkfOnly, make_skf_key, reference_
     assert skfsoft.retry_counters(skf_root, k.name)["user"] == 10  # one PIN, right first time
 
 
-# --- renewal and forms ----------------------------------------------------------------------------
+# --- forms ----------------------------------------------------------------------------
 
-def test_renewal_is_refused_clearly_before_the_pin(skf_only: SkfOnly, make_skf_key, skf_root: Path) -> None:
-    from zhenglian.lifecycle import renew
-
-    k = make_skf_key(sm2=False, rsa=True)
-    _mgr, _key_info, h = _key(skf_only, k.serial)
-    with pytest.raises(errors.RenewalUnsupportedBackend) as exc:
-        renew.renew(h, _pin(WRONG), "https://127.0.0.1:9/est")
-    assert "SKF" in exc.value.message_en() and exc.value.exit_code == ExitCode.CERTIFICATE
-    assert skfsoft.retry_counters(skf_root, k.name)["user"] == 10  # the (wrong) PIN never reached the key
-    r = skf_only("renew", "--key", k.serial, "--est-url", "https://127.0.0.1:9/est", "--pin-stdin", input="")
-    assert r.returncode == ExitCode.CERTIFICATE and "SKF" in r.stderr and "Traceback" not in r.stderr
+# Online renewal of SKF keys (and a library lacking the calls for it): tests/test_skf_renewal.py.
 
 
 def test_forms_for_an_skf_key(skf_only: SkfOnly, make_skf_key, tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ def _skf_file(p: Path, ctx: Context | None = None) -> dict[str, Any]:
         "loaded": bool(s and s.loaded),
         "machine": libkind.file_machine(p) if present else None,
         "error": problem.to_dict() if problem else None,
+        "library": s.library if s is not None else {},
     }
 
 

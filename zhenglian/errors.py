@@ -909,9 +909,9 @@ class DocumentCertified(ZhenglianError):
 
 class RenewalUnsupportedBackend(RenewalUnsupportedKey):
     code = "renewal_unsupported_backend"
-    zh = "该 UKey 经 SKF 接口使用，暂不支持在线续期（需在 UKey 上生成密钥并写入证书）"
-    en = ("This key is used through its SKF library; online renewal (a new key pair made on the key and the "
-          "certificate written to it) is not supported there yet")
+    zh = "该 UKey 的 SKF 驱动缺少在线续期所需的函数（{missing}），无法在 UKey 上生成密钥并写入证书"
+    en = ("This key's SKF library lacks what online renewal needs ({missing}): it cannot make a key pair on "
+          "the key or write the certificate to it")
     hint_zh = "请使用 CA 自带的证书客户端续期；若 CA 同时提供该 UKey 的 PKCS#11 驱动，安装后即可在线续期。"
     hint_en = "Use the CA's own certificate client; if the CA also ships a PKCS#11 module for the key, install it to renew online."
 
@@ -939,3 +939,27 @@ class SeveralKeysPlugged(ZhenglianError):
     en = "{count} keys are plugged in; cannot tell which one to sign with"
     hint_zh = "请只保留要使用的 UKey，然后在网页上重新点击“开始签名”。"
     hint_en = "Leave only the key to use plugged in, then click 开始签名 on the page again."
+
+
+# --- keys: SKF online renewal and hot-plug (area "skfrenew") ----------------------------------
+
+
+class SkfNoRoom(TokenError):
+    """SAR_NO_ROOM / SAR_REACH_MAX_CONTAINER_COUNT: the key cannot hold another key pair."""
+
+    code = "skf_no_room"
+    zh = "UKey 空间已满，无法执行 {op}（{sar_name}）"
+    en = "The key has no room left for {op} ({sar_name})"
+    hint_zh = "UKey 上原有的证书未受影响。请联系 CA 清理 UKey 上不用的容器，或使用 CA 自带的客户端续期。"
+    hint_en = ("The certificate already on the key is untouched. Ask the CA to remove unused containers from the "
+               "key, or renew with the CA's own client.")
+
+
+class SkfKeyGenFailed(TokenError):
+    """SAR_GENRSAKEYERR / SAR_GENRANDERR: the key could not make a key pair."""
+
+    code = "skf_keygen_failed"
+    zh = "UKey 未能生成新密钥对（{op}：{sar_name}）"
+    en = "The key could not make a new key pair ({op}: {sar_name})"
+    hint_zh = "UKey 上原有的证书未受影响。请重新插拔 UKey 后再试；若仍失败，请联系 CA。"
+    hint_en = "The certificate already on the key is untouched. Replug the key and try again; if it fails again, contact the CA."

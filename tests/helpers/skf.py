@@ -166,18 +166,19 @@ _skf_serials = iter(range(1, 10_000))
 @pytest.fixture()
 def make_skf_key(skf_root: Path) -> Callable[..., SkfKey]:
     """A software SKF key whose certificates the demo CAs issued (so the reference server and
-    the demo trust roots accept them): ``sm2`` → an SM2 dual-certificate container, ``rsa`` → an
-    RSA one.  The subject is a demo key spec's (``provision.DEMO_KEYS``)."""
+    the demo trust roots accept them): ``sm2`` → an SM2 dual-certificate container (sign-only
+    with ``encryption=False``), ``rsa`` → an RSA one.  The subject is a demo key spec's (``provision.DEMO_KEYS``)."""
     from zhenglian.reference import democa, provision
 
     def make(*, sm2: bool = True, rsa: bool = False, spec: Any = None, user_pin: str = "Skf@2026demo",
-             admin_pin: str = "SkfAdmin@2026", plug_in: bool = True, **kw: Any) -> SkfKey:
+             admin_pin: str = "SkfAdmin@2026", plug_in: bool = True, encryption: bool = True,
+             **kw: Any) -> SkfKey:
         spec = spec or provision.DEMO_KEYS[1]
         n = next(_skf_serials)
         serial, name = f"SKFT{n:06d}", f"skft{n}"
         containers = skfsoft.issued_containers(
             provision.subject_for(spec), sm2_ca=democa.load_or_create_sm2(spec.ca_id) if sm2 else None,
-            rsa_ca=democa.load_or_create(spec.ca_id) if rsa else None)
+            rsa_ca=democa.load_or_create(spec.ca_id) if rsa else None, encryption=encryption)
         skfsoft.create_device(skf_root, name, serial=serial, label=f"SKF-{spec.ca_id}-{n}",
                               user_pin=bytearray(user_pin.encode()), admin_pin=bytearray(admin_pin.encode()),
                               containers=containers, plug_in=plug_in, **kw)

@@ -47,12 +47,16 @@ def run(args: argparse.Namespace) -> int:
             if s["present"]:
                 mark = "已加载 loaded" if s["loaded"] else "未加载 not loaded"
                 line(f"      ✔ SKF {s['path']} — {mark}")
+                if s.get("library"):
+                    line(f"        {_skf_abilities(s['library'])}")
                 if s.get("error"):
                     line(f"        {s['error']['message_zh']} / {s['error']['message_en']}")
     for u in report["user_modules"]:
         ok = "已加载 loaded" if u["loaded"] else "失败 failed"
         kind = BACKEND_NAMES.get(str(u.get("kind")), "")
         line(f"  用户添加 user module: {u['path']} ({kind}) — {ok}")
+        if u.get("kind") == "skf" and u.get("library"):
+            line(f"      {_skf_abilities(u['library'])}")
         if u["error"]:
             line(f"      {u['error']['message_zh']} / {u['error']['message_en']}")
     for e in report["manifest_errors"]:
@@ -74,3 +78,14 @@ def run(args: argparse.Namespace) -> int:
     for name, value in report["paths"].items():
         line(f"  {name}: {value}")
     return 0
+
+
+def _skf_abilities(info: dict[str, object]) -> str:
+    """What a loaded SKF library allows beyond signing: online renewal and event-driven hot-plug."""
+    raw = info.get("renewal_missing")
+    missing = [str(m) for m in raw] if isinstance(raw, list) else []
+    renewal = ("在线续期 online renewal: 支持 supported" if not missing else
+               f"在线续期 online renewal: 不支持，缺少 not possible, missing {', '.join(missing)}")
+    plug = ("热插拔 hot-plug: SKF_WaitForDevEvent" if info.get("device_events")
+            else "热插拔 hot-plug: 轮询 polling")
+    return f"{renewal}; {plug}"

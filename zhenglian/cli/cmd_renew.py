@@ -103,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
         line("生成申请表 / make the form: zhenglian forms renew -o 续期申请表.pdf")
         raise
     h = ctx.tokens.handle(key)
-    if h.backend.kind != "pkcs11":
-        raise errors.RenewalUnsupportedBackend()  # before any PIN is read
+    h.backend.key_ops(h)  # a key library that cannot renew is refused before any PIN is read
     url = renewal.renewal_url(ctx.settings, manifest, args.est_url)
     # The key's flags before asking: locked, or the final try unconfirmed, stops here.
     status = pin_mod.gate(h, confirmed_final_try=args.confirm_final_try)

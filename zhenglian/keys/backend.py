@@ -10,12 +10,65 @@ are 32-bit only.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from zhenglian.tokens.flags import TokenFlags
 from zhenglian.tokens.model import KeyCert
+
+if TYPE_CHECKING:
+    from asn1crypto import keys
+
+    from zhenglian.keys.handle import KeyHandle
+
+Signer = Callable[[bytes], bytes]
+
+
+class KeyOps(Protocol):
+    """What an online renewal asks of a key, on a logged-in read-write session.
+
+    ``cka_id`` names a key pair: the PKCS#11 CKA_ID, the SKF container name.
+    One renewal (``lifecycle.renew``) drives every backend through this.
+    """
+
+    def can_make_pair(self, session: Any, old_id: bytes, key_type: str) -> bool:
+        """Can a new key pair replace the one of ``old_id`` (else the CA re-certifies it)?"""
+        ...
+
+    def has_private_key(self, session: Any, cka_id: bytes) -> bool: ...
+
+    def public_key_info(self, session: Any, cka_id: bytes) -> keys.PublicKeyInfo | None: ...
+
+    def signer(self, session: Any, cka_id: bytes) -> Signer:
+        """sign(data) with that key pair, as a certificate or CMS carries it (DER for SM2)."""
+        ...
+
+    def pending_pairs(self, session: Any, keep: bytes) -> list[bytes]:
+        """Key pairs an interrupted renewal left, never ``keep`` (the current signing pair)."""
+        ...
+
+    def destroy_pair(self, session: Any, cka_id: bytes) -> None: ...
+
+    def generate_like(self, session: Any, key_type: str, bits: int) -> tuple[bytes, keys.PublicKeyInfo]:
+        """A new signing key pair on the key, marked pending; returns (cka_id, public key)."""
+        ...
+
+    def store_certificate(self, session: Any, der: bytes, cka_id: bytes, label: str,
+                          replaces: bytes) -> Callable[[], object]:
+        """Write the certificate beside its key pair; returns the undo."""
+        ...
+
+    def adopt_pair(self, session: Any, cka_id: bytes, label: str) -> None:
+        """The new pair is no longer pending: it is the signing key now."""
+        ...
+
+    def remove_old(self, session: Any, old_der: bytes, old_id: bytes, new_id: bytes) -> None:
+        """Remove the old certificate (and the old key pair when a new one replaced it)."""
+        ...
+
+    def certificate_present(self, session: Any, der: bytes) -> bool: ...
 
 
 class KeyBackend(Protocol):
@@ -56,4 +109,9 @@ class KeyBackend(Protocol):
     def mechanisms(self, serial: str) -> list[int]: ...
 
     def sign_raw(self, session: Any, cka_id: bytes, mechanism: int, data: bytes) -> bytes: ...
+
+    def key_ops(self, handle: KeyHandle) -> KeyOps:
+        """The renewal's key work for this key; RenewalUnsupportedBackend (before any PIN) when the
+        library cannot make key pairs or write certificates."""
+        ...
 

@@ -1,5 +1,8 @@
 """The PKCS#11 work of a renewal, on a logged-in read-write session.
 
+:class:`Pkcs11KeyOps` is the PKCS#11 side of :class:`zhenglian.keys.backend.KeyOps`
+(the SKF side is :mod:`zhenglian.tokens.skf.keyops`).
+
 Find the key pair behind a certificate (by CKA_ID), sign with it, make a new
 key pair like it, write a certificate beside its private key (same CKA_ID),
 and remove objects.  python-pkcs11 errors propagate: the renewal maps them
@@ -9,9 +12,16 @@ and remove objects.  python-pkcs11 errors propagate: the renewal maps them
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from asn1crypto import keys
+
+if TYPE_CHECKING:
+    from zhenglian.keys.handle import KeyHandle
+
+log = logging.getLogger(__name__)
 
 # Label of a key pair made for a renewal that is not finished yet.  A later
 # renewal recognises (and reuses or removes) such leftovers.
@@ -158,3 +168,69 @@ def pending_pairs(session: Any) -> list[bytes]:
     p = _p()
     return sorted({bytes(o[p.Attribute.ID]) for o in objects(session, p.ObjectClass.PRIVATE_KEY,
                                                              label=PENDING_LABEL)})
+
+
+class Pkcs11KeyOps:
+    """A renewal's key work over python-pkcs11 (see :class:`zhenglian.keys.backend.KeyOps`).
+
+    SM2 keys sign through the key seam (:class:`zhenglian.keys.session.KeySession`: vendor
+    mechanism numbers), and get no new key pair: there is no standard PKCS#11 number to make
+    one, so the CA re-certifies the key pair already on the key.
+    """
+
+    def __init__(self, handle: KeyHandle) -> None:
+        self.handle = handle
+        self.sm2 = handle.signing_cert.info.key_type == "SM2"
+
+    def can_make_pair(self, session: Any, old_id: bytes, key_type: str) -> bool:
+        return key_type == "RSA"
+
+    def has_private_key(self, session: Any, cka_id: bytes) -> bool:
+        if self.sm2:  # python-pkcs11 cannot name a vendor-defined SM2 key type
+            raw = self.handle.backend.raw()  # type: ignore[attr-defined]
+            with self.handle.backend.lock:
+                try:
+                    raw.find_private_key(session.handle, cka_id)
+                    return True
+                except Exception:  # noqa: BLE001 - not found or not readable: no usable key
+                    return False
+        return private_key(session, cka_id) is not None
+
+    def public_key_info(self, session: Any, cka_id: bytes) -> keys.PublicKeyInfo | None:
+        return public_key_info(session, cka_id)
+
+    def signer(self, session: Any, cka_id: bytes) -> Callable[[bytes], bytes]:
+        if self.sm2:
+            from zhenglian.keys.session import KeySession
+
+            return KeySession(self.handle, session).sign  # checked against the (same-key) certificate
+        priv = private_key(session, cka_id)
+        if priv is None:
+            from zhenglian import errors
+
+            raise errors.NoCertificate(serial=self.handle.serial)
+        return rsa_signer(priv)
+
+    def pending_pairs(self, session: Any, keep: bytes) -> list[bytes]:
+        return [i for i in pending_pairs(session) if i != keep]
+
+    def destroy_pair(self, session: Any, cka_id: bytes) -> None:
+        destroy_pair(session, cka_id)
+
+    def generate_like(self, session: Any, key_type: str, bits: int) -> tuple[bytes, keys.PublicKeyInfo]:
+        return generate_rsa_like(session, bits)
+
+    def store_certificate(self, session: Any, der: bytes, cka_id: bytes, label: str,
+                          replaces: bytes) -> Callable[[], object]:
+        return store_certificate(session, der, cka_id, label).destroy  # type: ignore[no-any-return]
+
+    def adopt_pair(self, session: Any, cka_id: bytes, label: str) -> None:
+        relabel_pair(session, cka_id, label)
+
+    def remove_old(self, session: Any, old_der: bytes, old_id: bytes, new_id: bytes) -> None:
+        destroy_certificate(session, old_der)
+        if new_id != old_id:
+            destroy_pair(session, old_id)
+
+    def certificate_present(self, session: Any, der: bytes) -> bool:
+        return any(certificate_der(o) == der for o in certificate_objects(session))

@@ -13,7 +13,7 @@ The order of work keeps a working certificate on the key at every moment:
    same subject, issued by the CA that issued the current certificate,
    valid now and longer than the current one; only then is it saved under
    the data directory (so a key pulled out now loses nothing);
-6. ``install``  — written beside its private key (same CKA_ID);
+6. ``install``  — written beside its private key (same CKA_ID / SKF container);
 7. ``verify``   — a test signature with the new key checks against the new
    certificate;
 8. ``cleanup``  — only now is the old certificate removed (and the old key
@@ -23,6 +23,10 @@ A failure before 8 rolls back what this run added and leaves the old
 certificate untouched; the error says what happened.  ``hook(stage)`` is
 called before each stage (tests inject failures there; the GUI shows
 progress).
+
+The key work goes through the backend's :class:`~zhenglian.keys.backend.KeyOps`
+(``backend.key_ops(handle)``): python-pkcs11 objects on a PKCS#11 key, containers
+on an SKF key (:mod:`zhenglian.tokens.skf.keyops`).  One renewal, every backend.
 """
 
 from __future__ import annotations
@@ -38,17 +42,17 @@ from asn1crypto import keys
 from asn1crypto import x509 as ax509
 
 from zhenglian import errors, fsutil, paths
-from zhenglian.lifecycle import est, keyops, pkix
+from zhenglian.lifecycle import est, pkix
 from zhenglian.lifecycle.validity import check_usable
 from zhenglian.manifest import Manifest
 from zhenglian.pki.cert import CertInfo
 from zhenglian.pki.cert import parse as parse_cert
 from zhenglian.tokens import pin as pin_mod
 from zhenglian.tokens.model import KeyCert, KeyInfo
-from zhenglian.tokens.module import Pkcs11Module
 from zhenglian.tokens.secret import PinBuffer
 
 if TYPE_CHECKING:
+    from zhenglian.keys.backend import KeyBackend, KeyOps
     from zhenglian.keys.handle import KeyHandle
 
 log = logging.getLogger(__name__)
@@ -137,9 +141,9 @@ def _verify_test_signature(cert_der: bytes, signature: bytes, data: bytes) -> bo
 class _Run:
     """One renewal attempt on one logged-in session."""
 
-    def __init__(self, module: Pkcs11Module, key: KeyInfo, cert: KeyCert, url: str, want_new_key: bool,
+    def __init__(self, ops: KeyOps, key: KeyInfo, cert: KeyCert, url: str, want_new_key: bool,
                  hook: Hook | None, now: datetime | None, save_dir: Path) -> None:
-        self.module = module
+        self.ops = ops
         self.key = key
         self.cert = cert
         self.old = cert.info
@@ -152,34 +156,18 @@ class _Run:
         self.ca_certs = [c.info.der for c in key.certificates if c.info.is_ca]
         self.stage = "prepare"
         self.created_pair: bytes | None = None
-        self.created_cert: Any = None
+        self.undo_cert: Callable[[], object] | None = None
         self.saved: Path | None = None
         self.installed = False
-        self.handle: KeyHandle | None = None  # SM2 keys sign through the key seam (vendor mechanisms)
 
     # --- signing with the key -------------------------------------------------
 
     def _has_private_key(self, session: Any, cka_id: bytes) -> bool:
-        if self.handle is not None:  # python-pkcs11 cannot name a vendor-defined SM2 key type
-            raw = self.handle.backend.raw()  # type: ignore[attr-defined]
-            with self.handle.backend.lock:
-                try:
-                    raw.find_private_key(session.handle, cka_id)
-                    return True
-                except Exception:  # noqa: BLE001 - not found or not readable: no usable key
-                    return False
-        return keyops.private_key(session, cka_id) is not None
+        return self.ops.has_private_key(session, cka_id)
 
     def _signer(self, session: Any, cka_id: bytes) -> pkix.Signer:
-        """sign(data) with the key pair of ``cka_id``: RSA by python-pkcs11, SM2 through KeySession."""
-        if self.handle is not None:
-            from zhenglian.keys.session import KeySession
-
-            return KeySession(self.handle, session).sign  # checked against the (same-key) certificate
-        priv = keyops.private_key(session, cka_id)
-        if priv is None:
-            raise errors.NoCertificate(serial=self.key.serial)
-        return keyops.rsa_signer(priv)
+        """sign(data) with the key pair of ``cka_id`` (the backend checks what the key returns)."""
+        return self.ops.signer(session, cka_id)
 
     def enter(self, stage: str) -> None:
         self.stage = stage
@@ -255,7 +243,8 @@ class _Run:
                     or not self._has_private_key(session, cka_id)):
                 self._drop_saved(path)  # stale: renewed since, or its key pair is gone
                 continue
-            spki = keyops.public_key_info(session, cka_id) if cka_id != self.cert.cka_id else self.old_x509.public_key
+            spki = (self.ops.public_key_info(session, cka_id) if cka_id != self.cert.cka_id
+                    else self.old_x509.public_key)
             if spki is None or not pkix.same_public_key(cert.public_key, spki):
                 self._drop_saved(path)
                 continue
@@ -278,14 +267,17 @@ class _Run:
             spki = ax509.Certificate.load(new_der).public_key
             new_der = self.check([new_der], spki)
         else:
-            for leftover in keyops.pending_pairs(session):
-                keyops.destroy_pair(session, leftover)
+            for leftover in self.ops.pending_pairs(session, keep=old_id):
+                self.ops.destroy_pair(session, leftover)
+            if self.want_new_key and not self.ops.can_make_pair(session, old_id, self.old.key_type):
+                log.info("renewal of %s: no new key pair here, the CA certifies the current one again",
+                         self.key.serial)
+                self.want_new_key = False
             if self.want_new_key:
                 self.enter("keypair")
-                new_id, spki = keyops.generate_rsa_like(session, self.old.key_bits)
+                new_id, spki = self.ops.generate_like(session, self.old.key_type, self.old.key_bits)
                 self.created_pair = new_id
-                new_priv = keyops.private_key(session, new_id)
-                new_sign = keyops.rsa_signer(new_priv)
+                new_sign = self._signer(session, new_id)
             else:
                 new_id, spki, new_sign = old_id, self.old_x509.public_key, old_sign
             self.enter("request")
@@ -298,9 +290,9 @@ class _Run:
             self.save_issued(new_der, new_id)
         self.enter("install")
         label = self.cert.label or "sign"
-        self.created_cert = keyops.store_certificate(session, new_der, new_id, label)
+        self.undo_cert = self.ops.store_certificate(session, new_der, new_id, label, replaces=self.old.der)
         if new_id != old_id:
-            keyops.relabel_pair(session, new_id, label)
+            self.ops.adopt_pair(session, new_id, label)
         self.enter("verify")
         challenge = b"zhenglian renewal check " + new_der[-32:]
         test_sign = self._signer(session, new_id) if self._has_private_key(session, new_id) else None
@@ -311,9 +303,7 @@ class _Run:
         warnings: list[str] = []
         old_removed = True
         try:
-            keyops.destroy_certificate(session, self.old.der)
-            if new_id != old_id:
-                keyops.destroy_pair(session, old_id)
+            self.ops.remove_old(session, self.old.der, old_id, new_id)
         except Exception as exc:  # the new certificate works; a leftover is only clutter
             log.warning("could not remove the old certificate: %s", type(exc).__name__)
             old_removed = False
@@ -328,11 +318,11 @@ class _Run:
         if self.installed:
             return
         steps: list[Callable[[], object]] = []
-        if self.created_cert is not None:
-            steps.append(self.created_cert.destroy)
+        if self.undo_cert is not None:
+            steps.append(self.undo_cert)
         if self.created_pair is not None and self.saved is None:
             pair = self.created_pair
-            steps.append(lambda: keyops.destroy_pair(session, pair))
+            steps.append(lambda: self.ops.destroy_pair(session, pair))
         for step in steps:
             try:
                 step()
@@ -346,11 +336,11 @@ def _p11_error() -> type[BaseException]:
     return pkcs11.PKCS11Error
 
 
-def _old_certificate_present(module: Pkcs11Module, serial: str, der: bytes) -> bool:
+def _old_certificate_present(module: KeyBackend, ops: KeyOps, serial: str, der: bytes) -> bool:
     """Is the key (with its old certificate) still there?  Any failure means no."""
     try:
         with module.session(serial) as session:
-            return any(keyops.certificate_der(o) == der for o in keyops.certificate_objects(session))
+            return ops.certificate_present(session, der)
     except Exception:
         return False
 
@@ -380,19 +370,9 @@ def renew(h: KeyHandle, pin: PinBuffer | None, url: str, *,
     check_usable(cert.info, now or datetime.now(UTC))
     if cert.info.key_type not in ("RSA", "SM2"):
         raise errors.RenewalUnsupportedKey(key_type=cert.info.key_type)
-    if getattr(module, "kind", "pkcs11") != "pkcs11":
-        # SKF: the binding makes no key pairs and writes no certificates (yet) — refuse before the PIN.
-        raise errors.RenewalUnsupportedBackend()
+    ops = module.key_ops(h)  # a library that cannot renew is refused here, before the PIN
     want_new_key = new_key if new_key is not None else (manifest.renewal.new_key if manifest else True)
-    sm2_key = cert.info.key_type == "SM2"
-    if sm2_key and want_new_key:
-        # A new SM2 key pair needs the vendor's own key-generation mechanism (no standard number):
-        # the CA re-certifies the key already on the UKey.
-        log.info("renewal of %s: SM2 key, the CA certifies the current key pair again", key.serial)
-        want_new_key = False
-    run = _Run(module, key, cert, url, want_new_key, hook, now, save_dir or issued_dir())
-    if sm2_key:
-        run.handle = h
+    run = _Run(ops, key, cert, url, want_new_key, hook, now, save_dir or issued_dir())
     p11_error = _p11_error()
     try:
         with pin_mod.user_session(h, pin, rw=True,
@@ -407,13 +387,13 @@ def renew(h: KeyHandle, pin: PinBuffer | None, url: str, *,
         raise
     except (errors.RenewalNetworkError, errors.RenewalRefused, errors.RenewalBadCertificate,
             errors.NoCertificate) as exc:
-        if not _old_certificate_present(module, key.serial, cert.info.der):
+        if not _old_certificate_present(module, ops, key.serial, cert.info.der):
             raise _removed(run) from None
         raise exc from None
     except (errors.TokenRemoved, errors.TokenError, errors.NoKey, p11_error) as exc:
         if isinstance(exc, errors.NoKey) and run.stage == "prepare":
             raise  # not there to begin with
-        if not _old_certificate_present(module, key.serial, cert.info.der):
+        if not _old_certificate_present(module, ops, key.serial, cert.info.der):
             raise _removed(run) from None
         if isinstance(exc, errors.ZhenglianError):
             raise

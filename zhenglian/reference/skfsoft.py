@@ -111,6 +111,7 @@ def create_device(
     max_tries: int = 10,
     user_pin_default: bool = False,
     sign_delay_ms: int = 0,
+    max_containers: int | None = None,
     plug_in: bool = True,
 ) -> Path:
     """Write a device; with ``plug_in`` it appears at once (atomic rename).
@@ -130,6 +131,8 @@ def create_device(
     try:
         info = [f"serial={serial}", f"label={label}", f"manufacturer={manufacturer}", f"issuer={issuer}",
                 f"sign_delay_ms={int(sign_delay_ms)}"]
+        if max_containers is not None:  # how many containers SKF_CreateContainer allows (default 16)
+            info.append(f"max_containers={int(max_containers)}")
         _write(staging / "device", ("\n".join(info) + "\n").encode())
         app_dir = staging / app
         app_dir.mkdir()

@@ -338,6 +338,12 @@ class Pkcs11Module:
                     raise errors.MechanismUnsupported(mechanism=f"{mechanism:#x}: {ckr.name(exc.rv)}") from None
                 raise ckr.error_for(exc.rv, where=exc.function) from None
 
+    def key_ops(self, handle: Any) -> Any:
+        """The renewal's key work over python-pkcs11 (:class:`zhenglian.lifecycle.keyops.Pkcs11KeyOps`)."""
+        from zhenglian.lifecycle.keyops import Pkcs11KeyOps
+
+        return Pkcs11KeyOps(handle)
+
     def _forget_keys(self, session: Any) -> None:
         for slot in [k for k in self._key_handles if k[0] == id(session)]:
             del self._key_handles[slot]

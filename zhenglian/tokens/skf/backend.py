@@ -109,6 +109,7 @@ class _Shared:
         self.sessions_open = 0
         self.apps: dict[str, str] = {}  # serial -> application name chosen
         self.open: dict[str, SkfSession] = {}  # serial -> the session open now (flags read through it)
+        self.events: Any = None  # the DeviceEventHub of the library, made on first use
 
     @classmethod
     def of(cls, key: str) -> _Shared:
@@ -177,8 +178,26 @@ class SkfBackend:
     def refresh(self) -> bool:
         return self.loaded  # SKF_EnumDev sees insertions by itself
 
+    def device_events(self) -> Any:
+        """The library's :class:`~zhenglian.tokens.skf.events.DeviceEventHub`, or None when it has no
+        usable SKF_WaitForDevEvent/SKF_CancelWaitForDevEvent (then the watcher polls it)."""
+        from zhenglian.tokens.skf.events import DeviceEventHub
+
+        with self.lock:
+            lib = self._shared.lib
+            if lib is None or not lib.supports_wait:
+                return None
+            if self._shared.events is None:
+                self._shared.events = DeviceEventHub(lib)
+            return self._shared.events
+
     def library_info(self) -> dict[str, object]:
-        return {"interface": "SKF (GM/T 0016)"} if self.loaded else {}
+        """For doctor: the interface, what online renewal would lack, whether hot-plug is event-driven."""
+        lib = self._shared.lib
+        if lib is None:
+            return {}
+        return {"interface": "SKF (GM/T 0016)", "renewal_missing": lib.missing_for_renewal(),
+                "device_events": lib.supports_wait}
 
     # --- devices -------------------------------------------------------------
 
@@ -393,6 +412,19 @@ class SkfBackend:
             if mechanism == CKM_RSA_PKCS and kind == "rsa" and 0 < len(data) <= 512:
                 return con.rsa_sign(data)
         raise errors.MechanismUnsupported(mechanism=f"SKF {kind or '?'} / {mechanism:#x}")
+
+
+    # --- online renewal ----------------------------------------------------------
+
+    def key_ops(self, handle: Any) -> Any:
+        """The renewal's key work (:class:`zhenglian.tokens.skf.keyops.SkfKeyOps`); a library without
+        the calls it needs is refused here, before any PIN is asked."""
+        from zhenglian.tokens.skf.keyops import SkfKeyOps
+
+        missing = self.lib.missing_for_renewal()
+        if missing:
+            raise errors.RenewalUnsupportedBackend(missing=", ".join(missing))
+        return SkfKeyOps(self, handle)
 
 
 def _pin_call(call: Any) -> int:

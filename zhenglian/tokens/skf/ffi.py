@@ -125,6 +125,12 @@ PROTOTYPES: dict[str, tuple[type, ...]] = {
     "SKF_GetContainerType": (HANDLE, _P),
     "SKF_ExportCertificate": (HANDLE, BOOL, _P, _P),
     "SKF_ExportPublicKey": (HANDLE, BOOL, _P, _P),
+    # online renewal: a container, a key pair made in it, the CA's certificate written beside it
+    "SKF_CreateContainer": (HANDLE, c_char_p, _P),
+    "SKF_DeleteContainer": (HANDLE, c_char_p),
+    "SKF_GenECCKeyPair": (HANDLE, ULONG, POINTER(ECCPUBLICKEYBLOB)),
+    "SKF_GenRSAKeyPair": (HANDLE, ULONG, POINTER(RSAPUBLICKEYBLOB)),
+    "SKF_ImportCertificate": (HANDLE, BOOL, _P, ULONG),
     "SKF_ECCSignData": (HANDLE, _P, ULONG, POINTER(ECCSIGNATUREBLOB)),
     "SKF_RSASignData": (HANDLE, _P, ULONG, _P, _P),
     "SKF_DigestInit": (HANDLE, ULONG, _P, _P, ULONG, _P),
@@ -142,6 +148,11 @@ REQUIRED = (
     "SKF_EnumContainer", "SKF_OpenContainer", "SKF_CloseContainer", "SKF_GetContainerType",
     "SKF_ExportCertificate",
 )
+
+
+# Without these a library cannot renew a certificate on the key (checked when a renewal starts).
+RENEWAL = ("SKF_CreateContainer", "SKF_DeleteContainer", "SKF_GenECCKeyPair", "SKF_GenRSAKeyPair",
+           "SKF_ImportCertificate", "SKF_ExportPublicKey")
 
 
 def out_ulong(value: int = 0) -> c_uint64:

@@ -275,6 +275,10 @@ class SkfLibrary:
             raise SkfBadResponse(op="SKF_ConnectDev", detail="null handle")
         return SkfDevice(self, h, name)
 
+    def missing_for_renewal(self) -> list[str]:
+        """The functions an online renewal needs that this library does not export."""
+        return [f for f in ffi.RENEWAL if not self.has(f)]
+
     @property
     def supports_wait(self) -> bool:
         return self.has("SKF_WaitForDevEvent") and self.has("SKF_CancelWaitForDevEvent")
@@ -478,6 +482,20 @@ class SkfApplication(_Handle):
                         found.append(ContainerCert(name, sign, kind, der))
         return found
 
+    def create_container(self, name: str) -> SkfContainer:
+        """A new, empty container (SKF_CreateContainer; the user PIN verified), opened."""
+        op = "SKF_CreateContainer"
+        h = ffi.HANDLE()
+        self.lib._check(self.lib._call(op, self.handle, self.lib._name_arg(name), ctypes.byref(h)), op)
+        if not h.value:
+            raise SkfBadResponse(op=op, detail="null handle")
+        return SkfContainer(self.lib, h, name)
+
+    def delete_container(self, name: str) -> None:
+        """Delete a container with its key pairs and certificates (SKF_DeleteContainer)."""
+        op = "SKF_DeleteContainer"
+        self.lib._check(self.lib._call(op, self.handle, self.lib._name_arg(name)), op)
+
     def open_container(self, name: str) -> SkfContainer:
         h = ffi.HANDLE()
         rv = self.lib._call("SKF_OpenContainer", self.handle, self.lib._name_arg(name), ctypes.byref(h))
@@ -542,22 +560,39 @@ class SkfContainer(_Handle):
         if ffi.low32(size) > cap:
             raise SkfBadResponse(op=op, detail="blob longer than the structure")
         if isinstance(blob, ffi.ECCPUBLICKEYBLOB):
-            x, y = bytes(blob.XCoordinate), bytes(blob.YCoordinate)
-            if blob.BitLen != 256 or any(x[:32]) or any(y[:32]):
-                raise SkfBadResponse(op=op, detail=f"ECC key of {blob.BitLen} bits")
-            return EccPublicKey(x[32:], y[32:])
+            return _ecc_public(blob, op)
         assert isinstance(blob, ffi.RSAPUBLICKEYBLOB)
-        bits = int(blob.BitLen)
-        nbytes = (bits + 7) // 8
-        if not 512 <= bits <= 8 * ffi.MAX_RSA_MODULUS_LEN:
-            raise SkfBadResponse(op=op, detail=f"RSA key of {bits} bits")
-        mod = bytes(blob.Modulus)
-        # The standard's blobs are right-aligned; some libraries left-align shorter moduli.
-        n = int.from_bytes(mod[-nbytes:] if not any(mod[:-nbytes]) else mod[:nbytes], "big")
-        e = int.from_bytes(bytes(blob.PublicExponent), "big")
-        if n.bit_length() != bits or e < 3:
-            raise SkfBadResponse(op=op, detail="inconsistent RSA public key")
-        return RsaPublicKey(n, e, bits)
+        return _rsa_public(blob, op)
+
+    # -- online renewal: a key pair made on the key, the CA's certificate written -------------
+
+    def gen_ecc_keypair(self) -> EccPublicKey:
+        """A new SM2 sign key pair in this container (SKF_GenECCKeyPair; the user PIN verified)."""
+        op = "SKF_GenECCKeyPair"
+        blob = ffi.ECCPUBLICKEYBLOB()
+        self.lib._check(self.lib._call(op, self.handle, ffi.SGD_SM2_1, ctypes.byref(blob)), op)
+        return _ecc_public(blob, op)
+
+    def gen_rsa_keypair(self, bits: int) -> RsaPublicKey:
+        """A new RSA sign key pair of ``bits`` (1024 or 2048, as GM/T 0016 allows) in this container."""
+        op = "SKF_GenRSAKeyPair"
+        if bits not in (1024, 2048):
+            raise ValueError("GM/T 0016 keys make 1024- or 2048-bit RSA key pairs")
+        blob = ffi.RSAPUBLICKEYBLOB()
+        self.lib._check(self.lib._call(op, self.handle, bits, ctypes.byref(blob)), op)
+        key = _rsa_public(blob, op)
+        if key.bits != bits:
+            raise SkfBadResponse(op=op, detail=f"asked for {bits} bits, got {key.bits}")
+        return key
+
+    def import_certificate(self, der: bytes, *, sign: bool = True) -> None:
+        """Write a DER certificate into the container (sign or encryption slot), replacing the one there."""
+        op = "SKF_ImportCertificate"
+        if not 0 < len(der) <= MAX_CERT or _der_sequence_length(der) != len(der):
+            raise ValueError("not one DER certificate of at most 64 KiB")
+        data = (ctypes.c_uint8 * len(der)).from_buffer_copy(der)
+        self.lib._check(self.lib._call(op, self.handle, 1 if sign else 0, data, len(der)), op,
+                        container=self.name, sign=sign)
 
     def ecc_sign(self, e: bytes) -> bytes:
         """SM2-sign the digest e = SM3(Z‖M) (32 bytes); returns r‖s, 32 bytes each."""
@@ -582,6 +617,27 @@ class SkfContainer(_Handle):
         if not 64 <= got <= MAX_RSA_SIGNATURE:
             raise SkfBadResponse(op=op, detail=f"signature of {got} bytes")
         return bytes(out[:got])
+
+
+def _ecc_public(blob: ffi.ECCPUBLICKEYBLOB, op: str) -> EccPublicKey:
+    x, y = bytes(blob.XCoordinate), bytes(blob.YCoordinate)
+    if blob.BitLen != 256 or any(x[:32]) or any(y[:32]):
+        raise SkfBadResponse(op=op, detail=f"ECC key of {blob.BitLen} bits")
+    return EccPublicKey(x[32:], y[32:])
+
+
+def _rsa_public(blob: ffi.RSAPUBLICKEYBLOB, op: str) -> RsaPublicKey:
+    bits = int(blob.BitLen)
+    nbytes = (bits + 7) // 8
+    if not 512 <= bits <= 8 * ffi.MAX_RSA_MODULUS_LEN:
+        raise SkfBadResponse(op=op, detail=f"RSA key of {bits} bits")
+    mod = bytes(blob.Modulus)
+    # The standard's blobs are right-aligned; some libraries left-align shorter moduli.
+    n = int.from_bytes(mod[-nbytes:] if not any(mod[:-nbytes]) else mod[:nbytes], "big")
+    e = int.from_bytes(bytes(blob.PublicExponent), "big")
+    if n.bit_length() != bits or e < 3:
+        raise SkfBadResponse(op=op, detail="inconsistent RSA public key")
+    return RsaPublicKey(n, e, bits)
 
 
 def _der_sequence_length(der: bytes) -> int | None:

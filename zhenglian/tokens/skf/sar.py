@@ -15,6 +15,8 @@ from zhenglian.errors import (
     SkfBadResponse,
     SkfCertificateMissing,
     SkfError,
+    SkfKeyGenFailed,
+    SkfNoRoom,
     SkfNotLoggedIn,
     SkfObjectMissing,
     SkfPinRejected,
@@ -59,10 +61,10 @@ SAR_ERRORS: dict[int, Sar] = {
     0x0A00000F: Sar("SAR_TIMEOUTERR", SkfError, "超时", "timed out"),
     0x0A000010: Sar("SAR_INDATALENERR", SkfError, "输入数据长度错误", "bad input length"),
     0x0A000011: Sar("SAR_INDATAERR", SkfError, "输入数据错误", "bad input data"),
-    0x0A000012: Sar("SAR_GENRANDERR", SkfError, "生成随机数错误", "random generation failed"),
+    0x0A000012: Sar("SAR_GENRANDERR", SkfKeyGenFailed, "生成随机数错误", "random generation failed"),
     0x0A000013: Sar("SAR_HASHOBJERR", SkfError, "杂凑对象错误", "hash object error"),
     0x0A000014: Sar("SAR_HASHERR", SkfError, "杂凑运算错误", "hash failed"),
-    0x0A000015: Sar("SAR_GENRSAKEYERR", SkfError, "生成 RSA 密钥错误", "RSA key generation failed"),
+    0x0A000015: Sar("SAR_GENRSAKEYERR", SkfKeyGenFailed, "生成 RSA 密钥错误", "RSA key generation failed"),
     0x0A000016: Sar("SAR_RSAMODULUSLENERR", SkfError, "RSA 模长错误", "bad RSA modulus length"),
     0x0A000017: Sar("SAR_CSPIMPRTPUBKEYERR", SkfError, "导入公钥错误", "public key import failed"),
     0x0A000018: Sar("SAR_RSAENCERR", SkfError, "RSA 运算错误", "RSA operation failed"),
@@ -89,9 +91,9 @@ SAR_ERRORS: dict[int, Sar] = {
     0x0A00002D: Sar("SAR_USER_NOT_LOGGED_IN", SkfNotLoggedIn, "用户未登录", "not logged in"),
     0x0A00002E: Sar("SAR_APPLICATION_NOT_EXISTS", SkfObjectMissing, "应用", "application"),
     0x0A00002F: Sar("SAR_FILE_ALREADY_EXIST", SkfError, "文件已存在", "file exists"),
-    0x0A000030: Sar("SAR_NO_ROOM", SkfError, "空间不足", "no room on the key"),
+    0x0A000030: Sar("SAR_NO_ROOM", SkfNoRoom, "空间不足", "no room on the key"),
     0x0A000031: Sar("SAR_FILE_NOT_EXIST", SkfObjectMissing, "文件或容器", "file or container"),
-    0x0A000032: Sar("SAR_REACH_MAX_CONTAINER_COUNT", SkfError, "容器数已达上限", "container limit reached"),
+    0x0A000032: Sar("SAR_REACH_MAX_CONTAINER_COUNT", SkfNoRoom, "容器数已达上限", "container limit reached"),
 }
 
 
@@ -132,6 +134,8 @@ def error_for(code: int, op: str, *, retry: int | None = None, admin: bool = Fal
         return SkfNotLoggedIn(op=op)
     if cls is SkfPinRejected:
         return SkfPinRejected()
+    if cls in (SkfNoRoom, SkfKeyGenFailed):
+        return cls(op=op, sar_name=entry.name)
     if cls is SkfBadResponse:
         return SkfBadResponse(op=op, detail=f"{entry.name}: {entry.en}")
     return SkfError(op=op, sar_code=code, sar_zh=entry.zh, sar_en=entry.en, sar_name=entry.name)

@@ -9,9 +9,14 @@
  *                                     hash,remaining,default}; hash =
  *                                     SHA-256(salt || PIN); rewritten atomically
  *   <root>/<device>/<app>/.pinlock    fcntl lock guarding "pins"
- *   <root>/<device>/<app>/<container>/type          "sm2" or "rsa"
+ *   <root>/<device>/<app>/<container>/type          "sm2", "rsa" or "empty" (made by
+ *                                     SKF_CreateContainer, no key pair yet)
  *   <root>/<device>/<app>/<container>/{sign,enc}_key.pem   PKCS#8 private keys
  *   <root>/<device>/<app>/<container>/{sign,enc}_cert.der  certificates
+ *
+ * SKF_CreateContainer/DeleteContainer, SKF_GenECCKeyPair/GenRSAKeyPair and
+ * SKF_ImportCertificate (online renewal) need the user PIN verified; the
+ * device file's max_containers (default 16) bounds the containers.
  *
  * A device directory appearing or disappearing is a key inserted or removed;
  * names starting with '.' are ignored (provisioning builds a device under a
@@ -41,6 +46,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "skf_types.h"
 
@@ -1003,6 +1009,38 @@ static int bn_right(const BIGNUM *bn, BYTE *out, size_t cap) {
     return n >= 0 && (size_t)n <= cap && BN_bn2binpad(bn, out, (int)cap) == (int)cap;
 }
 
+/* The public half of k as the standard's blob (ECCPUBLICKEYBLOB or RSAPUBLICKEYBLOB) into out. */
+static ULONG pub_blob(EVP_PKEY *k, int type, BYTE *out) {
+    if (type == CONTAINER_TYPE_ECC) {
+        ECCPUBLICKEYBLOB blob;
+        memset(&blob, 0, sizeof blob);
+        unsigned char pt[65];
+        size_t ptlen = 0;
+        if (!EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt, &ptlen) || ptlen != 65 ||
+            pt[0] != 0x04)
+            return SAR_FAIL;
+        blob.BitLen = 256;
+        memcpy(blob.XCoordinate + 32, pt + 1, 32);
+        memcpy(blob.YCoordinate + 32, pt + 33, 32);
+        memcpy(out, &blob, sizeof blob);
+        return SAR_OK;
+    }
+    RSAPUBLICKEYBLOB blob;
+    memset(&blob, 0, sizeof blob);
+    BIGNUM *n = NULL, *e = NULL;
+    ULONG rv = SAR_MODULUSLENERR;
+    if (EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n) && EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e) &&
+        bn_right(n, blob.Modulus, sizeof blob.Modulus) && bn_right(e, blob.PublicExponent, sizeof blob.PublicExponent)) {
+        blob.AlgID = SGD_RSA;
+        blob.BitLen = (ULONG)BN_num_bits(n);
+        memcpy(out, &blob, sizeof blob);
+        rv = SAR_OK;
+    }
+    BN_free(n);
+    BN_free(e);
+    return rv;
+}
+
 SKF_EXPORT ULONG DEVAPI SKF_ExportPublicKey(HCONTAINER hContainer, BOOL bSignFlag, BYTE *pbBlob, ULONG *pulBlobLen) {
     con_obj c;
     ULONG rv = get_con(hContainer, &c, NULL, NULL);
@@ -1021,37 +1059,7 @@ SKF_EXPORT ULONG DEVAPI SKF_ExportPublicKey(HCONTAINER hContainer, BOOL bSignFla
     EVP_PKEY *k = load_key(c.path, bSignFlag);
     if (k == NULL)
         return SAR_KEYNOTFOUNTERR;
-    rv = SAR_FAIL;
-    if (type == CONTAINER_TYPE_ECC) {
-        ECCPUBLICKEYBLOB blob;
-        memset(&blob, 0, sizeof blob);
-        unsigned char pt[65];
-        size_t ptlen = 0;
-        if (EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt, &ptlen) && ptlen == 65 &&
-            pt[0] == 0x04) {
-            blob.BitLen = 256;
-            memcpy(blob.XCoordinate + 32, pt + 1, 32);
-            memcpy(blob.YCoordinate + 32, pt + 33, 32);
-            memcpy(pbBlob, &blob, sizeof blob);
-            rv = SAR_OK;
-        }
-    } else {
-        RSAPUBLICKEYBLOB blob;
-        memset(&blob, 0, sizeof blob);
-        BIGNUM *n = NULL, *e = NULL;
-        if (EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_N, &n) && EVP_PKEY_get_bn_param(k, OSSL_PKEY_PARAM_RSA_E, &e) &&
-            bn_right(n, blob.Modulus, sizeof blob.Modulus) &&
-            bn_right(e, blob.PublicExponent, sizeof blob.PublicExponent)) {
-            blob.AlgID = SGD_RSA;
-            blob.BitLen = (ULONG)BN_num_bits(n);
-            memcpy(pbBlob, &blob, sizeof blob);
-            rv = SAR_OK;
-        } else {
-            rv = SAR_MODULUSLENERR;
-        }
-        BN_free(n);
-        BN_free(e);
-    }
+    rv = pub_blob(k, type, pbBlob);
     EVP_PKEY_free(k);
     if (rv == SAR_OK)
         *pulBlobLen = (ULONG)need;
@@ -1260,4 +1268,183 @@ SKF_EXPORT ULONG DEVAPI SKF_Digest(HANDLE hHash, BYTE *pbData, ULONG ulDataLen, 
 
 SKF_EXPORT ULONG DEVAPI SKF_CloseHandle(HANDLE hHandle) {
     return reg_remove(hHandle, H_HASH) ? SAR_OK : SAR_INVALIDHANDLEERR;
+}
+
+/* ------------------------------------------------- key pairs and certificates
+ * What an online renewal needs: a new container, a key pair made in it (the
+ * private key never leaves the "key"), the CA's certificate written beside
+ * it, and the old container deleted.  Every one needs the user PIN verified,
+ * as on real keys.  Files are replaced atomically (temp file + rename).
+ */
+
+#define DEFAULT_MAX_CONTAINERS 16
+
+static int write_atomic(const char *dir, const char *leaf, const void *data, size_t len, mode_t mode) {
+    char tmp[PATH_MAX], dst[PATH_MAX], tleaf[NAME_MAX_LEN + 16];
+    snprintf(tleaf, sizeof tleaf, ".%s.tmp", leaf);
+    if (!join(tmp, sizeof tmp, dir, tleaf) || !join(dst, sizeof dst, dir, leaf))
+        return 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return 0;
+    const unsigned char *p = data;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    int ok = done == len && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (ok && rename(tmp, dst) == 0)
+        return 1;
+    unlink(tmp);
+    return 0;
+}
+
+static int remove_leaf(const char *dir, const char *leaf) {
+    char p[PATH_MAX];
+    return join(p, sizeof p, dir, leaf) && (unlink(p) == 0 || errno == ENOENT);
+}
+
+/* The application of a handle, which must be logged in with the user PIN. */
+static ULONG app_as_user(HAPPLICATION h, app_obj *a) {
+    ULONG rv = get_app(h, a, NULL);
+    if (rv != SAR_OK)
+        return rv;
+    return a->login == USER_TYPE ? SAR_OK : SAR_USER_NOT_LOGGED_IN;
+}
+
+static long device_setting(const char *app_path, const char *key, long dflt) {
+    char dev[PATH_MAX];
+    snprintf(dev, sizeof dev, "%s", app_path);
+    char *slash = strrchr(dev, '/');
+    if (slash == NULL)
+        return dflt;
+    *slash = '\0';
+    unsigned char *info = read_file(dev, "device", NULL);
+    long v = info ? kv_long((char *)info, key, dflt) : dflt;
+    free(info);
+    return v;
+}
+
+SKF_EXPORT ULONG DEVAPI SKF_CreateContainer(HAPPLICATION hApplication, LPSTR szContainerName,
+                                            HCONTAINER *phContainer) {
+    if (phContainer == NULL)
+        return SAR_INVALIDPARAMERR;
+    *phContainer = NULL;
+    app_obj a;
+    ULONG rv = app_as_user(hApplication, &a);
+    if (rv != SAR_OK)
+        return rv;
+    if (!valid_name(szContainerName))
+        return SAR_NAMELENERR;
+    char path[PATH_MAX];
+    if (!join(path, sizeof path, a.path, szContainerName))
+        return SAR_NAMELENERR;
+    name_list l;
+    list_dirs(a.path, "type", &l);
+    if (l.n >= device_setting(a.path, "max_containers", DEFAULT_MAX_CONTAINERS))
+        return SAR_REACH_MAX_CONTAINER_COUNT;
+    if (mkdir(path, 0700) != 0)
+        return errno == EEXIST ? SAR_FILE_ALREADY_EXIST : SAR_NO_ROOM;
+    if (!write_atomic(path, "type", "empty\n", 6, 0600)) {
+        rmdir(path);
+        return SAR_NO_ROOM;
+    }
+    return SKF_OpenContainer(hApplication, szContainerName, phContainer);
+}
+
+SKF_EXPORT ULONG DEVAPI SKF_DeleteContainer(HAPPLICATION hApplication, LPSTR szContainerName) {
+    app_obj a;
+    ULONG rv = app_as_user(hApplication, &a);
+    if (rv != SAR_OK)
+        return rv;
+    if (!valid_name(szContainerName))
+        return SAR_NAMELENERR;
+    char path[PATH_MAX];
+    if (!join(path, sizeof path, a.path, szContainerName) || !is_file(path, "type"))
+        return SAR_FILE_NOT_EXIST;
+    /* "type" first: the container is gone from SKF_EnumContainer at once. */
+    static const char *const leaves[] = {"type", "sign_key.pem", "sign_cert.der", "enc_key.pem", "enc_cert.der"};
+    for (size_t i = 0; i < sizeof leaves / sizeof leaves[0]; i++)
+        if (!remove_leaf(path, leaves[i]))
+            return SAR_FILEERR;
+    return rmdir(path) == 0 ? SAR_OK : SAR_FILEERR;
+}
+
+/* A new sign key pair in the container (replacing any, and the certificate that went with it). */
+static ULONG gen_pair(HCONTAINER hContainer, int type, unsigned bits, BYTE *blob) {
+    con_obj c;
+    int login = -1;
+    ULONG rv = get_con(hContainer, &c, &login, NULL);
+    if (rv != SAR_OK)
+        return rv;
+    if (blob == NULL)
+        return SAR_INVALIDPARAMERR;
+    if (login != USER_TYPE)
+        return SAR_USER_NOT_LOGGED_IN;
+    int now = container_type(c.path);
+    if (now != CONTAINER_TYPE_EMPTY && now != type)
+        return SAR_KEYINFOTYPEERR;
+    EVP_PKEY *k = type == CONTAINER_TYPE_ECC ? EVP_PKEY_Q_keygen(NULL, NULL, "SM2")
+                                             : EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+    if (k == NULL)
+        return type == CONTAINER_TYPE_ECC ? SAR_GENRANDERR : SAR_GENRSAKEYERR;
+    BIO *b = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    long pemlen = 0;
+    rv = SAR_FAIL;
+    if (b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) == 1 &&
+        (pemlen = BIO_get_mem_data(b, &pem)) > 0) {
+        const char *tname = type == CONTAINER_TYPE_ECC ? "sm2\n" : "rsa\n";
+        if (!write_atomic(c.path, "sign_key.pem", pem, (size_t)pemlen, 0600) || !remove_leaf(c.path, "sign_cert.der") ||
+            !write_atomic(c.path, "type", tname, 4, 0600))
+            rv = SAR_NO_ROOM;
+        else
+            rv = pub_blob(k, type, blob);
+        OPENSSL_cleanse(pem, (size_t)pemlen);
+    }
+    BIO_free(b);
+    EVP_PKEY_free(k);
+    return rv;
+}
+
+SKF_EXPORT ULONG DEVAPI SKF_GenECCKeyPair(HCONTAINER hContainer, ULONG ulAlgId, ECCPUBLICKEYBLOB *pBlob) {
+    if (ulAlgId != SGD_SM2_1)
+        return SAR_NOTSUPPORTYETERR;
+    return gen_pair(hContainer, CONTAINER_TYPE_ECC, 256, (BYTE *)pBlob);
+}
+
+SKF_EXPORT ULONG DEVAPI SKF_GenRSAKeyPair(HCONTAINER hContainer, ULONG ulBitsLen, RSAPUBLICKEYBLOB *pBlob) {
+    if (ulBitsLen != 1024 && ulBitsLen != 2048)
+        return SAR_RSAMODULUSLENERR;
+    return gen_pair(hContainer, CONTAINER_TYPE_RSA, ulBitsLen, (BYTE *)pBlob);
+}
+
+SKF_EXPORT ULONG DEVAPI SKF_ImportCertificate(HCONTAINER hContainer, BOOL bSignFlag, BYTE *pbCert, ULONG ulCertLen) {
+    con_obj c;
+    int login = -1;
+    ULONG rv = get_con(hContainer, &c, &login, NULL);
+    if (rv != SAR_OK)
+        return rv;
+    if (pbCert == NULL || ulCertLen == 0)
+        return SAR_INVALIDPARAMERR;
+    if (ulCertLen > MAX_FILE)
+        return SAR_INDATALENERR;
+    if (login != USER_TYPE)
+        return SAR_USER_NOT_LOGGED_IN;
+    if (container_type(c.path) == CONTAINER_TYPE_EMPTY)
+        return SAR_KEYNOTFOUNTERR;
+    const unsigned char *p = pbCert;
+    X509 *x = d2i_X509(NULL, &p, (long)ulCertLen);
+    int whole = x != NULL && p == pbCert + ulCertLen;
+    X509_free(x);
+    if (!whole)
+        return SAR_INDATAERR;
+    return write_atomic(c.path, bSignFlag ? "sign_cert.der" : "enc_cert.der", pbCert, ulCertLen, 0644) ? SAR_OK
+                                                                                                        : SAR_NO_ROOM;
 }
