@@ -149,3 +149,28 @@ def test_verify_unsigned_document(run_cli, tmp_path: Path) -> None:  # type: ign
     res = run_cli("verify", str(ph.make_contract(tmp_path / "c.pdf", 1)))
     assert res.returncode == ExitCode.DOCUMENT
     assert "没有签名" in res.stdout
+
+
+def test_factory_pin_is_refused_and_names_pin_change(run_cli, make_key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """NETCA's factory PIN (12345678) typed to sign: refused before the key (no try spent, nothing
+    written) and the message names the command that changes it."""
+    from zhenglian.reference.provision import DEMO_KEYS
+    from zhenglian.tokens import pincounter
+
+    netca = DEMO_KEYS[0]
+    key = make_key(netca)
+    assert key.spec.user_pin == "12345678"  # the fresh key still has its factory PIN
+    src = ph.make_contract(tmp_path / "c.pdf", 1)
+    before = ph.sha256_file(src)
+    res = run_cli("sign", str(src), "-o", str(tmp_path / "o.pdf"), "--key", key.serial, "--page", "1",
+                  "--at", "100,100", "--pin-stdin", input=key.spec.user_pin + "\n")
+    assert res.returncode == ExitCode.PIN_POLICY, res.stderr
+    assert "出厂初始 PIN" in res.stderr and "zhenglian pin change" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pdf"] and ph.sha256_file(src) == before
+    assert pincounter.failures(key.serial) == 0
+    from zhenglian.services import Context
+    from zhenglian.tokens import pin as pinops
+
+    tokens = Context.create().tokens
+    st = pinops.status(tokens.handle(tokens.find_key(key.serial)))
+    assert not st.flags.count_low and not st.locked and st.tries_left == st.max_tries  # the key saw no try
