@@ -296,38 +296,29 @@ def test_confirmation_and_pin_run_on_the_gui_thread(qtbot, tray) -> None:
         handle.stop()
 
 
-def test_the_confirmation_knows_the_pin_was_entered_in_this_job(qtbot, tray) -> None:
-    """A job that logged in with the PIN (asked before the confirmation) does not ask it again."""
+def test_the_confirmation_says_the_key_is_already_logged_in(qtbot, tray) -> None:
+    """The jobs layer says whether the key is already logged in for the request (its PIN kept for
+    the signing); the tray's confirmation says so and promises no PIN prompt that will not come."""
     from zhenglian.ui.bridge_ui import attach_bridge
-    from zhenglian.ui.pin_dialogs import PinDialog
 
     handle = attach_bridge(tray)
-    said: list[bool] = []
+    said: list[tuple[bool, str]] = []
 
     def note_and_cancel(d: ConfirmSignDialog) -> None:
-        said.append(d.pin_entered)
+        said.append((d.pin_entered, d.next_label.text()))
         d.cancel_button.click()
-
-    def type_pin(dlg: Any) -> None:
-        dlg.field.setText(SZCA.user_pin)
-        dlg.accept()
 
     try:
         jobs = handle.jobs
-        st = pin.PinStatus("x", False, TokenFlags(0), 0, 10, None)
-
-        def login_then_confirm() -> bool:
-            got = jobs.prompter(tray.keys[0]).ask_pin(st)
-            got.wipe()
-            return jobs.confirm(info())
-
-        timers = [answer_when_open(PinDialog, type_pin), answer_when_open(ConfirmSignDialog, note_and_cancel)]
-        t, box = in_worker(login_then_confirm)
+        timers = [answer_when_open(ConfirmSignDialog, note_and_cancel)]
+        t, box = in_worker(lambda: jobs.confirm(info(pin_entered=True)))
         qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
         timers.append(answer_when_open(ConfirmSignDialog, note_and_cancel))
-        t, box = in_worker(lambda: jobs.confirm(info()))  # another job: no PIN yet
+        t, box = in_worker(lambda: jobs.confirm(info()))  # a stored server login: the PIN comes next
         qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
-        assert said == [True, False]
+        assert [p for p, _ in said] == [True, False]
+        assert "已登录" in said[0][1] and "不会再次询问" in said[0][1] and "接下来" not in said[0][1]
+        assert "接下来" in said[1][1] and "已登录" not in said[1][1]
         del timers
     finally:
         handle.stop()
