@@ -210,10 +210,11 @@ class DialogCatcher:
     """Notes the texts of each dialog of ``kind`` (a class or a tuple) that opens and closes it
     (as an operator pressing Later)."""
 
-    def __init__(self, kind) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, kind, shoot=None, name: str = "") -> None:  # type: ignore[no-untyped-def]
         from PySide6.QtCore import QTimer
 
         self.kind = kind
+        self.shoot, self.name = shoot, name  # the first one seen is saved as ``name``
         self.seen: list[tuple[str, object]] = []
         self.timer = QTimer()
         self.timer.timeout.connect(self._look)
@@ -225,6 +226,8 @@ class DialogCatcher:
         for w in QApplication.topLevelWidgets():
             if isinstance(w, self.kind) and w.isVisible():
                 self.seen.append(("\n".join(visible_texts(w)), w.parent()))
+                if self.shoot is not None and len(self.seen) == 1:
+                    self.shoot(w, self.name)
                 w.reject()
 
     def stop(self) -> None:
@@ -425,3 +428,105 @@ def QApplicationTop(kind):  # type: ignore[no-untyped-def]  # noqa: N802
     from PySide6.QtWidgets import QApplication
 
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+
+
+def test_factory_pin_is_refused_on_the_documents_page(journey_app, qtbot, tmp_path, shoot) -> None:
+    """Local signing (验证 → 签署此文档) with the factory PIN: nothing is written, no try is spent, the
+    operator is told why and the change-PIN dialog opens for that key."""
+    from helpers import pdf as ph
+    from PySide6.QtWidgets import QMessageBox
+
+    from zhenglian.tokens import pin as pinops
+    from zhenglian.tokens import pincounter
+    from zhenglian.ui.pin_dialogs import ChangePinDialog
+
+    app = journey_app
+    view = app.documents_view
+    key = next(k for k in app.task_board.keys if k.label == NETCA.label)
+    app.key_actions.choose_key = lambda keys=None: key  # the operator picks the NETCA key
+    src = ph.make_contract(tmp_path / "合同.pdf", 1)
+    before = ph.sha256_file(src)
+    app.window.show_page("verify")
+    view.open(src)
+    qtbot.waitUntil(lambda: view.sign_btn.isEnabled(), timeout=30000)
+    view.sign_btn.click()
+    qtbot.waitUntil(lambda: view.sign_bar.isVisible(), timeout=30000)
+    out = tmp_path / "合同-已盖章.pdf"
+    view.out_field.setText(str(out))
+    answer = PinAnswerer(NETCA.user_pin)
+    warnings = DialogCatcher(QMessageBox, shoot, "app-factory-pin.png")
+    changes = DialogCatcher(ChangePinDialog, shoot, "pin-change.png")
+    try:
+        view.sign_bar.findChild(type(view.sign_btn), "local_sign_go").click()
+        qtbot.waitUntil(lambda: bool(changes.seen), timeout=30000)
+    finally:
+        answer.stop()
+        warnings.stop()
+        changes.stop()
+    assert answer.answered == 1
+    assert any("出厂初始 PIN" in t for t, _p in warnings.seen)
+    assert not foreign_words([t for t, _p in warnings.seen + changes.seen])
+    text, parent = changes.seen[0]
+    assert parent is app.window and "修改" in text
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".pdf") == ["合同.pdf"]
+    assert ph.sha256_file(src) == before
+    st = pinops.status(app.ctx.tokens.handle(key))
+    assert pincounter.failures(key.serial) == 0 and not st.flags.count_low  # the key saw no try
+
+
+# --- 设置 → 签署服务器: preset by the deployment ------------------------------------------------------
+
+def test_first_start_shows_the_preset_server_and_a_user_value_wins(journey_app, qtbot, tmp_path, monkeypatch,
+                                                                     shoot) -> None:
+    """A fresh install (no user settings) shows the signing server the installer preset (the shipped
+    config/defaults.json: the Dongguan provident fund's); the operator's own address wins and is kept."""
+    import json
+
+    from PySide6.QtCore import QTimer
+
+    from zhenglian import paths
+    from zhenglian.config import Settings
+    from zhenglian.ui.settings_dialog import SettingsDialog
+
+    shipped = paths.install_root() / "config" / "defaults.json"
+    preset = json.loads(shipped.read_text(encoding="utf-8"))["server_url"]
+    assert preset.startswith("https://") and "dggjj.dg.gov.cn" in preset
+    monkeypatch.setenv("ZHENGLIAN_HOME", str(tmp_path / "fresh-home"))  # first start: no settings.json
+    monkeypatch.setenv("ZHENGLIAN_DEFAULTS", str(shipped))
+    app = journey_app
+    app.ctx.settings = Settings.load()
+    assert not paths.settings_file().exists()
+    seen: list[tuple[str, str, list[str]]] = []
+
+    def answer(type_url: str | None) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, SettingsDialog) and w.isVisible():
+                seen.append((w.server.text(), w.server_note.text(), visible_texts(w)))
+                if type_url is None:
+                    shoot(w, "app-settings.png")
+                    w.reject()
+                else:
+                    w.server.setText(type_url)
+                    seen.append((w.server.text(), w.server_note.text(), visible_texts(w)))
+                    w.accept()
+                return
+        QTimer.singleShot(50, lambda: answer(type_url))
+
+    QTimer.singleShot(0, lambda: answer(None))
+    app.open_settings()
+    (url, note, texts) = seen[0]
+    assert url == preset and "安装程序" in note and "预设" in note
+    assert not foreign_words([t for t in texts if t != "English"])  # a language's own name in the list
+    mine = "https://sign.example.org/api"
+    QTimer.singleShot(0, lambda: answer(mine))
+    app.open_settings()
+    assert "您自行设置" in seen[-1][1] and preset in seen[-1][1]
+    assert Settings.load().server_url == mine  # the user's value wins over the preset
+    assert json.loads(paths.settings_file().read_text(encoding="utf-8"))["server_url"] == mine
+    app.ctx.settings = Settings.load()
+    QTimer.singleShot(0, lambda: answer(preset))  # back to the preset: it follows the deployment again
+    app.open_settings()
+    assert "server_url" not in json.loads(paths.settings_file().read_text(encoding="utf-8"))
+    assert Settings.load().server_url == preset
