@@ -63,7 +63,7 @@ def texts(widget: QWidget) -> list[str]:
            [b.text() for b in (widget.confirm_button, widget.cancel_button)]
 
 
-def test_confirmation_names_site_document_institution_and_seal(qtbot) -> None:
+def test_confirmation_names_site_document_institution_and_seal(qtbot, shoot) -> None:  # type: ignore[no-untyped-def]
     dlg = ConfirmSignDialog(info(server="https://api.sign.example.org"))
     qtbot.addWidget(dlg)
     shown = "\n".join(texts(dlg))
@@ -77,10 +77,9 @@ def test_confirmation_names_site_document_institution_and_seal(qtbot) -> None:
     evil = ConfirmSignDialog(info(title="<b>x</b><img src=y>", origin="https://a.example"))
     qtbot.addWidget(evil)
     assert evil.title_label.text() == "<b>x</b><img src=y>" and evil.title_label.textFormat().name == "PlainText"
-    if os.environ.get("ZHENGLIAN_DOC_SHOTS"):
-        dlg.show()
-        qtbot.waitExposed(dlg)
-        dlg.grab().save(str(Path(os.environ["ZHENGLIAN_DOC_SHOTS"]) / "bridge-confirm.png"))
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    shoot(dlg, "bridge-confirm.png")
 
 
 def click_when_armed(dlg: ConfirmSignDialog) -> None:
@@ -139,13 +138,18 @@ def test_enter_in_exec_leaves_the_request_unanswered_until_the_click(qtbot) -> N
     assert seen == ["open", "accepted"]
 
 
-def test_the_dialog_says_whether_the_pin_comes_next(qtbot) -> None:
+def test_the_dialog_says_whether_the_pin_comes_next(qtbot, shoot) -> None:  # type: ignore[no-untyped-def]
     ask = ConfirmSignDialog(info(), pin_entered=False)
-    done = ConfirmSignDialog(info(), pin_entered=True)
+    done = ConfirmSignDialog(info(pin_entered=True))  # as the jobs layer says it: the key is logged in
     for d in (ask, done):
         qtbot.addWidget(d)
     assert "接下来" in ask.next_label.text() and "PIN" in ask.next_label.text()
-    assert "不会再次询问" in done.next_label.text()
+    assert "已登录" not in ask.next_label.text()
+    assert "UKey 已登录" in done.next_label.text() and "不会再次询问" in done.next_label.text()
+    assert "接下来" not in done.next_label.text()  # no PIN prompt promised that will not come
+    done.show()
+    qtbot.waitExposed(done)
+    shoot(done, "bridge-confirm-logged-in.png")
     i18n.install_translator(QApplication.instance(), "en_US")
     en = ConfirmSignDialog(info(), pin_entered=True)
     qtbot.addWidget(en)

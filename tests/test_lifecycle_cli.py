@@ -25,7 +25,7 @@ def pdf_pages(path: Path) -> int:
     return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
 
 
-def test_forms_for_a_plugged_in_key(make_key, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_forms_for_a_plugged_in_key(make_key, run_cli, tmp_path: Path, shoot) -> None:  # type: ignore[no-untyped-def]
     made = make_key()  # SZCA spec: two seals on the key
     out = tmp_path / "renew.pdf"
     r = run_cli("forms", "renew", "--key", made.serial, "--years", "3", "-o", str(out))
@@ -38,6 +38,14 @@ def test_forms_for_a_plugged_in_key(make_key, run_cli, tmp_path: Path) -> None: 
         assert f"{org}{seal}" in text
     assert "网证通" not in text  # SZCA's form names SZCA's contacts, not another CA's
     assert pdf_pages(out) == 1 + len(made.spec.seal_names)  # one seal form per seal
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(out))
+    try:  # the forms as printed (docs/lifecycle.md): A4 at 80 dpi
+        for index, name in ((0, "lifecycle-form-certificate.png"), (1, "lifecycle-form-seal.png")):
+            shoot(doc[index].render(scale=80 / 72).to_pil(), name)
+    finally:
+        doc.close()
 
 
 def test_forms_and_reminders_for_a_key_in_the_drawer(make_key, run_cli, softhsm_conf: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -149,7 +149,8 @@ def test_failed_document_is_named_with_its_reason(journey_app, qtbot, reference_
 
 # --- logins per key, counts of all keys ----------------------------------------------------------------
 
-def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(journey_app, qtbot, reference_server) -> None:  # noqa: F811
+def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(journey_app, qtbot, reference_server,  # noqa: F811
+                                                                      shoot) -> None:
     app = journey_app
     view = app.tasks_view
     reference_server.add_tasks(SZCA.uscc, SZCA.organization, 2)
@@ -167,6 +168,11 @@ def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(journey_ap
         qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=20000)
         assert not view.login_btn.isVisible()
         assert again.answered == 0  # no second login for the key chosen again
+        view.table.selectRow(0)  # the first document, its seal drawn where it will land
+        qtbot.waitUntil(lambda: view.current_preview is not None and view.preview.doc is not None
+                        and any(d[0] == "seal" for d in view.preview.drawn()), timeout=30000)
+        assert "待签署" in "\n".join(visible_texts(app.window)) and view.table.rowCount() == 2
+        shoot(app.window, "app-tasks.png")
     finally:
         again.stop()
 

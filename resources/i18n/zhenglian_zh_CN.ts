@@ -154,7 +154,7 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
     </message>
     <message>
         <source>The key is already logged in for this request (its PIN was entered a moment ago): Confirm seal signs the document at once, the PIN is not asked again.</source>
-        <translation>UKey 已为本次请求登录（刚才已输入 PIN）：点击“确认签章”将立即签章，不会再次询问 PIN。</translation>
+        <translation>UKey 已登录（本次请求刚才已输入 PIN）：点击“确认签章”将立即签章，不会再次询问 PIN。</translation>
     </message>
     <message>
         <source>Confirm seal does not sign yet: the key&apos;s PIN is asked next.</source>
