@@ -536,3 +536,177 @@ def test_first_start_shows_the_preset_server_and_a_user_value_wins(journey_app, 
     app.open_settings()
     assert "server_url" not in json.loads(paths.settings_file().read_text(encoding="utf-8"))
     assert Settings.load().server_url == preset
+
+
+# --- keys re-read after online renewal and after unlock -------------------------------------------------------
+
+def _card(app, label: str):  # type: ignore[no-untyped-def]
+    from zhenglian.ui.keys_view import KeyCard
+
+    app.window.show_page("keys")
+    cards = [c for c in app.keys_view.findChildren(KeyCard) if c.key.label == label and c.isVisible()]
+    return cards[0] if cards else None
+
+
+def _card_text(app, label: str) -> str:  # type: ignore[no-untyped-def]
+    card = _card(app, label)
+    return "\n".join(visible_texts(card)) if card is not None else ""
+
+
+def _plug_in(app, qtbot, make_key, spec, label: str):  # type: ignore[no-untyped-def]
+    app.controller.stop()
+    prov = make_key(spec, label=label)
+    app.controller.start()
+    qtbot.waitUntil(lambda: any(k.label == label for k in app.task_board.keys), timeout=20000)
+    return prov, next(k for k in app.task_board.keys if k.label == label)
+
+
+def test_renewal_shows_the_new_expiry_and_the_next_login_works(journey_app, make_key, qtbot, reference_server,  # noqa: F811
+                                                              monkeypatch, shoot) -> None:
+    """Online renewal from the card (证书 → 续期, the demo CA's EST service): the card and the banner
+    show the NEW expiry at once, and the next 登录 works with the new certificate without a re-plug."""
+    from datetime import timedelta
+
+    from PySide6.QtWidgets import QPushButton
+
+    from zhenglian.reference import est as est_server
+
+    app = journey_app
+    notes: list[tuple[str, str]] = []
+    monkeypatch.setattr(app.tray, "notify", lambda title, text, warning=False: notes.append((title, text)))
+    prov, key = _plug_in(app, qtbot, make_key, GDCA, "UI-RENEW")  # GDCA's demo spec: 25 days left
+    old = key.signing_certificate().info
+    qtbot.waitUntil(lambda: any(a.kind == "cert_expiring" and a.key_serial == prov.serial
+                                for a in app.controller.state.attention), timeout=20000)
+    qtbot.waitUntil(lambda: f"{old.not_after:%Y-%m-%d}" in _card_text(app, "UI-RENEW"), timeout=20000)
+    assert "剩余 " in _card_text(app, "UI-RENEW")
+    banner_before = app.window.banner.text().count(old.organization)
+    new_until = old.not_after.replace(tzinfo=None) + timedelta(days=365)  # the demo CA adds 365 days
+    with est_server.serve(est_server.create_app()) as url:
+        app.ctx.settings.est_url = url
+        answer = PinAnswerer(GDCA.user_pin)
+        try:
+            _card(app, "UI-RENEW").findChild(QPushButton, f"btn_renew_{prov.serial}").click()
+            qtbot.waitUntil(lambda: any(t == "证书已续期" for t, _ in notes), timeout=60000)
+        finally:
+            answer.stop()
+    assert answer.answered == 1
+    # The card: the new validity, read from the key again (no re-plug).
+    qtbot.waitUntil(lambda: any(abs((new_until - d).days) <= 1 for d in _dates(_card_text(app, "UI-RENEW"))),
+                    timeout=30000)
+    assert f"{old.not_after:%Y-%m-%d}" not in _card_text(app, "UI-RENEW")
+    # The banner: the key's expiry warning is gone (the other GDCA demo key keeps its own).
+    qtbot.waitUntil(lambda: not any(a.key_serial == prov.serial and a.kind.startswith("cert_")
+                                    for a in app.controller.state.attention), timeout=20000)
+    assert app.window.banner.text().count(old.organization) == banner_before - 1
+    shoot(_card(app, "UI-RENEW"), "app-key-card-renewed.png")
+    # The next login: the task list of that key, with the new certificate, no re-plug.
+    reference_server.add_tasks(GDCA.uscc, GDCA.organization, 1, seed=7)
+    view = app.tasks_view
+    app.window.show_page("tasks")
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-RENEW"))
+    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.key.label == "UI-RENEW"
+                    and view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
+                    timeout=20000)
+    assert view.workspace.handle.signing_cert.info.not_after != old.not_after  # the new certificate
+    login = PinAnswerer(GDCA.user_pin)
+    try:
+        view.login_btn.click()
+        qtbot.waitUntil(lambda: view.table.rowCount() >= 1, timeout=30000)
+    finally:
+        login.stop()
+    assert login.answered == 1
+
+
+def _dates(text: str) -> list:  # type: ignore[type-arg]
+    import re
+    from datetime import datetime
+
+    return [datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=None) for d in re.findall(r"\d{4}-\d{2}-\d{2}", text)]
+
+
+class UnlockAnswerer:
+    """Types the SO PIN and a new user PIN (twice) into the unlock dialog, as the CA desk would."""
+
+    def __init__(self, so_pin: str, new_pin: str) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.so_pin, self.new_pin = so_pin, new_pin
+        self.seen: list[str] = []
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._look)
+        self.timer.start(50)
+
+    def _look(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from zhenglian.ui.pin_dialogs import ChangePinDialog
+
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, ChangePinDialog) and w.isVisible() and not w.old.text():
+                self.seen.append("\n".join(visible_texts(w)))
+                w.old.setText(self.so_pin)
+                w.new.setText(self.new_pin)
+                w.repeat.setText(self.new_pin)
+                w.ok_button.click()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def test_unlock_with_the_so_pin_leaves_locked_and_signing_works(journey_app, make_key, qtbot, reference_server,  # noqa: F811
+                                                                 monkeypatch, shoot) -> None:
+    """A key locked by ten wrong PINs: 用管理员 PIN 解锁 on its card (SO PIN, new PIN twice); the card
+    leaves 已锁定 at once, and the new PIN logs in and signs a document."""
+    from PySide6.QtWidgets import QPushButton
+
+    from zhenglian import errors
+    from zhenglian.tokens import pin as pinops
+
+    app = journey_app
+    notes: list[tuple[str, str]] = []
+    monkeypatch.setattr(app.tray, "notify", lambda title, text, warning=False: notes.append((title, text)))
+    prov, key = _plug_in(app, qtbot, make_key, SZCA, "UI-UNLOCK")
+    for _ in range(10):  # ten wrong PINs (the last one confirmed): locked
+        try:
+            pinops.interactive_verify(app.ctx.tokens.handle(key), WrongPinTyper("Wr0ng#Pin77"))
+        except (errors.WrongPin, errors.PinLocked):
+            pass
+    assert pinops.status(app.ctx.tokens.handle(key)).locked
+    app.controller.refresh(key)
+    app.controller.recompute()
+    qtbot.waitUntil(lambda: "已锁定" in _card_text(app, "UI-UNLOCK"), timeout=20000)
+    new_pin = "Unl0ck#2026Zq"
+    answer = UnlockAnswerer(prov.spec.so_pin, new_pin)
+    try:
+        _card(app, "UI-UNLOCK").findChild(QPushButton, f"btn_unlock_{prov.serial}").click()
+        qtbot.waitUntil(lambda: any(t == "UKey 已解锁" for t, _ in notes), timeout=30000)
+    finally:
+        answer.stop()
+    assert answer.seen and "管理员 PIN" in answer.seen[0]
+    qtbot.waitUntil(lambda: "已锁定" not in _card_text(app, "UI-UNLOCK") and "正常" in _card_text(app, "UI-UNLOCK"),
+                    timeout=20000)
+    card = _card(app, "UI-UNLOCK")
+    assert card.findChild(QPushButton, f"btn_unlock_{prov.serial}") is None  # no unlock button any more
+    assert not any(a.key_serial == prov.serial and a.kind == "pin_locked" for a in app.controller.state.attention)
+    shoot(card, "app-key-card-unlocked.png")
+    # Signing works with the new PIN: log in, sign the one task.
+    [task_id] = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, seed=11)
+    view = app.tasks_view
+    app.window.show_page("tasks")
+    qtbot.waitUntil(lambda: any(k.label == "UI-UNLOCK" for k in view.keys), timeout=20000)
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-UNLOCK"))
+    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.key.label == "UI-UNLOCK"
+                    and view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
+                    timeout=20000)
+    typed = PinAnswerer(new_pin)
+    try:
+        view.login_btn.click()
+        qtbot.waitUntil(lambda: any(view.table.item(r, 0) is not None for r in range(view.table.rowCount())),
+                        timeout=30000)
+        for r in range(view.table.rowCount()):
+            view.table.selectRow(r)
+        view.sign_btn.click()
+        qtbot.waitUntil(lambda: reference_server.store.task(task_id).status == "signed", timeout=60000)
+    finally:
+        typed.stop()
