@@ -87,3 +87,37 @@ def test_editing_a_list_setting_never_edits_the_deployment(tmp_path: Path) -> No
     s = Settings.load(tmp_path / "none.json", defaults=d)
     s.allowed_origins.append("https://other.example.org")
     assert d.values["allowed_origins"] == ["https://page.example.org"]
+
+
+def test_doctor_reports_the_preset_and_a_bad_file_without_failing(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = _write(tmp_path / "good.json", {"server_url": "https://preset.example.org"})
+    res = run_cli("doctor", env={deployment.ENV: str(good)})
+    assert res.returncode == 0, res.stderr
+    assert "https://preset.example.org" in res.stdout and str(good) in res.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"{broken")
+    res = run_cli("doctor", env={deployment.ENV: str(bad)})
+    assert res.returncode == 0, res.stderr  # a bad deployment file never stops the client
+    assert "已跳过" in res.stdout and "bad.json" in res.stdout and "JSON" in res.stdout
+
+
+def test_diagnostics_page_names_the_preset_in_chinese(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from helpers.ui import foreign_words
+
+    from zhenglian.ui import i18n
+    from zhenglian.ui.diagnostics_view import render
+
+    report = {"version": "0", "os": "Linux", "python": "3", "packages": {}, "drivers": [], "user_modules": [],
+              "manifest_errors": [], "keys": [], "usb_devices": [], "usb_without_driver": [], "paths": {},
+              "deployment": {"values": {"server_url": "https://preset.example.org"},
+                             "sources": {"server_url": "/etc/zhenglian/defaults.json"},
+                             "problems": ["/opt/x/defaults.json: 不是有效的 JSON / not valid JSON"]}}
+    i18n.install_translator(qapp, "zh_CN")
+    try:
+        text = render(report)
+    finally:
+        i18n.install_translator(qapp, "en_US")
+    assert "安装程序预设" in text and "签署服务器: https://preset.example.org" in text
+    assert "已跳过 /opt/x/defaults.json：不是有效的 JSON" in text and "not valid" not in text
+    section = text[text.index("安装程序预设"):text.index("已跳过")]
+    assert not foreign_words([section])

@@ -256,6 +256,26 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <translation>无</translation>
     </message>
     <message>
+        <source>Preset by the installer:</source>
+        <translation>安装程序预设：</translation>
+    </message>
+    <message>
+        <source>signing server</source>
+        <translation>签署服务器</translation>
+    </message>
+    <message>
+        <source>timestamp server</source>
+        <translation>时间戳服务器</translation>
+    </message>
+    <message>
+        <source>renewal server</source>
+        <translation>证书续期服务器</translation>
+    </message>
+    <message>
+        <source>skipped {file}: {problem}</source>
+        <translation>已跳过 {file}：{problem}</translation>
+    </message>
+    <message>
         <source>Folders:</source>
         <translation>文件夹：</translation>
     </message>
