@@ -401,6 +401,17 @@ def is_factory_pin(manifest: Manifest | None, pin: PinBuffer) -> bool:
         factory.wipe()
 
 
+def refuse_factory_pin(h: KeyHandle, pin: PinBuffer) -> PinBuffer:
+    """``pin`` unless it is the CA's factory PIN: then it is wiped and InitialPinInUse is raised
+    (nothing reaches the key, no try is spent).  The rule of :func:`_ask`, for the one caller
+    that reads a PIN without a prompter (``zhenglian renew``)."""
+    if is_factory_pin(h.manifest, pin):
+        pin.wipe()
+        log.info("key %s: the factory PIN was typed; refused before the key", h.serial)
+        raise errors.InitialPinInUse()
+    return pin
+
+
 def _ask(st: PinStatus, prompter: PinPrompter, h: KeyHandle, *, refuse_factory: bool = True) -> PinBuffer | None:
     """The PIN from the operator, or None for a PIN-pad key.  Raises PinCancelled.
 
@@ -416,11 +427,7 @@ def _ask(st: PinStatus, prompter: PinPrompter, h: KeyHandle, *, refuse_factory: 
     pin = prompter.ask_pin(st)
     if pin is None:
         raise errors.PinCancelled()
-    if refuse_factory and not st.so and is_factory_pin(h.manifest, pin):
-        pin.wipe()
-        log.info("key %s: the factory PIN was typed; refused before the key", h.serial)
-        raise errors.InitialPinInUse()
-    return pin
+    return refuse_factory_pin(h, pin) if refuse_factory and not st.so else pin
 
 
 def gate_and_ask(h: KeyHandle, prompter: PinPrompter) -> tuple[PinStatus, PinBuffer | None]:
