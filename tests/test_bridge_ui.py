@@ -408,3 +408,32 @@ def test_page_is_named_first_and_the_pin_dialogs_name_it_too(qtbot, tray, qapp) 
         del timer
     finally:
         handle.stop()
+
+
+def test_factory_pin_from_the_page_opens_the_change_dialog_for_that_key(qtbot, tray) -> None:
+    """A job refused because the factory PIN was typed: the tray leads to the PIN change for the job's
+    key (as the task view does), instead of a failure balloon."""
+    from types import SimpleNamespace
+
+    from zhenglian.bridge.jobs import FAILED, Job
+    from zhenglian.ui.bridge_ui import attach_bridge
+
+    calls: list[tuple[Any, Any]] = []
+    tray.key_actions = SimpleNamespace(factory_pin_refused=lambda key, exc: calls.append((key, exc)))
+    handle = attach_bridge(tray)
+    try:
+        job = Job(id="j1", origin="https://sign.example.org", task_id="t1")
+        job.state, job.step, job.error = FAILED, "finished", errors.InitialPinInUse()
+
+        def in_the_job() -> None:
+            handle.jobs.prompter(tray.keys[0])  # the job's PIN prompter, for its key
+            handle.jobs.on_update(job)
+
+        t, box = in_worker(in_the_job)
+        qtbot.waitUntil(lambda: not t.is_alive() and bool(calls), timeout=10000)
+        assert "error" not in box
+        (key, exc), = calls
+        assert key is tray.keys[0] and isinstance(exc, errors.InitialPinInUse)
+        assert tray.notes == []  # no failure balloon: the change dialog is the answer
+    finally:
+        handle.stop()
