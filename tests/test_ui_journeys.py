@@ -604,6 +604,7 @@ def test_renewal_shows_the_new_expiry_and_the_next_login_works(journey_app, make
     reference_server.add_tasks(GDCA.uscc, GDCA.organization, 1, seed=7)
     view = app.tasks_view
     app.window.show_page("tasks")
+    qtbot.waitUntil(lambda: any(k.label == "UI-RENEW" for k in view.keys), timeout=20000)
     view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-RENEW"))
     qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.key.label == "UI-RENEW"
                     and view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
