@@ -18,7 +18,11 @@ for lang in zh_CN; do
     ts=resources/i18n/zhenglian_$lang.ts
     # shellcheck disable=SC2086
     "$lupdate" -no-obsolete -locations none $sources -ts "$ts"
-    "$lrelease" "$ts" -qm "resources/i18n/zhenglian_$lang.qm"
+    # Compiled beside, then renamed: a running client (or test) has the old .qm mapped in
+    # memory, and rewriting that file in place crashes it in QTranslator::translate.
+    qm=resources/i18n/zhenglian_$lang.qm
+    "$lrelease" "$ts" -qm "$qm.tmp"
+    mv -f "$qm.tmp" "$qm"
     if [ "${1:-}" = "--check" ] && grep -q 'type="unfinished"' "$ts"; then
         echo "untranslated strings in $ts" >&2
         exit 1

@@ -2,7 +2,10 @@
 
 Run under Xvfb with a tray host (trayer), e.g.:
     xvfb-run -s "-screen 0 1280x800x24" sh -c 'trayer --edge top --align right --SetDockType true & \
-        .venv/bin/python scripts/screenshots.py docs/images'
+        .venv/bin/python scripts/screenshots.py build/screenshots'
+The docs' pictures come from the scenario tests (``ZHENGLIAN_SHOTS=docs/images``, the ``shoot``
+fixture); the one that needs a real tray host, docs/images/app-tray-menu.png, is copied from
+this script's output.  Without an argument it writes to build/screenshots, never over the docs.
 Starts a private demo (keys, reference server with tasks) and the tray app in
 this process, logs in with the demo key's published PIN through the same
 worker path as a PIN dialog would, and saves: app-tray-menu.png,
@@ -21,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/images").resolve()
+OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "build/screenshots").resolve()
 TMP = Path(tempfile.mkdtemp(prefix="zhenglian-shots-"))
 os.environ["ZHENGLIAN_HOME"] = str(TMP / "home")
 os.environ["SOFTHSM2_CONF"] = str(TMP / "home" / "softhsm" / "softhsm2.conf")

@@ -44,6 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
     home = _RUN_DIR / "home"
     home.mkdir()
     os.environ["ZHENGLIAN_HOME"] = str(home)
+    # No deployment defaults (the shipped Dongguan server, /etc/zhenglian) unless a test sets them.
+    os.environ["ZHENGLIAN_DEFAULTS"] = ""
     conf_dir = _RUN_DIR / "softhsm"
     conf_dir.mkdir()
     from zhenglian.reference import softhsm

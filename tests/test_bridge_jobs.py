@@ -139,6 +139,7 @@ def test_no_login_yet_one_pin_then_confirm_sign_upload(reference_server, demo_ke
     # One PIN: asked to log in (the task is only readable after), kept for the signing, then the confirmation.
     assert h.events == ["pin", "confirm"]
     info = h.infos[0]
+    assert info.pin_entered is True  # the confirmation says the key is already logged in
     assert info.origin == PAGE and info.server == reference_server.url and info.task_id == tid
     assert info.institution == SZCA.organization and info.uscc == SZCA.uscc
     assert info.seal_type == "合同专用章" and "合同专用章" in info.seal_name and info.seal_png.startswith(b"\x89PNG")
@@ -157,6 +158,7 @@ def test_stored_login_confirms_before_the_pin(reference_server, demo_keys, tmp_p
     out = h.run(h.request(tid, h.ticket(tid, SZCA.uscc)))
     assert out["state"] == DONE, out
     assert h.events == ["confirm", "pin"]
+    assert h.infos[0].pin_entered is False  # the confirmation says the PIN comes next
     assert reference_server.store.task(tid).status == "signed"
 
 
@@ -290,3 +292,38 @@ def test_second_request_while_one_runs_is_busy(reference_server, demo_keys, tmp_
         time.sleep(0.05)
     assert job.state == DONE, job.to_dict()
     assert h.jobs.get(job.id, PAGE) is job and h.jobs.get(job.id, "https://other.example") is None
+
+
+def _no_try_spent(h: Harness, spec: Any) -> None:
+    from zhenglian.tokens import pincounter
+
+    k = h.ctx.tokens.find_key(spec.label)
+    st = pinops.status(h.ctx.tokens.handle(k))
+    assert pincounter.failures(k.serial) == 0 and not st.flags.count_low and st.tries_left == st.max_tries
+
+
+def test_factory_pin_is_refused_for_the_login(reference_server, demo_keys, tmp_path) -> None:  # noqa: F811
+    """NETCA's factory PIN typed to log in for the page: refused before the key, nothing signed."""
+    assert NETCA.user_pin == "12345678"
+    tid = reference_server.add_tasks(NETCA.uscc, NETCA.organization, 1)[0]
+    h = Harness(reference_server, tmp_path, [NETCA.label], [NETCA.user_pin])
+    out = h.run(h.request(tid, h.ticket(tid, NETCA.uscc), NETCA.uscc))
+    assert out["state"] == FAILED and out["error"]["code"] == "initial_pin", out
+    assert "zhenglian pin change" in out["error"]["hint_zh"]
+    assert h.events == ["pin"]  # asked once, never again, no confirmation
+    assert reference_server.store.task(tid).status == "pending" and reference_server.uploads_per_task() == {}
+    _no_try_spent(h, NETCA)
+
+
+def test_factory_pin_is_refused_for_the_signing(reference_server, demo_keys, tmp_path) -> None:  # noqa: F811
+    """Logged in earlier (a stored server login): the signing PIN is the factory PIN — refused, nothing
+    signed or uploaded, the task still pending."""
+    tid = reference_server.add_tasks(NETCA.uscc, NETCA.organization, 1)[0]
+    h = Harness(reference_server, tmp_path, [NETCA.label], [NETCA.user_pin])
+    login(h, NETCA)
+    out = h.run(h.request(tid, h.ticket(tid, NETCA.uscc), NETCA.uscc))
+    assert out["state"] == FAILED and out["error"]["code"] == "initial_pin", out
+    assert h.events == ["confirm", "pin"]
+    assert reference_server.store.task(tid).status == "pending" and reference_server.uploads_per_task() == {}
+    assert h.outbox.pending() == []
+    _no_try_spent(h, NETCA)

@@ -63,7 +63,7 @@ def texts(widget: QWidget) -> list[str]:
            [b.text() for b in (widget.confirm_button, widget.cancel_button)]
 
 
-def test_confirmation_names_site_document_institution_and_seal(qtbot) -> None:
+def test_confirmation_names_site_document_institution_and_seal(qtbot, shoot) -> None:  # type: ignore[no-untyped-def]
     dlg = ConfirmSignDialog(info(server="https://api.sign.example.org"))
     qtbot.addWidget(dlg)
     shown = "\n".join(texts(dlg))
@@ -77,10 +77,9 @@ def test_confirmation_names_site_document_institution_and_seal(qtbot) -> None:
     evil = ConfirmSignDialog(info(title="<b>x</b><img src=y>", origin="https://a.example"))
     qtbot.addWidget(evil)
     assert evil.title_label.text() == "<b>x</b><img src=y>" and evil.title_label.textFormat().name == "PlainText"
-    if os.environ.get("ZHENGLIAN_DOC_SHOTS"):
-        dlg.show()
-        qtbot.waitExposed(dlg)
-        dlg.grab().save(str(Path(os.environ["ZHENGLIAN_DOC_SHOTS"]) / "bridge-confirm.png"))
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    shoot(dlg, "bridge-confirm.png")
 
 
 def click_when_armed(dlg: ConfirmSignDialog) -> None:
@@ -139,13 +138,18 @@ def test_enter_in_exec_leaves_the_request_unanswered_until_the_click(qtbot) -> N
     assert seen == ["open", "accepted"]
 
 
-def test_the_dialog_says_whether_the_pin_comes_next(qtbot) -> None:
+def test_the_dialog_says_whether_the_pin_comes_next(qtbot, shoot) -> None:  # type: ignore[no-untyped-def]
     ask = ConfirmSignDialog(info(), pin_entered=False)
-    done = ConfirmSignDialog(info(), pin_entered=True)
+    done = ConfirmSignDialog(info(pin_entered=True))  # as the jobs layer says it: the key is logged in
     for d in (ask, done):
         qtbot.addWidget(d)
     assert "接下来" in ask.next_label.text() and "PIN" in ask.next_label.text()
-    assert "不会再次询问" in done.next_label.text()
+    assert "已登录" not in ask.next_label.text()
+    assert "UKey 已登录" in done.next_label.text() and "不会再次询问" in done.next_label.text()
+    assert "接下来" not in done.next_label.text()  # no PIN prompt promised that will not come
+    done.show()
+    qtbot.waitExposed(done)
+    shoot(done, "bridge-confirm-logged-in.png")
     i18n.install_translator(QApplication.instance(), "en_US")
     en = ConfirmSignDialog(info(), pin_entered=True)
     qtbot.addWidget(en)
@@ -296,38 +300,29 @@ def test_confirmation_and_pin_run_on_the_gui_thread(qtbot, tray) -> None:
         handle.stop()
 
 
-def test_the_confirmation_knows_the_pin_was_entered_in_this_job(qtbot, tray) -> None:
-    """A job that logged in with the PIN (asked before the confirmation) does not ask it again."""
+def test_the_confirmation_says_the_key_is_already_logged_in(qtbot, tray) -> None:
+    """The jobs layer says whether the key is already logged in for the request (its PIN kept for
+    the signing); the tray's confirmation says so and promises no PIN prompt that will not come."""
     from zhenglian.ui.bridge_ui import attach_bridge
-    from zhenglian.ui.pin_dialogs import PinDialog
 
     handle = attach_bridge(tray)
-    said: list[bool] = []
+    said: list[tuple[bool, str]] = []
 
     def note_and_cancel(d: ConfirmSignDialog) -> None:
-        said.append(d.pin_entered)
+        said.append((d.pin_entered, d.next_label.text()))
         d.cancel_button.click()
-
-    def type_pin(dlg: Any) -> None:
-        dlg.field.setText(SZCA.user_pin)
-        dlg.accept()
 
     try:
         jobs = handle.jobs
-        st = pin.PinStatus("x", False, TokenFlags(0), 0, 10, None)
-
-        def login_then_confirm() -> bool:
-            got = jobs.prompter(tray.keys[0]).ask_pin(st)
-            got.wipe()
-            return jobs.confirm(info())
-
-        timers = [answer_when_open(PinDialog, type_pin), answer_when_open(ConfirmSignDialog, note_and_cancel)]
-        t, box = in_worker(login_then_confirm)
+        timers = [answer_when_open(ConfirmSignDialog, note_and_cancel)]
+        t, box = in_worker(lambda: jobs.confirm(info(pin_entered=True)))
         qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
         timers.append(answer_when_open(ConfirmSignDialog, note_and_cancel))
-        t, box = in_worker(lambda: jobs.confirm(info()))  # another job: no PIN yet
+        t, box = in_worker(lambda: jobs.confirm(info()))  # a stored server login: the PIN comes next
         qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
-        assert said == [True, False]
+        assert [p for p, _ in said] == [True, False]
+        assert "已登录" in said[0][1] and "不会再次询问" in said[0][1] and "接下来" not in said[0][1]
+        assert "接下来" in said[1][1] and "已登录" not in said[1][1]
         del timers
     finally:
         handle.stop()
@@ -411,5 +406,34 @@ def test_page_is_named_first_and_the_pin_dialogs_name_it_too(qtbot, tray, qapp) 
         assert "https://sign.example.org" in sign_band and "个人住房公积金贷款合同 #1" in sign_band
         assert login_title != sign_title and "盖章" in sign_title
         del timer
+    finally:
+        handle.stop()
+
+
+def test_factory_pin_from_the_page_opens_the_change_dialog_for_that_key(qtbot, tray) -> None:
+    """A job refused because the factory PIN was typed: the tray leads to the PIN change for the job's
+    key (as the task view does), instead of a failure balloon."""
+    from types import SimpleNamespace
+
+    from zhenglian.bridge.jobs import FAILED, Job
+    from zhenglian.ui.bridge_ui import attach_bridge
+
+    calls: list[tuple[Any, Any]] = []
+    tray.key_actions = SimpleNamespace(factory_pin_refused=lambda key, exc: calls.append((key, exc)))
+    handle = attach_bridge(tray)
+    try:
+        job = Job(id="j1", origin="https://sign.example.org", task_id="t1")
+        job.state, job.step, job.error = FAILED, "finished", errors.InitialPinInUse()
+
+        def in_the_job() -> None:
+            handle.jobs.prompter(tray.keys[0])  # the job's PIN prompter, for its key
+            handle.jobs.on_update(job)
+
+        t, box = in_worker(in_the_job)
+        qtbot.waitUntil(lambda: not t.is_alive() and bool(calls), timeout=10000)
+        assert "error" not in box
+        (key, exc), = calls
+        assert key is tray.keys[0] and isinstance(exc, errors.InitialPinInUse)
+        assert tray.notes == []  # no failure balloon: the change dialog is the answer
     finally:
         handle.stop()

@@ -25,7 +25,7 @@ def pdf_pages(path: Path) -> int:
     return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
 
 
-def test_forms_for_a_plugged_in_key(make_key, run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_forms_for_a_plugged_in_key(make_key, run_cli, tmp_path: Path, shoot) -> None:  # type: ignore[no-untyped-def]
     made = make_key()  # SZCA spec: two seals on the key
     out = tmp_path / "renew.pdf"
     r = run_cli("forms", "renew", "--key", made.serial, "--years", "3", "-o", str(out))
@@ -38,6 +38,14 @@ def test_forms_for_a_plugged_in_key(make_key, run_cli, tmp_path: Path) -> None: 
         assert f"{org}{seal}" in text
     assert "网证通" not in text  # SZCA's form names SZCA's contacts, not another CA's
     assert pdf_pages(out) == 1 + len(made.spec.seal_names)  # one seal form per seal
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(out))
+    try:  # the forms as printed (docs/lifecycle.md): A4 at 80 dpi
+        for index, name in ((0, "lifecycle-form-certificate.png"), (1, "lifecycle-form-seal.png")):
+            shoot(doc[index].render(scale=80 / 72).to_pil(), name)
+    finally:
+        doc.close()
 
 
 def test_forms_and_reminders_for_a_key_in_the_drawer(make_key, run_cli, softhsm_conf: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -115,3 +123,29 @@ def test_upper_numbers_and_seal_types() -> None:
     assert forms.seal_type_of("东莞市某某有限公司财务章") is None
     with pytest.raises(errors.UsageError):
         forms.render("renew", forms.FormFacts("x", "", (), None), None, years=9)
+
+
+def test_renew_refuses_the_factory_pin(make_key, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """`zhenglian renew` reads its PIN without a prompter: the factory PIN is refused there too,
+    before the key (no try spent) and before anything is asked of the CA."""
+    from zhenglian.services import Context
+    from zhenglian.tokens import pin as pinops
+    from zhenglian.tokens import pincounter
+
+    made = make_key(provision.DEMO_KEYS[0])  # NETCA's spec: the factory PIN 12345678
+    requests: list[str] = []
+    inner = est_server.create_app()
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]  # notes each request, then EST
+        if scope["type"] == "http":
+            requests.append(scope["path"])
+        await inner(scope, receive, send)
+
+    with est_server.serve(app) as url:
+        r = run_cli("renew", "--key", made.serial, "--pin-stdin", "--est-url", url, input="12345678\n")
+    assert r.returncode == errors.ExitCode.PIN_POLICY, r.stderr
+    assert "出厂初始 PIN" in r.stderr and "zhenglian pin change" in r.stderr
+    assert not [p for p in requests if "simplereenroll" in p]  # nothing sent to the CA
+    tokens = Context.create().tokens
+    st = pinops.status(tokens.handle(tokens.find_key(made.serial)))
+    assert pincounter.failures(made.serial) == 0 and not st.flags.count_low

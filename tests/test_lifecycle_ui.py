@@ -48,7 +48,7 @@ def _store(tmp_path: Path, now: dt.datetime, not_after: dt.datetime) -> Certific
 
 
 def _shot(widget, name: str) -> None:  # type: ignore[no-untyped-def]
-    folder = os.environ.get("ZHENGLIAN_SCREENSHOTS")
+    folder = os.environ.get("ZHENGLIAN_SHOTS") or os.environ.get("ZHENGLIAN_SCREENSHOTS")  # as shoot()
     if folder:
         widget.adjustSize()
         widget.show()

@@ -224,7 +224,7 @@ def test_bundle_holds_the_client_and_nothing_of_the_reference_side(bundle: Path)
             expected.add(name)  # the test hook never ships (it could confirm for the user)
     assert expected - modules == set(), "client modules missing from the bundle"
     internal = bundle / "_internal"
-    for sub in ("drivers", "resources"):
+    for sub in ("drivers", "resources", "config"):  # config/: the deployment's defaults
         for src in (ROOT / sub).rglob("*"):
             if src.is_file() and "__pycache__" not in src.parts:
                 assert (internal / sub / src.relative_to(ROOT / sub)).is_file(), f"{src} not in bundle"

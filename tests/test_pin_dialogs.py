@@ -90,7 +90,7 @@ def type_pin(qtbot, dlg: PinDialog, text: str) -> None:
 
 # --- views ------------------------------------------------------------------------
 
-def test_pin_dialog_returns_a_buffer_and_clears_the_field(qtbot) -> None:
+def test_pin_dialog_returns_a_buffer_and_clears_the_field(qtbot, shoot) -> None:
     dlg = PinDialog(fake_key(), status(3))
     qtbot.addWidget(dlg)
     assert "东莞市" not in dlg.windowTitle()
@@ -99,7 +99,12 @@ def test_pin_dialog_returns_a_buffer_and_clears_the_field(qtbot) -> None:
     assert dlg.field.echoMode() == QLineEdit.EchoMode.Password
     assert dlg.field.contextMenuPolicy() == Qt.ContextMenuPolicy.NoContextMenu
     assert not dlg.ok_button.isEnabled()
-    when_open(PinDialog, lambda d: type_pin(qtbot, d, GOOD))
+    def typed(d: PinDialog) -> None:
+        qtbot.keyClicks(d.field, GOOD)
+        shoot(d, "pin-entry.png")  # what the operator sees before pressing Enter
+        qtbot.keyClick(d.field, Qt.Key.Key_Return)
+
+    when_open(PinDialog, typed)
     assert dlg.exec() == PinDialog.DialogCode.Accepted
     assert dlg.field.text() == ""  # no str left in the widget
     got = dlg.take_pin()
@@ -148,18 +153,20 @@ def test_one_pin_dialog_at_a_time(qtbot) -> None:
     assert results == [PinDialog.DialogCode.Rejected]
 
 
-def test_final_try_dialog_defaults_to_cancel(qtbot) -> None:
+def test_final_try_dialog_defaults_to_cancel(qtbot, shoot) -> None:
     st = status(9)
     assert st.final_try
-    when_open(FinalTryDialog, lambda d: qtbot.keyClick(d, Qt.Key.Key_Return))
+    when_open(FinalTryDialog, lambda d: (shoot(d, "pin-final-try.png"), qtbot.keyClick(d, Qt.Key.Key_Return)))
     assert FinalTryDialog.confirm(fake_key(), st) is False  # Enter does not spend the last try
     when_open(FinalTryDialog, lambda d: d.confirm_button.click())
     assert FinalTryDialog.confirm(fake_key(), st) is True
 
 
-def test_locked_dialog_has_no_pin_field_and_offers_the_form(qtbot) -> None:
+def test_locked_dialog_has_no_pin_field_and_offers_the_form(qtbot, shoot) -> None:
     dlg = LockedDialog(fake_key(), status(10), locked_error())
     qtbot.addWidget(dlg)
+    dlg.show()
+    shoot(dlg, "pin-locked.png")
     assert dlg.findChildren(QLineEdit) == []
     assert "400-830-1330" in dlg.route_label.text() and "网证通" in dlg.route_label.text()
     with qtbot.waitSignal(dlg.unlockFormRequested) as sig:
@@ -190,13 +197,14 @@ def test_change_dialog_live_checklist(qtbot) -> None:
     assert (dlg.old.text(), dlg.new.text(), dlg.repeat.text()) == ("", "", "")
 
 
-def test_pinpad_dialog_counts_down_without_a_field(qtbot) -> None:
+def test_pinpad_dialog_counts_down_without_a_field(qtbot, shoot) -> None:
     dlg = PinPadDialog(fake_key(), status(), timeout_s=2)
     qtbot.addWidget(dlg)
     assert dlg.findChildren(QLineEdit) == []
     assert "2 秒" in dlg.countdown.text()
     with qtbot.waitSignal(dlg.timedOut, timeout=4000):
         dlg.show()
+        shoot(dlg, "pin-pinpad.png")
     assert not dlg.isVisible()
 
 

@@ -184,3 +184,16 @@ def test_collection_picks_the_simplified_chinese_face() -> None:
     from PIL import ImageFont
 
     assert ImageFont.truetype(choice.path, 12, index=choice.index).getname()[0].endswith(" SC")
+
+
+@pytest.mark.parametrize("name, org, seal_type", [
+    ("seal-contract.png", "东莞市松山湖演示科技有限公司", "合同专用章"),
+    ("seal-official.png", ORG, "公章"),
+    ("seal-mortgage.png", "东莞市虎门样例贸易有限公司", "抵押业务专用章"),
+])
+def test_the_demo_seals_shown_in_the_docs(name: str, org: str, seal_type: str, shoot) -> None:  # type: ignore[no-untyped-def]
+    """docs/seals.md's pictures: the seal maker's demo seals, 42 mm at 300 dpi (496 px)."""
+    img = render.render_seal(org, seal_type, dpi=300)
+    assert img.size == (496, 496)
+    assert img.getpixel((0, 0))[3] == 0 and img.getpixel((248, 3))[:3] == render.SEAL_RED
+    shoot(img, name)

@@ -149,3 +149,84 @@ def test_verify_unsigned_document(run_cli, tmp_path: Path) -> None:  # type: ign
     res = run_cli("verify", str(ph.make_contract(tmp_path / "c.pdf", 1)))
     assert res.returncode == ExitCode.DOCUMENT
     assert "没有签名" in res.stdout
+
+
+def test_factory_pin_is_refused_and_names_pin_change(run_cli, make_key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """NETCA's factory PIN (12345678) typed to sign: refused before the key (no try spent, nothing
+    written) and the message names the command that changes it."""
+    from zhenglian.reference.provision import DEMO_KEYS
+    from zhenglian.tokens import pincounter
+
+    netca = DEMO_KEYS[0]
+    key = make_key(netca)
+    assert key.spec.user_pin == "12345678"  # the fresh key still has its factory PIN
+    src = ph.make_contract(tmp_path / "c.pdf", 1)
+    before = ph.sha256_file(src)
+    res = run_cli("sign", str(src), "-o", str(tmp_path / "o.pdf"), "--key", key.serial, "--page", "1",
+                  "--at", "100,100", "--pin-stdin", input=key.spec.user_pin + "\n")
+    assert res.returncode == ExitCode.PIN_POLICY, res.stderr
+    assert "出厂初始 PIN" in res.stderr and "zhenglian pin change" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pdf"] and ph.sha256_file(src) == before
+    assert pincounter.failures(key.serial) == 0
+    from zhenglian.services import Context
+    from zhenglian.tokens import pin as pinops
+
+    tokens = Context.create().tokens
+    st = pinops.status(tokens.handle(tokens.find_key(key.serial)))
+    assert not st.flags.count_low and not st.locked and st.tries_left == st.max_tries  # the key saw no try
+
+
+def test_two_institutions_seal_one_contract(run_cli, roots, tmp_path: Path, shoot) -> None:  # type: ignore[no-untyped-def]
+    """docs/signing.md's pictures, from the files they show: a three-page contract sealed by one
+    institution (骑缝章 strips + 甲方) and then another (乙方), both signatures valid; and a page
+    with /Rotate 90 sealed on its anchor."""
+    from PIL import Image
+
+    src = ph.make_contract(tmp_path / "合同.pdf", 3)
+    first, both = tmp_path / "one.pdf", tmp_path / "both.pdf"
+    res = run_cli("sign", str(src), "-o", str(first), "--key", "SZCA-DEMO", "--anchor", "甲方（盖章）",
+                  "--cross-page", "--pin-stdin", input=ph.demo_pin("SZCA-DEMO") + "\n")
+    assert res.returncode == 0, res.stderr
+    res = run_cli("sign", str(first), "-o", str(both), "--key", "GDCA-DEMO", "--anchor", "乙方（盖章）",
+                  "--pin-stdin", input=ph.demo_pin("GDCA-DEMO") + "\n")
+    assert res.returncode == 0, res.stderr
+    data = _verify_json(run_cli, both, roots)
+    assert data["_rc"] == 0 and data["valid"] is True
+    assert [s["status"] for s in data["signatures"]] == ["valid", "valid"]
+    assert len({s["organization"] for s in data["signatures"]}) == 2
+
+    pages = [ph.render(both, n, dpi=50) for n in (1, 2, 3)]
+    for img in pages:  # a strip of the 骑缝章 at the right edge of every page
+        w, h = img.size
+        assert ph.red_bbox(img, (int(w * 0.85), 0, w, h)) is not None
+    margin = 20
+    sheet = Image.new("RGB", (sum(p.width for p in pages) + margin * (len(pages) + 1),
+                              max(p.height for p in pages) + 2 * margin), (200, 200, 200))
+    x = margin
+    for img in pages:
+        sheet.paste(img, (x, margin))
+        x += img.width + margin
+    shoot(sheet, "signed-contract-pages.png")
+
+    last = ph.render(both, 3, dpi=110)
+    w, h = last.size
+    seals = ph.red_bbox(last, (0, h // 2, int(w * 0.8), h))  # the two seals on the seal lines
+    assert seals is not None and seals[2] - seals[0] > 2.5 * (seals[3] - seals[1])  # side by side
+    shoot(last.crop((max(seals[0] - 60, 0), max(seals[1] - 60, 0), min(seals[2] + 200, w),
+                     min(seals[3] + 110, h))), "signed-seal-lines.png")
+
+    rotated = tmp_path / "横向.pdf"
+    ph.make_pdf(rotated, [ph.PageSpec(rotate=90, texts=[
+        ph.Text(50, 50, "东莞市住房公积金个人住房贷款借款合同", 16, angle=90),
+        ph.Text(90, 50, "第一条 借款金额人民币壹拾万元整。第二条 借款期限二十年。", 10.5, angle=90),
+        ph.Text(400, 600, "单位盖章", 12, angle=90)])])
+    out = tmp_path / "横向-signed.pdf"
+    res = run_cli("sign", str(rotated), "-o", str(out), "--key", "SZCA-DEMO", "--anchor", "单位盖章",
+                  "--pin-stdin", input=ph.demo_pin("SZCA-DEMO") + "\n")
+    assert res.returncode == 0, res.stderr
+    page = ph.render(out, 1, dpi=50)
+    assert page.width > page.height  # shown as landscape
+    box = ph.red_bbox(page)
+    assert box is not None and abs((box[2] - box[0]) - (box[3] - box[1])) <= 3  # a round seal, upright
+    assert box[0] > page.width / 2 and box[1] > page.height / 2  # on the anchor, lower right
+    shoot(page, "signed-rotated-page.png")

@@ -94,3 +94,20 @@ def test_sign_checks_the_key_before_the_pin(reference_server, make_key, run_cli)
         assert pincounter.failures(key.serial) == 0
     finally:
         pincounter.reset(key.serial)
+
+
+def test_tasks_sign_refuses_the_factory_pin(reference_server, demo_keys, run_cli, tmp_path: Path) -> None:  # noqa: F811
+    """`zhenglian tasks sign` with NETCA's factory PIN: refused before the key, the server untouched,
+    and the message names the command that changes it."""
+    from zhenglian.reference.provision import DEMO_KEYS
+
+    netca = DEMO_KEYS[0]
+    server: RunningServer = reference_server
+    tid = server.add_tasks(netca.uscc, netca.organization, 1)[0]
+    env = dict(_env(tmp_path), PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")  # no stored login
+    res = run_cli("tasks", "sign", tid, "--server", server.url, "--key", netca.label, "--pin-stdin",
+                  input=f"{netca.user_pin}\n", env=env)
+    assert res.returncode == ExitCode.PIN_POLICY, res.stderr
+    out = res.stdout + res.stderr
+    assert "出厂初始 PIN" in out and "zhenglian pin change" in out and "Traceback" not in out
+    assert server.store.task(tid).status == "pending" and server.uploads_per_task() == {}

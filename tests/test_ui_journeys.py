@@ -149,7 +149,8 @@ def test_failed_document_is_named_with_its_reason(journey_app, qtbot, reference_
 
 # --- logins per key, counts of all keys ----------------------------------------------------------------
 
-def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(journey_app, qtbot, reference_server) -> None:  # noqa: F811
+def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(journey_app, qtbot, reference_server,  # noqa: F811
+                                                                      shoot) -> None:
     app = journey_app
     view = app.tasks_view
     reference_server.add_tasks(SZCA.uscc, SZCA.organization, 2)
@@ -167,6 +168,11 @@ def test_switching_keys_keeps_each_login_and_the_tray_counts_all_keys(journey_ap
         qtbot.waitUntil(lambda: view.table.rowCount() == 2, timeout=20000)
         assert not view.login_btn.isVisible()
         assert again.answered == 0  # no second login for the key chosen again
+        view.table.selectRow(0)  # the first document, its seal drawn where it will land
+        qtbot.waitUntil(lambda: view.current_preview is not None and view.preview.doc is not None
+                        and any(d[0] == "seal" for d in view.preview.drawn()), timeout=30000)
+        assert "待签署" in "\n".join(visible_texts(app.window)) and view.table.rowCount() == 2
+        shoot(app.window, "app-tasks.png")
     finally:
         again.stop()
 
@@ -210,10 +216,11 @@ class DialogCatcher:
     """Notes the texts of each dialog of ``kind`` (a class or a tuple) that opens and closes it
     (as an operator pressing Later)."""
 
-    def __init__(self, kind) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, kind, shoot=None, name: str = "") -> None:  # type: ignore[no-untyped-def]
         from PySide6.QtCore import QTimer
 
         self.kind = kind
+        self.shoot, self.name = shoot, name  # the first one seen is saved as ``name``
         self.seen: list[tuple[str, object]] = []
         self.timer = QTimer()
         self.timer.timeout.connect(self._look)
@@ -225,6 +232,8 @@ class DialogCatcher:
         for w in QApplication.topLevelWidgets():
             if isinstance(w, self.kind) and w.isVisible():
                 self.seen.append(("\n".join(visible_texts(w)), w.parent()))
+                if self.shoot is not None and len(self.seen) == 1:
+                    self.shoot(w, self.name)
                 w.reject()
 
     def stop(self) -> None:
@@ -425,3 +434,280 @@ def QApplicationTop(kind):  # type: ignore[no-untyped-def]  # noqa: N802
     from PySide6.QtWidgets import QApplication
 
     return [w for w in QApplication.topLevelWidgets() if isinstance(w, kind) and w.isVisible()]
+
+
+def test_factory_pin_is_refused_on_the_documents_page(journey_app, qtbot, tmp_path, shoot) -> None:
+    """Local signing (验证 → 签署此文档) with the factory PIN: nothing is written, no try is spent, the
+    operator is told why and the change-PIN dialog opens for that key."""
+    from helpers import pdf as ph
+    from PySide6.QtWidgets import QMessageBox
+
+    from zhenglian.tokens import pin as pinops
+    from zhenglian.tokens import pincounter
+    from zhenglian.ui.pin_dialogs import ChangePinDialog
+
+    app = journey_app
+    view = app.documents_view
+    key = next(k for k in app.task_board.keys if k.label == NETCA.label)
+    app.key_actions.choose_key = lambda keys=None: key  # the operator picks the NETCA key
+    src = ph.make_contract(tmp_path / "合同.pdf", 1)
+    before = ph.sha256_file(src)
+    app.window.show_page("verify")
+    view.open(src)
+    qtbot.waitUntil(lambda: view.sign_btn.isEnabled(), timeout=30000)
+    view.sign_btn.click()
+    qtbot.waitUntil(lambda: view.sign_bar.isVisible(), timeout=30000)
+    out = tmp_path / "合同-已盖章.pdf"
+    view.out_field.setText(str(out))
+    answer = PinAnswerer(NETCA.user_pin)
+    warnings = DialogCatcher(QMessageBox, shoot, "app-factory-pin.png")
+    changes = DialogCatcher(ChangePinDialog, shoot, "pin-change.png")
+    try:
+        view.sign_bar.findChild(type(view.sign_btn), "local_sign_go").click()
+        qtbot.waitUntil(lambda: bool(changes.seen), timeout=30000)
+    finally:
+        answer.stop()
+        warnings.stop()
+        changes.stop()
+    assert answer.answered == 1
+    assert any("出厂初始 PIN" in t for t, _p in warnings.seen)
+    assert not foreign_words([t for t, _p in warnings.seen + changes.seen])
+    text, parent = changes.seen[0]
+    assert parent is app.window and "修改" in text
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".pdf") == ["合同.pdf"]
+    assert ph.sha256_file(src) == before
+    st = pinops.status(app.ctx.tokens.handle(key))
+    assert pincounter.failures(key.serial) == 0 and not st.flags.count_low  # the key saw no try
+
+
+# --- 设置 → 签署服务器: preset by the deployment ------------------------------------------------------
+
+def test_first_start_shows_the_preset_server_and_a_user_value_wins(journey_app, qtbot, tmp_path, monkeypatch,
+                                                                     shoot) -> None:
+    """A fresh install (no user settings) shows the signing server the installer preset (the shipped
+    config/defaults.json: the Dongguan provident fund's); the operator's own address wins and is kept."""
+    import json
+
+    from PySide6.QtCore import QTimer
+
+    from zhenglian import paths
+    from zhenglian.config import Settings
+    from zhenglian.ui.settings_dialog import SettingsDialog
+
+    shipped = paths.install_root() / "config" / "defaults.json"
+    preset = json.loads(shipped.read_text(encoding="utf-8"))["server_url"]
+    assert preset.startswith("https://") and "dggjj.dg.gov.cn" in preset
+    monkeypatch.setenv("ZHENGLIAN_HOME", str(tmp_path / "fresh-home"))  # first start: no settings.json
+    monkeypatch.setenv("ZHENGLIAN_DEFAULTS", str(shipped))
+    app = journey_app
+    app.ctx.settings = Settings.load()
+    assert not paths.settings_file().exists()
+    seen: list[tuple[str, str, list[str]]] = []
+
+    def answer(type_url: str | None) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, SettingsDialog) and w.isVisible():
+                seen.append((w.server.text(), w.server_note.text(), visible_texts(w)))
+                if type_url is None:
+                    shoot(w, "app-settings.png")
+                    w.reject()
+                else:
+                    w.server.setText(type_url)
+                    seen.append((w.server.text(), w.server_note.text(), visible_texts(w)))
+                    w.accept()
+                return
+        QTimer.singleShot(50, lambda: answer(type_url))
+
+    QTimer.singleShot(0, lambda: answer(None))
+    app.open_settings()
+    (url, note, texts) = seen[0]
+    assert url == preset and "安装程序" in note and "预设" in note
+    assert not foreign_words([t for t in texts if t != "English"])  # a language's own name in the list
+    mine = "https://sign.example.org/api"
+    QTimer.singleShot(0, lambda: answer(mine))
+    app.open_settings()
+    assert "您自行设置" in seen[-1][1] and preset in seen[-1][1]
+    assert Settings.load().server_url == mine  # the user's value wins over the preset
+    assert json.loads(paths.settings_file().read_text(encoding="utf-8"))["server_url"] == mine
+    app.ctx.settings = Settings.load()
+    QTimer.singleShot(0, lambda: answer(preset))  # back to the preset: it follows the deployment again
+    app.open_settings()
+    assert "server_url" not in json.loads(paths.settings_file().read_text(encoding="utf-8"))
+    assert Settings.load().server_url == preset
+
+
+# --- keys re-read after online renewal and after unlock -------------------------------------------------------
+
+def _card(app, label: str):  # type: ignore[no-untyped-def]
+    from zhenglian.ui.keys_view import KeyCard
+
+    app.window.show_page("keys")
+    cards = [c for c in app.keys_view.findChildren(KeyCard) if c.key.label == label and c.isVisible()]
+    return cards[0] if cards else None
+
+
+def _card_text(app, label: str) -> str:  # type: ignore[no-untyped-def]
+    card = _card(app, label)
+    return "\n".join(visible_texts(card)) if card is not None else ""
+
+
+def _plug_in(app, qtbot, make_key, spec, label: str):  # type: ignore[no-untyped-def]
+    app.controller.stop()
+    prov = make_key(spec, label=label)
+    app.controller.start()
+    qtbot.waitUntil(lambda: any(k.label == label for k in app.task_board.keys), timeout=20000)
+    return prov, next(k for k in app.task_board.keys if k.label == label)
+
+
+def test_renewal_shows_the_new_expiry_and_the_next_login_works(journey_app, make_key, qtbot, reference_server,  # noqa: F811
+                                                              monkeypatch, shoot) -> None:
+    """Online renewal from the card (证书 → 续期, the demo CA's EST service): the card and the banner
+    show the NEW expiry at once, and the next 登录 works with the new certificate without a re-plug."""
+    from datetime import timedelta
+
+    from PySide6.QtWidgets import QPushButton
+
+    from zhenglian.reference import est as est_server
+
+    app = journey_app
+    notes: list[tuple[str, str]] = []
+    monkeypatch.setattr(app.tray, "notify", lambda title, text, warning=False: notes.append((title, text)))
+    prov, key = _plug_in(app, qtbot, make_key, GDCA, "UI-RENEW")  # GDCA's demo spec: 25 days left
+    old = key.signing_certificate().info
+    qtbot.waitUntil(lambda: any(a.kind == "cert_expiring" and a.key_serial == prov.serial
+                                for a in app.controller.state.attention), timeout=20000)
+    qtbot.waitUntil(lambda: f"{old.not_after:%Y-%m-%d}" in _card_text(app, "UI-RENEW"), timeout=20000)
+    assert "剩余 " in _card_text(app, "UI-RENEW")
+    banner_before = app.window.banner.text().count(old.organization)
+    new_until = old.not_after.replace(tzinfo=None) + timedelta(days=365)  # the demo CA adds 365 days
+    with est_server.serve(est_server.create_app()) as url:
+        app.ctx.settings.est_url = url
+        answer = PinAnswerer(GDCA.user_pin)
+        try:
+            _card(app, "UI-RENEW").findChild(QPushButton, f"btn_renew_{prov.serial}").click()
+            qtbot.waitUntil(lambda: any(t == "证书已续期" for t, _ in notes), timeout=60000)
+        finally:
+            answer.stop()
+    assert answer.answered == 1
+    # The card: the new validity, read from the key again (no re-plug).
+    qtbot.waitUntil(lambda: any(abs((new_until - d).days) <= 1 for d in _dates(_card_text(app, "UI-RENEW"))),
+                    timeout=30000)
+    assert f"{old.not_after:%Y-%m-%d}" not in _card_text(app, "UI-RENEW")
+    # The banner: the key's expiry warning is gone (the other GDCA demo key keeps its own).
+    qtbot.waitUntil(lambda: not any(a.key_serial == prov.serial and a.kind.startswith("cert_")
+                                    for a in app.controller.state.attention), timeout=20000)
+    assert app.window.banner.text().count(old.organization) == banner_before - 1
+    shoot(_card(app, "UI-RENEW"), "app-key-card-renewed.png")
+    # The next login: the task list of that key, with the new certificate, no re-plug.
+    reference_server.add_tasks(GDCA.uscc, GDCA.organization, 1, seed=7)
+    view = app.tasks_view
+    app.window.show_page("tasks")
+    qtbot.waitUntil(lambda: any(k.label == "UI-RENEW" for k in view.keys), timeout=20000)
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-RENEW"))
+    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.key.label == "UI-RENEW"
+                    and view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
+                    timeout=20000)
+    assert view.workspace.handle.signing_cert.info.not_after != old.not_after  # the new certificate
+    login = PinAnswerer(GDCA.user_pin)
+    try:
+        view.login_btn.click()
+        qtbot.waitUntil(lambda: view.table.rowCount() >= 1, timeout=30000)
+    finally:
+        login.stop()
+    assert login.answered == 1
+
+
+def _dates(text: str) -> list:  # type: ignore[type-arg]
+    import re
+    from datetime import datetime
+
+    return [datetime.strptime(d, "%Y-%m-%d").replace(tzinfo=None) for d in re.findall(r"\d{4}-\d{2}-\d{2}", text)]
+
+
+class UnlockAnswerer:
+    """Types the SO PIN and a new user PIN (twice) into the unlock dialog, as the CA desk would."""
+
+    def __init__(self, so_pin: str, new_pin: str) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.so_pin, self.new_pin = so_pin, new_pin
+        self.seen: list[str] = []
+        self.timer = QTimer()
+        self.timer.timeout.connect(self._look)
+        self.timer.start(50)
+
+    def _look(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from zhenglian.ui.pin_dialogs import ChangePinDialog
+
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, ChangePinDialog) and w.isVisible() and not w.old.text():
+                self.seen.append("\n".join(visible_texts(w)))
+                w.old.setText(self.so_pin)
+                w.new.setText(self.new_pin)
+                w.repeat.setText(self.new_pin)
+                w.ok_button.click()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+
+def test_unlock_with_the_so_pin_leaves_locked_and_signing_works(journey_app, make_key, qtbot, reference_server,  # noqa: F811
+                                                                 monkeypatch, shoot) -> None:
+    """A key locked by ten wrong PINs: 用管理员 PIN 解锁 on its card (SO PIN, new PIN twice); the card
+    leaves 已锁定 at once, and the new PIN logs in and signs a document."""
+    from PySide6.QtWidgets import QPushButton
+
+    from zhenglian import errors
+    from zhenglian.tokens import pin as pinops
+
+    app = journey_app
+    notes: list[tuple[str, str]] = []
+    monkeypatch.setattr(app.tray, "notify", lambda title, text, warning=False: notes.append((title, text)))
+    prov, key = _plug_in(app, qtbot, make_key, SZCA, "UI-UNLOCK")
+    for _ in range(10):  # ten wrong PINs (the last one confirmed): locked
+        try:
+            pinops.interactive_verify(app.ctx.tokens.handle(key), WrongPinTyper("Wr0ng#Pin77"))
+        except (errors.WrongPin, errors.PinLocked):
+            pass
+    assert pinops.status(app.ctx.tokens.handle(key)).locked
+    app.controller.refresh(key)
+    app.controller.recompute()
+    qtbot.waitUntil(lambda: "已锁定" in _card_text(app, "UI-UNLOCK"), timeout=20000)
+    new_pin = "Unl0ck#2026Zq"
+    answer = UnlockAnswerer(prov.spec.so_pin, new_pin)
+    try:
+        _card(app, "UI-UNLOCK").findChild(QPushButton, f"btn_unlock_{prov.serial}").click()
+        qtbot.waitUntil(lambda: any(t == "UKey 已解锁" for t, _ in notes), timeout=30000)
+    finally:
+        answer.stop()
+    assert answer.seen and "管理员 PIN" in answer.seen[0]
+    qtbot.waitUntil(lambda: "已锁定" not in _card_text(app, "UI-UNLOCK") and "正常" in _card_text(app, "UI-UNLOCK"),
+                    timeout=20000)
+    card = _card(app, "UI-UNLOCK")
+    assert card.findChild(QPushButton, f"btn_unlock_{prov.serial}") is None  # no unlock button any more
+    assert not any(a.key_serial == prov.serial and a.kind == "pin_locked" for a in app.controller.state.attention)
+    shoot(card, "app-key-card-unlocked.png")
+    # Signing works with the new PIN: log in, sign the one task.
+    [task_id] = reference_server.add_tasks(SZCA.uscc, SZCA.organization, 1, seed=11)
+    view = app.tasks_view
+    app.window.show_page("tasks")
+    qtbot.waitUntil(lambda: any(k.label == "UI-UNLOCK" for k in view.keys), timeout=20000)
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-UNLOCK"))
+    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.key.label == "UI-UNLOCK"
+                    and view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
+                    timeout=20000)
+    typed = PinAnswerer(new_pin)
+    try:
+        view.login_btn.click()
+        qtbot.waitUntil(lambda: any(view.table.item(r, 0) is not None for r in range(view.table.rowCount())),
+                        timeout=30000)
+        for r in range(view.table.rowCount()):
+            view.table.selectRow(r)
+        view.sign_btn.click()
+        qtbot.waitUntil(lambda: reference_server.store.task(task_id).status == "signed", timeout=60000)
+    finally:
+        typed.stop()

@@ -52,6 +52,8 @@ def app_with_server(qtbot, qapp, demo_keys, reference_server, file_keyring, monk
     app.window.show_page("tasks")
     app.controller.start()
     qtbot.waitUntil(lambda: any(k.label == SZCA.label for k in app.controller.current_keys()), timeout=20000)
+    # The 待签署 page learns the keys a moment later (task board → page): the tests choose from it.
+    qtbot.waitUntil(lambda: any(k.label == SZCA.label for k in app.tasks_view.keys), timeout=20000)
     yield app, ids
     app.gc_guard.stop()
     app.task_board.stop()

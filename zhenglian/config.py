@@ -1,8 +1,14 @@
-"""User settings, one JSON file under the data directory.
+"""User settings, one JSON file under the data directory, over the deployment's defaults.
 
 Settings are not secret (no PIN, no token); the server session token lives in
 the OS keyring instead.  Unknown keys are kept so a newer version's settings
 survive an older one.
+
+Layers, each overriding the one before: the built-in defaults below; the
+deployment's read-only defaults (:mod:`zhenglian.deployment`: the signing server
+an installer or administrator presets); the user's settings file.  A value equal
+to the deployment's is not written to the user's file, so a deployment that moves
+its server reaches every user who did not choose another one.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from zhenglian import paths
+from zhenglian import deployment, paths
 from zhenglian.errors import ConfigError
 from zhenglian.fsutil import atomic_write_json
 
@@ -39,14 +45,18 @@ class Settings:
     # Sign the seal-use register's head with the key at the end of each batch (docs/register.md).
     register_anchor: bool = False
     _extra: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The deployment's defaults under these settings (values, where each came from, bad files).
+    _deployment: deployment.Defaults = field(default_factory=deployment.Defaults, repr=False)
 
     @classmethod
-    def load(cls, file: Path | None = None) -> Settings:
+    def load(cls, file: Path | None = None, defaults: deployment.Defaults | None = None) -> Settings:
+        """The user's file over the deployment's defaults (``defaults`` None: read them now)."""
+        deployed = deployment.load() if defaults is None else defaults
         file = file or paths.settings_file()
         try:
             raw = json.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return cls()
+            return cls(**_copied(deployed.values), _deployment=deployed)
         except (OSError, ValueError) as exc:
             raise ConfigError(file=str(file), problem=str(exc)) from None
         if not isinstance(raw, dict):
@@ -62,10 +72,22 @@ class Settings:
                 values[key] = value
             else:
                 extra[key] = value
-        return cls(**values, _extra=extra)
+        return cls(**{**_copied(deployed.values), **values}, _extra=extra, _deployment=deployed)
+
+    def deployed(self, key: str) -> Any:
+        """The deployment's value for ``key`` (None when it sets none)."""
+        return self._deployment.values.get(key)
 
     def save(self, file: Path | None = None) -> None:
         file = file or paths.settings_file()
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        for key, value in self._deployment.values.items():
+            if data.get(key) == value:
+                del data[key]  # the deployment's value: it follows the deployment, not the user's file
         data.update(self._extra)
         atomic_write_json(file, data)
+
+
+def _copied(values: dict[str, Any]) -> dict[str, Any]:
+    """Fresh lists, so editing a setting never edits the deployment's value."""
+    return {k: list(v) if isinstance(v, list) else v for k, v in values.items()}

@@ -45,6 +45,14 @@ def _skf_file(p: Path, ctx: Context | None = None) -> dict[str, Any]:
     }
 
 
+def _deployment(ctx: Context) -> dict[str, Any]:
+    """The installer's / administrator's defaults under the settings: values, their files, bad files."""
+    d = getattr(ctx.settings, "_deployment", None)
+    if d is None:
+        return {"values": {}, "sources": {}, "problems": []}
+    return {"values": dict(d.values), "sources": dict(d.sources), "problems": list(d.problems)}
+
+
 def collect(ctx: Context) -> dict[str, Any]:
     ctx.tokens.load_all()
     devices = usb.scan()
@@ -89,6 +97,7 @@ def collect(ctx: Context) -> dict[str, Any]:
             "user_drivers": str(paths.data_dir() / "drivers"),  # support staff's manifests, read after
             "resources": str(paths.resources_dir()),
         },
+        "deployment": _deployment(ctx),
         "manifest_errors": [e.to_dict() | {"message": e.user_message()} for e in ctx.manifests.errors],
         "drivers": drivers,
         "user_modules": user_modules,

@@ -153,8 +153,8 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <translation>仅当您刚刚在该网站上发起了这次签章时才确认。</translation>
     </message>
     <message>
-        <source>You already entered the key&apos;s PIN for this request: Confirm seal signs the document at once, the PIN is not asked again.</source>
-        <translation>您已为本次请求输入过 UKey 的 PIN：点击“确认签章”将立即签章，不会再次询问 PIN。</translation>
+        <source>The key is already logged in for this request (its PIN was entered a moment ago): Confirm seal signs the document at once, the PIN is not asked again.</source>
+        <translation>UKey 已登录（本次请求刚才已输入 PIN）：点击“确认签章”将立即签章，不会再次询问 PIN。</translation>
     </message>
     <message>
         <source>Confirm seal does not sign yet: the key&apos;s PIN is asked next.</source>
@@ -254,6 +254,26 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
     <message>
         <source>none</source>
         <translation>无</translation>
+    </message>
+    <message>
+        <source>Preset by the installer:</source>
+        <translation>安装程序预设：</translation>
+    </message>
+    <message>
+        <source>signing server</source>
+        <translation>签署服务器</translation>
+    </message>
+    <message>
+        <source>timestamp server</source>
+        <translation>时间戳服务器</translation>
+    </message>
+    <message>
+        <source>renewal server</source>
+        <translation>证书续期服务器</translation>
+    </message>
+    <message>
+        <source>skipped {file}: {problem}</source>
+        <translation>已跳过 {file}：{problem}</translation>
     </message>
     <message>
         <source>Folders:</source>
@@ -1377,6 +1397,14 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>A new language applies after restarting zhenglian.</source>
         <translation>更改语言后，重新启动证联客户端生效。</translation>
+    </message>
+    <message>
+        <source>Preset by the installer for your institution.</source>
+        <translation>由安装程序为本单位预设。</translation>
+    </message>
+    <message>
+        <source>Your own address; the installer&apos;s preset is %1.</source>
+        <translation>您自行设置的地址；安装程序的预设为 %1。</translation>
     </message>
     <message>
         <source>PKCS#11 driver file</source>

@@ -156,15 +156,21 @@ class _ModalGuard:
 
 @pytest.fixture
 def shoot(tmp_path: Path) -> Callable[[Any, str], Path]:
-    """``shoot(widget, "app-x.png")``: what the operator sees, saved (to $ZHENGLIAN_SHOTS or tmp)."""
+    """``shoot(widget, "app-x.png")``: what the operator sees, saved (to $ZHENGLIAN_SHOTS or tmp).
+
+    ``widget`` may also be a PIL image (a rendered seal, a signed page, a form): the docs'
+    pictures of documents come from the tests that check them, like the screens."""
     out = Path(os.environ.get(SHOTS_ENV) or tmp_path / "shots")
     out.mkdir(parents=True, exist_ok=True)
 
     def _shoot(widget: Any, name: str) -> Path:
+        path = out / name
+        if not hasattr(widget, "grab"):  # a PIL image
+            widget.save(path)
+            return path
         from PySide6.QtWidgets import QApplication
 
         QApplication.processEvents()
-        path = out / name
         assert widget.grab().save(str(path)), path
         return path
 

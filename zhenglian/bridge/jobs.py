@@ -39,7 +39,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from zhenglian import errors
@@ -80,6 +80,9 @@ class SignRequestInfo:
     key_serial: str
     ca_name_zh: str | None
     ca_name_en: str | None
+    # The key is already logged in for this job: its PIN, typed to log in to the server, is kept
+    # for the signing step, so Confirm seal signs at once and no PIN is asked after it.
+    pin_entered: bool = False
 
 
 @dataclass
@@ -262,6 +265,8 @@ class BridgeJobs:
             h = self.tokens.handle(key)
             self._step(job, "preparing")
             seal, info = self._prepare(req, h, session, task)
+            # What the confirmation says comes next: the same fact _with_pin acts on below.
+            info = replace(info, pin_entered=logged_in_with_pin and cache.has(key))
             self._step(job, "confirming")
             if not self.confirm(info):
                 raise errors.SignDeclined()

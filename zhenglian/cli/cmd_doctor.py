@@ -74,6 +74,15 @@ def run(args: argparse.Namespace) -> int:
         line(f"  ⚠ {u['message_zh']} / {u['message_en']}")
         line(f"    {u['advice_zh']}")
     line()
+    deployment = report.get("deployment") or {}
+    line("部署默认值 Deployment defaults:")
+    if not deployment.get("values") and not deployment.get("problems"):
+        line("  无 / none")
+    for name, value in deployment.get("values", {}).items():
+        line(f"  {name}: {value}  ({deployment.get('sources', {}).get(name, '')})")
+    for problem in deployment.get("problems", []):
+        line(f"  ⚠ 已跳过 / skipped — {problem}")
+    line()
     line("路径 Paths:")
     for name, value in report["paths"].items():
         line(f"  {name}: {value}")

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             zh, en = renewal.STAGES[stage]
             line(f"  … {zh} / {en}")
 
-    pin = None if status.pinpad else _read_pin(args.pin_stdin)
+    pin = None if status.pinpad else pin_mod.refuse_factory_pin(h, _read_pin(args.pin_stdin))
     try:
         result = renewal.renew(h, pin, url, new_key=args.new_key,
                                confirmed_final_try=args.confirm_final_try, hook=progress)

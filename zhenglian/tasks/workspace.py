@@ -98,9 +98,6 @@ class TaskWorkspace:
     # --- login and signing (worker thread; the prompter shows dialogs) ---------------
 
     def login(self, prompter: pinops.PinPrompter) -> None:
-        from zhenglian.tasks.factorypin import RefuseFactoryPin
-
-        prompter = RefuseFactoryPin(prompter, self.handle.manifest)  # type: ignore[assignment]
         with pinops.interactive_session(self.handle, prompter) as p11:
             self.session.login(p11)
         if self.sync is not None:
@@ -128,9 +125,7 @@ class TaskWorkspace:
 
         pdf_stack()  # before the PIN: a preview worker may be importing pyHanko right now
         self.handle.check_usable()  # an expired certificate: refused before any PIN
-        from zhenglian.tasks.factorypin import RefuseFactoryPin
-
-        st, pin = pinops.gate_and_ask(self.handle, RefuseFactoryPin(prompter, self.handle.manifest))
+        st, pin = pinops.gate_and_ask(self.handle, prompter)  # the factory PIN is refused there
         try:
             result = sign_tasks(self.session, self.handle, pin,
                                 None if task_ids is None else list(task_ids), self.outbox,

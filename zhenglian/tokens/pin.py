@@ -281,8 +281,7 @@ def login(h: KeyHandle, session: Any, pin: PinBuffer | None, *, so: bool = False
         raise failure(rv, h, so)
     pincounter.reset(key.serial, so)
     log.info("key %s: %s login", key.serial, "SO" if so else "user")
-    initial = policy_of(manifest).initial
-    return bool(not so and pin is not None and initial and pin.equals(PinBuffer(initial)))
+    return bool(not so and pin is not None and is_factory_pin(manifest, pin))
 
 
 def logout(h: KeyHandle, session: Any) -> None:
@@ -385,14 +384,50 @@ def _wipe(*pins: PinBuffer | None) -> None:
             p.wipe()
 
 
-def _ask(st: PinStatus, prompter: PinPrompter) -> PinBuffer | None:
-    """The PIN from the operator, or None for a PIN-pad key.  Raises PinCancelled."""
+def factory_pin(manifest: Manifest | None) -> str | None:
+    """The CA's published factory PIN (NETCA: 12345678, ``[pin] initial`` in its driver file)."""
+    initial = policy_of(manifest).initial
+    return initial if isinstance(initial, str) and initial else None
+
+
+def is_factory_pin(manifest: Manifest | None, pin: PinBuffer) -> bool:
+    initial = factory_pin(manifest)
+    if initial is None:
+        return False
+    factory = PinBuffer(initial)
+    try:
+        return pin.equals(factory)
+    finally:
+        factory.wipe()
+
+
+def refuse_factory_pin(h: KeyHandle, pin: PinBuffer) -> PinBuffer:
+    """``pin`` unless it is the CA's factory PIN: then it is wiped and InitialPinInUse is raised
+    (nothing reaches the key, no try is spent).  The rule of :func:`_ask`, for the one caller
+    that reads a PIN without a prompter (``zhenglian renew``)."""
+    if is_factory_pin(h.manifest, pin):
+        pin.wipe()
+        log.info("key %s: the factory PIN was typed; refused before the key", h.serial)
+        raise errors.InitialPinInUse()
+    return pin
+
+
+def _ask(st: PinStatus, prompter: PinPrompter, h: KeyHandle, *, refuse_factory: bool = True) -> PinBuffer | None:
+    """The PIN from the operator, or None for a PIN-pad key.  Raises PinCancelled.
+
+    The factory PIN is not a PIN to use the key with: anyone who read the CA's leaflet
+    could sign.  Typed for any use (signing, a server login, renewal), it is wiped at once
+    and :class:`~zhenglian.errors.InitialPinInUse` is raised — nothing reaches the key and
+    no try is spent; the front end leads to the PIN change (the GUI opens the change
+    dialog, the CLI names ``zhenglian pin change``).  Only ``zhenglian pin verify``
+    (``refuse_factory`` False) checks it against the key, to tell the operator it must change.
+    """
     if st.pinpad:
         return None
     pin = prompter.ask_pin(st)
     if pin is None:
         raise errors.PinCancelled()
-    return pin
+    return refuse_factory_pin(h, pin) if refuse_factory and not st.so else pin
 
 
 def gate_and_ask(h: KeyHandle, prompter: PinPrompter) -> tuple[PinStatus, PinBuffer | None]:
@@ -403,7 +438,7 @@ def gate_and_ask(h: KeyHandle, prompter: PinPrompter) -> tuple[PinStatus, PinBuf
     the key's PIN pad.  Raises PinLocked, FinalTryNotConfirmed, PinCancelled.
     """
     st = gate(h, prompter)
-    return st, _ask(st, prompter)
+    return st, _ask(st, prompter, h)
 
 
 @contextmanager
@@ -423,7 +458,7 @@ def interactive_session(h: KeyHandle, prompter: PinPrompter, *, rw: bool = False
     try:
         st = gate(h, prompter)
         if pin is None:
-            pin = _ask(st, prompter)
+            pin = _ask(st, prompter, h)
         with h.backend.session(h.serial, rw=rw) as session:
             try:
                 with prompter.pinpad(st) if pin is None else nullcontext():
@@ -448,7 +483,7 @@ def interactive_session(h: KeyHandle, prompter: PinPrompter, *, rw: bool = False
 def interactive_verify(h: KeyHandle, prompter: PinPrompter) -> bool:
     """Check the PIN once.  True when it is the CA's factory PIN (change it now)."""
     st = gate(h, prompter)
-    pin = _ask(st, prompter)
+    pin = _ask(st, prompter, h, refuse_factory=False)
     try:
         with h.backend.session(h.serial) as session:
             with prompter.pinpad(st) if pin is None else nullcontext():

@@ -83,7 +83,7 @@ class TrayApp(QObject):
 
         self.tasks_view = TasksView(self.task_board)
         self.tasks_view.notify.connect(lambda title, text, warn: self.tray.notify(title, text, warn))
-        self.tasks_view.changePinRequested.connect(self.key_actions.change_pin)
+        self.tasks_view.factoryPinRefused.connect(self.key_actions.factory_pin_refused)
         self.tasks_view.pinFailed.connect(self.key_actions.pin_failed)
         window.add_page("tasks", self.tasks_view)
         from zhenglian.ui.documents_view import DocumentsView

@@ -60,9 +60,10 @@ def _label(text: str, rich: bool = False, width: int = 320) -> QLabel:
 class ConfirmSignDialog(QDialog):
     """确认签章 / 取消 for one request; ``exec()`` is Accepted only on a click on 确认签章.
 
-    ``pin_entered``: the PIN was already entered for this request (it is not asked
-    again after the confirmation); None takes ``info.pin_entered`` when the jobs
-    layer provides it, else False.
+    ``pin_entered``: the key is already logged in for this request (its PIN, entered to
+    log in to the server, is kept for the signing: it is not asked again after the
+    confirmation); None takes ``info.pin_entered``, which the jobs layer sets from the
+    job's PIN cache — the same fact the signing step acts on.
     """
 
     armed = Signal()
@@ -121,8 +122,8 @@ class ConfirmSignDialog(QDialog):
         warn.setStyleSheet(WARN)
         layout.addWidget(warn)
         if self.pin_entered:
-            next_text = self.tr("You already entered the key's PIN for this request: "
-                                "Confirm seal signs the document at once, the PIN is not asked again.")
+            next_text = self.tr("The key is already logged in for this request (its PIN was entered a moment "
+                                "ago): Confirm seal signs the document at once, the PIN is not asked again.")
         else:
             next_text = self.tr("Confirm seal does not sign yet: the key's PIN is asked next.")
         self.next_label = _label(next_text, width=440)

@@ -75,20 +75,9 @@ def _hooked_prompter(key: KeyInfo, parent: Any, hooks: Any) -> Any:
     return HookedPrompter(key, parent)
 
 
-# Per job: BridgeJobs runs each job in a thread of its own, which asks the PIN (to log in to the
-# server) and the confirmation.  A PIN entered before the confirmation is kept for the job and
-# not asked again, and the confirmation dialog must say so.
+# Per job: BridgeJobs runs each job in a thread of its own; the key its prompter was made for is
+# noted there, so a refused factory PIN opens the change dialog for that key.
 _job_thread = threading.local()
-
-
-class _JobPrompter(ThreadedPrompter):
-    """ThreadedPrompter that notes, for the job's thread, that a PIN was entered."""
-
-    def ask_pin(self, st: Any) -> Any:
-        pin = super().ask_pin(st)
-        if pin is not None:
-            _job_thread.pin_entered = True
-        return pin
 
 
 class BridgeHandle:
@@ -127,13 +116,13 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
     def bring_up() -> None:
         tray_app.window.bring_up()
 
-    def confirm_on_gui(info: SignRequestInfo, pin_entered: bool) -> bool:
+    def confirm_on_gui(info: SignRequestInfo) -> bool:
         from PySide6.QtWidgets import QDialog
 
         from zhenglian.ui.bridge_dialogs import ConfirmSignDialog
 
         bring_up()
-        dlg = ConfirmSignDialog(info, tray_app.window, pin_entered=pin_entered)
+        dlg = ConfirmSignDialog(info, tray_app.window)  # info.pin_entered: the key is already logged in
         if hooks is not None and hooks.confirm is not None:
             answer = hooks.confirm
             log.warning("TEST HOOK: the confirmation for %s is answered %r", info.origin, answer)
@@ -191,6 +180,7 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
         from zhenglian.ui.pin_dialogs import DialogPrompter
 
         ctx_now = context()
+        _job_thread.key = key  # the job's key: the factory PIN's change dialog opens for it
 
         def make() -> Any:
             if hooks is not None and hooks.pin_fd is not None:
@@ -198,12 +188,10 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
             return DialogPrompter(key, tray_app.window, manifest=tray_app.ctx.tokens.pin_policy_manifest(key),
                                   context=ctx_now)
 
-        return _JobPrompter(gui.call(make), gui, before=bring_up)
+        return ThreadedPrompter(gui.call(make), gui, before=bring_up)
 
     def confirm(info: SignRequestInfo) -> bool:
-        # On the job's worker thread: was the PIN entered (to log in) before this confirmation?
-        pin_entered = bool(getattr(_job_thread, "pin_entered", False))
-        return bool(gui.call(lambda: confirm_on_gui(info, pin_entered)))
+        return bool(gui.call(lambda: confirm_on_gui(info)))
 
     def notify(job: Job) -> None:
         if job.step != "finished":
@@ -215,6 +203,9 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
                 text = QCoreApplication.translate("BridgeUi", "Signed and uploaded: %1")
             title = QCoreApplication.translate("BridgeUi", "Web signing")
             gui.post(lambda: tray_app.tray.notify(title, text.replace("%1", job.title)))
+        elif isinstance(job.error, errors.InitialPinInUse) and getattr(_job_thread, "key", None) is not None:
+            key = _job_thread.key  # the factory PIN was typed: nothing reached the key; change it now
+            gui.post(lambda: tray_app.key_actions.factory_pin_refused(key, job.error))
         elif job.error is not None and job.error.code != "cancelled":
             from zhenglian.ui.i18n import error_text
 

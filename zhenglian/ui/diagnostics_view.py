@@ -65,6 +65,20 @@ def render(report: dict[str, Any]) -> str:
     lines.append(QCoreApplication.translate("Diagnostics", "USB devices: {list}").format(list="、".join(report["usb_devices"]) or QCoreApplication.translate("Diagnostics", "none")))
     lines += [f"  {msg(u)}" for u in report["usb_without_driver"]]
     lines.append("")
+    lines.append(QCoreApplication.translate("Diagnostics", "Preset by the installer:"))
+    deployment = report.get("deployment") or {}
+    setting_names = {"server_url": QCoreApplication.translate("Diagnostics", "signing server"),
+                     "timestamp_url": QCoreApplication.translate("Diagnostics", "timestamp server"),
+                     "est_url": QCoreApplication.translate("Diagnostics", "renewal server")}
+    presets = [f"  {setting_names.get(k, k)}: {v if not isinstance(v, list) else '、'.join(map(str, v))}"
+               f"（{deployment.get('sources', {}).get(k, '')}）" for k, v in deployment.get("values", {}).items()]
+    lines += presets or [QCoreApplication.translate("Diagnostics", "  none")]
+    for problem in deployment.get("problems", []):  # "file: 中文 / English"
+        head, _, words = problem.partition(": ")
+        zh, _, en = words.partition(" / ")
+        lines.append("  ⚠ " + QCoreApplication.translate("Diagnostics", "skipped {file}: {problem}").format(
+            file=head, problem=i18n.pick(zh, en or zh)))
+    lines.append("")
     lines.append(QCoreApplication.translate("Diagnostics", "Folders:"))
     names = {"data": QCoreApplication.translate("Diagnostics", "data"), "settings": QCoreApplication.translate("Diagnostics", "settings"), "logs": QCoreApplication.translate("Diagnostics", "logs"), "drivers": QCoreApplication.translate("Diagnostics", "drivers"),
              "user_drivers": QCoreApplication.translate("Diagnostics", "added drivers"),

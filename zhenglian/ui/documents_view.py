@@ -241,6 +241,9 @@ class DocumentsView(QWidget):
     def _error(self, exc: BaseException) -> None:
         if isinstance(exc, (errors.PinCancelled, errors.FinalTryNotConfirmed, errors.PinLocked)):
             return
+        if isinstance(exc, errors.InitialPinInUse) and self.seal_key is not None:
+            self.app.key_actions.factory_pin_refused(self.seal_key, exc)  # the change dialog, at once
+            return
         QMessageBox.warning(self, self.tr("zhenglian"), i18n.error_text(exc))
 
 

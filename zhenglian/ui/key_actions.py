@@ -88,6 +88,12 @@ class KeyActions(QObject):
 
         run_async(lambda: pinops.interactive_change(h, prompter), done, self._error)
 
+    def factory_pin_refused(self, key: KeyInfo, exc: BaseException) -> None:
+        """The factory PIN was typed (any page, the web page too): nothing reached the key.
+        Say so, then open the change-PIN dialog at once — the one way forward."""
+        QMessageBox.warning(self.parent(), self.tr("zhenglian"), i18n.error_text(exc))
+        self.change_pin(key)
+
     def unlock(self, key: KeyInfo) -> None:
         h = self.ctx.tokens.handle(key)
         prompter = self._prompter(key)
@@ -148,7 +154,13 @@ class KeyActions(QObject):
                                  self.tr("Valid until {date}").format(date=f"{result.new.not_after:%Y-%m-%d}"))
             self.app.controller.refresh(key)  # the new certificate: card, banner, tasks, next login
 
-        run_async(work, done, self._error)
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, errors.InitialPinInUse):
+                self.factory_pin_refused(key, exc)
+            else:
+                self._error(exc)
+
+        run_async(work, done, failed)
 
     def show_expired(self, key: KeyInfo) -> None:
         from zhenglian.lifecycle import observe

@@ -38,6 +38,14 @@ class SettingsDialog(QDialog):
         self.server.setObjectName("server_url")
         self.server.setPlaceholderText("https://…")
         form.addRow(self.tr("Signing server"), self.server)
+        # Where the address comes from: the installer's preset (zhenglian.deployment) or the operator.
+        self.server_note = QLabel()
+        self.server_note.setObjectName("server_note")
+        self.server_note.setWordWrap(True)
+        self.server_note.setStyleSheet("color: #555")
+        form.addRow("", self.server_note)
+        self.server.textChanged.connect(self._show_server_source)
+        self._show_server_source()
         self.autostart = QCheckBox(self.tr("Start zhenglian when I log in"))
         self.autostart.setChecked(settings.autostart)
         form.addRow("", self.autostart)
@@ -93,6 +101,17 @@ class SettingsDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(QLabel(self.tr("A new language applies after restarting zhenglian.")))
         lay.addWidget(buttons)
+
+    def _show_server_source(self) -> None:
+        preset = self.settings.deployed("server_url")
+        if not preset:
+            self.server_note.hide()
+            return
+        if self.server.text().strip() == preset:
+            self.server_note.setText(self.tr("Preset by the installer for your institution."))
+        else:
+            self.server_note.setText(self.tr("Your own address; the installer's preset is %1.").replace("%1", preset))
+        self.server_note.show()
 
     def _add_module(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, self.tr("PKCS#11 driver file"), "",

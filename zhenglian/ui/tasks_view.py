@@ -51,7 +51,7 @@ class _Relay(QObject):
 
 class TasksView(QWidget):
     notify = Signal(str, str, bool)  # title, text, warning
-    changePinRequested = Signal(object)  # KeyInfo: the factory PIN was typed, it must be changed first
+    factoryPinRefused = Signal(object, object)  # KeyInfo, error: the factory PIN was typed, change it first
     pinFailed = Signal(object, object, object)  # KeyInfo, DialogPrompter, error: a wrong PIN or the lock
 
     def __init__(self, board: TaskBoard) -> None:
@@ -521,8 +521,7 @@ class TasksView(QWidget):
         if isinstance(exc, (errors.PinCancelled, errors.PinLocked)):
             return  # cancelled by the operator, or the locked dialog said it all
         if isinstance(exc, errors.InitialPinInUse) and self.workspace is not None:
-            QMessageBox.warning(self.window(), self.tr("zhenglian"), i18n.error_text(exc))
-            self.changePinRequested.emit(self.workspace.key)  # the change dialog, at once
+            self.factoryPinRefused.emit(self.workspace.key, exc)  # the warning, then the change dialog
             return
         from zhenglian.ui.diagnostics_view import record_error
 

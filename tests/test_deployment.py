@@ -1,0 +1,123 @@
+"""Deployment defaults (zhenglian.deployment): read-only files from the installer or administrator,
+bounded and validated like everything from outside; the user's settings override them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from zhenglian import deployment, paths
+from zhenglian.config import Settings
+
+
+def _write(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_the_shipped_file_presets_the_dongguan_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(deployment.ENV, raising=False)
+    shipped = paths.install_root() / "config" / "defaults.json"
+    assert shipped in deployment.candidate_files()
+    values, problems = deployment.read_file(shipped)
+    assert problems == [] and values["server_url"].startswith("https://") and "dggjj.dg.gov.cn" in values["server_url"]
+
+
+def test_later_files_override_earlier_ones_and_the_user_overrides_all(tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.json", {"server_url": "https://a.example.org", "timestamp_url": "http://tsa.example.org"})
+    b = _write(tmp_path / "b.json", {"server_url": "https://b.example.org", "_about": "notes are ignored"})
+    d = deployment.load([a, b, tmp_path / "missing.json"])
+    assert d.values == {"server_url": "https://b.example.org", "timestamp_url": "http://tsa.example.org"}
+    assert d.problems == [] and d.sources["server_url"] == str(b)
+    user = tmp_path / "settings.json"
+    s = Settings.load(user, defaults=d)
+    assert s.server_url == "https://b.example.org" and s.deployed("server_url") == "https://b.example.org"
+    s.server_url = "https://mine.example.org"
+    s.save(user)
+    again = Settings.load(user, defaults=d)
+    assert again.server_url == "https://mine.example.org" and again.timestamp_url == "http://tsa.example.org"
+    assert "timestamp_url" not in json.loads(user.read_text(encoding="utf-8"))  # follows the deployment
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"{not json", "JSON"),
+    (b"[1, 2]", "object"),
+    (b"[" * 5000 + b"]" * 5000, "JSON"),
+    (b'{"server_url": "' + b"x" * (70 * 1024) + b'"}', "too large"),
+    (json.dumps({"server_url": 42}).encode(), "wrong type"),
+    (json.dumps({"server_url": "ftp://x.example.org"}).encode(), "address"),
+    (json.dumps({"server_url": "https://x.example.org/a b"}).encode(), "address"),
+    (json.dumps({"pin": "12345678"}).encode(), "unknown setting"),
+    (json.dumps({"task_poll_s": 0}).encode(), "range"),
+    (json.dumps({"allowed_origins": ["https://ok.example.org", 3]}).encode(), "wrong type"),
+    (b"\xff\xfe{}", "JSON"),
+])
+def test_a_bad_file_is_reported_and_skipped_never_fatal(tmp_path: Path, content: bytes, problem: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    good = _write(tmp_path / "good.json", {"timestamp_url": "https://tsa.example.org"})
+    d = deployment.load([good, bad])
+    assert d.values.get("timestamp_url") == "https://tsa.example.org"
+    assert "server_url" not in d.values and "pin" not in d.values
+    assert len(d.problems) == 1 and problem in d.problems[0] and str(bad) in d.problems[0]
+    s = Settings.load(tmp_path / "none.json", defaults=d)  # the settings still load
+    assert s.server_url == "" and s.timestamp_url == "https://tsa.example.org"
+
+
+def test_one_bad_value_skips_only_that_value(tmp_path: Path) -> None:
+    f = _write(tmp_path / "d.json", {"server_url": "https://ok.example.org", "language": "fr_FR"})
+    d = deployment.load([f])
+    assert d.values == {"server_url": "https://ok.example.org"} and len(d.problems) == 1
+
+
+def test_env_names_the_one_file_or_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = _write(tmp_path / "d.json", {"server_url": "https://env.example.org"})
+    monkeypatch.setenv(deployment.ENV, str(f))
+    assert deployment.candidate_files() == [f]
+    assert Settings.load(tmp_path / "none.json").server_url == "https://env.example.org"
+    monkeypatch.setenv(deployment.ENV, "")
+    assert deployment.candidate_files() == [] and Settings.load(tmp_path / "none.json").server_url == ""
+
+
+def test_editing_a_list_setting_never_edits_the_deployment(tmp_path: Path) -> None:
+    f = _write(tmp_path / "d.json", {"allowed_origins": ["https://page.example.org"]})
+    d = deployment.load([f])
+    s = Settings.load(tmp_path / "none.json", defaults=d)
+    s.allowed_origins.append("https://other.example.org")
+    assert d.values["allowed_origins"] == ["https://page.example.org"]
+
+
+def test_doctor_reports_the_preset_and_a_bad_file_without_failing(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = _write(tmp_path / "good.json", {"server_url": "https://preset.example.org"})
+    res = run_cli("doctor", env={deployment.ENV: str(good)})
+    assert res.returncode == 0, res.stderr
+    assert "https://preset.example.org" in res.stdout and str(good) in res.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"{broken")
+    res = run_cli("doctor", env={deployment.ENV: str(bad)})
+    assert res.returncode == 0, res.stderr  # a bad deployment file never stops the client
+    assert "已跳过" in res.stdout and "bad.json" in res.stdout and "JSON" in res.stdout
+
+
+def test_diagnostics_page_names_the_preset_in_chinese(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from helpers.ui import foreign_words
+
+    from zhenglian.ui import i18n
+    from zhenglian.ui.diagnostics_view import render
+
+    report = {"version": "0", "os": "Linux", "python": "3", "packages": {}, "drivers": [], "user_modules": [],
+              "manifest_errors": [], "keys": [], "usb_devices": [], "usb_without_driver": [], "paths": {},
+              "deployment": {"values": {"server_url": "https://preset.example.org"},
+                             "sources": {"server_url": "/etc/zhenglian/defaults.json"},
+                             "problems": ["/opt/x/defaults.json: 不是有效的 JSON / not valid JSON"]}}
+    i18n.install_translator(qapp, "zh_CN")
+    try:
+        text = render(report)
+    finally:
+        i18n.install_translator(qapp, "en_US")
+    assert "安装程序预设" in text and "签署服务器: https://preset.example.org" in text
+    assert "已跳过 /opt/x/defaults.json：不是有效的 JSON" in text and "not valid" not in text
+    section = text[text.index("安装程序预设"):text.index("已跳过")]
+    assert not foreign_words([section])
