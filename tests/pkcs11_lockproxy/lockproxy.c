@@ -221,6 +221,30 @@ static void key_delay(unsigned long ms)
         ts = rem;
 }
 
+/* LOCKPROXY_HOLD_DIR: a key that answers only when the test says so.  The call
+ * creates DIR/entered, then waits until DIR/release exists (checked every 5 ms,
+ * at most 60 s so a broken test cannot hang the run).  Tests wait on these
+ * files, never on a clock. */
+static void key_hold(void)
+{
+    const char *dir = getenv("LOCKPROXY_HOLD_DIR");
+    char path[PATH_MAX];
+    struct timespec tick = {0, 5000000L};
+    int fd, i;
+
+    if (dir == NULL || *dir == '\0')
+        return;
+    if (snprintf(path, sizeof path, "%s/entered", dir) >= (int)sizeof path)
+        return;
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    if (snprintf(path, sizeof path, "%s/release", dir) >= (int)sizeof path)
+        return;
+    for (i = 0; i < 12000 && access(path, F_OK) != 0; i++)
+        nanosleep(&tick, NULL);
+}
+
 static void read_config(void)
 {
     const char *v;
@@ -471,6 +495,7 @@ static CK_RV proxy_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
     if (info == NULL)
         return CKR_ARGUMENTS_BAD;
     key_delay(g_delay_ms);
+    key_hold();
     rv = g_target->C_GetTokenInfo(slot, info);
     if (rv != CKR_OK)
         return rv;
