@@ -215,6 +215,11 @@ def test_a_library_without_the_renewal_calls_is_refused_before_the_pin(
         renew.renew(_handle(skf_only, k.serial), p, "https://127.0.0.1:9/est")
     assert "SKF_GenECCKeyPair" in exc.value.message_en() and exc.value.exit_code == ExitCode.CERTIFICATE
     assert skfsoft.retry_counters(skf_root, k.name)["user"] == 10  # the (wrong) PIN never reached the key
+    # The CLI and the tray call precheck before they ask for any PIN: refused there already.
+    from zhenglian.config import Settings
+
+    with pytest.raises(errors.RenewalUnsupportedBackend):
+        renew.precheck(_handle(skf_only, k.serial), Settings(est_url="https://127.0.0.1:9/est"), None)
 
 
 # --- the binding and skfsoft, call by call ------------------------------------------------------

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 from zhenglian import errors
 from zhenglian.cli.output import line, print_json
-from zhenglian.lifecycle import check_usable
 from zhenglian.services import Context
 from zhenglian.tokens.secret import PinBuffer
 
@@ -90,21 +89,20 @@ def run(args: argparse.Namespace) -> int:
     store = CertificateStore.from_settings(ctx.settings)
     remember_keys(ctx.tokens, [key], store)
     manifest = ctx.tokens.pin_policy_manifest(key)
-    cert = key.signing_certificate()
-    if cert is None:
-        raise errors.NoCertificate(serial=key.serial)
+    h = ctx.tokens.handle(key)
     try:
-        check_usable(cert.info)
+        url = renewal.precheck(h, ctx.settings, manifest, args.est_url)  # nothing asked yet
     except errors.CertificateExpired:
+        cert = key.signing_certificate()
+        assert cert is not None  # precheck raised NoCertificate otherwise
         remembered = store.get(cert.info.sha256)
         route = paper_route(manifest, len(remembered.seal_names) if remembered else 1)
         for text in route.lines_zh() + route.lines_en():
             line(text)
         line("生成申请表 / make the form: zhenglian forms renew -o 续期申请表.pdf")
         raise
-    h = ctx.tokens.handle(key)
-    h.backend.key_ops(h)  # a key library that cannot renew is refused before any PIN is read
-    url = renewal.renewal_url(ctx.settings, manifest, args.est_url)
+    cert = key.signing_certificate()
+    assert cert is not None
     # The key's flags before asking: locked, or the final try unconfirmed, stops here.
     status = pin_mod.gate(h, confirmed_final_try=args.confirm_final_try)
     if not args.json:

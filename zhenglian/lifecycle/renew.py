@@ -100,6 +100,18 @@ def renewal_url(settings: Any, manifest: Manifest | None, override: str | None =
     return str(url).rstrip("/")
 
 
+def precheck(h: KeyHandle, settings: Any, manifest: Manifest | None, override: str | None = None) -> str:
+    """Everything decided before the PIN is asked, for the CLI and the tray alike: the key has a
+    signing certificate, still valid (CertificateExpired: the paper route instead), its library
+    can renew (RenewalUnsupportedBackend), and there is a CA to ask.  Returns the EST URL."""
+    cert = h.key.signing_certificate()
+    if cert is None:
+        raise errors.NoCertificate(serial=h.key.serial)
+    check_usable(cert.info)
+    h.backend.key_ops(h)
+    return renewal_url(settings, manifest, override)
+
+
 def issued_dir() -> Path:
     return paths.data_dir() / "lifecycle" / "issued"
 

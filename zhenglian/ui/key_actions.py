@@ -122,23 +122,18 @@ class KeyActions(QObject):
         key = key or self.choose_key()
         if key is None:
             return
-        from zhenglian.lifecycle import check_usable
         from zhenglian.lifecycle import renew as renewal
 
         manifest = self.ctx.tokens.pin_policy_manifest(key)
-        cert = key.signing_certificate()
+        h = self.ctx.tokens.handle(key)
         try:
-            if cert is None:
-                raise errors.NoCertificate(serial=key.serial)
-            check_usable(cert.info)
-            url = renewal.renewal_url(self.ctx.settings, manifest)
+            url = renewal.precheck(h, self.ctx.settings, manifest)  # a library that cannot renew: before the PIN
         except errors.CertificateExpired:
             self.show_expired(key)
             return
         except errors.ZhenglianError as exc:
             self._error(exc)
             return
-        h = self.ctx.tokens.handle(key)
         prompter = self._prompter(key)
 
         def work() -> Any:
