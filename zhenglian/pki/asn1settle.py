@@ -45,10 +45,34 @@ def _set_up(cls: type) -> None:
         setup(object.__new__(cls))
 
 
+def _resync_oid_names(classes: list[type]) -> None:
+    """Give every OID name registered after its class was set up its reverse entry.
+
+    A module that adds to an OID class's ``_map`` after the reverse map (name -> OID)
+    was built must patch that map too.  pyHanko's ISO 32004 module (``pdf_mac_data``,
+    ``pdf_mac_wrap_kdf``) writes the entry the wrong way round (OID -> name), and its CAdES
+    attributes not at all, so once the reverse map exists — :func:`settle` builds it when
+    ``zhenglian.pki`` is imported — signing an encrypted document failed with "invalid
+    literal for int() … 'pdf_mac_data'" (the dotted OID was "unmapped" to its name).
+    """
+    for cls in classes:
+        forward = cls.__dict__.get("_map")
+        reverse = cls.__dict__.get("_reverse_map")
+        if not (isinstance(forward, dict) and isinstance(reverse, dict)):
+            continue
+        for oid, name in list(forward.items()):
+            if not isinstance(name, str):
+                continue
+            if reverse.get(oid) == name and oid != name:  # the wrong way round: OID -> name
+                del reverse[oid]
+            reverse.setdefault(name, oid)
+
+
 def settle() -> int:
     """Set up every asn1crypto class not yet set up; return how many were."""
     done = core._SETUP_CLASSES
     with _lock:
+        _resync_oid_names(_subclasses(core.ObjectIdentifier))
         # Deepest classes first: an OID class whose parent's name map already exists would
         # otherwise reuse the parent's map instead of building its own.
         fresh = sorted((cls for cls in _subclasses(core.Asn1Value) if cls not in done),
