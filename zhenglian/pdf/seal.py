@@ -104,19 +104,24 @@ def _check_size(seal: SealLike) -> tuple[float, float]:
     return w, h
 
 
-def encode(seal: SealLike, level: int = 6) -> EncodedSeal:
-    """Decode the PNG and compress it for PDF (slow: call through :func:`encoded`)."""
+def _decode(png: bytes) -> Any:
+    """The picture as an RGBA image; :class:`errors.SealInvalid` if it is not a usable one."""
     from PIL import Image, UnidentifiedImageError
 
-    w_mm, h_mm = _check_size(seal)
     try:
-        with Image.open(io.BytesIO(seal.png)) as img:
+        with Image.open(io.BytesIO(png)) as img:
             if img.width * img.height > _MAX_PIXELS:
                 raise errors.SealInvalid(detail=f"picture too large ({img.width}×{img.height} px)")
             img.load()
-            rgba = img.convert("RGBA")
+            return img.convert("RGBA")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise errors.SealInvalid(detail=f"picture unreadable ({type(exc).__name__})") from None
+
+
+def encode(seal: SealLike, level: int = 6) -> EncodedSeal:
+    """Decode the PNG and compress it for PDF (slow: call through :func:`encoded`)."""
+    w_mm, h_mm = _check_size(seal)
+    rgba = _decode(seal.png)
     alpha = rgba.getchannel("A")
     opaque = alpha.getextrema()[0] == 255
     rgb = rgba.convert("RGB")
@@ -142,6 +147,30 @@ def encode(seal: SealLike, level: int = 6) -> EncodedSeal:
 _CACHE: OrderedDict[tuple[str, float, float, str], EncodedSeal] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8
+
+
+_CHECKED: OrderedDict[tuple[str, float, float], None] = OrderedDict()  # pictures known to decode
+
+
+def check_picture(seal: SealLike | EncodedSeal) -> None:
+    """Fail now, with :class:`errors.SealInvalid`, if :func:`encoded` would fail on ``seal``.
+
+    The checks of :func:`encode` (size, pixel count, a picture that decodes)
+    without its compression (≈ 25 ms for a 992 px seal): a command checks the
+    seal before it asks for the PIN and compresses it while the PIN is typed.
+    """
+    if isinstance(seal, EncodedSeal):
+        return
+    w, h = _check_size(seal)
+    key = (hashlib.sha256(seal.png).hexdigest(), w, h)
+    with _CACHE_LOCK:
+        if key in _CHECKED or any(k[:3] == key for k in _CACHE):
+            return
+    _decode(seal.png)
+    with _CACHE_LOCK:
+        _CHECKED[key] = None
+        while len(_CHECKED) > _CACHE_SIZE:
+            _CHECKED.popitem(last=False)
 
 
 def encoded(seal: SealLike | EncodedSeal) -> EncodedSeal:
