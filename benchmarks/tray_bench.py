@@ -75,7 +75,11 @@ def main() -> None:
                 time.sleep(0.005)
                 if time.time() - t0 > 30:
                     raise SystemExit("the app did not start")
-            time.sleep(0.05)
+            up = TMP / f"mark-{i}.up"  # the rest of the app built (and, at the first run, its settings saved)
+            while not up.exists():
+                time.sleep(0.005)
+                if proc.poll() is not None or time.time() - t0 > 60:
+                    raise SystemExit("the app did not come up")
             if i >= 0:
                 launch.append((float(mark.read_text()) - t0) * 1000)  # process start → icon shown
             if i < args.launches - 1:
