@@ -110,9 +110,21 @@ def test_check_picture_refuses_what_encoding_would_refuse_without_compressing() 
     good = _fresh_seal("发票专用章")
     check_picture(good)
     check_picture(good)  # remembered: no second decode
-    key = (sealmod.hashlib.sha256(good.png).hexdigest(), 41.5, 41.5)
-    assert key in sealmod._CHECKED
-    assert not any(k[:3] == key for k in sealmod._CACHE)  # checked, not compressed
+    digest = sealmod.hashlib.sha256(good.png).hexdigest()
+    assert digest in sealmod._CHECKED
+    assert not any(k[0] == digest for k in sealmod._CACHE)  # checked, not compressed
+
+
+def test_a_picture_the_seal_store_normalised_is_not_decoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zhenglian.seals.model import normalise_picture
+
+    png = normalise_picture(ph.seal_png(seal_type="人事专用章"))
+    decoded: list[bytes] = []
+    monkeypatch.setattr(sealmod, "_decode", lambda data: decoded.append(data))
+    check_picture(SealPicture(png, 40, 40, "人事专用章"))
+    assert decoded == []
+    with pytest.raises(errors.SealInvalid):  # the size is still checked every time
+        check_picture(SealPicture(png, 0, 40, "人事专用章"))
 
 
 def test_the_wrapper_is_a_prompter_for_every_other_question() -> None:

@@ -149,7 +149,18 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8
 
 
-_CHECKED: OrderedDict[tuple[str, float, float], None] = OrderedDict()  # pictures known to decode
+_CHECKED: OrderedDict[str, None] = OrderedDict()  # SHA-256 of pictures known to decode within the limits
+
+
+def remember_decodable(png: bytes) -> None:
+    """``png`` was just decoded in full within :data:`_MAX_PIXELS` (by the seal store's
+    normalisation): :func:`check_picture` need not decode it again."""
+    digest = hashlib.sha256(png).hexdigest()
+    with _CACHE_LOCK:
+        _CHECKED[digest] = None
+        _CHECKED.move_to_end(digest)
+        while len(_CHECKED) > _CACHE_SIZE:
+            _CHECKED.popitem(last=False)
 
 
 def check_picture(seal: SealLike | EncodedSeal) -> None:
@@ -158,19 +169,18 @@ def check_picture(seal: SealLike | EncodedSeal) -> None:
     The checks of :func:`encode` (size, pixel count, a picture that decodes)
     without its compression (≈ 25 ms for a 992 px seal): a command checks the
     seal before it asks for the PIN and compresses it while the PIN is typed.
+    A picture decoded once already (a key's seal, normalised when it was read)
+    is not decoded again.
     """
     if isinstance(seal, EncodedSeal):
         return
-    w, h = _check_size(seal)
-    key = (hashlib.sha256(seal.png).hexdigest(), w, h)
+    _check_size(seal)
+    digest = hashlib.sha256(seal.png).hexdigest()
     with _CACHE_LOCK:
-        if key in _CHECKED or any(k[:3] == key for k in _CACHE):
+        if digest in _CHECKED or any(k[0] == digest for k in _CACHE):
             return
     _decode(seal.png)
-    with _CACHE_LOCK:
-        _CHECKED[key] = None
-        while len(_CHECKED) > _CACHE_SIZE:
-            _CHECKED.popitem(last=False)
+    remember_decodable(seal.png)
 
 
 def encoded(seal: SealLike | EncodedSeal) -> EncodedSeal:
