@@ -269,7 +269,8 @@ def section_cold(base: Path, runs: int) -> dict[str, Any]:
     doc = base / "a.pdf"
     doc.write_bytes(ph.make_pdf(None, ph.contract_pages(1)))
     env = _compiled_env(base)
-    times = []
+    times: list[float] = []
+    cpus: list[float] = []
     for i in range(runs + 1):  # the first run writes .pyc files: not counted
         out = base / f"out{i}.pdf"
         argv = [PY, "-m", "zhenglian", "sign", str(doc), "-o", str(out), "--key", spec.label,
@@ -288,6 +289,7 @@ def section_cold(base: Path, runs: int) -> dict[str, Any]:
             except OSError:
                 break
         prompt = time.perf_counter() - t0
+        cpu = _cpu_seconds(pid)  # the child's own work so far: what a loaded machine does not inflate much
         os.write(fd, spec.user_pin.encode() + b"\n")
         while True:
             try:
@@ -299,9 +301,20 @@ def section_cold(base: Path, runs: int) -> dict[str, Any]:
         os.close(fd)
         if i and os.waitstatus_to_exitcode(status) == 0 and out.exists():
             times.append(prompt)
+            cpus.append(cpu)
     times.sort()
+    cpus.sort()
     return {"runs": len(times), "median_s": times[len(times) // 2] if times else None,
-            "min_s": times[0] if times else None}
+            "min_s": times[0] if times else None, "cpu_s": cpus[len(cpus) // 2] if cpus else None}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def section_tray(base: Path) -> dict[str, Any]:
@@ -374,7 +387,8 @@ def report(name: str, r: dict[str, Any], args: argparse.Namespace) -> None:
             _row("cold 'zhenglian sign', start → PIN prompt", "failed", "≤ 0.50 s", False)
             return
         _row("cold 'zhenglian sign', start → PIN prompt", f"{r['median_s']:.2f} s", "≤ 0.50 s", r["median_s"] <= 0.5)
-        print(f"    (median of {r['runs']}, best {r['min_s']:.2f} s)")
+        print(f"    (median of {r['runs']}, best {r['min_s']:.2f} s; the process's own CPU time to the prompt "
+              f"{r['cpu_s']:.2f} s — the rest is waiting for a CPU on a loaded machine)")
     elif name == "tray":
         _row("tray launch → icon", f"{r['launch_ms']:.0f} ms", "≤ 200 ms", r["launch_ms"] <= 200)
         _row("tray idle RSS, one key in", f"{r['rss_mb']:.0f} MB", "≤ 80 MB", r["rss_mb"] <= 80)
