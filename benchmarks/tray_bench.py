@@ -1,6 +1,6 @@
 """Tray application figures: launch to tray icon, idle RSS, idle CPU with one key in.
 
-Run:  .venv/bin/python benchmarks/tray_bench.py [--idle-seconds 60] [--launches 5]
+Run:  .venv/bin/python benchmarks/tray_bench.py [--idle-seconds 60] [--launches 5] [--exe dist/zhenglian/zhenglian]
 Runs the app under Xvfb with the trayer tray host (both from Debian) so the
 tray icon is real.  Prints figures; asserts nothing.
 """
@@ -44,6 +44,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--idle-seconds", type=float, default=60)
     ap.add_argument("--launches", type=int, default=5)
+    ap.add_argument("--exe", type=Path, help="an installed program to start (e.g. dist/zhenglian/zhenglian) "
+                                             "instead of this source tree's 'python -m zhenglian'")
     args = ap.parse_args()
     provision.provision_key(provision.DEMO_KEYS[1], CONF)  # one key in
 
@@ -69,7 +71,8 @@ def main() -> None:
         for i in range(-1, args.launches):
             mark = TMP / f"mark-{i}"
             t0 = time.time()
-            proc = subprocess.Popen([sys.executable, "-m", "zhenglian"], env=dict(env, ZHENGLIAN_STARTUP_MARK=str(mark)),
+            cmd = [str(args.exe)] if args.exe else [sys.executable, "-m", "zhenglian"]
+            proc = subprocess.Popen(cmd, env=dict(env, ZHENGLIAN_STARTUP_MARK=str(mark)),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             while not mark.exists():
                 time.sleep(0.005)
