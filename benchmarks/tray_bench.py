@@ -40,6 +40,55 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+# The floor: a bare PySide6 program that shows a tray icon (Python + Qt start-up and nothing else).
+_BARE_TRAY = """
+import os, sys, time
+from pathlib import Path
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
+app = QApplication(sys.argv[:1])
+pm = QPixmap(22, 22)
+pm.fill(QColor("red"))
+icon = QSystemTrayIcon(QIcon(pm))
+menu = QMenu()
+menu.addAction("Quit")
+icon.setContextMenu(menu)
+icon.show()
+Path(os.environ["ZHENGLIAN_STARTUP_MARK"]).write_text(repr(time.time()), encoding="utf-8")
+Path(os.environ["ZHENGLIAN_STARTUP_MARK"] + ".up").write_text("", encoding="utf-8")
+app.exec()
+"""
+
+
+def launches(cmd: list[str], env: dict[str, str], tag: str, n: int) -> tuple[list[float], subprocess.Popen[bytes]]:
+    """Start ``cmd`` n + 1 times (the first is not counted); ms from process start to the icon shown.
+
+    Every launch but the last is stopped once the whole app is up (``<mark>.up``); the last runs on."""
+    launch: list[float] = []
+    proc = None
+    for i in range(-1, n):
+        mark = TMP / f"{tag}-{i}"
+        t0 = time.time()
+        proc = subprocess.Popen(cmd, env=dict(env, ZHENGLIAN_STARTUP_MARK=str(mark)),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not mark.exists():
+            time.sleep(0.005)
+            if time.time() - t0 > 30:
+                raise SystemExit("the app did not start")
+        up = TMP / f"{tag}-{i}.up"  # the rest of the app built (and, at the first run, its settings saved)
+        while not up.exists():
+            time.sleep(0.005)
+            if proc.poll() is not None or time.time() - t0 > 60:
+                raise SystemExit("the app did not come up")
+        if i >= 0:
+            launch.append((float(mark.read_text()) - t0) * 1000)  # process start → icon shown
+        if i < n - 1:
+            proc.terminate()
+            proc.wait()
+    assert proc is not None
+    return launch, proc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--idle-seconds", type=float, default=60)
@@ -64,38 +113,21 @@ def main() -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
     try:
-        launch = []
-        proc = None
-        # Launch -1 is not counted: it writes the bytecode cache and is the first run (which
-        # opens the window as well as the icon).
-        for i in range(-1, args.launches):
-            mark = TMP / f"mark-{i}"
-            t0 = time.time()
-            cmd = [str(args.exe)] if args.exe else [sys.executable, "-m", "zhenglian"]
-            proc = subprocess.Popen(cmd, env=dict(env, ZHENGLIAN_STARTUP_MARK=str(mark)),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            while not mark.exists():
-                time.sleep(0.005)
-                if time.time() - t0 > 30:
-                    raise SystemExit("the app did not start")
-            up = TMP / f"mark-{i}.up"  # the rest of the app built (and, at the first run, its settings saved)
-            while not up.exists():
-                time.sleep(0.005)
-                if proc.poll() is not None or time.time() - t0 > 60:
-                    raise SystemExit("the app did not come up")
-            if i >= 0:
-                launch.append((float(mark.read_text()) - t0) * 1000)  # process start → icon shown
-            if i < args.launches - 1:
-                proc.terminate()
-                proc.wait()
+        floor, bare = launches([sys.executable, "-c", _BARE_TRAY], env, "bare", args.launches)
+        bare.terminate()
+        bare.wait()
+        cmd = [str(args.exe)] if args.exe else [sys.executable, "-m", "zhenglian"]
+        launch, proc = launches(cmd, env, "mark", args.launches)
         print(f"launch to tray icon (process start → icon shown, {'trayer' if tray else 'no tray host'}): "
-              f"median {statistics.median(launch):.0f} ms (min {min(launch):.0f}, max {max(launch):.0f})")
+              f"median {statistics.median(launch):.0f} ms (min {min(launch):.0f}, max {max(launch):.0f}); "
+              f"a bare PySide6 tray icon: median {statistics.median(floor):.0f} ms")
         assert proc is not None
         # Idle = after the app gave its start-up memory back (ui/app.py writes <mark>.settled).
         settled = TMP / f"mark-{args.launches - 1}.settled"
+        waiting = time.time()
         while not settled.exists():
             time.sleep(0.1)
-            if proc.poll() is not None or time.time() - t0 > 120:
+            if proc.poll() is not None or time.time() - waiting > 120:
                 raise SystemExit("the app did not settle")
         time.sleep(1)  # the mark is written right after malloc_trim: let the event loop go idle
         rss = rss_mb(proc.pid)
