@@ -19,7 +19,8 @@ Figures and targets:
   signing alone = the same documents in memory, one key session, sequential);
 - cold: a fresh ``zhenglian sign`` of one file, process start → the PIN prompt
   on its terminal ≤ 0.5 s;
-- tray: launch → tray icon ≤ 200 ms, idle RSS ≤ 80 MB (benchmarks/tray_bench.py);
+- tray: launch → tray icon ≤ 200 ms, idle RSS ≤ 80 MB (benchmarks/tray_bench.py), from this
+  source tree; bundletray: the same for the PyInstaller bundle (what operators install);
 - bundle: the PyInstaller bundle ≤ 100 MB installed (from dist/ or --bundle;
   ``benchmarks/package_sizes.py --build`` builds one).
 
@@ -122,6 +123,19 @@ class _Prompter:
 
     def show_error(self, error: Any) -> None:
         pass
+
+
+def _compiled_env(base: Path) -> dict[str, str]:
+    """The environment for a measured child process: bytecode cached, as an installed client has it.
+
+    An installed client runs from compiled bytecode (pip compiles on install, the bundle
+    carries .pyc files).  A development shell often sets PYTHONDONTWRITEBYTECODE, and then
+    every start compiles ~80 modules from source (≈ 0.17 s); the cache goes to a private
+    folder so the worktree is not touched.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=str(base / "pycache"))
+    return env
 
 
 # --- sections (each in its own process) ---------------------------------------------------
@@ -255,8 +269,9 @@ def section_cold(base: Path, runs: int) -> dict[str, Any]:
 
     doc = base / "a.pdf"
     doc.write_bytes(ph.make_pdf(None, ph.contract_pages(1)))
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    times = []
+    env = _compiled_env(base)
+    times: list[float] = []
+    cpus: list[float] = []
     for i in range(runs + 1):  # the first run writes .pyc files: not counted
         out = base / f"out{i}.pdf"
         argv = [PY, "-m", "zhenglian", "sign", str(doc), "-o", str(out), "--key", spec.label,
@@ -275,6 +290,7 @@ def section_cold(base: Path, runs: int) -> dict[str, Any]:
             except OSError:
                 break
         prompt = time.perf_counter() - t0
+        cpu = _cpu_seconds(pid)  # the child's own work so far: what a loaded machine does not inflate much
         os.write(fd, spec.user_pin.encode() + b"\n")
         while True:
             try:
@@ -286,21 +302,37 @@ def section_cold(base: Path, runs: int) -> dict[str, Any]:
         os.close(fd)
         if i and os.waitstatus_to_exitcode(status) == 0 and out.exists():
             times.append(prompt)
+            cpus.append(cpu)
     times.sort()
+    cpus.sort()
     return {"runs": len(times), "median_s": times[len(times) // 2] if times else None,
-            "min_s": times[0] if times else None}
+            "min_s": times[0] if times else None, "cpu_s": cpus[len(cpus) // 2] if cpus else None}
 
 
-def section_tray() -> dict[str, Any]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def section_tray(base: Path, exe: Path | None = None) -> dict[str, Any]:
     if not (shutil.which("Xvfb") and shutil.which("trayer")):
         return {"skipped": "Xvfb/trayer not installed"}
-    out = subprocess.run([PY, str(ROOT / "benchmarks" / "tray_bench.py"), "--idle-seconds", "10", "--launches", "5"],
-                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=600)
+    if exe is not None and not exe.is_file():
+        return {"skipped": f"no bundle at {exe.parent} (benchmarks/package_sizes.py --build, or --bundle DIR)"}
+    cmd = [PY, str(ROOT / "benchmarks" / "tray_bench.py"), "--idle-seconds", "10", "--launches", "5"]
+    out = subprocess.run(cmd + (["--exe", str(exe)] if exe else []),
+                         capture_output=True, text=True, env=_compiled_env(base), timeout=600)
     launch = re.search(r"median (\d+) ms", out.stdout)
+    floor = re.search(r"bare PySide6 tray icon: median (\d+) ms", out.stdout)
     rss = re.search(r"idle RSS with one key in: (\d+) MB", out.stdout)
     if not (launch and rss):
         return {"skipped": f"tray_bench failed: {(out.stderr or out.stdout)[-300:]}"}
-    return {"launch_ms": float(launch.group(1)), "rss_mb": float(rss.group(1))}
+    return {"launch_ms": float(launch.group(1)), "rss_mb": float(rss.group(1)),
+            "floor_ms": float(floor.group(1)) if floor else None}
 
 
 def section_bundle(bundle: Path | None) -> dict[str, Any]:
@@ -361,15 +393,19 @@ def report(name: str, r: dict[str, Any], args: argparse.Namespace) -> None:
             _row("cold 'zhenglian sign', start → PIN prompt", "failed", "≤ 0.50 s", False)
             return
         _row("cold 'zhenglian sign', start → PIN prompt", f"{r['median_s']:.2f} s", "≤ 0.50 s", r["median_s"] <= 0.5)
-        print(f"    (median of {r['runs']}, best {r['min_s']:.2f} s)")
-    elif name == "tray":
-        _row("tray launch → icon", f"{r['launch_ms']:.0f} ms", "≤ 200 ms", r["launch_ms"] <= 200)
-        _row("tray idle RSS, one key in", f"{r['rss_mb']:.0f} MB", "≤ 80 MB", r["rss_mb"] <= 80)
+        print(f"    (median of {r['runs']}, best {r['min_s']:.2f} s; the process's own CPU time to the prompt "
+              f"{r['cpu_s']:.2f} s — the rest is waiting for a CPU on a loaded machine)")
+    elif name in ("tray", "bundletray"):
+        where = "" if name == "tray" else " (the bundle)"
+        _row(f"tray launch → icon{where}", f"{r['launch_ms']:.0f} ms", "≤ 200 ms", r["launch_ms"] <= 200)
+        if r.get("floor_ms") is not None:
+            print(f"    (a bare PySide6 program showing a tray icon, same machine and run: {r['floor_ms']:.0f} ms)")
+        _row(f"tray idle RSS, one key in{where}", f"{r['rss_mb']:.0f} MB", "≤ 80 MB", r["rss_mb"] <= 80)
     elif name == "bundle":
         _row("bundle installed", f"{r['mb']:.1f} MB", "≤ 100 MB", r["mb"] <= 100)
 
 
-SECTIONS = ("local", "tasks", "soft", "cold", "tray", "bundle")
+SECTIONS = ("local", "tasks", "soft", "cold", "tray", "bundle", "bundletray")
 
 
 def main() -> int:
@@ -396,7 +432,9 @@ def main() -> int:
             elif args.section == "cold":
                 r = section_cold(base, args.cold_runs)
             elif args.section == "tray":
-                r = section_tray()
+                r = section_tray(base)
+            elif args.section == "bundletray":
+                r = section_tray(base, (args.bundle or ROOT / "dist" / "zhenglian") / "zhenglian")
             else:
                 r = section_bundle(args.bundle)
         finally:

@@ -1,6 +1,6 @@
 """Tray application figures: launch to tray icon, idle RSS, idle CPU with one key in.
 
-Run:  .venv/bin/python benchmarks/tray_bench.py [--idle-seconds 60] [--launches 5]
+Run:  .venv/bin/python benchmarks/tray_bench.py [--idle-seconds 60] [--launches 5] [--exe dist/zhenglian/zhenglian]
 Runs the app under Xvfb with the trayer tray host (both from Debian) so the
 tray icon is real.  Prints figures; asserts nothing.
 """
@@ -40,15 +40,72 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+# The floor: a bare PySide6 program that shows a tray icon (Python + Qt start-up and nothing else).
+_BARE_TRAY = """
+import os, sys, time
+from pathlib import Path
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
+app = QApplication(sys.argv[:1])
+pm = QPixmap(22, 22)
+pm.fill(QColor("red"))
+icon = QSystemTrayIcon(QIcon(pm))
+menu = QMenu()
+menu.addAction("Quit")
+icon.setContextMenu(menu)
+icon.show()
+Path(os.environ["ZHENGLIAN_STARTUP_MARK"]).write_text(repr(time.time()), encoding="utf-8")
+Path(os.environ["ZHENGLIAN_STARTUP_MARK"] + ".up").write_text("", encoding="utf-8")
+app.exec()
+"""
+
+
+def launches(cmd: list[str], env: dict[str, str], tag: str, n: int) -> tuple[list[float], subprocess.Popen[bytes]]:
+    """Start ``cmd`` n + 1 times (the first is not counted); ms from process start to the icon shown.
+
+    Every launch but the last is stopped once the whole app is up (``<mark>.up``); the last runs on."""
+    launch: list[float] = []
+    proc = None
+    for i in range(-1, n):
+        mark = TMP / f"{tag}-{i}"
+        t0 = time.time()
+        proc = subprocess.Popen(cmd, env=dict(env, ZHENGLIAN_STARTUP_MARK=str(mark)),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not mark.exists():
+            time.sleep(0.005)
+            if time.time() - t0 > 30:
+                raise SystemExit("the app did not start")
+        up = TMP / f"{tag}-{i}.up"  # the rest of the app built (and, at the first run, its settings saved)
+        while not up.exists():
+            time.sleep(0.005)
+            if proc.poll() is not None or time.time() - t0 > 60:
+                raise SystemExit("the app did not come up")
+        if i >= 0:
+            launch.append((float(mark.read_text()) - t0) * 1000)  # process start → icon shown
+        if i < n - 1:
+            proc.terminate()
+            proc.wait()
+    assert proc is not None
+    return launch, proc
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--idle-seconds", type=float, default=60)
     ap.add_argument("--launches", type=int, default=5)
+    ap.add_argument("--exe", type=Path, help="an installed program to start (e.g. dist/zhenglian/zhenglian) "
+                                             "instead of this source tree's 'python -m zhenglian'")
     args = ap.parse_args()
     provision.provision_key(provision.DEMO_KEYS[1], CONF)  # one key in
 
-    env = dict(os.environ, DISPLAY=":91", QT_QPA_PLATFORM="xcb")
-    xvfb = subprocess.Popen(["Xvfb", ":91", "-screen", "0", "1280x800x24"], stderr=subprocess.DEVNULL)
+    # Compiled bytecode, as an installed client has it (a shell's PYTHONDONTWRITEBYTECODE
+    # would make every launch compile ~200 modules).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.setdefault("PYTHONPYCACHEPREFIX", str(TMP / "pycache"))
+    display = next(f":{n}" for n in range(91, 200)
+                   if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists())
+    env.update(DISPLAY=display, QT_QPA_PLATFORM="xcb")
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24"], stderr=subprocess.DEVNULL)
     time.sleep(1)
     tray = None
     if shutil.which("trayer"):
@@ -56,30 +113,29 @@ def main() -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
     try:
-        launch = []
-        proc = None
-        for i in range(args.launches):
-            mark = TMP / f"mark-{i}"
-            t0 = time.time()
-            proc = subprocess.Popen([sys.executable, "-m", "zhenglian"], env=dict(env, ZHENGLIAN_STARTUP_MARK=str(mark)),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            while not mark.exists():
-                time.sleep(0.005)
-                if time.time() - t0 > 30:
-                    raise SystemExit("the app did not start")
-            time.sleep(0.05)
-            launch.append((float(mark.read_text()) - t0) * 1000)
-            if i < args.launches - 1:
-                proc.terminate()
-                proc.wait()
+        floor, bare = launches([sys.executable, "-c", _BARE_TRAY], env, "bare", args.launches)
+        bare.terminate()
+        bare.wait()
+        cmd = [str(args.exe)] if args.exe else [sys.executable, "-m", "zhenglian"]
+        launch, proc = launches(cmd, env, "mark", args.launches)
         print(f"launch to tray icon (process start → icon shown, {'trayer' if tray else 'no tray host'}): "
-              f"median {statistics.median(launch):.0f} ms (min {min(launch):.0f}, max {max(launch):.0f})")
+              f"median {statistics.median(launch):.0f} ms (min {min(launch):.0f}, max {max(launch):.0f}); "
+              f"a bare PySide6 tray icon: median {statistics.median(floor):.0f} ms")
         assert proc is not None
-        time.sleep(5)
+        # Idle = after the app gave its start-up memory back (ui/app.py writes <mark>.settled).
+        settled = TMP / f"mark-{args.launches - 1}.settled"
+        waiting = time.time()
+        while not settled.exists():
+            time.sleep(0.1)
+            if proc.poll() is not None or time.time() - waiting > 120:
+                raise SystemExit("the app did not settle")
+        time.sleep(1)  # the mark is written right after malloc_trim: let the event loop go idle
+        rss = rss_mb(proc.pid)
         c0, w0 = cpu_seconds(proc.pid), time.time()
         time.sleep(args.idle_seconds)
         cpu, wall = cpu_seconds(proc.pid) - c0, time.time() - w0
-        print(f"idle RSS with one key in: {rss_mb(proc.pid):.0f} MB")
+        print(f"idle RSS with one key in: {rss:.0f} MB (after settling; {rss_mb(proc.pid):.0f} MB "
+              f"{wall:.0f} s later)")
         print(f"idle CPU over {wall:.0f} s with one key in: {100 * cpu / wall:.2f} % of one core")
         proc.terminate()
         proc.wait()

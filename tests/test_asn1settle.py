@@ -65,3 +65,30 @@ def test_names_registered_later_by_a_library_are_still_known() -> None:
     """pyHanko adds ``pdf_mac_data`` when its PDF-MAC module loads (encrypted documents);
     signing an encrypted PDF failed when the name maps had been built before that."""
     assert _probe("overlap")["late"] == "1.0.32004.1.2"
+
+
+_MAC_PROBE = r"""
+import json
+import zhenglian.pki  # the reverse maps are built here, before pyHanko adds its OIDs
+from zhenglian.pdf.preload import pdf_stack
+pdf_stack()
+from asn1crypto import cms
+out = {}
+for value in ("1.0.32004.1.2", "pdf_mac_data", "0.4.0.1733.2.1"):
+    try:
+        t = cms.CMSAttributeType(value)
+        out[value] = [t.dotted, t.native]
+    except Exception as exc:
+        out[value] = repr(exc)
+print(json.dumps(out))
+"""
+
+
+def test_oids_pyhanko_adds_after_the_tables_are_built_map_both_ways() -> None:
+    # pyHanko's ISO 32004 module wrote the reverse entry the wrong way round (OID -> name), so a
+    # dotted OID "unmapped" to its name and signing an encrypted document (its PDF MAC) failed.
+    out = subprocess.run([sys.executable, "-c", _MAC_PROBE], capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout)
+    assert got["1.0.32004.1.2"] == ["1.0.32004.1.2", "pdf_mac_data"]
+    assert got["pdf_mac_data"] == ["1.0.32004.1.2", "pdf_mac_data"]
+    assert got["0.4.0.1733.2.1"] == ["0.4.0.1733.2.1", "mime_type"]  # a CAdES attribute: registered, no reverse entry

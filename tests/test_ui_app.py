@@ -231,3 +231,42 @@ def test_slow_key_does_not_block_the_event_loop(qtbot, qapp, tmp_path, demo_keys
         app.controller.stop()
         app.window.quitting = True
         app.window.close()
+
+
+def test_run_shows_the_tray_icon_before_it_builds_the_rest(qapp, monkeypatch, tmp_path: Path) -> None:
+    """The icon first; drivers, watcher and the rest in the event loop's first turn.
+
+    A failure there still ends ``run`` with the error (the command line reports it as before).
+    """
+    import argparse
+
+    from zhenglian import services
+    from zhenglian.ui import app as appmod
+
+    order: list[str] = []
+    shown = appmod.Tray.show
+
+    def show(self) -> None:  # type: ignore[no-untyped-def]
+        order.append("icon")
+        shown(self)
+
+    class Stop(Exception):
+        pass
+
+    def create(cls, *a, **k):  # type: ignore[no-untyped-def]
+        order.append("drivers")
+        raise Stop()
+
+    monkeypatch.setattr(appmod.QSystemTrayIcon, "isSystemTrayAvailable", staticmethod(lambda: True))
+    monkeypatch.setattr(appmod.Tray, "show", show)
+    monkeypatch.setattr(services.Context, "create", classmethod(create))
+    monkeypatch.setattr(appmod.i18n, "install_translator", lambda *a, **k: None)  # the shared QApplication
+    monkeypatch.setenv("ZHENGLIAN_STARTUP_MARK", str(tmp_path / "mark"))
+    try:
+        with pytest.raises(Stop):
+            appmod.run(argparse.Namespace(module=[]))
+    finally:
+        qapp.setQuitOnLastWindowClosed(True)
+    assert order == ["icon", "drivers"]
+    assert (tmp_path / "mark").is_file()  # written when the icon was shown
+    assert not (tmp_path / "mark.up").exists()  # the rest never came up

@@ -32,12 +32,16 @@ def common_parser() -> argparse.ArgumentParser:
     return common
 
 
+NO_COMMAND = ""  # _command_in: no subcommand at all (the tray application starts)
+
+
 def _command_in(argv: Sequence[str]) -> str | None:
     """The subcommand named in ``argv``, if it is certain which one (else None).
 
     Only the first argument that is not an option can name it; ``--module``
-    takes a value, so the word after it is skipped.  Anything unusual (help,
-    an unknown word) gives None and the full parser.
+    takes a value, so the word after it is skipped.  No word at all gives
+    :data:`NO_COMMAND` (the tray starts: no subcommand module is needed).
+    Anything unusual (help, an unknown word) gives None and the full parser.
     """
     skip = False
     for arg in argv:
@@ -52,11 +56,14 @@ def _command_in(argv: Sequence[str]) -> str | None:
                 return None
             continue
         return arg if arg in COMMANDS else None
-    return None
+    return NO_COMMAND
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with ``only``, just that subcommand's (a cold start imports one command, not eleven)."""
+    """The parser; with ``only``, just that subcommand's (a cold start imports one command, not eleven).
+
+    ``only=NO_COMMAND`` builds no subcommand at all: the tray's start imports none of them.
+    """
     common = common_parser()
     parser = argparse.ArgumentParser(
         prog="zhenglian",
@@ -66,7 +73,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"zhenglian {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS if only is None else (only,):
+    for name in COMMANDS if only is None else (only,) if only else ():
         importlib.import_module(f"zhenglian.cli.cmd_{name}").register(sub, common)
     return parser
 
@@ -108,6 +115,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _start_gui(args: argparse.Namespace) -> int:
+    # The tray's first non-Qt modules before Qt itself: PySide6 reads the source of every
+    # module imported after it (its __feature__ check), ≈ 40 ms of the icon's time from a
+    # source install (a bundle has no sources to read).
+    for name in ("zhenglian.config", "zhenglian.instance", "html"):
+        importlib.import_module(name)
     try:
         app = importlib.import_module("zhenglian.ui.app")
     except ImportError:

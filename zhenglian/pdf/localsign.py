@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
@@ -28,8 +28,11 @@ from zhenglian.pdf.document import Source
 from zhenglian.pdf.overlap import Overlap, Ticket
 from zhenglian.pdf.seal import SealLike
 from zhenglian.pdf.sign import PreparedDocument, SignResult, prepare
-from zhenglian.register.recorder import SealRecorder, input_facts, outcome_of
+from zhenglian.pdf.warmup import warming
 from zhenglian.tokens import pin as pinops
+
+if TYPE_CHECKING:
+    from zhenglian.register.recorder import SealRecorder
 
 
 @dataclass
@@ -66,6 +69,10 @@ def _prepare_all(job: LocalSigning) -> list[tuple[PreparedDocument, Path]]:
     return prepared
 
 
+def _import_register() -> None:
+    import zhenglian.register.recorder  # noqa: F401 - the import is the point (≈ 20 ms: sqlite3, the register)
+
+
 def sign_files(h: KeyHandle, prompter: pinops.PinPrompter, job: LocalSigning, *,
                on_signed: Callable[[SignResult], None] | None = None,
                recorder: SealRecorder | None = None) -> list[SignResult]:
@@ -79,15 +86,20 @@ def sign_files(h: KeyHandle, prompter: pinops.PinPrompter, job: LocalSigning, *,
     h.check_usable()  # an expired certificate: refused before anything else
     identity = h.identity()
     prepared = _prepare_all(job)
-    recorder = recorder or SealRecorder(h, "local")
     signed: dict[int, SignResult] = {}  # by position: filled by the threads, read once they are done
     results: list[SignResult] = []
     pin: Any = None
     typed = False  # the PIN was entered: from here on, a document not signed is recorded
     work = list(zip(prepared, job.pairs, strict=True))
     try:
-        st, pin = pinops.gate_and_ask(h, prompter)
+        # While the operator types, the signing half of pyHanko, the register and the
+        # compressed seal are made ready on a thread that never touches the key.
+        with warming(prompter, [job.seal], extra=_import_register) as (asking, _):
+            st, pin = pinops.gate_and_ask(h, asking)
         typed = True
+        from zhenglian.register.recorder import SealRecorder, input_facts
+
+        recorder = recorder or SealRecorder(h, "local")
         with key_batch(h, pin, seal=job.seal, timestamp_url=job.timestamp_url, identity=identity,
                        confirmed_final_try=st.final_try) as batch:
             if pin is not None:
@@ -123,6 +135,9 @@ def sign_files(h: KeyHandle, prompter: pinops.PinPrompter, job: LocalSigning, *,
                 recorder.anchor_if_enabled(batch.signer.session.sign)
     except BaseException as exc:
         if typed and not isinstance(exc, errors.WrongPin):  # a wrong PIN stamped nothing: not a use
+            from zhenglian.register.recorder import SealRecorder, outcome_of
+
+            recorder = recorder or SealRecorder(h, "local")
             left = [(_name(doc), job.seal) for i, ((doc, _), _) in enumerate(work) if i not in signed]
             recorder.not_signed_all(outcome_of(exc), left, exc)
         raise

@@ -43,7 +43,7 @@ from zhenglian.pdf import placement as pl
 from zhenglian.pdf.document import OpenedPdf, Source, open_pdf, source_name
 from zhenglian.pdf.outfile import atomic_output, same_file
 from zhenglian.pdf.overlap import SoloTicket, Stopped, Ticket
-from zhenglian.pdf.seal import EncodedSeal, SealLike, encoded
+from zhenglian.pdf.seal import EncodedSeal, SealLike, check_picture, encoded
 from zhenglian.pki.cert import CertInfo
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def prepare(source: Source, placements: Sequence[pl.Placement], *, seal: SealLik
             if len(groups) != 1:
                 raise errors.UsageError(detail="认证签名只能使用一枚印章 / certification takes exactly one seal")
         for group in groups:
-            encoded(group.seal)  # a broken seal picture fails now, not after the PIN
+            check_picture(group.seal)  # a broken seal picture fails now, not after the PIN
         return PreparedDocument(doc, groups, certify)
     except BaseException:
         doc.close()

@@ -59,11 +59,34 @@ def _atomic_reverse_map(self: core.ValueMap) -> None:
     cls._reverse_map = {value: key for key, value in cls._map.items()}
 
 
+def _resync_oid_names(classes: list[type]) -> None:
+    """Give every OID name registered after its class's reverse map was built its entry.
+
+    A module that adds to an OID class's ``_map`` after the reverse map (name -> OID) exists
+    must patch that map too.  pyHanko's ISO 32004 module (``pdf_mac_data``, ``pdf_mac_wrap_kdf``)
+    writes the entry the wrong way round (OID -> name), and its CAdES attributes not at all; if
+    anything had unmapped a CMS attribute name before pyHanko was imported, signing an encrypted
+    document would fail with "invalid literal for int() … 'pdf_mac_data'".
+    """
+    for cls in classes:
+        forward = cls.__dict__.get("_map")
+        reverse = cls.__dict__.get("_reverse_map")
+        if not (isinstance(forward, dict) and isinstance(reverse, dict)):
+            continue
+        for oid, name in list(forward.items()):
+            if not isinstance(name, str):
+                continue
+            if reverse.get(oid) == name and oid != name:  # the wrong way round: OID -> name
+                del reverse[oid]
+            reverse.setdefault(name, oid)
+
+
 def settle() -> int:
     """Set up every structured asn1crypto class not yet set up; return how many were."""
     done = core._SETUP_CLASSES
     with _lock:
         core.ValueMap._setup = _atomic_reverse_map  # type: ignore[method-assign]
+        _resync_oid_names(_subclasses(core.ObjectIdentifier))
         fresh = [cls for cls in _subclasses(core.Asn1Value)
                  if cls not in done and not issubclass(cls, core.ValueMap)]
         count = 0

@@ -128,12 +128,17 @@ def normalise_picture(data: bytes) -> bytes:
     A PNG that already has transparency is kept byte for byte; anything else
     is decoded, its white background made transparent, and re-encoded.
     """
+    from zhenglian.pdf.seal import remember_decodable
+
     img = decode_image(data)
     if data.startswith(PNG_MAGIC) and _has_transparency(img):
+        remember_decodable(data)  # decoded in full just now: signing need not check it again
         return data
     out = io.BytesIO()
     _white_to_transparent(img).save(out, format="PNG", compress_level=6)
-    return out.getvalue()
+    png = out.getvalue()
+    remember_decodable(png)  # made here from a decoded picture of the same size
+    return png
 
 
 def picture_dpi(data: bytes) -> float | None:

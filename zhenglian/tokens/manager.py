@@ -6,16 +6,16 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from zhenglian import errors, paths
 from zhenglian.manifest import Manifest, ManifestSet, candidate_paths
 from zhenglian.tokens.model import KeyCert, KeyInfo
 from zhenglian.tokens.module import Pkcs11Module, _identity
-from zhenglian.tokens.skf.backend import SkfBackend
 
 if TYPE_CHECKING:
     from zhenglian.keys.handle import KeyHandle
+    from zhenglian.tokens.skf.backend import SkfBackend
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ def _key(path: Path, kind: str = "pkcs11") -> str:
     return _identity(path) if kind == "pkcs11" else f"{kind}:{_identity(path)}"
 
 
-Backend = Pkcs11Module | SkfBackend
+# A string: the SKF backend (ctypes tables, ≈ 20 ms) is imported only where an SKF library is found.
+Backend: TypeAlias = "Pkcs11Module | SkfBackend"
 
 
 def user_library_kind(path: Path) -> str:
@@ -87,7 +88,11 @@ class TokenManager:
         key = _key(path, kind)
         existing = self._modules.get(key)
         if existing is None:
-            cls: Any = SkfBackend if kind == "skf" else Pkcs11Module
+            cls: Any = Pkcs11Module
+            if kind == "skf":
+                from zhenglian.tokens.skf.backend import SkfBackend
+
+                cls = SkfBackend
             self._modules[key] = cls(path, (claim,), rescan, env)
             return
         if claim not in existing.claimed_by:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from zhenglian.appstate import Attention, TrayState
-from zhenglian.tokens.watcher import KeyEvent
 from zhenglian.ui import icons
 from zhenglian.ui.plaintext import notification_safe
+
+if TYPE_CHECKING:  # the tray icon comes up before the key layer is imported
+    from zhenglian.appstate import Attention, TrayState
+    from zhenglian.tokens.watcher import KeyEvent
 
 
 class Tray(QObject):
@@ -57,6 +61,13 @@ class Tray(QObject):
             act.setText(self.tr_menu(name, n))
         if self.state:
             self.icon.setToolTip(self.tooltip(self.state))
+
+    def show_initial(self) -> None:
+        """The icon before the first key scan: as for no key, named, with its menu."""
+        self.icon.setIcon(icons.icon(icons.TRAY_ICON["no_key"]))
+        self.icon.setToolTip(self.tr("zhenglian"))
+        for name in ("certs", "change_pin", "renew"):
+            self.actions[name].setEnabled(False)
 
     def show(self) -> None:
         self.icon.show()
