@@ -44,7 +44,7 @@ def test_demo_run_starts_keys_server_and_tray_app(tmp_path: Path) -> None:
     assert "托盘程序已启动" in out
     assert "Traceback" not in out
     log = (tmp_path / "demo" / "logs" / "zhenglian.log").read_text(encoding="utf-8")
-    assert "tray up after" in log
+    assert "tray application up after" in log  # the whole app, not only the icon
     keys = subprocess.run([sys.executable, "-m", "zhenglian", "keys", "--json"], cwd=ROOT, capture_output=True,
                           text=True, env=dict(env, SOFTHSM2_CONF=str(tmp_path / "demo/softhsm/softhsm2.conf")))
     listed = __import__("json").loads(keys.stdout)["keys"]
