@@ -3,39 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from helpers.ui import PinAnswerer
 
 from zhenglian.config import Settings
 from zhenglian.reference.provision import DEMO_KEYS
 from zhenglian.services import Context
 
 SZCA = DEMO_KEYS[1]
-
-
-class PinAnswerer:
-    """Types the PIN into each PIN dialog that opens, as an operator would."""
-
-    def __init__(self, qtbot, pin: str) -> None:
-        from PySide6.QtCore import QTimer
-
-        self.pin = pin
-        self.answered = 0
-        self.timer = QTimer()
-        self.timer.timeout.connect(self._look)
-        self.timer.start(50)
-
-    def _look(self) -> None:
-        from PySide6.QtWidgets import QApplication
-
-        from zhenglian.ui.pin_dialogs import PinDialog
-
-        for w in QApplication.topLevelWidgets():
-            if isinstance(w, PinDialog) and w.isVisible() and not w.field.text():
-                w.field.setText(self.pin)
-                w.ok_button.click()
-                self.answered += 1
-
-    def stop(self) -> None:
-        self.timer.stop()
 
 
 @pytest.fixture
@@ -70,7 +44,7 @@ def test_task_list_pin_dialog_sign_and_server_confirms(app_with_server, qtbot, r
     assert view.workspace is not None and view.workspace.key.label == SZCA.label
     qtbot.waitUntil(lambda: view.workspace.sync.summary.needs_login, timeout=20000)  # the server wants a login
 
-    answer = PinAnswerer(qtbot, SZCA.user_pin)
+    answer = PinAnswerer(SZCA.user_pin)
     try:
         view.login_btn.click()
         qtbot.waitUntil(lambda: view.table.rowCount() == 3, timeout=30000)
@@ -102,7 +76,7 @@ def test_cancelled_pin_signs_nothing(app_with_server, qtbot, reference_server) -
     app, ids = app_with_server
     view = app.tasks_view
     view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == SZCA.label))
-    answer = PinAnswerer(qtbot, SZCA.user_pin)
+    answer = PinAnswerer(SZCA.user_pin)
     qtbot.waitUntil(lambda: view.workspace.sync.summary.needs_login, timeout=20000)
     view.login_btn.click()
     qtbot.waitUntil(lambda: view.table.rowCount() == 3, timeout=30000)
@@ -142,7 +116,7 @@ def test_a_task_title_with_markup_is_shown_as_text(app_with_server, qtbot, refer
     view = app.tasks_view
     view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == SZCA.label))
     qtbot.waitUntil(lambda: view.workspace.sync.summary.needs_login, timeout=20000)
-    answer = PinAnswerer(qtbot, SZCA.user_pin)
+    answer = PinAnswerer(SZCA.user_pin)
     try:
         view.login_btn.click()
         qtbot.waitUntil(lambda: view.table.rowCount() == 4, timeout=30000)
