@@ -16,6 +16,15 @@ def _choose_key(app, qtbot, spec) -> None:  # type: ignore[no-untyped-def]
     assert view.workspace is not None and view.workspace.key.label == spec.label
 
 
+def _until_login_asked(app, qtbot, label: str) -> None:  # type: ignore[no-untyped-def]
+    """The 待签署 page switched to the key ``label``, once its task list asks for 登录."""
+    view = app.tasks_view
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == label))
+    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.key.label == label
+                    and view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
+                    timeout=20000)
+
+
 def _log_in(app, qtbot, spec, rows: int) -> PinAnswerer:  # type: ignore[no-untyped-def]
     view = app.tasks_view
     _choose_key(app, qtbot, spec)
@@ -402,9 +411,7 @@ def test_tenth_wrong_pin_shows_the_lock_at_once(journey_app, make_key, qtbot, re
             pinops.interactive_verify(app.ctx.tokens.handle(key), WrongPinTyper(wrong))
         except errors.WrongPin:
             pass
-    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-LOCK"))
-    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.sync.summary is not None
-                    and view.workspace.sync.summary.needs_login, timeout=20000)
+    _until_login_asked(app, qtbot, "UI-LOCK")
     answer = PinAnswerer(wrong)
     final = DialogCatcher(FinalTryDialog)
     final.timer.timeout.disconnect()
@@ -605,10 +612,7 @@ def test_renewal_shows_the_new_expiry_and_the_next_login_works(journey_app, make
     view = app.tasks_view
     app.window.show_page("tasks")
     qtbot.waitUntil(lambda: any(k.label == "UI-RENEW" for k in view.keys), timeout=20000)
-    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-RENEW"))
-    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.key.label == "UI-RENEW"
-                    and view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
-                    timeout=20000)
+    _until_login_asked(app, qtbot, "UI-RENEW")
     assert view.workspace.handle.signing_cert.info.not_after != old.not_after  # the new certificate
     login = PinAnswerer(GDCA.user_pin)
     try:
@@ -696,10 +700,7 @@ def test_unlock_with_the_so_pin_leaves_locked_and_signing_works(journey_app, mak
     view = app.tasks_view
     app.window.show_page("tasks")
     qtbot.waitUntil(lambda: any(k.label == "UI-UNLOCK" for k in view.keys), timeout=20000)
-    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == "UI-UNLOCK"))
-    qtbot.waitUntil(lambda: view.workspace is not None and view.workspace.key.label == "UI-UNLOCK"
-                    and view.workspace.sync.summary is not None and view.workspace.sync.summary.needs_login,
-                    timeout=20000)
+    _until_login_asked(app, qtbot, "UI-UNLOCK")
     typed = PinAnswerer(new_pin)
     try:
         view.login_btn.click()
