@@ -64,30 +64,23 @@ def test_remove_and_reinsert_seen_through_the_device_event(skf_only: SkfOnly, ma
     assert not any(t.name.startswith("zhenglian-skf-events") for t in threading.enumerate())
 
 
-def test_a_library_without_the_wait_is_polled(skf_only: SkfOnly, make_skf_key, skf_root: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SkfLibrary, "supports_wait", property(lambda self: False))
-    k = make_skf_key(plug_in=False)
-    events: queue.Queue[KeyEvent] = queue.Queue()
-    watcher = KeyWatcher(skf_only.manager(), events.put, interval=0.05, use_usb=False, event_backstop=NEVER)
-    watcher.start()
-    try:
-        skfsoft.plug_in(skf_root, k.name)
-        ev = _next(events, k.serial)
-        assert (ev.kind, ev.via) == ("inserted", "poll")
-        assert watcher.hotplug_modes()[str(skf_only.lib)] == "poll"
-    finally:
-        assert watcher.stop(timeout=PATIENCE) is True
 
 
-def test_a_failing_wait_falls_back_to_polling(skf_only: SkfOnly, make_skf_key, skf_root: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def _failing_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """SKF_WaitForDevEvent answering an error: the event path is given up, the key still seen."""
     def broken(self: SkfLibrary) -> None:
         raise errors.SkfError(op="SKF_WaitForDevEvent", sar_code=0x0A000003, sar_zh="不支持",
                               sar_en="not supported", sar_name="SAR_NOTSUPPORTYETERR")
 
     monkeypatch.setattr(SkfLibrary, "wait_for_event", broken)
+
+
+@pytest.mark.parametrize("break_wait", [_no_wait, _failing_wait], ids=["library-without-the-wait", "failing-wait"])
+def test_without_a_working_wait_the_library_is_polled(skf_only: SkfOnly, make_skf_key, skf_root: Path,
+                                                      monkeypatch: pytest.MonkeyPatch, break_wait) -> None:  # type: ignore[no-untyped-def]
+    break_wait(monkeypatch)
     k = make_skf_key(plug_in=False)
     events: queue.Queue[KeyEvent] = queue.Queue()
     watcher = KeyWatcher(skf_only.manager(), events.put, interval=0.05, use_usb=False, event_backstop=NEVER)
