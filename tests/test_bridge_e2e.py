@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers.server import RunningServer, start_server
+from helpers.server import RunningServer, start_server, terminate
 
 from zhenglian.bridge.protocol import FALLBACK_PORTS
 from zhenglian.bridge.testhook import BANNER
@@ -112,13 +111,7 @@ class Tray:
 
     def stop(self) -> None:
         os.close(self.write_fd)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
 
 
 @pytest.fixture
