@@ -20,6 +20,8 @@ TMP = Path(tempfile.mkdtemp(prefix="zhenglian-skf-backend-bench-"))
 os.environ["ZL_SKFSOFT_DIR"] = str(TMP / "skfsoft")
 os.environ["ZHENGLIAN_HOME"] = str(TMP / "home")
 
+from _timing import median_ms  # noqa: E402
+
 from zhenglian.keys.session import KeySession  # noqa: E402
 from zhenglian.manifest import load_all  # noqa: E402
 from zhenglian.reference import democa, provision, skfsoft  # noqa: E402
@@ -29,15 +31,6 @@ from zhenglian.tokens.secret import PinBuffer  # noqa: E402
 from zhenglian.tokens.watcher import KeyWatcher  # noqa: E402
 
 PIN = "Bench@2026pin"
-
-
-def timed(fn, rounds: int) -> float:  # noqa: ANN001
-    samples = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1000
 
 
 def main() -> None:
@@ -60,21 +53,21 @@ def main() -> None:
     mgr.load_all()
     load_ms = (time.perf_counter() - t0) * 1000
     rows = [("load the SKF library through the manager", load_ms, "< 50 ms"),
-            ("scan: 2 keys, certificates, PIN counts", timed(mgr.scan, args.rounds), "< 30 ms")]
+            ("scan: 2 keys, certificates, PIN counts", median_ms(mgr.scan, args.rounds), "< 30 ms")]
     watcher = KeyWatcher(mgr, use_usb=False)
     watcher.poll_once()
-    rows.append(("watcher round, nothing changed", timed(watcher.poll_once, args.rounds), "< 10 ms"))
+    rows.append(("watcher round, nothing changed", median_ms(watcher.poll_once, args.rounds), "< 10 ms"))
     for serial, what in (("BENCH-sm2", "SM2"), ("BENCH-rsa", "RSA-2048")):
         h = mgr.handle(mgr.find_key(serial))
-        rows.append((f"PIN status ({what} key, exact from the key)", timed(lambda h=h: pin.status(h), args.rounds),
+        rows.append((f"PIN status ({what} key, exact from the key)", median_ms(lambda h=h: pin.status(h), args.rounds),
                      "< 5 ms"))
         with pin.user_session(h, PinBuffer(PIN)) as s:
             ks = KeySession(h, s)
             ks.sign(b"warm-up")
             rows.append((f"{what}: sign + check against the certificate",
-                         timed(lambda ks=ks: ks.sign(os.urandom(32)), args.rounds), "< 50 ms"))
+                         median_ms(lambda ks=ks: ks.sign(os.urandom(32)), args.rounds), "< 50 ms"))
         rows.append((f"{what}: login + logout (right PIN)",
-                     timed(lambda h=h: _login(h), args.rounds // 5 or 1),
+                     median_ms(lambda h=h: _login(h), args.rounds // 5 or 1),
                      "< 20 ms"))
     rows += hotplug_rows(mgr, max(args.rounds // 5, 3))
     width = max(len(r[0]) for r in rows)

@@ -22,18 +22,11 @@ TMP = Path(tempfile.mkdtemp(prefix="zhenglian-skf-bench-"))
 ROOT = TMP / "skfsoft"
 os.environ["ZL_SKFSOFT_DIR"] = str(ROOT)
 
+from _timing import median_ms  # noqa: E402
+
 from zhenglian.reference import skfsoft  # noqa: E402
 from zhenglian.tokens.secret import PinBuffer  # noqa: E402
 from zhenglian.tokens.skf import SkfLibrary  # noqa: E402
-
-
-def timed(fn, rounds: int) -> float:  # noqa: ANN001
-    samples = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples) * 1000
 
 
 def main() -> None:
@@ -65,11 +58,11 @@ def main() -> None:
 
     rows = [
         ("load library (ctypes, prototypes)", load_ms, "< 50 ms"),
-        ("list + read device info", timed(list_key, args.rounds), "< 5 ms"),
-        ("PIN info", timed(app.pin_info, args.rounds), "< 2 ms"),
-        ("certificates of the application", timed(app.certificates, args.rounds // 4 or 1), "< 10 ms"),
-        ("SM2 sign (ecc_sign)", timed(lambda: sm2c.ecc_sign(e), args.rounds), "< 5 ms"),
-        ("RSA-2048 sign (rsa_sign)", timed(lambda: rsac.rsa_sign(di), args.rounds), "< 10 ms"),
+        ("list + read device info", median_ms(list_key, args.rounds), "< 5 ms"),
+        ("PIN info", median_ms(app.pin_info, args.rounds), "< 2 ms"),
+        ("certificates of the application", median_ms(app.certificates, args.rounds // 4 or 1), "< 10 ms"),
+        ("SM2 sign (ecc_sign)", median_ms(lambda: sm2c.ecc_sign(e), args.rounds), "< 5 ms"),
+        ("RSA-2048 sign (rsa_sign)", median_ms(lambda: rsac.rsa_sign(di), args.rounds), "< 10 ms"),
     ]
     lat = []
     for i in range(5):
