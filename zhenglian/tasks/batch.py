@@ -167,7 +167,7 @@ class _Uploader(threading.Thread):
         self.outbox = outbox
         self.client = client
         self.on_result = on_result
-        self.queue: queue.Queue[OutboxEntry] = queue.Queue()
+        self.queue: queue.Queue[OutboxEntry | None] = queue.Queue()
         self.auth_needed = threading.Event()
         self.parked: list[OutboxEntry] = []
         self._finish_at: float | None = None
@@ -180,34 +180,50 @@ class _Uploader(threading.Thread):
 
     def resume_after_login(self) -> None:
         parked, self.parked = self.parked, []
-        self.auth_needed.clear()
-        for entry in parked:
+        for entry in parked:  # queued before auth_needed clears: a finishing thread sees them
             self.submit(entry)
+        self.auth_needed.clear()
+        self.queue.put(None)  # wake the thread if it waits for entries (none may have been parked)
 
     def finish(self, wait_s: float) -> None:
         self._finish_at = time.monotonic() + wait_s
         self._wake.set()
+        self.queue.put(None)  # wakes the thread now, not at its next look: the batch waits for it
 
     def _expired(self) -> bool:
         return self._finish_at is not None and time.monotonic() >= self._finish_at
 
+    def _left(self) -> float | None:
+        """Seconds until the finish deadline (None: no deadline yet, wait for entries or finish)."""
+        return None if self._finish_at is None else max(0.0, self._finish_at - time.monotonic())
+
     def _sleep(self, seconds: float) -> None:
+        """The backoff before a retry; ends early at the finish deadline (finish() wakes it)."""
         end = time.monotonic() + seconds
-        while not self._expired() and time.monotonic() < end:
-            self._wake.wait(min(0.2, max(0.0, end - time.monotonic())))
+        while not self._expired():
+            now = time.monotonic()
+            left = end - now if self._finish_at is None else min(end, self._finish_at) - now
+            if left <= 0:
+                return
+            self._wake.wait(left)
             self._wake.clear()
 
+    def _done(self) -> bool:
+        return self._finish_at is not None and self.queue.empty() and not self.auth_needed.is_set()
+
     def run(self) -> None:
+        # Event-driven: submit, finish and a resumed login put into the queue, so the thread
+        # waits on it with no timer (it used to look every 0.1 s: up to 0.1 s at each batch's end).
         wait = Backoff(0.5, 5.0)
         while True:
-            if self._expired():
+            if self._expired() or self._done():
                 return
             try:
-                entry = self.queue.get(timeout=0.1)
+                entry = self.queue.get(timeout=self._left())
             except queue.Empty:
-                if self._finish_at is not None and (self.queue.empty() and not self.auth_needed.is_set()):
-                    return
-                continue
+                return  # the finish deadline passed: what is left stays in the outbox
+            if entry is None:
+                continue  # woken: look at the state again
             try:
                 outcome = self.outbox.upload_entry(entry, self.client)
             except errors.AuthRequired as exc:

@@ -253,11 +253,18 @@ class Outbox:
             return [e for e in self._entries(failed=True) if origin is None or e.origin == origin]
 
     def find(self, origin: str, task_id: str) -> OutboxEntry | None:
-        """A queued signed file for this task, if any (the task must not be signed again)."""
-        for e in self.pending(origin):
-            if e.task_id == task_id:
-                return e
-        return None
+        """A queued signed file for this task, if any (the task must not be signed again).
+
+        Looks only at this task's records: an entry's id starts with a hash of (origin,
+        task id) (:func:`entry_id`), so the cost does not grow with the queue (a batch
+        asks for every task, and reading every record each time was O(queue) per task).
+        """
+        prefix = entry_id(origin, task_id, "")  # "<hash of origin and task>-"
+        with self._lock:
+            found = [e for meta in sorted(self.queue_dir.glob(f"{prefix}*.json"))
+                     if (e := self._read_entry(meta)) is not None and e.origin == origin and e.task_id == task_id]
+        found.sort(key=lambda e: e.created_at)
+        return found[0] if found else None
 
     def read(self, entry: OutboxEntry, failed: bool = False) -> bytes:
         data = self._paths(entry.id, failed)[0].read_bytes()
