@@ -43,6 +43,7 @@ from zhenglian.server.models import Placement, Task
 from zhenglian.server.session import ServerSession
 from zhenglian.tasks import sealpick
 from zhenglian.tasks.outbox import Outbox, OutboxEntry
+from zhenglian.tasks.prefetch import Prefetch
 from zhenglian.tokens import pin as pinops
 from zhenglian.tokens.secret import PinBuffer
 
@@ -257,13 +258,33 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
     moved the seal in the preview, where the task allows it: no anchor text).
     """
     from zhenglian.pdf import keysign
-    from zhenglian.tasks import pipeline
 
     started = time.perf_counter()
     client = session.client
     if session.handle is None:
         session.handle = h  # a login inside the batch signs through the key seam (SM2 keys need it)
     keysign.precheck(h, confirmed_final_try=confirmed_final_try)
+    # With a server token at hand, the task list, the seals and the first documents are
+    # fetched while the key checks the PIN (zhenglian.tasks.prefetch): the key's first
+    # signature no longer waits for the network after the login.
+    prefetch = Prefetch(client, outbox, task_ids).start() if session.logged_in else None
+    try:
+        return _sign_logged_in(session, h, pin, task_ids, outbox, prefetch, progress=progress, cancel=cancel,
+                               confirmed_final_try=confirmed_final_try, upload_wait_s=upload_wait_s,
+                               placements=placements, started=started)
+    finally:
+        if prefetch is not None:
+            prefetch.discard()
+
+
+def _sign_logged_in(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
+                    task_ids: Sequence[str] | None, outbox: Outbox, prefetch: Prefetch | None, *,
+                    progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
+                    confirmed_final_try: bool, upload_wait_s: float,
+                    placements: Mapping[str, Placement] | None, started: float) -> BatchResult:
+    from zhenglian.tasks import pipeline
+
+    client = session.client
     result = BatchResult()
     lock = threading.Lock()
     by_id: dict[str, TaskOutcome] = {}
@@ -301,12 +322,19 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
         if pin is not None:
             pin.wipe()  # logged in: the PIN is not needed again in this batch
         session.ensure(p11)
-        ids = list(task_ids) if task_ids is not None else [t.id for t in session.call(p11, client.tasks).tasks]
+        fetched = prefetch.task_ids() if prefetch is not None and task_ids is None else None
+        if task_ids is not None:
+            ids = list(task_ids)
+        elif fetched is not None:
+            ids = fetched
+        else:
+            ids = [t.id for t in session.call(p11, client.tasks).tasks]
         for i, tid in enumerate(dict.fromkeys(ids)):
             by_id[tid] = TaskOutcome(tid)
             order[tid] = i
         result.outcomes = list(by_id.values())
-        seals = pipeline.gather_seals(h, p11, lambda: session.call(p11, client.seals))
+        listed = prefetch.seals() if prefetch is not None else None
+        seals = pipeline.gather_seals(h, p11, listed if listed is not None else lambda: session.call(p11, client.seals))
         recorder = SealRecorder(h, "task", server=client.origin)
         uploader = _Uploader(outbox, client, on_upload)
         uploader.start()
@@ -322,7 +350,12 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
                     if queued is not None:  # signed earlier, not yet uploaded: never sign twice
                         return "queued", queued
                     report(tid, "fetching")
-                    task = pipeline.server_call(session, p11, ticket, client.task, tid)
+                    fetched = prefetch.take(tid) if prefetch is not None else None
+                    original = None
+                    if fetched is not None:
+                        task, original = fetched  # fetched while the key checked the PIN
+                    else:
+                        task = pipeline.server_call(session, p11, ticket, client.task, tid)
                     by_id[tid].title = task.title
                     if task.status != "pending":
                         return "skipped", task
@@ -338,7 +371,8 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
 
                     ticket.after_key = signed_by_key
                     entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task,
-                                                       sealpick.pick(seals, task), recorder, ticket)
+                                                       sealpick.pick(seals, task), recorder, ticket,
+                                                       original=original)
                     return "signed", entry
 
                 def keep_going() -> bool:
