@@ -58,17 +58,57 @@ class FakeClient:
         return f"%PDF {task.id}".encode()
 
 
-def test_fetches_list_seals_and_first_documents_once(tmp_path: Path) -> None:
-    client = FakeClient({f"t{i}": "pending" for i in range(6)})
-    pre = Prefetch(client, Outbox(tmp_path / "outbox"), None, documents=3).start()
-    assert pre.task_ids() == [f"t{i}" for i in range(6)]
+def test_fetches_list_seals_and_documents_in_order_once(tmp_path: Path) -> None:
+    client = FakeClient({f"t{i}": "pending" for i in range(8)})
+    pre = Prefetch(client, Outbox(tmp_path / "outbox"), None, window=3).start()
+    assert pre.task_ids() == [f"t{i}" for i in range(8)]
     assert pre.seals() == ["server-seal"]
-    task, doc = pre.take("t0") or (None, b"")
-    assert task.id == "t0" and doc == b"%PDF t0"
+    for i in range(8):
+        task, doc = pre.take(f"t{i}") or (None, b"")
+        assert task.id == f"t{i}" and doc == f"%PDF t{i}".encode()
     assert pre.take("t0") is None  # taken once
-    assert pre.take("t4") is None  # beyond the first documents: the batch fetches it
-    assert pre.take("t2") is not None
-    assert [c for c in client.calls if c[0] == "download"] == [("download", f"t{i}") for i in range(3)]
+    assert [c for c in client.calls if c[0] == "download"] == [("download", f"t{i}") for i in range(8)]
+    pre.discard()
+
+
+def test_stays_within_its_window_of_the_batch(tmp_path: Path) -> None:
+    taken: list[str] = []
+    at_download: list[tuple[int, int]] = []  # (document index, documents taken when it was fetched)
+
+    class Watching(FakeClient):
+        def download(self, task: Any) -> bytes:
+            at_download.append((int(task.id[1:]), len(taken)))
+            return super().download(task)
+
+    pre = Prefetch(Watching({f"t{i}": "pending" for i in range(10)}), Outbox(tmp_path / "outbox"),
+                   [f"t{i}" for i in range(10)], window=2).start()
+    for i in range(10):
+        assert pre.take(f"t{i}") is not None
+        taken.append(f"t{i}")
+    assert [i for i, _ in at_download] == list(range(10))
+    # document i is fetched only once the batch has asked for document i - window + 1
+    assert all(i < done + 2 for i, done in at_download), at_download
+    pre.discard()
+
+
+def test_taking_waits_for_the_fetch_and_discard_ends_it(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    class Slow(FakeClient):
+        def download(self, task: Any) -> bytes:
+            if task.id == "t1":
+                release.wait(30)
+            return super().download(task)
+
+    client = Slow({f"t{i}": "pending" for i in range(4)})
+    pre = Prefetch(client, Outbox(tmp_path / "outbox"), [f"t{i}" for i in range(4)])
+    assert pre.take("t0") is None  # not started: the batch fetches it itself
+    pre.start()
+    assert pre.take("t0") is None  # asked once already
+    release.set()
+    assert pre.take("t1") is not None  # waited for
+    pre.discard()
+    assert pre.take("t2") is None  # discarded: the batch asks for nothing more here
 
 
 def test_a_task_waiting_in_the_outbox_or_not_pending_is_left_to_the_batch(tmp_path: Path) -> None:
@@ -94,7 +134,7 @@ def test_seals_refused_still_fetches_documents(tmp_path: Path) -> None:
 def test_any_failure_means_the_batch_asks_itself(tmp_path: Path, error: Exception) -> None:
     client = FakeClient({"t0": "pending", "t1": "pending"}, task_error=error)
     pre = Prefetch(client, Outbox(tmp_path / "outbox"), None).start()
-    assert pre.task_ids() == ["t0", "t1"]
+    assert pre.task_ids() == ["t0", "t1"] and pre.seals() == ["server-seal"]
     assert pre.take("t0") is None and pre.take("t1") is None  # answered, not hanging
 
 
@@ -128,10 +168,9 @@ def test_batch_with_a_held_token_uses_the_prefetched_documents(reference_server,
     result = batch.sign_tasks(session, h, PinBuffer(SZCA.user_pin), ids, Outbox(tmp_path / "outbox"))
     assert result.ok, result.summary_en()
     assert reference_server.uploads_per_task() == {i: 1 for i in ids}
-    for tid in ids:  # each document downloaded once, the first ones while the key checked the PIN
-        assert len(seen[f"download:{tid}"]) == 1
-    assert seen[f"download:{ids[0]}"] == ["zhenglian-prefetch"]
-    assert all(name != "zhenglian-prefetch" for name in seen[f"download:{ids[-1]}"])
+    for tid in ids:  # each task and document fetched once, ahead, by the prefetch thread
+        assert seen[f"task:{tid}"] == ["zhenglian-prefetch"]
+        assert seen[f"download:{tid}"] == ["zhenglian-prefetch"]
 
 
 def test_batch_with_a_stale_token_logs_in_once_and_signs_everything(reference_server, demo_keys,  # noqa: F811

@@ -264,21 +264,22 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
     if session.handle is None:
         session.handle = h  # a login inside the batch signs through the key seam (SM2 keys need it)
     keysign.precheck(h, confirmed_final_try=confirmed_final_try)
-    # With a server token at hand, the task list, the seals and the first documents are
-    # fetched while the key checks the PIN (zhenglian.tasks.prefetch): the key's first
-    # signature no longer waits for the network after the login.
-    prefetch = Prefetch(client, outbox, task_ids).start() if session.logged_in else None
+    # The task list, the seals and the documents are fetched ahead on a thread of their own
+    # (zhenglian.tasks.prefetch): with a server token at hand already while the key checks the
+    # PIN, else from the batch's server login on; no document waits for the network at its turn.
+    prefetch = Prefetch(client, outbox, task_ids)
+    if session.logged_in:
+        prefetch.start()
     try:
         return _sign_logged_in(session, h, pin, task_ids, outbox, prefetch, progress=progress, cancel=cancel,
                                confirmed_final_try=confirmed_final_try, upload_wait_s=upload_wait_s,
                                placements=placements, started=started)
     finally:
-        if prefetch is not None:
-            prefetch.discard()
+        prefetch.discard()
 
 
 def _sign_logged_in(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
-                    task_ids: Sequence[str] | None, outbox: Outbox, prefetch: Prefetch | None, *,
+                    task_ids: Sequence[str] | None, outbox: Outbox, prefetch: Prefetch, *,
                     progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
                     confirmed_final_try: bool, upload_wait_s: float,
                     placements: Mapping[str, Placement] | None, started: float) -> BatchResult:
@@ -322,7 +323,8 @@ def _sign_logged_in(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
         if pin is not None:
             pin.wipe()  # logged in: the PIN is not needed again in this batch
         session.ensure(p11)
-        fetched = prefetch.task_ids() if prefetch is not None and task_ids is None else None
+        prefetch.start()  # already running when a token was held
+        fetched = prefetch.task_ids() if task_ids is None else None
         if task_ids is not None:
             ids = list(task_ids)
         elif fetched is not None:
@@ -333,7 +335,7 @@ def _sign_logged_in(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
             by_id[tid] = TaskOutcome(tid)
             order[tid] = i
         result.outcomes = list(by_id.values())
-        listed = prefetch.seals() if prefetch is not None else None
+        listed = prefetch.seals()
         seals = pipeline.gather_seals(h, p11, listed if listed is not None else lambda: session.call(p11, client.seals))
         recorder = SealRecorder(h, "task", server=client.origin)
         uploader = _Uploader(outbox, client, on_upload)
@@ -350,10 +352,10 @@ def _sign_logged_in(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
                     if queued is not None:  # signed earlier, not yet uploaded: never sign twice
                         return "queued", queued
                     report(tid, "fetching")
-                    fetched = prefetch.take(tid) if prefetch is not None else None
+                    fetched = prefetch.take(tid)
                     original = None
                     if fetched is not None:
-                        task, original = fetched  # fetched while the key checked the PIN
+                        task, original = fetched  # fetched ahead (zhenglian.tasks.prefetch)
                     else:
                         task = pipeline.server_call(session, p11, ticket, client.task, tid)
                     by_id[tid].title = task.title
