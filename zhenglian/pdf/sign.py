@@ -49,6 +49,10 @@ from zhenglian.pki.cert import CertInfo
 log = logging.getLogger(__name__)
 
 FIELD_PREFIX = "Seal"
+# Room for the CMS blob, estimated once per signer (see SigningBatch._reserve_key) and
+# reused by later batches of the same process: the estimate is a full dry-run CMS build.
+_RESERVED: dict[tuple[Any, ...], int] = {}
+_RESERVED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -363,6 +367,21 @@ class SigningBatch:
             raise self._translate(exc, doc) from None
         return result()
 
+    def _reserve_key(self, signer: Any) -> tuple[Any, ...] | None:
+        """What the CMS blob's size depends on (the certificate, its chain, the digest, the
+        timestamp server), so the next batch of the same key reuses the estimate; None: do
+        not reuse (a signer without a certificate, a timestamper given as an object)."""
+        cert = getattr(signer, "signing_cert", None)
+        if cert is None or (self.timestamper is not None and not self.timestamp_url):
+            return None
+        try:
+            chain = tuple(sorted(c.dump() for c in (getattr(signer, "cert_registry", None) or ())))
+            mechanism = getattr(signer, "signature_mechanism", None)
+            return (type(signer).__name__, cert.dump(), chain, getattr(signer, "md_algorithm", None),
+                    None if mechanism is None else mechanism.dump(), self.timestamp_url)
+        except Exception:  # noqa: BLE001 - no reuse, estimate as before
+            return None
+
     def _translate(self, exc: BaseException, doc: PreparedDocument) -> errors.ZhenglianError:
         p11 = _pkcs11_error(exc)
         if p11 is not None:
@@ -416,7 +435,13 @@ class SigningBatch:
         validation_info = await session.perform_presign_validation(writer)
         with self._reserve_lock:  # the first document estimates; the others wait for its figure
             if self._reserved is None:
-                self._reserved = await session.estimate_signature_container_size(validation_info)
+                key = self._reserve_key(signer)
+                self._reserved = _RESERVED.get(key) if key is not None else None
+                if self._reserved is None:
+                    self._reserved = await session.estimate_signature_container_size(validation_info)
+                    if key is not None:
+                        with _RESERVED_LOCK:
+                            _RESERVED[key] = self._reserved
             reserved = self._reserved
         tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
         if extra:
