@@ -142,6 +142,8 @@ class Outbox:
         for d in (self.queue_dir, self.failed_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._putting: set[str] = set()  # entry ids being written by a thread of this process
+        self._putting_cond = threading.Condition(self._lock)
         self._uploading: set[str] = set()  # entry ids being sent by a thread of this process
         self._uploading_cond = threading.Condition()
         self._plock = _ProcessLock(self.root / ".upload.lock")
@@ -209,13 +211,21 @@ class Outbox:
         """
         sha = hashlib.sha256(data).hexdigest()
         eid = entry_id(origin, task_id, sha)
-        with self._lock:
-            existing = self._read_entry(self._paths(eid)[1])
+        pdf, meta = self._paths(eid)
+        # The outbox is held only to claim the entry, not through the writes, fsyncs and the
+        # register's commit (tens of ms): the uploader's journal and removals go on meanwhile.
+        with self._putting_cond:
+            while eid in self._putting:  # the same file being put by another thread: its answer
+                self._putting_cond.wait()
+            existing = self._read_entry(meta)
             if existing is not None:
                 return existing
+            self._putting.add(eid)
+        try:
             entry = OutboxEntry(eid, origin, task_id, sha, len(data), key_serial, title)
-            pdf, meta = self._paths(eid)
-            atomic_write_bytes(pdf, data)
+            # The PDF's bytes are fsynced here; its name becomes durable with the record's
+            # directory fsync below (same directory, so never a durable record without its PDF).
+            atomic_write_bytes(pdf, data, sync_dir=False)
             if before_commit is not None:
                 try:
                     before_commit(entry)
@@ -225,6 +235,10 @@ class Outbox:
                     raise
             atomic_write_json(meta, entry.to_dict())  # the commit point
             return entry
+        finally:
+            with self._putting_cond:
+                self._putting.discard(eid)
+                self._putting_cond.notify_all()
 
     def _read_entry(self, meta: Path) -> OutboxEntry | None:
         try:
