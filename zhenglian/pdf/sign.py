@@ -111,7 +111,15 @@ def prepare(source: Source, placements: Sequence[pl.Placement], *, seal: SealLik
     """Open and check ``source`` and resolve the placements; needs no key.
 
     ``name``: how messages call a document given as bytes (a task's title)."""
-    doc = open_pdf(source, password, name=name)
+    return prepare_opened(open_pdf(source, password, name=name), placements, seal=seal, cross_page=cross_page,
+                          certify=certify)
+
+
+def prepare_opened(doc: OpenedPdf, placements: Sequence[pl.Placement], *, seal: SealLike | None = None,
+                   cross_page: pl.CrossPage | None = None, certify: bool = False) -> PreparedDocument:
+    """:func:`prepare` for a document already opened (it is owned from here: closed on failure,
+    or by the PreparedDocument), so a caller that needed the document to choose the placements
+    does not parse it a second time."""
     try:
         groups = pl.resolve(doc, placements, seal, cross_page)
         if certify:
@@ -279,6 +287,10 @@ class SigningBatch:
                 password: str | None = None, name: str | None = None) -> PreparedDocument:
         return prepare(source, placements, seal=seal or self.seal, cross_page=cross_page,
                        certify=certify, password=password, name=name)
+
+    def prepare_opened(self, doc: OpenedPdf, placements: Sequence[pl.Placement], *, seal: SealLike | None = None,
+                       cross_page: pl.CrossPage | None = None, certify: bool = False) -> PreparedDocument:
+        return prepare_opened(doc, placements, seal=seal or self.seal, cross_page=cross_page, certify=certify)
 
     def sign(self, document: PreparedDocument | Source, output: Path | str,
              placements: Sequence[pl.Placement] = (), *, seal: SealLike | None = None,
@@ -519,4 +531,4 @@ def _field_ref(writer: Any, name: str) -> Any:
 
 
 __all__ = ["PreparedDocument", "SignResult", "SignatureMade", "SignerIdentity", "SigningBatch",
-           "check_certificate", "prepare", "source_name"]
+           "check_certificate", "prepare", "prepare_opened", "source_name"]

@@ -40,21 +40,28 @@ class TaskSigner:
         self.uscc = cert.info.uscc if cert else None
 
     def placements(self, original: bytes, task: Task, seal: Any) -> tuple[list[Any], Any]:
-        from zhenglian.pdf import placement as pl
         from zhenglian.pdf.document import open_pdf
+
+        if task.placement.anchor_text:
+            return self._placements(None, task, seal)
+        with open_pdf(original, name=task.title) as doc:
+            return self._placements(doc, task, seal)
+
+    def _placements(self, doc: Any, task: Task, seal: Any) -> tuple[list[Any], Any]:
+        """The placements on the opened ``doc`` (not needed for an anchor)."""
+        from zhenglian.pdf import placement as pl
         from zhenglian.pdf.geometry import page_box
 
         p = task.placement
         cross = pl.CrossPage(seal=seal) if p.cross_page else None
         if p.anchor_text:
             return [pl.AtAnchor(p.anchor_text, seal=seal)], cross
-        with open_pdf(original, name=task.title) as doc:
-            page = p.page if p.page > 0 else doc.page_count + 1 + p.page
-            if not 1 <= page <= doc.page_count:
-                raise errors.PageOutOfRange(path=task.title, page=p.page, pages=doc.page_count)
-            if p.x_mm is not None and p.y_mm is not None:
-                return [pl.AtPosition(page, p.x_mm, p.y_mm, seal=seal)], cross
-            w, h = page_box(doc.page(page - 1)).visible_size_mm
+        page = p.page if p.page > 0 else doc.page_count + 1 + p.page
+        if not 1 <= page <= doc.page_count:
+            raise errors.PageOutOfRange(path=task.title, page=p.page, pages=doc.page_count)
+        if p.x_mm is not None and p.y_mm is not None:
+            return [pl.AtPosition(page, p.x_mm, p.y_mm, seal=seal)], cross
+        w, h = page_box(doc.page(page - 1)).visible_size_mm
         return [pl.AtPosition(page, w - DEFAULT_FROM_RIGHT_MM, h - DEFAULT_FROM_BOTTOM_MM, seal=seal)], cross
 
     def sign(self, original: bytes, task: Task, seal: Any) -> bytes:
@@ -68,14 +75,24 @@ class TaskSigner:
 
         Safe to call from several threads at once: nothing of one document is kept here.
         """
-        placements, cross = self.placements(original, task, seal)
+        from zhenglian.pdf.document import open_pdf
+
+        # Opened once (under the task's title: a message names the document the operator
+        # knows): the placements are read from it and it is then signed; it used to be
+        # parsed a second time to place the seal.
+        doc = open_pdf(original, name=task.title)
+        try:
+            placements, cross = self._placements(doc, task, seal)
+        except BaseException:
+            doc.close()
+            raise
+        prepared = self.batch.prepare_opened(doc, placements, seal=seal, cross_page=cross,
+                                             certify=task.placement.certify)
         fd, tmp = tempfile.mkstemp(prefix=".task-", suffix=".pdf", dir=self.workdir)
         os.close(fd)
         out = Path(tmp)
         try:
-            # prepared under the task's title: a message names the document the operator knows
-            with self.batch.prepare(original, placements, seal=seal, cross_page=cross,
-                                    certify=task.placement.certify, name=task.title) as prepared:
+            with prepared:
                 result = self.batch.sign(prepared, out, ticket=ticket)
             signed = out.read_bytes()
         finally:
