@@ -214,3 +214,26 @@ def test_solo_ticket_needs_no_pool() -> None:
     with t.publish():
         pass
     t.finish()
+
+
+def test_the_first_item_is_prepared_alone_and_the_next_start_while_it_is_at_the_key() -> None:
+    started: list[int] = []
+    second_started = threading.Event()
+
+    def work(i: int, ticket: Ticket) -> int:
+        started.append(i)
+        if i == 1:
+            second_started.set()
+        if i == 0:
+            assert started == [0]  # nothing else shares the CPU with the first document
+
+            def key() -> int:  # the key waits here until the next document is on its way
+                assert second_started.wait(WAIT)
+                return 0
+
+            return int(on_key_thread(key))
+        return int(on_key_thread(lambda: i))
+
+    with Overlap(work, workers=3) as ov:
+        outcomes = list(ov.map(range(4)))
+    assert [o.result for o in outcomes] == [0, 1, 2, 3]

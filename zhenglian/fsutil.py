@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o600) -> None:
+def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o600, *, sync_dir: bool = True) -> None:
+    """``sync_dir=False``: the rename is made durable by a later :func:`fsync_dir` of the same
+    directory (one directory fsync covers every rename made in it before)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -30,7 +32,8 @@ def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    fsync_dir(target.parent)
+    if sync_dir:
+        fsync_dir(target.parent)
 
 
 def atomic_write_json(target: Path, value: Any) -> None:

@@ -49,6 +49,10 @@ from zhenglian.pki.cert import CertInfo
 log = logging.getLogger(__name__)
 
 FIELD_PREFIX = "Seal"
+# Room for the CMS blob, estimated once per signer (see SigningBatch._reserve_key) and
+# reused by later batches of the same process: the estimate is a full dry-run CMS build.
+_RESERVED: dict[tuple[Any, ...], int] = {}
+_RESERVED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,15 @@ def prepare(source: Source, placements: Sequence[pl.Placement], *, seal: SealLik
     """Open and check ``source`` and resolve the placements; needs no key.
 
     ``name``: how messages call a document given as bytes (a task's title)."""
-    doc = open_pdf(source, password, name=name)
+    return prepare_opened(open_pdf(source, password, name=name), placements, seal=seal, cross_page=cross_page,
+                          certify=certify)
+
+
+def prepare_opened(doc: OpenedPdf, placements: Sequence[pl.Placement], *, seal: SealLike | None = None,
+                   cross_page: pl.CrossPage | None = None, certify: bool = False) -> PreparedDocument:
+    """:func:`prepare` for a document already opened (it is owned from here: closed on failure,
+    or by the PreparedDocument), so a caller that needed the document to choose the placements
+    does not parse it a second time."""
     try:
         groups = pl.resolve(doc, placements, seal, cross_page)
         if certify:
@@ -276,6 +288,10 @@ class SigningBatch:
         return prepare(source, placements, seal=seal or self.seal, cross_page=cross_page,
                        certify=certify, password=password, name=name)
 
+    def prepare_opened(self, doc: OpenedPdf, placements: Sequence[pl.Placement], *, seal: SealLike | None = None,
+                       cross_page: pl.CrossPage | None = None, certify: bool = False) -> PreparedDocument:
+        return prepare_opened(doc, placements, seal=seal or self.seal, cross_page=cross_page, certify=certify)
+
     def sign(self, document: PreparedDocument | Source, output: Path | str,
              placements: Sequence[pl.Placement] = (), *, seal: SealLike | None = None,
              cross_page: pl.CrossPage | None = None, certify: bool = False,
@@ -363,6 +379,21 @@ class SigningBatch:
             raise self._translate(exc, doc) from None
         return result()
 
+    def _reserve_key(self, signer: Any) -> tuple[Any, ...] | None:
+        """What the CMS blob's size depends on (the certificate, its chain, the digest, the
+        timestamp server), so the next batch of the same key reuses the estimate; None: do
+        not reuse (a signer without a certificate, a timestamper given as an object)."""
+        cert = getattr(signer, "signing_cert", None)
+        if cert is None or (self.timestamper is not None and not self.timestamp_url):
+            return None
+        try:
+            chain = tuple(sorted(c.dump() for c in (getattr(signer, "cert_registry", None) or ())))
+            mechanism = getattr(signer, "signature_mechanism", None)
+            return (type(signer).__name__, cert.dump(), chain, getattr(signer, "md_algorithm", None),
+                    None if mechanism is None else mechanism.dump(), self.timestamp_url)
+        except Exception:  # noqa: BLE001 - no reuse, estimate as before
+            return None
+
     def _translate(self, exc: BaseException, doc: PreparedDocument) -> errors.ZhenglianError:
         p11 = _pkcs11_error(exc)
         if p11 is not None:
@@ -416,7 +447,13 @@ class SigningBatch:
         validation_info = await session.perform_presign_validation(writer)
         with self._reserve_lock:  # the first document estimates; the others wait for its figure
             if self._reserved is None:
-                self._reserved = await session.estimate_signature_container_size(validation_info)
+                key = self._reserve_key(signer)
+                self._reserved = _RESERVED.get(key) if key is not None else None
+                if self._reserved is None:
+                    self._reserved = await session.estimate_signature_container_size(validation_info)
+                    if key is not None:
+                        with _RESERVED_LOCK:
+                            _RESERVED[key] = self._reserved
             reserved = self._reserved
         tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
         if extra:
@@ -494,4 +531,4 @@ def _field_ref(writer: Any, name: str) -> Any:
 
 
 __all__ = ["PreparedDocument", "SignResult", "SignatureMade", "SignerIdentity", "SigningBatch",
-           "check_certificate", "prepare", "source_name"]
+           "check_certificate", "prepare", "prepare_opened", "source_name"]

@@ -315,10 +315,31 @@ def verify_pdf(source: Source, trust: Sequence[x509.Certificate] = (), *, passwo
     longer references, e.g. an /Info with a repeated key), it is read again
     leniently, as when signing.
     """
+    return _verify_either(source, trust, password, other_certs, allow_fetching, select="all")[1]
+
+
+def verify_last(source: Source, trust: Sequence[x509.Certificate] = (), *, password: str | None = None,
+                other_certs: Sequence[x509.Certificate] = ()) -> tuple[int, SignatureReport | None]:
+    """(how many signatures the document has, the report on the last one only).
+
+    For checking a signature just added: the earlier ones are counted, not validated
+    again (each is a full CMS and certificate check)."""
+    count, reports = _verify_either(source, trust, password, other_certs, False, select="last")
+    return count, (reports[-1] if reports else None)
+
+
+def count_signatures(source: Source, *, password: str | None = None) -> int:
+    """How many signatures (timestamps-only excluded) the document has; none is validated."""
+    return _verify_either(source, (), password, (), False, select="none")[0]
+
+
+def _verify_either(source: Source, trust: Sequence[x509.Certificate], password: str | None,
+                   other_certs: Sequence[x509.Certificate], allow_fetching: bool,
+                   select: str) -> tuple[int, list[SignatureReport]]:
     try:
-        return _verify(source, trust, password, other_certs, allow_fetching, lenient=False)
+        return _verify(source, trust, password, other_certs, allow_fetching, lenient=False, select=select)
     except _ReadLeniently:
-        return _verify(source, trust, password, other_certs, allow_fetching, lenient=True)
+        return _verify(source, trust, password, other_certs, allow_fetching, lenient=True, select=select)
 
 
 class _ReadLeniently(Exception):
@@ -334,19 +355,24 @@ def _strict_slip(exc: BaseException) -> bool:
 
 
 def _verify(source: Source, trust: Sequence[x509.Certificate], password: str | None,
-            other_certs: Sequence[x509.Certificate], allow_fetching: bool, *, lenient: bool) -> list[SignatureReport]:
+            other_certs: Sequence[x509.Certificate], allow_fetching: bool, *, lenient: bool,
+            select: str = "all") -> tuple[int, list[SignatureReport]]:
+    """(signature count, reports on the ``select``-ed signatures: "all", "last" or "none")."""
     from pyhanko.sign.validation import validate_pdf_signature
 
     with open_pdf(source, password, for_signing=False, lenient=lenient) as doc:
-        vc = validation_context(trust, other_certs, allow_fetching=allow_fetching)
-        reports = []
+        reports: list[SignatureReport] = []
         try:
             sigs = list(doc.reader.embedded_regular_signatures)
         except Exception as exc:  # noqa: BLE001
             if doc.strict and _strict_slip(exc):
                 raise _ReadLeniently from None
             raise errors.DocumentCorrupt(path=doc.name, detail=type(exc).__name__) from None
-        for emb in sigs:
+        chosen = {"all": sigs, "last": sigs[-1:], "none": []}[select]
+        if not chosen:
+            return len(sigs), reports
+        vc = validation_context(trust, other_certs, allow_fetching=allow_fetching)
+        for emb in chosen:
             try:
                 status = validate_pdf_signature(emb, signer_validation_context=vc, ts_validation_context=vc)
             except Exception as exc:  # noqa: BLE001 - one unreadable signature must not hide the others
@@ -356,7 +382,7 @@ def _verify(source: Source, trust: Sequence[x509.Certificate], password: str | N
                 reports.append(_broken(emb, doc.reader, exc))
                 continue
             reports.append(_report(emb, status, doc))
-        return reports
+        return len(sigs), reports
 
 
 def _broken(emb: Any, reader: Any, exc: BaseException) -> SignatureReport:

@@ -43,6 +43,7 @@ from zhenglian.server.models import Placement, Task
 from zhenglian.server.session import ServerSession
 from zhenglian.tasks import sealpick
 from zhenglian.tasks.outbox import Outbox, OutboxEntry
+from zhenglian.tasks.prefetch import Prefetch
 from zhenglian.tokens import pin as pinops
 from zhenglian.tokens.secret import PinBuffer
 
@@ -167,7 +168,7 @@ class _Uploader(threading.Thread):
         self.outbox = outbox
         self.client = client
         self.on_result = on_result
-        self.queue: queue.Queue[OutboxEntry] = queue.Queue()
+        self.queue: queue.Queue[OutboxEntry | None] = queue.Queue()
         self.auth_needed = threading.Event()
         self.parked: list[OutboxEntry] = []
         self._finish_at: float | None = None
@@ -180,34 +181,50 @@ class _Uploader(threading.Thread):
 
     def resume_after_login(self) -> None:
         parked, self.parked = self.parked, []
-        self.auth_needed.clear()
-        for entry in parked:
+        for entry in parked:  # queued before auth_needed clears: a finishing thread sees them
             self.submit(entry)
+        self.auth_needed.clear()
+        self.queue.put(None)  # wake the thread if it waits for entries (none may have been parked)
 
     def finish(self, wait_s: float) -> None:
         self._finish_at = time.monotonic() + wait_s
         self._wake.set()
+        self.queue.put(None)  # wakes the thread now, not at its next look: the batch waits for it
 
     def _expired(self) -> bool:
         return self._finish_at is not None and time.monotonic() >= self._finish_at
 
+    def _left(self) -> float | None:
+        """Seconds until the finish deadline (None: no deadline yet, wait for entries or finish)."""
+        return None if self._finish_at is None else max(0.0, self._finish_at - time.monotonic())
+
     def _sleep(self, seconds: float) -> None:
+        """The backoff before a retry; ends early at the finish deadline (finish() wakes it)."""
         end = time.monotonic() + seconds
-        while not self._expired() and time.monotonic() < end:
-            self._wake.wait(min(0.2, max(0.0, end - time.monotonic())))
+        while not self._expired():
+            now = time.monotonic()
+            left = end - now if self._finish_at is None else min(end, self._finish_at) - now
+            if left <= 0:
+                return
+            self._wake.wait(left)
             self._wake.clear()
 
+    def _done(self) -> bool:
+        return self._finish_at is not None and self.queue.empty() and not self.auth_needed.is_set()
+
     def run(self) -> None:
+        # Event-driven: submit, finish and a resumed login put into the queue, so the thread
+        # waits on it with no timer (it used to look every 0.1 s: up to 0.1 s at each batch's end).
         wait = Backoff(0.5, 5.0)
         while True:
-            if self._expired():
+            if self._expired() or self._done():
                 return
             try:
-                entry = self.queue.get(timeout=0.1)
+                entry = self.queue.get(timeout=self._left())
             except queue.Empty:
-                if self._finish_at is not None and (self.queue.empty() and not self.auth_needed.is_set()):
-                    return
-                continue
+                return  # the finish deadline passed: what is left stays in the outbox
+            if entry is None:
+                continue  # woken: look at the state again
             try:
                 outcome = self.outbox.upload_entry(entry, self.client)
             except errors.AuthRequired as exc:
@@ -241,13 +258,34 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
     moved the seal in the preview, where the task allows it: no anchor text).
     """
     from zhenglian.pdf import keysign
-    from zhenglian.tasks import pipeline
 
     started = time.perf_counter()
     client = session.client
     if session.handle is None:
         session.handle = h  # a login inside the batch signs through the key seam (SM2 keys need it)
     keysign.precheck(h, confirmed_final_try=confirmed_final_try)
+    # The task list, the seals and the documents are fetched ahead on a thread of their own
+    # (zhenglian.tasks.prefetch): with a server token at hand already while the key checks the
+    # PIN, else from the batch's server login on; no document waits for the network at its turn.
+    prefetch = Prefetch(client, outbox, task_ids)
+    if session.logged_in:
+        prefetch.start()
+    try:
+        return _sign_logged_in(session, h, pin, task_ids, outbox, prefetch, progress=progress, cancel=cancel,
+                               confirmed_final_try=confirmed_final_try, upload_wait_s=upload_wait_s,
+                               placements=placements, started=started)
+    finally:
+        prefetch.discard()
+
+
+def _sign_logged_in(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
+                    task_ids: Sequence[str] | None, outbox: Outbox, prefetch: Prefetch, *,
+                    progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
+                    confirmed_final_try: bool, upload_wait_s: float,
+                    placements: Mapping[str, Placement] | None, started: float) -> BatchResult:
+    from zhenglian.tasks import pipeline
+
+    client = session.client
     result = BatchResult()
     lock = threading.Lock()
     by_id: dict[str, TaskOutcome] = {}
@@ -285,12 +323,20 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
         if pin is not None:
             pin.wipe()  # logged in: the PIN is not needed again in this batch
         session.ensure(p11)
-        ids = list(task_ids) if task_ids is not None else [t.id for t in session.call(p11, client.tasks).tasks]
+        prefetch.start()  # already running when a token was held
+        fetched = prefetch.task_ids() if task_ids is None else None
+        if task_ids is not None:
+            ids = list(task_ids)
+        elif fetched is not None:
+            ids = fetched
+        else:
+            ids = [t.id for t in session.call(p11, client.tasks).tasks]
         for i, tid in enumerate(dict.fromkeys(ids)):
             by_id[tid] = TaskOutcome(tid)
             order[tid] = i
         result.outcomes = list(by_id.values())
-        seals = pipeline.gather_seals(h, p11, lambda: session.call(p11, client.seals))
+        listed = prefetch.seals()
+        seals = pipeline.gather_seals(h, p11, listed if listed is not None else lambda: session.call(p11, client.seals))
         recorder = SealRecorder(h, "task", server=client.origin)
         uploader = _Uploader(outbox, client, on_upload)
         uploader.start()
@@ -306,7 +352,12 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
                     if queued is not None:  # signed earlier, not yet uploaded: never sign twice
                         return "queued", queued
                     report(tid, "fetching")
-                    task = pipeline.server_call(session, p11, ticket, client.task, tid)
+                    fetched = prefetch.take(tid)
+                    original = None
+                    if fetched is not None:
+                        task, original = fetched  # fetched ahead (zhenglian.tasks.prefetch)
+                    else:
+                        task = pipeline.server_call(session, p11, ticket, client.task, tid)
                     by_id[tid].title = task.title
                     if task.status != "pending":
                         return "skipped", task
@@ -322,7 +373,8 @@ def sign_tasks(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
 
                     ticket.after_key = signed_by_key
                     entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task,
-                                                       sealpick.pick(seals, task), recorder, ticket)
+                                                       sealpick.pick(seals, task), recorder, ticket,
+                                                       original=original)
                     return "signed", entry
 
                 def keep_going() -> bool:

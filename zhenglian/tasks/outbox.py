@@ -142,6 +142,8 @@ class Outbox:
         for d in (self.queue_dir, self.failed_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._putting: set[str] = set()  # entry ids being written by a thread of this process
+        self._putting_cond = threading.Condition(self._lock)
         self._uploading: set[str] = set()  # entry ids being sent by a thread of this process
         self._uploading_cond = threading.Condition()
         self._plock = _ProcessLock(self.root / ".upload.lock")
@@ -209,13 +211,21 @@ class Outbox:
         """
         sha = hashlib.sha256(data).hexdigest()
         eid = entry_id(origin, task_id, sha)
-        with self._lock:
-            existing = self._read_entry(self._paths(eid)[1])
+        pdf, meta = self._paths(eid)
+        # The outbox is held only to claim the entry, not through the writes, fsyncs and the
+        # register's commit (tens of ms): the uploader's journal and removals go on meanwhile.
+        with self._putting_cond:
+            while eid in self._putting:  # the same file being put by another thread: its answer
+                self._putting_cond.wait()
+            existing = self._read_entry(meta)
             if existing is not None:
                 return existing
+            self._putting.add(eid)
+        try:
             entry = OutboxEntry(eid, origin, task_id, sha, len(data), key_serial, title)
-            pdf, meta = self._paths(eid)
-            atomic_write_bytes(pdf, data)
+            # The PDF's bytes are fsynced here; its name becomes durable with the record's
+            # directory fsync below (same directory, so never a durable record without its PDF).
+            atomic_write_bytes(pdf, data, sync_dir=False)
             if before_commit is not None:
                 try:
                     before_commit(entry)
@@ -225,6 +235,10 @@ class Outbox:
                     raise
             atomic_write_json(meta, entry.to_dict())  # the commit point
             return entry
+        finally:
+            with self._putting_cond:
+                self._putting.discard(eid)
+                self._putting_cond.notify_all()
 
     def _read_entry(self, meta: Path) -> OutboxEntry | None:
         try:
@@ -253,11 +267,18 @@ class Outbox:
             return [e for e in self._entries(failed=True) if origin is None or e.origin == origin]
 
     def find(self, origin: str, task_id: str) -> OutboxEntry | None:
-        """A queued signed file for this task, if any (the task must not be signed again)."""
-        for e in self.pending(origin):
-            if e.task_id == task_id:
-                return e
-        return None
+        """A queued signed file for this task, if any (the task must not be signed again).
+
+        Looks only at this task's records: an entry's id starts with a hash of (origin,
+        task id) (:func:`entry_id`), so the cost does not grow with the queue (a batch
+        asks for every task, and reading every record each time was O(queue) per task).
+        """
+        prefix = entry_id(origin, task_id, "")  # "<hash of origin and task>-"
+        with self._lock:
+            found = [e for meta in sorted(self.queue_dir.glob(f"{prefix}*.json"))
+                     if (e := self._read_entry(meta)) is not None and e.origin == origin and e.task_id == task_id]
+        found.sort(key=lambda e: e.created_at)
+        return found[0] if found else None
 
     def read(self, entry: OutboxEntry, failed: bool = False) -> bytes:
         data = self._paths(entry.id, failed)[0].read_bytes()

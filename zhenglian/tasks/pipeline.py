@@ -89,19 +89,22 @@ def server_call(session: Any, p11: Any, ticket: Ticket | None, fn: Callable[...,
 
 def sign_to_outbox(signer: TaskSigner, session: Any, p11: Any, outbox: Outbox, task: Task,
                    seal: Any, recorder: SealRecorder | None = None,
-                   ticket: Ticket | None = None) -> tuple[OutboxEntry, bool]:
+                   ticket: Ticket | None = None, original: bytes | None = None) -> tuple[OutboxEntry, bool]:
     """(the outbox entry for ``task``, whether it was signed now rather than found waiting).
 
     The seal-use register's entry is committed with the signed file on disk and before
     the outbox commits it (``recorder``; a task that fails after the PIN is recorded too).
     ``ticket``: the task's place in a pipelined batch (:mod:`zhenglian.pdf.overlap`): it
     takes the key, and then the outbox and the register, in the batch's order.
+    ``original``: the task's document when already downloaded (and hash-checked) by
+    :meth:`ServerClient.download` (:mod:`zhenglian.tasks.prefetch`).
     """
     client = session.client
     entry = outbox.find(client.origin, task.id)
     if entry is not None:
         return entry, False  # signed earlier and not yet uploaded: never sign twice
-    original = server_call(session, p11, ticket, client.download, task)
+    if original is None:
+        original = server_call(session, p11, ticket, client.download, task)
     try:
         signed, made = signer.sign_with_result(original, task, seal, ticket)
     except errors.ZhenglianError as exc:
