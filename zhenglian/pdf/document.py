@@ -115,6 +115,9 @@ def _reader(stream: BinaryIO, name: str, strict: bool) -> Any:
     from pyhanko.pdf_utils.misc import PdfReadError, PdfStrictReadError
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    from zhenglian.pdf import hexfix
+
+    hexfix.apply()  # a signature's /Contents read in one go, not digit by digit
     stream.seek(0)
     try:
         return PdfFileReader(stream, strict=strict)

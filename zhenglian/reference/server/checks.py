@@ -63,7 +63,10 @@ def check_signed_upload(data: bytes, original: bytes, uscc: str, trust: TrustSto
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation import validate_pdf_signature
 
+    from zhenglian.pdf import hexfix
     from zhenglian.pki.cert import parse as parse_cert
+
+    hexfix.apply()  # the same pyHanko reader as the client's (signatures' /Contents in one go)
 
     if not data.startswith(b"%PDF-"):
         raise _refuse("not_pdf", "上传的文件不是 PDF", "the uploaded file is not a PDF")
