@@ -318,16 +318,6 @@ def verify_pdf(source: Source, trust: Sequence[x509.Certificate] = (), *, passwo
     return _verify_either(source, trust, password, other_certs, allow_fetching, select="all")[1]
 
 
-def verify_last(source: Source, trust: Sequence[x509.Certificate] = (), *, password: str | None = None,
-                other_certs: Sequence[x509.Certificate] = ()) -> tuple[int, SignatureReport | None]:
-    """(how many signatures the document has, the report on the last one only).
-
-    For checking a signature just added: the earlier ones are counted, not validated
-    again (each is a full CMS and certificate check)."""
-    count, reports = _verify_either(source, trust, password, other_certs, False, select="last")
-    return count, (reports[-1] if reports else None)
-
-
 def count_signatures(source: Source, *, password: str | None = None) -> int:
     """How many signatures (timestamps-only excluded) the document has; none is validated."""
     return _verify_either(source, (), password, (), False, select="none")[0]
@@ -357,7 +347,7 @@ def _strict_slip(exc: BaseException) -> bool:
 def _verify(source: Source, trust: Sequence[x509.Certificate], password: str | None,
             other_certs: Sequence[x509.Certificate], allow_fetching: bool, *, lenient: bool,
             select: str = "all") -> tuple[int, list[SignatureReport]]:
-    """(signature count, reports on the ``select``-ed signatures: "all", "last" or "none")."""
+    """(signature count, reports on the ``select``-ed signatures: "all" or "none")."""
     from pyhanko.sign.validation import validate_pdf_signature
 
     with open_pdf(source, password, for_signing=False, lenient=lenient) as doc:
@@ -368,7 +358,7 @@ def _verify(source: Source, trust: Sequence[x509.Certificate], password: str | N
             if doc.strict and _strict_slip(exc):
                 raise _ReadLeniently from None
             raise errors.DocumentCorrupt(path=doc.name, detail=type(exc).__name__) from None
-        chosen = {"all": sigs, "last": sigs[-1:], "none": []}[select]
+        chosen = sigs if select == "all" else []
         if not chosen:
             return len(sigs), reports
         vc = validation_context(trust, other_certs, allow_fetching=allow_fetching)

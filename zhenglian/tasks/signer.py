@@ -37,7 +37,7 @@ class TaskSigner:
         self.workdir = workdir
         self.last: Any = None  # the SignResult of the last document (spots, pages) for the register
         cert = handle.key.signing_certificate()
-        self.uscc = cert.info.uscc if cert else None
+        self.cert_der = cert.info.der if cert else None  # the self-check's signer
 
     def placements(self, original: bytes, task: Task, seal: Any) -> tuple[list[Any], Any]:
         from zhenglian.pdf.document import open_pdf
@@ -102,25 +102,22 @@ class TaskSigner:
         return signed, result
 
     def check(self, original: bytes, signed: bytes, task: Task) -> None:
-        """Verify locally before anything leaves the machine."""
-        from zhenglian.pdf.verify import count_signatures, verify_last
+        """Verify locally before anything leaves the machine (:mod:`zhenglian.pdf.selfcheck`)."""
+        from zhenglian.pdf.selfcheck import check_last
+        from zhenglian.pdf.verify import count_signatures
 
         def fail(detail: str) -> errors.SigningFailed:
             return errors.SigningFailed(path=task.title, detail=detail)
 
         if not signed.startswith(original):
             raise fail("原文件未原样保留 / the original was not kept as it was")
-        # The CA certificates on the key anchor the check: trust is the server's call, and
-        # this keeps pyHanko from logging a failed path search for every document.
-        # Only the new (last) signature is validated: the earlier ones are the server's
-        # document as it came, counted but not checked again (each is a full CMS check).
-        anchors = list(self.handle.ca_certs)
-        count, last = verify_last(signed, anchors)
+        # The new (last) signature's integrity is checked; the earlier ones are the server's
+        # document as it came, counted but not checked again.  Trust is the server's call.
+        last = check_last(signed, name=task.title)
         before = count_signatures(original) if b"/ByteRange" in original else 0
-        if count <= before or last is None:
+        if last.count <= before:
             raise fail("没有新签名 / no new signature")
-        if not (last.intact and last.valid) or last.coverage != "entire_file":
+        if not (last.intact and last.valid and last.entire_file):
             raise fail("签名自检未通过 / the new signature did not verify")
-        if self.uscc and last.uscc != self.uscc:
+        if self.cert_der is not None and last.signer_der != self.cert_der:
             raise fail("签名证书不是本 UKey 的 / signed with another certificate")
-
