@@ -59,7 +59,8 @@ log = logging.getLogger(__name__)
 
 WORKERS = 4  # threads: one waiting at the key, two being prepared, one being finished
 AHEAD = 2  # documents prepared ahead of the one at the key
-SWITCH_INTERVAL_S = 0.0005  # sys.setswitchinterval while a batch runs (see Overlap.__enter__)
+SWITCH_INTERVAL_S = 0.0005  # sys.setswitchinterval while the key works (see Overlap._run_key_call)
+_IDLE_SWITCH_S = sys.getswitchinterval()  # Python's own (5 ms), restored after each key call
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -253,6 +254,9 @@ class Overlap(Generic[T, R]):
         # side by side, the first documents share Python's lock and the key waits three times
         # as long for its first call (≈ 60 ms with a 150 ms key); the next ones start as it goes in.
         self._ramped = False
+        # taken at import, not now: another batch may be at its key at this moment
+        self._idle_switch = _IDLE_SWITCH_S
+        self._key_switch = min(_IDLE_SWITCH_S, SWITCH_INTERVAL_S)
 
     # --- the owner thread runs the key calls -----------------------------------
 
@@ -294,8 +298,17 @@ class Overlap(Generic[T, R]):
                 return False  # the first in order must wait: so must every later one
             self._key_calls.remove(entry)
             ticket._in_key = True
+            # While the key works, pool threads hash and build; when it returns this thread
+            # needs Python's lock back from one of them, and by default waits up to 5 ms for
+            # it, every signature.  The short switch interval is set for the key's call only:
+            # kept for the whole batch it made the pool threads hand the lock round every
+            # 0.5 ms, which with a fast key (a soft token) cost more than the key itself.
+            sys.setswitchinterval(self._key_switch)
             try:
-                result = fn()
+                try:
+                    result = fn()
+                finally:
+                    sys.setswitchinterval(self._idle_switch)
             except Exception as exc:  # noqa: BLE001 - the document's thread raises it; the turn stays
                 fut.set_exception(exc)
             except BaseException as exc:
@@ -416,17 +429,7 @@ class Overlap(Generic[T, R]):
             self._serve_until(lambda: all(f.done() for f in self._all))
         self._pool.shutdown(wait=True, cancel_futures=False)
         self._pending.clear()
-        switch = getattr(self, "_switch", None)
-        if switch is not None:
-            sys.setswitchinterval(switch)
-            self._switch = None
-
     def __enter__(self) -> Overlap[T, R]:
-        # When the key returns, the session's thread needs Python's lock back from a pool
-        # thread that is busy hashing; by default it waits up to 5 ms for it, every
-        # signature.  A shorter switch interval for the batch keeps the key fed.
-        self._switch = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL_S))
         return self
 
     def __exit__(self, *exc: object) -> None:
