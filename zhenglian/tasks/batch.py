@@ -154,42 +154,70 @@ class BatchResult:
                 "seconds": round(self.seconds, 3), "tasks": [o.to_dict() for o in self.outcomes]}
 
 
-class _Uploader(threading.Thread):
+UPLOAD_THREADS = 2  # uploads in flight at once (the server checks one while the next travels)
+
+
+class _Uploader:
     """Uploads outbox entries in the background, retrying transient failures.
 
-    Runs until :meth:`finish` is called and the queue is empty, or the finish
-    deadline passes (what is left stays in the outbox).  It never touches
-    the key: when the server wants a new login it parks the entry and sets
+    Its threads run until :meth:`finish` is called and the queue is empty, or the
+    finish deadline passes (what is left stays in the outbox).  :data:`UPLOAD_THREADS`
+    entries go up at once: the server validates every signed file before it answers
+    (tens of ms), and one upload at a time left the batch waiting on that chain.  Each
+    entry is sent by one thread at a time (:meth:`Outbox.upload_entry`).  It never
+    touches the key: when the server wants a new login it parks the entry and sets
     ``auth_needed`` for the signing thread, which holds the key session.
     """
 
-    def __init__(self, outbox: Outbox, client: Any, on_result: Callable[[OutboxEntry, str, Any], None]) -> None:
-        super().__init__(name="zhenglian-uploader", daemon=True)
+    def __init__(self, outbox: Outbox, client: Any, on_result: Callable[[OutboxEntry, str, Any], None],
+                 threads: int = UPLOAD_THREADS) -> None:
         self.outbox = outbox
         self.client = client
         self.on_result = on_result
         self.queue: queue.Queue[OutboxEntry | None] = queue.Queue()
         self.auth_needed = threading.Event()
         self.parked: list[OutboxEntry] = []
+        self._parked_lock = threading.Lock()
         self._finish_at: float | None = None
-        self._wake = threading.Event()
+        self._wake = threading.Condition()
         self.last_error: errors.ZhenglianError | None = None
+        self._threads = [threading.Thread(target=self._run, name=f"zhenglian-uploader-{i}", daemon=True)
+                         for i in range(max(1, threads))]
+
+    def start(self) -> None:
+        for t in self._threads:
+            t.start()
+
+    def is_alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the threads, ``timeout`` seconds at most in all."""
+        end = None if timeout is None else time.monotonic() + timeout
+        for t in self._threads:
+            t.join(None if end is None else max(0.0, end - time.monotonic()))
 
     def submit(self, entry: OutboxEntry) -> None:
         self.queue.put(entry)
-        self._wake.set()
+
+    def _wake_all(self) -> None:
+        """Every thread looks at the state again (one None each; the backoff sleep too)."""
+        for _ in self._threads:
+            self.queue.put(None)
+        with self._wake:
+            self._wake.notify_all()
 
     def resume_after_login(self) -> None:
-        parked, self.parked = self.parked, []
+        with self._parked_lock:
+            parked, self.parked = self.parked, []
         for entry in parked:  # queued before auth_needed clears: a finishing thread sees them
             self.submit(entry)
         self.auth_needed.clear()
-        self.queue.put(None)  # wake the thread if it waits for entries (none may have been parked)
+        self._wake_all()  # threads waiting for entries (none may have been parked)
 
     def finish(self, wait_s: float) -> None:
         self._finish_at = time.monotonic() + wait_s
-        self._wake.set()
-        self.queue.put(None)  # wakes the thread now, not at its next look: the batch waits for it
+        self._wake_all()  # now, not at the threads' next look: the batch waits for them
 
     def _expired(self) -> bool:
         return self._finish_at is not None and time.monotonic() >= self._finish_at
@@ -201,19 +229,26 @@ class _Uploader(threading.Thread):
     def _sleep(self, seconds: float) -> None:
         """The backoff before a retry; ends early at the finish deadline (finish() wakes it)."""
         end = time.monotonic() + seconds
-        while not self._expired():
-            now = time.monotonic()
-            left = end - now if self._finish_at is None else min(end, self._finish_at) - now
-            if left <= 0:
-                return
-            self._wake.wait(left)
-            self._wake.clear()
+        with self._wake:
+            while not self._expired():
+                now = time.monotonic()
+                left = end - now if self._finish_at is None else min(end, self._finish_at) - now
+                if left <= 0:
+                    return
+                if self._wake.wait(left):
+                    return  # woken: finish() or a login; the deadline decides
 
     def _done(self) -> bool:
         return self._finish_at is not None and self.queue.empty() and not self.auth_needed.is_set()
 
-    def run(self) -> None:
-        # Event-driven: submit, finish and a resumed login put into the queue, so the thread
+    def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self.queue.put(None)  # another thread may wait for an entry with no deadline yet: it looks again
+
+    def _serve(self) -> None:
+        # Event-driven: submit, finish and a resumed login put into the queue, so a thread
         # waits on it with no timer (it used to look every 0.1 s: up to 0.1 s at each batch's end).
         wait = Backoff(0.5, 5.0)
         while True:
@@ -228,7 +263,8 @@ class _Uploader(threading.Thread):
             try:
                 outcome = self.outbox.upload_entry(entry, self.client)
             except errors.AuthRequired as exc:
-                self.parked.append(entry)
+                with self._parked_lock:
+                    self.parked.append(entry)
                 self.last_error = exc
                 self.auth_needed.set()
                 continue
@@ -308,13 +344,15 @@ def _sign_logged_in(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
         if o is None:
             return
         if outcome in ("uploaded", "duplicate"):
-            o.state, o.error = UPLOADED, None
-            counters["uploaded"] += 1
+            with lock:  # the uploader's threads report side by side
+                o.state, o.error = UPLOADED, None
+                counters["uploaded"] += 1
             report(entry.task_id, "uploaded")
         elif outcome == "refused":
-            o.state = FAILED
-            o.error = errors.ServerRefused(status=0, reason=entry.last_error, reason_zh=entry.last_message_zh,
-                                           reason_en=entry.last_message_en)
+            with lock:
+                o.state = FAILED
+                o.error = errors.ServerRefused(status=0, reason=entry.last_error,
+                                               reason_zh=entry.last_message_zh, reason_en=entry.last_message_en)
             report(entry.task_id, "failed", o.error)
         elif outcome == "retrying":
             o.error = error
