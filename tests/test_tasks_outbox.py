@@ -134,3 +134,25 @@ def test_only_one_process_flushes_at_a_time(tmp_path: Path) -> None:
     finally:
         other._plock.release()
     assert box.flush(FakeServer(), ORIGIN).ok
+
+
+def test_journal_read_as_it_grows_and_a_cut_line_swallows_nothing(tmp_path: Path) -> None:
+    box = Outbox(tmp_path)
+    server = FakeServer()
+    first = box.put(ORIGIN, "t1", b"%PDF-1")
+    assert box.upload_entry(first, server) == "uploaded"
+    # another process (another Outbox on the same folder) appends; this one sees it
+    other = Outbox(tmp_path)
+    second = other.put(ORIGIN, "t2", b"%PDF-2")
+    assert other.upload_entry(second, server) == "uploaded"
+    assert box.is_done(ORIGIN, "t2", second.sha256) and box.is_done(ORIGIN, "t1", first.sha256)
+    # a crash cut a line short; the next record still gets a line of its own
+    with open(box.journal_file, "a", encoding="utf-8") as fh:
+        fh.write('{"origin": "x", "task_')
+    assert box.is_done(ORIGIN, "t1", first.sha256)
+    third = box.put(ORIGIN, "t3", b"%PDF-3")
+    assert box.upload_entry(third, server) == "uploaded"
+    fresh = Outbox(tmp_path)  # reads the whole journal from the start
+    assert all(fresh.is_done(ORIGIN, e.task_id, e.sha256) for e in (first, second, third))
+    assert not fresh.is_done(ORIGIN, "t4", first.sha256)
+    assert len(fresh.journal()) == 3  # the cut line is skipped, the three records read

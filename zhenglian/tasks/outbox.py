@@ -154,21 +154,31 @@ class Outbox:
     # --- journal -----------------------------------------------------------------
 
     def _load_journal(self) -> None:
+        """Read what was appended since the last look (append-only: whole lines, any process).
+
+        Only the new bytes are parsed: the journal keeps every upload ever made, and reading it
+        whole at each upload grew with the client's age.  A line still being written (or cut
+        short by a crash) is left for the next look."""
         try:
             size = self.journal_file.stat().st_size
         except FileNotFoundError:
             return
         if size == self._journal_size:
             return
-        done = set()
-        with open(self.journal_file, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    d = json.loads(line)
-                    done.add((d["origin"], d["task_id"], d["sha256"]))
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line cut short by a crash
-        self._done, self._journal_size = done, size
+        start = self._journal_size if 0 <= self._journal_size < size else 0
+        if start == 0:
+            self._done = set()  # first look, or the file was replaced: read it all
+        with open(self.journal_file, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(size - start)
+        whole = data.rfind(b"\n") + 1
+        for line in data[:whole].splitlines():
+            try:
+                d = json.loads(line)
+                self._done.add((d["origin"], d["task_id"], d["sha256"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a crash
+        self._journal_size = start + whole
 
     def is_done(self, origin: str, task_id: str, sha256: str) -> bool:
         with self._lock:
@@ -189,8 +199,13 @@ class Outbox:
     def _append_journal(self, entry: OutboxEntry, duplicate: bool) -> None:
         record = {"origin": entry.origin, "task_id": entry.task_id, "sha256": entry.sha256,
                   "title": entry.title, "at": time.time(), "duplicate": duplicate}
-        with open(self.journal_file, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        with open(self.journal_file, "ab+") as fh:
+            if fh.seek(0, os.SEEK_END) > 0:
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    line = b"\n" + line  # after a line a crash cut short: this record on its own line
+            fh.write(line)
             fh.flush()
             os.fsync(fh.fileno())
         self._done.add((entry.origin, entry.task_id, entry.sha256))
