@@ -57,3 +57,58 @@ def test_indefinite_length_ber_is_still_converted_to_der() -> None:
     value = DSASignature.load(ber)
     assert value.dump() == b"\x30\x06\x02\x01\x05\x02\x01\x07"
     assert value["r"].native == 5 and value["s"].native == 7
+
+
+def _signed_attrs_like() -> core.Asn1Value:
+    """A structure built from Python values, as pyHanko builds CMS signed attributes (with an
+    explicit tag, a DEFAULT field, a SET OF to sort and a parsed certificate name inside)."""
+    from asn1crypto import cms, tsp
+
+    issuer = _name_of_length(126)
+    ess = tsp.ESSCertIDv2({
+        "hash_algorithm": {"algorithm": "sha384"},
+        "cert_hash": b"\x01" * 48,
+        "issuer_serial": {"issuer": [x509.GeneralName({"directory_name": issuer})], "serial_number": 12345},
+    })
+    return cms.CMSAttributes([
+        cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+        cms.CMSAttribute({"type": "message_digest", "values": [b"\x02" * 32]}),
+        cms.CMSAttribute({"type": "signing_certificate_v2", "values": [{"certs": [ess]}]}),
+    ])
+
+
+def test_dump_reads_contents_once_and_writes_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zhenglian.pki import asn1fix
+
+    assert asn1fix.ORIGINAL_DUMP is not None and core.Asn1Value.dump is not asn1fix.ORIGINAL_DUMP
+    ours = _signed_attrs_like().dump()
+    assert type(_signed_attrs_like()).load(ours).dump() == ours  # DER, parses back to itself
+    # the library's own method gives the same bytes, with far more encoding work
+    counts = {"ours": 0, "library": 0}
+    real_set = core.Sequence._set_contents
+    which = "ours"
+
+    def counting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        counts[which] += 1
+        return real_set(self, *args, **kwargs)
+
+    monkeypatch.setattr(core.Sequence, "_set_contents", counting)
+    assert _signed_attrs_like().dump() == ours
+    which = "library"
+    monkeypatch.setattr(core.Asn1Value, "dump", asn1fix.ORIGINAL_DUMP)
+    assert _signed_attrs_like().dump() == ours
+    assert counts["library"] > 4 * counts["ours"] > 0
+
+
+def test_explicitly_tagged_and_parsed_values_dump_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zhenglian.pki import asn1fix
+
+    def made() -> list[bytes]:
+        general = x509.GeneralName({"directory_name": _name_of_length(60)})  # [4] EXPLICIT, parsed Name
+        built = general.dump()
+        return [built, x509.GeneralName.load(built).dump(), x509.GeneralName.load(built).dump(force=True)]
+
+    ours = made()
+    assert ours[0] == ours[1] == ours[2]
+    monkeypatch.setattr(core.Asn1Value, "dump", asn1fix.ORIGINAL_DUMP)
+    assert made() == ours
