@@ -251,12 +251,15 @@ def section_soft(base: Path, n: int) -> dict[str, Any]:
                 alone = time.perf_counter() - t
         # warm-up: the batch's own imports, the outbox, the register and the upload threads' first use
         batch.sign_tasks(session, h, PinBuffer(spec.user_pin), warm, Outbox(base / "outbox"), upload_wait_s=120)
+        s0, c0 = _cpu_seconds(server.proc.pid), time.process_time()
         t = time.perf_counter()
         result = batch.sign_tasks(session, h, PinBuffer(spec.user_pin), ids, Outbox(base / "outbox"),
                                   upload_wait_s=120)
         e2e = time.perf_counter() - t
+        server_cpu, client_cpu = _cpu_seconds(server.proc.pid) - s0, time.process_time() - c0
         confirmed = sum(1 for tid in ids if server.store.task(tid).status == "signed")
-        return {"tasks": n, "alone_s": alone, "e2e_s": e2e, "confirmed": confirmed, "ok": result.ok}
+        return {"tasks": n, "alone_s": alone, "e2e_s": e2e, "confirmed": confirmed, "ok": result.ok,
+                "server_cpu_s": server_cpu, "client_cpu_s": client_cpu}
     finally:
         server.stop()
 
@@ -391,6 +394,15 @@ def report(name: str, r: dict[str, Any], args: argparse.Namespace) -> None:
         _row(f"soft token, {r['tasks']} tasks: end to end / signing alone", f"{ratio:.2f}", "≥ 0.80", ratio >= 0.8)
         print(f"    (signing alone {r['tasks'] / r['alone_s']:.1f} tasks/s, end to end {r['tasks'] / r['e2e_s']:.1f} "
               f"tasks/s, {r['confirmed']}/{r['tasks']} confirmed)")
+        if r.get("server_cpu_s"):
+            per = {k: 1000 * r[k] / r["tasks"] for k in ("alone_s", "server_cpu_s", "client_cpu_s")}
+            # Both processes on this machine's cores: a task cannot take less wall time than the
+            # server's CPU for it (one process), nor than both processes' CPU shared over the cores.
+            floor = max(per["server_cpu_s"], (per["server_cpu_s"] + per["client_cpu_s"]) / (os.cpu_count() or 1))
+            print(f"    (CPU per task end to end: the client {per['client_cpu_s']:.1f} ms, the reference server "
+                  f"{per['server_cpu_s']:.1f} ms on the same {os.cpu_count()} cores; signing alone "
+                  f"{per['alone_s']:.1f} ms wall — with that server here the ratio cannot exceed "
+                  f"{min(1.0, per['alone_s'] / floor):.2f})")
     elif name == "cold":
         if r["median_s"] is None:
             _row("cold 'zhenglian sign', start → PIN prompt", "failed", "≤ 0.50 s", False)
