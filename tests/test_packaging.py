@@ -264,14 +264,35 @@ def test_demo_command_says_the_reference_part_is_not_shipped(bundle: Path, tmp_p
     assert res.stderr.strip()
 
 
-def _wait_gui(cmd: list[str], env: dict[str, str], mark: Path, seconds: float = 45) -> tuple[bool, str]:
-    """Start the tray app; True once it has come up (startup mark written, or still running)."""
+def _session_libraries(sid: int) -> set[str]:
+    """File names of the shared libraries mapped by the processes of session ``sid``."""
+    names: set[str] = set()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(d.name)) != sid:
+                continue
+            maps = (d / "maps").read_text(encoding="utf-8", errors="replace")
+        except (OSError, ProcessLookupError):
+            continue
+        names |= {os.path.basename(line.split()[-1]) for line in maps.splitlines() if ".so" in line}
+    return names
+
+
+def _wait_gui(cmd: list[str], env: dict[str, str], mark: Path, seconds: float = 45,
+              loaded: set[str] | None = None) -> tuple[bool, str]:
+    """Start the tray app; True once it has come up (startup mark written, or still running).
+
+    ``loaded``, if given, receives the libraries the running app has mapped once it is up."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if mark.exists():
+                if loaded is not None:
+                    loaded |= _session_libraries(proc.pid)
                 return True, ""
             if proc.poll() is not None:
                 return False, proc.stdout.read() if proc.stdout else ""
@@ -296,9 +317,50 @@ def test_installed_bundle_starts_the_tray_app_on_x11(installed: Path, tmp_path: 
     mark = tmp_path / "up"
     env = dict(os.environ, ZHENGLIAN_HOME=str(tmp_path / "home"), ZHENGLIAN_STARTUP_MARK=str(mark),
                QT_QPA_PLATFORM="xcb", QT_DEBUG_PLUGINS="0")
-    ok, output = _wait_gui([xvfb_run, "-a", "-s", "-screen 0 1280x800x24", str(_zhenglian(installed))], env, mark)
+    loaded: set[str] = set()
+    ok, output = _wait_gui([xvfb_run, "-a", "-s", "-screen 0 1280x800x24", str(_zhenglian(installed))], env, mark,
+                           loaded=loaded)
     assert ok, output[-3000:]
     assert "usage:" not in output
+    assert "libqxcb.so" in loaded, sorted(loaded)
+
+
+@slow
+@linux_only
+@pytest.mark.skipif(not (ROOT / "zhenglian" / "ui" / "app.py").is_file(), reason="no tray app yet")
+def test_installed_bundle_starts_the_tray_app_on_wayland(installed: Path, tmp_path: Path) -> None:
+    """Under a headless Weston: Qt's Wayland plugin and its xdg-shell integration (the only shell
+    the bundle keeps) load and the app comes up without X."""
+    weston = _need("weston", "weston")
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    socket = "zhenglian-test"
+    compositor = subprocess.Popen([weston, "--backend=headless-backend.so", f"--socket={socket}", "--idle-time=0"],
+                                  env=dict(os.environ, XDG_RUNTIME_DIR=str(runtime)), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (runtime / socket).exists() and compositor.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not (runtime / socket).exists():
+            pytest.skip("weston did not start here: " + (compositor.stderr.read()[-500:] if compositor.poll() is not None
+                                                         and compositor.stderr else ""))
+        mark = tmp_path / "up"
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env.update(XDG_RUNTIME_DIR=str(runtime), WAYLAND_DISPLAY=socket, QT_QPA_PLATFORM="wayland",
+                   ZHENGLIAN_HOME=str(tmp_path / "home"), ZHENGLIAN_STARTUP_MARK=str(mark))
+        loaded: set[str] = set()
+        ok, output = _wait_gui([str(_zhenglian(installed))], env, mark, loaded=loaded)
+        assert ok, output[-3000:]
+        assert {"libqwayland.so", "libxdg-shell.so"} <= loaded, sorted(loaded)
+        assert "libqxcb.so" not in loaded
+    finally:
+        os.killpg(compositor.pid, signal.SIGTERM)
+        try:
+            compositor.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(compositor.pid, signal.SIGKILL)
+            compositor.wait()
 
 
 # --- the .deb ------------------------------------------------------------------------------
@@ -546,6 +608,80 @@ def test_installed_program_signs_and_verifies_on_a_softhsm_key(installed: Path, 
         res = _run([exe, "forms", "renew", "--key", key.serial, "--years", "3", "-o", str(form)], timeout=180)
         assert res.returncode == 0, res.stdout + res.stderr
         assert form.read_bytes()[:5] == b"%PDF-"
+
+
+@slow
+@linux_only
+def test_installed_program_draws_a_seal_and_finds_its_place_by_text(installed: Path, make_key,  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
+    """A key that carries no seal: the installed program draws one (Pillow's ImageFont on the
+    system's FreeType, build.spec), places it on a text found with PDFium, signs with pyHanko;
+    pdfsig (poppler) agrees the signature is valid."""
+    exe = str(_zhenglian(installed))
+    from helpers import pdf as ph
+
+    from zhenglian.reference import provision, softhsm
+
+    if not ph.have_cjk_font():
+        pytest.skip("needs fonts-noto-cjk (the drawn seal's text and the test document)")
+    key = make_key(provision.DEMO_KEYS[2], seal_names=())
+    src = ph.make_contract(tmp_path / "in.pdf", 1)
+    out = tmp_path / "out.pdf"
+    res = _run([exe, "sign", str(src), "-o", str(out), "--module", str(softhsm.module_path()), "--key", key.serial,
+                "--pin-stdin", "--anchor", "乙方（盖章）", "--json"], input=key.spec.user_pin + "\n", timeout=180)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    # the seal is a picture on the page, where the anchor text is (right half of the page)
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(str(out))
+    try:
+        page = doc[0]
+        width = page.get_width()
+        images = [o for o in page.get_objects(max_depth=8) if o.type == pdfium.raw.FPDF_PAGEOBJ_IMAGE]
+        assert images, "no seal picture on the page"
+        left, _bottom, right, _top = images[0].get_pos()
+        assert (left + right) / 2 > width / 2, "the seal is not on 乙方（盖章）"
+    finally:
+        doc.close()
+    pdfsig = shutil.which("pdfsig")
+    if pdfsig:
+        check = _run([pdfsig, str(out)])
+        assert "Signature Validation: Signature is Valid." in check.stdout, check.stdout + check.stderr
+
+
+@slow
+def test_bundle_leaves_out_what_nothing_loads(bundle: Path) -> None:
+    """What build.spec cuts (issue 19) stays cut; what replaces it is the system's."""
+    internal = bundle / "_internal"
+    files = {str(p.relative_to(internal)) for p in internal.rglob("*") if p.is_file() or p.is_symlink()}
+    names = {os.path.basename(f) for f in files}
+    # Qt: no JPEG/GIF image plugin (seals reach Qt as PNG), one Wayland shell (xdg-shell)
+    assert not [n for n in names if re.match(r"libq(jpeg|gif)\.so$", n)]
+    shells = sorted(os.path.basename(f) for f in files if "/wayland-shell-integration/" in f)
+    assert shells == ["libxdg-shell.so"] or not shells, shells
+    assert "libQt6WlShellIntegration.so.6" not in names
+    # Pillow: no LittleCMS; FreeType, zstd, xz (and libxcb) from the system when the build
+    # machine's had every symbol (build.spec prints what it kept otherwise)
+    assert not [n for n in names if re.match(r"lib(lcms2|brotli\w*|png16|xcb|Xau)-[0-9a-f]{8}\.so", n)], names
+    if sys.platform.startswith("linux"):
+        ft = next((internal / "PIL").glob("_imagingft.*.so"))
+        needed = _run(["readelf", "-d", str(ft)]).stdout
+        if "[libfreetype.so.6]" in needed:
+            assert not [n for n in names if n.startswith("libfreetype-")], names
+    # pure-Python fallbacks of aiohttp & co. instead of their compiled speed-ups
+    assert not [f for f in files if re.match(r"(aiohttp|multidict|yarl|frozenlist|propcache)/", f)
+                and (f.endswith(".so") or ".cpython-" in f)], files
+    viewer = PYINSTALLER.with_name("pyi-archive_viewer")
+    res = _run([str(viewer), "-r", "-b", str(bundle / "zhenglian")])
+    assert res.returncode == 0, res.stderr
+    modules = {line.strip() for line in res.stdout.splitlines()}
+    cut = [m for m in modules if re.match(r"(cffi|pycparser|pdb|doctest|PIL\.ImageCms)(\.|$)", m)]
+    assert not cut, cut
+    # ... and what must stay stays: cryptography's cffi runtime, pyHanko's XMP writer (lxml)
+    assert any(n.startswith("_cffi_backend.") for n in names)
+    assert {"pyhanko.pdf_utils.metadata.xmp_xml", "pyhanko.sign.signers.pdf_signer", "aiohttp"} <= modules
+    assert any(f.startswith("lxml/etree.") for f in files)
 
 
 # --- Windows installer script --------------------------------------------------------------
