@@ -238,13 +238,16 @@ def test_bundle_holds_the_client_and_nothing_of_the_reference_side(bundle: Path)
 @slow
 @linux_only
 def test_bundle_leaves_system_libraries_to_the_system(bundle: Path) -> None:
-    """Only OpenSSL, libffi and Python come from the build machine; X11, glib, libstdc++ … do not."""
+    """Only libffi and Python (and the legacy build's OpenSSL 1.1) come from the build machine;
+    X11, glib, libstdc++, OpenSSL 3 … do not."""
     internal = bundle / "_internal"
     top = {p.name for p in internal.iterdir() if p.name.startswith("lib") and ".so" in p.name}
     for name in ("libstdc++.so.6", "libX11.so.6", "libglib-2.0.so.0", "libfontconfig.so.1", "libdbus-1.so.3",
                  "libxcb-cursor.so.0", "libz.so.1"):
         assert name not in top, f"{name} is bundled: it must come from the system (Depends)"
-    assert any(n.startswith("libssl.so.") for n in top)
+    for name in ("libssl.so.3", "libcrypto.so.3"):  # the system's, with its security updates
+        assert name not in top, f"{name} is bundled: it must come from the system (libssl3 | libssl3t64)"
+    assert any(n.startswith("libpython3") for n in top)
     # Pillow's private libxcb/libXau are replaced by the system's libxcb (as Qt uses)
     private = [p.name for p in internal.rglob("lib*") if re.match(r"lib(xcb|Xau)-[0-9a-f]{8}\.so", p.name)]
     assert not private, private

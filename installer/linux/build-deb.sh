@@ -103,6 +103,39 @@ else
   OPENSSL_LICENCE="OpenSSL 3 (Apache-2.0)"
 fi
 
+# The system libraries that Pillow's modules were re-pointed at (build.spec) need the
+# version whose symbols they call: dpkg-shlibdeps reads it from the distribution's symbols
+# files (FreeType >= 2.11.1 for Pillow 13), as a Debian package's own build would.
+if command -v dpkg-shlibdeps >/dev/null; then
+  SHL=$(mktemp -d)
+  mkdir -p "$SHL/debian"
+  printf 'Source: zhenglian\n\nPackage: zhenglian\nArchitecture: any\n' >"$SHL/debian/control"
+  mapfile -t PILLOW_BINS < <(find "$BUNDLE/_internal/PIL" "$BUNDLE/_internal/pillow.libs" -type f -name '*.so*' 2>/dev/null)
+  if ((${#PILLOW_BINS[@]})); then
+    SHLIBS=$(cd "$SHL" && dpkg-shlibdeps -O --ignore-missing-info -l"$BUNDLE/_internal/pillow.libs" \
+      "${PILLOW_BINS[@]/#/-e}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+    IFS=',' read -ra VERSIONED <<<"$SHLIBS"
+    for v in "${VERSIONED[@]}"; do
+      v=${v# }
+      # only where the distribution tracks symbols: a shlibs-only package (zstd) gives the
+      # version it was built as, not the one needed, and would shut out Ubuntu 22.04
+      compgen -G "/var/lib/dpkg/info/${v%% *}:*.symbols" >/dev/null \
+        || [[ -f /var/lib/dpkg/info/${v%% *}.symbols ]] || continue
+      for i in "${!DEPENDS[@]}"; do
+        [[ ${DEPENDS[$i]} == "${v%% *}" && $v == *"(>="* ]] && DEPENDS[i]=$v
+      done
+    done
+  fi
+  rm -rf "$SHL"
+fi
+
+# Python's ssl and hashlib use the system's OpenSSL 3 (build.spec), with its security
+# updates; Debian 13 and Ubuntu 24.04 renamed the package libssl3t64.  The legacy build
+# carries its OpenSSL 1.1.
+if ! compgen -G "$BUNDLE/_internal/libssl.so.*" >/dev/null; then
+  DEPENDS+=("libssl3 | libssl3t64")
+fi
+
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 PKG=$STAGE/pkg
