@@ -668,10 +668,12 @@ def test_bundle_leaves_out_what_nothing_loads(bundle: Path) -> None:
     # machine's had every symbol (build.spec prints what it kept otherwise)
     assert not [n for n in names if re.match(r"lib(lcms2|brotli\w*|png16|xcb|Xau)-[0-9a-f]{8}\.so", n)], names
     if sys.platform.startswith("linux"):
-        ft = next((internal / "PIL").glob("_imagingft.*.so"))
-        needed = _run(["readelf", "-d", str(ft)]).stdout
-        if "[libfreetype.so.6]" in needed:
-            assert not [n for n in names if n.startswith("libfreetype-")], names
+        for module, system, private in (("_imagingft", "libfreetype.so.6", "libfreetype-"),
+                                        ("_imaging", "libopenjp2.so.7", "libopenjp2-")):
+            needed = _run(["readelf", "-d", str(next((internal / "PIL").glob(f"{module}.*.so")))]).stdout
+            if f"[{system}]" in needed:  # re-pointed: the private copy is gone
+                assert not [n for n in names if n.startswith(private)], names
+        assert not [f for f in files if "/xcbglintegrations/" in f]
     # pure-Python fallbacks of aiohttp & co. instead of their compiled speed-ups
     assert not [f for f in files if re.match(r"(aiohttp|multidict|yarl|frozenlist|propcache)/", f)
                 and (f.endswith(".so") or ".cpython-" in f)], files

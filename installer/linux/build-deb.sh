@@ -76,9 +76,9 @@ DEPENDS=(
   "libc6 (>= ${GLIBC_MIN})" "libstdc++6" "libgcc-s1 | libgcc1" "zlib1g" "libzstd1" "libbz2-1.0" "libuuid1"
   "libglib2.0-0" "libdbus-1-3" "libgssapi-krb5-2"
   "libegl1" "libgl1" "libfontconfig1"
-  # Qt's and Pillow's FreeType, libtiff's zstd (above) and xz: build.spec leaves Pillow's
+  # Qt's and Pillow's FreeType, libtiff's zstd (above) and xz, OpenJPEG: build.spec leaves Pillow's
   # private copies out when the build machine's exports every symbol Pillow needs.
-  "libfreetype6" "liblzma5"
+  "libfreetype6" "liblzma5" "libopenjp2-7"
   "libx11-6" "libx11-xcb1" "libxcb1" "libxcb-cursor0" "libxcb-icccm4" "libxcb-image0"
   "libxcb-keysyms1" "libxcb-randr0" "libxcb-render0" "libxcb-render-util0" "libxcb-shape0"
   "libxcb-shm0" "libxcb-sync1" "libxcb-util1" "libxcb-xfixes0" "libxcb-xkb1"
