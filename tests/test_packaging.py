@@ -634,19 +634,29 @@ def test_installed_program_draws_a_seal_and_finds_its_place_by_text(installed: P
                 "--pin-stdin", "--anchor", "乙方（盖章）", "--json"], input=key.spec.user_pin + "\n", timeout=180)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Traceback" not in res.stderr
-    # the seal is a picture on the page, where the anchor text is (right half of the page)
-    import pypdfium2 as pdfium
+    # the seal sits on the anchor text: 乙方（盖章） starts 330 pt right of and 250 pt above
+    # the bottom-left corner of the A4 page (helpers/pdf.py), i.e. ≈ 116 mm right, ≈ 207 mm down
+    (spot,) = json.loads(res.stdout)["documents"][0]["signatures"][0]["spots"]
+    assert spot["page"] == 1 and 116 < spot["x_mm"] < 150 and abs(spot["y_mm"] - 207) < 10, spot
+    # ... and its appearance is the drawn picture (an image XObject in the widget's appearance)
+    from pyhanko.pdf_utils.reader import PdfFileReader
 
-    doc = pdfium.PdfDocument(str(out))
-    try:
-        page = doc[0]
-        width = page.get_width()
-        images = [o for o in page.get_objects(max_depth=8) if o.type == pdfium.raw.FPDF_PAGEOBJ_IMAGE]
-        assert images, "no seal picture on the page"
-        left, _bottom, right, _top = images[0].get_pos()
-        assert (left + right) / 2 > width / 2, "the seal is not on 乙方（盖章）"
-    finally:
-        doc.close()
+    def has_image(form, depth: int = 0) -> bool:  # type: ignore[no-untyped-def]
+        if depth > 6 or "/Resources" not in form or "/XObject" not in form["/Resources"]:
+            return False
+        xobjects = form["/Resources"]["/XObject"]
+        for name in xobjects:
+            obj = xobjects[name]  # pyHanko's dictionaries resolve references on []
+            kind = obj.get("/Subtype")  # a name, never a reference
+            if kind == "/Image" or (kind == "/Form" and has_image(obj, depth + 1)):
+                return True
+        return False
+
+    with out.open("rb") as fh:
+        (emb,) = PdfFileReader(fh).embedded_signatures
+        field = emb.sig_field
+        widgets = [field] + ([k.get_object() for k in field["/Kids"]] if "/Kids" in field else [])
+        assert any("/AP" in w and has_image(w["/AP"]["/N"]) for w in widgets), "no seal picture"
     pdfsig = shutil.which("pdfsig")
     if pdfsig:
         check = _run([pdfsig, str(out)])
