@@ -5,7 +5,7 @@
                                                             # stub check) in a temp dir first
     .venv/bin/python benchmarks/package_sizes.py --bundle DIR --deb FILE --installer FILE
 
-Targets (issue 9): installed ≤ 120 MB, .deb ≤ 50 MB.  The installer line
+Targets: installed ≤ 100 MB (issue 19; issue 9 had 120 MB), .deb ≤ 50 MB (issue 9).  The installer line
 appears only where one was built (Windows CI), the legacy line where
 installer/linux/build-legacy.sh made one (dist/legacy/).  "installed" is the sum of the
 file sizes; "on disk" is what ``du`` reports (block rounding).
@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
-TARGET_INSTALLED_MB = 120
+TARGET_INSTALLED_MB = 100  # issue 19 (docs/performance.md, "The bundle")
 TARGET_DEB_MB = 50
 
 

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   openjdk-17-jdk-headless libbcprov-java libbcpkix-java  # javac + BouncyCastle: the tests' independent SM2 judge
   fonts-noto-cjk fonts-arphic-uming                 # Chinese text in seals, stamps, UI; a TrueType CJK font for reportlab
   xvfb xauth x11-utils trayer imagemagick           # headless screen, tray host, screenshots
+  weston                                            # headless Wayland compositor: the bundle starts on Wayland (test_packaging)
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libdbus-1-3
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0
   libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-util1 libxcb-sync1 libxcb-xfixes0

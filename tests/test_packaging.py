@@ -238,13 +238,16 @@ def test_bundle_holds_the_client_and_nothing_of_the_reference_side(bundle: Path)
 @slow
 @linux_only
 def test_bundle_leaves_system_libraries_to_the_system(bundle: Path) -> None:
-    """Only OpenSSL, libffi and Python come from the build machine; X11, glib, libstdc++ … do not."""
+    """Only libffi and Python (and the legacy build's OpenSSL 1.1) come from the build machine;
+    X11, glib, libstdc++, OpenSSL 3 … do not."""
     internal = bundle / "_internal"
     top = {p.name for p in internal.iterdir() if p.name.startswith("lib") and ".so" in p.name}
     for name in ("libstdc++.so.6", "libX11.so.6", "libglib-2.0.so.0", "libfontconfig.so.1", "libdbus-1.so.3",
                  "libxcb-cursor.so.0", "libz.so.1"):
         assert name not in top, f"{name} is bundled: it must come from the system (Depends)"
-    assert any(n.startswith("libssl.so.") for n in top)
+    for name in ("libssl.so.3", "libcrypto.so.3"):  # the system's, with its security updates
+        assert name not in top, f"{name} is bundled: it must come from the system (libssl3 | libssl3t64)"
+    assert any(n.startswith("libpython3") for n in top)
     # Pillow's private libxcb/libXau are replaced by the system's libxcb (as Qt uses)
     private = [p.name for p in internal.rglob("lib*") if re.match(r"lib(xcb|Xau)-[0-9a-f]{8}\.so", p.name)]
     assert not private, private
@@ -264,14 +267,35 @@ def test_demo_command_says_the_reference_part_is_not_shipped(bundle: Path, tmp_p
     assert res.stderr.strip()
 
 
-def _wait_gui(cmd: list[str], env: dict[str, str], mark: Path, seconds: float = 45) -> tuple[bool, str]:
-    """Start the tray app; True once it has come up (startup mark written, or still running)."""
+def _session_libraries(sid: int) -> set[str]:
+    """File names of the shared libraries mapped by the processes of session ``sid``."""
+    names: set[str] = set()
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(d.name)) != sid:
+                continue
+            maps = (d / "maps").read_text(encoding="utf-8", errors="replace")
+        except (OSError, ProcessLookupError):
+            continue
+        names |= {os.path.basename(line.split()[-1]) for line in maps.splitlines() if ".so" in line}
+    return names
+
+
+def _wait_gui(cmd: list[str], env: dict[str, str], mark: Path, seconds: float = 45,
+              loaded: set[str] | None = None) -> tuple[bool, str]:
+    """Start the tray app; True once it has come up (startup mark written, or still running).
+
+    ``loaded``, if given, receives the libraries the running app has mapped once it is up."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     try:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if mark.exists():
+                if loaded is not None:
+                    loaded |= _session_libraries(proc.pid)
                 return True, ""
             if proc.poll() is not None:
                 return False, proc.stdout.read() if proc.stdout else ""
@@ -296,9 +320,50 @@ def test_installed_bundle_starts_the_tray_app_on_x11(installed: Path, tmp_path: 
     mark = tmp_path / "up"
     env = dict(os.environ, ZHENGLIAN_HOME=str(tmp_path / "home"), ZHENGLIAN_STARTUP_MARK=str(mark),
                QT_QPA_PLATFORM="xcb", QT_DEBUG_PLUGINS="0")
-    ok, output = _wait_gui([xvfb_run, "-a", "-s", "-screen 0 1280x800x24", str(_zhenglian(installed))], env, mark)
+    loaded: set[str] = set()
+    ok, output = _wait_gui([xvfb_run, "-a", "-s", "-screen 0 1280x800x24", str(_zhenglian(installed))], env, mark,
+                           loaded=loaded)
     assert ok, output[-3000:]
     assert "usage:" not in output
+    assert "libqxcb.so" in loaded, sorted(loaded)
+
+
+@slow
+@linux_only
+@pytest.mark.skipif(not (ROOT / "zhenglian" / "ui" / "app.py").is_file(), reason="no tray app yet")
+def test_installed_bundle_starts_the_tray_app_on_wayland(installed: Path, tmp_path: Path) -> None:
+    """Under a headless Weston: Qt's Wayland plugin and its xdg-shell integration (the only shell
+    the bundle keeps) load and the app comes up without X."""
+    weston = _need("weston", "weston")
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    socket = "zhenglian-test"
+    compositor = subprocess.Popen([weston, "--backend=headless-backend.so", f"--socket={socket}", "--idle-time=0"],
+                                  env=dict(os.environ, XDG_RUNTIME_DIR=str(runtime)), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (runtime / socket).exists() and compositor.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not (runtime / socket).exists():
+            pytest.skip("weston did not start here: " + (compositor.stderr.read()[-500:] if compositor.poll() is not None
+                                                         and compositor.stderr else ""))
+        mark = tmp_path / "up"
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+        env.update(XDG_RUNTIME_DIR=str(runtime), WAYLAND_DISPLAY=socket, QT_QPA_PLATFORM="wayland",
+                   ZHENGLIAN_HOME=str(tmp_path / "home"), ZHENGLIAN_STARTUP_MARK=str(mark))
+        loaded: set[str] = set()
+        ok, output = _wait_gui([str(_zhenglian(installed))], env, mark, loaded=loaded)
+        assert ok, output[-3000:]
+        assert {"libqwayland.so", "libxdg-shell.so"} <= loaded, sorted(loaded)
+        assert "libqxcb.so" not in loaded
+    finally:
+        os.killpg(compositor.pid, signal.SIGTERM)
+        try:
+            compositor.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(compositor.pid, signal.SIGKILL)
+            compositor.wait()
 
 
 # --- the .deb ------------------------------------------------------------------------------
@@ -470,7 +535,9 @@ def test_deb_removes_cleanly(deb: Path, tmp_path: Path) -> None:
 @slow
 @linux_only
 def test_trimmed_icu_keeps_what_qt_uses_it_for(bundle: Path) -> None:
-    """Collation, converters, case mapping and time-zone names in Chinese and English, as with the full data."""
+    """Collation, converters, case mapping and time-zone names in Chinese and English, as with the full data.
+
+    The converters the trim drops on purpose (Japanese, Korean) must stay dropped."""
     icu = next((bundle / "_internal").rglob("libicudata.so.*"), None)
     if icu is None:
         pytest.skip("no ICU in this bundle")
@@ -496,6 +563,9 @@ def test_trimmed_icu_keeps_what_qt_uses_it_for(bundle: Path) -> None:
     expected = json.loads(full.stdout)
     assert expected["zh"] == ["阿", "李", "王", "张", "赵"]  # pinyin: the full data is really used
     assert len(expected["codecs"]) == 9, expected["codecs"]  # ICU converters are really used
+    # Japanese and Korean converters are cut on purpose (installer/pyinstaller/icu_trim.py):
+    # the client never asks Qt for them; the Chinese and Western ones stay.
+    expected["codecs"] = [c for c in expected["codecs"] if c not in ("Shift_JIS", "EUC-KR")]
     assert json.loads(trimmed.stdout) == expected
     assert "Could not create collator" not in trimmed.stderr
 
@@ -541,6 +611,92 @@ def test_installed_program_signs_and_verifies_on_a_softhsm_key(installed: Path, 
         res = _run([exe, "forms", "renew", "--key", key.serial, "--years", "3", "-o", str(form)], timeout=180)
         assert res.returncode == 0, res.stdout + res.stderr
         assert form.read_bytes()[:5] == b"%PDF-"
+
+
+@slow
+@linux_only
+def test_installed_program_draws_a_seal_and_finds_its_place_by_text(installed: Path, make_key,  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
+    """A key that carries no seal: the installed program draws one (Pillow's ImageFont on the
+    system's FreeType, build.spec), places it on a text found with PDFium, signs with pyHanko;
+    pdfsig (poppler) agrees the signature is valid."""
+    exe = str(_zhenglian(installed))
+    from helpers import pdf as ph
+
+    from zhenglian.reference import provision, softhsm
+
+    if not ph.have_cjk_font():
+        pytest.skip("needs fonts-noto-cjk (the drawn seal's text and the test document)")
+    key = make_key(provision.DEMO_KEYS[2], seal_names=())
+    src = ph.make_contract(tmp_path / "in.pdf", 1)
+    out = tmp_path / "out.pdf"
+    res = _run([exe, "sign", str(src), "-o", str(out), "--module", str(softhsm.module_path()), "--key", key.serial,
+                "--pin-stdin", "--anchor", "乙方（盖章）", "--json"], input=key.spec.user_pin + "\n", timeout=180)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    # the seal sits on the anchor text: 乙方（盖章） starts 330 pt right of and 250 pt above
+    # the bottom-left corner of the A4 page (helpers/pdf.py), i.e. ≈ 116 mm right, ≈ 207 mm down
+    (spot,) = json.loads(res.stdout)["documents"][0]["signatures"][0]["spots"]
+    assert spot["page"] == 1 and 116 < spot["x_mm"] < 150 and abs(spot["y_mm"] - 207) < 10, spot
+    # ... and its appearance is the drawn picture (an image XObject in the widget's appearance)
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    def has_image(form, depth: int = 0) -> bool:  # type: ignore[no-untyped-def]
+        if depth > 6 or "/Resources" not in form or "/XObject" not in form["/Resources"]:
+            return False
+        xobjects = form["/Resources"]["/XObject"]
+        for name in xobjects:
+            obj = xobjects[name]  # pyHanko's dictionaries resolve references on []
+            kind = obj.get("/Subtype")  # a name, never a reference
+            if kind == "/Image" or (kind == "/Form" and has_image(obj, depth + 1)):
+                return True
+        return False
+
+    with out.open("rb") as fh:
+        (emb,) = PdfFileReader(fh).embedded_signatures
+        field = emb.sig_field
+        widgets = [field] + ([k.get_object() for k in field["/Kids"]] if "/Kids" in field else [])
+        assert any("/AP" in w and has_image(w["/AP"]["/N"]) for w in widgets), "no seal picture"
+    pdfsig = shutil.which("pdfsig")
+    if pdfsig:
+        check = _run([pdfsig, str(out)])
+        assert "Signature Validation: Signature is Valid." in check.stdout, check.stdout + check.stderr
+
+
+@slow
+def test_bundle_leaves_out_what_nothing_loads(bundle: Path) -> None:
+    """What build.spec cuts (issue 19) stays cut; what replaces it is the system's."""
+    internal = bundle / "_internal"
+    files = {str(p.relative_to(internal)) for p in internal.rglob("*") if p.is_file() or p.is_symlink()}
+    names = {os.path.basename(f) for f in files}
+    # Qt: no JPEG/GIF image plugin (seals reach Qt as PNG), one Wayland shell (xdg-shell)
+    assert not [n for n in names if re.match(r"libq(jpeg|gif)\.so$", n)]
+    shells = sorted(os.path.basename(f) for f in files if "/wayland-shell-integration/" in f)
+    assert shells == ["libxdg-shell.so"] or not shells, shells
+    assert "libQt6WlShellIntegration.so.6" not in names
+    # Pillow: no LittleCMS; FreeType, zstd, xz (and libxcb) from the system when the build
+    # machine's had every symbol (build.spec prints what it kept otherwise)
+    assert not [n for n in names if re.match(r"lib(lcms2|brotli\w*|png16|xcb|Xau)-[0-9a-f]{8}\.so", n)], names
+    if sys.platform.startswith("linux"):
+        for module, system, private in (("_imagingft", "libfreetype.so.6", "libfreetype-"),
+                                        ("_imaging", "libopenjp2.so.7", "libopenjp2-")):
+            needed = _run(["readelf", "-d", str(next((internal / "PIL").glob(f"{module}.*.so")))]).stdout
+            if f"[{system}]" in needed:  # re-pointed: the private copy is gone
+                assert not [n for n in names if n.startswith(private)], names
+        assert not [f for f in files if "/xcbglintegrations/" in f]
+    # pure-Python fallbacks of aiohttp & co. instead of their compiled speed-ups
+    assert not [f for f in files if re.match(r"(aiohttp|multidict|yarl|frozenlist|propcache)/", f)
+                and (f.endswith(".so") or ".cpython-" in f)], files
+    viewer = PYINSTALLER.with_name("pyi-archive_viewer")
+    res = _run([str(viewer), "-r", "-b", str(bundle / "zhenglian")])
+    assert res.returncode == 0, res.stderr
+    modules = {line.strip() for line in res.stdout.splitlines()}
+    cut = [m for m in modules if re.match(r"(cffi|pycparser|pdb|doctest|PIL\.ImageCms)(\.|$)", m)]
+    assert not cut, cut
+    # ... and what must stay stays: cryptography's cffi runtime, pyHanko's XMP writer (lxml)
+    assert any(n.startswith("_cffi_backend.") for n in names)
+    assert {"pyhanko.pdf_utils.metadata.xmp_xml", "pyhanko.sign.signers.pdf_signer", "aiohttp"} <= modules
+    assert any(f.startswith("lxml/etree.") for f in files)
 
 
 # --- Windows installer script --------------------------------------------------------------

@@ -75,7 +75,10 @@ GLIBC_MIN=$(find "$BUNDLE" -type f \( -name '*.so*' -o -name zhenglian \) -exec 
 DEPENDS=(
   "libc6 (>= ${GLIBC_MIN})" "libstdc++6" "libgcc-s1 | libgcc1" "zlib1g" "libzstd1" "libbz2-1.0" "libuuid1"
   "libglib2.0-0" "libdbus-1-3" "libgssapi-krb5-2"
-  "libegl1" "libgl1" "libfontconfig1" "libfreetype6"
+  "libegl1" "libgl1" "libfontconfig1"
+  # Qt's and Pillow's FreeType, libtiff's zstd (above) and xz, OpenJPEG: build.spec leaves Pillow's
+  # private copies out when the build machine's exports every symbol Pillow needs.
+  "libfreetype6" "liblzma5" "libopenjp2-7"
   "libx11-6" "libx11-xcb1" "libxcb1" "libxcb-cursor0" "libxcb-icccm4" "libxcb-image0"
   "libxcb-keysyms1" "libxcb-randr0" "libxcb-render0" "libxcb-render-util0" "libxcb-shape0"
   "libxcb-shm0" "libxcb-sync1" "libxcb-util1" "libxcb-xfixes0" "libxcb-xkb1"
@@ -98,6 +101,39 @@ if compgen -G "$BUNDLE/_internal/libssl.so.1.1" >/dev/null; then
   OPENSSL_LICENCE="OpenSSL 1.1.1 (OpenSSL and SSLeay licences)"
 else
   OPENSSL_LICENCE="OpenSSL 3 (Apache-2.0)"
+fi
+
+# The system libraries that Pillow's modules were re-pointed at (build.spec) need the
+# version whose symbols they call: dpkg-shlibdeps reads it from the distribution's symbols
+# files (FreeType >= 2.11.1 for Pillow 13), as a Debian package's own build would.
+if command -v dpkg-shlibdeps >/dev/null; then
+  SHL=$(mktemp -d)
+  mkdir -p "$SHL/debian"
+  printf 'Source: zhenglian\n\nPackage: zhenglian\nArchitecture: any\n' >"$SHL/debian/control"
+  mapfile -t PILLOW_BINS < <(find "$BUNDLE/_internal/PIL" "$BUNDLE/_internal/pillow.libs" -type f -name '*.so*' 2>/dev/null)
+  if ((${#PILLOW_BINS[@]})); then
+    SHLIBS=$(cd "$SHL" && dpkg-shlibdeps -O --ignore-missing-info -l"$BUNDLE/_internal/pillow.libs" \
+      "${PILLOW_BINS[@]/#/-e}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+    IFS=',' read -ra VERSIONED <<<"$SHLIBS"
+    for v in "${VERSIONED[@]}"; do
+      v=${v# }
+      # only where the distribution tracks symbols: a shlibs-only package (zstd) gives the
+      # version it was built as, not the one needed, and would shut out Ubuntu 22.04
+      compgen -G "/var/lib/dpkg/info/${v%% *}:*.symbols" >/dev/null \
+        || [[ -f /var/lib/dpkg/info/${v%% *}.symbols ]] || continue
+      for i in "${!DEPENDS[@]}"; do
+        [[ ${DEPENDS[$i]} == "${v%% *}" && $v == *"(>="* ]] && DEPENDS[i]=$v
+      done
+    done
+  fi
+  rm -rf "$SHL"
+fi
+
+# Python's ssl and hashlib use the system's OpenSSL 3 (build.spec), with its security
+# updates; Debian 13 and Ubuntu 24.04 renamed the package libssl3t64.  The legacy build
+# carries its OpenSSL 1.1.
+if ! compgen -G "$BUNDLE/_internal/libssl.so.*" >/dev/null; then
+  DEPENDS+=("libssl3 | libssl3t64")
 fi
 
 STAGE=$(mktemp -d)

@@ -426,8 +426,11 @@ if [[ -x $BUNDLE/zhenglian && $(cat "$CHROOT/build/dist/.made-from" 2>/dev/null)
 else
   log "step 6: PyInstaller build.spec"
   rm -rf "$CHROOT/build/dist" "$CHROOT/build/work"
-  in_root sh -ec "cd /build/src && $VENV/bin/pyinstaller --noconfirm --clean --log-level WARN \
-    --distpath /build/dist --workpath /build/work build.spec" >&2
+  # Pillow onto the system's libxcb only: the other libraries build.spec can take from
+  # the system are checked against the build root's (Debian 11), newer than the oldest
+  # systems this package is for (Debian 10's OpenJPEG 2.3 lacks what Pillow 13 calls).
+  in_root sh -ec "cd /build/src && ZHENGLIAN_PILLOW_SYSTEM=libxcb $VENV/bin/pyinstaller --noconfirm --clean \
+    --log-level WARN --distpath /build/dist --workpath /build/work build.spec" >&2
   in_root /build/dist/zhenglian/zhenglian --version >&2
   echo "$BUNDLE_KEY" > "$CHROOT/build/dist/.made-from"
   step_done 6 "pyinstaller" $((SECONDS - t0))

@@ -36,19 +36,29 @@ LOCALE_NAME = re.compile(r"^[a-z]{2,3}(_\w*)?\.res$")
 ALWAYS_KEEP = {"res_index.res", "pool.res"}
 # Converters for IBM mainframes (EBCDIC, the CJK ones alone are ~1 MB) and for
 # Taiwan's EUC/CNS 11643 (0.8 MB): never met on a Chinese office desktop.  GB18030,
-# GBK, GB2312, Big5, Big5-HKSCS, Shift_JIS, EUC-JP/KR, the Windows and ISO-8859
-# code pages and the Unicode forms stay.
+# GBK, GB2312, ISO-2022-CN, Big5, Big5-HKSCS, the Windows and ISO-8859 code pages
+# and the Unicode forms stay.
 DROP_CONVERTERS = re.compile(
     r"^(ibm-(37|273|277|278|280|284|285|290|297|420|424|500|803|838|870|871|875|918|930|933|"
     r"935|937|939|1025|1026|1047|1097|1112|1122|1123|1130|1132|1137|114\d|115[3-8]|1160|1164|"
     r"1364|1371|1388|1390|1399|4517|4899|4971|5123|8482|9005|12712|13125|16684|16804|20780)"
-    r"[_-].*|ebcdic-.*|euc-tw-.*|cns-11643-.*|ibm-964_.*)\.cnv$"
+    r"[_-].*|ebcdic-.*|euc-tw-.*|cns-11643-.*|ibm-964_.*|"
+    # Japanese and Korean (Shift_JIS, EUC-JP, ISO-2022-JP's JIS X 0212, EUC-KR, UHC,
+    # ISO-2022-KR; 1 MB) and X11's COMPOUND_TEXT (0.8 MB, which Qt 6's xcb plugin no
+    # longer speaks): the client asks Qt for no converter by name, and a Chinese
+    # desktop's locale codec is UTF-8 or GB18030.
+    r"ibm-(942|943|954|33722|949|970|971|1363)_.*|euc-jp-.*|jisx-.*|windows-949-.*|"
+    r"icu-internal-25546|icu-internal-compound-.*)\.cnv$"
 )
+# Data of ICU services Qt never calls (its libQt6Core imports only the ucnv_, ucol_,
+# ucal_ and u_strTo{Upper,Lower} functions): character names (u_charName), StringPrep
+# profiles, IDNA (Qt's QUrl has its own) and spoof checks.  0.5 MB.
+DROP_ITEMS = re.compile(r"^(unames\.icu|[\w-]+\.spp|confusables\.cfu|uts46\.nrm)$")
 
 
 def wanted(item: str) -> bool:
     """Whether the package item ``item`` (e.g. ``coll/de.res``, without the prefix) stays."""
-    if item.startswith(DROP_TREES) or DROP_CONVERTERS.match(item):
+    if item.startswith(DROP_TREES) or DROP_CONVERTERS.match(item) or DROP_ITEMS.match(item):
         return False
     tree, _, name = item.rpartition("/")
     tree = tree + "/" if tree else ""
