@@ -261,13 +261,15 @@ def test_run_shows_the_tray_icon_before_it_builds_the_rest(qapp, monkeypatch, tm
     monkeypatch.setattr(appmod.Tray, "show", show)
     monkeypatch.setattr(services.Context, "create", classmethod(create))
     monkeypatch.setattr(appmod.i18n, "install_translator", lambda *a, **k: None)  # the shared QApplication
+    # The log file opens once the icon is up (records held until then); not in this test process.
+    monkeypatch.setattr(appmod.logsetup, "open_log", lambda: order.append("log"))
     monkeypatch.setenv("ZHENGLIAN_STARTUP_MARK", str(tmp_path / "mark"))
     try:
         with pytest.raises(Stop):
             appmod.run(argparse.Namespace(module=[]))
     finally:
         qapp.setQuitOnLastWindowClosed(True)
-    assert order == ["icon", "drivers"]
+    assert order == ["icon", "log", "drivers"]
     assert (tmp_path / "mark").is_file()  # written when the icon was shown
     assert not (tmp_path / "mark.up").exists()  # the rest never came up
 
