@@ -29,7 +29,6 @@ import getpass
 import hashlib
 import logging
 import os
-import select
 import socket
 import struct
 import sys
@@ -92,9 +91,15 @@ class _SocketConn:
         self._sock.sendall(_HEADER.pack(len(data)) + data)
 
     def poll(self, timeout: float) -> bool:
-        """True once there is something to read (or the peer closed) within ``timeout``."""
-        readable, _, _ = select.select([self._sock], [], [], timeout)
-        return bool(readable)
+        """True once there is something to read (or the peer closed) within ``timeout``.
+
+        A peek with a timeout rather than ``select``, which fails on descriptors above 1023."""
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.recv(1, socket.MSG_PEEK)
+        except TimeoutError:
+            return False
+        return True
 
     def _read(self, n: int) -> bytes:
         buf = bytearray()
