@@ -321,3 +321,15 @@ def test_the_first_tray_icon_loads_neither_qtsvg_nor_the_key_layer() -> None:
                          timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_no_arguments_start_the_tray_with_what_the_parser_would_give(monkeypatch) -> None:
+    """``zhenglian`` alone skips building the parser (before the icon); the tray gets the same args."""
+    from zhenglian.cli import main as climain
+
+    got: list[object] = []
+    monkeypatch.setattr(climain, "_start_gui", lambda args: got.append(args) or 0)
+    assert climain.main([]) == 0
+    assert vars(got[0]) == vars(climain.build_parser(climain.NO_COMMAND).parse_args([]))
+    assert climain.main(["--module", "/x/lib.so"]) == 0  # with words: parsed as before
+    assert vars(got[1]) == {"module": ["/x/lib.so"], "command": None}

@@ -88,7 +88,12 @@ def _utf8_stdio() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _utf8_stdio()
-    parser = build_parser(_command_in(sys.argv[1:] if argv is None else argv))
+    words = sys.argv[1:] if argv is None else argv
+    if not words:
+        # The tray, as the desktop starts it: no parser to build (argparse's help formatter
+        # alone imports shutil, bz2 and lzma, before the tray icon).
+        return _start_gui(argparse.Namespace(command=None, module=[]))
+    parser = build_parser(_command_in(words))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help, --version or a usage error
