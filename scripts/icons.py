@@ -1,7 +1,12 @@
-"""Make the application icon files from resources/icons/zhenglian.svg.
+"""Make the icon files: the application's from resources/icons/zhenglian.svg, the tray's PNGs.
 
-    .venv/bin/python scripts/icons.py          # writes zhenglian.png and zhenglian.ico
+    .venv/bin/python scripts/icons.py          # writes zhenglian.png, zhenglian.ico and png/tray-*.png
     .venv/bin/python scripts/icons.py --check  # exit 1 if the committed files are stale
+
+The tray's icons (resources/icons/tray-*.svg) are also pre-rendered to
+resources/icons/png/<name>-<size>.png by zhenglian.ui.icons.render, the code
+that paints them at run time: the tray shows its first icon from those PNGs
+without loading QtSvg (docs/performance.md, "The tray: the icon first").
 
 Each size is rendered from the SVG on its own (QSvgRenderer), not scaled down
 from the largest, so small sizes stay sharp; Pillow packs them into one .ico.
@@ -66,16 +71,39 @@ def outputs(svg: Path = SVG) -> dict[Path, bytes]:
     }
 
 
+def tray_outputs() -> dict[Path, bytes]:
+    """Each tray-*.svg at each of zhenglian.ui.icons.SIZES, as zhenglian.ui.icons.render paints it."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    sys.path.insert(0, str(ROOT))  # this tree's zhenglian, whatever is installed
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+    from PySide6.QtGui import QGuiApplication
+
+    from zhenglian.ui import icons
+
+    _app = QGuiApplication.instance() or QGuiApplication([])
+    out = {}
+    for svg in sorted(ICONS.glob("tray-*.svg")):
+        for size in icons.SIZES:
+            data = QByteArray()
+            buf = QBuffer(data)
+            buf.open(QIODevice.OpenModeFlag.WriteOnly)
+            icons.render(svg.name, size).save(buf, "PNG")
+            buf.close()
+            out[ICONS / "png" / f"{svg.stem}-{size}.png"] = bytes(data.data())
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check the committed files are up to date")
     args = parser.parse_args(argv)
     stale = []
-    for path, data in outputs().items():
+    for path, data in (outputs() | tray_outputs()).items():
         if args.check:
             if not path.is_file() or path.read_bytes() != data:
                 stale.append(path)
         else:
+            path.parent.mkdir(exist_ok=True)
             path.write_bytes(data)
             print(f"{path.relative_to(ROOT)}: {len(data)} bytes")
     if stale:

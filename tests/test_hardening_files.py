@@ -155,3 +155,21 @@ def test_the_configured_log_on_a_full_disk_prints_no_traceback(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "Logging error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert result.stdout.strip() == "11"
+
+
+def test_records_held_before_the_log_opens_are_written_first(tmp_path: Path) -> None:
+    """The tray holds log records until its icon is shown (logsetup.hold), then opens the file:
+    what was logged meanwhile is in the file, in order, and logging.handlers came only then."""
+    home = tmp_path / "home"
+    code = ("import logging, sys; from zhenglian import logsetup; logsetup.hold()\n"
+            "assert 'logging.handlers' not in sys.modules\n"
+            "log = logging.getLogger('zhenglian.test')\n"
+            "log.info('before %d', 1); log.debug('not kept'); log.warning('before %d', 2)\n"
+            "logsetup.setup(); log.info('after')\n"
+            "assert 'logging.handlers' in sys.modules\n")
+    env = dict(os.environ, ZHENGLIAN_HOME=str(home), PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # held, not printed by logging's last resort
+    lines = (home / "logs" / "zhenglian.log").read_text(encoding="utf-8").splitlines()
+    assert [line.split(": ", 1)[1] for line in lines] == ["before 1", "before 2", "after"]

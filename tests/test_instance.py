@@ -76,6 +76,55 @@ def test_a_silent_or_noisy_client_does_not_stop_the_guard() -> None:
         server.close()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the Unix-socket endpoint")
+def test_a_client_that_stalls_mid_message_does_not_stop_the_guard() -> None:
+    """A length header and then nothing: the guard gives up on it after its read timeout."""
+    import socket
+    import struct
+
+    got: queue.Queue = queue.Queue()
+    server = _claim(got)
+    assert server is not None
+    address, _family = instance.endpoint()
+    staller = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        staller.connect(address)
+        staller.sendall(struct.pack("!i", 4) + b"sh")  # promises 4 bytes, sends 2, stays open
+        assert instance.notify_running() is True
+        assert got.get(timeout=10) == "show"
+        assert got.empty()
+    finally:
+        staller.close()
+        server.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the Unix-socket endpoint")
+def test_an_instance_of_the_previous_version_is_still_found() -> None:
+    """Before the plain socket, the endpoint was multiprocessing's Listener: same address, same
+    framing, so a launch of this version still wakes a running older one (and the reverse is
+    test_a_silent_or_noisy_client_does_not_stop_the_guard's Client)."""
+    from multiprocessing.connection import Listener
+
+    address, family = instance.endpoint()
+    old = Listener(address, family)
+    got: queue.Queue = queue.Queue()
+
+    def serve() -> None:
+        with old.accept() as conn:
+            got.put(conn.recv_bytes(instance.MAX_MESSAGE))
+
+    import threading
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        assert instance.claim(lambda _m: None) is None  # it is running: no second owner
+        assert got.get(timeout=10) == b"show"
+    finally:
+        t.join(timeout=5)
+        old.close()
+
+
 def test_a_failing_handler_does_not_stop_the_guard() -> None:
     calls: list[str] = []
 

@@ -261,12 +261,75 @@ def test_run_shows_the_tray_icon_before_it_builds_the_rest(qapp, monkeypatch, tm
     monkeypatch.setattr(appmod.Tray, "show", show)
     monkeypatch.setattr(services.Context, "create", classmethod(create))
     monkeypatch.setattr(appmod.i18n, "install_translator", lambda *a, **k: None)  # the shared QApplication
+    # The log file opens once the icon is up (records held until then); not in this test process.
+    monkeypatch.setattr(appmod.logsetup, "open_log", lambda: order.append("log"))
     monkeypatch.setenv("ZHENGLIAN_STARTUP_MARK", str(tmp_path / "mark"))
     try:
         with pytest.raises(Stop):
             appmod.run(argparse.Namespace(module=[]))
     finally:
         qapp.setQuitOnLastWindowClosed(True)
-    assert order == ["icon", "drivers"]
+    assert order == ["icon", "log", "drivers"]
     assert (tmp_path / "mark").is_file()  # written when the icon was shown
     assert not (tmp_path / "mark.up").exists()  # the rest never came up
+
+
+def test_prerendered_tray_icons_match_their_svgs(qapp) -> None:
+    """The PNGs the tray starts with are what the SVG renders to now (an SVG changed without
+    re-running scripts/icons.py fails here), and an icon without a badge is made from them."""
+    from PySide6.QtGui import QImage
+
+    from zhenglian.ui import icons
+
+    names = sorted(set(icons.TRAY_ICON.values()))
+    assert names == ["tray-attention.svg", "tray-nokey.svg", "tray-ready.svg"]
+    for name in names:
+        for size in icons.SIZES:
+            png = QImage(str(icons.png_path(name, size)))
+            assert not png.isNull(), f"missing {icons.png_path(name, size)}: run scripts/icons.py"
+            fmt = png.format()
+            assert png == icons.render(name, size).toImage().convertToFormat(fmt), (name, size)
+        ic = icons.icon(name)
+        assert sorted(s.width() for s in ic.availableSizes()) == sorted(icons.SIZES)
+        assert ic.pixmap(22, 22).toImage().convertToFormat(QImage.Format.Format_ARGB32) == \
+            QImage(str(icons.png_path(name, 22))).convertToFormat(QImage.Format.Format_ARGB32)
+    badged = icons.icon("tray-ready.svg", 3)  # painted: differs from the plain icon
+    assert badged.pixmap(22, 22).toImage() != icons.icon("tray-ready.svg").pixmap(22, 22).toImage()
+
+
+def test_the_first_tray_icon_loads_neither_qtsvg_nor_the_key_layer() -> None:
+    """What runs before the icon is shown (ui/app.run): the tray's module, its first icon and its
+    menu pull in neither QtSvg nor the key layer, pkcs11, http.server or multiprocessing, and
+    do not build PySide6's ``Qt`` namespace (its enums cost ≈ 30 ms on first use)."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from zhenglian.ui.app import run\n"
+        "from zhenglian.ui.tray import Tray\n"
+        "from zhenglian.ui.single import SingleInstance\n"
+        "t = Tray(); t.show_initial()\n"
+        "assert not t.icon.icon().isNull()\n"
+        "bad = [m for m in ('PySide6.QtSvg', 'zhenglian.tokens', 'pkcs11', 'http.server', 'multiprocessing',\n"
+        "                   'logging.handlers') if m in sys.modules]\n"
+        "import PySide6.QtCore\n"
+        "bad += ['Qt namespace'] if 'Qt' in PySide6.QtCore.__dict__ else []\n"
+        "print(bad)\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_no_arguments_start_the_tray_with_what_the_parser_would_give(monkeypatch) -> None:
+    """``zhenglian`` alone skips building the parser (before the icon); the tray gets the same args."""
+    from zhenglian.cli import main as climain
+
+    got: list[object] = []
+    monkeypatch.setattr(climain, "_start_gui", lambda args: got.append(args) or 0)
+    assert climain.main([]) == 0
+    assert vars(got[0]) == vars(climain.build_parser(climain.NO_COMMAND).parse_args([]))
+    assert climain.main(["--module", "/x/lib.so"]) == 0  # with words: parsed as before
+    assert vars(got[1]) == {"module": ["/x/lib.so"], "command": None}

@@ -12,10 +12,14 @@ with one tray icon:
 - Other POSIX systems: a socket file in the temporary directory; a file nobody
   answers on is stale and is removed.
 
-Standard library only (``multiprocessing.connection`` without pickling: raw
-bytes), so the installer does not ship Qt's network library for this.  The name
-depends on the user and on ``ZHENGLIAN_HOME``, so tests and a second profile
-run beside the operator's client.
+Standard library only, so the installer does not ship Qt's network library for
+this.  On POSIX the endpoint is a plain :mod:`socket` (``multiprocessing``
+costs ≈ 10 ms of imports before the tray icon); the message is framed as
+:mod:`multiprocessing.connection` frames it (a 4-byte big-endian length, then
+the bytes), so versions on either side of the change still find each other.
+Windows keeps ``multiprocessing.connection``'s named pipe, imported there only.
+The name depends on the user and on ``ZHENGLIAN_HOME``, so tests and a second
+profile run beside the operator's client.
 """
 
 from __future__ import annotations
@@ -25,16 +29,22 @@ import getpass
 import hashlib
 import logging
 import os
+import socket
+import struct
 import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Client, Listener
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64
 READ_TIMEOUT_S = 1.0
+CONNECT_TIMEOUT_S = 2.0
+BACKLOG = 16  # launches at the same moment queue here, none is refused
+
+_HEADER = struct.Struct("!i")  # multiprocessing.connection's frame header
 
 
 def endpoint() -> tuple[str, str]:
@@ -49,11 +59,120 @@ def endpoint() -> tuple[str, str]:
     return os.path.join(tempfile.gettempdir(), f"{name}.sock"), "AF_UNIX"
 
 
+class _Conn(Protocol):
+    """What the guard needs of one connection (a subset of multiprocessing's Connection)."""
+
+    def send_bytes(self, data: bytes) -> None: ...
+    def poll(self, timeout: float) -> bool: ...
+    def recv_bytes(self, maxlength: int) -> bytes: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+class _Listener(Protocol):
+    def accept(self) -> _Conn: ...
+    def close(self) -> None: ...
+
+
+class _SocketConn:
+    """One framed connection on a Unix socket; every wait is bounded."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def __enter__(self) -> _SocketConn:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send_bytes(self, data: bytes) -> None:
+        self._sock.sendall(_HEADER.pack(len(data)) + data)
+
+    def poll(self, timeout: float) -> bool:
+        """True once there is something to read (or the peer closed) within ``timeout``.
+
+        A peek with a timeout rather than ``select``, which fails on descriptors above 1023."""
+        self._sock.settimeout(timeout)
+        try:
+            self._sock.recv(1, socket.MSG_PEEK)
+        except TimeoutError:
+            return False
+        return True
+
+    def _read(self, n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self._sock.recv(n - len(buf))  # socket.timeout (an OSError) if the peer stalls
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return bytes(buf)
+
+    def recv_bytes(self, maxlength: int) -> bytes:
+        """One message of at most ``maxlength`` bytes; OSError for a longer or a stalled one."""
+        self._sock.settimeout(READ_TIMEOUT_S)
+        (size,) = _HEADER.unpack(self._read(_HEADER.size))
+        if size < 0 or size > maxlength:
+            raise OSError("bad message length")
+        return self._read(size)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _SocketListener:
+    def __init__(self, address: str) -> None:
+        self._address = address
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._sock.bind(address)  # atomic: one owner
+            self._sock.listen(BACKLOG)
+        except OSError:
+            self._sock.close()
+            raise
+
+    def accept(self) -> _SocketConn:
+        conn, _ = self._sock.accept()
+        conn.setblocking(True)
+        return _SocketConn(conn)
+
+    def close(self) -> None:
+        self._sock.close()
+        if not self._address.startswith("\0"):  # a socket file (other POSIX systems)
+            with contextlib.suppress(OSError):
+                os.unlink(self._address)
+
+
+def _connect(address: str, family: str) -> _Conn:
+    if family == "AF_PIPE":
+        from multiprocessing.connection import Client
+
+        return Client(address, family)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(CONNECT_TIMEOUT_S)
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return _SocketConn(sock)
+
+
+def _new_listener(address: str, family: str) -> _Listener:
+    if family == "AF_PIPE":
+        from multiprocessing.connection import Listener
+
+        return Listener(address, family)
+    return _SocketListener(address)
+
+
 def notify_running(message: str = "show") -> bool:
     """True if another instance owns the endpoint (and was sent ``message``)."""
     address, family = endpoint()
     try:
-        conn = Client(address, family)
+        conn = _connect(address, family)
     except OSError:
         return False
     try:
@@ -67,7 +186,7 @@ def notify_running(message: str = "show") -> bool:
 class InstanceServer:
     """Owns the endpoint; calls ``on_message`` (from its own thread) per message."""
 
-    def __init__(self, listener: Listener, on_message: Callable[[str], None]) -> None:
+    def __init__(self, listener: _Listener, on_message: Callable[[str], None]) -> None:
         self._listener = listener
         self._on_message = on_message
         self._closed = threading.Event()
@@ -106,8 +225,7 @@ class InstanceServer:
         self._closed.set()
         # accept() does not return when the listener is closed under it: wake it.
         with contextlib.suppress(OSError):
-            address, family = endpoint()
-            Client(address, family).close()
+            _connect(*endpoint()).close()
         self._thread.join(timeout=2)
         with contextlib.suppress(OSError):
             self._listener.close()
@@ -135,18 +253,18 @@ def claim(on_message: Callable[[str], None]) -> InstanceServer | None:
     return InstanceServer(listener, on_message)
 
 
-def _listen() -> Listener:
+def _listen() -> _Listener:
     address, family = endpoint()
     try:
-        return Listener(address, family)
+        return _new_listener(address, family)
     except OSError:
         stale_file = family == "AF_UNIX" and not address.startswith("\0")
         if not (stale_file and os.path.exists(address)):
             raise
     # A socket file left by a crashed instance (other POSIX systems only).
     try:
-        Client(address, family).close()
+        _connect(address, family).close()
     except OSError:
         os.unlink(address)
-        return Listener(address, family)
+        return _new_listener(address, family)
     raise FileExistsError(address)  # someone answers after all: the caller notifies it

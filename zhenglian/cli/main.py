@@ -88,17 +88,19 @@ def _utf8_stdio() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _utf8_stdio()
-    parser = build_parser(_command_in(sys.argv[1:] if argv is None else argv))
+    words = sys.argv[1:] if argv is None else argv
+    if not words:
+        # The tray, as the desktop starts it: no parser to build (argparse's help formatter
+        # alone imports shutil, bz2 and lzma, before the tray icon).
+        return _start_gui(argparse.Namespace(command=None, module=[]))
+    parser = build_parser(_command_in(words))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help, --version or a usage error
         return int(exc.code or 0)
-    try:
-        logsetup.setup()
-    except OSError:
-        pass  # a read-only data directory must not stop the command line
     if not getattr(args, "command", None):
         return _start_gui(args)
+    logsetup.open_log()
     try:
         return int(args.func(args) or 0)
     except errors.ZhenglianError as exc:
@@ -115,9 +117,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _start_gui(args: argparse.Namespace) -> int:
+    # The log file is opened once the tray icon is shown (ui/app.run); records wait until then.
+    logsetup.hold()
+    try:
+        return _run_gui(args)
+    finally:
+        logsetup.open_log()  # the icon was never shown (another instance runs, no Qt): the held records still go out
+
+
+def _run_gui(args: argparse.Namespace) -> int:
     # The tray's first non-Qt modules before Qt itself: PySide6 reads the source of every
-    # module imported after it (its __feature__ check), ≈ 40 ms of the icon's time from a
-    # source install (a bundle has no sources to read).
+    # module imported after it (its __feature__ check, ≈ 0.2 ms a module from a source
+    # install; a bundle has no sources to read).
     for name in ("zhenglian.config", "zhenglian.instance", "html"):
         importlib.import_module(name)
     try:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from zhenglian import __version__
+from zhenglian import __version__, logsetup
 from zhenglian.config import Settings
 from zhenglian.instance import InstanceUnavailable
 from zhenglian.ui import i18n
@@ -341,8 +341,9 @@ def run(args: argparse.Namespace) -> int:
         tray = Tray()
         tray.show_initial()
         tray.show()
-        log.info("tray icon up after %.0f ms", (time.perf_counter() - t0) * 1000)
         _startup_mark()
+        log.info("tray icon up after %.0f ms", (time.perf_counter() - t0) * 1000)
+    logsetup.open_log()  # held until now (cli.main): logging.handlers is not needed for the icon
     held: list[Any] = []  # the application, kept alive for the event loop
     failed: list[BaseException] = []
 

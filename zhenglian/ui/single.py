@@ -1,12 +1,15 @@
 """The single-instance guard (:mod:`zhenglian.instance`) as a Qt signal.
 
 Messages arrive on the guard's own thread; they reach ``activated`` through a
-queued connection, so its slots run on the GUI thread.
+queued connection, so its slots run on the GUI thread.  (Qt queues a signal
+emitted on another thread than its receiver's by itself; naming
+``Qt.ConnectionType`` would build PySide6's ``Qt`` namespace, ≈ 30 ms before
+the tray icon.)
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from zhenglian import instance
 
@@ -19,7 +22,7 @@ class SingleInstance(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._received.connect(self._relay, Qt.ConnectionType.QueuedConnection)
+        self._received.connect(self._relay)  # emitted on the guard's thread: queued
         self.server: instance.InstanceServer | None = None
 
     def listen(self) -> bool:
