@@ -218,7 +218,9 @@ class KeyWatcher:
                 token = hub.subscribe(lambda _ev, p=path: self._on_device_event(p),
                                       lambda why, p=path: self._on_events_failed(p, why))
             with self._state_lock:
-                if token is not None:
+                # The wait may have failed already, its "poll" reported before we got here: an
+                # "event" written now would hide that, and nothing would look for this library's keys.
+                if token is not None and hub.failed is None:
                     self._subs[path] = (hub, token)
                     self._hotplug[path] = "event"
                 elif module.kind == "skf":
