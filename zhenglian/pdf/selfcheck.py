@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zhenglian import errors
 from zhenglian.pdf.document import Source, open_pdf
 
 
@@ -39,28 +38,20 @@ def check_last(source: Source, *, password: str | None = None, name: str | None 
     A structure the strict reader refuses is read again leniently, as when verifying.
     Raises :class:`~zhenglian.errors.DocumentCorrupt` when the signatures cannot be read.
     """
-    from zhenglian.pdf.verify import _ReadLeniently
+    from zhenglian.pdf.verify import strict_then_lenient
 
-    try:
-        return _check_last(source, password, name, lenient=False)
-    except _ReadLeniently:
-        return _check_last(source, password, name, lenient=True)
+    return strict_then_lenient(lambda lenient: _check_last(source, password, name, lenient=lenient))
 
 
 def _check_last(source: Source, password: str | None, name: str | None, *, lenient: bool) -> LastSignature:
     from pyhanko.sign.validation import SignatureCoverageLevel
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
-    from zhenglian.pdf.verify import _ReadLeniently, _strict_slip
+    from zhenglian.pdf.verify import lenient_if_slipped, signatures_of
     from zhenglian.pki import sm2validate
 
     with open_pdf(source, password, for_signing=False, lenient=lenient, name=name) as doc:
-        try:
-            sigs = list(doc.reader.embedded_regular_signatures)
-        except Exception as exc:  # noqa: BLE001
-            if doc.strict and _strict_slip(exc):
-                raise _ReadLeniently from None
-            raise errors.DocumentCorrupt(path=doc.name, detail=type(exc).__name__) from None
+        sigs = signatures_of(doc)
         if not sigs:
             return LastSignature(count=0)
         emb = sigs[-1]
@@ -71,8 +62,7 @@ def _check_last(source: Source, password: str | None, name: str | None, *, lenie
                                                    actual_digest=emb.compute_digest(),
                                                    sig_validator=sm2validate.VALIDATOR)
         except Exception as exc:  # noqa: BLE001 - a signature that cannot be read is not a good one
-            if doc.strict and _strict_slip(exc):
-                raise _ReadLeniently from None
+            lenient_if_slipped(doc, exc)
             return LastSignature(count=len(sigs), field=str(getattr(emb, "field_name", "")) or None)
         return LastSignature(count=len(sigs), field=emb.field_name, intact=bool(intact), valid=bool(valid),
                              entire_file=entire, signer_der=cert.dump())

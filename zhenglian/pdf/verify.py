@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from asn1crypto import x509
 
@@ -30,6 +30,7 @@ from zhenglian.pdf.geometry import MM, page_box
 from zhenglian.pki.cert import parse as parse_cert
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MODIFICATION_ZH = {
     "none": "签名后未改动",
@@ -315,25 +316,30 @@ def verify_pdf(source: Source, trust: Sequence[x509.Certificate] = (), *, passwo
     longer references, e.g. an /Info with a repeated key), it is read again
     leniently, as when signing.
     """
-    return _verify_either(source, trust, password, other_certs, allow_fetching, select="all")[1]
+    return strict_then_lenient(lambda lenient: _verify(source, trust, password, other_certs, allow_fetching,
+                                                       lenient=lenient))
 
 
 def count_signatures(source: Source, *, password: str | None = None) -> int:
     """How many signatures (timestamps-only excluded) the document has; none is validated."""
-    return _verify_either(source, (), password, (), False, select="none")[0]
+    def count(lenient: bool) -> int:
+        with open_pdf(source, password, for_signing=False, lenient=lenient) as doc:
+            return len(signatures_of(doc))
 
-
-def _verify_either(source: Source, trust: Sequence[x509.Certificate], password: str | None,
-                   other_certs: Sequence[x509.Certificate], allow_fetching: bool,
-                   select: str) -> tuple[int, list[SignatureReport]]:
-    try:
-        return _verify(source, trust, password, other_certs, allow_fetching, lenient=False, select=select)
-    except _ReadLeniently:
-        return _verify(source, trust, password, other_certs, allow_fetching, lenient=True, select=select)
+    return strict_then_lenient(count)
 
 
 class _ReadLeniently(Exception):
     pass
+
+
+def strict_then_lenient(read: Callable[[bool], T]) -> T:
+    """``read(False)``; when it meets a strict-syntax slip (:func:`signatures_of` and the
+    validation raise :class:`_ReadLeniently`), ``read(True)``: the document read leniently."""
+    try:
+        return read(False)
+    except _ReadLeniently:
+        return read(True)
 
 
 def _strict_slip(exc: BaseException) -> bool:
@@ -344,35 +350,42 @@ def _strict_slip(exc: BaseException) -> bool:
     return cause_of(exc, PdfStrictReadError) is not None
 
 
+def lenient_if_slipped(doc: OpenedPdf, exc: BaseException) -> None:
+    """Inside :func:`strict_then_lenient`: a strict read that slipped starts over leniently."""
+    if doc.strict and _strict_slip(exc):
+        raise _ReadLeniently from None
+
+
+def signatures_of(doc: OpenedPdf) -> list[Any]:
+    """The document's signatures (timestamps-only excluded), as pyHanko's embedded signatures;
+    :class:`~zhenglian.errors.DocumentCorrupt` when they cannot be read."""
+    try:
+        return list(doc.reader.embedded_regular_signatures)
+    except Exception as exc:  # noqa: BLE001
+        lenient_if_slipped(doc, exc)
+        raise errors.DocumentCorrupt(path=doc.name, detail=type(exc).__name__) from None
+
+
 def _verify(source: Source, trust: Sequence[x509.Certificate], password: str | None,
-            other_certs: Sequence[x509.Certificate], allow_fetching: bool, *, lenient: bool,
-            select: str = "all") -> tuple[int, list[SignatureReport]]:
-    """(signature count, reports on the ``select``-ed signatures: "all" or "none")."""
+            other_certs: Sequence[x509.Certificate], allow_fetching: bool, *, lenient: bool) -> list[SignatureReport]:
     from pyhanko.sign.validation import validate_pdf_signature
 
     with open_pdf(source, password, for_signing=False, lenient=lenient) as doc:
         reports: list[SignatureReport] = []
-        try:
-            sigs = list(doc.reader.embedded_regular_signatures)
-        except Exception as exc:  # noqa: BLE001
-            if doc.strict and _strict_slip(exc):
-                raise _ReadLeniently from None
-            raise errors.DocumentCorrupt(path=doc.name, detail=type(exc).__name__) from None
-        chosen = sigs if select == "all" else []
-        if not chosen:
-            return len(sigs), reports
+        sigs = signatures_of(doc)
+        if not sigs:
+            return reports
         vc = validation_context(trust, other_certs, allow_fetching=allow_fetching)
-        for emb in chosen:
+        for emb in sigs:
             try:
                 status = validate_pdf_signature(emb, signer_validation_context=vc, ts_validation_context=vc)
             except Exception as exc:  # noqa: BLE001 - one unreadable signature must not hide the others
-                if doc.strict and _strict_slip(exc):
-                    raise _ReadLeniently from None
+                lenient_if_slipped(doc, exc)
                 log.warning("signature %s could not be validated", emb.field_name, exc_info=exc)
                 reports.append(_broken(emb, doc.reader, exc))
                 continue
             reports.append(_report(emb, status, doc))
-        return len(sigs), reports
+        return reports
 
 
 def _broken(emb: Any, reader: Any, exc: BaseException) -> SignatureReport:
