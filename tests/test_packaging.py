@@ -16,13 +16,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers.server import terminate
 
 from zhenglian import __version__
 
@@ -302,13 +302,7 @@ def _wait_gui(cmd: list[str], env: dict[str, str], mark: Path, seconds: float = 
             time.sleep(0.2)
         return proc.poll() is None, ""
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        terminate(proc, group=True)
 
 
 @slow
@@ -358,12 +352,7 @@ def test_installed_bundle_starts_the_tray_app_on_wayland(installed: Path, tmp_pa
         assert {"libqwayland.so", "libxdg-shell.so"} <= loaded, sorted(loaded)
         assert "libqxcb.so" not in loaded
     finally:
-        os.killpg(compositor.pid, signal.SIGTERM)
-        try:
-            compositor.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(compositor.pid, signal.SIGKILL)
-            compositor.wait()
+        terminate(compositor, group=True)
 
 
 # --- the .deb ------------------------------------------------------------------------------

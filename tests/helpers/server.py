@@ -41,14 +41,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def terminate(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    """SIGTERM a child still running, then SIGKILL it if it has not ended within 10 s."""
+def terminate(proc: subprocess.Popen, *, group: bool = False) -> None:  # type: ignore[type-arg]
+    """SIGTERM a child still running, then SIGKILL it if it has not ended within 10 s.
+
+    ``group``: the child leads its own session (``start_new_session``); its whole process
+    group is signalled (xvfb-run and the X server under it, a compositor's helpers)."""
+    def send(sig: int) -> None:
+        if group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        send(signal.SIGTERM)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            send(signal.SIGKILL)
             proc.wait(5)
 
 
