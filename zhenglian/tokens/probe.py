@@ -29,7 +29,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -38,9 +37,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from zhenglian import selfexec
 from zhenglian.tokens import p11raw
 
-PROBE_FLAG = "--probe-pkcs11-module"  # argv[1] of a packaged build, see installer/pyinstaller/entry.py
+PROBE_FLAG = "--probe-pkcs11-module"  # argv[1] of a packaged build (zhenglian.selfexec)
 PROBE_TIMEOUT_S = 20.0  # a USB driver may take seconds to enumerate its readers
 CACHE_NAME = "module-probes.json"
 CACHE_MAX_ENTRIES = 200
@@ -146,19 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m zhenglian.tokens.probe MODULE", file=sys.stderr)
         return 2
     result = run_checks(args[0])
-    # fd 1, not sys.stdout: a windowed packaged build may have no sys.stdout, only the pipe.
-    os.write(1, (json.dumps(asdict(result)) + "\n").encode("utf-8"))
+    selfexec.write_answer(json.dumps(asdict(result)))
     return 0
 
 
 # --- the parent ---------------------------------------------------------------------------
-
-
-def _child_command(path: Path) -> list[str]:
-    if getattr(sys, "frozen", False):
-        return [sys.executable, PROBE_FLAG, str(path)]
-    # -P: the current directory is not put on sys.path (a folder of downloads is no package source).
-    return [sys.executable, "-P", "-m", "zhenglian.tokens.probe", str(path)]
 
 
 def _signal_name(returncode: int) -> str:
@@ -170,16 +162,8 @@ def _signal_name(returncode: int) -> str:
 
 def probe_in_child(path: Path, timeout_s: float = PROBE_TIMEOUT_S) -> ProbeResult:
     """Run the checks on ``path`` in a child process; the verdict, whatever the child does."""
-    env = dict(os.environ)
-    if not getattr(sys, "frozen", False):
-        # The child finds this package as the parent does (a source checkout, tests).
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     try:
-        proc = subprocess.run(_child_command(path), capture_output=True, timeout=timeout_s, env=env,
-                              stdin=subprocess.DEVNULL, check=False,
-                              # Windows: no console window flashes up when the tray app probes
-                              creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+        proc = selfexec.run(PROBE_FLAG, [str(path)], timeout_s)
     except subprocess.TimeoutExpired:
         return ProbeResult(False, f"no answer within {timeout_s:.0f} s", final=False)
     except OSError as exc:
