@@ -12,16 +12,19 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from zhenglian import errors
 from zhenglian.server.models import Placement, Task
 from zhenglian.services import Context
-from zhenglian.tasks.batch import BatchResult, Progress, sign_tasks
 from zhenglian.tasks.outbox import Outbox
 from zhenglian.tasks.sync import TaskSummary, TaskSync
 from zhenglian.tokens import pin as pinops
 from zhenglian.tokens.model import KeyInfo
+
+if TYPE_CHECKING:
+    from zhenglian.server.tokenstore import TokenStore
+    from zhenglian.tasks.batch import BatchResult, Progress
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,7 +61,11 @@ class TaskPreview:
 
 
 class TaskWorkspace:
-    def __init__(self, ctx: Context, key: KeyInfo, url: str | None = None) -> None:
+    def __init__(self, ctx: Context, key: KeyInfo, url: str | None = None, *,
+                 tokens: TokenStore | None = None) -> None:
+        """``tokens``: where the login is kept (default: the keyring, read in this process).
+        The stored login is read when first needed (``session.logged_in``), on the thread
+        that needs it: the tray's task sync, not the GUI."""
         from zhenglian.server.api import ServerClient
         from zhenglian.server.session import ServerSession
         from zhenglian.server.tokenstore import TokenStore
@@ -70,12 +77,11 @@ class TaskWorkspace:
         self.key = key
         self.handle = ctx.tokens.handle(key)
         self.client = ServerClient(url, ca_bundle=ctx.settings.ca_bundle)
-        self.session = ServerSession(self.client, key, TokenStore(), self.handle)
+        self.session = ServerSession(self.client, key, tokens or TokenStore(), self.handle)
         self.outbox = Outbox()
         self.sync: TaskSync | None = None
         self._seals: list[Any] | None = None
         self._lock = threading.Lock()
-        self.session.restore()
 
     @property
     def origin(self) -> str:
@@ -122,6 +128,7 @@ class TaskWorkspace:
         """Every task (None: every pending one) with one PIN, asked once; the PIN is
         wiped when the batch is logged in."""
         from zhenglian.pdf.preload import pdf_stack
+        from zhenglian.tasks.batch import sign_tasks  # the signing stack: loaded by the first batch
 
         pdf_stack()  # before the PIN: a preview worker may be importing pyHanko right now
         self.handle.check_usable()  # an expired certificate: refused before any PIN

@@ -124,10 +124,12 @@ class TaskBoard(QObject):
     def _open(self, key: KeyInfo) -> Any:
         if not self.ctx.settings.server_url:
             return None
+        from zhenglian.server.tokenstore import TokenStore
         from zhenglian.tasks.workspace import TaskWorkspace
 
         try:
-            ws = TaskWorkspace(self.ctx, key)
+            # isolated: the stored login is read in a short-lived child (server/tokenstore.py)
+            ws = TaskWorkspace(self.ctx, key, tokens=TokenStore(isolated=True))
         except errors.ZhenglianError as exc:
             log.info("no task list for key %s: %s", key.serial, exc.code)
             return None
