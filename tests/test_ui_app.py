@@ -333,3 +333,18 @@ def test_no_arguments_start_the_tray_with_what_the_parser_would_give(monkeypatch
     assert vars(got[0]) == vars(climain.build_parser(climain.NO_COMMAND).parse_args([]))
     assert climain.main(["--module", "/x/lib.so"]) == 0  # with words: parsed as before
     assert vars(got[1]) == {"module": ["/x/lib.so"], "command": None}
+
+
+def test_modules_imported_after_qt_are_not_read_as_source(tmp_path: Path, monkeypatch) -> None:
+    """PySide6's import hook read every later module's source into linecache (≈ 10 MB of an
+    idle tray); zhenglian.ui turns that off, as a packaged build (no sources) has it."""
+    import linecache
+
+    import zhenglian.ui  # noqa: F401
+
+    module = tmp_path / "zl_after_qt_probe.py"
+    module.write_text("from PySide6 import QtCore\nVALUE = 42\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    linecache.clearcache()
+    assert __import__("zl_after_qt_probe").VALUE == 42  # an import statement's way in (the hook's)
+    assert str(module) not in linecache.cache
