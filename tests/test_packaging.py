@@ -140,8 +140,10 @@ def _spec_excludes() -> list[str]:
     tree = ast.parse((ROOT / "build.spec").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "EXCLUDES" for t in node.targets):
-            first = node.value.left if isinstance(node.value, ast.BinOp) else node.value
-            return list(ast.literal_eval(first))
+            first = node.value
+            while isinstance(first, ast.BinOp):  # [...] + [PySide6 modules] + UNREACHED
+                first = first.left
+            return list(ast.literal_eval(first)) + _spec_list("UNREACHED")
     raise AssertionError("EXCLUDES not found in build.spec")
 
 
