@@ -45,10 +45,11 @@ if [[ ! -x .venv/bin/python ]]; then
   $PY -m venv .venv
 fi
 # lxml (pyHanko's XMP) is compiled from its source against the system's libxml2 and libxslt,
-# as the distributions build it: the PyPI wheel carries its own copies (3 MB more in the
+# as the distributions build it: the PyPI wheel carries its own copies (3.8 MB more in the
 # bundle, and libxml2 security fixes only with a new lxml).  -Os and no lxml.objectify (never
-# shipped, build.spec): a smaller module and a shorter compile.  pip keeps the wheel it built in
-# its cache, so only the first run compiles (about 3 minutes on a loaded two-core machine).
+# shipped, build.spec): a smaller module and a shorter compile (about a minute on a loaded
+# two-core machine), done only when the venv's lxml is not already this build.  --no-cache-dir:
+# a wheel pip cached from a plain build of the same sdist (-O2 -g, 0.8 MB more) would be reused.
 LXML_PIN=$(sed -n 's/^ *"lxml==\([^"]*\)".*/\1/p' pyproject.toml)
 lxml_from_system() {  # the venv has the pinned lxml, and its etree loaded the system's libxml2
   [[ $(.venv/bin/python -c 'import lxml, lxml.etree
@@ -58,7 +59,7 @@ print(lxml.__version__, any("/libxml2.so" in line for line in open("/proc/self/m
 build_lxml() {
   echo "==> lxml $LXML_PIN from its source, against the system's libxml2/libxslt"
   CFLAGS="-Os" WITHOUT_OBJECTIFY=true .venv/bin/python -m pip install -q --no-binary lxml --no-deps \
-    --force-reinstall "lxml==$LXML_PIN"
+    --no-cache-dir --force-reinstall "lxml==$LXML_PIN"
 }
 stamp=.venv/.zhenglian-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
