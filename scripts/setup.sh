@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   python3 python3-venv python3-dev gcc libc6-dev   # Python, and cc for the test PKCS#11 module
   libssl-dev openssl                                # OpenSSL 3 headers for the software SM2 token and SKF library; the CLI checks SM2 signatures
+  libxml2-dev libxslt1-dev                          # lxml built against the system's libxml2/libxslt (pyproject.toml, below)
   softhsm2 opensc                                   # software UKeys for the demo and the tests
   poppler-utils qpdf libnss3-tools                  # pdfsig/pdftoppm, qpdf --check, certutil
   openjdk-17-jdk-headless libbcprov-java libbcpkix-java  # javac + BouncyCastle: the tests' independent SM2 judge
@@ -43,14 +44,33 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "==> creating .venv with $($PY --version)"
   $PY -m venv .venv
 fi
+# lxml (pyHanko's XMP) is compiled from its source against the system's libxml2 and libxslt,
+# as the distributions build it: the PyPI wheel carries its own copies (3.8 MB more in the
+# bundle, and libxml2 security fixes only with a new lxml).  -Os and no lxml.objectify (never
+# shipped, build.spec): a smaller module and a shorter compile (about a minute on a loaded
+# two-core machine), done only when the venv's lxml is not already this build.  --no-cache-dir:
+# a wheel pip cached from a plain build of the same sdist (-O2 -g, 0.8 MB more) would be reused.
+LXML_PIN=$(sed -n 's/^ *"lxml==\([^"]*\)".*/\1/p' pyproject.toml)
+lxml_from_system() {  # the venv has the pinned lxml, and its etree loaded the system's libxml2
+  [[ $(.venv/bin/python -c 'import lxml, lxml.etree
+print(lxml.__version__, any("/libxml2.so" in line for line in open("/proc/self/maps")))' 2>/dev/null) \
+     == "$LXML_PIN True" ]]
+}
+build_lxml() {
+  echo "==> lxml $LXML_PIN from its source, against the system's libxml2/libxslt"
+  CFLAGS="-Os" WITHOUT_OBJECTIFY=true .venv/bin/python -m pip install -q --no-binary lxml --no-deps \
+    --no-cache-dir --force-reinstall "lxml==$LXML_PIN"
+}
 stamp=.venv/.zhenglian-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "==> pip install -e .[server,dev]"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[server,dev]"
+  lxml_from_system || build_lxml
+  .venv/bin/python -m pip install -q --no-binary lxml -e ".[server,dev]"
   echo "$want" > "$stamp"
 fi
+lxml_from_system || build_lxml  # a venv made before this rule, or the wheel came back
 
 # The software SM2 PKCS#11 token (tests and demo) into build/native/; build.sh skips
 # the compile when the sources are unchanged.

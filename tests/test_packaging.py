@@ -140,8 +140,10 @@ def _spec_excludes() -> list[str]:
     tree = ast.parse((ROOT / "build.spec").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "EXCLUDES" for t in node.targets):
-            first = node.value.left if isinstance(node.value, ast.BinOp) else node.value
-            return list(ast.literal_eval(first))
+            first = node.value
+            while isinstance(first, ast.BinOp):  # [...] + [PySide6 modules] + UNREACHED
+                first = first.left
+            return list(ast.literal_eval(first)) + _spec_list("UNREACHED")
     raise AssertionError("EXCLUDES not found in build.spec")
 
 
@@ -370,6 +372,9 @@ def test_deb_metadata_and_layout(deb: Path) -> None:
     for pkg in ("libegl1", "libfontconfig1", "libxkbcommon-x11-0", "libxcb-cursor0"):
         assert pkg in depends
     assert "fonts-arphic-uming | fonts-wqy-zenhei" in depends  # TrueType: the forms embed it
+    # lxml built against the system's libxml2/libxslt (scripts/setup.sh, build-deb.sh)
+    assert re.search(r"(^|, )libxml2( \(>= [^)]+\))?(,|$)", depends), depends
+    assert re.search(r"(^|, )libxslt1\.1( \(>= [^)]+\))?(,|$)", depends), depends
     assert "fonts-noto-cjk" in fields["Recommends"]
     assert "pcscd" in fields["Recommends"]
     assert int(fields["Installed-Size"]) > 10_000
@@ -575,7 +580,8 @@ def test_installed_program_signs_and_verifies_on_a_softhsm_key(installed: Path, 
     if not ph.have_cjk_font():
         pytest.skip("needs fonts-noto-cjk to make the test document")
     key = make_key(provision.DEMO_KEYS[2])  # one seal on it, so no --seal needed
-    src = ph.make_contract(tmp_path / "in.pdf", 1)
+    # with XMP metadata (as PDF/A has): the bundle's lxml must bring it up to date
+    src = ph.with_xmp(ph.make_contract(tmp_path / "plain.pdf", 1), tmp_path / "in.pdf")
     before = ph.sha256_file(src)
     out = tmp_path / "out.pdf"
     root_pem = tmp_path / "root.pem"
@@ -586,6 +592,9 @@ def test_installed_program_signs_and_verifies_on_a_softhsm_key(installed: Path, 
                 "--pin-stdin", "--page", "1", "--at", "100,100"], input=key.spec.user_pin + "\n", timeout=180)
     assert res.returncode == 0, res.stdout + res.stderr
     assert out.is_file() and ph.sha256_file(src) == before
+    # pyHanko skips the XMP update without a word when lxml does not import
+    assert ph.xmp_modify_date(src) == ph.XMP_OLD_MODIFY_DATE
+    assert ph.xmp_modify_date(out) not in (None, ph.XMP_OLD_MODIFY_DATE)
     res = _run([exe, "verify", str(out), "--trust", str(root_pem), "--json"], timeout=180)
     assert res.returncode == 0, res.stdout + res.stderr
     report = json.loads(res.stdout)
@@ -682,10 +691,30 @@ def test_bundle_leaves_out_what_nothing_loads(bundle: Path) -> None:
     modules = {line.strip() for line in res.stdout.splitlines()}
     cut = [m for m in modules if re.match(r"(cffi|pycparser|pdb|doctest|PIL\.ImageCms)(\.|$)", m)]
     assert not cut, cut
+    # modules no client path imports (build.spec UNREACHED, tests/test_bundle_imports.py)
+    cut = [m for m in modules if re.match(r"(charset_normalizer|reportlab\.graphics|aiohttp\.web|xml\.dom)(\.|_|$)", m)]
+    assert not cut, cut
+    assert not [n for n in names if n.startswith("md.cpython-") or n.startswith("md__mypyc")], names
+    # Pillow: the readers of formats no seal comes in
+    assert not [m for m in modules if re.match(r"PIL\.(Eps|Tga|Ico|Psd|Pdf)ImagePlugin$", m)]
+    # Qt: the one translation the UI loads
+    assert [f for f in files if "/translations/" in f] == ["PySide6/Qt/translations/qtbase_zh_CN.qm"], files
     # ... and what must stay stays: cryptography's cffi runtime, pyHanko's XMP writer (lxml)
     assert any(n.startswith("_cffi_backend.") for n in names)
-    assert {"pyhanko.pdf_utils.metadata.xmp_xml", "pyhanko.sign.signers.pdf_signer", "aiohttp"} <= modules
-    assert any(f.startswith("lxml/etree.") for f in files)
+    assert {"pyhanko.pdf_utils.metadata.xmp_xml", "pyhanko.sign.signers.pdf_signer", "aiohttp",
+            "aiohttp.client", "reportlab.platypus", "PIL.PngImagePlugin", "PIL.JpegImagePlugin",
+            "PIL.MpoImagePlugin", "PIL.TiffImagePlugin"} <= modules
+    etree = [f for f in files if f.startswith("lxml/etree.")]
+    assert etree
+    if sys.platform.startswith("linux"):
+        # lxml is the one built against the system's libxml2 and libxslt (scripts/setup.sh),
+        # which the .deb depends on, not the PyPI wheel with its own copies linked in
+        needed = _run(["readelf", "-d", str(internal / etree[0])]).stdout
+        assert "[libxml2.so.2]" in needed and "[libxslt.so.1]" in needed, needed
+        assert not [n for n in names if re.match(r"lib(xml2|xslt|exslt)\.so", n)], names
+        # its _elementpath is the pure-Python module (build.spec), in the PYZ
+        assert "lxml._elementpath" in modules
+        assert not [f for f in files if f.startswith("lxml/_elementpath.")], files
 
 
 # --- Windows installer script --------------------------------------------------------------

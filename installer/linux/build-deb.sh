@@ -103,14 +103,24 @@ else
   OPENSSL_LICENCE="OpenSSL 3 (Apache-2.0)"
 fi
 
-# The system libraries that Pillow's modules were re-pointed at (build.spec) need the
-# version whose symbols they call: dpkg-shlibdeps reads it from the distribution's symbols
-# files (FreeType >= 2.11.1 for Pillow 13), as a Debian package's own build would.
+# lxml built against the system's libxml2 and libxslt (scripts/setup.sh builds it from its
+# source; docs/packaging.md): the same package names on Debian 11+, Ubuntu, UOS and Kylin.
+# The legacy build keeps the PyPI wheel, with both linked in statically: no dependency then.
+LXML_ETREE=$(find "$BUNDLE/_internal/lxml" -maxdepth 1 -name 'etree.*.so' 2>/dev/null | head -1)
+if [[ -n $LXML_ETREE && $(objdump -p "$LXML_ETREE") =~ NEEDED\ +libxml2\.so ]]; then
+  DEPENDS+=("libxml2" "libxslt1.1")
+fi
+
+# The system libraries that Pillow's modules were re-pointed at (build.spec), and those lxml
+# links, need the version whose symbols they call: dpkg-shlibdeps reads it from the
+# distribution's symbols files (FreeType >= 2.11.1 for Pillow 13), as a Debian package's own
+# build would.
 if command -v dpkg-shlibdeps >/dev/null; then
   SHL=$(mktemp -d)
   mkdir -p "$SHL/debian"
   printf 'Source: zhenglian\n\nPackage: zhenglian\nArchitecture: any\n' >"$SHL/debian/control"
   mapfile -t PILLOW_BINS < <(find "$BUNDLE/_internal/PIL" "$BUNDLE/_internal/pillow.libs" -type f -name '*.so*' 2>/dev/null)
+  [[ -n $LXML_ETREE ]] && PILLOW_BINS+=("$LXML_ETREE")
   if ((${#PILLOW_BINS[@]})); then
     SHLIBS=$(cd "$SHL" && dpkg-shlibdeps -O --ignore-missing-info -l"$BUNDLE/_internal/pillow.libs" \
       "${PILLOW_BINS[@]/#/-e}" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')

@@ -442,3 +442,42 @@ def many_pages(path: Path, n: int, fanout: int = 0) -> Path:
                            "/Resources << /Font << /F1 4 0 R >> >> >>")
     raw_pdf(objs, path=path)
     return Path(path)
+
+
+XMP_OLD_MODIFY_DATE = "2020-01-02T03:04:05+00:00"
+
+
+def with_xmp(src: Path, out: Path) -> Path:
+    """``src`` plus an XMP metadata stream (as PDF/A documents carry) last modified on
+    :data:`XMP_OLD_MODIFY_DATE`: signing it must bring the XMP up to date (pyHanko does that
+    with lxml; without lxml it silently leaves it stale)."""
+    import datetime as dt
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.metadata import model, xmp_xml
+
+    old = dt.datetime.fromisoformat(XMP_OLD_MODIFY_DATE)
+    with src.open("rb") as fh:
+        w = IncrementalPdfFileWriter(fh)
+        meta = model.DocumentMetadata(title="XMP", last_modified=old)
+        w.root["/Metadata"] = w.add_object(xmp_xml.MetadataStream.from_xmp(xmp_xml.update_xmp_with_meta(meta)))
+        w.update_root()
+        w._update_meta = lambda: None  # type: ignore[method-assign]  # keep the old date in this revision
+        with out.open("wb") as fh_out:
+            w.write(fh_out)
+    return out
+
+
+def xmp_modify_date(pdf: Path) -> str | None:
+    """xmp:ModifyDate of the document's current /Metadata stream."""
+    import re
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    with pdf.open("rb") as fh:
+        root = PdfFileReader(fh, strict=False).root
+        if "/Metadata" not in root:
+            return None
+        data = root["/Metadata"].data
+    m = re.search(rb'ModifyDate(?:="|>)([^"<]+)', data)
+    return m.group(1).decode() if m else None
