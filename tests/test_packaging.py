@@ -208,6 +208,21 @@ def test_bundle_answers_version_and_doctor(bundle: Path) -> None:
 
 
 @slow
+def test_bundle_runs_its_child_jobs(bundle: Path) -> None:
+    """The jobs the tray runs in a child of itself (zhenglian.selfexec): the keyring read
+    answers one JSON line (the keyring package and its backends are in the bundle), and the
+    PKCS#11 probe answers for a file that is no library."""
+    exe = bundle / "zhenglian"
+    env = dict(os.environ, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    res = _run([str(exe), "--read-keyring-token", "https://sign.example.org#SER1"], env=env)
+    assert res.returncode == 0 and json.loads(res.stdout) == {"keyring": False, "value": None}, res.stderr
+    res = _run([str(exe), "--read-keyring-token", "https://sign.example.org#SER1"])
+    assert res.returncode == 0 and set(json.loads(res.stdout)) == {"keyring", "value"}, res.stderr
+    res = _run([str(exe), "--probe-pkcs11-module", str(exe.parent / "_internal" / "base_library.zip")])
+    assert res.returncode == 0 and json.loads(res.stdout)["ok"] is False
+
+
+@slow
 def test_bundle_holds_the_client_and_nothing_of_the_reference_side(bundle: Path) -> None:
     viewer = PYINSTALLER.with_name("pyi-archive_viewer")
     res = _run([str(viewer), "-r", "-b", str(bundle / "zhenglian")])
