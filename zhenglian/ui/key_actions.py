@@ -17,7 +17,6 @@ from zhenglian.tokens import pin as pinops
 from zhenglian.tokens.model import KeyInfo
 from zhenglian.ui import i18n
 from zhenglian.ui.marshal import ThreadedPrompter
-from zhenglian.ui.pin_dialogs import DialogPrompter
 from zhenglian.ui.workers import run_async
 
 log = logging.getLogger(__name__)
@@ -50,6 +49,9 @@ class KeyActions(QObject):
         return self.app.window
 
     def _prompter(self, key: KeyInfo) -> ThreadedPrompter:
+        # with the first key action: its widgets and Qt's enums are ≈ 2.5 MB the idle tray needs not
+        from zhenglian.ui.pin_dialogs import DialogPrompter
+
         return ThreadedPrompter(DialogPrompter(key, self.parent(), manifest=self.ctx.tokens.pin_policy_manifest(key)))
 
     def _error(self, exc: BaseException) -> None:
