@@ -1,0 +1,147 @@
+"""asn1crypto's certificate-name comparison, worked out once per distinct name.
+
+asn1crypto 1.5.1 compares two ``x509.Name`` values as RFC 5280 §7.1 asks: RDN by RDN, each
+attribute's value run through the RFC 4518 string preparation (regular expressions and
+``stringprep`` tables, character by character).  It keeps nothing between comparisons of
+different objects, and every certificate read from a PDF is a new object: pyHanko matches the
+signer's issuer and serial against every certificate in the signature and in the trust store,
+and its path builder keys certificates by ``Name.hashable`` — about a third of validating one
+signature (the reference server's upload check, ``zhenglian verify``) was this preparation,
+repeated on the same few names.
+
+Here ``Name.__eq__`` and ``Name.hashable`` give the library's own answers, remembered by the
+name's DER bytes in a bounded LRU:
+
+- :func:`comparison_key` is exactly what ``RDNSequence.__eq__`` / ``RelativeDistinguishedName.__eq__``
+  compare — the number of RDNs, and for each RDN its number of attributes and its
+  ``{type: prepared value}`` map (the library's own ``_get_values``) — so two keys are equal
+  exactly when the library says the names are;
+- equal DER gives equal parsed values, hence equal keys and the same ``hashable``;
+- a name whose key or ``hashable`` cannot be computed (a prohibited character, a value that is
+  not a string, bytes that do not parse) is not remembered: the library's own method runs, and
+  raises or answers as it always did.
+
+Applied once, when :mod:`zhenglian.pki` is imported.  ``tests/test_pki_namecmp.py`` compares
+every answer with the library's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+MAX_NAMES = 4096  # distinct names remembered (a name is ~100–300 bytes of DER)
+
+_PATCHED = "_zhenglian_name_memo"
+_MISSING = object()
+
+ORIGINAL_EQ: Callable[[Any, Any], bool] | None = None  # asn1crypto's own (tests compare)
+ORIGINAL_HASHABLE: Callable[[Any], str] | None = None
+
+
+class BoundedMemo:
+    """A thread-safe LRU map of at most ``size`` entries."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[bytes, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> Any:
+        with self._lock:
+            value = self._data.get(key, _MISSING)
+            if value is not _MISSING:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: bytes, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+KEYS = BoundedMemo(MAX_NAMES)
+HASHABLES = BoundedMemo(MAX_NAMES)
+
+
+def comparison_key(name: Any) -> tuple[tuple[int, tuple[tuple[str, str], ...]], ...]:
+    """What asn1crypto's name equality compares, as one value (raises where the library would)."""
+    out = []
+    for rdn in name.chosen:
+        values = rdn._get_values(rdn)  # {type: RFC 4518-prepared value}, the library's own
+        out.append((len(rdn), tuple(sorted(values.items()))))
+    return tuple(out)
+
+
+def _der(name: Any) -> bytes | None:
+    try:
+        der = name.dump()
+    except Exception:  # noqa: BLE001 - the library's own method decides about such a value
+        return None
+    return der if isinstance(der, bytes) else None
+
+
+def _key(name: Any) -> Any:
+    der = _der(name)
+    if der is None:
+        return _MISSING
+    key = KEYS.get(der)
+    if key is _MISSING:
+        try:
+            key = comparison_key(name)
+        except Exception:  # noqa: BLE001 - not remembered; the library's method runs (and raises)
+            return _MISSING
+        KEYS.put(der, key)
+    return key
+
+
+def _name_eq(self: Any, other: Any) -> bool:
+    from asn1crypto.x509 import Name
+
+    if not isinstance(other, Name):
+        return False
+    mine = _key(self)
+    theirs = _key(other) if mine is not _MISSING else _MISSING
+    if mine is _MISSING or theirs is _MISSING:
+        assert ORIGINAL_EQ is not None
+        return ORIGINAL_EQ(self, other)
+    return bool(mine == theirs)
+
+
+def _name_hashable(self: Any) -> str:
+    assert ORIGINAL_HASHABLE is not None
+    der = _der(self)
+    if der is None:
+        return ORIGINAL_HASHABLE(self)
+    value = HASHABLES.get(der)
+    if value is _MISSING:
+        value = ORIGINAL_HASHABLE(self)  # raises as the library does; nothing remembered then
+        HASHABLES.put(der, value)
+    return str(value)
+
+
+def apply() -> None:
+    """Idempotent."""
+    global ORIGINAL_EQ, ORIGINAL_HASHABLE
+    from asn1crypto import x509
+
+    own_eq = x509.Name.__dict__["__eq__"]
+    if getattr(own_eq, _PATCHED, False):
+        return
+    ORIGINAL_EQ = own_eq
+    ORIGINAL_HASHABLE = x509.Name.__dict__["hashable"].fget
+    setattr(_name_eq, _PATCHED, True)
+    _name_eq.__doc__ = own_eq.__doc__
+    x509.Name.__eq__ = _name_eq  # type: ignore[method-assign,assignment]
+    x509.Name.hashable = property(_name_hashable, doc=x509.Name.__dict__["hashable"].__doc__)  # type: ignore[method-assign,assignment]
