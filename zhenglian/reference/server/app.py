@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zhenglian import __version__
 from zhenglian.reference.server import models as m
@@ -66,6 +67,57 @@ class Principal:
     token: str
 
 
+class FaultInjection:
+    """The fault switch (``zhenglian-server fault set …``) that tests use to play a broken server.
+
+    Plain ASGI middleware (Starlette's ``@app.middleware("http")`` runs every request through an
+    extra task and a memory stream — a good part of a small request's CPU): ``500`` answers every
+    API request with a 500, ``upload-500`` every upload; ``garbage`` answers with a non-JSON body;
+    ``slow[:s]`` waits before answering; ``upload-commit-500`` lets an upload be recorded and then
+    answers 500 instead of its 200.  No fault set: the request goes straight to the app.
+    """
+
+    def __init__(self, app: ASGIApp, store: Store) -> None:
+        self.app, self.store = app, store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API):
+            await self.app(scope, receive, send)
+            return
+        kind, _, arg = self.store.get_meta("fault").partition(":")
+        is_upload = scope["method"] == "PUT" and scope["path"].endswith("/signed")
+        if kind == "500" or (kind == "upload-500" and is_upload):
+            await JSONResponse(_body("fault_injected", "服务器内部错误（测试注入）", "internal error (injected)"),
+                               status_code=500)(scope, receive, send)
+            return
+        if kind == "garbage":
+            await Response(b"<html>\x00\xff garbage", status_code=200, media_type="application/json")(
+                scope, receive, send)
+            return
+        if kind == "slow":
+            try:
+                seconds = min(float(arg or 5), 120.0)
+            except ValueError:
+                seconds = 5.0
+            await asyncio.sleep(seconds)
+        if not (kind == "upload-commit-500" and is_upload):
+            await self.app(scope, receive, send)
+            return
+        recorded = False  # the upload's own 200 is held back and replaced; any other answer goes out
+
+        async def hold_200(message: Message) -> None:
+            nonlocal recorded
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                recorded = True
+            if not recorded:
+                await send(message)
+
+        await self.app(scope, receive, hold_200)
+        if recorded:
+            await JSONResponse(_body("fault_injected", "服务器内部错误（测试注入，已记录）",
+                                     "internal error after recording (injected)"), status_code=500)(scope, receive, send)
+
+
 def create_app(config: ServerConfig) -> FastAPI:
     store = Store(config)
     trust = TrustStore(store)
@@ -100,27 +152,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     # --- fault injection (tests) -----------------------------------------------
 
-    @app.middleware("http")
-    async def _faults(request: Request, call_next: Any) -> Response:
-        fault = store.get_meta("fault") if request.url.path.startswith(API) else ""
-        kind, _, arg = fault.partition(":")
-        is_upload = request.method == "PUT" and request.url.path.endswith("/signed")
-        if kind == "500" or (kind == "upload-500" and is_upload):
-            return JSONResponse(_body("fault_injected", "服务器内部错误（测试注入）", "internal error (injected)"),
-                                status_code=500)
-        if kind == "garbage":
-            return Response(b"<html>\x00\xff garbage", status_code=200, media_type="application/json")
-        if kind == "slow":
-            try:
-                seconds = min(float(arg or 5), 120.0)
-            except ValueError:
-                seconds = 5.0
-            await asyncio.sleep(seconds)
-        response = await call_next(request)
-        if kind == "upload-commit-500" and is_upload and response.status_code == 200:
-            return JSONResponse(_body("fault_injected", "服务器内部错误（测试注入，已记录）",
-                                      "internal error after recording (injected)"), status_code=500)
-        return response
+    app.add_middleware(FaultInjection, store=store)
 
     # --- helpers ---------------------------------------------------------------
 
