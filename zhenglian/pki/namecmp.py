@@ -16,7 +16,9 @@ name's DER bytes in a bounded LRU:
   compare — the number of RDNs, and for each RDN its number of attributes and its
   ``{type: prepared value}`` map (the library's own ``_get_values``) — so two keys are equal
   exactly when the library says the names are;
-- equal DER gives equal parsed values, hence equal keys and the same ``hashable``;
+- equal DER gives equal parsed values, hence equal keys and the same ``hashable``; each Name
+  object also keeps its own key and ``hashable``, as the library keeps its ``sha256``,
+  ``human_friendly`` and prepared values (a name is not changed after it is parsed);
 - a name whose key or ``hashable`` cannot be computed (a prohibited character, a value that is
   not a string, bytes that do not parse) is not remembered: the library's own method runs, and
   raises or answers as it always did.
@@ -36,6 +38,10 @@ MAX_NAMES = 4096  # distinct names remembered (a name is ~100–300 bytes of DER
 
 _PATCHED = "_zhenglian_name_memo"
 _MISSING = object()
+# Also kept on the Name object itself, as asn1crypto keeps a name's ``sha256`` and ``human_friendly``
+# (and each attribute's prepared value): its DER need not be re-serialised for every comparison.
+_OWN_KEY = "_zhenglian_name_key"
+_OWN_HASHABLE = "_zhenglian_name_hashable"
 
 ORIGINAL_EQ: Callable[[Any, Any], bool] | None = None  # asn1crypto's own (tests compare)
 ORIGINAL_HASHABLE: Callable[[Any], str] | None = None
@@ -93,6 +99,9 @@ def _der(name: Any) -> bytes | None:
 
 
 def _key(name: Any) -> Any:
+    key = name.__dict__.get(_OWN_KEY, _MISSING)
+    if key is not _MISSING:
+        return key
     der = _der(name)
     if der is None:
         return _MISSING
@@ -103,6 +112,7 @@ def _key(name: Any) -> Any:
         except Exception:  # noqa: BLE001 - not remembered; the library's method runs (and raises)
             return _MISSING
         KEYS.put(der, key)
+    setattr(name, _OWN_KEY, key)
     return key
 
 
@@ -121,6 +131,9 @@ def _name_eq(self: Any, other: Any) -> bool:
 
 def _name_hashable(self: Any) -> str:
     assert ORIGINAL_HASHABLE is not None
+    value = self.__dict__.get(_OWN_HASHABLE, _MISSING)
+    if value is not _MISSING:
+        return str(value)
     der = _der(self)
     if der is None:
         return ORIGINAL_HASHABLE(self)
@@ -128,6 +141,7 @@ def _name_hashable(self: Any) -> str:
     if value is _MISSING:
         value = ORIGINAL_HASHABLE(self)  # raises as the library does; nothing remembered then
         HASHABLES.put(der, value)
+    setattr(self, _OWN_HASHABLE, value)
     return str(value)
 
 
