@@ -9,6 +9,7 @@ import pytest
 from asn1crypto import core, x509
 
 import zhenglian.pki  # noqa: F401  (applies the memo)
+from zhenglian.memo import BoundedMemo
 from zhenglian.pki import namecmp
 
 
@@ -132,7 +133,7 @@ def test_a_name_that_cannot_be_prepared_is_not_remembered() -> None:
 
 
 def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(namecmp, "KEYS", namecmp.BoundedMemo(8))
+    monkeypatch.setattr(namecmp, "KEYS", BoundedMemo(8))
     first = x509.Name.build({"common_name": "n0"})
     for i in range(50):
         assert x509.Name.build({"common_name": f"n{i}"}) == x509.Name.build({"common_name": f"N{i}"})
@@ -144,3 +145,15 @@ def test_apply_is_idempotent() -> None:
     eq, original = x509.Name.__eq__, namecmp.ORIGINAL_EQ
     namecmp.apply()
     assert x509.Name.__eq__ is eq and namecmp.ORIGINAL_EQ is original
+
+
+def test_a_long_name_is_not_remembered_across_objects() -> None:
+    long_cn = "长" * 1000  # 3000 bytes of UTF-8: over MAX_NAME_BYTES
+    a = x509.Name.build({"common_name": long_cn}).dump()
+    b = x509.Name.build({"common_name": long_cn + " "}).dump()  # equal after preparation
+    assert len(a) > namecmp.MAX_NAME_BYTES
+    for _ in range(3):
+        assert (x509.Name.load(a) == x509.Name.load(b)) is namecmp.ORIGINAL_EQ(x509.Name.load(a), x509.Name.load(b))
+        assert x509.Name.load(a).hashable == namecmp.ORIGINAL_HASHABLE(x509.Name.load(a))  # type: ignore[misc]
+    assert x509.Name.load(a) == x509.Name.load(b)
+    assert len(namecmp.KEYS) == 0 and len(namecmp.HASHABLES) == 0

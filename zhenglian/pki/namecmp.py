@@ -19,6 +19,9 @@ name's DER bytes in a bounded LRU:
 - equal DER gives equal parsed values, hence equal keys and the same ``hashable``; each Name
   object also keeps its own key and ``hashable``, as the library keeps its ``sha256``,
   ``human_friendly`` and prepared values (a name is not changed after it is parsed);
+- bounded: at most ``MAX_NAMES`` names of at most ``MAX_NAME_BYTES`` each are remembered
+  across objects (a longer name is kept on its own object only), so hostile PDFs full of
+  distinct or huge names cannot grow it;
 - a name whose key or ``hashable`` cannot be computed (a prohibited character, a value that is
   not a string, bytes that do not parse) is not remembered: the library's own method runs, and
   raises or answers as it always did.
@@ -29,12 +32,13 @@ every answer with the library's.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-MAX_NAMES = 4096  # distinct names remembered (a name is ~100–300 bytes of DER)
+from zhenglian.memo import BoundedMemo
+
+MAX_NAMES = 1024  # distinct names remembered (a CA's name is ~100–300 bytes of DER)
+MAX_NAME_BYTES = 2048  # a longer name (hostile, or odd) is not remembered across objects: ≤ ~5 MiB in all
 
 _PATCHED = "_zhenglian_name_memo"
 _MISSING = object()
@@ -45,36 +49,6 @@ _OWN_HASHABLE = "_zhenglian_name_hashable"
 
 ORIGINAL_EQ: Callable[[Any, Any], bool] | None = None  # asn1crypto's own (tests compare)
 ORIGINAL_HASHABLE: Callable[[Any], str] | None = None
-
-
-class BoundedMemo:
-    """A thread-safe LRU map of at most ``size`` entries."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._data: OrderedDict[bytes, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes) -> Any:
-        with self._lock:
-            value = self._data.get(key, _MISSING)
-            if value is not _MISSING:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: bytes, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.size:
-                self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
 
 
 KEYS = BoundedMemo(MAX_NAMES)
@@ -91,11 +65,12 @@ def comparison_key(name: Any) -> tuple[tuple[int, tuple[tuple[str, str], ...]], 
 
 
 def _der(name: Any) -> bytes | None:
+    """The name's DER when it may be remembered across objects; None when it may not."""
     try:
         der = name.dump()
     except Exception:  # noqa: BLE001 - the library's own method decides about such a value
         return None
-    return der if isinstance(der, bytes) else None
+    return der if isinstance(der, bytes) and len(der) <= MAX_NAME_BYTES else None
 
 
 def _key(name: Any) -> Any:
@@ -103,15 +78,14 @@ def _key(name: Any) -> Any:
     if key is not _MISSING:
         return key
     der = _der(name)
-    if der is None:
-        return _MISSING
-    key = KEYS.get(der)
+    key = KEYS.get(der, _MISSING) if der is not None else _MISSING
     if key is _MISSING:
         try:
             key = comparison_key(name)
         except Exception:  # noqa: BLE001 - not remembered; the library's method runs (and raises)
             return _MISSING
-        KEYS.put(der, key)
+        if der is not None:
+            KEYS.put(der, key)
     setattr(name, _OWN_KEY, key)
     return key
 
@@ -135,12 +109,11 @@ def _name_hashable(self: Any) -> str:
     if value is not _MISSING:
         return str(value)
     der = _der(self)
-    if der is None:
-        return ORIGINAL_HASHABLE(self)
-    value = HASHABLES.get(der)
+    value = HASHABLES.get(der, _MISSING) if der is not None else _MISSING
     if value is _MISSING:
         value = ORIGINAL_HASHABLE(self)  # raises as the library does; nothing remembered then
-        HASHABLES.put(der, value)
+        if der is not None:
+            HASHABLES.put(der, value)
     setattr(self, _OWN_HASHABLE, value)
     return str(value)
 

@@ -19,14 +19,12 @@ In order, cheapest first; the first failure is the answer:
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from zhenglian.memo import BoundedMemo
 from zhenglian.reference.server.pki import TrustStore
 
 
@@ -59,38 +57,34 @@ def _has_visible_widget(field: Any) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=256)
+_signers = BoundedMemo(256)  # SHA-256 of a signing certificate → its USCC ("" if none)
+_revisions = BoundedMemo(1024)  # SHA-256 of an original document → its revision count
+
+
 def _signer_facts(cert_der: bytes) -> tuple[str | None, str]:
     """The USCC and SHA-256 of a signing certificate: a function of its DER alone, so remembered
-    (an institution signs every upload with the same certificate)."""
+    by its SHA-256 (an institution signs every upload with the same certificate)."""
     from zhenglian.pki.cert import parse as parse_cert
 
-    info = parse_cert(cert_der)
-    return info.uscc, info.sha256
-
-
-_REVISIONS_MAX = 1024
-_revisions: OrderedDict[bytes, int] = OrderedDict()  # SHA-256 of an original → its revision count
-_revisions_lock = threading.Lock()
+    digest = hashlib.sha256(cert_der)
+    uscc = _signers.get(digest.digest())
+    if uscc is None:
+        uscc = parse_cert(cert_der).uscc or ""
+        _signers.put(digest.digest(), uscc)
+    return uscc or None, digest.hexdigest()
 
 
 def _original_revisions(original: bytes) -> int:
     """How many revisions the task's original document has (the server's own file; remembered
-    by its SHA-256, bounded LRU, so a re-upload or a retry does not read it again)."""
+    by its SHA-256, so a re-upload or a retry does not read it again)."""
     from pyhanko.pdf_utils.reader import PdfFileReader
 
     digest = hashlib.sha256(original).digest()
-    with _revisions_lock:
-        known = _revisions.get(digest)
-        if known is not None:
-            _revisions.move_to_end(digest)
-            return known
-    count = int(PdfFileReader(io.BytesIO(original), strict=False).xrefs.total_revisions)
-    with _revisions_lock:
-        _revisions[digest] = count
-        while len(_revisions) > _REVISIONS_MAX:
-            _revisions.popitem(last=False)
-    return count
+    known = _revisions.get(digest)
+    if known is None:
+        known = int(PdfFileReader(io.BytesIO(original), strict=False).xrefs.total_revisions)
+        _revisions.put(digest, known)
+    return int(known)
 
 
 def check_signed_upload(data: bytes, original: bytes, uscc: str, trust: TrustStore,
