@@ -14,6 +14,7 @@ say why.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from asn1crypto import algos, keys, x509
@@ -26,7 +27,25 @@ from pyhanko_certvalidator.sig_validate import (
 )
 
 from zhenglian.errors import SM2InvalidPublicKey
+from zhenglian.memo import BoundedMemo
 from zhenglian.pki import sm2
+
+# Signature checks that passed, by a digest of everything the check reads (signature, signed
+# bytes, public key, algorithm with its parameters, context).  A certificate chain's links are
+# the same on every document an institution signs — an SM2 link is ~4 ms of pure-Python curve
+# arithmetic — so each is worked out once; a failed check is never remembered (it raises again).
+VERIFIED = BoundedMemo(1024)
+
+
+def check_digest(signature: bytes, signed_data: bytes, public_key_info: keys.PublicKeyInfo,
+                 signature_algorithm: algos.SignedDigestAlgorithm, context: Any) -> bytes:
+    """SHA-256 over the length-prefixed inputs of one signature check."""
+    h = hashlib.sha256()
+    for part in (bytes(signature), bytes(signed_data), public_key_info.dump(), signature_algorithm.dump(),
+                 repr(context).encode()):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.digest()
 
 
 class SM2SignatureValidator(DefaultSignatureValidator):
@@ -39,6 +58,25 @@ class SM2SignatureValidator(DefaultSignatureValidator):
         public_key_info: keys.PublicKeyInfo,
         signature_algorithm: algos.SignedDigestAlgorithm,
         context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
+    ) -> None:
+        try:
+            digest: bytes | None = check_digest(signature, signed_data, public_key_info, signature_algorithm,
+                                                context)
+        except Exception:  # noqa: BLE001 - inputs that cannot be serialised are simply checked, not remembered
+            digest = None
+        if digest is not None and VERIFIED.get(digest):
+            return
+        self._check(signature, signed_data, public_key_info, signature_algorithm, context)
+        if digest is not None:
+            VERIFIED.put(digest, True)
+
+    def _check(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: keys.PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext,
     ) -> None:
         sm2_algo = signature_algorithm["algorithm"].native in sm2.SIGNATURE_NAMES
         sm2_key = _is_sm2_key(public_key_info)

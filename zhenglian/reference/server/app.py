@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zhenglian import __version__
 from zhenglian.reference.server import models as m
@@ -36,6 +37,7 @@ from zhenglian.reference.server.pki import (
 from zhenglian.reference.server.store import Store, Task, now_iso, sha256_hex
 
 API = "/api/v1"
+INLINE_READ_BYTES = 1 << 20  # documents up to this size are read on the event loop
 FAULTS = ("500", "upload-500", "upload-commit-500", "garbage", "slow")
 StatusFilter = Literal["pending", "signed", "rejected", "all"]
 
@@ -64,6 +66,57 @@ class Principal:
     uscc: str
     cert_sha256: str
     token: str
+
+
+class FaultInjection:
+    """The fault switch (``zhenglian-server fault set …``) that tests use to play a broken server.
+
+    Plain ASGI middleware (Starlette's ``@app.middleware("http")`` runs every request through an
+    extra task and a memory stream — a good part of a small request's CPU): ``500`` answers every
+    API request with a 500, ``upload-500`` every upload; ``garbage`` answers with a non-JSON body;
+    ``slow[:s]`` waits before answering; ``upload-commit-500`` lets an upload be recorded and then
+    answers 500 instead of its 200.  No fault set: the request goes straight to the app.
+    """
+
+    def __init__(self, app: ASGIApp, store: Store) -> None:
+        self.app, self.store = app, store
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API):
+            await self.app(scope, receive, send)
+            return
+        kind, _, arg = self.store.get_meta("fault").partition(":")
+        is_upload = scope["method"] == "PUT" and scope["path"].endswith("/signed")
+        if kind == "500" or (kind == "upload-500" and is_upload):
+            await JSONResponse(_body("fault_injected", "服务器内部错误（测试注入）", "internal error (injected)"),
+                               status_code=500)(scope, receive, send)
+            return
+        if kind == "garbage":
+            await Response(b"<html>\x00\xff garbage", status_code=200, media_type="application/json")(
+                scope, receive, send)
+            return
+        if kind == "slow":
+            try:
+                seconds = min(float(arg or 5), 120.0)
+            except ValueError:
+                seconds = 5.0
+            await asyncio.sleep(seconds)
+        if not (kind == "upload-commit-500" and is_upload):
+            await self.app(scope, receive, send)
+            return
+        recorded = False  # the upload's own 200 is held back and replaced; any other answer goes out
+
+        async def hold_200(message: Message) -> None:
+            nonlocal recorded
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                recorded = True
+            if not recorded:
+                await send(message)
+
+        await self.app(scope, receive, hold_200)
+        if recorded:
+            await JSONResponse(_body("fault_injected", "服务器内部错误（测试注入，已记录）",
+                                     "internal error after recording (injected)"), status_code=500)(scope, receive, send)
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -100,27 +153,7 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     # --- fault injection (tests) -----------------------------------------------
 
-    @app.middleware("http")
-    async def _faults(request: Request, call_next: Any) -> Response:
-        fault = store.get_meta("fault") if request.url.path.startswith(API) else ""
-        kind, _, arg = fault.partition(":")
-        is_upload = request.method == "PUT" and request.url.path.endswith("/signed")
-        if kind == "500" or (kind == "upload-500" and is_upload):
-            return JSONResponse(_body("fault_injected", "服务器内部错误（测试注入）", "internal error (injected)"),
-                                status_code=500)
-        if kind == "garbage":
-            return Response(b"<html>\x00\xff garbage", status_code=200, media_type="application/json")
-        if kind == "slow":
-            try:
-                seconds = min(float(arg or 5), 120.0)
-            except ValueError:
-                seconds = 5.0
-            await asyncio.sleep(seconds)
-        response = await call_next(request)
-        if kind == "upload-commit-500" and is_upload and response.status_code == 200:
-            return JSONResponse(_body("fault_injected", "服务器内部错误（测试注入，已记录）",
-                                      "internal error after recording (injected)"), status_code=500)
-        return response
+    app.add_middleware(FaultInjection, store=store)
 
     # --- helpers ---------------------------------------------------------------
 
@@ -130,7 +163,9 @@ def create_app(config: ServerConfig) -> FastAPI:
         host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
         return f"{request.url.scheme}://{host}"
 
-    def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    # principal() and get_task() are one indexed SQLite read each (WAL: a read never waits for a
+    # writer), as the fault switch's: run on the event loop, not handed to a worker thread and back.
+    async def principal(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
         if creds is None or not creds.credentials:
             raise ApiError(401, "auth_required", "需要登录", "login required",
                            {"WWW-Authenticate": "Bearer"})
@@ -168,8 +203,9 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     def pdf_response(data: bytes, filename: str) -> Response:
         quoted = urllib.parse.quote(filename)
+        digest = sha256_hex(data)
         return Response(data, media_type="application/pdf", headers={
-            "X-Content-SHA256": sha256_hex(data), "ETag": f'"{sha256_hex(data)}"',
+            "X-Content-SHA256": digest, "ETag": f'"{digest}"',
             "Content-Disposition": f"attachment; filename=\"document.pdf\"; filename*=UTF-8''{quoted}",
         })
 
@@ -229,15 +265,17 @@ def create_app(config: ServerConfig) -> FastAPI:
         return m.TaskList(tasks=[task_model(t) for t in tasks], seq=seq)
 
     @app.get(f"{API}/tasks/{{task_id}}", response_model=m.TaskModel, tags=["tasks"])
-    def get_task(task_id: str, who: Auth) -> m.TaskModel:
+    async def get_task(task_id: str, who: Auth) -> m.TaskModel:
         return task_model(own_task(task_id, who))
 
     @app.get(f"{API}/tasks/{{task_id}}/document", tags=["tasks"],
              responses={200: {"content": {"application/pdf": {}}, "description": "the original PDF"}})
-    def document(task_id: str, who: Auth) -> Response:
+    async def document(task_id: str, who: Auth) -> Response:
         """The original document; its SHA-256 is in the task and in ``X-Content-SHA256``."""
         task = own_task(task_id, who)
-        return pdf_response(store.read_file(task.doc_sha256), task.filename)
+        if task.doc_size <= INLINE_READ_BYTES:  # a page cache read: not worth a worker thread
+            return pdf_response(store.read_file(task.doc_sha256), task.filename)
+        return await run_in_threadpool(lambda: pdf_response(store.read_file(task.doc_sha256), task.filename))
 
     @app.get(f"{API}/tasks/{{task_id}}/signed", tags=["tasks"],
              responses={200: {"content": {"application/pdf": {}}, "description": "the signed PDF"}})

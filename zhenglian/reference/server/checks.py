@@ -19,10 +19,12 @@ In order, cheapest first; the first failure is the answer:
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from typing import Any
 
+from zhenglian.memo import BoundedMemo
 from zhenglian.reference.server.pki import TrustStore
 
 
@@ -55,6 +57,36 @@ def _has_visible_widget(field: Any) -> bool:
     return False
 
 
+_signers = BoundedMemo(256)  # SHA-256 of a signing certificate → its USCC ("" if none)
+_revisions = BoundedMemo(1024)  # SHA-256 of an original document → its revision count
+
+
+def _signer_facts(cert_der: bytes) -> tuple[str | None, str]:
+    """The USCC and SHA-256 of a signing certificate: a function of its DER alone, so remembered
+    by its SHA-256 (an institution signs every upload with the same certificate)."""
+    from zhenglian.pki.cert import parse as parse_cert
+
+    digest = hashlib.sha256(cert_der)
+    uscc = _signers.get(digest.digest())
+    if uscc is None:
+        uscc = parse_cert(cert_der).uscc or ""
+        _signers.put(digest.digest(), uscc)
+    return uscc or None, digest.hexdigest()
+
+
+def _original_revisions(original: bytes) -> int:
+    """How many revisions the task's original document has (the server's own file; remembered
+    by its SHA-256, so a re-upload or a retry does not read it again)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    digest = hashlib.sha256(original).digest()
+    known = _revisions.get(digest)
+    if known is None:
+        known = int(PdfFileReader(io.BytesIO(original), strict=False).xrefs.total_revisions)
+        _revisions.put(digest, known)
+    return int(known)
+
+
 def check_signed_upload(data: bytes, original: bytes, uscc: str, trust: TrustStore,
                         certify: bool = False) -> Accepted:
     """Accept or refuse ``data`` as the signed version of ``original`` (raises UploadRefused)."""
@@ -64,7 +96,6 @@ def check_signed_upload(data: bytes, original: bytes, uscc: str, trust: TrustSto
     from pyhanko.sign.validation import validate_pdf_signature
 
     from zhenglian.pdf import hexfix
-    from zhenglian.pki.cert import parse as parse_cert
 
     hexfix.apply()  # the same pyHanko reader as the client's (signatures' /Contents in one go)
 
@@ -74,7 +105,7 @@ def check_signed_upload(data: bytes, original: bytes, uscc: str, trust: TrustSto
         raise _refuse("original_altered", "签署后的文件改动了原文件（原文件必须原样保留为第一个版本）",
                       "the signed file does not keep the original document unchanged as its first revision")
     try:
-        original_revisions = PdfFileReader(io.BytesIO(original), strict=False).xrefs.total_revisions
+        original_revisions = _original_revisions(original)
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         sigs = list(reader.embedded_signatures)
     except (PdfReadError, ValueError, KeyError, TypeError, IndexError):
@@ -99,12 +130,11 @@ def check_signed_upload(data: bytes, original: bytes, uscc: str, trust: TrustSto
         if not status.docmdp_ok or (level is not None and level > ModificationLevel.FORM_FILLING):
             raise _refuse("modified_after_signing", "签名后文件又被修改",
                           "the document was modified after it was signed")
-        info = parse_cert(sig.signer_cert.dump())
-        if info.uscc != uscc:
-            raise _refuse("wrong_signer", f"签名证书属于另一机构（{info.uscc or '无统一社会信用代码'}），不是本任务的机构",
-                          f"the signing certificate belongs to another institution ({info.uscc or 'no USCC'}), "
+        signer_uscc, signer_sha = _signer_facts(sig.signer_cert.dump())
+        if signer_uscc != uscc:
+            raise _refuse("wrong_signer", f"签名证书属于另一机构（{signer_uscc or '无统一社会信用代码'}），不是本任务的机构",
+                          f"the signing certificate belongs to another institution ({signer_uscc or 'no USCC'}), "
                           "not this task's", status=403)
-        signer_sha = info.sha256
     if not any(_has_visible_widget(s.sig_field) for s in added):
         raise _refuse("seal_missing", "签名没有可见的印章", "the signature has no visible seal")
     if certify and added[0].docmdp_level is None:

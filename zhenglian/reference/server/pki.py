@@ -59,6 +59,7 @@ class TrustStore:
         self._version: tuple[int, str] | None = None
         self._roots: list[x509.Certificate] = []
         self._intermediates: list[x509.Certificate] = []
+        self._trust_manager: Any = None
 
     def _refresh(self) -> None:
         version = self.store.ca_version()
@@ -69,7 +70,19 @@ class TrustStore:
             self._roots = [x509.Certificate.load(bytes(r["der"])) for r in rows if r["kind"] == "root"]
             self._intermediates = [x509.Certificate.load(bytes(r["der"])) for r in rows
                                    if r["kind"] == "intermediate"]
+            self._trust_manager = None
             self._version = version
+
+    def _roots_manager(self) -> Any:
+        """pyHanko's trust manager of the roots, built once per version of the roots: it is only
+        read after it is built (the registry it seeds is made fresh for each validation)."""
+        from pyhanko_certvalidator.registry import SimpleTrustManager
+
+        self._refresh()
+        with self._lock:
+            if self._trust_manager is None:
+                self._trust_manager = SimpleTrustManager.build(trust_roots=self._roots)
+            return self._trust_manager
 
     @property
     def roots(self) -> list[x509.Certificate]:
@@ -85,7 +98,8 @@ class TrustStore:
         """Also checks SM2 signatures and chains (the SM2-aware validator)."""
         from zhenglian.pki import sm2validate
 
-        return sm2validate.validation_context(trust_roots=self.roots, other_certs=[*self.intermediates, *extra],
+        manager = self._roots_manager()
+        return sm2validate.validation_context(trust_manager=manager, other_certs=[*self.intermediates, *extra],
                                               allow_fetching=False, revocation_mode="soft-fail")
 
 
