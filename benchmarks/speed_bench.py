@@ -242,7 +242,7 @@ def section_soft(base: Path, n: int) -> dict[str, Any]:
             tasks = [session.client.task(i) for i in ids]
             docs = [session.client.download(task) for task in tasks]
             seals = sealpick.usable_seals(p11, key.signing_certificate().info.der)
-            with open_task_signer(h, p11, base / "tmp") as signer:
+            with open_task_signer(h, p11) as signer:
                 seal = sealpick.pick(seals, tasks[0])
                 signer.sign(docs[0], tasks[0], seal)  # warm-up
                 t = time.perf_counter()

@@ -64,7 +64,7 @@ def soft(n: int) -> None:
             tasks = [session.client.task(i) for i in ids[1:n + 1]]
             docs = [session.client.download(t) for t in tasks]
             seals = sealpick.usable_seals(p11, key.signing_certificate().info.der)
-            with open_task_signer(h, p11, base / "tmp") as signer:
+            with open_task_signer(h, p11) as signer:
                 seal = sealpick.pick(seals, tasks[0])
                 t0, c0 = time.perf_counter(), os.times()
                 for task, doc in zip(tasks, docs, strict=True):

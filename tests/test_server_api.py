@@ -40,7 +40,7 @@ def sign_as(spec: Any, original: bytes, task: Any, tmp: Path, **kw: Any) -> byte
     key, module, manifest = key_parts(spec.label)
     seal = SealPicture(render.render_seal_png(spec.organization, "合同专用章", 42.0, dpi=200), 42.0, 42.0, "合同专用章")
     with pinops.user_session(KeyHandle(module, key, manifest), PinBuffer(spec.user_pin)) as p11, \
-            open_task_signer(KeyHandle(module, key, manifest), p11, tmp) as signer:
+            open_task_signer(KeyHandle(module, key, manifest), p11) as signer:
         if kw.get("invisible"):
             from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
             from pyhanko.sign import signers

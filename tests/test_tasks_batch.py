@@ -99,6 +99,8 @@ def test_twenty_tasks_one_pin_one_batch_all_confirmed(reference_server, demo_key
         signed = store.read_file(task.signed_sha256)
         assert signed.startswith(store.read_file(task.doc_sha256))
     assert outbox.pending() == [] and len(outbox.journal()) == 20
+    # Signed in memory: the outbox's own copy is the only one ever written.
+    assert not (outbox.root / "tmp").exists()
     phases = [p.phase for p in seen]
     assert phases.count("signed") == 20 and phases.count("uploaded") == 20
     assert "甲方" not in result.summary_zh() and "20" in result.summary_zh()

@@ -397,7 +397,7 @@ class BridgeJobs:
         client = session.client
         outbox = self._outbox or Outbox()
         recorder = SealRecorder(h, "web", server=client.origin, web_origin=job.origin)
-        with pipeline.open_task_signer(h, p11, outbox.root / "tmp") as signer:
+        with pipeline.open_task_signer(h, p11) as signer:
             entry, _ = pipeline.sign_to_outbox(signer, session, p11, outbox, task, seal, recorder)
         self._step(job, "uploading")
         base = {"task_id": task.id, "title": task.title, "sha256": entry.sha256}

@@ -25,7 +25,9 @@ complete; the input is only ever opened for reading.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import io
 import logging
 import tempfile
 import threading
@@ -204,6 +206,13 @@ def _timestamp_error(exc: BaseException) -> bool:
     return cause_of(exc, (TimestampRequestError, *net)) is not None
 
 
+def _scratch(output: Path | io.BytesIO) -> BinaryIO:
+    """Where an intermediate revision goes: beside the output file, or in memory with it."""
+    if isinstance(output, io.BytesIO):
+        return io.BytesIO()
+    return tempfile.TemporaryFile(dir=output.parent)  # noqa: SIM115 - closed by the caller's finally
+
+
 class SigningBatch:
     """One key session, one event loop, seals encoded once: many documents.
 
@@ -292,7 +301,7 @@ class SigningBatch:
                        cross_page: pl.CrossPage | None = None, certify: bool = False) -> PreparedDocument:
         return prepare_opened(doc, placements, seal=seal or self.seal, cross_page=cross_page, certify=certify)
 
-    def sign(self, document: PreparedDocument | Source, output: Path | str,
+    def sign(self, document: PreparedDocument | Source, output: Path | str | io.BytesIO,
              placements: Sequence[pl.Placement] = (), *, seal: SealLike | None = None,
              cross_page: pl.CrossPage | None = None, certify: bool = False,
              password: str | None = None,
@@ -300,6 +309,9 @@ class SigningBatch:
              ticket: Ticket | None = None) -> SignResult:
         """Sign one document into ``output`` (atomically); returns what was made.
 
+        ``output`` a ``BytesIO``: the signed document is written there and nowhere else — for
+        a caller that keeps it durably itself (a task's signed file goes to the outbox, which
+        fsyncs it); ``before_publish`` is then not allowed.
         ``before_publish(tmp, result)``: called with the signed bytes on disk, before they
         become ``output`` (the register's entry is committed there); if it raises, no output.
         ``ticket``: this document's place in a pipelined batch (:mod:`zhenglian.pdf.overlap`):
@@ -308,7 +320,11 @@ class SigningBatch:
         """
         if self._closed:
             raise RuntimeError("batch is closed")
-        output = Path(output)
+        if isinstance(output, io.BytesIO):
+            if before_publish is not None:
+                raise ValueError("before_publish needs the signed file on disk")
+        else:
+            output = Path(output)
         own = not isinstance(document, PreparedDocument)
         doc = (self.prepare(document, placements, seal=seal, cross_page=cross_page, certify=certify,
                             password=password) if own else document)
@@ -319,20 +335,22 @@ class SigningBatch:
             if own:
                 doc.close()
 
-    def _sign_prepared(self, doc: PreparedDocument, output: Path,
+    def _sign_prepared(self, doc: PreparedDocument, output: Path | io.BytesIO,
                        before_publish: Callable[[Path, SignResult], None] | None, ticket: Ticket) -> SignResult:
         if doc.used:
             raise RuntimeError("a prepared document is signed once")
         doc.used = True
         opened = doc.opened
-        if opened.path is not None and same_file(opened.path, output):
+        in_memory = isinstance(output, io.BytesIO)
+        if not in_memory and opened.path is not None and same_file(opened.path, output):
             raise errors.OutputIsInput(path=str(output))
+        shown = Path(opened.name) if in_memory else output  # what a message names
         started = time.perf_counter()
         made: list[SignatureMade] = []
         taken = set(_field_names(opened.reader))
 
         def result() -> SignResult:
-            return SignResult(opened.name, output, made, doc.certify, self.timestamper is not None,
+            return SignResult(opened.name, shown, made, doc.certify, self.timestamper is not None,
                               time.perf_counter() - started, list(opened.warnings), opened.page_count)
 
         def publish(tmp: Path) -> None:
@@ -340,15 +358,19 @@ class SigningBatch:
             with ticket.publish():
                 before_publish(tmp, result())
 
+        sink: contextlib.AbstractContextManager[BinaryIO] = (
+            contextlib.nullcontext(output) if isinstance(output, io.BytesIO)
+            else atomic_output(output, before_publish=None if before_publish is None else publish))
         try:
-            with atomic_output(output, before_publish=None if before_publish is None else publish) as out:
+            with sink as out:
                 stream: BinaryIO = opened.stream
                 reader = opened.reader
                 spare: list[BinaryIO] = []
                 try:
                     for i, group in enumerate(doc.groups):
                         last = i == len(doc.groups) - 1
-                        target = out if last else tempfile.TemporaryFile(dir=output.parent)  # noqa: SIM115
+                        # (a cross-page seal's earlier revisions: beside the output, or in memory with it)
+                        target = out if last else _scratch(output)
                         if not last:
                             spare.append(target)
                         name = group.existing_field or _next_name(taken)
@@ -374,7 +396,7 @@ class SigningBatch:
                 raise stopped from None
             if isinstance(exc, OSError):
                 if _pkcs11_error(exc) is None and not _timestamp_error(exc):
-                    raise errors.OutputWriteFailed(path=str(output), detail=type(exc).__name__) from None
+                    raise errors.OutputWriteFailed(path=str(shown), detail=type(exc).__name__) from None
                 raise self._translate(exc, doc) from None
             raise self._translate(exc, doc) from None
         return result()

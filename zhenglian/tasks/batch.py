@@ -380,7 +380,7 @@ def _sign_logged_in(session: ServerSession, h: KeyHandle, pin: PinBuffer | None,
         uploader.start()
         fetch_failures = 0
         try:
-            with pipeline.open_task_signer(h, p11, outbox.root / "tmp") as signer:
+            with pipeline.open_task_signer(h, p11) as signer:
 
                 at_key: set[str] = set()  # tasks the key has signed (the "signed" report was made)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 from zhenglian import errors
@@ -50,13 +49,12 @@ def gather_seals(h: KeyHandle, p11: Any, server_seals: Any) -> list[Any]:
 
 
 @contextmanager
-def open_task_signer(h: KeyHandle, p11: Any, workdir: Path) -> Iterator[TaskSigner]:
+def open_task_signer(h: KeyHandle, p11: Any) -> Iterator[TaskSigner]:
     """A TaskSigner on this logged-in session."""
     from zhenglian.pdf.keysign import batch_on
 
-    workdir.mkdir(parents=True, exist_ok=True)
     with batch_on(h, p11) as batch:
-        yield TaskSigner(batch, h, workdir)
+        yield TaskSigner(batch, h)
 
 
 def server_call(session: Any, p11: Any, ticket: Ticket | None, fn: Callable[..., T], *args: Any) -> T:
@@ -121,6 +119,8 @@ def sign_to_outbox(signer: TaskSigner, session: Any, p11: Any, outbox: Outbox, t
                                     input_size=in_size, output_sha256=entry.sha256,
                                     output_path=f"outbox:{entry.id}", task_id=task.id)
 
-    with (ticket or SoloTicket()).publish():
-        return outbox.put(client.origin, task.id, signed, key_serial=signer.key.serial, title=task.title,
-                          before_commit=commit), True
+    # The signed file is written (and fsynced) beside the other documents of the batch; its
+    # register entry and outbox record are committed in the batch's order.
+    with outbox.stage(client.origin, task.id, signed, key_serial=signer.key.serial, title=task.title) as staged, \
+            (ticket or SoloTicket()).publish():
+        return staged.commit(commit), True

@@ -9,10 +9,7 @@ certificate, covering the whole file.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
-from pathlib import Path
+import io
 from typing import TYPE_CHECKING, Any
 
 from zhenglian import errors
@@ -30,11 +27,10 @@ DEFAULT_FROM_BOTTOM_MM = 60.0
 class TaskSigner:
     """Signs task documents in one logged-in key session (see :func:`zhenglian.tasks.pipeline.open_task_signer`)."""
 
-    def __init__(self, batch: Any, handle: KeyHandle, workdir: Path) -> None:
+    def __init__(self, batch: Any, handle: KeyHandle) -> None:
         self.batch = batch
         self.handle = handle
         self.key = handle.key
-        self.workdir = workdir
         self.last: Any = None  # the SignResult of the last document (spots, pages) for the register
         cert = handle.key.signing_certificate()
         self.cert_der = cert.info.der if cert else None  # the self-check's signer
@@ -88,16 +84,12 @@ class TaskSigner:
             raise
         prepared = self.batch.prepare_opened(doc, placements, seal=seal, cross_page=cross,
                                              certify=task.placement.certify)
-        fd, tmp = tempfile.mkstemp(prefix=".task-", suffix=".pdf", dir=self.workdir)
-        os.close(fd)
-        out = Path(tmp)
-        try:
-            with prepared:
-                result = self.batch.sign(prepared, out, ticket=ticket)
-            signed = out.read_bytes()
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                out.unlink()
+        # In memory: the outbox is where a task's signed file is kept (and fsynced) — it was
+        # written and fsynced into the work directory first, read back and deleted.
+        out = io.BytesIO()
+        with prepared:
+            result = self.batch.sign(prepared, out, ticket=ticket)
+        signed = out.getvalue()
         self.check(original, signed, task)
         return signed, result
 

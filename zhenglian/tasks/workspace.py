@@ -175,7 +175,7 @@ class TaskWorkspace:
             seal = self._default_seal(task)
         except errors.ZhenglianError as exc:
             return TaskPreview(task, document, None, "", (), False, exc)
-        signer = TaskSigner(None, self.handle, self.outbox.root)
+        signer = TaskSigner(None, self.handle)
         try:
             placements, cross = signer.placements(document, task, seal)
             with open_pdf(document, name=task.title) as doc:
