@@ -50,6 +50,42 @@ def test_put_is_atomic_idempotent_and_survives_a_restart(tmp_path: Path) -> None
     assert not [p for p in (tmp_path / "queue").iterdir() if p.name.startswith(".")]
 
 
+def test_staged_writes_commit_in_the_callers_order_and_vanish_uncommitted(tmp_path: Path) -> None:
+    """A pipelined batch writes its documents side by side and commits them in order."""
+    box = Outbox(tmp_path)
+    seen: list[str] = []
+    with box.stage(ORIGIN, "t1", b"%PDF-1") as first, box.stage(ORIGIN, "t2", b"%PDF-2") as second:
+        assert first.pdf.is_file() and second.pdf.is_file()  # written (and fsynced) already
+        assert box.pending() == []  # ... but nothing is queued before its commit
+        second_entry = second.commit(lambda e: seen.append(e.task_id))
+        first_entry = first.commit(lambda e: seen.append(e.task_id))
+    assert seen == ["t2", "t1"]
+    assert [e.task_id for e in box.pending()] == ["t2", "t1"]  # the commit order, not the write order
+    assert first_entry.created_at >= second_entry.created_at
+    # Left without a commit (the batch stopped, the register refused): no file, no entry.
+    try:
+        with box.stage(ORIGIN, "t3", b"%PDF-3") as third:
+            pdf = third.pdf
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    assert not pdf.exists() and box.find(ORIGIN, "t3") is None
+
+    def refuse(_entry: object) -> None:
+        raise OSError("register unwritable")
+
+    try:
+        with box.stage(ORIGIN, "t4", b"%PDF-4") as fourth:
+            fourth.commit(refuse)
+    except OSError:
+        pass
+    assert not fourth.pdf.exists() and box.find(ORIGIN, "t4") is None
+    # The same file staged again is the committed entry, untouched.
+    with box.stage(ORIGIN, "t1", b"%PDF-1") as again:
+        assert again.commit() == first_entry
+    assert box.read(box.find(ORIGIN, "t1")) == b"%PDF-1"
+
+
 def test_flush_uploads_once_and_journals(tmp_path: Path) -> None:
     box = Outbox(tmp_path)
     for i in range(3):

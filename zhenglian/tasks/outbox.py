@@ -131,6 +131,25 @@ class _ProcessLock:
             self._fh = None
 
 
+class StagedPut:
+    """A signed file written to the outbox, its entry not committed yet (:meth:`Outbox.stage`)."""
+
+    def __init__(self, outbox: Outbox, entry: OutboxEntry, pdf: Path, meta: Path, written: bool = True) -> None:
+        self.outbox, self.entry, self.pdf, self.meta = outbox, entry, pdf, meta
+        self.committed = not written  # an entry found already committed needs nothing more
+
+    def commit(self, before_commit: Callable[[OutboxEntry], None] | None = None) -> OutboxEntry:
+        """The commit point: ``before_commit(entry)`` (the register), then the entry's record."""
+        if self.committed:
+            return self.entry
+        self.entry.created_at = time.time()  # the batch's order, not the order the writes finished in
+        if before_commit is not None:
+            before_commit(self.entry)  # if it raises: not committed, the stage removes the PDF
+        atomic_write_json(self.meta, self.entry.to_dict())
+        self.committed = True
+        return self.entry
+
+
 class Outbox:
     """The queue of signed files under ``<data dir>/outbox``."""
 
@@ -224,6 +243,16 @@ class Outbox:
         committed (the seal-use register records it there); if it raises, the file is
         removed and nothing is queued.
         """
+        with self.stage(origin, task_id, data, key_serial=key_serial, title=title) as staged:
+            return staged.commit(before_commit)
+
+    @contextlib.contextmanager
+    def stage(self, origin: str, task_id: str, data: bytes, *, key_serial: str = "",
+              title: str = "") -> Iterator[StagedPut]:
+        """``put`` in two steps: the PDF written (and fsynced) now, the entry committed by
+        ``staged.commit(before_commit)`` inside the ``with`` — a pipelined batch writes
+        documents side by side and commits them, with their register entries, in order.
+        Left without a commit (an error, a stopped batch), the PDF is removed."""
         sha = hashlib.sha256(data).hexdigest()
         eid = entry_id(origin, task_id, sha)
         pdf, meta = self._paths(eid)
@@ -233,24 +262,21 @@ class Outbox:
             while eid in self._putting:  # the same file being put by another thread: its answer
                 self._putting_cond.wait()
             existing = self._read_entry(meta)
-            if existing is not None:
-                return existing
-            self._putting.add(eid)
+            if existing is None:
+                self._putting.add(eid)
+        if existing is not None:
+            yield StagedPut(self, existing, pdf, meta, written=False)
+            return
+        staged = StagedPut(self, OutboxEntry(eid, origin, task_id, sha, len(data), key_serial, title), pdf, meta)
         try:
-            entry = OutboxEntry(eid, origin, task_id, sha, len(data), key_serial, title)
             # The PDF's bytes are fsynced here; its name becomes durable with the record's
-            # directory fsync below (same directory, so never a durable record without its PDF).
+            # directory fsync at the commit (same directory, so never a durable record without its PDF).
             atomic_write_bytes(pdf, data, sync_dir=False)
-            if before_commit is not None:
-                try:
-                    before_commit(entry)
-                except BaseException:
-                    with contextlib.suppress(OSError):
-                        pdf.unlink()
-                    raise
-            atomic_write_json(meta, entry.to_dict())  # the commit point
-            return entry
+            yield staged
         finally:
+            if not staged.committed:
+                with contextlib.suppress(OSError):
+                    pdf.unlink()
             with self._putting_cond:
                 self._putting.discard(eid)
                 self._putting_cond.notify_all()
@@ -323,8 +349,8 @@ class Outbox:
 
     def _clean_orphans(self) -> None:
         now = time.time()
-        # Signing temp files (tasks/signer.py and pdf/outfile.py write into tmp/) left by a
-        # kill -9 or a full disk: nothing reads them again.
+        # Signing temp files in tmp/ (pdf/outfile.py's; earlier versions signed tasks there too)
+        # left by a kill -9 or a full disk: nothing reads them again.
         from zhenglian.pdf.outfile import sweep_stale_parts
 
         tmp = self.root / "tmp"
