@@ -130,7 +130,7 @@ class TokenStore:
             self._keyring_ok = self._probe()
             return self._read(user) if self._keyring_ok else None
         if not keyring_ok:
-            self._no_keyring(str(answer.get("why", "no backend"))[:40])
+            self._no_keyring("none in the reading child")
             return None
         if value is None:
             with self._lock:

@@ -134,8 +134,8 @@ class _ProcessLock:
 class StagedPut:
     """A signed file written to the outbox, its entry not committed yet (:meth:`Outbox.stage`)."""
 
-    def __init__(self, outbox: Outbox, entry: OutboxEntry, pdf: Path, meta: Path, written: bool = True) -> None:
-        self.outbox, self.entry, self.pdf, self.meta = outbox, entry, pdf, meta
+    def __init__(self, entry: OutboxEntry, pdf: Path, meta: Path, written: bool = True) -> None:
+        self.entry, self.pdf, self.meta = entry, pdf, meta
         self.committed = not written  # an entry found already committed needs nothing more
 
     def commit(self, before_commit: Callable[[OutboxEntry], None] | None = None) -> OutboxEntry:
@@ -265,9 +265,9 @@ class Outbox:
             if existing is None:
                 self._putting.add(eid)
         if existing is not None:
-            yield StagedPut(self, existing, pdf, meta, written=False)
+            yield StagedPut(existing, pdf, meta, written=False)
             return
-        staged = StagedPut(self, OutboxEntry(eid, origin, task_id, sha, len(data), key_serial, title), pdf, meta)
+        staged = StagedPut(OutboxEntry(eid, origin, task_id, sha, len(data), key_serial, title), pdf, meta)
         try:
             # The PDF's bytes are fsynced here; its name becomes durable with the record's
             # directory fsync at the commit (same directory, so never a durable record without its PDF).
