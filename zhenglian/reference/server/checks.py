@@ -95,6 +95,7 @@ def check_signed_upload(data: bytes, original: bytes, uscc: str, trust: TrustSto
     from pyhanko.sign.diff_analysis import ModificationLevel
     from pyhanko.sign.validation import validate_pdf_signature
 
+    import zhenglian.pki  # noqa: F401 - SM2/SM3 OIDs named for asn1crypto before anything is validated
     from zhenglian.pdf import hexfix
 
     hexfix.apply()  # the same pyHanko reader as the client's (signatures' /Contents in one go)
