@@ -49,7 +49,8 @@ def main() -> int:
         deadline = time.monotonic() + 90
         while True:  # the server answers and the demo has saved its address in the settings
             with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0 and Settings.load().server_url:
+                # (the shipped deployment preset names a server from the start: wait for the demo's)
+                if s.connect_ex(("127.0.0.1", port)) == 0 and f":{port}" in (Settings.load().server_url or ""):
                     break
             if time.monotonic() > deadline or server.poll() is not None:
                 print("demo server did not start", file=sys.stderr)
