@@ -15,7 +15,6 @@ A module listed in ``UNREACHED`` that shows up here is a module the installed cl
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -23,6 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.spec import spec_excludes_literal, spec_list
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,14 +33,6 @@ _TRACE = (
     "sys.argv = ['zhenglian', *sys.argv[1:]]\n"
     "runpy.run_module('zhenglian', run_name='__main__', alter_sys=True)\n"
 )
-
-
-def _spec_list(name: str) -> list[str]:
-    tree = ast.parse((ROOT / "build.spec").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            return list(ast.literal_eval(node.value))
-    raise AssertionError(f"{name} not found in build.spec")
 
 
 def _traced(tmp_path: Path, name: str, *args: str, stdin: str | None = None) -> tuple[set[str], str]:
@@ -57,7 +49,7 @@ def _reached(modules: set[str], cut: list[str]) -> list[str]:
 
 
 def test_unreached_is_part_of_the_excludes() -> None:
-    unreached = _spec_list("UNREACHED")
+    unreached = spec_list("UNREACHED")
     assert unreached, "build.spec: UNREACHED is empty"
     text = (ROOT / "build.spec").read_text(encoding="utf-8")
     assert "\nEXCLUDES += UNREACHED" in text  # so PyInstaller leaves them out
@@ -72,7 +64,7 @@ def test_client_paths_never_import_what_the_bundle_leaves_out(make_key, tmp_path
 
     if not ph.have_cjk_font():
         pytest.skip("needs fonts-noto-cjk to make the test document")
-    unreached = _spec_list("UNREACHED")
+    unreached = spec_list("UNREACHED")
     key = make_key(provision.DEMO_KEYS[2])  # one seal on it
     # a document with XMP metadata: signing updates it through lxml (pyHanko's writer)
     src = ph.with_xmp(ph.make_contract(tmp_path / "plain.pdf", 1), tmp_path / "in.pdf")
@@ -108,17 +100,6 @@ def test_client_paths_never_import_what_the_bundle_leaves_out(make_key, tmp_path
     assert not reached, f"build.spec UNREACHED, yet imported: {reached}"
 
 
-def _spec_excludes() -> list[str]:
-    tree = ast.parse((ROOT / "build.spec").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "EXCLUDES" for t in node.targets):
-            first = node.value
-            while isinstance(first, ast.BinOp):
-                first = first.left
-            return list(ast.literal_eval(first))
-    raise AssertionError("EXCLUDES not found in build.spec")
-
-
 # In a child process: Pillow without the format plugins build.spec leaves out (None in
 # sys.modules makes their import fail as in the bundle), then the seal import of each picture.
 _SEALS_WITHOUT_PLUGINS = (
@@ -145,7 +126,7 @@ def test_seal_pictures_without_the_pillow_plugins_the_bundle_leaves_out() -> Non
 
     from PIL import Image
 
-    dropped = [m for m in _spec_excludes() if m.startswith("PIL.") and m.endswith("ImagePlugin")]
+    dropped = [m for m in spec_excludes_literal() if m.startswith("PIL.") and m.endswith("ImagePlugin")]
     assert "PIL.EpsImagePlugin" in dropped and "PIL.PngImagePlugin" not in dropped
     img = Image.new("RGB", (40, 40), (255, 255, 255))
     img.paste((230, 0, 18), (10, 10, 30, 30))

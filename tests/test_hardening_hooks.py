@@ -9,20 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.spec import spec_excludes_literal, spec_value
 
 from zhenglian import logsetup
 from zhenglian.bridge import protocol, testhook
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_ENV = {testhook.ENV: "1", testhook.ENV_CONFIRM: "accept", testhook.ENV_PIN_FD: "3"}
-
-
-def _spec_value(name: str) -> ast.expr:
-    tree = ast.parse((ROOT / "build.spec").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return node.value
-    raise AssertionError(f"{name} not assigned in build.spec")
 
 
 def _literal_strings(expr: ast.expr) -> list[str]:
@@ -32,13 +25,12 @@ def _literal_strings(expr: ast.expr) -> list[str]:
 
 
 def test_build_spec_excludes_the_test_hook_without_building() -> None:
-    excludes = _spec_value("EXCLUDES")
+    excludes = spec_value("EXCLUDES")
     assert "zhenglian.bridge.testhook" in _literal_strings(excludes)
     # tests/test_packaging.py reads the first list of EXCLUDES as a literal: keep it one.
-    first = excludes.left if isinstance(excludes, ast.BinOp) else excludes
-    assert "zhenglian.bridge.testhook" in ast.literal_eval(first)
+    assert "zhenglian.bridge.testhook" in spec_excludes_literal()
     # HIDDEN lists every client module by a filter: it must not pull the hook back in.
-    lambdas = [n for n in ast.walk(_spec_value("HIDDEN")) if isinstance(n, ast.Lambda)]
+    lambdas = [n for n in ast.walk(spec_value("HIDDEN")) if isinstance(n, ast.Lambda)]
     assert lambdas, "HIDDEN filters collect_submodules with a lambda"
     scope = {"EXCLUDES": _literal_strings(excludes)}
     keep = eval(compile(ast.Expression(lambdas[0]), "build.spec", "eval"), scope)  # noqa: S307 - our own spec

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from helpers.server import terminate
+from helpers.spec import spec_excludes_literal, spec_list
 
 from zhenglian import __version__
 
@@ -112,17 +113,9 @@ def _zhenglian(root: Path) -> Path:
 # --- the spec itself (no build) ----------------------------------------------------------
 
 
-def _spec_list(name: str) -> list[str]:
-    tree = ast.parse((ROOT / "build.spec").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            return list(ast.literal_eval(node.value))
-    raise AssertionError(f"{name} not found in build.spec")
-
-
 def test_spec_ships_every_qt_module_the_code_imports() -> None:
     """A Qt module imported by the client but left out of the bundle would break only the installed app."""
-    shipped = set(_spec_list("QT_MODULES"))
+    shipped = set(spec_list("QT_MODULES"))
     used: dict[str, str] = {}
     for path in (ROOT / "zhenglian").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
@@ -133,23 +126,12 @@ def test_spec_ships_every_qt_module_the_code_imports() -> None:
                 used.setdefault(mod, str(path.relative_to(ROOT)))
     missing = {m: f for m, f in used.items() if m not in shipped}
     assert not missing, f"add these to QT_MODULES in build.spec: {missing}"
-    assert not shipped & set(_spec_list("QT_EXCLUDED"))
-
-
-def _spec_excludes() -> list[str]:
-    tree = ast.parse((ROOT / "build.spec").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "EXCLUDES" for t in node.targets):
-            first = node.value
-            while isinstance(first, ast.BinOp):  # [...] + [PySide6 modules] + UNREACHED
-                first = first.left
-            return list(ast.literal_eval(first)) + _spec_list("UNREACHED")
-    raise AssertionError("EXCLUDES not found in build.spec")
+    assert not shipped & set(spec_list("QT_EXCLUDED"))
 
 
 def test_spec_excludes_nothing_the_client_imports() -> None:
     """An excluded package that the client imports would fail only in the installed app."""
-    excluded = _spec_excludes() + [f"PySide6.{m}" for m in _spec_list("QT_EXCLUDED")]
+    excluded = spec_excludes_literal() + spec_list("UNREACHED") + [f"PySide6.{m}" for m in spec_list("QT_EXCLUDED")]
     assert "zhenglian.reference" in excluded
     clashes = {}
     for path in (ROOT / "zhenglian").rglob("*.py"):
