@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import pdf as ph
 
+from zhenglian.memo import BoundedMemo
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf import sign as sign_mod
 from zhenglian.pdf.seal import SealPicture
@@ -20,7 +21,7 @@ SEAL = SealPicture(ph.simple_seal_png(), 42.0, 42.0, "合同专用章")
 def estimates(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     from pyhanko.sign.signers.pdf_signer import PdfSigningSession
 
-    monkeypatch.setattr(sign_mod, "_RESERVED", {})
+    monkeypatch.setattr(sign_mod, "_RESERVED", BoundedMemo(sign_mod._RESERVED.size))
     seen: list[int] = []
     real = PdfSigningSession.estimate_signature_container_size
 

@@ -41,6 +41,7 @@ from typing import Any, BinaryIO
 from asn1crypto import x509
 
 from zhenglian import errors
+from zhenglian.memo import BoundedMemo
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf.document import OpenedPdf, Source, open_pdf, source_name
 from zhenglian.pdf.outfile import atomic_output, same_file
@@ -53,8 +54,7 @@ log = logging.getLogger(__name__)
 FIELD_PREFIX = "Seal"
 # Room for the CMS blob, estimated once per signer (see SigningBatch._reserve_key) and
 # reused by later batches of the same process: the estimate is a full dry-run CMS build.
-_RESERVED: dict[tuple[Any, ...], int] = {}
-_RESERVED_LOCK = threading.Lock()
+_RESERVED = BoundedMemo(64)  # SigningBatch._reserve_key -> bytes reserved
 
 
 @dataclass(frozen=True)
@@ -474,8 +474,7 @@ class SigningBatch:
                 if self._reserved is None:
                     self._reserved = await session.estimate_signature_container_size(validation_info)
                     if key is not None:
-                        with _RESERVED_LOCK:
-                            _RESERVED[key] = self._reserved
+                        _RESERVED.put(key, self._reserved)
             reserved = self._reserved
         tbs = session.prepare_tbs_document(validation_info=validation_info, bytes_reserved=reserved)
         if extra:
