@@ -155,3 +155,34 @@ def test_expiry_prompts_are_non_modal_and_shown_one_after_another(qtbot, tmp_pat
     qtbot.waitUntil(lambda: not actions._open_prompts)
     assert not actions._prompting and len(notes) == 2
 
+
+def test_a_key_plugged_in_while_prompts_are_up_is_prompted_after_them(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The check a new key asks for while earlier prompts are open is not dropped: it runs when
+    the last of them closes, and that key's reminder comes up then (not at the hourly check)."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from zhenglian.ui.key_actions import KeyActions
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    app = SimpleNamespace(ctx=SimpleNamespace(manifests=SimpleNamespace(by_id=lambda _id: None)),
+                          window=window, tray=SimpleNamespace(notify=lambda t, m, warning=False: None))
+    actions = KeyActions(app)
+    store = actions._store = _due_store(tmp_path)
+    assert len(actions.check_reminders()) == 2
+    qtbot.waitUntil(lambda: len(actions._open_prompts) == 1)
+    # Meanwhile a key is plugged in: its certificate is remembered and a check asked for.
+    late = make_cert(dt.datetime.now(UTC) + 12 * DAY, "东莞市后插有限公司")
+    store.remember(make_keyinfo("8A1F0C99", late), seal_names={late.sha256: ["公章"]})
+    assert actions.check_reminders() == []  # the chain is still up
+    shown: list[str] = []
+    for _ in range(3):
+        qtbot.waitUntil(lambda: len(actions._open_prompts) == 1)
+        dlg = actions._open_prompts[0]
+        shown.append(dlg.cert.sha256 if hasattr(dlg, "cert") else dlg.reminder.sha256)
+        dlg.reject()
+        qtbot.waitUntil(lambda d=dlg: d not in actions._open_prompts)
+    assert shown[-1] == late.sha256 and len(set(shown)) == 3
+    qtbot.waitUntil(lambda: not actions._prompting)
+    assert not actions._open_prompts and store.due() == []
+

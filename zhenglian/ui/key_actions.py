@@ -250,9 +250,11 @@ class KeyActions(QObject):
         """Show what is due: a tray notification and a prompt, each threshold once.
 
         The prompts are non-modal and shown one after the other (the next when the
-        previous closes): a prompt hidden behind the main window never blocks it.
+        previous closes): a prompt hidden behind the main window never blocks it.  A check
+        asked for while prompts are up (a key plugged in meanwhile) runs when the last closes.
         """
         if self._prompting:
+            self._recheck = True
             return []
         from zhenglian.ui.lifecycle_dialogs import (
             ExpiredDialog,
@@ -267,6 +269,9 @@ class KeyActions(QObject):
         def next_prompt() -> None:
             if not queue:
                 self._prompting = False
+                if self._recheck:
+                    self._recheck = False
+                    self.check_reminders()
                 return
             r = queue.pop(0)
             title, text = notification_text(r)
