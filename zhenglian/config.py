@@ -20,7 +20,6 @@ from typing import Any
 
 from zhenglian import deployment, paths
 from zhenglian.errors import ConfigError
-from zhenglian.fsutil import atomic_write_json
 
 
 @dataclass
@@ -85,6 +84,9 @@ class Settings:
             if data.get(key) == value:
                 del data[key]  # the deployment's value: it follows the deployment, not the user's file
         data.update(self._extra)
+        # Imported here: Settings.load runs before the tray icon, saving never does.
+        from zhenglian.fsutil import atomic_write_json
+
         atomic_write_json(file, data)
 
 

@@ -26,13 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import hashlib
 import logging
 import os
 import socket
 import struct
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -47,15 +45,30 @@ BACKLOG = 16  # launches at the same moment queue here, none is refused
 _HEADER = struct.Struct("!i")  # multiprocessing.connection's frame header
 
 
+def _sha256(data: bytes) -> Any:
+    """SHA-256 without loading OpenSSL (hashlib's first import, ≈ 4 ms before the tray icon):
+    Python's own implementation, the same digest."""
+    try:
+        from _sha2 import sha256  # Python ≥ 3.12
+    except ImportError:
+        try:
+            from _sha256 import sha256  # Python 3.11
+        except ImportError:  # a build without them
+            from hashlib import sha256
+    return sha256(data)
+
+
 def endpoint() -> tuple[str, str]:
     """(address, family) of this user's endpoint."""
     home = os.environ.get("ZHENGLIAN_HOME", "")
-    tag = hashlib.sha256(f"{getpass.getuser()}|{home}".encode()).hexdigest()[:12]
+    tag = _sha256(f"{getpass.getuser()}|{home}".encode()).hexdigest()[:12]
     name = f"zhenglian-{tag}"
     if sys.platform == "win32":
         return rf"\\.\pipe\{name}", "AF_PIPE"
     if sys.platform.startswith("linux"):
         return f"\0{name}", "AF_UNIX"
+    import tempfile
+
     return os.path.join(tempfile.gettempdir(), f"{name}.sock"), "AF_UNIX"
 
 

@@ -45,12 +45,18 @@ SECRET_TTL_S = 24 * 3600.0
 _secrets: OrderedDict[str, float] = OrderedDict()  # value -> expiry (monotonic)
 _lock = threading.Lock()
 
-# Credential shapes, whatever their value: the value group is replaced.
-_PATTERNS = (
-    re.compile(r"(?i)(\bbearer\s+)([A-Za-z0-9._~+/=-]{4,})"),
-    re.compile(r"""(?i)(["']?\b(?:access_token|refresh_token|token|ticket|password|passwd|pin|user_pin|so_pin)\b["']?"""
-               r"""\s*[:=]\s*["']?)([^"'\s,&;}]{1,})"""),
-)
+
+@cache
+def _patterns() -> tuple[re.Pattern[str], ...]:
+    """Credential shapes, whatever their value: the value group is replaced.
+
+    Compiled at the first record, not at import: the tray imports this before its icon.
+    """
+    return (
+        re.compile(r"(?i)(\bbearer\s+)([A-Za-z0-9._~+/=-]{4,})"),
+        re.compile(r"""(?i)(["']?\b(?:access_token|refresh_token|token|ticket|password|passwd|pin|user_pin|so_pin)\b["']?"""
+                   r"""\s*[:=]\s*["']?)([^"'\s,&;}]{1,})"""),
+    )
 
 
 def register_secret(value: str, ttl_s: float = SECRET_TTL_S) -> None:
@@ -83,7 +89,7 @@ def redact(text: str) -> str:
     for value in _live_secrets():
         if value in text:
             text = text.replace(value, REDACTED)
-    for pattern in _PATTERNS:
+    for pattern in _patterns():
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text
 
