@@ -610,6 +610,31 @@ def test_installed_program_signs_and_verifies_on_a_softhsm_key(installed: Path, 
 
 @slow
 @linux_only
+def test_installed_program_signs_a_task_from_the_reference_server(installed: Path, make_key,  # type: ignore[no-untyped-def]
+                                                                  reference_server, tmp_path: Path) -> None:
+    """The installed program's task path over real HTTP: login, task, document, signed upload.
+
+    Its HTTP client is httpx without anyio (build.spec leaves anyio out: httpcore wants it only
+    for its asynchronous backend), so this is what proves the bundle's synchronous HTTP whole.
+    """
+    from zhenglian.reference import provision, softhsm
+
+    exe = str(_zhenglian(installed))
+    key = make_key(provision.DEMO_KEYS[1])  # SZCA: the tasks ask for its 合同专用章
+    [task_id] = reference_server.add_tasks(key.spec.uscc, key.spec.organization, 1)
+    env = dict(os.environ, ZHENGLIAN_HOME=str(tmp_path / "home"),
+               PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")  # no login kept anywhere
+    res = _run([exe, "tasks", "sign", task_id, "--server", reference_server.url, "--module",
+                str(softhsm.module_path()), "--key", key.serial, "--pin-stdin", "--json"],
+               input=key.spec.user_pin + "\n", env=env, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert [(t["task_id"], t["state"]) for t in json.loads(res.stdout)["tasks"]] == [(task_id, "uploaded")]
+    assert reference_server.uploads_per_task() == {task_id: 1}
+    assert reference_server.store.task(task_id).status == "signed"
+
+
+@slow
+@linux_only
 def test_installed_program_draws_a_seal_and_finds_its_place_by_text(installed: Path, make_key,  # type: ignore[no-untyped-def]
                                                                      tmp_path: Path) -> None:
     """A key that carries no seal: the installed program draws one (Pillow's ImageFont on the
