@@ -169,6 +169,16 @@ def test_a_key_plugged_in_while_prompts_are_up_is_prompted_after_them(qtbot, tmp
                           window=window, tray=SimpleNamespace(notify=lambda t, m, warning=False: None))
     actions = KeyActions(app)
     store = actions._store = _due_store(tmp_path)
+    # A chain nobody interrupts ends with nothing asked again.
+    one = CertificateStore(tmp_path / "one.json")
+    solo = make_cert(dt.datetime.now(UTC) + 10 * DAY, "东莞市单个有限公司")
+    one.remember(make_keyinfo("8A1F0C98", solo), seal_names={solo.sha256: ["公章"]})
+    actions._store = one
+    assert len(actions.check_reminders()) == 1
+    qtbot.waitUntil(lambda: len(actions._open_prompts) == 1)
+    actions._open_prompts[0].reject()
+    qtbot.waitUntil(lambda: not actions._prompting and not actions._open_prompts)
+    actions._store = store
     assert len(actions.check_reminders()) == 2
     qtbot.waitUntil(lambda: len(actions._open_prompts) == 1)
     # Meanwhile a key is plugged in: its certificate is remembered and a check asked for.

@@ -32,6 +32,7 @@ class KeyActions(QObject):
         self.ctx = app.ctx
         self._store: Any = None
         self._prompting = False
+        self._recheck = False  # a check was asked for while prompts were up
         self._open_prompts: list[Any] = []
         self._remembered: frozenset[Any] = frozenset()
         self.started = False
