@@ -14,6 +14,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from helpers.ui import close_app  # noqa: E402
+
 from zhenglian.config import Settings  # noqa: E402
 from zhenglian.services import Context  # noqa: E402
 
@@ -28,11 +30,7 @@ def tray_app(qtbot, qapp, demo_keys, monkeypatch):
     app = TrayApp(Context.create(), qapp)
     qtbot.addWidget(app.window)
     yield app
-    app.gc_guard.stop()
-    app.task_board.stop()
-    app.controller.stop()
-    app.window.quitting = True
-    app.window.close()
+    close_app(app)
 
 
 def _poll(app) -> None:
@@ -227,10 +225,7 @@ def test_slow_key_does_not_block_the_event_loop(qtbot, qapp, tmp_path, demo_keys
         qtbot.waitUntil(lambda: any(k.module_path == slow for k in app.controller.current_keys()), timeout=20000)
     finally:
         (hold / "release").touch()
-        app.task_board.stop()
-        app.controller.stop()
-        app.window.quitting = True
-        app.window.close()
+        close_app(app)
 
 
 def test_run_shows_the_tray_icon_before_it_builds_the_rest(qapp, monkeypatch, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers.ui import PinAnswerer
+from helpers.ui import PinAnswerer, close_app
 
 from zhenglian.config import Settings
 from zhenglian.reference.provision import DEMO_KEYS
@@ -29,11 +29,7 @@ def app_with_server(qtbot, qapp, demo_keys, reference_server, file_keyring, monk
     # The 待签署 page learns the keys a moment later (task board → page): the tests choose from it.
     qtbot.waitUntil(lambda: any(k.label == SZCA.label for k in app.tasks_view.keys), timeout=20000)
     yield app, ids
-    app.gc_guard.stop()
-    app.task_board.stop()
-    app.controller.stop()
-    app.window.quitting = True
-    app.window.close()
+    close_app(app)
 
 
 def test_task_list_pin_dialog_sign_and_server_confirms(app_with_server, qtbot, reference_server) -> None:  # noqa: F811

@@ -178,6 +178,24 @@ def shoot(tmp_path: Path) -> Callable[[Any, str], Path]:
     return _shoot
 
 
+def close_app(app: Any) -> None:
+    """End a test's TrayApp: its threads stopped, its window closed.
+
+    qtbot deletes the window after the test while the app object lives on until collected (an
+    operator's app never loses its window), so its signals are blocked first: what the watcher,
+    the task sync or a reminder worker queued before the stop must not reach it in a later test.
+    """
+    app.controller.blockSignals(True)
+    app.task_board.blockSignals(True)
+    app.key_actions.started = False
+    app.key_actions.timer.stop()
+    app.gc_guard.stop()
+    app.task_board.stop()
+    app.controller.stop()
+    app.window.quitting = True
+    app.window.close()
+
+
 @pytest.fixture
 def journey_app(qtbot, qapp, demo_keys, reference_server, file_keyring, monkeypatch) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     """The tray app (window on 待签署) on the demo keys, the signing server set to the reference server."""
@@ -201,9 +219,5 @@ def journey_app(qtbot, qapp, demo_keys, reference_server, file_keyring, monkeypa
     qtbot.waitUntil(lambda: labels <= {k.label for k in app.task_board.keys}, timeout=20000)
     yield app
     guard.stop()
-    app.gc_guard.stop()
-    app.task_board.stop()
-    app.controller.stop()
-    app.window.quitting = True
-    app.window.close()
+    close_app(app)
     i18n.install_translator(qapp, "en_US")  # later tests read the English source texts
