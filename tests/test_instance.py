@@ -56,6 +56,18 @@ def test_names_differ_per_profile(tmp_path, monkeypatch) -> None:
     assert instance.endpoint() != first
 
 
+def test_the_name_is_the_one_earlier_versions_use(tmp_path, monkeypatch) -> None:
+    """The name is hashed without hashlib now (no OpenSSL before the tray icon): it must stay the
+    same digest, or a new launch would not find an older client already running."""
+    import getpass
+    import hashlib
+
+    monkeypatch.setenv("ZHENGLIAN_HOME", str(tmp_path / "profile"))
+    tag = hashlib.sha256(f"{getpass.getuser()}|{tmp_path / 'profile'}".encode()).hexdigest()[:12]
+    address, _family = instance.endpoint()
+    assert f"zhenglian-{tag}" in address
+
+
 def test_a_silent_or_noisy_client_does_not_stop_the_guard() -> None:
     got: queue.Queue = queue.Queue()
     server = _claim(got)
