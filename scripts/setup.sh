@@ -72,6 +72,25 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
 fi
 lxml_from_system || build_lxml  # a venv made before this rule, or the wheel came back
 
+# Qt for Python's signature support (shibokensupport) from files beside shiboken6 instead of
+# the sources embedded in its library, which it compiles at every start: ≈ 25 ms of each
+# launch, before the tray icon.  SBK_EMBED=0 is PySide6's own switch to unpack them; Python
+# then caches their bytecode as for any module.  Unpacked again for another shiboken6 version
+# (pip leaves the folder behind).  The bundle ships them compiled:
+# installer/pyinstaller/shiboken_support.py.
+sbk_dir=$(.venv/bin/python -c 'import os, shiboken6; print(os.path.dirname(shiboken6.__file__))')
+sbk_version=$(.venv/bin/python -c 'import shiboken6; print(shiboken6.__version__)')
+if [[ $(cat "$sbk_dir/files.dir/.unpacked-for" 2>/dev/null) != "$sbk_version" ]]; then
+  echo "==> shiboken6 $sbk_version: signature support unpacked (SBK_EMBED=0)"
+  rm -rf "$sbk_dir/files.dir"
+  SBK_EMBED=0 .venv/bin/python -c 'import shiboken6'
+  if [[ -f $sbk_dir/files.dir/shibokensupport/__init__.py ]]; then
+    echo "$sbk_version" > "$sbk_dir/files.dir/.unpacked-for"
+  else
+    echo "    (this shiboken6 did not unpack them: it keeps compiling them at each start)"
+  fi
+fi
+
 # The software SM2 PKCS#11 token (tests and demo) into build/native/; build.sh skips
 # the compile when the sources are unchanged.
 echo "==> native test modules (build/native)"

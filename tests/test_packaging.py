@@ -205,6 +205,38 @@ def test_bundle_runs_its_child_jobs(bundle: Path) -> None:
 
 
 @slow
+def test_bundle_loads_qt_signature_support_compiled(bundle: Path, tmp_path: Path) -> None:
+    """shiboken6's support package ships as bytecode in ``shiboken6/files.dir`` (build.spec,
+    installer/pyinstaller/shiboken_support.py), and the tray imports it from there instead of
+    compiling the sources embedded in shiboken6's library at every start (issue 19)."""
+    import importlib.util
+    import marshal
+
+    files = bundle / "_internal" / "shiboken6" / "files.dir"
+    pycs = sorted(p.relative_to(files).as_posix() for p in files.rglob("*") if p.is_file())
+    assert {"shibokensupport/__init__.pyc", "shibokensupport/feature.pyc",
+            "shibokensupport/signature/loader.pyc", "shibokensupport/signature/mapping.pyc"} <= set(pycs), pycs
+    assert all(p.endswith(".pyc") for p in pycs), pycs  # no sources: nothing to compile, no cache to write
+    assert all((files / p).read_bytes()[:4] == importlib.util.MAGIC_NUMBER for p in pycs)
+    # A copy of the bundle (hard links) whose package __init__ leaves a mark when it runs.
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle, copy, symlinks=True, copy_function=os.link)
+    init = copy / "_internal" / "shiboken6" / "files.dir" / "shibokensupport" / "__init__.pyc"
+    original = marshal.loads(init.read_bytes()[16:])
+    used = tmp_path / "support-imported"
+    source = f"open({str(used)!r}, 'w').close()\nimport marshal\nexec(marshal.loads({marshal.dumps(original)!r}))\n"
+    init.unlink()  # a new file: the bundle's own stays as it is
+    init.write_bytes(importlib.util.MAGIC_NUMBER + b"\0" * 12 + marshal.dumps(compile(source, "__init__", "exec")))
+    mark = tmp_path / "up"
+    env = dict(os.environ, ZHENGLIAN_HOME=str(tmp_path / "home"), ZHENGLIAN_STARTUP_MARK=str(mark),
+               QT_QPA_PLATFORM="offscreen")
+    ok, output = _wait_gui([str(copy / "zhenglian")], env, mark)
+    assert ok, output[-3000:]
+    assert used.exists()
+    assert not list((copy / "_internal" / "shiboken6").rglob("__pycache__"))
+
+
+@slow
 def test_bundle_holds_the_client_and_nothing_of_the_reference_side(bundle: Path) -> None:
     viewer = PYINSTALLER.with_name("pyi-archive_viewer")
     res = _run([str(viewer), "-r", "-b", str(bundle / "zhenglian")])
