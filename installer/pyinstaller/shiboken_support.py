@@ -58,7 +58,7 @@ def compiled_files_dir(work: Path) -> Path | None:
         return None
     out = work / "files.dir"
     shutil.rmtree(out, ignore_errors=True)
-    for src in sorted(unpacked.rglob("*.py")):
+    for src in sorted((unpacked / "shibokensupport").rglob("*.py")):  # what shiboken6 imports from there
         rel = src.relative_to(unpacked)
         target = out / rel.with_suffix(".pyc")
         target.parent.mkdir(parents=True, exist_ok=True)
