@@ -318,6 +318,31 @@ def test_the_first_tray_icon_loads_neither_qtsvg_nor_the_key_layer() -> None:
     assert res.stdout.strip().splitlines()[-1] == "[]"
 
 
+def test_the_idle_app_builds_neither_the_qt_namespace_nor_the_reminder_dialogs(tmp_path: Path) -> None:
+    """What the tray app keeps at idle (issue 19): building it (the GUI caller worker threads
+    prompt through, the key actions) and an hourly reminder check with nothing due leave
+    PySide6's ``Qt`` namespace (≈ 1 MB of enums) and the reminder dialogs' module unloaded; reading
+    a key's seal names does not load ``uuid`` (only making a seal needs it)."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "qapp = QApplication([])\n"
+        "from zhenglian.services import Context\n"
+        "from zhenglian.ui.app import TrayApp\n"
+        "app = TrayApp(Context.create(), qapp)\n"
+        "assert app.key_actions.check_reminders() == []\n"
+        "import PySide6.QtCore, zhenglian.seals.ses  # the seal names of a key plugged in\n"
+        "print(['Qt namespace'] * ('Qt' in PySide6.QtCore.__dict__)\n"
+        "      + [m for m in ('zhenglian.ui.lifecycle_dialogs', 'uuid') if m in sys.modules])\n"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ZHENGLIAN_HOME=str(tmp_path / "home"),
+               ZHENGLIAN_USB_SYSFS=str(tmp_path / "no-usb"))
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_no_arguments_start_the_tray_with_what_the_parser_would_give(monkeypatch) -> None:
     """``zhenglian`` alone skips building the parser (before the icon); the tray gets the same args."""
     from zhenglian.cli import main as climain

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -271,9 +270,13 @@ def build_seal_info(name: str, seal_type: str | int, png: bytes, width_mm: int, 
     """The unsigned SES_SealInfo (v4)."""
     if not cert_list_der:
         raise ValueError("a seal must name at least one certificate")
+    if not es_id:
+        import uuid  # only when a seal is made: the idle tray app reads seal names with this module
+
+        es_id = uuid.uuid4().hex
     return SealInfo({
         "header": {"id": SES_ID, "version": SES_VERSION, "vid": vid},
-        "es_id": es_id or uuid.uuid4().hex,
+        "es_id": es_id,
         "property": {
             "type": kind_for_type(seal_type),
             "name": name,

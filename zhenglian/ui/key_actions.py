@@ -257,6 +257,9 @@ class KeyActions(QObject):
         if self._prompting:
             self._recheck = True
             return []
+        due = self.store().due(now or datetime.now(UTC))
+        if not due:
+            return due  # the usual hourly answer: the dialogs' module stays out of the idle app (≈ 1 MB)
         from zhenglian.ui.lifecycle_dialogs import (
             ExpiredDialog,
             ReminderDialog,
@@ -264,7 +267,6 @@ class KeyActions(QObject):
             save_form,
         )
 
-        due = self.store().due(now or datetime.now(UTC))
         queue = list(due)
 
         def next_prompt() -> None:
