@@ -60,33 +60,43 @@ app.exec()
 """
 
 
-def launches(cmd: list[str], env: dict[str, str], tag: str, n: int) -> tuple[list[float], subprocess.Popen[bytes]]:
-    """Start ``cmd`` n + 1 times (the first is not counted); ms from process start to the icon shown.
+def launch(cmd: list[str], env: dict[str, str], mark: Path) -> tuple[float, subprocess.Popen[bytes]]:
+    """Start ``cmd`` once; ms from process start to the icon shown, and the process, once the
+    whole app is up (``<mark>.up``: the rest of the app built and, at the first run, its settings
+    saved)."""
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, env=dict(env, ZHENGLIAN_STARTUP_MARK=str(mark)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not mark.exists():
+        time.sleep(0.005)
+        if time.time() - t0 > 30:
+            raise SystemExit("the app did not start")
+    up = mark.with_name(mark.name + ".up")
+    while not up.exists():
+        time.sleep(0.005)
+        if proc.poll() is not None or time.time() - t0 > 60:
+            raise SystemExit("the app did not come up")
+    return (float(mark.read_text()) - t0) * 1000, proc
 
-    Every launch but the last is stopped once the whole app is up (``<mark>.up``); the last runs on."""
-    launch: list[float] = []
+
+def launches(cmds: dict[str, list[str]], env: dict[str, str], n: int) -> tuple[dict[str, list[float]],
+                                                                               subprocess.Popen[bytes]]:
+    """Each command n + 1 times, taking turns (the first round is not counted), so a machine that
+    slows down or speeds up meanwhile weighs on all of them alike.  Every process is stopped once
+    it is up, but the last command's last one, which runs on."""
+    times: dict[str, list[float]] = {tag: [] for tag in cmds}
     proc = None
+    last = list(cmds)[-1]
     for i in range(-1, n):
-        mark = TMP / f"{tag}-{i}"
-        t0 = time.time()
-        proc = subprocess.Popen(cmd, env=dict(env, ZHENGLIAN_STARTUP_MARK=str(mark)),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while not mark.exists():
-            time.sleep(0.005)
-            if time.time() - t0 > 30:
-                raise SystemExit("the app did not start")
-        up = TMP / f"{tag}-{i}.up"  # the rest of the app built (and, at the first run, its settings saved)
-        while not up.exists():
-            time.sleep(0.005)
-            if proc.poll() is not None or time.time() - t0 > 60:
-                raise SystemExit("the app did not come up")
-        if i >= 0:
-            launch.append((float(mark.read_text()) - t0) * 1000)  # process start → icon shown
-        if i < n - 1:
-            proc.terminate()
-            proc.wait()
+        for tag, cmd in cmds.items():
+            ms, proc = launch(cmd, env, TMP / f"{tag}-{i}")
+            if i >= 0:
+                times[tag].append(ms)
+            if not (tag == last and i == n - 1):
+                proc.terminate()
+                proc.wait()
     assert proc is not None
-    return launch, proc
+    return times, proc
 
 
 def main() -> None:
@@ -113,13 +123,11 @@ def main() -> None:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1)
     try:
-        floor, bare = launches([sys.executable, "-c", _BARE_TRAY], env, "bare", args.launches)
-        bare.terminate()
-        bare.wait()
         cmd = [str(args.exe)] if args.exe else [sys.executable, "-m", "zhenglian"]
-        launch, proc = launches(cmd, env, "mark", args.launches)
+        times, proc = launches({"bare": [sys.executable, "-c", _BARE_TRAY], "mark": cmd}, env, args.launches)
+        app, floor = times["mark"], times["bare"]
         print(f"launch to tray icon (process start → icon shown, {'trayer' if tray else 'no tray host'}): "
-              f"median {statistics.median(launch):.0f} ms (min {min(launch):.0f}, max {max(launch):.0f}); "
+              f"median {statistics.median(app):.0f} ms (min {min(app):.0f}, max {max(app):.0f}); "
               f"a bare PySide6 tray icon: median {statistics.median(floor):.0f} ms")
         assert proc is not None
         # Idle = after the app gave its start-up memory back (ui/app.py writes <mark>.settled).
@@ -134,7 +142,7 @@ def main() -> None:
         c0, w0 = cpu_seconds(proc.pid), time.time()
         time.sleep(args.idle_seconds)
         cpu, wall = cpu_seconds(proc.pid) - c0, time.time() - w0
-        print(f"idle RSS with one key in: {rss:.0f} MB (after settling; {rss_mb(proc.pid):.0f} MB "
+        print(f"idle RSS with one key in: {rss:.1f} MB (after settling; {rss_mb(proc.pid):.1f} MB "
               f"{wall:.0f} s later)")
         print(f"idle CPU over {wall:.0f} s with one key in: {100 * cpu / wall:.2f} % of one core")
         proc.terminate()
