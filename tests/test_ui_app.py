@@ -292,6 +292,15 @@ def test_prerendered_tray_icons_match_their_svgs(qapp) -> None:
     assert badged.pixmap(22, 22).toImage() != icons.icon("tray-ready.svg").pixmap(22, 22).toImage()
 
 
+def _last_line_offscreen(code: str, **env: str) -> str:
+    """``code`` run in a fresh interpreter on Qt's offscreen platform: the last line it printed
+    (what a process imported is only seen in a process of its own)."""
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, QT_QPA_PLATFORM="offscreen", **env),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip().splitlines()[-1]
+
+
 def test_the_first_tray_icon_loads_neither_qtsvg_nor_the_key_layer() -> None:
     """What runs before the icon is shown (ui/app.run): the tray's module, its first icon and its
     menu pull in neither QtSvg nor the key layer, pkcs11, http.server or multiprocessing, and
@@ -311,11 +320,7 @@ def test_the_first_tray_icon_loads_neither_qtsvg_nor_the_key_layer() -> None:
         "bad += ['Qt namespace'] if 'Qt' in PySide6.QtCore.__dict__ else []\n"
         "print(bad)\n"
     )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines()[-1] == "[]"
+    assert _last_line_offscreen(code) == "[]"
 
 
 def test_the_idle_app_builds_neither_the_qt_namespace_nor_the_reminder_dialogs(tmp_path: Path) -> None:
@@ -335,12 +340,8 @@ def test_the_idle_app_builds_neither_the_qt_namespace_nor_the_reminder_dialogs(t
         "print(['Qt namespace'] * ('Qt' in PySide6.QtCore.__dict__)\n"
         "      + [m for m in ('zhenglian.ui.lifecycle_dialogs', 'uuid') if m in sys.modules])\n"
     )
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ZHENGLIAN_HOME=str(tmp_path / "home"),
-               ZHENGLIAN_USB_SYSFS=str(tmp_path / "no-usb"))
-    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines()[-1] == "[]"
+    assert _last_line_offscreen(code, ZHENGLIAN_HOME=str(tmp_path / "home"),
+                                ZHENGLIAN_USB_SYSFS=str(tmp_path / "no-usb")) == "[]"
 
 
 def test_no_arguments_start_the_tray_with_what_the_parser_would_give(monkeypatch) -> None:
