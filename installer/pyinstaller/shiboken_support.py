@@ -16,6 +16,7 @@ copy (the build environment is left as it is).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import py_compile
 import shutil
@@ -28,8 +29,6 @@ _SKIP = shutil.ignore_patterns("__pycache__", "files.dir", "include", "*.pyi")
 
 def _unpack(work: Path) -> Path | None:
     """The embedded sources, unpacked beside a copy of the build's shiboken6 (None: not supported)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("shiboken6")
     if spec is None or not spec.submodule_search_locations:
         return None
