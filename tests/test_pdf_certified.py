@@ -128,3 +128,40 @@ def test_cli_refuses_before_the_pin_and_signs_into_the_field(run_cli, demo_keys,
     report = json.loads(run_cli("verify", str(out), "--json", *trust).stdout)
     assert [s["status"] for s in report["signatures"]] == ["valid", "valid"], report
     assert report["signatures"][0]["certification"] == 2 and report["signatures"][0]["modifications_ok"] is True
+
+
+def approved_and_locked(path: Path, sender: ph.SoftKey, level: int) -> Path:
+    """A two-page document with an approval signature whose field locks the document at DocMDP P=``level``
+    (Acrobat's "lock document after signing"; PDF 2.0 /Lock /P)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    data = ph.raw_pdf({1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>",
+                       **ph.simple_page_objects(3), **ph.simple_page_objects(6)})
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    fields.append_signature_field(w, fields.SigFieldSpec(
+        "Approver", on_page=0, box=(300, 100, 450, 250),
+        field_mdp_spec=fields.FieldMDPSpec(action=fields.FieldMDPAction.ALL),
+        doc_mdp_update_value=fields.MDPPerm(level)))
+    out = io.BytesIO()
+    signers.sign_pdf(w, signers.PdfSignatureMetadata(field_name="Approver"), signer=sender.signer, output=out)
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def test_an_earlier_signature_that_locked_the_document_is_not_broken(keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = approved_and_locked(tmp_path / "locked.pdf", keys["sender"], 1)
+    with pytest.raises(errors.DocumentLocked) as refused:  # before any PIN
+        prepare(src, [pl.AtPosition(2, 100, 100)], seal=SEAL)
+    assert "已有的签名锁定" in refused.value.message_zh() and "earlier signature" in refused.value.message_en()
+    out = tmp_path / "out.pdf"
+    with SigningBatch(keys["us"].signer, seal=SEAL) as batch, pytest.raises(errors.DocumentLocked):
+        batch.sign(src, out, [pl.AtPosition(2, 100, 100)])
+    assert not out.exists()
+
+
+def test_an_earlier_signatures_form_filling_lock_takes_seals_only_in_empty_fields(keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = approved_and_locked(tmp_path / "locked.pdf", keys["sender"], 2)
+    with pytest.raises(errors.DocumentCertified) as refused:
+        prepare(src, [pl.AtPosition(2, 100, 100)], seal=SEAL)
+    assert "P=2" in refused.value.message_en()

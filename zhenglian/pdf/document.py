@@ -49,7 +49,7 @@ class OpenedPdf:
     password: str | None  # None: not encrypted
     page_count: int
     signature_count: int
-    certified: int | None  # DocMDP level of an existing certification (1, 2, 3)
+    certified: int | None  # DocMDP level in force (1, 2, 3): the certification, or a stricter lock an earlier signature set
     page_refs: list[Any] = field(default_factory=list)  # every page's reference, in order
     warnings: list[str] = field(default_factory=list)
     _closed: bool = False
@@ -193,6 +193,29 @@ def _certification_level(reader: Any) -> int | None:
     return int(info.permission.value)
 
 
+def _signature_lock_level(reader: Any) -> int | None:
+    """The strictest DocMDP level an earlier signature set: its /Reference or its field's /Lock /P.
+
+    An approval signature may lock the document as a certification does ("lock the document
+    after signing": /Lock with /P 1); a signature added after it would break it.
+    """
+    levels = []
+    try:
+        signatures = reader.embedded_signatures
+    except Exception as exc:  # noqa: BLE001 - a malformed signature field: counted, verified, not a lock
+        log.info("signature fields not read for their locks: %s", _short(exc))
+        return None
+    for emb in signatures:
+        try:
+            level = emb.docmdp_level
+        except Exception as exc:  # noqa: BLE001 - an unreadable /Reference or /Lock is not one pyHanko enforces
+            log.info("a signature's lock not read: %s", _short(exc))
+            continue
+        if level is not None:
+            levels.append(int(level.value))
+    return min(levels, default=None)
+
+
 def _count_signatures(reader: Any) -> int:
     if not _has(reader.root, "/AcroForm"):
         return 0  # no form, no signature field (and no pyhanko.sign import, see above)
@@ -208,6 +231,7 @@ class _Read:
     pages: list[Any]
     certified: int | None
     signatures: int
+    locked: int | None  # the strictest DocMDP level any signature set (a certification included)
 
 
 def _read(stream: BinaryIO, name: str, password: str | None, for_signing: bool, strict: bool) -> _Read:
@@ -228,13 +252,14 @@ def _read(stream: BinaryIO, name: str, password: str | None, for_signing: bool, 
         pdftree.check_form_tree(reader)  # before pyHanko walks it recursively
         certified = _certification_level(reader)
         signatures = _count_signatures(reader)
+        locked = _signature_lock_level(reader) if signatures else None
     except (errors.ZhenglianError, PdfStrictReadError):
         raise
     except RecursionError:  # nesting pyHanko's parser could not follow
         raise errors.DocumentCorrupt(path=name, detail="objects nested too deeply") from None
     except Exception as exc:  # noqa: BLE001 - a broken structure can raise anything
         raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
-    return _Read(reader, used_password, pages, certified, signatures)
+    return _Read(reader, used_password, pages, certified, signatures, locked)
 
 
 def open_pdf(source: Source, password: str | None = None, *, name: str | None = None,
@@ -264,11 +289,18 @@ def open_pdf(source: Source, password: str | None = None, *, name: str | None = 
                 read = _read(stream, name, password, for_signing, strict=False)
             except PdfStrictReadError as exc:  # pragma: no cover - lenient mode does not raise it
                 raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
-        reader, certified = read.reader, read.certified
-        if for_signing and certified == 1:
+        reader = read.reader
+        # The level in force: the sender's certification, or an earlier signature that locked
+        # the document as strictly (or more strictly); a lower P is stricter.
+        certified = min((lv for lv in (read.certified, read.locked) if lv is not None), default=None)
+        if for_signing and read.certified == 1:
             raise errors.DocumentLocked(
                 path=name, reason_zh="文档已被“认证签名”锁定，不允许任何更改",
                 reason_en="a certification signature locks it against any change")
+        if for_signing and certified == 1:
+            raise errors.DocumentLocked(
+                path=name, reason_zh="文档中已有的签名锁定了文档（签名后不允许任何更改）",
+                reason_en="an earlier signature locked it against any change after it")
         doc = OpenedPdf(name=name, path=path, stream=stream, reader=reader, strict=strict,
                         password=read.password, page_count=len(read.pages), signature_count=read.signatures,
                         certified=certified, page_refs=read.pages)
