@@ -299,6 +299,25 @@ def test_install_translator_languages(qapp) -> None:
     assert i18n.error_text(errors.WrongPin(tries_left=3)) == "PIN 错误，还可尝试 3 次"
 
 
+def test_an_unexpected_error_reads_as_one_plain_sentence_in_the_screens_language(qapp, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    try:
+        with caplog.at_level(logging.ERROR):
+            i18n.install_translator(qapp, "en_US")
+            en = i18n.error_text(ConnectionResetError("peer said 123456"))
+            i18n.install_translator(qapp, "zh_CN")
+            zh = i18n.error_text(ConnectionResetError("peer said 123456"))
+    finally:
+        i18n.install_translator(qapp, "zh_CN")
+    assert en.startswith("The operation did not finish") and "Diagnostics" in en
+    assert not re.search(r"[\u4e00-\u9fff]", en), en
+    assert zh.startswith("操作未完成") and "诊断信息" in zh and not re.search(r"[A-Za-z]{3,}", zh), zh
+    for text in (en, zh):  # no class name, no text of the exception on screen
+        assert "ConnectionResetError" not in text and "123456" not in text
+    assert "ConnectionResetError" in caplog.text and "123456" not in caplog.text
+
+
 # --- the lockout flow through the dialogs, on the proxy and on SoftHSM ----------------------
 
 @pytest.fixture(params=["proxy", "softhsm"])

@@ -502,6 +502,17 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
     </message>
 </context>
 <context>
+    <name>ErrorText</name>
+    <message>
+        <source>The operation did not finish: the program ran into an unexpected problem. The details are in the log.</source>
+        <translation>操作未完成：程序遇到了意外的问题，详细信息已写入日志。</translation>
+    </message>
+    <message>
+        <source>Try again. If it happens again, copy the Diagnostics page for technical support.</source>
+        <translation>请重试；如仍出现，请复制“诊断信息”页的内容发给技术支持。</translation>
+    </message>
+</context>
+<context>
     <name>ExpiredDialog</name>
     <message>
         <source>Certificate expired</source>

@@ -86,13 +86,18 @@ def pick(zh: str, en: str) -> str:
 def error_text(exc: BaseException, with_hint: bool = True) -> str:
     """An error's message (and what to do next) in the UI's language.
 
-    Anything that is not one of our typed errors gets the generic sentence
-    naming only its type (its text could carry data).
+    Anything that is not one of our typed errors gets one plain sentence: its type goes
+    to the log only (a class name means nothing to an operator; its text could carry data).
     """
     if not isinstance(exc, ZhenglianError):
-        from zhenglian.errors import describe
-
-        return describe(exc)
+        log.error("unexpected error shown as the generic message: %s", type(exc).__name__)
+        text = QCoreApplication.translate(
+            "ErrorText", "The operation did not finish: the program ran into an unexpected problem. "
+                         "The details are in the log.")
+        if with_hint:
+            text += "\n" + QCoreApplication.translate(
+                "ErrorText", "Try again. If it happens again, copy the Diagnostics page for technical support.")
+        return text
     zh = is_chinese()
     screen = screen_message(exc)
     text = screen if screen is not None else (exc.message_zh() if zh else exc.message_en())

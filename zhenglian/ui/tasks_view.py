@@ -525,7 +525,7 @@ class TasksView(QWidget):
             return
         from zhenglian.ui.diagnostics_view import record_error
 
-        text = i18n.error_text(exc) if isinstance(exc, errors.ZhenglianError) else errors.describe(exc)
+        text = i18n.error_text(exc)
         record_error(text)
         message(self.window(), QMessageBox.Icon.Warning, self.tr("zhenglian"), text)
 
