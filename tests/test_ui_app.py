@@ -143,8 +143,11 @@ def test_settings_persist(qtbot, tmp_path, monkeypatch) -> None:
     dlg.key_poll.setValue(700)
     dlg.autostart.setChecked(True)
     dlg.modules.addItem("/opt/netca/lib/libnetca_crypto.so")
+    assert all(dlg.log_level.itemText(i) != dlg.log_level.itemData(i) for i in range(dlg.log_level.count()))
+    dlg.log_level.setCurrentIndex(dlg.log_level.findData("DEBUG"))  # shown in words, saved as the level
     dlg.accept()
     again = Settings.load()
+    assert again.log_level == "DEBUG"
     assert again.server_url == "https://sign.example.org"
     assert again.language == "en_US"
     assert again.key_poll_ms == 700
@@ -154,6 +157,7 @@ def test_settings_persist(qtbot, tmp_path, monkeypatch) -> None:
     assert "Exec=" in desktop.read_text()
     dlg2 = SettingsDialog(again)
     qtbot.addWidget(dlg2)
+    assert dlg2.log_level.currentData() == "DEBUG"
     dlg2.autostart.setChecked(False)
     dlg2.accept()
     assert not desktop.exists()
@@ -161,7 +165,29 @@ def test_settings_persist(qtbot, tmp_path, monkeypatch) -> None:
     again.language = "zh_CN"
     again.extra_modules = []
     again.key_poll_ms = 500
+    again.log_level = "INFO"
     again.save()
+
+
+def test_settings_rows_are_not_cut_off_in_english(qtbot, qapp, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QCheckBox
+
+    from zhenglian.ui import i18n
+    from zhenglian.ui.settings_dialog import SettingsDialog
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    i18n.install_translator(qapp, "en_US")
+    try:
+        dlg = SettingsDialog(Settings.load())
+        qtbot.addWidget(dlg)
+        dlg.show()
+        qtbot.waitExposed(dlg)
+        boxes = dlg.findChildren(QCheckBox)
+        assert boxes and any("seal register" in b.text() for b in boxes)
+        for box in boxes:
+            assert box.width() >= box.sizeHint().width(), (box.text(), box.width(), box.sizeHint().width())
+    finally:
+        i18n.install_translator(qapp, "zh_CN")
 
 
 def test_second_launch_brings_up_the_first(qtbot, qapp) -> None:

@@ -1374,8 +1374,16 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>语言</translation>
     </message>
     <message>
+        <source> ms</source>
+        <translation> 毫秒</translation>
+    </message>
+    <message>
         <source>Check for keys every</source>
         <translation>检测 UKey 间隔</translation>
+    </message>
+    <message>
+        <source> s</source>
+        <translation> 秒</translation>
     </message>
     <message>
         <source>Check for new documents every</source>
@@ -1392,6 +1400,22 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>Extra PKCS#11 drivers</source>
         <translation>其他 PKCS#11 驱动</translation>
+    </message>
+    <message>
+        <source>Errors only</source>
+        <translation>仅错误</translation>
+    </message>
+    <message>
+        <source>Warnings and errors</source>
+        <translation>警告和错误</translation>
+    </message>
+    <message>
+        <source>Normal</source>
+        <translation>一般</translation>
+    </message>
+    <message>
+        <source>Detailed (for technical support)</source>
+        <translation>详细（供技术支持）</translation>
     </message>
     <message>
         <source>Log level</source>

@@ -58,12 +58,12 @@ class SettingsDialog(QDialog):
         self.key_poll = QSpinBox()
         self.key_poll.setRange(200, 10000)
         self.key_poll.setSingleStep(100)
-        self.key_poll.setSuffix(" ms")
+        self.key_poll.setSuffix(self.tr(" ms"))
         self.key_poll.setValue(settings.key_poll_ms)
         form.addRow(self.tr("Check for keys every"), self.key_poll)
         self.task_poll = QSpinBox()
         self.task_poll.setRange(10, 3600)
-        self.task_poll.setSuffix(" s")
+        self.task_poll.setSuffix(self.tr(" s"))
         self.task_poll.setValue(settings.task_poll_s)
         form.addRow(self.tr("Check for new documents every"), self.task_poll)
         self.modules = QListWidget()
@@ -82,8 +82,12 @@ class SettingsDialog(QDialog):
         mod_box.addLayout(mod_row)
         form.addRow(self.tr("Extra PKCS#11 drivers"), mod_box)
         self.log_level = QComboBox()
-        self.log_level.addItems(LOG_LEVELS)
-        self.log_level.setCurrentText(settings.log_level if settings.log_level in LOG_LEVELS else "INFO")
+        names = {"ERROR": self.tr("Errors only"), "WARNING": self.tr("Warnings and errors"),
+                 "INFO": self.tr("Normal"), "DEBUG": self.tr("Detailed (for technical support)")}
+        for level in LOG_LEVELS:
+            self.log_level.addItem(names[level], level)
+        self.log_level.setCurrentIndex(self.log_level.findData(settings.log_level if settings.log_level in LOG_LEVELS
+                                                               else "INFO"))
         form.addRow(self.tr("Log level"), self.log_level)
         self.register_anchor = QCheckBox(self.tr("After each batch, sign the seal register with the key"))
         self.register_anchor.setObjectName("register_anchor")
@@ -101,6 +105,8 @@ class SettingsDialog(QDialog):
         lay.addWidget(self.error)
         lay.addWidget(QLabel(self.tr("A new language applies after restarting zhenglian.")))
         lay.addWidget(buttons)
+        # As wide as the longest row needs (the English check boxes are longer than 520 px allows).
+        self.setMinimumWidth(max(520, self.minimumSizeHint().width()))
 
     def _show_server_source(self) -> None:
         preset = self.settings.deployed("server_url")
@@ -130,7 +136,7 @@ class SettingsDialog(QDialog):
         s.key_poll_ms = self.key_poll.value()
         s.task_poll_s = self.task_poll.value()
         s.extra_modules = [self.modules.item(i).text() for i in range(self.modules.count())]
-        s.log_level = self.log_level.currentText()
+        s.log_level = str(self.log_level.currentData())
         s.register_anchor = self.register_anchor.isChecked()
         if self.autostart.isChecked() != s.autostart:
             try:
