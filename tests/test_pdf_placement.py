@@ -183,3 +183,14 @@ def test_refusals_before_signing(batch, tmp_path: Path) -> None:  # type: ignore
         batch.prepare(ph.make_contract(tmp_path / "one.pdf", 1), [], cross_page=pl.CrossPage())
     with pytest.raises(errors.OutputIsInput):
         batch.sign(src, src, [pl.AtPosition(1, 50, 50)])
+
+
+def test_more_spots_than_the_register_keeps_are_refused_before_the_pin(tmp_path: Path) -> None:
+    from zhenglian.pdf.sign import prepare
+    from zhenglian.register.model import MAX_PLACEMENTS
+
+    src = ph.many_pages(tmp_path / "long.pdf", MAX_PLACEMENTS + 1)
+    with pytest.raises(errors.TooManySealSpots) as refused:  # prepare() needs no key: before any PIN
+        prepare(src, [], seal=SEAL, cross_page=pl.CrossPage())
+    assert f"{MAX_PLACEMENTS + 1} 处" in refused.value.message_zh() and "--pages" in refused.value.hint()[1]
+    prepare(src, [], seal=SEAL, cross_page=pl.CrossPage(first_page=1, last_page=MAX_PLACEMENTS))  # the limit itself

@@ -489,6 +489,16 @@ class AnchorAmbiguous(ZhenglianError):
     en = "Text \"{text}\" occurs {count} times in {path} (pages {pages}); choose one with --match N, or all with --match all"
 
 
+class TooManySealSpots(ZhenglianError):
+    code = "too_many_seal_spots"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 要盖章 {count} 处，超过每份文件最多 {limit} 处的限制，未签署"
+    en = "{path} would take the seal in {count} places, more than the {limit} allowed in one document; not signed"
+    hint_zh = "请减少盖章处：用 --match N 指定第几处，或用 --pages 限定骑缝章的页码范围；也可把文件拆分后分别签署。"
+    hint_en = ("Stamp fewer places: choose one with --match N, or limit the cross-page seal with --pages; or split "
+               "the document and sign the parts.")
+
+
 class SignatureFieldNotFound(ZhenglianError):
     code = "signature_field_not_found"
     exit_code = ExitCode.DOCUMENT

@@ -29,8 +29,10 @@ from zhenglian.pdf import anchors
 from zhenglian.pdf.document import OpenedPdf
 from zhenglian.pdf.geometry import MM, PageBox, page_box
 from zhenglian.pdf.seal import SealLike
+from zhenglian.register.model import MAX_PLACEMENTS
 
 ALL = "all"
+MAX_SPOTS = MAX_PLACEMENTS  # seal spots in one document: one limit with what the register records
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,9 @@ def resolve(doc: OpenedPdf, placements: Sequence[Placement], default_seal: SealL
     if cross_page is not None:
         seal = seal_of(cross_page.seal)
         add(seal, _cross_page(doc, cross_page, seal))
+    count = sum(len(g.spots) for g in groups)
+    if count > MAX_SPOTS:  # the register keeps every spot of a signed document: refused here, before the PIN
+        raise errors.TooManySealSpots(path=doc.name, count=count, limit=MAX_SPOTS)
     if doc.certified in (2, 3):
         _check_certified(doc, groups)
     return groups
