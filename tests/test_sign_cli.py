@@ -89,6 +89,15 @@ def test_refusals_come_before_the_pin(run_cli, tmp_path: Path) -> None:  # type:
                   "--pin-stdin", input="")
     assert res.returncode == ExitCode.DOCUMENT and "丙方" in res.stderr
     assert not out_dir.exists() or not list(out_dir.iterdir())
+    # where the output cannot go: said before the PIN (no PIN line on stdin: asking would fail otherwise)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for target, text in ((folder, "是一个文件夹"), (good, "不能与输入文件相同")):
+        res = run_cli("sign", str(good), "-o", str(target), "--key", "SZCA-DEMO", "--page", "1", "--at", "50,50",
+                      "--pin-stdin", input="")
+        assert res.returncode == ExitCode.USAGE and text in res.stderr, res.stderr
+        assert "Traceback" not in res.stderr
+    assert not list(folder.iterdir())
 
 
 def test_document_password_then_pin_on_stdin(run_cli, roots, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -402,6 +402,15 @@ class OutputWriteFailed(ZhenglianError):
     en = "Cannot write {path} ({detail}); no file was written"
 
 
+class OutputIsFolder(ZhenglianError):
+    code = "output_is_folder"
+    exit_code = ExitCode.USAGE
+    zh = "输出位置 {path} 是一个文件夹，而不是文件名，未签署"
+    en = "The output {path} is a folder, not a file name; not signed"
+    hint_zh = "请在文件夹后加上文件名，或用 --out-dir 指定输出文件夹。"
+    hint_en = "Add a file name after the folder, or give the folder with --out-dir."
+
+
 # --- PDF documents (signing and verification) ------------------------------
 
 class DocumentNotFound(ZhenglianError):

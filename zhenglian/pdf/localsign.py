@@ -25,6 +25,7 @@ from zhenglian import errors
 from zhenglian.keys.handle import KeyHandle
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf.document import Source
+from zhenglian.pdf.outfile import check_target
 from zhenglian.pdf.overlap import Overlap, Ticket
 from zhenglian.pdf.seal import SealLike
 from zhenglian.pdf.sign import PreparedDocument, SignResult, prepare
@@ -58,6 +59,7 @@ def _prepare_all(job: LocalSigning) -> list[tuple[PreparedDocument, Path]]:
     prepared: list[tuple[PreparedDocument, Path]] = []
     for src, dst in job.pairs:
         try:
+            check_target(src, dst)
             prepared.append((prepare(src, job.placements, seal=job.seal, cross_page=job.cross_page,
                                      certify=job.certify, password=job.password), dst))
         except errors.ZhenglianError as exc:

@@ -43,6 +43,14 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def check_target(source: object, target: Path) -> None:
+    """Before any PIN: ``target`` is not the input (a path ``source``) and not a folder."""
+    if isinstance(source, str | os.PathLike) and same_file(Path(source), target):
+        raise errors.OutputIsInput(path=str(target))
+    if target.is_dir():
+        raise errors.OutputIsFolder(path=str(target))
+
+
 def part_prefix(target: Path) -> str:
     return f".{Path(target).name}."
 
