@@ -194,3 +194,24 @@ def test_more_spots_than_the_register_keeps_are_refused_before_the_pin(tmp_path:
         prepare(src, [], seal=SEAL, cross_page=pl.CrossPage())
     assert f"{MAX_PLACEMENTS + 1} 处" in refused.value.message_zh() and "--pages" in refused.value.hint()[1]
     prepare(src, [], seal=SEAL, cross_page=pl.CrossPage(first_page=1, last_page=MAX_PLACEMENTS))  # the limit itself
+
+
+def test_a_page_that_expands_beyond_the_budget_is_refused_before_pdfium_reads_it(tmp_path: Path) -> None:
+    import zlib
+
+    from zhenglian.pdf import textbudget
+    from zhenglian.pdf.sign import prepare
+
+    bomb = zlib.compress(b"BT /F1 24 Tf 72 720 Td (Hello) Tj ET\n" + b" " * (textbudget.MAX_PAGE_BYTES + (1 << 20)), 9)
+    objects = {1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>",
+               **ph.simple_page_objects(3), **ph.simple_page_objects(6)}
+    objects[7] = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream"
+    src = tmp_path / "bomb.pdf"
+    ph.raw_pdf(objects, path=src)
+    assert src.stat().st_size < 200_000  # small on disk
+    with pytest.raises(errors.DocumentTooComplex) as refused:  # prepare() needs no key: before any PIN
+        prepare(src, [pl.AtAnchor("Hello", match=pl.ALL)], seal=SEAL)
+    assert "第 2 页" in refused.value.message_zh() and "--page" in refused.value.hint()[1]
+    prepare(src, [pl.AtPosition(1, 100, 100)], seal=SEAL).close()  # a position needs no text: signed as before
+    ok = ph.many_pages(tmp_path / "ok.pdf", 3)
+    prepare(ok, [pl.AtAnchor("Hello", match=pl.ALL)], seal=SEAL).close()  # ordinary pages are far below it

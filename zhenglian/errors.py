@@ -420,6 +420,15 @@ class DocumentNotFound(ZhenglianError):
     en = "Cannot find or read {path}"
 
 
+class DocumentTooComplex(ZhenglianError):
+    code = "document_too_complex"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 到第 {page} 页为止的内容展开后过大（超过 {limit_mb} MB），无法在其中查找文字，未签署"
+    en = "{path} is too large to search for text: its content up to page {page} expands beyond {limit_mb} MB; not signed"
+    hint_zh = "请改用 --page 与 --at 指定盖章位置，或向发送方重新获取文件。"
+    hint_en = "Give the position with --page and --at instead, or ask the sender for the document again."
+
+
 class DocumentCorrupt(ZhenglianError):
     code = "document_corrupt"
     exit_code = ExitCode.DOCUMENT

@@ -51,6 +51,7 @@ class OpenedPdf:
     signature_count: int
     certified: int | None  # DocMDP level in force (1, 2, 3): the certification, or a stricter lock an earlier signature set
     page_refs: list[Any] = field(default_factory=list)  # every page's reference, in order
+    text_budget_checked: bool = False  # pdf/textbudget: the pages' expanded size counted once
     warnings: list[str] = field(default_factory=list)
     _closed: bool = False
     _index: dict[Any, int] | None = None

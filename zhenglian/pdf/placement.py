@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zhenglian import errors
-from zhenglian.pdf import anchors
+from zhenglian.pdf import anchors, textbudget
 from zhenglian.pdf.document import OpenedPdf
 from zhenglian.pdf.geometry import MM, PageBox, page_box
 from zhenglian.pdf.seal import SealLike
@@ -170,6 +170,9 @@ def _pick(doc: OpenedPdf, a: AtAnchor, hits: list[anchors.AnchorHit]) -> list[an
 
 
 def _at_anchor(doc: OpenedPdf, a: AtAnchor, seal: SealLike) -> list[Spot]:
+    if not doc.text_budget_checked:  # before PDFium expands the pages (once per document)
+        textbudget.check(doc.page_refs, list(range(doc.page_count)), doc.name)
+        doc.text_budget_checked = True
     hits = anchors.find(doc.pdfium_source(), a.text, password=doc.password, name=doc.name)
     if not hits:
         raise errors.AnchorNotFound(text=a.text, path=doc.name, which_zh="", which_en="")
