@@ -126,3 +126,45 @@ def test_anchor_setting_signs_the_head_with_the_key_after_a_batch(demo_keys, run
     assert report.ok and report.anchors
     last = report.anchors[-1]
     assert last.seq == head.seq and last.result == "good"  # checked against the SZCA certificate
+
+
+def test_documents_finished_as_the_batch_stops_are_reported(demo_keys, tmp_path: Path) -> None:  # noqa: ARG001
+    """Ctrl-C while documents are past the key: they are finished and written, and each is reported."""
+    import time
+
+    from zhenglian.pdf import placement as pl
+    from zhenglian.pdf.localsign import LocalSigning, sign_files
+    from zhenglian.pdf.seal import SealPicture
+    from zhenglian.tokens.secret import PinBuffer
+
+    ctx, key = ph.find_key(SZCA.label)
+    h = ctx.tokens.handle(key)
+    pairs = [(ph.make_contract(tmp_path / f"d{i}.pdf"), tmp_path / "out" / f"d{i}.pdf") for i in range(8)]
+
+    class Pin:
+        def locked(self, st, e) -> None: ...  # type: ignore[no-untyped-def]
+        def confirm_final_try(self, st) -> bool:  # type: ignore[no-untyped-def]
+            return False
+        def ask_pin(self, st):  # type: ignore[no-untyped-def]
+            return PinBuffer(SZCA.user_pin)
+        def keep_pin(self) -> bool:
+            return False
+        def show_error(self, e) -> None: ...  # type: ignore[no-untyped-def]
+
+    reported: list[Path] = []
+
+    def on_signed(result) -> None:  # type: ignore[no-untyped-def]
+        reported.append(Path(result.output))
+        if len(reported) == 1:  # the operator presses Ctrl-C once the second document is written too
+            deadline = time.monotonic() + 60
+            while not pairs[1][1].exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            raise KeyboardInterrupt
+
+    job = LocalSigning(pairs, [pl.AtPosition(1, 100, 200)], SealPicture(ph.simple_seal_png(), 42, 42, "测试专用章"))
+    with pytest.raises(KeyboardInterrupt):
+        sign_files(h, Pin(), job, on_signed=on_signed)  # type: ignore[arg-type]
+    written = sorted(p for p in (tmp_path / "out").iterdir() if p.suffix == ".pdf")
+    assert pairs[1][1] in written and len(written) < len(pairs)
+    assert sorted(reported) == written  # each written document reported once, no other
+    assert not list((tmp_path / "out").glob("*.part"))

@@ -165,18 +165,20 @@ def read_password(args: argparse.Namespace) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     refused: list[errors.ZhenglianError] = []  # documents refused before the PIN (all of them, not only the first)
+    done: list[SignResult] = []  # documents signed and written, also when the batch then stopped
     try:
-        return _run(args, refused)
-    except errors.ZhenglianError as exc:
+        return _run(args, refused, done)
+    except (errors.ZhenglianError, KeyboardInterrupt) as exc:
+        known = exc if isinstance(exc, errors.ZhenglianError) else errors.PinCancelled()
         for other in refused[1:]:
             err(other.user_message())
         if args.json:  # a refusal is an outcome too: say it on stdout, as JSON
-            print_json({"ok": False, "error": exc.to_dict(), "refused": [e.to_dict() for e in refused or [exc]],
-                        "documents": []})
+            print_json({"ok": False, "error": known.to_dict(), "refused": [e.to_dict() for e in refused or ([known] if known is exc else [])],
+                        "documents": [r.to_dict() for r in done]})
         raise
 
 
-def _run(args: argparse.Namespace, refused: list[errors.ZhenglianError]) -> int:
+def _run(args: argparse.Namespace, refused: list[errors.ZhenglianError], done: list[SignResult]) -> int:
     from zhenglian.cli.cmd_pin import TerminalPrompter
     from zhenglian.pdf.localsign import LocalSigning, sign_files
 
@@ -192,6 +194,7 @@ def _run(args: argparse.Namespace, refused: list[errors.ZhenglianError]) -> int:
                        timestamp_url=args.timestamp or ctx.settings.timestamp_url or None, refused=refused)
 
     def signed(result: SignResult) -> None:
+        done.append(result)
         if not args.json:
             line(f"已签署 / signed: {result.input} → {result.output}（{len(result.signatures)} 个签名 / signatures）")
 

@@ -16,6 +16,7 @@ batch and the documents after it are left unwritten, as in a sequential batch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ from zhenglian.tokens import pin as pinops
 
 if TYPE_CHECKING:
     from zhenglian.register.recorder import SealRecorder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -90,6 +93,7 @@ def sign_files(h: KeyHandle, prompter: pinops.PinPrompter, job: LocalSigning, *,
     prepared = _prepare_all(job)
     signed: dict[int, SignResult] = {}  # by position: filled by the threads, read once they are done
     results: list[SignResult] = []
+    reported: set[int] = set()  # positions handed to on_signed
     pin: Any = None
     typed = False  # the PIN was entered: from here on, a document not signed is recorded
     work = list(zip(prepared, job.pairs, strict=True))
@@ -130,12 +134,21 @@ def sign_files(h: KeyHandle, prompter: pinops.PinPrompter, job: LocalSigning, *,
                     assert outcome.result is not None
                     results.append(outcome.result)
                     if on_signed is not None and failure is None:
+                        reported.add(outcome.index)
                         on_signed(outcome.result)
             if failure is not None:
                 raise failure
             if results:
                 recorder.anchor_if_enabled(batch.signer.session.sign)
     except BaseException as exc:
+        # Stopped (Ctrl-C, a failure): the documents the key had already signed were finished and
+        # written as the batch stopped; the operator is told of each, not only of those before.
+        if on_signed is not None:
+            for index in sorted(set(signed) - reported):
+                try:
+                    on_signed(signed[index])
+                except Exception:  # noqa: BLE001 - a report must not hide why the batch stopped
+                    log.exception("reporting a signed document failed")
         if typed and not isinstance(exc, errors.WrongPin):  # a wrong PIN stamped nothing: not a use
             from zhenglian.register.recorder import SealRecorder, outcome_of
 
