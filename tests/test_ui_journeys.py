@@ -143,6 +143,7 @@ def test_failed_document_is_named_with_its_reason(journey_app, qtbot, reference_
     assert QApplication.activeModalWidget() in (box, None) and box.parent() is app.window
     assert bad_title in box.text() and "找不到文字" in box.text()
     assert "--page" not in box.text() and "--at" not in box.text()
+    assert box.text().count("请联系发送方核对该任务") == 1  # what to do next, said once under the list
     assert reference_server.uploads_per_task() == {good[0]: 1}
     # progress named a document every time (never "…，已上传 0：" with nothing after it)
     assert all(not t.rstrip().endswith(("：", ":")) for t in labels if t)

@@ -434,7 +434,7 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
     </message>
     <message>
         <source>the certificate does not lead to a trusted root certificate</source>
-        <translation>证书链不到受信任的根证书</translation>
+        <translation>证书无法追溯到受信任的根证书</translation>
     </message>
     <message>
         <source>the signer&apos;s certificate has expired</source>

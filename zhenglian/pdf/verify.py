@@ -84,7 +84,7 @@ REASON_TEXT: dict[Reason, tuple[str, str]] = {
     Reason.INCOMPLETE_COVERAGE: ("签名未覆盖完整的文件修订", "the signature does not cover a whole revision"),
     Reason.UNREADABLE: ("签名数据无法读取", "the signature cannot be read"),
     Reason.DISALLOWED_CHANGES: ("签名后有签名不允许的改动", "changes after signing that the signature does not allow"),
-    Reason.NO_TRUSTED_ROOT: ("证书链不到受信任的根证书", "the certificate does not chain to a trusted root"),
+    Reason.NO_TRUSTED_ROOT: ("证书无法追溯到受信任的根证书", "the certificate does not chain to a trusted root"),
     Reason.CERTIFICATE_EXPIRED: ("签名证书已过期", "the signer's certificate has expired"),
     Reason.CERTIFICATE_NOT_YET_VALID: ("签名证书尚未生效", "the signer's certificate is not yet valid"),
     Reason.CHAIN_PROBLEM: ("证书链无法验证", "the certificate chain could not be validated"),

@@ -487,10 +487,15 @@ class TasksView(QWidget):
     def result_text(self, result: Any) -> str:
         """The batch summary, then each document that was not signed with the reason."""
         lines = [i18n.pick(result.summary_zh(), result.summary_en())]
+        hints: list[str] = []  # what to do next, once each, after the documents
         for o in result.outcomes:
             if o.error is not None:
-                lines.append(f"• {o.title or o.task_id}{i18n.pick('：', ': ')}{i18n.error_text(o.error, with_hint=False)}")
-        return "\n".join(lines)
+                message = i18n.error_text(o.error, with_hint=False)
+                lines.append(f"• {o.title or o.task_id}{i18n.pick('：', ': ')}{message}")
+                hint = i18n.error_text(o.error)[len(message):].strip()
+                if hint and hint not in hints:
+                    hints.append(hint)
+        return "\n".join(lines + hints)
 
     def show_result(self, text: str, ok: bool) -> None:
         colour = "#166534;background:#dcfce7" if ok else "#991b1b;background:#fee2e2"
