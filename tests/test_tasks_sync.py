@@ -198,3 +198,13 @@ def test_long_poll_is_bounded_and_stop_is_prompt(tmp_path: Path, demo_keys) -> N
         assert time.monotonic() - t < 5
     finally:
         server.stop()
+
+
+def test_the_english_summary_counts_one_in_the_singular() -> None:
+    from zhenglian.tasks.sync import TaskSummary
+
+    one = TaskSummary("https://sign.example.org", pending=1, outbox_queued=1, outbox_failed=1, online=True)
+    assert one.text_en() == "1 pending task, 1 signed file waiting to upload, 1 file refused by the server"
+    two = TaskSummary("https://sign.example.org", pending=2, outbox_queued=2, outbox_failed=2, online=True)
+    assert two.text_en() == "2 pending tasks, 2 signed files waiting to upload, 2 files refused by the server"
+    assert one.text_zh().startswith("1 个待签署任务")

@@ -224,6 +224,10 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <translation>已加载</translation>
     </message>
     <message>
+        <source>  {name}: {state}; {n} key</source>
+        <translation>  {name}：{state}；{n} 个 UKey</translation>
+    </message>
+    <message>
         <source>not loaded</source>
         <translation>未加载</translation>
     </message>
@@ -644,7 +648,15 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <translation>已过期 {n} 天</translation>
     </message>
     <message>
+        <source>expired {n} day ago</source>
+        <translation>已过期 {n} 天</translation>
+    </message>
+    <message>
         <source>{n} days left</source>
+        <translation>剩余 {n} 天</translation>
+    </message>
+    <message>
+        <source>{n} day left</source>
         <translation>剩余 {n} 天</translation>
     </message>
     <message>
@@ -693,6 +705,10 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
     </message>
     <message>
         <source>{n} tries left</source>
+        <translation>还可尝试 {n} 次</translation>
+    </message>
+    <message>
+        <source>{n} try left</source>
         <translation>还可尝试 {n} 次</translation>
     </message>
     <message>
@@ -1218,11 +1234,13 @@ Plug in your UKey; it is recognised automatically.</source>
         <source>Damaged entry</source>
         <translation>条目已损坏</translation>
     </message>
-    <message numerus="yes">
-        <source>%n entries</source>
-        <translation>
-            <numerusform>共 %n 条</numerusform>
-        </translation>
+    <message>
+        <source>{n} entry</source>
+        <translation>共 {n} 条</translation>
+    </message>
+    <message>
+        <source>{n} entries</source>
+        <translation>共 {n} 条</translation>
     </message>
     <message>
         <source>✔ Register intact: %1 entries; head no. %2, hash %3</source>
@@ -1482,6 +1500,10 @@ Plug in your UKey; it is recognised automatically.</source>
     </message>
     <message>
         <source>{n} new documents to sign</source>
+        <translation>{n} 个新的待签署文件</translation>
+    </message>
+    <message>
+        <source>{n} new document to sign</source>
         <translation>{n} 个新的待签署文件</translation>
     </message>
 </context>

@@ -29,6 +29,11 @@ from zhenglian.tasks.outbox import Outbox
 log = logging.getLogger(__name__)
 
 
+def _count(n: int, noun: str) -> str:
+    """"1 pending task", "2 pending tasks" (English; the Chinese text has no plural)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 @dataclass(frozen=True)
 class TaskSummary:
     origin: str
@@ -54,11 +59,11 @@ class TaskSummary:
     def text_en(self) -> str:
         if self.needs_login:
             return "Log in to the signing server"
-        parts = [f"{self.pending} pending tasks" if self.online else "signing server unavailable"]
+        parts = [_count(self.pending, "pending task") if self.online else "signing server unavailable"]
         if self.outbox_queued:
-            parts.append(f"{self.outbox_queued} signed files waiting to upload")
+            parts.append(_count(self.outbox_queued, "signed file") + " waiting to upload")
         if self.outbox_failed:
-            parts.append(f"{self.outbox_failed} files refused by the server")
+            parts.append(_count(self.outbox_failed, "file") + " refused by the server")
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

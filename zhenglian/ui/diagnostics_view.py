@@ -43,7 +43,9 @@ def render(report: dict[str, Any]) -> str:
     for d in report["drivers"]:
         state = QCoreApplication.translate("Diagnostics", "found") if d["found"] else QCoreApplication.translate("Diagnostics", "missing")
         name = i18n.pick(d["name_zh"], d["name_en"])
-        lines.append(QCoreApplication.translate("Diagnostics", "  {name}: {state}; {n} keys").format(name=name, state=state, n=d["keys"]))
+        keys = (QCoreApplication.translate("Diagnostics", "  {name}: {state}; {n} key") if d["keys"] == 1
+                else QCoreApplication.translate("Diagnostics", "  {name}: {state}; {n} keys"))
+        lines.append(keys.format(name=name, state=state, n=d["keys"]))
         for c in d["modules"]:
             if c["present"]:
                 err = f" — {msg(c['error'])}" if c["error"] else ""

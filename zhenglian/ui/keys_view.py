@@ -47,10 +47,10 @@ class KeyCard(QFrame):
             info = cert.info
             days = info.days_left(now)
             if days < 0:
-                validity = self.tr("expired {n} days ago").format(n=-days)
+                validity = (self.tr("expired {n} day ago") if days == -1 else self.tr("expired {n} days ago")).format(n=-days)
                 color = "#b91c1c"
             else:
-                validity = self.tr("{n} days left").format(n=days)
+                validity = (self.tr("{n} day left") if days == 1 else self.tr("{n} days left")).format(n=days)
                 color = "#b45309" if days <= 30 else "#15803d"
             rows += [
                 (self.tr("Unified social credit code"), info.uscc or "—"),
@@ -72,7 +72,8 @@ class KeyCard(QFrame):
             "to_be_changed": self.tr("must be changed"),
         }[state]
         if key.pin_tries_left is not None and state != "locked":  # the key says exactly (SKF)
-            pin_text += " · " + self.tr("{n} tries left").format(n=key.pin_tries_left)
+            left = key.pin_tries_left
+            pin_text += " · " + (self.tr("{n} try left") if left == 1 else self.tr("{n} tries left")).format(n=left)
         rows.append((self.tr("PIN"), pin_text))
         interface = self.tr("SKF (GM/T 0016)") if key.backend == "skf" else self.tr("PKCS#11")
         rows.append((self.tr("Interface"), interface))

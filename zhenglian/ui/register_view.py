@@ -220,7 +220,8 @@ class RegisterView(QWidget):
                 if col == 0:
                     item.setData(Qt.ItemDataRole.UserRole, e.seq)
                 self.table.setItem(row, col, item)
-        self.count.setText(self.tr("%n entries", "", len(entries)))
+        n = len(entries)
+        self.count.setText((self.tr("{n} entry") if n == 1 else self.tr("{n} entries")).format(n=n))
         self._selection_changed()
         self.loaded.emit()
 

@@ -189,7 +189,8 @@ class TaskBoard(QObject):
     def new_tasks_text(self, tasks: list[Any]) -> tuple[str, str]:
         """Title and text of the notification for new tasks."""
         titles = "、".join(t.title for t in tasks[:3]) + ("…" if len(tasks) > 3 else "")
-        return self.tr("{n} new documents to sign").format(n=len(tasks)), titles
+        n = len(tasks)
+        return (self.tr("{n} new document to sign") if n == 1 else self.tr("{n} new documents to sign")).format(n=n), titles
 
     def _on_summary(self, identity: Any, summary: Any) -> None:
         if identity not in self.workspaces:
