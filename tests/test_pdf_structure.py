@@ -200,8 +200,10 @@ def test_cli_signs_pazotest_like_and_refuses_loops_before_the_pin(run_cli, demo_
     res = run_cli("sign", str(tmp_path / "loop.pdf"), "-o", str(tmp_path / "x.pdf"), "--key", "SZCA-DEMO",
                   "--page", "1", "--at", "100,100", "--pin-stdin", input="")  # no PIN: asking would fail otherwise
     assert res.returncode == 11 and "不是完好的 PDF" in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert "未签署" in res.stderr
     res = run_cli("verify", str(tmp_path / "loop.pdf"))
     assert res.returncode == 11 and "不是完好的 PDF" in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert "无法核验" in res.stderr and "未签署" not in res.stderr and "not signed" not in res.stderr  # nothing was signed
 
 
 def test_a_field_listed_twice_still_signs(key, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

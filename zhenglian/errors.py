@@ -438,6 +438,15 @@ class DocumentCorrupt(ZhenglianError):
     hint_en = "Get the file again from its sender, or re-save it with a PDF program, then sign."
 
 
+class DocumentUnreadable(DocumentCorrupt):
+    """The same broken document met by a verification: it says so, not "not signed"."""
+
+    zh = "{path} 不是完好的 PDF 文件（{detail}），无法核验其中的签名"
+    en = "{path} is not an intact PDF ({detail}); its signatures cannot be checked"
+    hint_zh = "请向发送方重新获取文件。"
+    hint_en = "Ask the sender for the document again."
+
+
 class DocumentEncrypted(ZhenglianError):
     code = "document_encrypted"
     exit_code = ExitCode.DOCUMENT

@@ -308,6 +308,12 @@ def open_pdf(source: Source, password: str | None = None, *, name: str | None = 
         if not strict:
             doc.warnings.append("read leniently (minor syntax errors)")
         return doc
+    except errors.DocumentCorrupt as exc:
+        if path is not None:
+            stream.close()
+        if for_signing or isinstance(exc, errors.DocumentUnreadable):
+            raise
+        raise errors.DocumentUnreadable(**exc.facts) from None  # a verification: nothing was to be signed
     except BaseException:
         if path is not None:
             stream.close()
