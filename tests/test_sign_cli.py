@@ -239,3 +239,15 @@ def test_two_institutions_seal_one_contract(run_cli, roots, tmp_path: Path, shoo
     assert box is not None and abs((box[2] - box[0]) - (box[3] - box[1])) <= 3  # a round seal, upright
     assert box[0] > page.width / 2 and box[1] > page.height / 2  # on the anchor, lower right
     shoot(page, "signed-rotated-page.png")
+
+
+def test_inputs_whose_names_differ_only_in_case_are_refused_for_one_out_dir(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """On Windows, macOS and FAT sticks "A.pdf" and "a.PDF" are one file: the second would overwrite the first."""
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    a = ph.make_contract(tmp_path / "x" / "合同A.pdf")
+    b = ph.make_contract(tmp_path / "y" / "合同a.PDF")
+    res = run_cli("sign", str(a), str(b), "--out-dir", str(tmp_path / "out"), "--key", "SZCA-DEMO", "--page", "1",
+                  "--at", "50,50", "--pin-stdin", input="")
+    assert res.returncode == ExitCode.USAGE and "重名" in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert not (tmp_path / "out").exists()

@@ -18,6 +18,7 @@ Order of work, so the PIN is asked only when signing can succeed:
 from __future__ import annotations
 
 import argparse
+import unicodedata
 from pathlib import Path
 
 from zhenglian import errors
@@ -137,7 +138,8 @@ def outputs_for(args: argparse.Namespace) -> list[tuple[Path, Path]]:
             raise errors.UsageError(detail="多个输入请用 --out-dir / several inputs need --out-dir")
         return [(inputs[0], Path(args.output))]
     out_dir = Path(args.out_dir)
-    names = [p.name for p in inputs]
+    # Compared as Windows, macOS and USB sticks (FAT) compare them: "A.pdf" and "a.PDF" are one file there.
+    names = [unicodedata.normalize("NFC", p.name).casefold() for p in inputs]
     if len(set(names)) != len(names):
         raise errors.UsageError(detail="输入文件重名，无法放入同一输出目录 / two inputs share a file name")
     return [(p, out_dir / p.name) for p in inputs]
