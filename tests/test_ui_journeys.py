@@ -466,6 +466,7 @@ def test_factory_pin_is_refused_on_the_documents_page(journey_app, qtbot, tmp_pa
     view.sign_btn.click()
     qtbot.waitUntil(lambda: view.sign_bar.isVisible(), timeout=30000)
     out = tmp_path / "合同-已盖章.pdf"
+    assert view.out_field.text() == str(out)  # the suggested name, in the screen's language
     view.out_field.setText(str(out))
     answer = PinAnswerer(NETCA.user_pin)
     warnings = DialogCatcher(QMessageBox, shoot, "app-factory-pin.png")

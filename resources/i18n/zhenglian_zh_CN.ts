@@ -493,6 +493,10 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <translation>签名 {n}：</translation>
     </message>
     <message>
+        <source>{stem}-sealed.pdf</source>
+        <translation>{stem}-已盖章.pdf</translation>
+    </message>
+    <message>
         <source>zhenglian</source>
         <translation>证联客户端</translation>
     </message>
@@ -1293,6 +1297,10 @@ Plug in your UKey; it is recognised automatically.</source>
     <message>
         <source>%1 is no longer the file that was signed (missing or changed since).</source>
         <translation>%1 已不是当初签署的文件（已被删除或改动）。</translation>
+    </message>
+    <message>
+        <source>seal-register-{date}.pdf</source>
+        <translation>用印登记-{date}.pdf</translation>
     </message>
     <message>
         <source>Export the seal register</source>

@@ -203,7 +203,7 @@ class DocumentsView(QWidget):
             pages = self.preview.thumbs.count()
             self.spot = (pages, 150.0, 240.0)
             self.preview.set_seal(seal.png, (seal.width_mm, seal.height_mm), pages - 1, 150.0, 240.0, True)
-            self.out_field.setText(str(self.path.with_name(self.path.stem + "-已盖章.pdf")))
+            self.out_field.setText(str(self.path.with_name(self.tr("{stem}-sealed.pdf").format(stem=self.path.stem))))
             self.sign_bar.show()
 
         run_async(lambda: sealchoice.choose_seal(ctx, key, None), chosen, self._error)

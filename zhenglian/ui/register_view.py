@@ -314,7 +314,7 @@ class RegisterView(QWidget):
     # --- export --------------------------------------------------------------------
 
     def _ask_export(self) -> None:
-        name = f"用印登记-{date.today():%Y%m%d}.pdf"
+        name = self.tr("seal-register-{date}.pdf").format(date=f"{date.today():%Y%m%d}")
         target, _ = QFileDialog.getSaveFileName(
             self, self.tr("Export the seal register"), str(Path.home() / name),
             self.tr("PDF report (*.pdf);;CSV table (*.csv)"))
