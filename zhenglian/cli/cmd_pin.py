@@ -96,6 +96,30 @@ def read_stdin_line(what_zh: str, what_en: str) -> PinBuffer:
             buf[i] = 0
 
 
+def read_terminal(prompt: str) -> PinBuffer:
+    """One PIN typed at the terminal without echo (getpass); refused when stdin is not a terminal."""
+    if not sys.stdin.isatty():
+        raise errors.UsageError(detail="没有终端可用于输入 PIN，脚本中请用 --pin-stdin / "
+                                       "no terminal to read the PIN from; scripts use --pin-stdin")
+    try:
+        text = getpass.getpass(prompt)
+    except UnicodeDecodeError:
+        text = None  # the error's args hold the raw line typed, i.e. the PIN: it must not travel on
+    if text is None:
+        raise errors.PinUnreadable()  # outside the except block: nothing chained to it
+    try:
+        return PinBuffer(text)  # PinUnreadable, PIN-free, for a lone surrogate
+    finally:
+        del text  # the str cannot be wiped; drop our reference at once
+
+
+def read_pin(from_stdin: bool, prompt_zh: str, prompt_en: str) -> PinBuffer:
+    """The one way a command reads a PIN: ``--pin-stdin`` a line from fd 0, else the terminal."""
+    if from_stdin:
+        return read_stdin_line(prompt_zh, prompt_en)
+    return read_terminal(f"{prompt_zh} / {prompt_en}: ")
+
+
 class TerminalPrompter:
     """PinPrompter over the terminal (getpass) or standard input (--pin-stdin)."""
 
@@ -108,16 +132,7 @@ class TerminalPrompter:
         err(text)
 
     def _read(self, prompt_zh: str, prompt_en: str) -> PinBuffer:
-        if self.stdin:
-            return read_stdin_line(prompt_zh, prompt_en)
-        if not sys.stdin.isatty():
-            raise errors.UsageError(detail="没有终端可用于输入 PIN，脚本中请用 --pin-stdin / "
-                                           "no terminal to read the PIN from; scripts use --pin-stdin")
-        text = getpass.getpass(f"{prompt_zh} / {prompt_en}: ")
-        try:
-            return PinBuffer(text)
-        finally:
-            del text  # the str cannot be wiped; drop our reference at once
+        return read_pin(self.stdin, prompt_zh, prompt_en)
 
     def keep_pin(self) -> bool:
         return False  # one command, one login: nothing to keep
