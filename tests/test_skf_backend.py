@@ -737,3 +737,22 @@ def test_pin_status_with_so_pin_info_refused(skf_only: SkfOnly, make_skf_key, mo
     assert d["user_pin"]["tries_left"] == 10 and d["user_pin"]["exact"]
     assert d["so_pin"]["tries_left"] == 10 and not d["so_pin"]["locked"] and "unlock" not in d
 
+
+def test_pin_status_shows_an_unreadable_so_pin_as_unknown(skf_only: SkfOnly, make_skf_key,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    k = make_skf_key()
+    real = pin.status
+
+    def so_fails(h, so: bool = False):  # type: ignore[no-untyped-def]
+        if so:
+            raise errors.SkfBadResponse(op="SKF_GetPINInfo", detail="remaining 300 of 10")
+        return real(h, so)
+
+    monkeypatch.setattr(pin, "status", so_fails)
+    assert _run_status(skf_only, k.serial, monkeypatch, json_out=True) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["so_pin"] is None and d["user_pin"]["tries_left"] == 10
+    assert _run_status(skf_only, k.serial, monkeypatch, json_out=False) == 0
+    out = capsys.readouterr().out
+    assert "SO PIN: 状态未知" in out and "state unknown" in out and "PIN 还可尝试 10 次" in out
