@@ -117,3 +117,87 @@ def test_the_grep_would_find_a_leak(tmp_path: Path) -> None:
     f.write_bytes(b"header" + USER.encode("utf-16-le"))
     with pytest.raises(AssertionError):
         assert_clean(f.read_bytes(), "leak.bin")
+
+
+# --- renew reads its PIN the way the pin commands do ------------------------------------------
+
+_RENEW_CHILD = """
+import gc, os, sys
+from zhenglian.cli.cmd_renew import _read_pin
+pin = _read_pin(True)
+assert len(pin) == int(sys.argv[1])
+pin.wipe(); del pin; gc.collect()
+print("ready", flush=True)
+os.read(0, 1)  # wait while the parent searches our memory
+"""
+
+
+def _copies_in_memory(pid: int, needles: list[bytes]) -> tuple[int, int]:
+    """(copies of any needle, bytes scanned) in the writable mappings of process ``pid``."""
+    import re
+
+    found = scanned = 0
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for row in maps:
+            m = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", row)
+            if m is None or "rw" not in m.group(3):
+                continue
+            start, end = int(m.group(1), 16), int(m.group(2), 16)
+            try:
+                mem.seek(start)
+                data = mem.read(end - start)
+            except (OSError, OverflowError):
+                continue
+            scanned += len(data)
+            found += sum(data.count(n) for n in needles)
+    return found, scanned
+
+
+def test_renew_pin_stdin_leaves_no_copy_in_memory() -> None:
+    """``renew --pin-stdin`` reads fd 0 byte by byte like ``pin``: after wipe() no copy is left.
+
+    sys.stdin.readline() left the PIN in stdin's buffers and in a str that cannot be wiped.
+    """
+    import secrets
+    import string
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/PID/mem")
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(18)) + "#Q"
+    needles = [secret.encode(enc) for enc in ("utf-8", "utf-16-le", "utf-32-le")]
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root))
+    child = subprocess.Popen([sys.executable, "-c", _RENEW_CHILD, str(len(secret))], cwd=root, env=env,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        child.stdin.write(secret.encode() + b"\n")
+        child.stdin.flush()
+        if child.stdout.readline().strip() != b"ready":
+            child.stdin.close()
+            pytest.fail(child.communicate(timeout=30)[1].decode(errors="replace")[-2000:])
+        try:
+            found, scanned = _copies_in_memory(child.pid, needles)
+        except PermissionError:
+            pytest.skip("no permission to read another process's memory here")
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+    assert scanned > 5_000_000
+    assert found == 0
+
+
+def test_renew_without_pin_stdin_refuses_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like the pin commands: no terminal, no PIN prompt (getpass would fall back to reading stdin)."""
+    import getpass
+
+    from zhenglian.cli.cmd_renew import _read_pin
+
+    def never(prompt: str = "") -> str:
+        raise AssertionError("getpass must not be reached without a terminal")
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    monkeypatch.setattr(getpass, "getpass", never)
+    with pytest.raises(errors.UsageError) as exc:
+        _read_pin(False)
+    assert "--pin-stdin" in exc.value.message_en()

@@ -149,6 +149,56 @@ def test_pin_buffer_never_shows_and_wipes() -> None:
     assert raw_q == bytearray(len("Other@123"))  # wiped when collected
 
 
+# A PIN line with one GBK byte, decoded the way Python decodes stdin under the C locale
+# (surrogateescape): the byte becomes a lone surrogate that UTF-8 cannot encode.
+SURROGATE_PIN = "Secr\udca3tQin#42"
+PIN_PARTS = ("Secr", "tQin#42")
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    out: list[BaseException] = []
+    while exc is not None and exc not in out:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
+def _assert_pin_free(exc: BaseException) -> None:
+    import traceback
+
+    shown = "".join(traceback.format_exception(exc))
+    for e in _chain(exc):
+        for text in (str(e), repr(e), repr(e.args), shown):
+            assert not any(part in text for part in PIN_PARTS), text
+    assert exc.__context__ is None and exc.__cause__ is None
+
+
+def test_unencodable_pin_is_a_typed_error_without_the_pin() -> None:
+    with pytest.raises(errors.PinUnreadable) as exc:
+        PinBuffer(SURROGATE_PIN)
+    _assert_pin_free(exc.value)
+    assert exc.value.exit_code == ExitCode.USAGE
+    assert "无法识别" in exc.value.message_zh() and "cannot be read" in exc.value.message_en()
+
+
+def test_terminal_reader_never_lets_an_undecodable_line_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zhenglian.cli import cmd_pin
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+
+    def undecodable(prompt: str) -> str:  # getpass on a UTF-8 terminal fed a GBK byte
+        raise UnicodeDecodeError("utf-8", SURROGATE_PIN.encode("utf-8", "surrogateescape"), 4, 5, "invalid")
+
+    monkeypatch.setattr(cmd_pin.getpass, "getpass", undecodable)
+    with pytest.raises(errors.PinUnreadable) as exc:
+        cmd_pin.read_pin(False, "PIN", "PIN")
+    _assert_pin_free(exc.value)
+    monkeypatch.setattr(cmd_pin.getpass, "getpass", lambda prompt: SURROGATE_PIN)  # surrogateescape fallback
+    with pytest.raises(errors.PinUnreadable) as exc:
+        cmd_pin.read_pin(False, "PIN", "PIN")
+    _assert_pin_free(exc.value)
+
+
 # --- PIN cache ------------------------------------------------------------------
 
 class FakeKey:

@@ -673,3 +673,86 @@ def test_a_32_bit_library_given_as_module_is_named_as_such(tmp_path: Path) -> No
     (problem,) = mgr.load_all()
     assert isinstance(problem, errors.SkfWrongArchitecture)
     assert "32" in problem.message_zh() and "32-bit" in problem.message_en()
+
+
+# --- a library that describes the user PIN only ---------------------------------------------
+
+SAR_NOTSUPPORTYETERR = 0x0A000003
+
+
+def _admin_pin_info_fails(monkeypatch: pytest.MonkeyPatch, sar: int) -> None:
+    """SKF_GetPINInfo answers for the user PIN and returns ``sar`` for the admin (SO) PIN."""
+    from zhenglian.tokens.skf import library as skflib
+    from zhenglian.tokens.skf.sar import error_for
+
+    orig = skflib.SkfApplication.pin_info
+
+    def pin_info(self, *, admin: bool = False):  # type: ignore[no-untyped-def]
+        if admin:
+            raise error_for(sar, "SKF_GetPINInfo", admin=True)
+        return orig(self, admin=admin)
+
+    monkeypatch.setattr(skflib.SkfApplication, "pin_info", pin_info)
+
+
+def test_so_pin_info_refused_leaves_its_count_unknown(skf_only: SkfOnly, make_skf_key,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    k = make_skf_key()
+    _admin_pin_info_fails(monkeypatch, SAR_NOTSUPPORTYETERR)
+    _mgr, _key_info, h = _key(skf_only, k.serial)
+    assert h.backend.tries_left(k.serial, so=True) is None
+    assert h.backend.tries_left(k.serial) == 10  # the user PIN's count is still the key's
+    so = pin.status(h, so=True)  # falls back to the flags and our count: an upper bound
+    assert so.key_tries is None and not so.counted_by_key and not so.locked and so.tries_left == 10
+    with pin.user_session(h, _pin(k.user_pin)):  # the same while a session is open
+        assert h.backend.tries_left(k.serial, so=True) is None
+
+
+def test_so_pin_info_on_a_removed_key_still_says_removed(skf_only: SkfOnly, make_skf_key,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from zhenglian.tokens.skf.sar import SAR_DEVICE_REMOVED
+
+    k = make_skf_key()
+    _mgr, _key_info, h = _key(skf_only, k.serial)
+    _admin_pin_info_fails(monkeypatch, SAR_DEVICE_REMOVED)
+    with pytest.raises(errors.TokenRemoved):
+        h.backend.tries_left(k.serial, so=True)
+
+
+def _run_status(skf_only: SkfOnly, serial: str, monkeypatch: pytest.MonkeyPatch, *, json_out: bool) -> int:
+    import argparse
+
+    from zhenglian.cli import cmd_pin
+
+    monkeypatch.setenv("ZHENGLIAN_DRIVERS_DIR", str(skf_only.drivers_dir))
+    return cmd_pin.run_status(argparse.Namespace(module=[str(skf_only.lib)], key=serial, json=json_out))
+
+
+def test_pin_status_with_so_pin_info_refused(skf_only: SkfOnly, make_skf_key, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    k = make_skf_key()
+    _admin_pin_info_fails(monkeypatch, SAR_NOTSUPPORTYETERR)
+    assert _run_status(skf_only, k.serial, monkeypatch, json_out=True) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["user_pin"]["tries_left"] == 10 and d["user_pin"]["exact"]
+    assert d["so_pin"]["tries_left"] == 10 and not d["so_pin"]["locked"] and "unlock" not in d
+
+
+def test_pin_status_shows_an_unreadable_so_pin_as_unknown(skf_only: SkfOnly, make_skf_key,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    k = make_skf_key()
+    real = pin.status
+
+    def so_fails(h, so: bool = False):  # type: ignore[no-untyped-def]
+        if so:
+            raise errors.SkfBadResponse(op="SKF_GetPINInfo", detail="remaining 300 of 10")
+        return real(h, so)
+
+    monkeypatch.setattr(pin, "status", so_fails)
+    assert _run_status(skf_only, k.serial, monkeypatch, json_out=True) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["so_pin"] is None and d["user_pin"]["tries_left"] == 10
+    assert _run_status(skf_only, k.serial, monkeypatch, json_out=False) == 0
+    out = capsys.readouterr().out
+    assert "SO PIN: 状态未知" in out and "state unknown" in out and "PIN 还可尝试 10 次" in out

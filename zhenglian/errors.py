@@ -211,6 +211,20 @@ class PinCancelled(ZhenglianError):
     en = "Cancelled"
 
 
+class PinUnreadable(ZhenglianError):
+    """A PIN whose characters cannot be encoded (a lone surrogate from a non-UTF-8 terminal or pipe).
+
+    Carries no fact at all: the text it was raised for is the PIN.
+    """
+
+    code = "pin_unreadable"
+    exit_code = ExitCode.USAGE
+    zh = "PIN 含有无法识别的字符，请检查输入法"
+    en = "The PIN holds characters that cannot be read; check the input method"
+    hint_zh = "PIN 未提交到 UKey，不计入错误次数。"
+    hint_en = "The PIN was not sent to the key; no try was used."
+
+
 class PinPolicyViolation(ZhenglianError):
     code = "pin_policy"
     exit_code = ExitCode.PIN_POLICY

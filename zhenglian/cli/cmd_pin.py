@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ from zhenglian.tokens.secret import PinBuffer
 
 if TYPE_CHECKING:
     from zhenglian.keys.handle import KeyHandle
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -96,6 +99,30 @@ def read_stdin_line(what_zh: str, what_en: str) -> PinBuffer:
             buf[i] = 0
 
 
+def read_terminal(prompt: str) -> PinBuffer:
+    """One PIN typed at the terminal without echo (getpass); refused when stdin is not a terminal."""
+    if not sys.stdin.isatty():
+        raise errors.UsageError(detail="没有终端可用于输入 PIN，脚本中请用 --pin-stdin / "
+                                       "no terminal to read the PIN from; scripts use --pin-stdin")
+    try:
+        text = getpass.getpass(prompt)
+    except UnicodeDecodeError:
+        text = None  # the error's args hold the raw line typed, i.e. the PIN: it must not travel on
+    if text is None:
+        raise errors.PinUnreadable()  # outside the except block: nothing chained to it
+    try:
+        return PinBuffer(text)  # PinUnreadable, PIN-free, for a lone surrogate
+    finally:
+        del text  # the str cannot be wiped; drop our reference at once
+
+
+def read_pin(from_stdin: bool, prompt_zh: str, prompt_en: str) -> PinBuffer:
+    """The one way a command reads a PIN: ``--pin-stdin`` a line from fd 0, else the terminal."""
+    if from_stdin:
+        return read_stdin_line(prompt_zh, prompt_en)
+    return read_terminal(f"{prompt_zh} / {prompt_en}: ")
+
+
 class TerminalPrompter:
     """PinPrompter over the terminal (getpass) or standard input (--pin-stdin)."""
 
@@ -108,16 +135,7 @@ class TerminalPrompter:
         err(text)
 
     def _read(self, prompt_zh: str, prompt_en: str) -> PinBuffer:
-        if self.stdin:
-            return read_stdin_line(prompt_zh, prompt_en)
-        if not sys.stdin.isatty():
-            raise errors.UsageError(detail="没有终端可用于输入 PIN，脚本中请用 --pin-stdin / "
-                                           "no terminal to read the PIN from; scripts use --pin-stdin")
-        text = getpass.getpass(f"{prompt_zh} / {prompt_en}: ")
-        try:
-            return PinBuffer(text)
-        finally:
-            del text  # the str cannot be wiped; drop our reference at once
+        return read_pin(self.stdin, prompt_zh, prompt_en)
 
     def keep_pin(self) -> bool:
         return False  # one command, one login: nothing to keep
@@ -192,7 +210,8 @@ def _select(args: argparse.Namespace) -> KeyHandle:
     return ctx.tokens.handle(ctx.tokens.find_key(args.key))
 
 
-def _status_lines(key: KeyInfo, user: pinmod.PinStatus, so: pinmod.PinStatus, manifest: Manifest | None) -> list[str]:
+def _status_lines(key: KeyInfo, user: pinmod.PinStatus, so: pinmod.PinStatus | None,
+                  manifest: Manifest | None) -> list[str]:
     yn = {True: "是 yes", False: "否 no"}
     f = user.flags
     out = [
@@ -201,29 +220,47 @@ def _status_lines(key: KeyInfo, user: pinmod.PinStatus, so: pinmod.PinStatus, ma
         f"  本机计数的连续错误 wrong tries counted here: {user.failures}",
         f"  UKey 标志 key flags ({f.raw:#x}): 曾输错 count_low={yn[f.count_low]}  最后一次 final_try={yn[f.final_try]}  "
         f"已锁定 locked={yn[f.locked]}  密码键盘 pinpad={yn[f.protected_auth_path]}",
-        f"管理员 PIN SO PIN: {so.describe_zh()} / {so.describe_en()}",
+        (f"管理员 PIN SO PIN: {so.describe_zh()} / {so.describe_en()}" if so is not None else
+         "管理员 PIN SO PIN: 状态未知（UKey 未提供）/ state unknown (the key does not say)"),
         "PIN 仍为出厂初始值？无法得知：只有输入 PIN 才能判断，本程序不会替你尝试。",
         "Still the factory PIN? Cannot be known without entering it; the client never tries one for you.",
     ]
-    if user.locked or so.locked:
-        err = pinmod.locked_error(manifest, so.locked and not user.locked)
+    so_locked = so is not None and so.locked
+    if user.locked or so_locked:
+        err = pinmod.locked_error(manifest, so_locked and not user.locked)
         out += [err.message_zh(), err.message_en(), *[h for h in err.hint() if h]]
     elif user.final_try:
         out.append("只剩最后一次机会：输入前请确认 PIN 无误。/ One try left: make sure of the PIN before entering it.")
     return out
 
 
+def _so_status(h: KeyHandle) -> pinmod.PinStatus | None:
+    """The SO PIN's status, or None (shown as unknown) when the key will not describe it.
+
+    The user PIN's status was just read, so the key is there: a failure here is about the
+    SO PIN alone and must not hide the rest.  A key pulled out meanwhile still ends the command.
+    """
+    try:
+        return pinmod.status(h, so=True)
+    except (errors.TokenRemoved, errors.NoKey):
+        raise
+    except errors.ZhenglianError as exc:
+        log.info("key %s: SO PIN status unreadable (%s)", h.serial, exc.code)
+        return None
+
+
 def run_status(args: argparse.Namespace) -> int:
     h = _select(args)
     key, manifest = h.key, h.manifest
     user = pinmod.status(h)
-    so = pinmod.status(h, so=True)
+    so = _so_status(h)
+    so_locked = so is not None and so.locked
     if args.json:
         d: dict[str, Any] = {"key": key.serial, "label": key.label, "ca": key.ca_id,
                              "organization": key.organization(), "user_pin": user.to_dict(),
-                             "so_pin": so.to_dict(), "initial_pin": None}
-        if user.locked or so.locked:
-            d["unlock"] = pinmod.locked_error(manifest, so.locked and not user.locked).to_dict() | {
+                             "so_pin": so.to_dict() if so is not None else None, "initial_pin": None}
+        if user.locked or so_locked:
+            d["unlock"] = pinmod.locked_error(manifest, so_locked and not user.locked).to_dict() | {
                 "route_zh": manifest.unlock_route_zh() if manifest and manifest.is_ca else None,
                 "route_en": manifest.unlock_route_en() if manifest and manifest.is_ca else None}
         print_json(d)

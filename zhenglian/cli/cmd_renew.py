@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 from datetime import UTC, datetime
 
 from zhenglian import errors
+from zhenglian.cli.cmd_pin import read_pin
 from zhenglian.cli.output import line, print_json
 from zhenglian.services import Context
 from zhenglian.tokens.secret import PinBuffer
@@ -33,9 +32,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def _read_pin(from_stdin: bool) -> PinBuffer:
-    text = sys.stdin.readline().rstrip("\r\n") if from_stdin else getpass.getpass("PIN: ")
-    pin = PinBuffer(text)
-    del text
+    """The pin commands' reader: fd 0 byte by byte into the buffer, or the terminal (never a pipe)."""
+    pin = read_pin(from_stdin, "请输入 UKey 的 PIN", "key PIN")
     if not pin:
         raise errors.PinCancelled()
     return pin

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from zhenglian import errors
+
 
 class PinBuffer:
     __slots__ = ("_buf",)
 
     def __init__(self, data: bytes | bytearray | str = b"") -> None:
-        # bytearray(str, "utf-8") encodes straight into the mutable buffer.
-        self._buf = bytearray(data, "utf-8") if isinstance(data, str) else bytearray(data)
+        if not isinstance(data, str):
+            self._buf = bytearray(data)
+            return
+        try:
+            # bytearray(str, "utf-8") encodes straight into the mutable buffer.
+            self._buf = bytearray(data, "utf-8")
+            return
+        except UnicodeEncodeError:
+            # A lone surrogate (stdin decoded with surrogateescape, e.g. a GBK byte): the
+            # UnicodeEncodeError holds the whole PIN in its args, so it must not travel on.
+            self._buf = bytearray()
+        del data
+        # Raised outside the except block: no __context__ chains the encode error to it.
+        raise errors.PinUnreadable()
 
     @property
     def buffer(self) -> bytearray:

@@ -126,6 +126,23 @@ def _identity(path: Path) -> str:
     return ident(path)
 
 
+def _remaining(app: SkfApplication, so: bool) -> int | None:
+    """The key's count of tries left; for the SO PIN, None (unknown: status falls back to the flags)
+    when the library refuses to answer, as ``_pin_state`` tolerates it.
+
+    Only a plain SAR failure (SkfError, e.g. SAR_NOTSUPPORTYETERR) is tolerated: a key pulled out
+    (TokenRemoved) or gone (SkfObjectMissing) still propagates.
+    """
+    try:
+        return app.pin_info(admin=so).remaining
+    except errors.SkfError as exc:
+        if not so:
+            raise
+        log.info("SKF_GetPINInfo refused for the SO PIN (%s): its tries left are unknown",
+                 exc.facts.get("sar_name", "?"))
+        return None
+
+
 class SkfBackend:
     """One SKF library file as a key backend (see the module docstring)."""
 
@@ -339,13 +356,13 @@ class SkfBackend:
                 return self._flags_of(app)
 
     def tries_left(self, serial: str, so: bool = False) -> int | None:
-        """Exactly what the key says (SKF_GetPINInfo)."""
+        """Exactly what the key says (SKF_GetPINInfo); None for an SO PIN the library will not describe."""
         with self.lock:
             open_now = self._open.get(serial)
             if open_now is not None:
-                return open_now.app.pin_info(admin=so).remaining
+                return _remaining(open_now.app, so)
             with self._connected(serial) as (_dev, app):
-                return app.pin_info(admin=so).remaining
+                return _remaining(app, so)
 
     def pin_length_range(self, serial: str) -> tuple[int, int] | None:
         return None  # SKF does not say; the manifest's policy applies
