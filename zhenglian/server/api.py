@@ -30,7 +30,7 @@ import httpx
 from zhenglian import __version__, errors, safejson
 from zhenglian.backoff import Backoff
 from zhenglian.server import models, transport
-from zhenglian.server.protocol import API_PREFIX
+from zhenglian.server.protocol import API_PREFIX, content_length
 from zhenglian.textsafe import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -385,8 +385,8 @@ class ServerClient:
 
 def read_bounded(response: httpx.Response, limit: int) -> bytes:
     """The body of a streamed response, refused (ServerError) as soon as it is longer than ``limit``."""
-    declared = response.headers.get("Content-Length", "").strip()
-    if declared.isdigit() and int(declared) > limit:
+    declared = content_length(response.headers.get("Content-Length", ""))
+    if declared is not None and declared > limit:
         raise _too_large(response, limit)
     out = bytearray()
     for chunk in response.iter_raw():
