@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from zhenglian import errors
-from zhenglian.server import api, models
+from zhenglian.server import api, models, transport
+from zhenglian.server.protocol import content_length
 
 Handler = Callable[[socket.socket, dict[str, Any]], None]
 
@@ -58,7 +59,7 @@ class Hostile:
     def _one(self, conn: socket.socket) -> None:
         with conn:
             try:
-                read_request(conn)
+                self.state.setdefault("paths", []).append(read_request(conn).split(b" ", 2)[1].decode())
                 self.handler(conn, self.state)
             except OSError:
                 pass  # the client hung up: what these servers wait for
@@ -280,3 +281,38 @@ def test_est_answers_are_bounded_too(hostile) -> None:  # type: ignore[no-untype
     assert est.cacerts(server.url) == []  # the optional call: nothing, quietly
     server.close()
     assert server.state["sent"] < 2 * (est.MAX_ANSWER_BYTES + 48 * 1024 * 1024)
+
+
+def test_est_refuses_a_compressed_answer_instead_of_inflating_it(hostile) -> None:  # type: ignore[no-untyped-def]
+    """A double-gzip answer is small on the wire; decoded (as the rebuilt response did) it is 10 MiB."""
+    import gzip
+
+    from zhenglian.lifecycle import est
+
+    body = gzip.compress(gzip.compress(b"\0" * (10 * 1024 * 1024)))
+    head = (f"HTTP/1.0 200 OK\r\nContent-Type: application/pkcs7-mime\r\nContent-Encoding: gzip, gzip\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    server = hostile(lambda conn, state: conn.sendall(head + body))
+    with pytest.raises(errors.RenewalNetworkError) as info:
+        est.simplereenroll(server.url, b"csr", b"cms")
+    assert "compress" in info.value.message_en() or "encoding" in info.value.message_en()
+
+
+def test_a_bounded_answer_is_not_decoded_again(hostile) -> None:  # type: ignore[no-untyped-def]
+    """The response handed back keeps the bytes read, not a Content-Encoding that would decode them."""
+    body = b"\x1f\x8b not gzip at all"
+    head = f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    server = hostile(lambda conn, state: conn.sendall(head + body))
+    with api.bounded_client(5.0) as c:
+        response = api.fetch_bounded(c, "GET", server.url, limit=1024, deadline=transport.Deadline(10.0))
+    assert response.content == body and "Content-Encoding" not in response.headers
+
+
+@pytest.mark.parametrize("value", ["²", "¹²", "١٢", "1" * 19, "", "-1", "1 2"])
+def test_odd_content_lengths_are_not_numbers(value: str) -> None:
+    assert content_length(value) is None
+
+
+def test_a_plain_content_length_is_read() -> None:
+    assert content_length(" 1234 ") == 1234
+
