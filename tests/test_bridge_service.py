@@ -7,6 +7,7 @@ that records sign requests (the signing itself: test_bridge_jobs.py).
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -376,6 +377,19 @@ def test_body_shorter_than_its_content_length_gets_400(bridge) -> None:  # type:
     assert status_line(answer) == 400
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "bad_request"
     assert bridge.jobs.requests == []
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u00b9\u00b2", "9" * 40])
+def test_a_content_length_that_is_not_ascii_digits_gets_400(bridge, caplog, length: str) -> None:  # type: ignore[no-untyped-def]
+    """'²'.isdigit() is True but int() refuses it: a 400 bad_request, not a 500 with a traceback."""
+    body = json.dumps(sign_body()).encode()
+    answer = raw(bridge.port, f"POST /v1/sign HTTP/1.0\r\nHost: 127.0.0.1:{bridge.port}\r\nOrigin: {ALLOWED}\r\n"
+                              f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+                              .encode("latin-1") + body)
+    assert status_line(answer) == 400
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"] == "bad_request"
+    assert bridge.jobs.requests == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 def test_stop_frees_the_port_and_fallback_ports() -> None:

@@ -29,7 +29,7 @@ from zhenglian.tokens.flags import TokenFlags  # noqa: E402
 from zhenglian.ui import i18n  # noqa: E402
 from zhenglian.ui.bridge_dialogs import ConfirmSignDialog  # noqa: E402
 
-MY_CONTEXTS = {"ConfirmSignDialog", "BridgeUi"}
+MY_CONTEXTS = {"ConfirmSignDialog", "DeliberateDialog", "BridgeUi"}
 ROOT = Path(__file__).resolve().parent.parent
 SZCA = DEMO_KEYS[1]
 
@@ -162,6 +162,63 @@ def test_confirmation_cancels_itself_when_unanswered(qtbot) -> None:
     with qtbot.waitSignal(dlg.rejected, timeout=5000):
         dlg.show()
     assert dlg.result() == 0
+
+
+def test_login_confirmation_has_no_default_and_enter_does_not_continue(qtbot) -> None:
+    """The first question from a page (before the login PIN): only a click on 继续 continues."""
+    from zhenglian.ui.bridge_dialogs import ConfirmLoginDialog
+
+    dlg = ConfirmLoginDialog("https://sign.example.org", "https://server.example.org")
+    qtbot.addWidget(dlg)
+    seen: list[str] = []
+    dlg.accepted.connect(lambda: seen.append("accepted"))
+
+    def returns() -> None:
+        assert not any(b.isDefault() or b.autoDefault() for b in dlg.findChildren(QPushButton))
+        for target in (dlg, dlg.focusWidget() or dlg, dlg.continue_button, dlg.cancel_button):
+            for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                qtbot.keyClick(target, key)
+        seen.append("open" if dlg.isVisible() else "closed")
+        dlg.continue_button.click()
+
+    QTimer.singleShot(0, returns)
+    assert dlg.exec() == int(QDialog.DialogCode.Accepted)
+    assert seen == ["open", "accepted"]
+    assert "https://sign.example.org" in dlg.text_label.text()
+    assert dlg.text_label.textFormat() == Qt.TextFormat.PlainText  # the page's name is never markup
+
+
+def test_login_confirmation_cancels_itself_when_unanswered(qtbot) -> None:
+    from zhenglian.ui.bridge_dialogs import ConfirmLoginDialog, ConfirmSignDialog
+
+    dlg = ConfirmLoginDialog("https://sign.example.org", "https://server.example.org", timeout_s=1)
+    qtbot.addWidget(dlg)
+    with qtbot.waitSignal(dlg.rejected, timeout=5000):
+        dlg.show()
+    assert dlg.result() == 0
+    # the same time as the signing confirmation when none is given
+    login = ConfirmLoginDialog("https://sign.example.org", "https://server.example.org")
+    sign = ConfirmSignDialog(info())
+    for d in (login, sign):
+        qtbot.addWidget(d)
+    assert login.countdown.text() == sign.countdown.text() != ""
+
+
+def test_unanswered_login_confirmation_from_the_page_is_cancelled(qtbot, tray, monkeypatch) -> None:
+    """Through attach_bridge: a box nobody answers ends as a cancel, so the job is freed."""
+    from zhenglian.ui import bridge_dialogs
+    from zhenglian.ui.bridge_ui import attach_bridge
+
+    init = bridge_dialogs.ConfirmLoginDialog.__init__
+    monkeypatch.setattr(bridge_dialogs.ConfirmLoginDialog, "__init__",
+                        lambda self, site, server, parent=None, timeout_s=0: init(self, site, server, parent, 1))
+    handle = attach_bridge(tray)
+    try:
+        t, box = in_worker(lambda: handle.jobs.confirm_login("https://sign.example.org", "https://server.example.org"))
+        qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
+        assert box == {"result": False}
+    finally:
+        handle.stop()
 
 
 def test_my_strings_are_translated(qapp) -> None:
@@ -366,8 +423,7 @@ def test_test_hook_is_off_unless_asked_and_reads_the_pipe() -> None:
 def test_page_is_named_first_and_the_pin_dialogs_name_it_too(qtbot, tray, qapp) -> None:
     """From the web page: the first dialog names the page (before any PIN); the login PIN dialog and
     the signing PIN dialog name it too, and they look different (issue 16)."""
-    from PySide6.QtWidgets import QMessageBox
-
+    from zhenglian.ui.bridge_dialogs import ConfirmLoginDialog
     from zhenglian.ui.bridge_ui import attach_bridge
     from zhenglian.ui.pin_dialogs import PinDialog
 
@@ -378,10 +434,10 @@ def test_page_is_named_first_and_the_pin_dialogs_name_it_too(qtbot, tray, qapp) 
         seen: list[str] = []
 
         def answer(box: Any) -> None:
-            seen.append(box.text())
-            next(b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.AcceptRole).click()
+            seen.append(box.text_label.text())
+            box.continue_button.click()
 
-        timer = answer_when_open(QMessageBox, answer)
+        timer = answer_when_open(ConfirmLoginDialog, answer)
         t, box = in_worker(lambda: jobs.confirm_login("https://sign.example.org", "https://server.example.org"))
         qtbot.waitUntil(lambda: not t.is_alive(), timeout=10000)
         assert box == {"result": True}

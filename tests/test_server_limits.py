@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from zhenglian import errors
-from zhenglian.server import api, models
+from zhenglian.server import api, models, transport
+from zhenglian.server.protocol import content_length
 
 Handler = Callable[[socket.socket, dict[str, Any]], None]
 
@@ -58,7 +59,7 @@ class Hostile:
     def _one(self, conn: socket.socket) -> None:
         with conn:
             try:
-                read_request(conn)
+                self.state.setdefault("paths", []).append(read_request(conn).split(b" ", 2)[1].decode())
                 self.handler(conn, self.state)
             except OSError:
                 pass  # the client hung up: what these servers wait for
@@ -280,3 +281,158 @@ def test_est_answers_are_bounded_too(hostile) -> None:  # type: ignore[no-untype
     assert est.cacerts(server.url) == []  # the optional call: nothing, quietly
     server.close()
     assert server.state["sent"] < 2 * (est.MAX_ANSWER_BYTES + 48 * 1024 * 1024)
+
+
+def test_est_refuses_a_compressed_answer_instead_of_inflating_it(hostile) -> None:  # type: ignore[no-untyped-def]
+    """A double-gzip answer is small on the wire; decoded (as the rebuilt response did) it is 10 MiB."""
+    import gzip
+
+    from zhenglian.lifecycle import est
+
+    body = gzip.compress(gzip.compress(b"\0" * (10 * 1024 * 1024)))
+    head = (f"HTTP/1.0 200 OK\r\nContent-Type: application/pkcs7-mime\r\nContent-Encoding: gzip, gzip\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    server = hostile(lambda conn, state: conn.sendall(head + body))
+    with pytest.raises(errors.RenewalNetworkError) as info:
+        est.simplereenroll(server.url, b"csr", b"cms")
+    assert "compress" in info.value.message_en() or "encoding" in info.value.message_en()
+
+
+def test_a_bounded_answer_is_not_decoded_again(hostile) -> None:  # type: ignore[no-untyped-def]
+    """The response handed back keeps the bytes read, not a Content-Encoding that would decode them."""
+    body = b"\x1f\x8b not gzip at all"
+    head = f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    server = hostile(lambda conn, state: conn.sendall(head + body))
+    with api.bounded_client(5.0) as c:
+        response = api.fetch_bounded(c, "GET", server.url, limit=1024, deadline=transport.Deadline(10.0))
+    assert response.content == body and "Content-Encoding" not in response.headers
+
+
+@pytest.mark.parametrize("value", ["²", "¹²", "١٢", "1" * 19, "", "-1", "1 2"])
+def test_odd_content_lengths_are_not_numbers(value: str) -> None:
+    assert content_length(value) is None
+
+
+def test_a_plain_content_length_is_read() -> None:
+    assert content_length(" 1234 ") == 1234
+
+
+# --- AIA fetches of a certificate's issuer (pdf/trust.py) ---------------------------------
+
+def _leaf_and_ca(url: str) -> tuple[Any, bytes]:
+    """A leaf whose AIA caIssuers is ``url``, and its CA's certificate (DER)."""
+    import datetime
+
+    from asn1crypto import x509 as ax
+    from cryptography import x509 as cx
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "AIA test CA")])
+    ca = (cx.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+          .add_extension(cx.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    aia = cx.AuthorityInformationAccess([cx.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
+                                                              cx.UniformResourceIdentifier(url))])
+    leaf = (cx.CertificateBuilder().subject_name(cx.Name([cx.NameAttribute(NameOID.COMMON_NAME, "leaf")]))
+            .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(2).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).add_extension(aia, critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    der = serialization.Encoding.DER
+    return ax.Certificate.load(leaf.public_bytes(der)), ca.public_bytes(der)
+
+
+def _answer(body: bytes, extra: str = "") -> bytes:
+    return f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode() + body
+
+
+def _aia_server(hostile, answers: dict[str, bytes]) -> Hostile:  # type: ignore[no-untyped-def]
+    """A server answering each path with ``answers[path]`` (404 otherwise)."""
+    not_found = b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+    return hostile(lambda conn, state: conn.sendall(answers.get(state["paths"][-1], not_found)))
+
+
+def test_aia_fetches_the_issuer(hostile) -> None:  # type: ignore[no-untyped-def]
+    from zhenglian.pdf import trust
+
+    answers: dict[str, bytes] = {}
+    server = _aia_server(hostile, answers)
+    leaf, ca = _leaf_and_ca(server.url + "/ca.cer")
+    answers["/ca.cer"] = _answer(ca)
+    assert [c.dump() for c in trust._aia_issuers(leaf)] == [ca]
+
+
+def test_aia_does_not_follow_redirects(hostile) -> None:  # type: ignore[no-untyped-def]
+    from zhenglian.pdf import trust
+
+    answers: dict[str, bytes] = {}
+    server = _aia_server(hostile, answers)
+    leaf, ca = _leaf_and_ca(server.url + "/redir")
+    answers["/redir"] = f"HTTP/1.0 302 Found\r\nLocation: {server.url}/ca.cer\r\nContent-Length: 0\r\n\r\n".encode()
+    answers["/ca.cer"] = _answer(ca)
+    assert trust._aia_issuers(leaf) == []
+    assert server.state["paths"] == ["/redir"]
+
+
+def test_aia_refuses_a_compressed_answer(hostile) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    from zhenglian.pdf import trust
+
+    answers: dict[str, bytes] = {}
+    server = _aia_server(hostile, answers)
+    leaf, ca = _leaf_and_ca(server.url + "/ca.cer")
+    answers["/ca.cer"] = _answer(gzip.compress(gzip.compress(ca)), "Content-Encoding: gzip, gzip\r\n")
+    assert trust._aia_issuers(leaf) == []  # decoded, it would have been the CA
+    assert server.state["paths"] == ["/ca.cer"]
+
+
+def test_aia_answers_are_bounded(hostile) -> None:  # type: ignore[no-untyped-def]
+    from zhenglian.pdf import trust
+
+    total = 200 * 1024 * 1024
+    server = hostile(lambda conn, state: stream(conn, state, b"HTTP/1.0 200 OK\r\n\r\n", total))
+    leaf, _ = _leaf_and_ca(server.url + "/ca.cer")
+    assert trust._aia_issuers(leaf) == []
+    server.close()
+    assert server.state["sent"] < trust.AIA_MAX_BYTES + 48 * 1024 * 1024
+
+
+def test_an_aia_server_dripping_bytes_hits_the_deadline(hostile, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One byte per "second" never trips the 5 s read timeout; the 10 s deadline ends the fetch.
+
+    As above, the deadline's clock is the test's: each look lets the server send one more byte, 1 s later.
+    """
+    import functools
+
+    from zhenglian.pdf import trust
+
+    now = [0.0]
+    looked = threading.Event()
+
+    def clock() -> float:
+        looked.set()
+        return now[0]
+
+    def drip(conn: socket.socket, state: dict[str, Any]) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"0" * 1000:  # under AIA_MAX_BYTES
+            while not looked.wait(0.1):
+                if state.get("stop") or server.stop.is_set():
+                    return
+            looked.clear()
+            now[0] += 1.0
+            conn.sendall(bytes([byte]))
+            state["sent"] += 1
+        state["finished"] = True
+
+    server = hostile(drip)
+    monkeypatch.setattr(transport, "Deadline", functools.partial(transport.Deadline, clock=clock))
+    leaf, _ = _leaf_and_ca(server.url + "/ca.cer")
+    assert trust._aia_issuers(leaf) == []
+    server.state["stop"] = True
+    assert not server.state.get("finished"), "the whole dripped answer was read"
+    assert server.state["sent"] <= trust.AIA_CALL_S + 2

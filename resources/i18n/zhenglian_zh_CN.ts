@@ -168,6 +168,9 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
+</context>
+<context>
+    <name>DeliberateDialog</name>
     <message>
         <source>Cancelled automatically in %1 s if not answered.</source>
         <translation>若不作答，%1 秒后自动取消。</translation>

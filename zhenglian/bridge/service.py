@@ -47,6 +47,7 @@ from zhenglian import __version__, errors
 from zhenglian.bridge import protocol as p
 from zhenglian.bridge.ratelimit import FOREIGN, OriginBuckets, TokenBucket
 from zhenglian.bridge.ratelimit import NO_ORIGIN as NO_ORIGIN_KEY
+from zhenglian.server.protocol import content_length
 
 log = logging.getLogger(__name__)
 
@@ -321,9 +322,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding"):
             raise errors.BridgeBadRequest(detail_zh="不接受分块传输", detail_en="chunked bodies are not accepted")
         lengths = self.headers.get_all("Content-Length") or []
-        if len(lengths) != 1 or not lengths[0].strip().isdigit():
-            raise errors.BridgeBadRequest(detail_zh="缺少 Content-Length", detail_en="Content-Length is required")
-        length = int(lengths[0].strip())
+        length = content_length(lengths[0]) if len(lengths) == 1 else None
+        if length is None:
+            raise errors.BridgeBadRequest(detail_zh="缺少 Content-Length 或其值无效",
+                                          detail_en="Content-Length is missing or not a number")
         self._reader.deadline = time.monotonic() + self.server.service.body_deadline_s
         if length > p.MAX_BODY_BYTES:
             self.close_connection = True

@@ -23,16 +23,6 @@ AUTH_SCHEME = "CMS"
 _MAX_REASON = 200
 
 
-def _client(timeout: float):  # type: ignore[no-untyped-def]
-    import httpx
-
-    from zhenglian.server import transport
-
-    client = httpx.Client(timeout=timeout, follow_redirects=False, headers={"Accept-Encoding": "identity"})
-    transport.install(client)
-    return client
-
-
 def _reason(response) -> str:  # type: ignore[no-untyped-def]
     """The CA's reason, shortened and printable (it ends up in a message)."""
     text = response.text if response.content else response.reason_phrase
@@ -43,23 +33,17 @@ def _reason(response) -> str:  # type: ignore[no-untyped-def]
 def _post_or_get(method: str, url: str, timeout: float, **kwargs):  # type: ignore[no-untyped-def]
     import httpx
 
-    from zhenglian.server import transport
-    from zhenglian.server.api import read_bounded
+    from zhenglian.server import api, transport
 
     try:
-        with _client(timeout) as client, transport.deadline(transport.Deadline(CALL_S)):
-            request = client.build_request(method, url, **kwargs)
-            response = client.send(request, stream=True)
-            try:
-                # The answer read whole here, bounded: a CA's (or anyone's) 1 GB answer is refused.
-                content = read_bounded(response, MAX_ANSWER_BYTES)
-            finally:
-                response.close()
-            return httpx.Response(response.status_code, headers=response.headers, content=content,
-                                  request=request, extensions={"reason_phrase": response.extensions.get(
-                                      "reason_phrase", b"")})
-    except errors.ServerError:
-        raise errors.RenewalNetworkError(url=url, detail="应答过大 / answer too large") from None
+        with api.bounded_client(timeout) as client:
+            # The answer read whole, bounded in size and time, never decoded: a CA's (or anyone's)
+            # 1 GB answer or gzip bomb is refused.
+            return api.fetch_bounded(client, method, url, limit=MAX_ANSWER_BYTES,
+                                     deadline=transport.Deadline(CALL_S), **kwargs)
+    except errors.ServerError as exc:
+        raise errors.RenewalNetworkError(url=url, detail=f"{exc.facts.get('detail_zh', '应答无效')} / "
+                                                         f"{exc.facts.get('detail_en', 'invalid answer')}") from None
     except httpx.TimeoutException:
         raise errors.RenewalNetworkError(url=url, detail="超时 / timeout") from None
     except httpx.TransportError as exc:

@@ -28,7 +28,9 @@ from zhenglian import errors, paths
 log = logging.getLogger(__name__)
 
 CERT_SUFFIXES = {".pem", ".crt", ".cer", ".der", ".p7b", ".p7c"}
-AIA_TIMEOUT_S = 5.0
+AIA_TIMEOUT_S = 5.0  # each socket operation of an AIA fetch
+AIA_CALL_S = 10.0  # all the AIA fetches for one certificate, however slowly the server sends
+AIA_MAX_BYTES = 64 * 1024  # a CA certificate or a small .p7c is a few KB
 MAX_CHAIN = 6
 
 
@@ -138,7 +140,13 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 def _aia_issuers(cert: x509.Certificate) -> list[x509.Certificate]:
     urls = [u for u in (cert.authority_information_access_value or [])
             if u["access_method"].native == "ca_issuers"]
+    if not urls:
+        return []
+    from zhenglian.server import api, transport
+
     out: list[x509.Certificate] = []
+
+    deadline = transport.Deadline(AIA_CALL_S)  # one for all of this certificate's URLs
     for desc in urls:
         location = desc["access_location"]
         if location.name != "uniform_resource_identifier":
@@ -147,10 +155,11 @@ def _aia_issuers(cert: x509.Certificate) -> list[x509.Certificate]:
         if not url.lower().startswith(("http://", "https://")):
             continue
         try:
-            import httpx
-
-            response = httpx.get(url, timeout=AIA_TIMEOUT_S, follow_redirects=True)
-            response.raise_for_status()
+            with api.bounded_client(AIA_TIMEOUT_S) as client:
+                response = api.fetch_bounded(client, "GET", url, limit=AIA_MAX_BYTES, deadline=deadline)
+            if response.status_code != 200:  # a redirect too: the certificate's URL, or nothing
+                log.info("AIA fetch %s failed: HTTP %d", url, response.status_code)
+                continue
             out.extend(parse_certs(response.content))
         except Exception as exc:  # noqa: BLE001 - AIA is best effort; the signature is made anyway
             log.info("AIA fetch %s failed: %s", url, type(exc).__name__)

@@ -30,7 +30,7 @@ import httpx
 from zhenglian import __version__, errors, safejson
 from zhenglian.backoff import Backoff
 from zhenglian.server import models, transport
-from zhenglian.server.protocol import API_PREFIX
+from zhenglian.server.protocol import API_PREFIX, content_length
 from zhenglian.textsafe import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -123,9 +123,7 @@ class ServerClient:
         self._clock = clock
         self.timeout = httpx.Timeout(timeout, connect=connect_timeout)
         verify: ssl.SSLContext | bool = ssl_context(ca_bundle) if self.base_url.startswith("https") else True
-        self._http = httpx.Client(verify=verify, timeout=self.timeout, follow_redirects=False,
-                                  headers={"User-Agent": f"zhenglian/{__version__}", "Accept-Encoding": "identity"})
-        transport.install(self._http)
+        self._http = bounded_client(self.timeout, verify=verify)
 
     def close(self) -> None:
         self._http.close()
@@ -197,8 +195,7 @@ class ServerClient:
         same deadline, retries and errors as :meth:`call`."""
 
         def read(response: httpx.Response) -> httpx.Response:
-            return httpx.Response(response.status_code, headers=response.headers,
-                                  content=read_bounded(response, MAX_JSON_BYTES), request=response.request)
+            return with_body(response, read_bounded(response, MAX_JSON_BYTES))
 
         return self.call(method, path, read, **kwargs)
 
@@ -383,10 +380,43 @@ class ServerClient:
         return models.Task.parse(body.get("task"))
 
 
+def bounded_client(timeout: float | httpx.Timeout, *, verify: ssl.SSLContext | bool = True) -> httpx.Client:
+    """An httpx client for answers from outside: no redirects, identity encoding asked for, and the
+    call deadline of :func:`fetch_bounded` (transport.py) installed in its connection pools."""
+    client = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False,
+                          headers={"User-Agent": f"zhenglian/{__version__}", "Accept-Encoding": "identity"})
+    transport.install(client)
+    return client
+
+
+def fetch_bounded(client: httpx.Client, method: str, url: str, *, limit: int, deadline: transport.Deadline,
+                  **kwargs: Any) -> httpx.Response:
+    """One request of a :func:`bounded_client` whose answer is read whole: all of it by ``deadline``,
+    at most ``limit`` bytes, identity encoding only (ServerError otherwise), redirects not followed.
+    httpx errors (timeouts included) are the caller's to type."""
+    with transport.deadline(deadline):
+        request = client.build_request(method, url, **kwargs)
+        response = client.send(request, stream=True)
+        try:
+            _identity_only(response)
+            return with_body(response, read_bounded(response, limit))
+        finally:
+            response.close()
+
+
+def with_body(response: httpx.Response, content: bytes) -> httpx.Response:
+    """``response`` with its (already bounded, never decoded) body ``content``: the framing headers are
+    dropped, so that the new response does not decode the body a second time (a gzip bomb)."""
+    framing = {"content-encoding", "transfer-encoding", "content-length"}
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in framing]
+    return httpx.Response(response.status_code, headers=headers, content=content, request=response.request,
+                          extensions={"reason_phrase": response.extensions.get("reason_phrase", b"")})
+
+
 def read_bounded(response: httpx.Response, limit: int) -> bytes:
     """The body of a streamed response, refused (ServerError) as soon as it is longer than ``limit``."""
-    declared = response.headers.get("Content-Length", "").strip()
-    if declared.isdigit() and int(declared) > limit:
+    declared = content_length(response.headers.get("Content-Length", ""))
+    if declared is not None and declared > limit:
         raise _too_large(response, limit)
     out = bytearray()
     for chunk in response.iter_raw():

@@ -4,7 +4,8 @@ Shown by zhenglian/ui/bridge_ui.py on the GUI thread before the PIN is asked
 (or, when the key had to log in first, before anything is signed).  The
 requesting site comes first and stands out: the user signs only what they
 just started on that site.  An unanswered request is cancelled after
-``timeout_s``.
+``timeout_s``.  When the key must log in to the server first, ConfirmLoginDialog
+asks before the login PIN, under the same rules (DeliberateDialog).
 
 Only a deliberate click signs (issue 15.1):
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
@@ -57,7 +58,98 @@ def _label(text: str, rich: bool = False, width: int = 320) -> QLabel:
     return label
 
 
-class ConfirmSignDialog(QDialog):
+class DeliberateDialog(QDialog):
+    """A question from a web page that only a click answers, cancelled when unanswered.
+
+    No button is ever the default and Enter/Return do nothing, whatever has the
+    focus (see the module's docstring); after ``timeout_s`` without an answer
+    the dialog rejects itself, counting down in :attr:`countdown` (which the
+    subclass places), so that a forgotten question does not hold the job.
+    """
+
+    def __init__(self, parent: QWidget | None = None, timeout_s: int = DEFAULT_TIMEOUT_S) -> None:
+        super().__init__(parent)
+        self.setModal(True)
+        self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+        self.setWindowFlag(Qt.WindowType.WindowContextHelpButtonHint, False)
+        self._remaining = max(int(timeout_s), 1)
+        self.countdown = _label("", width=440)
+        self.countdown.setStyleSheet(NOTE)
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+        self._show_remaining()
+
+    def _show_remaining(self) -> None:
+        # translate(), not self.tr(): PySide's tr() looks the string up under the subclass's name.
+        self.countdown.setText(QCoreApplication.translate("DeliberateDialog", "Cancelled automatically in %1 s "
+                                                          "if not answered.").replace("%1", str(self._remaining)))
+
+    def _tick(self) -> None:
+        self._remaining -= 1
+        if self._remaining <= 0:
+            self._timer.stop()
+            self.reject()
+            return
+        self._show_remaining()
+
+    def _no_default(self) -> None:
+        for b in self.findChildren(QPushButton):
+            b.setAutoDefault(False)
+            b.setDefault(False)
+
+    def done(self, result: int) -> None:
+        self._timer.stop()
+        super().done(result)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if event.key() in ENTER_KEYS:
+            event.accept()  # Enter never answers this dialog, whatever has the focus
+            return
+        super().keyPressEvent(event)
+
+    def showEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        self._no_default()
+        self.raise_()
+        self.activateWindow()
+
+
+class ConfirmLoginDialog(DeliberateDialog):
+    """Before the login PIN for a web page's request: the page named first; nothing is signed yet.
+
+    继续 / 取消; ``exec()`` is Accepted only on a click on 继续 (:attr:`continue_button`).
+    """
+
+    def __init__(self, site: str, server: str, parent: QWidget | None = None,
+                 timeout_s: int = DEFAULT_TIMEOUT_S) -> None:
+        super().__init__(parent, timeout_s)
+        self.setObjectName("confirmLogin")
+        self.setWindowTitle(QCoreApplication.translate("BridgeUi", "Signing request from a web page"))
+        layout = QVBoxLayout(self)
+        self.text_label = _label(QCoreApplication.translate(
+            "BridgeUi", "The web page %1 asks to seal a document with your key.\n\n"
+                        "First the key logs in to the signing server %2 (the PIN is "
+                        "asked next); then the document is shown for you to confirm. "
+                        "Nothing is signed yet.").replace("%1", site).replace("%2", server), width=440)
+        layout.addWidget(self.text_label)
+        layout.addWidget(self.countdown)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.continue_button = QPushButton(QCoreApplication.translate("BridgeUi", "Continue"), self)
+        self.cancel_button = QPushButton(QCoreApplication.translate("BridgeUi", "Cancel"), self)
+        self.continue_button.clicked.connect(self.accept)
+        self.cancel_button.clicked.connect(self.reject)
+        row.addWidget(self.continue_button)
+        row.addWidget(self.cancel_button)
+        self._no_default()
+        layout.addLayout(row)
+        self.cancel_button.setFocus()
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
+
+
+class ConfirmSignDialog(DeliberateDialog):
     """确认签章 / 取消 for one request; ``exec()`` is Accepted only on a click on 确认签章.
 
     ``pin_entered``: the key is already logged in for this request (its PIN, entered to
@@ -70,12 +162,9 @@ class ConfirmSignDialog(QDialog):
 
     def __init__(self, info: SignRequestInfo, parent: QWidget | None = None,
                  timeout_s: int = DEFAULT_TIMEOUT_S, pin_entered: bool | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, timeout_s)
         self.info = info
         self.pin_entered = bool(getattr(info, "pin_entered", False)) if pin_entered is None else pin_entered
-        self.setModal(True)
-        self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
-        self.setWindowFlag(Qt.WindowType.WindowContextHelpButtonHint, False)
         self.setWindowTitle(self.tr("Signing request from a web page"))
         self.setMinimumWidth(460)
         layout = QVBoxLayout(self)
@@ -129,9 +218,6 @@ class ConfirmSignDialog(QDialog):
         self.next_label = _label(next_text, width=440)
         self.next_label.setObjectName("nextStep")
         layout.addWidget(self.next_label)
-        self._remaining = max(int(timeout_s), 1)
-        self.countdown = _label("", width=440)
-        self.countdown.setStyleSheet(NOTE)
         layout.addWidget(self.countdown)
 
         # A plain row, not a QDialogButtonBox (which makes its accept button the default on show).
@@ -156,29 +242,6 @@ class ConfirmSignDialog(QDialog):
         self._arm_timer.setInterval(ARM_MS)
         self._arm_timer.timeout.connect(self._arm)
 
-        self._timer = QTimer(self)
-        self._timer.setInterval(1000)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-        self._show_remaining()
-
-    def _show_remaining(self) -> None:
-        self.countdown.setText(self.tr("Cancelled automatically in %1 s if not answered.")
-                               .replace("%1", str(self._remaining)))
-
-    def _tick(self) -> None:
-        self._remaining -= 1
-        if self._remaining <= 0:
-            self._timer.stop()
-            self.reject()
-            return
-        self._show_remaining()
-
-    def _no_default(self) -> None:
-        for b in self.findChildren(QPushButton):
-            b.setAutoDefault(False)
-            b.setDefault(False)
-
     def _arm(self) -> None:
         if self.isVisible():
             self.confirm_button.setEnabled(True)
@@ -189,24 +252,14 @@ class ConfirmSignDialog(QDialog):
         return self.confirm_button.isEnabled()
 
     def done(self, result: int) -> None:
-        self._timer.stop()
         self._arm_timer.stop()
         self.confirm_button.setEnabled(False)
         super().done(result)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        if event.key() in ENTER_KEYS:
-            event.accept()  # Enter never answers this dialog, whatever has the focus
-            return
-        super().keyPressEvent(event)
-
     def showEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        self._no_default()
         if not self.is_armed and not self._arm_timer.isActive():
             self._arm_timer.start()
-        self.raise_()
-        self.activateWindow()
 
     @classmethod
     def ask(cls, info: SignRequestInfo, parent: QWidget | None = None,

@@ -141,26 +141,19 @@ def attach_bridge(tray_app: Any) -> BridgeHandle:
 
     def confirm_login_on_gui(site: str, server: str) -> bool:
         """Before a login PIN for a page: the page is named first, and nothing is signed yet."""
-        from PySide6.QtWidgets import QMessageBox
+        from PySide6.QtWidgets import QDialog
+
+        from zhenglian.ui.bridge_dialogs import ConfirmLoginDialog
 
         servers[site] = server
         bring_up()
-        box = QMessageBox(QMessageBox.Icon.Question, QCoreApplication.translate("BridgeUi", "Signing request from a web page"),
-                          QCoreApplication.translate("BridgeUi", "The web page %1 asks to seal a document with your key.\n\n"
-                                                     "First the key logs in to the signing server %2 (the PIN is "
-                                                     "asked next); then the document is shown for you to confirm. "
-                                                     "Nothing is signed yet.").replace("%1", site).replace("%2", server),
-                          QMessageBox.StandardButton.NoButton, tray_app.window)
-        go = box.addButton(QCoreApplication.translate("BridgeUi", "Continue"), QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QCoreApplication.translate("BridgeUi", "Cancel"), QMessageBox.ButtonRole.RejectRole)
-        box.setObjectName("confirmLogin")
+        box = ConfirmLoginDialog(site, server, tray_app.window)
         if hooks is not None and hooks.confirm is not None:
             log.warning("TEST HOOK: the login confirmation for %s is answered %r", site, hooks.confirm)
-            QTimer.singleShot(300, go.click if hooks.confirm == "accept" else box.reject)
+            QTimer.singleShot(300, box.continue_button.click if hooks.confirm == "accept" else box.reject)
         handle.dialogs.append(box)
         try:
-            box.exec()
-            return box.clickedButton() is go
+            return box.exec() == int(QDialog.DialogCode.Accepted)
         finally:
             handle.dialogs.remove(box)
             box.deleteLater()
