@@ -8,6 +8,7 @@ A driver that returns a wrong signature must never produce a document.
 from __future__ import annotations
 
 import ast
+import re
 import string
 from pathlib import Path
 
@@ -112,6 +113,13 @@ def test_one_ckr_table() -> None:
     assert isinstance(ckr.error_for(0x70), errors.MechanismUnsupported)
     assert "CKR_GENERAL_ERROR" in ckr.error_for(0x5).message_en()
     assert "0x12345" in ckr.error_for(0x12345).message_en()
+    # in words in each language, the code beside them for support, the driver file only in the log
+    device = ckr.error_for(0x30, where="/opt/vendor/lib/libvendor_p11.so")
+    assert device.message_zh() == "UKey 操作失败：UKey 无响应或出错（CKR_DEVICE_ERROR）"
+    assert device.message_en() == "Key operation failed: the key did not answer or reported a fault (CKR_DEVICE_ERROR)"
+    assert "libvendor" not in device.user_message() and "重新插入" in device.hint()[0]
+    not_in = ckr.error_for(0x101)
+    assert "未登录" in not_in.message_zh() and not re.search(r"[\u4e00-\u9fff]", not_in.message_en())
     import pkcs11
 
     assert isinstance(ckr.from_exception(pkcs11.DeviceRemoved()), errors.TokenRemoved)

@@ -176,8 +176,11 @@ class TokenRemoved(ZhenglianError):
 class TokenError(ZhenglianError):
     code = "token_error"
     exit_code = ExitCode.DRIVER
-    zh = "UKey 操作失败：{detail}"
-    en = "Key operation failed: {detail}"
+    zh = "UKey 操作失败：{what_zh}（{detail}）"
+    en = "Key operation failed: {what_en} ({detail})"
+    hint_zh = "请拔下 UKey 重新插入后再试；如仍失败，请运行“zhenglian doctor”并把结果发给技术支持。"
+    hint_en = ("Unplug the key, plug it in again and retry; if it still fails, run 'zhenglian doctor' and send the "
+               "result to technical support.")
 
 
 # --- PIN -------------------------------------------------------------------

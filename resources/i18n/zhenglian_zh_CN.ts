@@ -1383,6 +1383,10 @@ Plug in your UKey; it is recognised automatically.</source>
         <source>This document is protected by a password and cannot be signed here.</source>
         <translation>该文件设有打开密码，无法在此签署。</translation>
     </message>
+    <message>
+        <source>Unplug the key, plug it in again and try again. If it still fails, copy the Diagnostics page for technical support.</source>
+        <translation>请拔下 UKey 重新插入后再试；如仍失败，请复制“诊断信息”页的内容发给技术支持。</translation>
+    </message>
 </context>
 <context>
     <name>SettingsDialog</name>

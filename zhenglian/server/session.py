@@ -60,7 +60,8 @@ def sign_challenge(p11session: Any, cert: KeyCert, data: bytes,
             return EC_ALGORITHM, bytes(key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA))
     except pkcs11.PKCS11Error as exc:
         raise translate(exc) from None
-    raise errors.TokenError(detail=f"{cert.info.key_type} 密钥暂不支持登录 / {cert.info.key_type} keys cannot log in yet")
+    raise errors.TokenError(what_zh="这种密钥暂不支持登录签署服务器", what_en="this kind of key cannot log in yet",
+                            detail=cert.info.key_type)
 
 
 class ServerSession:

@@ -12,9 +12,12 @@ A module's own text is never shown: it could echo input.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from zhenglian import errors
+
+log = logging.getLogger(__name__)
 
 # CKR values (PKCS#11 v2.40, pkcs11t.h).  Only the ones that mean something to an
 # operator are named; the rest are shown as "CKR 0x…".
@@ -73,7 +76,6 @@ PIN_INCORRECT = 0x0A0
 PIN_BAD_FORM = frozenset({0x0A1, 0x0A2})
 CANCELLED = frozenset({0x001, 0x050})
 MECHANISM = frozenset({0x070, 0x071, 0x063, 0x068})
-NOT_LOGGED_IN = 0x101
 
 
 def name(rv: int) -> str:
@@ -93,11 +95,29 @@ def error_for(rv: int, *, locked: Callable[[], errors.PinLocked] | None = None,
                                          problems_en="the key does not accept this PIN's length or characters")
     if rv in CANCELLED:
         return errors.PinCancelled()
-    if rv == NOT_LOGGED_IN:
-        return errors.TokenError(detail="未登录 / not logged in (CKR_USER_NOT_LOGGED_IN)")
     if rv in MECHANISM:
         return errors.MechanismUnsupported(mechanism=name(rv))
-    return errors.TokenError(detail=f"{name(rv)}{' (' + where + ')' if where else ''}")
+    return token_error(name(rv), where)
+
+
+# What an operator reads for the codes keys answer most; the code itself stays beside it, for support.
+_PLAIN: dict[str, tuple[str, str]] = {
+    "CKR_USER_NOT_LOGGED_IN": ("UKey 未登录", "the key is not logged in"),
+    "CKR_DEVICE_ERROR": ("UKey 无响应或出错", "the key did not answer or reported a fault"),
+    "CKR_DEVICE_MEMORY": ("UKey 存储空间不足", "the key is out of memory"),
+    "CKR_SESSION_HANDLE_INVALID": ("与 UKey 的连接已中断", "the connection to the key was lost"),
+    "CKR_SESSION_CLOSED": ("与 UKey 的连接已中断", "the connection to the key was lost"),
+    "CKR_SESSION_COUNT": ("UKey 同时打开的连接过多", "the key has too many connections open"),
+    "CKR_FUNCTION_NOT_SUPPORTED": ("UKey 的驱动不支持这项操作", "the key's driver does not support this"),
+}
+
+
+def token_error(code_name: str, where: str = "") -> errors.TokenError:
+    """A key failure in words, with its code; the driver file goes to the log, not on screen."""
+    if where:
+        log.info("key call failed: %s (%s)", code_name, where)
+    what_zh, what_en = _PLAIN.get(code_name, ("UKey 返回了错误", "the key returned an error"))
+    return errors.TokenError(what_zh=what_zh, what_en=what_en, detail=code_name)
 
 
 def rv_of(exc: BaseException) -> int | None:
@@ -137,5 +157,5 @@ def from_exception(exc: BaseException, *, locked: Callable[[], errors.PinLocked]
         return exc
     rv = rv_of(exc)
     if rv is None:
-        return errors.TokenError(detail=f"{type(exc).__name__}{' (' + where + ')' if where else ''}")
+        return token_error(type(exc).__name__, where)
     return error_for(rv, locked=locked, where=where)

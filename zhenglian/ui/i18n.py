@@ -139,6 +139,7 @@ def screen_hint(exc: ZhenglianError) -> str | None:
         "server_not_configured": QCoreApplication.translate("ScreenHints", "Enter the signing server's address in Settings."),
         "document_certified": QCoreApplication.translate("ScreenHints", "Ask the sender for a document with an empty signature field for the seal."),
         "document_encrypted": QCoreApplication.translate("ScreenHints", "This document is protected by a password and cannot be signed here."),
+        "token_error": QCoreApplication.translate("ScreenHints", "Unplug the key, plug it in again and try again. If it still fails, copy the Diagnostics page for technical support."),
     }
     if exc.code in hints:
         return hints[exc.code]
