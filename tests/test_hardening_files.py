@@ -173,3 +173,15 @@ def test_records_held_before_the_log_opens_are_written_first(tmp_path: Path) -> 
     assert result.stderr == ""  # held, not printed by logging's last resort
     lines = (home / "logs" / "zhenglian.log").read_text(encoding="utf-8").splitlines()
     assert [line.split(": ", 1)[1] for line in lines] == ["before 1", "before 2", "after"]
+
+
+def test_a_failed_write_says_why_in_words_and_what_to_do() -> None:
+    from zhenglian import errors
+
+    full = errors.OutputWriteFailed.of(Path("/data/out.pdf"), _enospc())
+    assert full.message_zh() == "无法写入 /data/out.pdf（磁盘空间不足），未生成文件"
+    assert full.message_en() == "Cannot write /data/out.pdf (the disk is full); no file was written"
+    assert "磁盘剩余空间" in full.hint()[0] and "another place" in full.hint()[1]
+    odd = errors.OutputWriteFailed.of(Path("x.pdf"), OSError(errno.EIO, "I/O error"))
+    assert "EIO" in odd.message_zh() and "EIO" in odd.message_en()
+    assert "ValueError" in errors.OutputWriteFailed.of(Path("x.pdf"), ValueError("no errno")).message_en()

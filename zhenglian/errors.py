@@ -415,8 +415,28 @@ class CertificateNotRemembered(ZhenglianError):
 class OutputWriteFailed(ZhenglianError):
     code = "output_write_failed"
     exit_code = ExitCode.DOCUMENT
-    zh = "无法写入 {path}（{detail}），未生成文件"
-    en = "Cannot write {path} ({detail}); no file was written"
+    zh = "无法写入 {path}（{detail_zh}），未生成文件"
+    en = "Cannot write {path} ({detail_en}); no file was written"
+    hint_zh = "请检查磁盘剩余空间和该文件夹的写入权限，或换一个保存位置后再试。"
+    hint_en = "Check the free disk space and that the folder may be written to, or choose another place, then retry."
+
+    # What the operating system said, in words (its own text is English, or the C locale's).
+    _BY_ERRNO: ClassVar[dict[str, tuple[str, str]]] = {
+        "ENOSPC": ("磁盘空间不足", "the disk is full"), "EDQUOT": ("超出磁盘配额", "the disk quota is used up"),
+        "EACCES": ("没有写入权限", "no permission to write there"), "EPERM": ("没有写入权限", "no permission to write there"),
+        "EROFS": ("该位置只读", "the place is read-only"), "ENOENT": ("文件夹不存在", "no such folder"),
+        "EISDIR": ("这是一个文件夹", "it is a folder"), "ENAMETOOLONG": ("文件名过长", "the file name is too long"),
+    }
+
+    @classmethod
+    def of(cls, path: object, exc: BaseException) -> OutputWriteFailed:
+        """The error for ``exc`` met while writing ``path``."""
+        import errno as errno_names
+
+        name = errno_names.errorcode.get(getattr(exc, "errno", None) or -1, "")
+        zh, en = cls._BY_ERRNO.get(name, ("系统错误 " + (name or type(exc).__name__),
+                                          "system error " + (name or type(exc).__name__)))
+        return cls(path=str(path), detail_zh=zh, detail_en=en)
 
 
 class OutputIsFolder(ZhenglianError):

@@ -341,5 +341,5 @@ def generate(kind: str, key_info: Any, manifest: Manifest | None, out_path: Path
     try:
         fsutil.atomic_write_bytes(out, data, mode=0o644)
     except OSError as exc:
-        raise errors.OutputWriteFailed(path=str(out), detail=exc.strerror or type(exc).__name__) from None
+        raise errors.OutputWriteFailed.of(out, exc) from None
     return out

@@ -107,7 +107,7 @@ def atomic_output(target: Path, mode: int = 0o644,
         sweep_stale_parts(target.parent, f"{glob.escape(part_prefix(target))}*{PART_SUFFIX}")
         fd, tmp = tempfile.mkstemp(prefix=part_prefix(target), suffix=PART_SUFFIX, dir=target.parent)
     except OSError as exc:
-        raise errors.OutputWriteFailed(path=str(target), detail=type(exc).__name__) from None
+        raise errors.OutputWriteFailed.of(target, exc) from None
     fh = os.fdopen(fd, "w+b")
     try:
         yield fh

@@ -396,7 +396,7 @@ class SigningBatch:
                 raise stopped from None
             if isinstance(exc, OSError):
                 if _pkcs11_error(exc) is None and not _timestamp_error(exc):
-                    raise errors.OutputWriteFailed(path=str(shown), detail=type(exc).__name__) from None
+                    raise errors.OutputWriteFailed.of(shown, exc) from None
                 raise self._translate(exc, doc) from None
             raise self._translate(exc, doc) from None
         return result()

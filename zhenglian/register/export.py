@@ -258,7 +258,7 @@ def _refuse_register_itself(register: Any, target: Path) -> None:
     if Path(target).resolve() == Path(register.path).resolve():
         raise errors.OutputIsInput(path=str(target))
     if not Path(target).parent.is_dir():  # a typo in the folder makes no new folders
-        raise errors.OutputWriteFailed(path=str(target), detail="文件夹不存在 / no such folder")
+        raise errors.OutputWriteFailed(path=str(target), detail_zh="文件夹不存在", detail_en="no such folder")
 
 
 def _write(write: Any, target: Path) -> None:
@@ -267,4 +267,4 @@ def _write(write: Any, target: Path) -> None:
     try:
         write()
     except OSError as exc:
-        raise errors.OutputWriteFailed(path=str(target), detail=exc.strerror or type(exc).__name__) from None
+        raise errors.OutputWriteFailed.of(target, exc) from None

@@ -315,7 +315,7 @@ class TasksView(QWidget):
             try:
                 atomic_write_bytes(target, data, mode=0o644)
             except OSError as exc:
-                self._show_error(errors.OutputWriteFailed(path=str(target), detail=exc.strerror or ""))
+                self._show_error(errors.OutputWriteFailed.of(target, exc))
                 return
             self.show_result(self.tr("Saved {path}").format(path=str(target)), ok=True)
 
