@@ -23,6 +23,12 @@ for lang in zh_CN; do
     qm=resources/i18n/zhenglian_$lang.qm
     "$lrelease" "$ts" -qm "$qm.tmp"
     mv -f "$qm.tmp" "$qm"
+    # Qt's own words its qtbase translation lacks: written by hand, compiled beside ours.
+    extra=resources/i18n/qtbase_extra_$lang.ts
+    if [ -f "$extra" ]; then
+        "$lrelease" "$extra" -qm "resources/i18n/qtbase_extra_$lang.qm.tmp"
+        mv -f "resources/i18n/qtbase_extra_$lang.qm.tmp" "resources/i18n/qtbase_extra_$lang.qm"
+    fi
     if [ "${1:-}" = "--check" ] && grep -q 'type="unfinished"' "$ts"; then
         echo "untranslated strings in $ts" >&2
         exit 1

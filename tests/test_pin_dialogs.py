@@ -299,6 +299,19 @@ def test_install_translator_languages(qapp) -> None:
     assert i18n.error_text(errors.WrongPin(tries_left=3)) == "PIN 错误，还可尝试 3 次"
 
 
+def test_qts_own_file_dialog_is_chinese_where_qtbase_has_no_words(qapp, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QFileDialog, QLabel
+
+    i18n.install_translator(qapp, "zh_CN")
+    dialog = QFileDialog(None, "", "/", "PDF (*.pdf)")
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog)  # Qt draws it (Linux without a GTK/KDE theme)
+    qtbot.addWidget(dialog)
+    labels = [label.text() for label in dialog.findChildren(QLabel) if label.text()]
+    assert "查找范围(&L)：" in labels and "文件类型(&T)：" in labels, labels
+    assert not [t for t in labels if re.search(r"[A-Za-z]{3,}", t)], labels
+    assert QCoreApplication.translate("QAbstractFileIconProvider", "Folder") == "文件夹"
+
+
 def test_an_unexpected_error_reads_as_one_plain_sentence_in_the_screens_language(qapp, caplog) -> None:  # type: ignore[no-untyped-def]
     import logging
 

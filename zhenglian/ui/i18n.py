@@ -67,6 +67,10 @@ def install_translator(app: QCoreApplication, language: str | None = DEFAULT) ->
     if qtbase.load(f"qtbase_{lang}", qt_dir):
         app.installTranslator(qtbase)
         _installed.append(qtbase)
+    extra = QTranslator(app)  # Qt's own words that qtbase lacks (its file dialog): installed last, asked first
+    if extra.load(f"qtbase_extra_{lang}", str(i18n_dir())):
+        app.installTranslator(extra)
+        _installed.append(extra)
     return list(_installed)
 
 
