@@ -67,7 +67,7 @@ def test_batch_signs_with_one_pin(run_cli, roots, tmp_path: Path) -> None:  # ty
         assert _verify_json(run_cli, p, roots)["valid"] is True
 
 
-def test_refusals_come_before_the_pin(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_refusals_come_before_the_pin(run_cli, demo_keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: ARG001
     good = ph.make_contract(tmp_path / "good.pdf", 1)
     enc = tmp_path / "enc.pdf"
     ph.make_pdf(enc, ph.contract_pages(1), encrypt_user="pw", encrypt_owner="owner")
