@@ -16,6 +16,25 @@ from zhenglian.register.store import default_path
 SZCA = DEMO_KEYS[1]
 
 
+class SzcaPin:
+    """A PinPrompter that types the SZCA demo key's PIN once (the local signing path's prompts, scripted)."""
+
+    def locked(self, st, e) -> None: ...  # type: ignore[no-untyped-def]
+
+    def confirm_final_try(self, st) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def ask_pin(self, st):  # type: ignore[no-untyped-def]
+        from zhenglian.tokens.secret import PinBuffer
+
+        return PinBuffer(SZCA.user_pin)
+
+    def keep_pin(self) -> bool:
+        return False
+
+    def show_error(self, e) -> None: ...  # type: ignore[no-untyped-def]
+
+
 def entries_after(seq: int) -> list:  # type: ignore[type-arg]
     return [e for e in Register.open().list() if e.seq > seq]
 
@@ -61,26 +80,10 @@ def test_a_register_that_cannot_record_stops_the_hand_on(demo_keys, tmp_path: Pa
     src = ph.make_contract(tmp_path / "in.pdf")
     out = tmp_path / "out.pdf"
 
-    class Pin:
-        def locked(self, st, e) -> None: ...  # type: ignore[no-untyped-def]
-
-        def confirm_final_try(self, st) -> bool:  # type: ignore[no-untyped-def]
-            return False
-
-        def ask_pin(self, st):  # type: ignore[no-untyped-def]
-            from zhenglian.tokens.secret import PinBuffer
-
-            return PinBuffer(SZCA.user_pin)
-
-        def keep_pin(self) -> bool:
-            return False
-
-        def show_error(self, e) -> None: ...  # type: ignore[no-untyped-def]
-
     job = LocalSigning([(src, out)], [pl.AtPosition(1, 100, 200)],
                        SealPicture(ph.simple_seal_png(), 42, 42, "测试专用章"))
     with pytest.raises(errors.RegisterError):
-        sign_files(h, Pin(), job, recorder=SealRecorder(h, "local", register=Full()))  # type: ignore[arg-type]
+        sign_files(h, SzcaPin(), job, recorder=SealRecorder(h, "local", register=Full()))  # type: ignore[arg-type]
     assert not out.exists() and not list(tmp_path.glob("*.part"))
 
 
@@ -135,21 +138,9 @@ def test_documents_finished_as_the_batch_stops_are_reported(demo_keys, tmp_path:
     from zhenglian.pdf import placement as pl
     from zhenglian.pdf.localsign import LocalSigning, sign_files
     from zhenglian.pdf.seal import SealPicture
-    from zhenglian.tokens.secret import PinBuffer
-
     ctx, key = ph.find_key(SZCA.label)
     h = ctx.tokens.handle(key)
     pairs = [(ph.make_contract(tmp_path / f"d{i}.pdf"), tmp_path / "out" / f"d{i}.pdf") for i in range(8)]
-
-    class Pin:
-        def locked(self, st, e) -> None: ...  # type: ignore[no-untyped-def]
-        def confirm_final_try(self, st) -> bool:  # type: ignore[no-untyped-def]
-            return False
-        def ask_pin(self, st):  # type: ignore[no-untyped-def]
-            return PinBuffer(SZCA.user_pin)
-        def keep_pin(self) -> bool:
-            return False
-        def show_error(self, e) -> None: ...  # type: ignore[no-untyped-def]
 
     reported: list[Path] = []
 
@@ -163,7 +154,7 @@ def test_documents_finished_as_the_batch_stops_are_reported(demo_keys, tmp_path:
 
     job = LocalSigning(pairs, [pl.AtPosition(1, 100, 200)], SealPicture(ph.simple_seal_png(), 42, 42, "测试专用章"))
     with pytest.raises(KeyboardInterrupt):
-        sign_files(h, Pin(), job, on_signed=on_signed)  # type: ignore[arg-type]
+        sign_files(h, SzcaPin(), job, on_signed=on_signed)  # type: ignore[arg-type]
     written = sorted(p for p in (tmp_path / "out").iterdir() if p.suffix == ".pdf")
     assert pairs[1][1] in written and len(written) < len(pairs)
     assert sorted(reported) == written  # each written document reported once, no other
