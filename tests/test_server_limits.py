@@ -104,6 +104,36 @@ def stream(conn: socket.socket, state: dict[str, Any], head: bytes, total: int, 
         state["sent"] += len(block)
 
 
+class PacedDrip:
+    """A server answer sent one byte per look at the client's clock, which moves ``step_s`` with each
+    byte: a deadline is met in the test's time, without real waiting."""
+
+    def __init__(self, answer: bytes, step_s: float) -> None:
+        self.answer, self.step_s, self.now = answer, step_s, 0.0
+        self.looked = threading.Event()
+        self.server: Hostile | None = None
+
+    def clock(self) -> float:
+        self.looked.set()
+        return self.now
+
+    def serve(self, hostile: Callable[[Handler], Hostile]) -> Hostile:
+        self.server = hostile(self._send)
+        return self.server
+
+    def _send(self, conn: socket.socket, state: dict[str, Any]) -> None:
+        assert self.server is not None
+        for byte in self.answer:
+            while not self.looked.wait(0.1):
+                if state.get("stop") or self.server.stop.is_set():
+                    return
+            self.looked.clear()
+            self.now += self.step_s
+            conn.sendall(bytes([byte]))
+            state["sent"] += 1
+        state["finished"] = True
+
+
 def client(url: str, **kw: Any) -> api.ServerClient:
     kw.setdefault("retries", 0)
     return api.ServerClient(url, sleep=lambda s: None, **kw)
@@ -117,27 +147,10 @@ def test_a_server_dripping_bytes_hits_the_call_deadline(hostile) -> None:  # typ
     The client's clock is the test's: each time the client looks at it (before
     each network read) the server sends one more byte and moves it 5 s on.
     """
-    now = [0.0]
-    looked = threading.Event()
-    answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n" + b"X-Drip: " + b"a" * 400
-
-    def clock() -> float:
-        looked.set()
-        return now[0]
-
-    def drip(conn: socket.socket, state: dict[str, Any]) -> None:
-        for byte in answer:
-            while not looked.wait(0.1):
-                if state.get("stop") or server.stop.is_set():
-                    return
-            looked.clear()
-            now[0] += 5.0
-            conn.sendall(bytes([byte]))
-            state["sent"] += 1
-        state["finished"] = True
-
-    server = hostile(drip)
-    c = client(server.url, retries=2, clock=clock)
+    drip = PacedDrip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                     + b"X-Drip: " + b"a" * 400, step_s=5.0)
+    server = drip.serve(hostile)
+    c = client(server.url, retries=2, clock=drip.clock)
     with pytest.raises(errors.ServerUnreachable) as info:
         c.info()
     server.state["stop"] = True
@@ -411,26 +424,9 @@ def test_an_aia_server_dripping_bytes_hits_the_deadline(hostile, monkeypatch) ->
 
     from zhenglian.pdf import trust
 
-    now = [0.0]
-    looked = threading.Event()
-
-    def clock() -> float:
-        looked.set()
-        return now[0]
-
-    def drip(conn: socket.socket, state: dict[str, Any]) -> None:
-        for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"0" * 1000:  # under AIA_MAX_BYTES
-            while not looked.wait(0.1):
-                if state.get("stop") or server.stop.is_set():
-                    return
-            looked.clear()
-            now[0] += 1.0
-            conn.sendall(bytes([byte]))
-            state["sent"] += 1
-        state["finished"] = True
-
-    server = hostile(drip)
-    monkeypatch.setattr(transport, "Deadline", functools.partial(transport.Deadline, clock=clock))
+    drip = PacedDrip(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"0" * 1000, step_s=1.0)  # under AIA_MAX_BYTES
+    server = drip.serve(hostile)
+    monkeypatch.setattr(transport, "Deadline", functools.partial(transport.Deadline, clock=drip.clock))
     leaf, _ = _leaf_and_ca(server.url + "/ca.cer")
     assert trust._aia_issuers(leaf) == []
     server.state["stop"] = True
