@@ -94,6 +94,25 @@ class DeliberateDialog(QDialog):
             return
         self._show_remaining()
 
+    def _add_answers(self, layout: QVBoxLayout, go_text: str, cancel_text: str) -> tuple[QPushButton, QPushButton]:
+        """The answer row under ``layout``: (go, cancel), the focus on cancel; the dialog takes the layout's size.
+
+        A plain row, not a QDialogButtonBox (which makes its accept button the default on show).
+        """
+        row = QHBoxLayout()
+        row.addStretch(1)
+        go = QPushButton(go_text, self)
+        cancel = QPushButton(cancel_text, self)
+        go.clicked.connect(self.accept)
+        cancel.clicked.connect(self.reject)
+        row.addWidget(go)
+        row.addWidget(cancel)
+        self._no_default()
+        layout.addLayout(row)
+        cancel.setFocus()
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
+        return go, cancel
+
     def _no_default(self) -> None:
         for b in self.findChildren(QPushButton):
             b.setAutoDefault(False)
@@ -135,18 +154,8 @@ class ConfirmLoginDialog(DeliberateDialog):
                         "Nothing is signed yet.").replace("%1", site).replace("%2", server), width=440)
         layout.addWidget(self.text_label)
         layout.addWidget(self.countdown)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.continue_button = QPushButton(QCoreApplication.translate("BridgeUi", "Continue"), self)
-        self.cancel_button = QPushButton(QCoreApplication.translate("BridgeUi", "Cancel"), self)
-        self.continue_button.clicked.connect(self.accept)
-        self.cancel_button.clicked.connect(self.reject)
-        row.addWidget(self.continue_button)
-        row.addWidget(self.cancel_button)
-        self._no_default()
-        layout.addLayout(row)
-        self.cancel_button.setFocus()
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
+        self.continue_button, self.cancel_button = self._add_answers(
+            layout, QCoreApplication.translate("BridgeUi", "Continue"), QCoreApplication.translate("BridgeUi", "Cancel"))
 
 
 class ConfirmSignDialog(DeliberateDialog):
@@ -220,22 +229,10 @@ class ConfirmSignDialog(DeliberateDialog):
         layout.addWidget(self.next_label)
         layout.addWidget(self.countdown)
 
-        # A plain row, not a QDialogButtonBox (which makes its accept button the default on show).
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.confirm_button = QPushButton(self.tr("Confirm seal"), self)
-        self.cancel_button = QPushButton(self.tr("Cancel"), self)
+        self.confirm_button, self.cancel_button = self._add_answers(layout, self.tr("Confirm seal"), self.tr("Cancel"))
         self.confirm_button.setObjectName("confirmSeal")
         self.cancel_button.setObjectName("cancel")
         self.confirm_button.setEnabled(False)  # armed ARM_MS after the dialog is shown
-        self.confirm_button.clicked.connect(self.accept)
-        self.cancel_button.clicked.connect(self.reject)
-        row.addWidget(self.confirm_button)
-        row.addWidget(self.cancel_button)
-        self._no_default()
-        layout.addLayout(row)
-        self.cancel_button.setFocus()
-        layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
 
         self._arm_timer = QTimer(self)
         self._arm_timer.setSingleShot(True)
