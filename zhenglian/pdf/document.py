@@ -253,7 +253,7 @@ def _read(stream: BinaryIO, name: str, password: str | None, for_signing: bool, 
         pdftree.check_form_tree(reader)  # before pyHanko walks it recursively
         certified = _certification_level(reader)
         signatures = _count_signatures(reader)
-        locked = _signature_lock_level(reader) if signatures else None
+        locked = _signature_lock_level(reader) if signatures and for_signing else None  # only signing heeds it
     except (errors.ZhenglianError, PdfStrictReadError):
         raise
     except RecursionError:  # nesting pyHanko's parser could not follow
