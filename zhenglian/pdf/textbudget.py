@@ -25,7 +25,8 @@ MAX_DOCUMENT_BYTES = 512 << 20  # all pages searched
 MAX_FORM_DEPTH = 16  # forms inside forms
 MAX_STREAMS = 20_000  # streams looked at in one document
 _CHUNK = 1 << 20
-_EXPANSION = {"/RunLengthDecode": 128, "/RL": 128}
+# At most how many times a filter after the first multiplies the size (Flate: zlib's own limit).
+_EXPANSION = {"/FlateDecode": 1032, "/Fl": 1032, "/RunLengthDecode": 128, "/RL": 128}
 _DEFAULT_EXPANSION = 64  # LZW and anything else
 
 
@@ -67,7 +68,7 @@ def _expanded_size(stream: Any, budget: int) -> int:
     else:
         size, rest = len(data), filters
     for name in rest:
-        size *= _EXPANSION.get(name, _DEFAULT_EXPANSION) if name not in ("/FlateDecode", "/Fl") else 1032
+        size *= _EXPANSION.get(name, _DEFAULT_EXPANSION)
     return size
 
 
