@@ -88,31 +88,32 @@ def pick(zh: str, en: str) -> str:
 
 
 def error_text(exc: BaseException, with_hint: bool = True) -> str:
-    """An error's message (and what to do next) in the UI's language.
+    """An error's message (and what to do next) in the UI's language."""
+    message, hint = error_parts(exc)
+    return message + "\n" + hint if with_hint and hint else message
+
+
+def error_parts(exc: BaseException) -> tuple[str, str]:
+    """(what happened, what to do next — "" when nothing) in the UI's language.
 
     Anything that is not one of our typed errors gets one plain sentence: its type goes
     to the log only (a class name means nothing to an operator; its text could carry data).
     """
     if not isinstance(exc, ZhenglianError):
         log.error("unexpected error shown as the generic message: %s", type(exc).__name__)
-        text = QCoreApplication.translate(
-            "ErrorText", "The operation did not finish: the program ran into an unexpected problem. "
-                         "The details are in the log.")
-        if with_hint:
-            text += "\n" + QCoreApplication.translate(
-                "ErrorText", "Try again. If it happens again, copy the Diagnostics page for technical support.")
-        return text
+        return (QCoreApplication.translate(
+                    "ErrorText", "The operation did not finish: the program ran into an unexpected problem. "
+                                 "The details are in the log."),
+                QCoreApplication.translate(
+                    "ErrorText", "Try again. If it happens again, copy the Diagnostics page for technical support."))
     zh = is_chinese()
     screen = screen_message(exc)
-    text = screen if screen is not None else (exc.message_zh() if zh else exc.message_en())
-    if with_hint:
-        hint = screen_hint(exc)
-        if hint is None:
-            hint_zh, hint_en = exc.hint()
-            hint = hint_zh if zh else hint_en
-        if hint:
-            text += "\n" + hint
-    return text
+    message = screen if screen is not None else (exc.message_zh() if zh else exc.message_en())
+    hint = screen_hint(exc)
+    if hint is None:
+        hint_zh, hint_en = exc.hint()
+        hint = hint_zh if zh else hint_en
+    return message, hint or ""
 
 
 def screen_message(exc: ZhenglianError) -> str | None:

@@ -490,9 +490,8 @@ class TasksView(QWidget):
         hints: list[str] = []  # what to do next, once each, after the documents
         for o in result.outcomes:
             if o.error is not None:
-                message = i18n.error_text(o.error, with_hint=False)
+                message, hint = i18n.error_parts(o.error)
                 lines.append(f"• {o.title or o.task_id}{i18n.pick('：', ': ')}{message}")
-                hint = i18n.error_text(o.error)[len(message):].strip()
                 if hint and hint not in hints:
                     hints.append(hint)
         return "\n".join(lines + hints)
