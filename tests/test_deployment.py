@@ -49,6 +49,8 @@ def test_later_files_override_earlier_ones_and_the_user_overrides_all(tmp_path: 
     (json.dumps({"server_url": 42}).encode(), "wrong type"),
     (json.dumps({"server_url": "ftp://x.example.org"}).encode(), "address"),
     (json.dumps({"server_url": "https://x.example.org/a b"}).encode(), "address"),
+    (json.dumps({"server_url": "http://x.example.org"}).encode(), "HTTPS"),
+    (json.dumps({"est_url": "HTTP://ca.example.org/.well-known/est"}).encode(), "HTTPS"),
     (json.dumps({"pin": "12345678"}).encode(), "unknown setting"),
     (json.dumps({"task_poll_s": 0}).encode(), "range"),
     (json.dumps({"allowed_origins": ["https://ok.example.org", 3]}).encode(), "wrong type"),
@@ -60,7 +62,7 @@ def test_a_bad_file_is_reported_and_skipped_never_fatal(tmp_path: Path, content:
     good = _write(tmp_path / "good.json", {"timestamp_url": "https://tsa.example.org"})
     d = deployment.load([good, bad])
     assert d.values.get("timestamp_url") == "https://tsa.example.org"
-    assert "server_url" not in d.values and "pin" not in d.values
+    assert "server_url" not in d.values and "est_url" not in d.values and "pin" not in d.values
     assert len(d.problems) == 1 and problem in d.problems[0] and str(bad) in d.problems[0]
     s = Settings.load(tmp_path / "none.json", defaults=d)  # the settings still load
     assert s.server_url == "" and s.timestamp_url == "https://tsa.example.org"
@@ -121,3 +123,10 @@ def test_diagnostics_page_names_the_preset_in_chinese(qapp, tmp_path: Path) -> N
     assert "已跳过 /opt/x/defaults.json：不是有效的 JSON" in text and "not valid" not in text
     section = text[text.index("安装程序预设"):text.index("已跳过")]
     assert not foreign_words([section])
+
+
+def test_plain_http_is_accepted_only_for_this_machine_and_the_time_stamp_authority(tmp_path: Path) -> None:
+    f = _write(tmp_path / "d.json", {"server_url": "http://127.0.0.1:8443", "est_url": "http://[::1]:9/est",
+                                     "timestamp_url": "http://tsa.example.org"})
+    d = deployment.load([f])
+    assert d.problems == [] and d.values["server_url"] == "http://127.0.0.1:8443" and len(d.values) == 3

@@ -89,6 +89,10 @@ def test_renew_command_errors(make_key, run_cli) -> None:  # type: ignore[no-unt
     r = run_cli("renew", "--key", made.serial, "--pin-stdin", "--est-url", "http://127.0.0.1:9/.well-known/est",
                 input="wrong-pin\n")
     assert r.returncode == errors.ExitCode.WRONG_PIN
+    # a remote renewal service over plain http is refused before the PIN is tried (a wrong one here)
+    r = run_cli("renew", "--key", made.serial, "--pin-stdin", "--est-url", "http://ca.example.org/.well-known/est",
+                input="wrong-pin\n")
+    assert r.returncode == errors.ExitCode.CONFIG and "未使用 HTTPS" in r.stderr and "Traceback" not in r.stderr
     expired = make_key(provision.DEMO_KEYS[0], days_valid=-1)  # a NETCA-like key, expired
     r = run_cli("renew", "--key", expired.serial, "--pin-stdin", input="12345678\n")
     assert r.returncode == errors.ExitCode.CERTIFICATE

@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from zhenglian import paths, safejson
+from zhenglian.netaddr import plain_http_to_another_machine
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ ALLOWED: dict[str, type] = {
     "task_poll_s": int,
 }
 URL_KEYS = ("server_url", "timestamp_url", "est_url")
+TLS_KEYS = ("server_url", "est_url")  # a time-stamp authority's answers are signed: http is usual there
 LANGUAGES = ("zh_CN", "en_US")
 
 
@@ -98,6 +100,8 @@ def _check(key: str, value: Any) -> str | None:
             return f"{key} 过长 / {key} is too long"
         if key in URL_KEYS and not _url_ok(value):
             return f"{key} 不是有效的网址 / {key} is not a valid address"
+        if key in TLS_KEYS and plain_http_to_another_machine(value):
+            return f"{key} 未使用 HTTPS（http 只可用于本机）/ {key} does not use HTTPS (http is for this machine only)"
         if key == "language" and value not in LANGUAGES:
             return f"{key} 不受支持 / {key} is not supported"
     if isinstance(value, list):

@@ -350,6 +350,15 @@ class RenewalNotConfigured(ZhenglianError):
     hint_en = "Ask the CA to renew it, or give the renewal service with --est-url (demo CA: zhenglian.reference.est)."
 
 
+class RenewalInsecure(ZhenglianError):
+    code = "renewal_insecure"
+    exit_code = ExitCode.CONFIG
+    zh = "续期服务地址 {url} 未使用 HTTPS，已拒绝连接（只有本机 127.0.0.1 可用 http），证书未更改"
+    en = "The renewal service {url} does not use HTTPS; refused (plain http only for 127.0.0.1); the certificate is unchanged"
+    hint_zh = "请向 CA 确认以 https:// 开头的续期服务地址。"
+    hint_en = "Ask the CA for the renewal service's https:// address."
+
+
 class RenewalNetworkError(ZhenglianError):
     code = "renewal_network"
     exit_code = ExitCode.SERVER

@@ -45,6 +45,7 @@ from zhenglian import errors, fsutil, paths
 from zhenglian.lifecycle import est, pkix
 from zhenglian.lifecycle.validity import check_usable
 from zhenglian.manifest import Manifest
+from zhenglian.netaddr import plain_http_to_another_machine
 from zhenglian.pki.cert import CertInfo
 from zhenglian.pki.cert import parse as parse_cert
 from zhenglian.tokens import pin as pin_mod
@@ -97,6 +98,8 @@ def renewal_url(settings: Any, manifest: Manifest | None, override: str | None =
     if not url:
         raise errors.RenewalNotConfigured(ca=manifest.name_zh if manifest else "该 CA",
                                           ca_en=manifest.name_en if manifest else "The CA")
+    if plain_http_to_another_machine(str(url)):
+        raise errors.RenewalInsecure(url=str(url))
     return str(url).rstrip("/")
 
 

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import ssl
 import time
@@ -29,6 +28,7 @@ import httpx
 
 from zhenglian import __version__, errors, safejson
 from zhenglian.backoff import Backoff
+from zhenglian.netaddr import plain_http_to_another_machine
 from zhenglian.server import models, transport
 from zhenglian.server.protocol import API_PREFIX, content_length
 from zhenglian.textsafe import terminal_safe
@@ -42,7 +42,6 @@ MAX_ERROR_BYTES = 64 * 1024  # the body of a 4xx/5xx, read for its reason
 CALL_S = 45.0  # a call, retries and backoff included (more for long polls and transfers, below)
 UPLOAD_S = 120.0  # at least this for an upload
 MIN_RATE_BYTES_PER_S = 256 * 1024  # transfers get CALL_S plus their size at this rate
-_LOOPBACK_NAMES = {"localhost"}
 
 
 def normalise_url(url: str) -> tuple[str, str]:
@@ -57,7 +56,7 @@ def normalise_url(url: str) -> tuple[str, str]:
     host = (parts.hostname or "").lower()
     if scheme not in ("http", "https") or not host:
         raise errors.UsageError(detail=f"服务器地址无效 / invalid server address: {url}")
-    if scheme == "http" and not _is_loopback(host):
+    if plain_http_to_another_machine(raw):
         raise errors.ServerInsecure(url=url)
     default = {"http": 80, "https": 443}[scheme]
     try:
@@ -69,15 +68,6 @@ def normalise_url(url: str) -> tuple[str, str]:
         netloc += f":{port}"
     origin = f"{scheme}://{netloc}"
     return origin + parts.path.rstrip("/"), origin
-
-
-def _is_loopback(host: str) -> bool:
-    if host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
