@@ -32,6 +32,7 @@ def test_shipped_cas_publish_no_renewal_url_and_netca_has_the_guide_fees() -> No
 
 @pytest.mark.parametrize("text, field", [
     ('est_url = "ftp://ca/est"', "renewal.est_url"),
+    ('est_url = "http://ca.example/.well-known/est"', "renewal.est_url"),
     ("new_key = 1", "renewal.new_key"),
     ("fee_cert_per_year = -5", "renewal.fee_cert_per_year"),
     ("years = [3, 1]", "renewal.years"),

@@ -310,6 +310,12 @@ def test_renewal_url_comes_from_cli_then_settings_then_manifest(ctx: Context) ->
     netca = ctx.manifests.by_id("netca")
     with pytest.raises(errors.RenewalNotConfigured):
         renew.renewal_url(ctx.settings, netca)
-    assert renew.renewal_url(ctx.settings, netca, "http://x/est/") == "http://x/est"
+    assert renew.renewal_url(ctx.settings, netca, "https://x/est/") == "https://x/est"
+    ctx.settings._extra["est_url"] = "https://demo/est"
+    assert renew.renewal_url(ctx.settings, netca) == "https://demo/est"
+    assert renew.renewal_url(ctx.settings, netca, "http://localhost:9/est") == "http://localhost:9/est"
+    with pytest.raises(errors.RenewalInsecure):  # plain http to another machine, from wherever it came
+        renew.renewal_url(ctx.settings, netca, "http://x/est/")
     ctx.settings._extra["est_url"] = "http://demo/est"
-    assert renew.renewal_url(ctx.settings, netca) == "http://demo/est"
+    with pytest.raises(errors.RenewalInsecure):
+        renew.renewal_url(ctx.settings, netca)

@@ -18,6 +18,7 @@ from typing import Any
 
 from zhenglian import paths
 from zhenglian.errors import ManifestError
+from zhenglian.netaddr import plain_http_to_another_machine
 
 KINDS = ("ca", "maker", "demo", "user")
 PIN_CLASSES = ("upper", "lower", "digit", "special")
@@ -304,6 +305,8 @@ def _renewal(r: _Reader) -> Renewal:
     url = r.get("renewal.est_url", str, "").strip()
     if url and not re.match(r"^https?://[^\s/]+", url):
         raise r.fail("renewal.est_url", "应为 http(s):// 地址或留空 / must be an http(s):// URL or empty")
+    if plain_http_to_another_machine(url):
+        raise r.fail("renewal.est_url", "应为 https:// 地址（http 只可用于本机）/ must be https:// (http is for this machine only)")
     fees = {}
     for name in ("fee_cert_per_year", "fee_seal_per_year", "reissue_fee"):
         value = r.get(f"renewal.{name}", int, 0)
