@@ -5,12 +5,12 @@ logins, signed documents and certificate requests, so a remote address must use
 HTTPS; http is accepted for 127.0.0.1, ::1 and localhost, where the tests, the demo
 and a local reference server run.  A time-stamp authority is exempt: its answers are
 signed, and many public TSAs only speak http.  No third-party imports here: the
-deployment defaults are read at start-up.
+deployment defaults are read before the tray icon shows, and ``ipaddress`` is imported
+only for an http address (the usual https one never needs it).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import urllib.parse
 
 _LOOPBACK_NAMES = {"localhost"}
@@ -20,6 +20,8 @@ def is_loopback(host: str) -> bool:
     """True for localhost and loopback IP addresses (``host`` lower-case, without brackets)."""
     if host in _LOOPBACK_NAMES:
         return True
+    import ipaddress
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
