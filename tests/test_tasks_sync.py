@@ -208,3 +208,57 @@ def test_the_english_summary_counts_one_in_the_singular() -> None:
     two = TaskSummary("https://sign.example.org", pending=2, outbox_queued=2, outbox_failed=2, online=True)
     assert two.text_en() == "2 pending tasks, 2 signed files waiting to upload, 2 files refused by the server"
     assert one.text_zh().startswith("1 个待签署任务")
+
+
+class _Listings:
+    """A logged-in session whose server lists the ids it is given (no network), and an empty outbox."""
+
+    origin = "https://sign.example.org"
+    logged_in = True
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.client = self
+
+    def tasks(self, status: str = "pending"):  # type: ignore[no-untyped-def]
+        from zhenglian.server.models import Placement, Task, TaskList
+
+        return TaskList([Task(i, f"任务 {i}", "公积金贷款", "", None, "pending", "合同专用章", Placement(), "a.pdf",
+                              "0" * 64, 1, f"/api/v1/tasks/{i}/document") for i in self.ids], seq=0)
+
+    def flush(self, client, origin):  # type: ignore[no-untyped-def]
+        from types import SimpleNamespace
+
+        return SimpleNamespace(auth_required=False, error=None)
+
+    def pending(self, origin: str) -> list[str]:
+        return []
+
+    failed = pending
+
+
+def test_new_tasks_are_announced_and_the_memory_of_ids_stays_the_size_of_the_listing() -> None:
+    server = _Listings()
+    new: list[list[str]] = []
+    sync = TaskSync(server, server, on_new_tasks=lambda ts: new.append([t.id for t in ts]))  # type: ignore[arg-type]
+    server.ids = ["a", "b"]
+    sync.refresh()
+    assert new == []  # the first look: nothing is "new" yet
+    server.ids = ["a", "b", "c"]
+    sync.refresh()
+    assert new == [["c"]]
+    # Weeks of uptime: tasks come and are signed, a thousand of them; each is announced once,
+    # and what the sync remembers is the listing, not every id it ever saw.
+    new.clear()
+    for i in range(1000):
+        server.ids = [f"t{i}", f"t{i + 1}"]
+        sync.refresh()
+        assert sync._seen == {f"t{i}", f"t{i + 1}"}
+    assert new[0] == ["t0", "t1"] and new[1:] == [[f"t{i + 1}"] for i in range(1, 1000)]
+    server.ids = ["t1000"]
+    sync.refresh()  # one signed: nothing new
+    assert len(new) == 1000
+    # A task that left the list and is back (a rejection reopened) waits for a signature again: announced again.
+    server.ids = ["t1000", "t3"]
+    sync.refresh()
+    assert new[-1] == ["t3"]

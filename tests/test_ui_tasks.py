@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from helpers.ui import PinAnswerer, close_app
+from PySide6.QtCore import Qt
 
 from zhenglian.config import Settings
 from zhenglian.reference.provision import DEMO_KEYS
@@ -125,3 +126,109 @@ def test_a_task_title_with_markup_is_shown_as_text(app_with_server, qtbot, refer
     doc.setHtml(view.detail.text())
     assert doc.toPlainText().startswith(hostile)  # the title as its characters: no picture, no link
     assert "<img" not in view.detail.text()
+
+
+def _log_in(view, qtbot, rows: int) -> None:  # type: ignore[no-untyped-def]
+    view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == SZCA.label))
+    qtbot.waitUntil(lambda: view.workspace.sync.summary.needs_login, timeout=20000)
+    answer = PinAnswerer(SZCA.user_pin)
+    try:
+        view.login_btn.click()
+        qtbot.waitUntil(lambda: view.table.rowCount() == rows, timeout=30000)
+    finally:
+        answer.stop()
+
+
+def test_a_long_listing_shows_the_first_rows_and_counts_the_rest(app_with_server, qtbot, qapp,  # noqa: F811
+                                                                  reference_server) -> None:
+    from helpers.ui import visible_texts
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from zhenglian.ui import i18n, tasks_view
+    from zhenglian.ui.pin_dialogs import PinDialog
+
+    cap = tasks_view.ROW_CAP
+    app, _ids = app_with_server  # 3 tasks
+    reference_server.add_copies(SZCA.uscc, SZCA.organization, cap + 4, first=4)
+    total = cap + 7
+    view = app.tasks_view
+    _log_in(view, qtbot, cap)
+    assert len(view.pending) == total  # all of them listed, the table holds the first ROW_CAP
+    assert view.more.isVisible()
+    assert view.more.text() == (f"Showing the first {cap} of {total} documents. Sign these to see the next ones, "
+                                f"or search by title or type. “Sign all” signs all {total} waiting.")
+    # Ctrl+A takes the rows shown, no more.
+    view.table.selectAll()
+    assert len(view.selected()) == cap
+    view.table.clearSelection()
+
+    # A search narrows the list: the one asked for, beyond the first rows, no "more" line.
+    last = f"#{total}"
+    view.search.setText(last)
+    assert view.table.rowCount() == 1 and view.table.item(0, 0).text().endswith(last)
+    assert not view.more.isVisible()
+    view.search.setText("")
+    assert view.table.rowCount() == cap and view.more.isVisible()
+
+    # 全部签署 signs them all: its PIN dialog says how many (cancelled here: nothing is signed).
+    said: list[str] = []
+
+    def cancel_dialog() -> None:
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, PinDialog) and w.isVisible():
+                said.append("\n".join(visible_texts(w)))
+                w.reject()
+
+    timer = QTimer()
+    timer.timeout.connect(cancel_dialog)
+    timer.start(50)
+    try:
+        view.sign_all_btn.click()
+        qtbot.waitUntil(lambda: bool(said) and view.sign_all_btn.isEnabled(), timeout=20000)
+    finally:
+        timer.stop()
+    assert f"The PIN seals {total} document(s)" in said[0]
+    assert reference_server.uploads_per_task() == {}
+
+    i18n.install_translator(qapp, "zh_CN")  # the default language
+    try:
+        view.show_tab()  # the page's texts are made when it is filled
+        assert view.more.text() == (f"仅显示前 {cap} 个文件，共 {total} 个。签署这些后会显示后面的文件，也可按标题或业务类型"
+                                    f"搜索。“全部签署”会签署全部 {total} 个待签署文件。")
+    finally:
+        i18n.install_translator(qapp, "en_US")
+
+
+def test_signing_the_rows_shown_brings_up_the_next(app_with_server, qtbot, reference_server,  # noqa: F811
+                                                  monkeypatch) -> None:
+    from zhenglian.ui import tasks_view
+
+    monkeypatch.setattr(tasks_view, "ROW_CAP", 2)  # a short table: few documents to sign
+    app, ids = app_with_server
+    ids += reference_server.add_copies(SZCA.uscc, SZCA.organization, 2, first=4)
+    view = app.tasks_view
+    _log_in(view, qtbot, 2)
+    assert view.more.text().startswith("Showing the first 2 of 5 documents.")
+
+    answer = PinAnswerer(SZCA.user_pin)
+    try:
+        view.table.selectAll()
+        shown = [t.id for t in view.selected()]
+        assert shown == ids[:2]  # the server's order
+        view.sign_btn.click()
+        qtbot.waitUntil(lambda: reference_server.uploads_per_task() == {i: 1 for i in shown}, timeout=60000)
+        assert "The PIN seals 2 document(s)" in answer.seen[0]  # what was shown, and only that
+        qtbot.waitUntil(lambda: [view.table.item(r, 0).data(Qt.ItemDataRole.UserRole).id
+                                 for r in range(view.table.rowCount())] == ids[2:4], timeout=30000)
+        assert view.more.isVisible() and view.more.text().startswith("Showing the first 2 of 3 documents.")
+
+        view.table.selectAll()
+        view.sign_btn.click()
+        qtbot.waitUntil(lambda: reference_server.uploads_per_task() == {i: 1 for i in ids[:4]}, timeout=60000)
+        qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=30000)
+        assert view.table.item(0, 0).data(Qt.ItemDataRole.UserRole).id == ids[4]
+        assert not view.more.isVisible()  # everything waiting is on screen
+    finally:
+        answer.stop()
+    assert {t.id for t in reference_server.store.tasks(SZCA.uscc) if t.status == "pending"} == {ids[4]}

@@ -1585,6 +1585,14 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>截止时间</translation>
     </message>
     <message>
+        <source>Showing the first {shown} of {total} documents. Sign these to see the next ones, or search by title or type. “Sign all” signs all {all} waiting.</source>
+        <translation>仅显示前 {shown} 个文件，共 {total} 个。签署这些后会显示后面的文件，也可按标题或业务类型搜索。“全部签署”会签署全部 {all} 个待签署文件。</translation>
+    </message>
+    <message>
+        <source>Showing the first {shown} of {total} documents; search by title or type to find the others.</source>
+        <translation>仅显示前 {shown} 个文件，共 {total} 个；按标题或业务类型搜索可找到其余文件。</translation>
+    </message>
+    <message>
         <source>Signed file, signed at {when}</source>
         <translation>已签署的文件，签署时间 {when}</translation>
     </message>

@@ -158,6 +158,17 @@ class RunningServer:
                                            dict(placement if placement is not None else tpl.placement)))
         return ids
 
+    def add_copies(self, uscc: str, organization: str, count: int, *, kind: str = "委托扣款授权书",
+                   seal_type: str = "合同专用章", first: int = 1) -> list[str]:
+        """``count`` pending tasks sharing one generated document, titled "… #first" onwards: a long
+        listing made in a moment (:meth:`add_tasks` generates a PDF for each)."""
+        from zhenglian.reference.server import docgen
+
+        tpl = docgen.template(kind)
+        pdf = docgen.make_pdf(tpl, organization, uscc, seed=first, font_dir=self.data / "fonts")
+        return [self.store.add_task(uscc, f"{tpl.title} #{i}", tpl.business_type, pdf, f"{tpl.kind}-{i}.pdf",
+                                    seal_type, dict(tpl.placement)) for i in range(first, first + count)]
+
     def uploads_per_task(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for row in self.store.uploads():

@@ -91,7 +91,7 @@ class TaskSync:
         self.retry_s = retry_s
         self.max_retry_s = max_retry_s
         self.summary = TaskSummary(session.origin)
-        self._seen: set[str] | None = None
+        self._seen: set[str] | None = None  # the ids of the last listing (see refresh)
         self._seq = -1
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -180,7 +180,12 @@ class TaskSync:
                         self.on_new_tasks(new)
                     except Exception:  # noqa: BLE001
                         log.exception("on_new_tasks callback failed")
-            self._seen = ids if self._seen is None else self._seen | ids
+            # Only the last listing's ids are kept, not every id ever seen (that grew over weeks of tray
+            # uptime): a task is "new" when the previous listing lacked it. One that left the pending
+            # list (signed, rejected, withdrawn) and comes back is waiting for a signature again, so
+            # it is announced again, which is what the operator needs to hear. The set is as large as
+            # the listing, which the summary holds anyway.
+            self._seen = ids
             queued, failed = self._outbox_counts()
             summary = TaskSummary(origin, len(listing.tasks), tuple(listing.tasks), queued, failed, online=True,
                                   error=report.error)

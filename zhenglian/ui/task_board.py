@@ -233,7 +233,8 @@ class TaskBoard(QObject):
         refused = list(ws.outbox.failed(ws.origin)) if ws is not None else []
         serial = ws.key.serial if ws is not None else None
         refused = [e for e in refused if not e.key_serial or e.key_serial == serial]
-        return mine + [e for e in refused if e.task_id not in {f.task_id for f in mine}]
+        listed = {f.task_id for f in mine}  # once, not per entry: a batch may have failed thousands
+        return mine + [e for e in refused if e.task_id not in listed]
 
     def stop(self) -> None:
         """Quit: every key's sync stops and its server login is dropped."""

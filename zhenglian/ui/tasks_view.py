@@ -42,6 +42,12 @@ log = logging.getLogger(__name__)
 
 TABS = ("pending", "signed", "failed")
 
+# Rows the table holds at most. A server's listing may hold ~100k tasks (16 MiB of JSON): a
+# QTableWidget of them all freezes the tray for seconds and costs hundreds of MB. The rest stay
+# reachable: the line under the table counts them, search narrows the list, the pending ones move
+# up as the shown ones are signed, and 全部签署 signs every pending task (its PIN dialog says how many).
+ROW_CAP = 500
+
 
 class _Relay(QObject):
     """Batch progress from the worker thread, as a queued signal."""
@@ -105,6 +111,11 @@ class TasksView(QWidget):
         lv.addWidget(self.tabs)
         lv.addWidget(self.search)
         lv.addWidget(self.table, 1)
+        self.more = QLabel()  # how many documents the capped table leaves out, and how to reach them
+        self.more.setObjectName("task_more")
+        self.more.setWordWrap(True)
+        self.more.hide()
+        lv.addWidget(self.more)
         buttons = QHBoxLayout()
         self.sign_btn = QPushButton(self.tr("Sign selected"))
         self.sign_btn.setObjectName("task_sign")
@@ -233,7 +244,7 @@ class TasksView(QWidget):
             self._fill_table()
             if self.workspace is not None and self.workspace.session.logged_in:
                 ws = self.workspace
-                run_async(lambda: ws.client.tasks("signed").tasks, self._show_signed,
+                run_async(lambda: _newest_first(ws.client.tasks("signed").tasks), self._show_signed,
                           lambda exc: self._set_status(i18n.error_text(exc)))
         self._update_buttons()
 
@@ -250,15 +261,31 @@ class TasksView(QWidget):
         return [t.title or t.task_id, "", "", i18n.pick(t.last_message_zh, t.last_message_en)]
 
     def _fill_table(self) -> None:
+        """At most ROW_CAP rows of the tasks matching the search; the line under the table tells the rest."""
         needle = self.search.text().strip().lower()
-        shown = [t for t in self.tasks if not needle or needle in " ".join(self._row(t)).lower()]
+        matching = [t for t in self.tasks if needle in _haystack(t)] if needle else self.tasks
+        shown = matching[:ROW_CAP]
         self.table.setRowCount(len(shown))
         for r, t in enumerate(shown):
             for c, text in enumerate(self._row(t)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, t)
                 self.table.setItem(r, c, item)
+        self._show_more(len(shown), len(matching))
         self._update_buttons()
+
+    def _show_more(self, shown: int, total: int) -> None:
+        if shown >= total:
+            self.more.hide()
+            return
+        if TABS[self.tabs.currentIndex()] == "pending":
+            text = self.tr("Showing the first {shown} of {total} documents. Sign these to see the next ones, or "
+                           "search by title or type. “Sign all” signs all {all} waiting.")
+        else:
+            text = self.tr("Showing the first {shown} of {total} documents; search by title or type to find "
+                           "the others.")
+        self.more.setText(text.format(shown=shown, total=total, all=len(self.tasks)))
+        self.more.show()
 
     def selected(self) -> list[Any]:
         rows = sorted({i.row() for i in self.table.selectedItems()})
@@ -544,6 +571,21 @@ def _when(iso: str | None) -> str:
         return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return iso[:19]
+
+
+def _haystack(t: Any) -> str:
+    """What the search looks in: the row's fields as the server sent them (lower case).
+
+    Not the row's text: formatting a time for each of a ~100k-task listing costs the GUI thread
+    most of a second a keystroke."""
+    if hasattr(t, "business_type"):
+        return " ".join((t.title, t.business_type, t.seal_type or "", t.deadline or "", t.signed_at or "")).lower()
+    return " ".join((t.title or t.task_id, t.last_message_zh or "", t.last_message_en or "")).lower()
+
+
+def _newest_first(tasks: list[Any]) -> list[Any]:
+    """The signed tab's order: the latest signed on top, where a capped table shows them."""
+    return sorted(tasks, key=lambda t: t.signed_at or "", reverse=True)
 
 
 def _safe_name(name: str, suffix: str) -> str:
