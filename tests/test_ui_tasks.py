@@ -140,7 +140,7 @@ def _log_in(view, qtbot, rows: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_a_long_listing_shows_the_first_rows_and_counts_the_rest(app_with_server, qtbot, qapp,  # noqa: F811
-                                                                  reference_server) -> None:
+                                                                  reference_server, shoot) -> None:
     from helpers.ui import visible_texts
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -150,6 +150,7 @@ def test_a_long_listing_shows_the_first_rows_and_counts_the_rest(app_with_server
 
     cap = tasks_view.ROW_CAP
     app, _ids = app_with_server  # 3 tasks
+    i18n.install_translator(qapp, "en_US")  # the server's texts in English too (the screenshot below)
     reference_server.add_copies(SZCA.uscc, SZCA.organization, cap + 4, first=4)
     total = cap + 7
     view = app.tasks_view
@@ -170,6 +171,8 @@ def test_a_long_listing_shows_the_first_rows_and_counts_the_rest(app_with_server
     assert not view.more.isVisible()
     view.search.setText("")
     assert view.table.rowCount() == cap and view.more.isVisible()
+    app.window.show()
+    shoot(app.window, "app-tasks-capped.png")  # the whole window in one language (English: the test's)
 
     # 全部签署 signs them all: its PIN dialog says how many (cancelled here: nothing is signed).
     said: list[str] = []
