@@ -174,24 +174,37 @@ def test_a_long_listing_shows_the_first_rows_and_counts_the_rest(app_with_server
     app.window.show()
     shoot(app.window, "app-tasks-capped.png")  # the whole window in one language (English: the test's)
 
-    # 全部签署 signs them all: its PIN dialog says how many (cancelled here: nothing is signed).
-    said: list[str] = []
+    def pin_dialog_of_sign_all() -> str:
+        """What the PIN dialog that 全部签署 opens says (cancelled: nothing is signed)."""
+        said: list[str] = []
 
-    def cancel_dialog() -> None:
-        for w in QApplication.topLevelWidgets():
-            if isinstance(w, PinDialog) and w.isVisible():
-                said.append("\n".join(visible_texts(w)))
-                w.reject()
+        def cancel_dialog() -> None:
+            for w in QApplication.topLevelWidgets():
+                if isinstance(w, PinDialog) and w.isVisible():
+                    said.append("\n".join(visible_texts(w)))
+                    w.reject()
 
-    timer = QTimer()
-    timer.timeout.connect(cancel_dialog)
-    timer.start(50)
-    try:
-        view.sign_all_btn.click()
-        qtbot.waitUntil(lambda: bool(said) and view.sign_all_btn.isEnabled(), timeout=20000)
-    finally:
-        timer.stop()
-    assert f"The PIN seals {total} document(s)" in said[0]
+        timer = QTimer()
+        timer.timeout.connect(cancel_dialog)
+        timer.start(50)
+        try:
+            view.sign_all_btn.click()
+            qtbot.waitUntil(lambda: bool(said) and view.sign_all_btn.isEnabled(), timeout=20000)
+        finally:
+            timer.stop()
+        return said[0]
+
+    # 全部签署 signs them all: its PIN dialog says how many.
+    assert view.sign_all_btn.text() == "Sign all"
+    assert f"The PIN seals {total} document(s)" in pin_dialog_of_sign_all()
+    # With a search, it signs what the search found, shown or not, and says so on the button.
+    view.search.setText("#50")  # #50 and #500–#507
+    assert view.table.rowCount() == 9 and view.sign_all_btn.text() == "Sign all found (9)"
+    assert "The PIN seals 9 document(s)" in pin_dialog_of_sign_all()
+    view.search.setText("no such document")
+    assert view.table.rowCount() == 0 and not view.sign_all_btn.isEnabled()
+    view.search.setText("")
+    assert view.sign_all_btn.text() == "Sign all" and view.sign_all_btn.isEnabled()
     assert reference_server.uploads_per_task() == {}
 
     i18n.install_translator(qapp, "zh_CN")  # the default language
@@ -213,6 +226,10 @@ def test_signing_the_rows_shown_brings_up_the_next(app_with_server, qtbot, refer
     view = app.tasks_view
     _log_in(view, qtbot, 2)
     assert view.more.text().startswith("Showing the first 2 of 5 documents.")
+    view.search.setText("#")  # every title: more found than shown, and the line says so
+    assert view.more.text() == ("Showing the first 2 of the 5 documents found. Sign these to see the next ones, "
+                                "or narrow the search. “Sign all found” signs all 5.")
+    view.search.setText("")
 
     answer = PinAnswerer(SZCA.user_pin)
     try:

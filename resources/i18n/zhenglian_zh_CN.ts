@@ -1584,6 +1584,16 @@ Plug in your UKey; it is recognised automatically.</source>
         <source>Deadline</source>
         <translation>截止时间</translation>
     </message>
+    <message numerus="yes">
+        <source>Sign all found (%n)</source>
+        <translation>
+            <numerusform>签署找到的全部（%n 个）</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Showing the first {shown} of the {total} documents found. Sign these to see the next ones, or narrow the search. “Sign all found” signs all {total}.</source>
+        <translation>仅显示找到的 {total} 个文件中的前 {shown} 个。签署这些后会显示后面的文件，也可缩小搜索范围。“签署找到的全部”会签署这 {total} 个文件。</translation>
+    </message>
     <message>
         <source>Showing the first {shown} of {total} documents. Sign these to see the next ones, or search by title or type. “Sign all” signs all {all} waiting.</source>
         <translation>仅显示前 {shown} 个文件，共 {total} 个。签署这些后会显示后面的文件，也可按标题或业务类型搜索。“全部签署”会签署全部 {all} 个待签署文件。</translation>

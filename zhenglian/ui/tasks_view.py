@@ -65,6 +65,7 @@ class TasksView(QWidget):
         self.board = board
         self.ctx = board.ctx
         self.tasks: list[Any] = []  # what the table shows
+        self._matching: list[Any] = []  # of those, what the search finds (all, when none is typed)
         self.moved: dict[str, Any] = {}  # task id -> Placement the operator chose
         self.relay = _Relay()
         self._busy = False
@@ -264,6 +265,7 @@ class TasksView(QWidget):
         """At most ROW_CAP rows of the tasks matching the search; the line under the table tells the rest."""
         needle = self.search.text().strip().lower()
         matching = [t for t in self.tasks if needle in _haystack(t)] if needle else self.tasks
+        self._matching = matching
         shown = matching[:ROW_CAP]
         self.table.setRowCount(len(shown))
         for r, t in enumerate(shown):
@@ -274,11 +276,19 @@ class TasksView(QWidget):
         self._show_more(len(shown), len(matching))
         self._update_buttons()
 
+    def _searching(self) -> bool:
+        return bool(self.search.text().strip())
+
     def _show_more(self, shown: int, total: int) -> None:
+        # 全部签署 signs what the page lists: every pending task, or every one the search found.
+        self.sign_all_btn.setText(self.tr("Sign all found (%n)", "", total) if self._searching() else self.tr("Sign all"))
         if shown >= total:
             self.more.hide()
             return
-        if TABS[self.tabs.currentIndex()] == "pending":
+        if TABS[self.tabs.currentIndex()] == "pending" and self._searching():
+            text = self.tr("Showing the first {shown} of the {total} documents found. Sign these to see the next "
+                           "ones, or narrow the search. “Sign all found” signs all {total}.")
+        elif TABS[self.tabs.currentIndex()] == "pending":
             text = self.tr("Showing the first {shown} of {total} documents. Sign these to see the next ones, or "
                            "search by title or type. “Sign all” signs all {all} waiting.")
         else:
@@ -295,7 +305,8 @@ class TasksView(QWidget):
         tab = TABS[self.tabs.currentIndex()]
         ready = self.workspace is not None and not self._busy
         self.sign_btn.setEnabled(ready and tab == "pending" and bool(self.selected()))
-        self.sign_all_btn.setEnabled(ready and tab == "pending" and bool(self.pending))
+        listed = self._matching if self._searching() else self.pending
+        self.sign_all_btn.setEnabled(ready and tab == "pending" and bool(listed))
         one_signed = len(self.selected()) == 1 and getattr(self.selected()[0], "signed_sha256", None)
         self.open_btn.setEnabled(ready and tab == "signed" and bool(one_signed))
         self.save_btn.setEnabled(ready and tab == "signed" and bool(one_signed))
@@ -442,7 +453,8 @@ class TasksView(QWidget):
         self.sign([t.id for t in self.selected() if hasattr(t, "placement")])
 
     def sign_all(self) -> None:
-        self.sign([t.id for t in self.pending])
+        """Every pending task the page lists: all of them, or all the search found (shown or not)."""
+        self.sign([t.id for t in (self._matching if self._searching() else self.pending)])
 
     def sign(self, ids: list[str]) -> None:
         if not ids or self.workspace is None or self._busy:
