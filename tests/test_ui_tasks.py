@@ -200,6 +200,7 @@ def test_a_long_listing_shows_the_first_rows_and_counts_the_rest(app_with_server
     # With a search, it signs what the search found, shown or not, and says so on the button.
     view.search.setText("#50")  # #50 and #500–#507
     assert view.table.rowCount() == 9 and view.sign_all_btn.text() == "Sign all found (9)"
+    shoot(app.window, "app-tasks-search.png")
     assert "The PIN seals 9 document(s)" in pin_dialog_of_sign_all()
     view.search.setText("no such document")
     assert view.table.rowCount() == 0 and not view.sign_all_btn.isEnabled()
