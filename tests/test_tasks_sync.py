@@ -39,7 +39,7 @@ def test_tasksync_follows_the_server(reference_server, demo_keys, tmp_path: Path
     summaries: list[TaskSummary] = []
     new: list[list[str]] = []
     sync = TaskSync(session, outbox, on_summary=summaries.append, on_new_tasks=lambda ts: new.append([t.id for t in ts]),
-                    wait_s=1, retry_s=0.2, max_retry_s=1)
+                    wait_s=1, retry_s=0.2, max_retry_s=1, min_refresh_s=0.2)
     sync.start()
     try:
         assert wait_for(lambda: summaries and summaries[-1].needs_login)
@@ -262,3 +262,48 @@ def test_new_tasks_are_announced_and_the_memory_of_ids_stays_the_size_of_the_lis
     server.ids = ["t1000", "t3"]
     sync.refresh()
     assert new[-1] == ["t3"]
+
+
+class _Burst(_Listings):
+    """A server whose events never stop (a batch uploading, colleagues signing): each long poll
+    answers at once with something new."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listings = 0
+        self.polls = 0
+
+    def tasks(self, status: str = "pending"):  # type: ignore[no-untyped-def]
+        self.listings += 1
+        return super().tasks(status)
+
+    def events(self, since: int, wait: float = 0):  # type: ignore[no-untyped-def]
+        from zhenglian.server.models import Events
+
+        self.polls += 1
+        return Events(since + 1, [])
+
+
+def test_a_burst_of_events_is_answered_by_one_listing_and_a_wake_at_once() -> None:
+    server = _Burst()
+    server.ids = ["a"]
+    # An hour between listings: within the test no listing may follow an event, however many come.
+    sync = TaskSync(server, server, min_refresh_s=3600)  # type: ignore[arg-type]
+    sync.start()
+    try:
+        assert wait_for(lambda: server.polls == 1)  # listed once, an event came: now waiting it out
+        assert server.listings == 1
+        sync.wake()  # the operator asks (or a batch ends): listed at once, then the burst waits again
+        assert wait_for(lambda: server.polls == 2)
+        assert server.listings == 2
+    finally:
+        sync.stop(timeout=3)
+    assert sync._thread is not None and not sync._thread.is_alive()  # stop ends the wait too
+    # Without the bound the same server is listed after every event.
+    server = _Burst()
+    sync = TaskSync(server, server, min_refresh_s=0)  # type: ignore[arg-type]
+    sync.start()
+    try:
+        assert wait_for(lambda: server.listings >= 5)
+    finally:
+        sync.stop(timeout=3)

@@ -2,7 +2,12 @@
 
 :class:`TaskSync` runs one background thread: list the pending tasks, upload
 whatever waits in the outbox, then long-poll ``/events`` until something
-changes (a new task, a task signed or rejected elsewhere) and start over.
+changes (a new task, a task signed or rejected elsewhere) and start over —
+but not more often than every ``min_refresh_s`` while events keep coming (a
+batch uploading, a colleague signing on the web): a listing may be 16 MiB of
+JSON, and a burst of events is answered by one listing of the state after it.
+A :meth:`TaskSync.wake` (a login, a batch's end, the operator asking) is
+answered at once.
 It reports through callbacks — the tray turns them into Qt signals — a
 :class:`TaskSummary` ("3 个待签署任务"), the tasks that are new since the last
 look (for a notification), and errors.  Network trouble is retried with a
@@ -81,7 +86,8 @@ class TaskSync:
                  on_summary: Callable[[TaskSummary], None] | None = None,
                  on_new_tasks: Callable[[list[Task]], None] | None = None,
                  on_error: Callable[[errors.ZhenglianError], None] | None = None,
-                 wait_s: float = 10.0, retry_s: float = 2.0, max_retry_s: float = 120.0) -> None:
+                 wait_s: float = 10.0, retry_s: float = 2.0, max_retry_s: float = 120.0,
+                 min_refresh_s: float = 2.0) -> None:
         self.session = session
         self.outbox = outbox
         self.on_summary = on_summary
@@ -90,6 +96,8 @@ class TaskSync:
         self.wait_s = wait_s
         self.retry_s = retry_s
         self.max_retry_s = max_retry_s
+        self.min_refresh_s = min_refresh_s
+        self._listed_at = float("-inf")  # time.monotonic() of the last listing asked for
         self.summary = TaskSummary(session.origin)
         self._seen: set[str] | None = None  # the ids of the last listing (see refresh)
         self._seq = -1
@@ -158,6 +166,7 @@ class TaskSync:
                 report = self.outbox.flush(client, origin)  # first: uploads change the pending list
                 if report.auth_required:
                     raise errors.AuthRequired(origin=origin)
+                self._listed_at = time.monotonic()
                 listing = client.tasks("pending")
             except errors.AuthRequired:
                 self.session.forget()
@@ -215,6 +224,9 @@ class TaskSync:
                     continue
                 events = self.session.client.events(self._seq, wait=self.wait_s)
                 self._seq = max(self._seq, events.seq)
+                rest = self._listed_at + self.min_refresh_s - time.monotonic()
+                if rest > 0:
+                    self._pause(rest)  # a burst of events: one listing after it (a wake ends the wait)
             except errors.AuthRequired:
                 self.session.forget()
             except errors.ZhenglianError as exc:
