@@ -176,3 +176,15 @@ def test_cli_refuses_before_the_pin(run_cli, demo_keys, keys, tmp_path: Path) ->
                   input=ph.demo_pin("SZCA-DEMO") + "\n")
     assert res.returncode == 0, res.stderr
     assert sender_intact(out.read_bytes(), keys)
+
+
+def test_a_window_says_what_to_do_without_the_command_line_hint(keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("PySide6")
+    from zhenglian.ui.i18n import screen_hint
+
+    src = ph.field_locked(tmp_path / "locked.pdf", keys["sender"], spec("all"), where="both")
+    with pytest.raises(errors.SignatureFieldLocked) as refused:
+        prepare(src, [pl.InField("Free")], seal=SEAL)
+    assert "--field" in refused.value.hint()[1]  # meaningless in a window: the screen says it its own way
+    hint = screen_hint(refused.value)
+    assert hint and "--" not in hint and "sender" in hint
