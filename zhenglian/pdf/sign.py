@@ -16,7 +16,8 @@ with the first widget and draws its appearance through
 :class:`~zhenglian.pdf.appearance.SealStampStyle`; the other widgets are
 added to the same revision before the document is hashed, so the signature
 covers them.  A document already signed gets an incremental update; earlier
-signatures stay valid (adding signature fields is an allowed change).
+signatures stay valid (adding signature fields is an allowed change; what a certification
+or an earlier signature's field lock forbids is refused in :func:`prepare`).
 
 Output goes to a temporary file beside the target and replaces it only when
 complete; the input is only ever opened for reading.
