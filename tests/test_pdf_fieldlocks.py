@@ -188,3 +188,14 @@ def test_a_window_says_what_to_do_without_the_command_line_hint(keys, tmp_path: 
     assert "--field" in refused.value.hint()[1]  # meaningless in a window: the screen says it its own way
     hint = screen_hint(refused.value)
     assert hint and "--" not in hint and "sender" in hint
+
+
+def test_an_include_list_naming_the_new_fields_name_locks_it(keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+    src = ph.field_locked(tmp_path / "locked.pdf", keys["sender"], FieldMDPSpec(FieldMDPAction.INCLUDE, ["Seal1"]),
+                          where="reference")
+    assert not pyhanko_verdict(src, "new", keys)
+    with pytest.raises(errors.SignatureFieldLocked) as refused:
+        prepare(src, TARGETS["new"], seal=SEAL)
+    assert "its list names it" in refused.value.message_en() and "Locked, Free" in refused.value.hint()[1]

@@ -20,7 +20,9 @@ seals signed after it.
 
 Bounded: at most :data:`MAX_REFERENCES` /Reference entries per signature, and
 :data:`MAX_NAMES` names over the whole document; a lock whose list goes beyond the budget
-counts as locking every field (a refusal rather than a broken signature).
+counts as locking every field (a refusal rather than a broken signature).  A lock that names
+nothing (/Include []) is dropped, so a field is held against at most MAX_NAMES locks that let
+it pass; the hint's free fields are looked for among the first 200 empty ones.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_REFERENCES = 8  # /Reference entries read per signature (DocMDP, FieldMDP, UR3: a few)
 MAX_NAMES = 10_000  # field names read from all locks of a document
 _HINT_FIELDS = 10  # free fields named in the refusal's hint
+_HINT_LOOKED_AT = 200  # empty fields looked at for it
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,10 @@ def _spec(dictionary: Any, budget: _Budget) -> Any:
         return FieldMDPSpec(FieldMDPAction.ALL)
     budget.names -= len(names)
     read = (names[i] for i in range(len(names)))  # indexing dereferences
-    return FieldMDPSpec(action, [str(n) for n in read if isinstance(n, str)])
+    fields = [str(n) for n in read if isinstance(n, str)]
+    if action is FieldMDPAction.INCLUDE and not fields:
+        return None  # locks nothing
+    return FieldMDPSpec(action, fields)
 
 
 def _reference_spec(signature: Any, budget: _Budget) -> Any:
@@ -141,6 +147,17 @@ def _empty_fields(reader: Any) -> dict[str, Any]:
         return {}
 
 
+def _free(empty: dict[str, Any], locks: Sequence[FieldLock]) -> list[str]:
+    """Empty fields no lock covers, for the hint: a few, from the first fields only."""
+    free = []
+    for n, name in enumerate(empty):
+        if n >= _HINT_LOOKED_AT or len(free) > _HINT_FIELDS:
+            break
+        if not any(lk.locks(name) for lk in locks):
+            free.append(name)
+    return free
+
+
 def check(path: str, reader: Any, locks: Sequence[FieldLock], names: Iterable[tuple[str, bool]]) -> None:
     """Refuse when a field we sign into (``names``: field name, new?) is locked; needs no key.
 
@@ -155,9 +172,12 @@ def check(path: str, reader: Any, locks: Sequence[FieldLock], names: Iterable[tu
     for name, new in names:
         lock = next((lk for lk in in_force if lk.locks(name)), None)
         if lock is not None:
-            free = [n for n in empty if not any(lk.locks(n) for lk in in_force)]
+            free = _free(empty, in_force)
             shown = ", ".join(free[:_HINT_FIELDS]) + (", …" if len(free) > _HINT_FIELDS else "")
-            if new:
+            if new and lock.spec.action.name == "INCLUDE":  # a new field's name on its list
+                what_zh = f"盖章将新建的签名域“{name}”（该签名的锁定名单中有此名称）"
+                what_en = f"the new signature field \"{name}\" the seal would create (its list names it)"
+            elif new:
                 what_zh = f"盖章将新建的签名域“{name}”（该签名锁定全部表单域，或其名单之外的全部表单域）"
                 what_en = (f"the new signature field \"{name}\" the seal would create (that signature locks every field, "
                            "or every field but those it names)")
