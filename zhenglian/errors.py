@@ -586,6 +586,18 @@ class SignatureFieldFilled(ZhenglianError):
     en = "Signature field \"{name}\" in {path} is already signed"
 
 
+class SignatureFieldLocked(ZhenglianError):
+    """An earlier signature's field lock (FieldMDP, /Lock) covers the field the seal would go into."""
+
+    code = "signature_field_locked"
+    exit_code = ExitCode.DOCUMENT
+    zh = "{path} 中签名域“{by}”的签名锁定了{what_zh}：在此签章会使该签名失效，未签署"
+    en = "The signature in field \"{by}\" of {path} locks {what_en}: sealing there would invalidate it; not signed"
+    hint_zh = "请用 --field 指定未被锁定的空白签名域（{fields}）；若没有，请向文件的发送方索取可以签章的版本。"
+    hint_en = ("Use --field with an empty signature field that is not locked ({fields}); if there is none, ask the "
+               "sender for a version that can still be signed.")
+
+
 class SigningFailed(ZhenglianError):
     code = "signing_failed"
     exit_code = ExitCode.DOCUMENT

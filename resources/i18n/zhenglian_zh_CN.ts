@@ -1380,6 +1380,10 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>请向发送方索取带有供盖章用的空白签名域的文件。</translation>
     </message>
     <message>
+        <source>Ask the sender for a document with an empty signature field that earlier signatures do not lock.</source>
+        <translation>请向发送方索取带有未被已有签名锁定的空白签名域的文件。</translation>
+    </message>
+    <message>
         <source>This document is protected by a password and cannot be signed here.</source>
         <translation>该文件设有打开密码，无法在此签署。</translation>
     </message>

@@ -481,3 +481,47 @@ def xmp_modify_date(pdf: Path) -> str | None:
         data = root["/Metadata"].data
     m = re.search(rb'ModifyDate(?:="|>)([^"<]+)', data)
     return m.group(1).decode() if m else None
+
+
+def field_locked(path: Path, key: SoftKey, lock: object, *, where: str = "both") -> Path:
+    """A two-page document whose field "Sender" is signed with a field lock (a pyHanko FieldMDPSpec),
+    beside two empty signature fields "Locked" and "Free" on page 1.
+
+    ``where`` the lock is written: "both" (the field's /Lock and the signature's FieldMDP
+    /Reference, as pyHanko and Acrobat write it), "reference" (only the signature's /Reference)
+    or "lock" (only the signed field's /Lock)."""
+    import asyncio
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+    data = raw_pdf({1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>",
+                    **simple_page_objects(3), **simple_page_objects(6)})
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    fields.append_signature_field(w, fields.SigFieldSpec("Sender", on_page=0, box=(40, 100, 190, 250),
+                                                         field_mdp_spec=None if where == "lock" else lock))
+    for name, x in (("Locked", 220), ("Free", 400)):
+        fields.append_signature_field(w, fields.SigFieldSpec(name, on_page=0, box=(x, 100, x + 150, 250)))
+    out = io.BytesIO()
+
+    async def sign() -> None:
+        pdf_signer = signers.PdfSigner(signers.PdfSignatureMetadata(field_name="Sender"), signer=key.signer)
+        session = pdf_signer.init_signing_session(w, existing_fields_only=True)
+        info = await session.perform_presign_validation(w)
+        tbs = session.prepare_tbs_document(validation_info=info, bytes_reserved=16384)
+        if where != "both":  # the lock moved in the signed revision, before it is hashed
+            sender = next(ref for _n, _v, ref in fields.enumerate_sig_fields(w, with_name="Sender")).get_object()
+            if where == "reference":
+                del sender["/Lock"]
+            else:
+                sender["/Lock"] = lock.as_sig_field_lock()  # type: ignore[attr-defined]
+        prepared, output = tbs.digest_tbs_document(output=out)
+        post = await tbs.perform_signature(document_digest=prepared.document_digest,
+                                           pdf_cms_signed_attrs=PdfCMSSignedAttributes(
+                                               signing_time=session.system_time))
+        await post.post_signature_processing(output)
+
+    asyncio.run(sign())
+    path.write_bytes(out.getvalue())
+    return path

@@ -2,7 +2,8 @@
 
 Every reason a document cannot be signed is found here, without the key:
 not there, not a PDF, broken, encrypted (and the password wrong), locked by
-a certification signature or by its permissions.  Signing then works on the
+a certification signature or by its permissions (and the fields earlier
+signatures lock, :mod:`zhenglian.pdf.fieldlocks`, checked once the seals' fields are known).  Signing then works on the
 same open reader, so a large file is read once.
 
 Leniency: pyHanko reads in strict mode first; a file that only breaks a
@@ -51,6 +52,7 @@ class OpenedPdf:
     signature_count: int
     certified: int | None  # DocMDP level in force (1, 2, 3): the certification, or a stricter lock an earlier signature set
     page_refs: list[Any] = field(default_factory=list)  # every page's reference, in order
+    field_locks: list[Any] = field(default_factory=list)  # pdf/fieldlocks.FieldLock: fields earlier signatures lock
     text_budget_checked: bool = False  # pdf/textbudget: the pages' expanded size counted once
     warnings: list[str] = field(default_factory=list)
     _closed: bool = False
@@ -233,13 +235,14 @@ class _Read:
     certified: int | None
     signatures: int
     locked: int | None  # the strictest DocMDP level any signature set (a certification included)
+    field_locks: list[Any]  # the fields they lock (FieldMDP), for signing only
 
 
 def _read(stream: BinaryIO, name: str, password: str | None, for_signing: bool, strict: bool) -> _Read:
     """Open, decrypt, walk the page tree and read the structure; strict errors propagate."""
     from pyhanko.pdf_utils.misc import PdfStrictReadError
 
-    from zhenglian.pdf import pdftree
+    from zhenglian.pdf import fieldlocks, pdftree
 
     reader = _reader(stream, name, strict)
     used_password: str | None = None
@@ -254,13 +257,14 @@ def _read(stream: BinaryIO, name: str, password: str | None, for_signing: bool, 
         certified = _certification_level(reader)
         signatures = _count_signatures(reader)
         locked = _signature_lock_level(reader) if signatures and for_signing else None  # only signing heeds it
+        field_locks = fieldlocks.read_locks(reader) if signatures and for_signing else []
     except (errors.ZhenglianError, PdfStrictReadError):
         raise
     except RecursionError:  # nesting pyHanko's parser could not follow
         raise errors.DocumentCorrupt(path=name, detail="objects nested too deeply") from None
     except Exception as exc:  # noqa: BLE001 - a broken structure can raise anything
         raise errors.DocumentCorrupt(path=name, detail=_short(exc)) from None
-    return _Read(reader, used_password, pages, certified, signatures, locked)
+    return _Read(reader, used_password, pages, certified, signatures, locked, field_locks)
 
 
 def open_pdf(source: Source, password: str | None = None, *, name: str | None = None,
@@ -304,7 +308,7 @@ def open_pdf(source: Source, password: str | None = None, *, name: str | None = 
                 reason_en="an earlier signature locked it against any change after it")
         doc = OpenedPdf(name=name, path=path, stream=stream, reader=reader, strict=strict,
                         password=read.password, page_count=len(read.pages), signature_count=read.signatures,
-                        certified=certified, page_refs=read.pages)
+                        certified=certified, page_refs=read.pages, field_locks=read.field_locks)
         if not strict:
             doc.warnings.append("read leniently (minor syntax errors)")
         return doc

@@ -16,7 +16,8 @@ with the first widget and draws its appearance through
 :class:`~zhenglian.pdf.appearance.SealStampStyle`; the other widgets are
 added to the same revision before the document is hashed, so the signature
 covers them.  A document already signed gets an incremental update; earlier
-signatures stay valid (adding signature fields is an allowed change).
+signatures stay valid (adding signature fields is an allowed change; what a certification
+or an earlier signature's field lock forbids is refused in :func:`prepare`).
 
 Output goes to a temporary file beside the target and replaces it only when
 complete; the input is only ever opened for reading.
@@ -42,6 +43,7 @@ from asn1crypto import x509
 
 from zhenglian import errors
 from zhenglian.memo import BoundedMemo
+from zhenglian.pdf import fieldlocks
 from zhenglian.pdf import placement as pl
 from zhenglian.pdf.document import OpenedPdf, Source, open_pdf, source_name
 from zhenglian.pdf.outfile import atomic_output, same_file
@@ -91,6 +93,7 @@ class PreparedDocument:
     opened: OpenedPdf
     groups: list[pl.SpotGroup]
     certify: bool
+    field_names: list[str]  # each group's signature field: the existing one, or the new one's name
     used: bool = False
 
     @property
@@ -131,9 +134,12 @@ def prepare_opened(doc: OpenedPdf, placements: Sequence[pl.Placement], *, seal: 
                     reason_en="it is already signed, and a certification must be the first signature")
             if len(groups) != 1:
                 raise errors.UsageError(detail="认证签名只能使用一枚印章 / certification takes exactly one seal")
+        names = _group_field_names(doc, groups)
+        fieldlocks.check(doc.name, doc.reader, doc.field_locks,
+                         ((name, g.existing_field is None) for name, g in zip(names, groups, strict=True)))
         for group in groups:
             check_picture(group.seal)  # a broken seal picture fails now, not after the PIN
-        return PreparedDocument(doc, groups, certify)
+        return PreparedDocument(doc, groups, certify, names)
     except BaseException:
         doc.close()
         raise
@@ -347,7 +353,6 @@ class SigningBatch:
         shown = Path(opened.name) if in_memory else output  # what a message names
         started = time.perf_counter()
         made: list[SignatureMade] = []
-        taken = set(_field_names(opened.reader))
 
         def result() -> SignResult:
             return SignResult(opened.name, shown, made, doc.certify, self.timestamper is not None,
@@ -373,8 +378,7 @@ class SigningBatch:
                         target = out if last else _scratch(output)
                         if not last:
                             spare.append(target)
-                        name = group.existing_field or _next_name(taken)
-                        taken.add(name)
+                        name = doc.field_names[i]
                         writer = _writer(reader, stream, opened, first=i == 0)
                         ticket.final_key_call = last
                         self._runner().run(self._sign_group(writer, group, name, doc.certify, target, ticket),
@@ -502,6 +506,17 @@ def _writer(reader: Any, stream: BinaryIO, opened: OpenedPdf, first: bool) -> An
     if opened.password is not None:
         writer.encrypt(opened.password)
     return writer
+
+
+def _group_field_names(doc: OpenedPdf, groups: Sequence[pl.SpotGroup]) -> list[str]:
+    """Each group's signature field: the existing field it fills, or the first free SealN."""
+    taken = set(_field_names(doc.reader))
+    names = []
+    for group in groups:
+        name = group.existing_field or _next_name(taken)
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def _field_names(reader: Any) -> list[str]:

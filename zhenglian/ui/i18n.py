@@ -143,6 +143,9 @@ def screen_hint(exc: ZhenglianError) -> str | None:
         "timestamp_failed": QCoreApplication.translate("ScreenHints", "Check the network and the timestamp server address in Settings."),
         "server_not_configured": QCoreApplication.translate("ScreenHints", "Enter the signing server's address in Settings."),
         "document_certified": QCoreApplication.translate("ScreenHints", "Ask the sender for a document with an empty signature field for the seal."),
+        "signature_field_locked": QCoreApplication.translate(
+            "ScreenHints", "Ask the sender for a document with an empty signature field that earlier signatures do not "
+                           "lock."),
         "document_encrypted": QCoreApplication.translate("ScreenHints", "This document is protected by a password and cannot be signed here."),
         "token_error": QCoreApplication.translate("ScreenHints", "Unplug the key, plug it in again and try again. If it still fails, copy the Diagnostics page for technical support."),
     }
