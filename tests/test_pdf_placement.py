@@ -197,17 +197,9 @@ def test_more_spots_than_the_register_keeps_are_refused_before_the_pin(tmp_path:
 
 
 def test_a_page_that_expands_beyond_the_budget_is_refused_before_pdfium_reads_it(tmp_path: Path) -> None:
-    import zlib
-
-    from zhenglian.pdf import textbudget
     from zhenglian.pdf.sign import prepare
 
-    bomb = zlib.compress(b"BT /F1 24 Tf 72 720 Td (Hello) Tj ET\n" + b" " * (textbudget.MAX_PAGE_BYTES + (1 << 20)), 9)
-    objects = {1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>",
-               **ph.simple_page_objects(3), **ph.simple_page_objects(6)}
-    objects[7] = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream"
-    src = tmp_path / "bomb.pdf"
-    ph.raw_pdf(objects, path=src)
+    src = ph.flate_bomb(tmp_path / "bomb.pdf")
     assert src.stat().st_size < 200_000  # small on disk
     with pytest.raises(errors.DocumentTooComplex) as refused:  # prepare() needs no key: before any PIN
         prepare(src, [pl.AtAnchor("Hello", match=pl.ALL)], seal=SEAL)
@@ -215,3 +207,54 @@ def test_a_page_that_expands_beyond_the_budget_is_refused_before_pdfium_reads_it
     prepare(src, [pl.AtPosition(1, 100, 100)], seal=SEAL).close()  # a position needs no text: signed as before
     ok = ph.many_pages(tmp_path / "ok.pdf", 3)
     prepare(ok, [pl.AtAnchor("Hello", match=pl.ALL)], seal=SEAL).close()  # ordinary pages are far below it
+
+
+def test_an_encrypted_bomb_is_counted_decrypted_and_refused(tmp_path: Path) -> None:
+    from zhenglian.pdf.sign import prepare
+
+    src = ph.flate_bomb(tmp_path / "bomb-aes.pdf", user="geheim")
+    assert b"/Encrypt" in src.read_bytes() and src.stat().st_size < 200_000
+    with pytest.raises(errors.DocumentTooComplex) as refused:
+        prepare(src, [pl.AtAnchor("Hello", match=pl.ALL)], seal=SEAL, password="geheim")
+    assert "第 2 页" in refused.value.message_zh()
+    owner_only = ph.flate_bomb(tmp_path / "bomb-owner.pdf", user="", owner="o")  # opens without asking
+    with pytest.raises(errors.DocumentTooComplex):
+        prepare(owner_only, [pl.AtAnchor("Hello", match=pl.ALL)], seal=SEAL)
+    ok = tmp_path / "ok-aes.pdf"
+    ok.write_bytes(ph.encrypted_copy(ph.many_pages(tmp_path / "ok.pdf", 3).read_bytes(), user="geheim", owner="o"))
+    with prepare(ok, [pl.AtAnchor("Hello", match=pl.ALL)], seal=SEAL, password="geheim") as job:
+        assert sorted(s.describe()["page"] for g in job.groups for s in g.spots) == [1, 2, 3]  # PDFium read them
+
+
+def test_a_stream_with_its_own_crypt_filter_is_counted_decrypted(tmp_path: Path) -> None:
+    """/Crypt first in /Filter (PDF 7.4.10): decrypted with the document's key, then inflated —
+    not taken for an unknown filter, which a page of a few KB would already exceed the budget as."""
+    import io
+    import os
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    from zhenglian.pdf import textbudget
+    from zhenglian.pdf.document import open_pdf
+
+    text = b"BT /F1 24 Tf 72 720 Td (Hello) Tj ET\n" + b"".join(b"%% %s\n" % os.urandom(16).hex().encode()
+                                                             for _ in range(300))
+    plain = ph.raw_pdf({1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                        **ph.simple_page_objects(3, text=text)})
+    w = copy_into_new_writer(PdfFileReader(io.BytesIO(plain)))
+    w.encrypt("o", "u")
+    content = w.root["/Pages"]["/Kids"][0].get_object().raw_get("/Contents").get_object()
+    content.apply_filter("/FlateDecode")
+    content.add_crypt_filter(name=generic.pdf_name("/StdCF"), handler=w.security_handler)
+    buf = io.BytesIO()
+    w.write(buf)
+    with open_pdf(buf.getvalue(), "u", for_signing=False) as doc:
+        assert textbudget._filters(textbudget._page_streams(doc.page(0))[0]) == ["/Crypt", "/FlateDecode"]
+        textbudget.check_document(doc)  # ≈ 10 KB once decrypted and inflated
+        assert doc.text_budget_checked
+    identity = ph.flate_bomb(tmp_path / "identity.pdf", content_filter=b"[/Crypt /FlateDecode]",
+                             decode_parms=b"[<< /Type /CryptFilterDecodeParms /Name /Identity >> null]")
+    with open_pdf(identity, for_signing=False) as doc, pytest.raises(errors.DocumentTooComplex):
+        textbudget.check_document(doc)  # /Identity: the data as it is, inflated — and over the budget

@@ -475,6 +475,16 @@ class DocumentTooComplex(ZhenglianError):
     hint_en = "Give the position with --page and --at instead, or ask the sender for the document again."
 
 
+class DocumentTooComplexToShow(DocumentTooComplex):
+    """The same budget (pdf/textbudget), met before PDFium draws the pages for the preview."""
+
+    code = "document_too_complex_to_show"
+    zh = "{path} 到第 {page} 页为止的内容展开后过大（超过 {limit_mb} MB），无法显示预览"
+    en = "{path} is too large to preview: its content up to page {page} expands beyond {limit_mb} MB"
+    hint_zh = "文档未被显示；请向发送方重新获取文件。"
+    hint_en = "The document was not drawn; ask the sender for the document again."
+
+
 class DocumentCorrupt(ZhenglianError):
     code = "document_corrupt"
     exit_code = ExitCode.DOCUMENT

@@ -337,10 +337,6 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <translation>适合窗口</translation>
     </message>
     <message>
-        <source>This document cannot be shown (damaged or encrypted).</source>
-        <translation>无法显示此文件（已损坏或已加密）。</translation>
-    </message>
-    <message>
         <source>Page {n} of {total} · {w:.0f} × {h:.0f} mm</source>
         <translation>第 {n} 页，共 {total} 页 · {w:.0f} × {h:.0f} 毫米</translation>
     </message>

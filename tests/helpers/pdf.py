@@ -419,6 +419,39 @@ def soft_key(org: str = "东莞市软件密钥测试有限公司", *, signature_
     return SoftKey(signer, a(ca.root_cert))
 
 
+def flate_bomb(path: Path, *, user: str | None = None, owner: str | None = None,
+               content_filter: bytes = b"/FlateDecode", decode_parms: bytes = b"") -> Path:
+    """Two pages saying "Hello"; page 2's content inflates to 1 MB past the page budget of
+    pdf/textbudget (< 200 KB on disk).  ``user``/``owner``: encrypted (AES-256, pyHanko's writer),
+    every stream with it.  ``content_filter``/``decode_parms``: page 2's /Filter and /DecodeParms."""
+    import zlib
+
+    from zhenglian.pdf import textbudget
+
+    bomb = zlib.compress(b"BT /F1 24 Tf 72 720 Td (Hello) Tj ET\n" + b" " * (textbudget.MAX_PAGE_BYTES + (1 << 20)), 9)
+    objects = {1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R 6 0 R] /Count 2 >>",
+               **simple_page_objects(3), **simple_page_objects(6)}
+    extra = b" /DecodeParms " + decode_parms if decode_parms else b""
+    objects[7] = b"<< /Length %d /Filter %s%s >>\nstream\n" % (len(bomb), content_filter, extra) + bomb + b"\nendstream"
+    data = raw_pdf(objects)
+    if user is not None or owner is not None:
+        data = encrypted_copy(data, user=user or "", owner=owner or user or "")
+    Path(path).write_bytes(data)
+    return Path(path)
+
+
+def encrypted_copy(data: bytes, *, user: str, owner: str) -> bytes:
+    """``data`` rewritten by pyHanko's writer with AES-256 encryption (streams copied as they are encoded)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    w = copy_into_new_writer(PdfFileReader(io.BytesIO(data)))
+    w.encrypt(owner, user)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
 def many_pages(path: Path, n: int, fanout: int = 0) -> Path:
     """An ``n``-page PDF (all pages share one content stream); ``fanout``: a two-level tree."""
     objs: dict[int, bytes | str] = {1: "<< /Type /Catalog /Pages 2 0 R >>", 3: simple_page_objects()[4], 4: simple_page_objects()[5]}

@@ -11,15 +11,12 @@ colons; when the text as given is not found, the other widths are tried.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from zhenglian import errors
-
-# PDFium is not thread-safe: one caller at a time in this process.
-_PDFIUM_LOCK = threading.Lock()
+from zhenglian.pdf.rendering import PDFIUM_LOCK  # PDFium is not thread-safe: one caller at a time
 
 _WIDTH_PAIRS = (("（", "("), ("）", ")"), ("：", ":"), ("，", ","), ("　", " "))
 
@@ -80,7 +77,7 @@ def find(source: Any, text: str, *, password: str | None = None,
     text = text.strip()
     if not text:
         raise errors.UsageError(detail="锚点文字为空 / the anchor text is empty")
-    with _PDFIUM_LOCK:
+    with PDFIUM_LOCK:
         try:
             doc = pdfium.PdfDocument(source, password=password or None)
         except pdfium.PdfiumError as exc:

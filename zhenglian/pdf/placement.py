@@ -170,9 +170,7 @@ def _pick(doc: OpenedPdf, a: AtAnchor, hits: list[anchors.AnchorHit]) -> list[an
 
 
 def _at_anchor(doc: OpenedPdf, a: AtAnchor, seal: SealLike) -> list[Spot]:
-    if not doc.text_budget_checked:  # before PDFium expands the pages (once per document)
-        textbudget.check(doc.page_refs, list(range(doc.page_count)), doc.name)
-        doc.text_budget_checked = True
+    textbudget.check_document(doc)  # before PDFium expands the pages
     hits = anchors.find(doc.pdfium_source(), a.text, password=doc.password, name=doc.name)
     if not hits:
         raise errors.AnchorNotFound(text=a.text, path=doc.name, which_zh="", which_en="")

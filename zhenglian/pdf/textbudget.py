@@ -10,15 +10,30 @@ a page or document over budget is refused with a message before the PIN.
 Legitimate pages are far below the budget: a dense page of CJK text is ≈ 100 KB of
 content, a drawing a few MB.  Other filters than Flate are counted as their encoded
 size times what they can at most expand (run-length 128×, LZW and anything else 64×).
+
+The same count guards the preview before PDFium draws pages (pdf/rendering.py): drawing
+a page expands its content just as reading its text does.
+
+Encrypted documents are counted like any other: the document is opened with its
+password (pdf/document.py) and pyHanko decrypts every object it hands out, so the
+streams counted here are the decrypted ones PDFium will read.  A stream with its own
+``/Crypt`` filter (PDF 7.4.10; pyHanko leaves it to the decoder) is decrypted here
+with the document's security handler before it is inflated.  A document pyHanko
+cannot decrypt (certificate encryption, an unknown handler) never gets this far:
+opening it is refused (``document_encryption_unsupported``), so nothing is counted
+and nothing reaches PDFium.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhenglian import errors
 from zhenglian.pdf.pdftree import TreeError, resolve
+
+if TYPE_CHECKING:
+    from zhenglian.pdf.document import OpenedPdf
 
 MAX_PAGE_BYTES = 64 << 20  # a page's content streams and forms, expanded
 MAX_DOCUMENT_BYTES = 512 << 20  # all pages searched
@@ -57,9 +72,44 @@ def _filters(stream: Any) -> list[str]:
     return []
 
 
-def _expanded_size(stream: Any, budget: int) -> int:
+def _first_params(stream: Any) -> Any:
+    """The decode parameters of the stream's first filter (a dictionary, or None)."""
+    from pyhanko.pdf_utils import generic
+
+    value = resolve(stream.raw_get("/DecodeParms")) if "/DecodeParms" in stream else None
+    if isinstance(value, generic.ArrayObject):
+        value = resolve(value[0]) if len(value) else None
+    return value if isinstance(value, generic.DictionaryObject) else None
+
+
+def _decrypted(stream: Any, data: bytes, security: Any) -> bytes | None:
+    """A ``/Crypt``-filtered stream's data decrypted as PDFium will (None: it cannot be).
+
+    ``/Identity`` (the default name) leaves the data as it is; another name is one of
+    the document's crypt filters, applied with its key the way pyHanko's decoder does.
+    """
+    from pyhanko.pdf_utils.filters import CryptFilterDecoder
+
+    params = _first_params(stream)
+    name = str(resolve(params.raw_get("/Name"))) if params is not None and "/Name" in params else "/Identity"
+    if name == "/Identity":
+        return data
+    if security is None:
+        return None  # a named crypt filter in a document without encryption
+    try:
+        return CryptFilterDecoder(security).decode(data, params)
+    except Exception:  # noqa: BLE001 - a hostile filter name or broken data can raise anything
+        return None
+
+
+def _expanded_size(stream: Any, budget: int, security: Any = None) -> int:
     data = stream.encoded_data
     filters = _filters(stream)
+    if filters and filters[0] == "/Crypt":  # the spec puts it first; decrypted, it expands nothing
+        decrypted = _decrypted(stream, data, security)
+        if decrypted is not None:
+            data, filters = decrypted, filters[1:]
+        # else /Crypt stays: counted like any unknown filter (64×), nothing after it inflated
     if not filters:
         return len(data)
     if filters[0] in ("/FlateDecode", "/Fl"):
@@ -108,8 +158,22 @@ def _page_streams(page: Any) -> list[Any]:
     return out
 
 
-def check(page_refs: list[Any], indices: list[int], name: str) -> None:
-    """Refuse (before any PIN) a document whose pages ``indices`` would expand beyond the budgets."""
+def check_document(doc: OpenedPdf) -> None:
+    """Refuse (before any PIN, before PDFium reads it) a document whose pages expand beyond the budgets.
+
+    Counted once per opened document: the anchor search and the preview ask as often as they like.
+    """
+    if not doc.text_budget_checked:
+        security = doc.reader.security_handler if doc.encrypted else None
+        check(doc.page_refs, list(range(doc.page_count)), doc.name, security)
+        doc.text_budget_checked = True
+
+
+def check(page_refs: list[Any], indices: list[int], name: str, security: Any = None) -> None:
+    """Refuse (before any PIN) a document whose pages ``indices`` would expand beyond the budgets.
+
+    ``security``: the document's pyHanko security handler, once authenticated (for ``/Crypt`` filters).
+    """
     total = streams = 0
     for index in indices:
         try:
@@ -119,7 +183,7 @@ def check(page_refs: list[Any], indices: list[int], name: str) -> None:
                 streams += 1
                 if streams > MAX_STREAMS:
                     raise errors.DocumentTooComplex(path=name, page=index + 1, limit_mb=MAX_PAGE_BYTES >> 20)
-                page_size += _expanded_size(stream, MAX_PAGE_BYTES - page_size)
+                page_size += _expanded_size(stream, MAX_PAGE_BYTES - page_size, security)
                 if page_size > MAX_PAGE_BYTES:
                     raise errors.DocumentTooComplex(path=name, page=index + 1, limit_mb=MAX_PAGE_BYTES >> 20)
         except TreeError:

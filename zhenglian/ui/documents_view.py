@@ -159,7 +159,7 @@ class DocumentsView(QWidget):
 
     def _show_report(self, reports: list[Any]) -> None:
         assert self.path is not None
-        self.preview.load(self.path.read_bytes(), self.password)
+        self.preview.load(self.path.read_bytes(), self.password, name=str(self.path))
         self.sign_btn.setEnabled(True)
         if not reports:
             self.report.setHtml(self.tr("<p>This document has no signature.</p>"))

@@ -4,6 +4,11 @@ drawn where it will land — movable where the task allows.
 Coordinates are those of the signing code: millimetres on the visible page
 (crop box, after /Rotate), origin at the top-left corner, x to the right,
 y down, position = the seal's centre.  pdfium renders exactly that view.
+
+A document is drawn only through :mod:`zhenglian.pdf.rendering`: its pages' expanded
+size is counted first (a small file can inflate to gigabytes when drawn).  Counting,
+opening and the thumbnails happen off the window's thread; a document over the budget,
+or one that cannot be read, shows its error in the preview instead of its pages.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from zhenglian.pdf import rendering
+from zhenglian.ui import i18n
+from zhenglian.ui.workers import run_async
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +62,17 @@ def _qimage(pil_image) -> QImage:  # type: ignore[no-untyped-def]
     data = rgba.tobytes("raw", "RGBA")
     img = QImage(data, rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888)
     return img.copy()  # own the pixels: ``data`` goes away
+
+
+def _open_with_thumbnails(data: bytes, password: str | None, name: str | None) -> tuple[object, list[QImage]]:
+    """In a worker: the document counted and opened, and every page's thumbnail (QImage is thread-safe)."""
+    pdf = rendering.open_document(data, password, name=name)
+    try:
+        return pdf, [_qimage(rendering.render_page(pdf, i, longest=96)[0])
+                     for i in range(rendering.page_count(pdf))]
+    except BaseException:
+        rendering.close(pdf)
+        raise
 
 
 class SealItem(QGraphicsPixmapItem):
@@ -171,11 +191,16 @@ class DocumentPreview(QWidget):
     """Thumbnails on the left, the page with the seal on the right, zoom buttons."""
 
     placementChanged = Signal(int, float, float)
-    failed = Signal(str)
+    loaded = Signal()  # the document loaded last is drawn (thumbnails and its page)
+    failed = Signal(str)  # … or cannot be: the error's text, shown in the preview too
 
     def __init__(self) -> None:
         super().__init__()
-        self.doc = None
+        self.doc = None  # the pypdfium2 document drawn, once counted and opened
+        self.problem: str | None = None  # why the document loaded last is not drawn
+        self._loading = 0  # which load() is current: an older one's result is dropped
+        self._row_when_drawn = 0  # the page to show once the document arrives
+        self._fit_when_drawn = False
         self.page_index = 0
         self.seal_png: bytes | None = None
         self.seal_mm = (42.0, 42.0)
@@ -210,44 +235,62 @@ class DocumentPreview(QWidget):
         lay.addWidget(self.thumbs)
         lay.addLayout(right, 1)
 
-    def clear(self) -> None:
-        """Show nothing (no document chosen, or the one shown is no longer current)."""
+    def _reset(self) -> None:
+        self._loading += 1  # a load still under way is moot
         self.thumbs.clear()
         self.view.scene().clear()
         self.view.page_item, self.view.page_rect, self.view.seal, self.view.slices = None, None, None, []
-        self.doc, self.seal_png, self.slices, self.seal_page = None, None, [], 0
+        if self.doc is not None:
+            rendering.close(self.doc)
+        self.doc, self.problem, self.seal_png, self.slices, self.seal_page = None, None, None, [], 0
+        self._row_when_drawn, self._fit_when_drawn = 0, False
         self.info.clear()
 
-    def load(self, data: bytes, password: str | None = None) -> bool:
-        import pypdfium2 as pdfium
+    def clear(self) -> None:
+        """Show nothing (no document chosen, or the one shown is no longer current)."""
+        self._reset()
 
-        self.thumbs.clear()
-        self.view.scene().clear()
-        self.view.page_item = None
-        self.view.seal = None
-        self.view.slices = []
-        self.seal_png, self.slices, self.seal_page = None, [], 0
-        try:
-            self.doc = pdfium.PdfDocument(data, password=password)
-            self.doc.init_forms()  # seals already on the document are signature widgets: draw them
-        except pdfium.PdfiumError as exc:
-            self.doc = None
-            log.info("preview failed: %s", type(exc).__name__)
-            self.failed.emit(self.tr("This document cannot be shown (damaged or encrypted)."))
-            return False
-        for i in range(len(self.doc)):
-            page = self.doc[i]
-            w, h = page.get_size()
-            thumb = _qimage(page.render(scale=96 / max(w, h)).to_pil())
-            item = QListWidgetItem(QPixmap.fromImage(thumb), str(i + 1))
-            self.thumbs.addItem(item)
-        self.thumbs.setCurrentRow(0)
-        return True
+    def load(self, data: bytes, password: str | None = None, *, name: str | None = None) -> None:
+        """Draw ``data``: counted, opened and its thumbnails made in a worker; then its page is shown
+        (``loaded``), or its error (``failed``, :attr:`problem`).  ``name`` is what errors call it."""
+        self._reset()
+        ticket = self._loading
+        run_async(lambda: _open_with_thumbnails(data, password, name),
+                  lambda result: self._opened(ticket, result), lambda exc: self._refused(ticket, exc))
+
+    def _opened(self, ticket: int, result: tuple[object, list[QImage]]) -> None:
+        pdf, thumbs = result
+        if ticket != self._loading:
+            rendering.close(pdf)  # another document was chosen meanwhile
+            return
+        self.doc = pdf
+        for i, thumb in enumerate(thumbs):
+            self.thumbs.addItem(QListWidgetItem(QPixmap.fromImage(thumb), str(i + 1)))
+        row = self._row_when_drawn if 0 <= self._row_when_drawn < len(thumbs) else 0
+        if self.thumbs.currentRow() != row:
+            self.thumbs.setCurrentRow(row)
+        else:
+            self.show_page(row)
+        if self._fit_when_drawn:
+            self.fit()
+        self.loaded.emit()
+
+    def _refused(self, ticket: int, exc: BaseException) -> None:
+        if ticket != self._loading:
+            return
+        log.info("preview refused: %s", type(exc).__name__)
+        self.problem = i18n.error_text(exc)
+        text = self.view.scene().addText(self.problem)
+        text.setTextWidth(420)
+        text.setDefaultTextColor(QColor("#b91c1c"))
+        self.view.scene().setSceneRect(text.boundingRect())
+        self.failed.emit(self.problem)
 
     def set_seal(self, png: bytes | None, size_mm: tuple[float, float], page: int, x_mm: float, y_mm: float,
                  movable: bool) -> None:
         self.seal_png, self.seal_mm, self.seal_page, self.seal_xy, self.movable = png, size_mm, page, (x_mm, y_mm), movable
         self.slices = []
+        self._row_when_drawn = page
         if self.doc is not None:
             if self.thumbs.currentRow() != page:
                 self.thumbs.setCurrentRow(page)
@@ -267,12 +310,13 @@ class DocumentPreview(QWidget):
         else:
             self.seal_page = -1
         first = self.seal_page if main is not None else (strips[0].page - 1 if strips else 0)
+        self._row_when_drawn = first
         if self.doc is not None:
             if self.thumbs.currentRow() != first:
                 self.thumbs.setCurrentRow(first)
             else:
                 self.show_page(first)
-            self.fit()  # the whole page: the operator sees where the seal lands at once
+        self.fit()  # the whole page: the operator sees where the seal lands at once
 
     def drawn(self) -> list[tuple[str, float, float, float, float]]:
         """What is drawn on the page shown: (kind, left, top, width, height) in mm on the visible page."""
@@ -283,12 +327,11 @@ class DocumentPreview(QWidget):
                 for kind, item in items for r in [item.sceneBoundingRect()]]
 
     def show_page(self, index: int) -> None:
-        if self.doc is None or not 0 <= index < len(self.doc):
+        if self.doc is None or not 0 <= index < self.thumbs.count():
             return
         self.page_index = index
-        page = self.doc[index]
-        w_pt, h_pt = page.get_size()
-        image = _qimage(page.render(scale=RENDER_DPI / 72).to_pil())
+        pil, (w_pt, h_pt) = rendering.render_page(self.doc, index, scale=RENDER_DPI / 72)  # counted at load
+        image = _qimage(pil)
         self.view.show_page(image, (w_pt * MM_PER_PT, h_pt * MM_PER_PT))
         self.view.remove_seal()  # what was drawn on the page shown before goes with it
         self.view.clear_slices()
@@ -298,12 +341,15 @@ class DocumentPreview(QWidget):
             if spot.page - 1 == index:
                 self.view.place_slice(self.seal_png, spot)
         self.info.setText(self.tr("Page {n} of {total} · {w:.0f} × {h:.0f} mm").format(
-            n=index + 1, total=len(self.doc), w=w_pt * MM_PER_PT, h=h_pt * MM_PER_PT))
+            n=index + 1, total=self.thumbs.count(), w=w_pt * MM_PER_PT, h=h_pt * MM_PER_PT))
 
     def fit(self) -> None:
+        """The whole page in view (once it is drawn, if it is still loading)."""
         if self.view.page_rect is not None:
             self.view.fitInView(self.view.page_rect, Qt.AspectRatioMode.KeepAspectRatio)
             self.view.zoom = self.view.transform().m11()
+        elif self.doc is None and self.problem is None:
+            self._fit_when_drawn = True
 
     def _moved(self, _page: int, x: float, y: float) -> None:
         self.seal_xy = (x, y)

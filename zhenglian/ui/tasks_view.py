@@ -391,7 +391,7 @@ class TasksView(QWidget):
         if getattr(self, "_preview_for", None) != (ws, task.id):
             return
         self.current_preview = None  # nothing to place: the seal is in the file
-        self.preview.load(data)
+        self.preview.load(data, name=task.title)
         self.preview.fit()
         when = _when(task.signed_at)
         self.detail.setText(f"<b>{rich_escape(task.title)}</b><br>"
@@ -405,7 +405,7 @@ class TasksView(QWidget):
         if ws is not None and getattr(self, "_preview_for", None) != (ws, pv.task.id):
             return  # the operator chose another document or key meanwhile: this one is stale
         self.current_preview = pv
-        self.preview.load(pv.document)
+        self.preview.load(pv.document, name=pv.task.title)
         t = pv.task
         where = t.placement.anchor_text or self.tr("page {p}").format(p=t.placement.page)
         seal = self.tr("seal: {name}").format(name=pv.seal_name or "—")

@@ -1,0 +1,112 @@
+"""The document preview draws a page only once its expanded size is counted (pdf/rendering):
+a Flate bomb, plain or encrypted, shows its error in the preview while the window keeps
+running; ordinary documents, encrypted ones too, are drawn as before."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from helpers import pdf as ph
+
+from zhenglian import errors
+from zhenglian.pdf import textbudget
+
+
+@pytest.fixture
+def preview(qtbot, qapp):  # type: ignore[no-untyped-def]
+    from zhenglian.ui.preview import DocumentPreview
+
+    widget = DocumentPreview()
+    qtbot.addWidget(widget)
+    widget.show()
+    yield widget
+    widget.clear()  # the pdfium document closed while the test still holds the widget
+
+
+def _refusal(path: Path) -> str:
+    from zhenglian.ui import i18n
+
+    return i18n.error_text(errors.DocumentTooComplexToShow(path=str(path), page=2, limit_mb=textbudget.MAX_PAGE_BYTES >> 20))
+
+
+def test_an_ordinary_document_is_drawn_with_its_thumbnails(preview, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = ph.many_pages(tmp_path / "three.pdf", 3)
+    preview.load(src.read_bytes(), name=str(src))
+    qtbot.waitUntil(lambda: preview.doc is not None, timeout=30000)
+    assert preview.problem is None and preview.thumbs.count() == 3 and preview.view.page_item is not None
+    assert preview.thumbs.currentRow() == 0 and preview.info.text().startswith(("Page 1 of 3", "第 1 页"))
+    preview.thumbs.setCurrentRow(2)  # another page: drawn at once, on the window's thread
+    assert preview.page_index == 2 and "3" in preview.info.text()
+
+
+def test_a_bomb_shows_the_budget_message_while_the_window_keeps_running(preview, qtbot, tmp_path: Path,
+                                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QTimer
+
+    src = ph.flate_bomb(tmp_path / "bomb.pdf")
+    counting, release = threading.Event(), threading.Event()
+    count = textbudget.check_document
+
+    def held(doc):  # type: ignore[no-untyped-def]
+        counting.set()
+        release.wait(60)
+        return count(doc)
+
+    monkeypatch.setattr(textbudget, "check_document", held)
+    preview.load(src.read_bytes(), name=str(src))
+    assert preview.doc is None and preview.problem is None  # load() returned: the count is not on this thread
+    qtbot.waitUntil(counting.is_set, timeout=30000)
+    ticked: list[bool] = []
+    QTimer.singleShot(0, lambda: ticked.append(True))  # the window's event loop runs while the count does
+    qtbot.waitUntil(lambda: bool(ticked), timeout=30000)
+    release.set()
+    with qtbot.waitSignal(preview.failed, timeout=60000) as failed:
+        pass
+    assert failed.args == [_refusal(src)] and preview.problem == _refusal(src)
+    assert preview.doc is None and preview.thumbs.count() == 0 and preview.view.page_item is None
+    shown = [i.toPlainText() for i in preview.view.scene().items() if hasattr(i, "toPlainText")]
+    assert shown == [_refusal(src)]  # in the preview area, where the page would be
+
+
+def test_an_encrypted_bomb_is_refused_and_an_encrypted_document_drawn(preview, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    src = ph.flate_bomb(tmp_path / "bomb-aes.pdf", user="geheim")
+    preview.load(src.read_bytes(), "geheim", name=str(src))
+    qtbot.waitUntil(lambda: preview.problem is not None, timeout=60000)
+    assert preview.problem == _refusal(src) and preview.doc is None
+
+    ok = tmp_path / "ok-aes.pdf"
+    ok.write_bytes(ph.encrypted_copy(ph.many_pages(tmp_path / "ok.pdf", 2).read_bytes(), user="geheim", owner="o"))
+    preview.load(ok.read_bytes(), "geheim", name=str(ok))
+    qtbot.waitUntil(lambda: preview.doc is not None, timeout=30000)
+    assert preview.problem is None and preview.thumbs.count() == 2 and preview.view.page_item is not None
+
+    preview.load(ok.read_bytes(), name=str(ok))  # no password: its error, not its pages
+    qtbot.waitUntil(lambda: preview.problem is not None, timeout=30000)
+    from zhenglian.ui import i18n
+
+    assert preview.problem == i18n.error_text(errors.DocumentEncrypted(path=str(ok))) and preview.doc is None
+
+
+def test_a_newer_document_replaces_one_still_being_counted(preview, qtbot, tmp_path: Path,
+                                                           monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from zhenglian.ui import workers
+
+    bomb = ph.flate_bomb(tmp_path / "bomb.pdf")
+    ok = ph.many_pages(tmp_path / "ok.pdf", 2)
+    release = threading.Event()
+    count = textbudget.check_document
+
+    def bomb_held(doc):  # type: ignore[no-untyped-def]
+        if doc.name == str(bomb):
+            release.wait(60)
+        return count(doc)
+
+    monkeypatch.setattr(textbudget, "check_document", bomb_held)
+    preview.load(bomb.read_bytes(), name=str(bomb))
+    preview.load(ok.read_bytes(), name=str(ok))  # chosen while the bomb is still being counted
+    qtbot.waitUntil(lambda: preview.doc is not None, timeout=30000)
+    release.set()
+    qtbot.waitUntil(lambda: not workers._live, timeout=60000)  # the bomb's refusal has arrived, and was dropped
+    assert preview.problem is None and preview.thumbs.count() == 2 and preview.view.page_item is not None
