@@ -41,8 +41,8 @@ def test_an_ordinary_document_is_drawn_with_its_thumbnails(preview, qtbot, tmp_p
     assert preview.page_index == 2 and "3" in preview.info.text()
 
 
-def test_a_bomb_shows_the_budget_message_while_the_window_keeps_running(preview, qtbot, tmp_path: Path,
-                                                                       monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_bomb_shows_the_budget_message_while_the_window_keeps_running(preview, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                       monkeypatch, shoot) -> None:
     from PySide6.QtCore import QTimer
 
     src = ph.flate_bomb(tmp_path / "bomb.pdf")
@@ -68,6 +68,8 @@ def test_a_bomb_shows_the_budget_message_while_the_window_keeps_running(preview,
     assert preview.doc is None and preview.thumbs.count() == 0 and preview.view.page_item is None
     shown = [i.toPlainText() for i in preview.view.scene().items() if hasattr(i, "toPlainText")]
     assert shown == [_refusal(src)]  # in the preview area, where the page would be
+    preview.resize(900, 520)
+    shoot(preview, "preview-too-complex.png")
 
 
 def test_an_encrypted_bomb_is_refused_and_an_encrypted_document_drawn(preview, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
