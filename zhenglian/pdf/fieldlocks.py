@@ -137,6 +137,14 @@ def read_locks(reader: Any) -> list[FieldLock]:
     return locks
 
 
+def _locks_every_change(field: Any) -> bool:
+    """The field's /Lock has /P 1: once signed, it permits no change at all (ISO 32000-2 12.7.5.5)."""
+    from pyhanko.pdf_utils import generic
+
+    lock = _get(field, "/Lock") if isinstance(field, generic.DictionaryObject) else None
+    return isinstance(lock, generic.DictionaryObject) and _get(lock, "/P") == 1
+
+
 def _empty_fields(reader: Any) -> dict[str, Any]:
     """The empty signature fields by name: their field dictionaries."""
     from pyhanko.sign.fields import enumerate_sig_fields
@@ -162,14 +170,15 @@ def check(path: str, reader: Any, locks: Sequence[FieldLock], names: Iterable[tu
     """Refuse when a field we sign into (``names``: field name, new?) is locked; needs no key.
 
     ``locks``: the document's (:func:`read_locks`); a field we fill that carries a /Lock adds
-    its lock for the fields signed after it."""
+    its lock for the fields signed after it, and one whose /Lock forbids any change (/P 1)
+    must be the run's last (DocumentLocked)."""
     names = list(names)
     if not locks and not any(not new for _name, new in names):
         return  # nothing locked, no existing field that could lock our later seals
     in_force = list(locks)
     empty = _empty_fields(reader)
     budget = _Budget(MAX_NAMES)
-    for name, new in names:
+    for i, (name, new) in enumerate(names):
         lock = next((lk for lk in in_force if lk.locks(name)), None)
         if lock is not None:
             free = _free(empty, in_force)
@@ -188,8 +197,16 @@ def check(path: str, reader: Any, locks: Sequence[FieldLock], names: Iterable[tu
         if not new:
             try:
                 own = _field_lock(empty.get(name), budget)
+                no_changes = _locks_every_change(empty.get(name))
             except Exception:  # noqa: BLE001 - an unreadable lock is not one pyHanko's signer applies
-                own = None
+                own, no_changes = None, False
+            if no_changes and i < len(names) - 1:
+                # Its /Lock /P 1 makes our own signature there forbid any change after it: the
+                # seals this run would sign after it would break it.
+                raise errors.DocumentLocked(
+                    path=path, reason_zh=f"签名域“{name}”签署后不允许任何更改，本次其后的印章会使该签名失效",
+                    reason_en=f"signature field \"{name}\" forbids any change once signed, so this run's later "
+                              "seals would invalidate it")
             if own is not None:
                 in_force.append(FieldLock(name, own))
 
