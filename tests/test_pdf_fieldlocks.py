@@ -68,6 +68,24 @@ def pyhanko_verdict(src: Path, target: str, keys: dict[str, ph.SoftKey]) -> bool
     return sender_intact(out.getvalue(), keys)
 
 
+def two_empty_fields(tmp_path: Path, **first: object) -> Path:
+    """A one-page document with two empty signature fields, "First" (its SigFieldSpec given
+    ``first``: the lock it carries) and "Second"."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields
+
+    data = ph.raw_pdf({1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                       **ph.simple_page_objects(3)})
+    w = IncrementalPdfFileWriter(io.BytesIO(data))
+    fields.append_signature_field(w, fields.SigFieldSpec("First", on_page=0, box=(40, 100, 190, 250), **first))
+    fields.append_signature_field(w, fields.SigFieldSpec("Second", on_page=0, box=(220, 100, 370, 250)))
+    out = io.BytesIO()
+    w.write(out)
+    src = tmp_path / "fields.pdf"
+    src.write_bytes(out.getvalue())
+    return src
+
+
 @pytest.mark.parametrize("where", ["reference", "both"])
 @pytest.mark.parametrize("kind", ["include", "exclude", "all"])
 @pytest.mark.parametrize("target", ["Locked", "Free", "new"])
@@ -143,20 +161,10 @@ def test_a_lock_naming_more_fields_than_are_read_locks_every_field(keys, tmp_pat
 def test_a_field_we_fill_locks_the_seals_signed_after_it(keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """pyHanko's signer applies an empty field's /Lock to the signature made in it: a second
     seal of the same run in a field it locks would break the first."""
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields
 
-    data = ph.raw_pdf({1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                       **ph.simple_page_objects(3)})
-    w = IncrementalPdfFileWriter(io.BytesIO(data))
-    lock = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, ["Second"])
-    fields.append_signature_field(w, fields.SigFieldSpec("First", on_page=0, box=(40, 100, 190, 250),
-                                                         field_mdp_spec=lock))
-    fields.append_signature_field(w, fields.SigFieldSpec("Second", on_page=0, box=(220, 100, 370, 250)))
-    out = io.BytesIO()
-    w.write(out)
-    src = tmp_path / "fields.pdf"
-    src.write_bytes(out.getvalue())
+
+    src = two_empty_fields(tmp_path, field_mdp_spec=fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, ["Second"]))
     with pytest.raises(errors.SignatureFieldLocked) as refused:
         prepare(src, [pl.InField("First"), pl.InField("Second")], seal=SEAL)
     assert refused.value.facts["by"] == "First" and refused.value.facts["field"] == "Second"
@@ -167,35 +175,25 @@ def test_a_field_we_fill_that_forbids_any_change_refuses_the_seals_after_it(keys
     """An empty field whose /Lock has /P 1: our signature there forbids any later change, so a
     later seal of the same run would break it — pyHanko's validator says so of the same file."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign import fields, signers
     from pyhanko.sign.validation import validate_pdf_signature
 
-    data = ph.raw_pdf({1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-                       **ph.simple_page_objects(3)})
-    w = IncrementalPdfFileWriter(io.BytesIO(data))
-    nothing = fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, ["Elsewhere"])  # pyHanko writes /P only with one
-    fields.append_signature_field(w, fields.SigFieldSpec("First", on_page=0, box=(40, 100, 190, 250),
-                                                         field_mdp_spec=nothing,
-                                                         doc_mdp_update_value=fields.MDPPerm.NO_CHANGES))
-    fields.append_signature_field(w, fields.SigFieldSpec("Second", on_page=0, box=(220, 100, 370, 250)))
-    out = io.BytesIO()
-    w.write(out)
-    src = tmp_path / "fields.pdf"
-    src.write_bytes(out.getvalue())
+    # pyHanko writes /P only into a /Lock that also locks fields (here one that does not exist)
+    src = two_empty_fields(tmp_path, field_mdp_spec=fields.FieldMDPSpec(fields.FieldMDPAction.INCLUDE, ["Elsewhere"]),
+                           doc_mdp_update_value=fields.MDPPerm.NO_CHANGES)
     with pytest.raises(errors.DocumentLocked) as refused:
         prepare(src, [pl.InField("First"), pl.InField("Second")], seal=SEAL)
     assert "First" in refused.value.message_en()
     prepare(src, [pl.InField("Second"), pl.InField("First")], seal=SEAL).close()  # the other order breaks nothing
     prepare(src, [pl.InField("First")], seal=SEAL).close()  # alone, it is the last change
     # The judge: the same two seals signed anyway, in that order, break the first signature.
-    signed = out.getvalue()
+    signed = src.read_bytes()
     for name in ("First", "Second"):
         buf = io.BytesIO()
         signers.PdfSigner(signers.PdfSignatureMetadata(field_name=name), keys["us"].signer).sign_pdf(
             IncrementalPdfFileWriter(io.BytesIO(signed)), output=buf, existing_fields_only=True)
         signed = buf.getvalue()
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
     first = PdfFileReader(io.BytesIO(signed)).embedded_signatures[0]
     status = validate_pdf_signature(first, signer_validation_context=validation_context([keys["us"].root]))
     assert first.field_name == "First" and not (status.bottom_line and status.docmdp_ok)

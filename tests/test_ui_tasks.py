@@ -64,12 +64,34 @@ def test_task_list_pin_dialog_sign_and_server_confirms(app_with_server, qtbot, r
         assert task.status == "signed"
 
 
-def test_cancelled_pin_signs_nothing(app_with_server, qtbot, reference_server) -> None:  # noqa: F811
+def _cancel_the_pin_dialog_of_sign_all(view, qtbot) -> str:  # type: ignore[no-untyped-def]
+    """Click 全部签署 and cancel the PIN dialog it opens (nothing is signed); what the dialog said."""
+    from helpers.ui import visible_texts
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from zhenglian.ui.pin_dialogs import PinDialog
 
+    said: list[str] = []
+
+    def cancel_dialog() -> None:
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, PinDialog) and w.isVisible():
+                said.append("\n".join(visible_texts(w)))
+                w.reject()
+
+    timer = QTimer()
+    timer.timeout.connect(cancel_dialog)
+    timer.start(50)
+    try:
+        view.sign_all_btn.click()
+        qtbot.waitUntil(lambda: bool(said) and view.sign_all_btn.isEnabled(), timeout=20000)
+    finally:
+        timer.stop()
+    return said[0]
+
+
+def test_cancelled_pin_signs_nothing(app_with_server, qtbot, reference_server) -> None:  # noqa: F811
     app, ids = app_with_server
     view = app.tasks_view
     view.key_box.setCurrentIndex(next(i for i, k in enumerate(view.keys) if k.label == SZCA.label))
@@ -79,22 +101,7 @@ def test_cancelled_pin_signs_nothing(app_with_server, qtbot, reference_server) -
     qtbot.waitUntil(lambda: view.table.rowCount() == 3, timeout=30000)
     answer.stop()
 
-    cancelled = []
-
-    def cancel_dialog() -> None:
-        for w in QApplication.topLevelWidgets():
-            if isinstance(w, PinDialog) and w.isVisible():
-                w.reject()
-                cancelled.append(True)
-
-    timer = QTimer()
-    timer.timeout.connect(cancel_dialog)
-    timer.start(50)
-    try:
-        view.sign_all_btn.click()
-        qtbot.waitUntil(lambda: bool(cancelled) and view.sign_all_btn.isEnabled(), timeout=20000)
-    finally:
-        timer.stop()
+    _cancel_the_pin_dialog_of_sign_all(view, qtbot)
     assert reference_server.uploads_per_task() == {}
     assert all(t.status == "pending" for t in reference_server.store.tasks(SZCA.uscc))
 
@@ -141,12 +148,8 @@ def _log_in(view, qtbot, rows: int) -> None:  # type: ignore[no-untyped-def]
 
 def test_a_long_listing_shows_the_first_rows_and_counts_the_rest(app_with_server, qtbot, qapp,  # noqa: F811
                                                                   reference_server, shoot) -> None:
-    from helpers.ui import visible_texts
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
     from zhenglian.ui import i18n, tasks_view
-    from zhenglian.ui.pin_dialogs import PinDialog
 
     cap = tasks_view.ROW_CAP
     app, _ids = app_with_server  # 3 tasks
@@ -174,34 +177,14 @@ def test_a_long_listing_shows_the_first_rows_and_counts_the_rest(app_with_server
     app.window.show()
     shoot(app.window, "app-tasks-capped.png")  # the whole window in one language (English: the test's)
 
-    def pin_dialog_of_sign_all() -> str:
-        """What the PIN dialog that 全部签署 opens says (cancelled: nothing is signed)."""
-        said: list[str] = []
-
-        def cancel_dialog() -> None:
-            for w in QApplication.topLevelWidgets():
-                if isinstance(w, PinDialog) and w.isVisible():
-                    said.append("\n".join(visible_texts(w)))
-                    w.reject()
-
-        timer = QTimer()
-        timer.timeout.connect(cancel_dialog)
-        timer.start(50)
-        try:
-            view.sign_all_btn.click()
-            qtbot.waitUntil(lambda: bool(said) and view.sign_all_btn.isEnabled(), timeout=20000)
-        finally:
-            timer.stop()
-        return said[0]
-
     # 全部签署 signs them all: its PIN dialog says how many.
     assert view.sign_all_btn.text() == "Sign all"
-    assert f"The PIN seals {total} document(s)" in pin_dialog_of_sign_all()
+    assert f"The PIN seals {total} document(s)" in _cancel_the_pin_dialog_of_sign_all(view, qtbot)
     # With a search, it signs what the search found, shown or not, and says so on the button.
     view.search.setText("#50")  # #50 and #500–#507
     assert view.table.rowCount() == 9 and view.sign_all_btn.text() == "Sign all found (9)"
     shoot(app.window, "app-tasks-search.png")
-    assert "The PIN seals 9 document(s)" in pin_dialog_of_sign_all()
+    assert "The PIN seals 9 document(s)" in _cancel_the_pin_dialog_of_sign_all(view, qtbot)
     view.search.setText("no such document")
     assert view.table.rowCount() == 0 and not view.sign_all_btn.isEnabled()
     view.search.setText("")
