@@ -112,3 +112,36 @@ def test_a_newer_document_replaces_one_still_being_counted(preview, qtbot, tmp_p
     release.set()
     qtbot.waitUntil(lambda: not workers._live, timeout=60000)  # the bomb's refusal has arrived, and was dropped
     assert preview.problem is None and preview.thumbs.count() == 2 and preview.view.page_item is not None
+
+
+def test_the_verify_page_shows_the_document_opened_last(qtbot, qapp, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A document opened while the one before is still being verified: the page shows the later
+    one — its report, its pages — and the earlier one's late answer is dropped."""
+    from types import SimpleNamespace
+
+    from zhenglian.pdf import verify
+    from zhenglian.services import Context
+    from zhenglian.ui import workers
+    from zhenglian.ui.documents_view import DocumentsView
+
+    first, second = ph.many_pages(tmp_path / "first.pdf", 1), ph.many_pages(tmp_path / "second.pdf", 3)
+    held, release = threading.Event(), threading.Event()
+    real = verify.verify_pdf
+
+    def slow(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(path) == first:
+            held.set()
+            release.wait(60)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(verify, "verify_pdf", slow)
+    view = DocumentsView(SimpleNamespace(ctx=Context.create()))
+    qtbot.addWidget(view)
+    view.open(first)
+    qtbot.waitUntil(held.is_set, timeout=30000)
+    view.open(second)
+    qtbot.waitUntil(lambda: view.preview.doc is not None, timeout=30000)
+    release.set()
+    qtbot.waitUntil(lambda: not workers._live, timeout=30000)  # the first one's answer has come back
+    assert view.path == second and view.preview.thumbs.count() == 3 and view.sign_btn.isEnabled()
+    view.preview.clear()

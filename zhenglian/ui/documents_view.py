@@ -78,6 +78,7 @@ class DocumentsView(QWidget):
         self.ctx = app.ctx
         self.path: Path | None = None
         self.password: str | None = None
+        self._opening = 0  # which open() is current: an older one's report is dropped
         self.seal: Any = None
         self.seal_key: Any = None
         self.spot = (1, 150.0, 240.0)  # page, x mm, y mm of the seal's centre
@@ -132,6 +133,7 @@ class DocumentsView(QWidget):
         from zhenglian.pdf.trust import trust_roots
 
         self.path, self.password = path, password
+        self._opening = ticket = self._opening + 1
         self.sign_bar.hide()
         self.file_label.setText(str(path))
         self.report.setHtml(self.tr("Checking…"))
@@ -144,9 +146,22 @@ class DocumentsView(QWidget):
             pdf_stack()  # one first import of pyHanko, whichever worker comes first
             from zhenglian.pdf.verify import verify_pdf
 
-            return verify_pdf(path, roots, password=password)
+            reports = verify_pdf(path, roots, password=password)
+            try:  # for the preview, read here too: not on the window's thread, and a file gone meanwhile says so
+                data = path.read_bytes()
+            except OSError:
+                raise errors.DocumentNotFound(path=str(path)) from None
+            return reports, data
 
-        run_async(work, self._show_report, self._open_failed)
+        def shown(result: tuple[list[Any], bytes]) -> None:
+            if ticket == self._opening:
+                self._show_report(*result)
+
+        def failed(exc: BaseException) -> None:
+            if ticket == self._opening:
+                self._open_failed(exc)
+
+        run_async(work, shown, failed)
 
     def _open_failed(self, exc: BaseException) -> None:
         if isinstance(exc, errors.DocumentEncrypted) and self.path is not None:
@@ -157,9 +172,9 @@ class DocumentsView(QWidget):
                 return
         self.report.setHtml(f"<p style='color:#b91c1c'>{i18n.error_text(exc)}</p>")
 
-    def _show_report(self, reports: list[Any]) -> None:
+    def _show_report(self, reports: list[Any], data: bytes) -> None:
         assert self.path is not None
-        self.preview.load(self.path.read_bytes(), self.password, name=str(self.path))
+        self.preview.load(data, self.password, name=str(self.path))
         self.sign_btn.setEnabled(True)
         if not reports:
             self.report.setHtml(self.tr("<p>This document has no signature.</p>"))
