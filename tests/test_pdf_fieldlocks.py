@@ -214,9 +214,10 @@ def test_cli_refuses_before_the_pin(run_cli, demo_keys, keys, tmp_path: Path) ->
     assert sender_intact(out.read_bytes(), keys)
 
 
-def test_a_window_says_what_to_do_without_the_command_line_hint(keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("PySide6")
-    from zhenglian.ui.i18n import screen_hint
+def test_a_window_says_what_to_do_without_the_command_line_hint(keys, qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from zhenglian.ui.i18n import install_translator, screen_hint
+
+    install_translator(qapp, "en_US")  # whatever an earlier test left: the English source texts
 
     src = ph.field_locked(tmp_path / "locked.pdf", keys["sender"], spec("all"), where="both")
     with pytest.raises(errors.SignatureFieldLocked) as refused:
