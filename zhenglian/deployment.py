@@ -86,7 +86,10 @@ def candidate_files() -> list[Path]:
 def _url_ok(value: str) -> bool:
     if not value:
         return True  # an empty value means "none"
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unmatched IPv6 bracket
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
 
 

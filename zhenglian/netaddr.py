@@ -29,6 +29,12 @@ def is_loopback(host: str) -> bool:
 
 
 def plain_http_to_another_machine(url: str) -> bool:
-    """True when ``url`` is ``http://`` to a host other than this machine (to be refused)."""
-    parts = urllib.parse.urlsplit(url.strip())
+    """True when ``url`` is ``http://`` to a host other than this machine (to be refused).
+
+    A malformed address (an unmatched IPv6 bracket) names no host of this machine: refused when
+    it is http, and left to the caller's own check otherwise (never a ValueError here)."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError:
+        return url.strip().lower().startswith("http:")
     return parts.scheme.lower() == "http" and not is_loopback((parts.hostname or "").lower())

@@ -51,7 +51,10 @@ def normalise_url(url: str) -> tuple[str, str]:
         raise errors.ServerNotConfigured()
     if "://" not in raw:
         raw = "https://" + raw
-    parts = urllib.parse.urlsplit(raw)
+    try:
+        parts = urllib.parse.urlsplit(raw)
+    except ValueError:  # an unmatched IPv6 bracket
+        raise errors.UsageError(detail=f"服务器地址无效 / invalid server address: {url}") from None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if scheme not in ("http", "https") or not host:
