@@ -258,3 +258,32 @@ def test_a_stream_with_its_own_crypt_filter_is_counted_decrypted(tmp_path: Path)
                              decode_parms=b"[<< /Type /CryptFilterDecodeParms /Name /Identity >> null]")
     with open_pdf(identity, for_signing=False) as doc, pytest.raises(errors.DocumentTooComplex):
         textbudget.check_document(doc)  # /Identity: the data as it is, inflated — and over the budget
+
+
+@pytest.mark.parametrize("stream, resources", [
+    (b"<< /Length 6 /Filter [8 0 R] >>", ""),  # a reference cycle in a filter list
+    (b"<< /Length 6 /Filter [99 0 R] >>", ""),  # a missing object there
+    (b"<< /Length 6 /Filter [/Crypt] /DecodeParms 99 0 R >>", ""),
+    (b"<< /Length 6 /Filter [/Crypt] /DecodeParms [8 0 R] >>", ""),  # indexing the array recursed
+    (b"<< /Length 6 >>", "/XObject << /X 8 0 R >>"),
+    (b"<< /Length 6 >>", "/XObject << /X 99 0 R >>"),
+    (b"<< /Length 6 >>", "/XObject 8 0 R"),
+])
+def test_a_broken_reference_beside_a_bomb_does_not_hide_it(stream: bytes, resources: str) -> None:
+    """A cycle or a missing object spoils one value (PDFium reads it as null), not the page's count:
+    it used to drop the whole page from it (the bomb beside it went to PDFium) or raise a pyHanko error."""
+    import zlib
+
+    from zhenglian.pdf import textbudget
+    from zhenglian.pdf.document import open_pdf
+
+    bomb = zlib.compress(b" " * (textbudget.MAX_PAGE_BYTES + (1 << 20)), 9)
+    data = ph.raw_pdf({
+        1: "<< /Type /Catalog /Pages 2 0 R >>", 2: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents [4 0 R 5 0 R] "
+           f"/Resources << /Font << /F1 6 0 R >> {resources} >> >>",
+        4: stream + b"\nstream\nBT ET\nendstream",
+        5: b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream",
+        6: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", 8: "9 0 R", 9: "8 0 R"})
+    with open_pdf(data, for_signing=False) as doc, pytest.raises(errors.DocumentTooComplex):
+        textbudget.check_document(doc)

@@ -61,14 +61,40 @@ def _inflated_size(data: bytes, budget: int) -> int:
     return size
 
 
-def _filters(stream: Any) -> list[str]:
+def _resolved(value: Any) -> Any:
+    """``value`` dereferenced; None for a broken reference (a cycle, a missing object), which
+    PDFium reads as null: it spoils that one value, never the rest of the page's count."""
+    from pyhanko.pdf_utils.misc import PdfReadError
+
+    try:
+        return resolve(value)
+    except (TreeError, PdfReadError):
+        return None
+
+
+def _get(dictionary: Any, key: str) -> Any:
+    """``dictionary[key]`` dereferenced like :func:`_resolved`; None when absent or not a dictionary."""
     from pyhanko.pdf_utils import generic
 
-    value = resolve(stream.raw_get("/Filter")) if "/Filter" in stream else None
+    if not isinstance(dictionary, generic.DictionaryObject) or key not in dictionary:
+        return None
+    return _resolved(dictionary.raw_get(key))
+
+
+def _items(array: Any) -> list[Any]:
+    """An array's entries, each dereferenced like :func:`_resolved` (indexing would recurse on a cycle)."""
+    return [_resolved(array.raw_get(i)) for i in range(len(array))]
+
+
+def _filters(stream: Any) -> list[str]:
+    """The stream's filter names; an entry that is not a name counts as an unknown filter."""
+    from pyhanko.pdf_utils import generic
+
+    value = _get(stream, "/Filter")
     if isinstance(value, generic.NameObject):
         return [str(value)]
     if isinstance(value, generic.ArrayObject):
-        return [str(resolve(v)) for v in value]
+        return [str(v) if isinstance(v, generic.NameObject) else "?" for v in _items(value)]
     return []
 
 
@@ -76,9 +102,9 @@ def _first_params(stream: Any) -> Any:
     """The decode parameters of the stream's first filter (a dictionary, or None)."""
     from pyhanko.pdf_utils import generic
 
-    value = resolve(stream.raw_get("/DecodeParms")) if "/DecodeParms" in stream else None
+    value = _get(stream, "/DecodeParms")
     if isinstance(value, generic.ArrayObject):
-        value = resolve(value[0]) if len(value) else None
+        value = _resolved(value.raw_get(0)) if len(value) else None
     return value if isinstance(value, generic.DictionaryObject) else None
 
 
@@ -91,7 +117,7 @@ def _decrypted(stream: Any, data: bytes, security: Any) -> bytes | None:
     from pyhanko.pdf_utils.filters import CryptFilterDecoder
 
     params = _first_params(stream)
-    name = str(resolve(params.raw_get("/Name"))) if params is not None and "/Name" in params else "/Identity"
+    name = str(_get(params, "/Name")) if params is not None and "/Name" in params else "/Identity"
     if name == "/Identity":
         return data
     if security is None:
@@ -127,34 +153,33 @@ def _page_streams(page: Any) -> list[Any]:
     from pyhanko.pdf_utils import generic
 
     out: list[Any] = []
-    contents = resolve(page.raw_get("/Contents")) if "/Contents" in page else None
+    contents = _get(page, "/Contents")
     if isinstance(contents, generic.StreamObject):
         out.append(contents)
     elif isinstance(contents, generic.ArrayObject):
-        out.extend(s for s in (resolve(c) for c in contents) if isinstance(s, generic.StreamObject))
+        out.extend(s for s in _items(contents) if isinstance(s, generic.StreamObject))
     node, hops = page, 0
-    while "/Resources" not in node and "/Parent" in node and hops < 64:
-        node, hops = resolve(node.raw_get("/Parent")), hops + 1
+    while isinstance(node, generic.DictionaryObject) and "/Resources" not in node and "/Parent" in node and hops < 64:
+        node, hops = _get(node, "/Parent"), hops + 1
     seen: set[int] = set()
-    stack = [(resolve(node.raw_get("/Resources")) if "/Resources" in node else None, 0)]
+    stack = [(_get(node, "/Resources"), 0)]
     while stack:
         resources, depth = stack.pop()
         if not isinstance(resources, generic.DictionaryObject) or depth > MAX_FORM_DEPTH:
             continue
-        xobjects = resolve(resources.raw_get("/XObject")) if "/XObject" in resources else None
+        xobjects = _get(resources, "/XObject")
         if not isinstance(xobjects, generic.DictionaryObject):
             continue
         for key in list(xobjects.keys()):
-            form = resolve(xobjects.raw_get(key))
+            form = _get(xobjects, key)
             if not isinstance(form, generic.StreamObject) or id(form) in seen:
                 continue
             seen.add(id(form))
-            subtype = resolve(form.raw_get("/Subtype")) if "/Subtype" in form else None
-            if subtype != "/Form":
+            if _get(form, "/Subtype") != "/Form":
                 continue
             out.append(form)
             if "/Resources" in form:
-                stack.append((resolve(form.raw_get("/Resources")), depth + 1))
+                stack.append((_get(form, "/Resources"), depth + 1))
     return out
 
 
