@@ -236,3 +236,49 @@ def test_an_include_list_naming_the_new_fields_name_locks_it(keys, tmp_path: Pat
     with pytest.raises(errors.SignatureFieldLocked) as refused:
         prepare(src, TARGETS["new"], seal=SEAL)
     assert "its list names it" in refused.value.message_en() and "Locked, Free" in refused.value.hint()[1]
+
+
+
+def with_raw_lock(src: Path, lock: bytes) -> Path:
+    """``src`` with an incremental update giving its empty field "First" the /Lock ``lock`` (PDF syntax)."""
+    from pyhanko.pdf_utils.generic import read_object
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import read_non_whitespace
+    from pyhanko.sign import fields
+
+    w = IncrementalPdfFileWriter(io.BytesIO(src.read_bytes()))
+    ref = next(ref for _n, _v, ref in fields.enumerate_sig_fields(w, with_name="First"))
+    stream = io.BytesIO(lock)
+    read_non_whitespace(stream, seek_back=True)
+    ref.get_object()["/Lock"] = read_object(stream, ref)
+    w.update_container(ref.get_object())
+    out = io.BytesIO()
+    w.write(out)
+    src.write_bytes(out.getvalue())
+    return src
+
+
+@pytest.mark.parametrize("lock", [
+    b"<< /Type /SigFieldLock >>",  # no /Action
+    b"<< /Action /Bogus /Fields [(Second)] >>",
+    b"<< /Action (All) >>",  # a string, not a name
+    b"<< /Action /Include >>",  # no /Fields
+    b"<< /Action /Include /Fields 3 >>",
+    b"<< /Action /All /P 7 >>",  # no such DocMDP level
+    b"5",
+])
+def test_an_empty_field_whose_lock_pyhankos_signer_cannot_read_is_refused_before_the_pin(lock: bytes, keys,
+                                                                                         tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """pyHanko's signer reads the /Lock of the field it signs (and refuses a bad one): the refusal
+    came only once signing had started, after the PIN, in pyHanko's own words."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    src = with_raw_lock(two_empty_fields(tmp_path), lock)
+    with pytest.raises(Exception):  # noqa: B017,PT011 - the judge: pyHanko's signer refuses it, whatever the words
+        signers.PdfSigner(signers.PdfSignatureMetadata(field_name="First"), keys["us"].signer).sign_pdf(
+            IncrementalPdfFileWriter(io.BytesIO(src.read_bytes())), output=io.BytesIO(), existing_fields_only=True)
+    with pytest.raises(errors.DocumentCorrupt) as refused:  # prepare() needs no key: before any PIN
+        prepare(src, [pl.InField("First")], seal=SEAL)
+    assert "“First”" in refused.value.message_zh() and '"First"' in refused.value.message_en()
+    prepare(src, [pl.InField("Second")], seal=SEAL).close()  # the other field is signed as before

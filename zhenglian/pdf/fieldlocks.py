@@ -16,7 +16,8 @@ but the field's lock promises the locked fields once it is signed, so it counts 
 that cannot be read (no /Action, an unknown one, no /Fields list) is not one the validator
 could enforce: it is logged and left out.  A field we fill in this run that carries a /Lock
 gets that lock into our own signature (pyHanko's signer applies it), so it counts for the
-seals signed after it.
+seals signed after it; one whose /Lock that signer cannot read is refused here (DocumentCorrupt),
+where it stopped the signer after the PIN.
 
 Bounded: at most :data:`MAX_REFERENCES` /Reference entries per signature, and
 :data:`MAX_NAMES` names over the whole document; a lock whose list goes beyond the budget
@@ -145,6 +146,27 @@ def _locks_every_change(field: Any) -> bool:
     return isinstance(lock, generic.DictionaryObject) and _get(lock, "/P") == 1
 
 
+def _signer_cannot_read_lock(field: Any) -> bool:
+    """The field has a /Lock pyHanko's signer refuses when it signs the field (after the PIN):
+    not a dictionary, no or an unknown /Action, no /Fields list where one is needed, a /P
+    that is no DocMDP level.  Read here the way the signer reads it."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, MDPPerm
+
+    if not isinstance(field, generic.DictionaryObject) or "/Lock" not in field:
+        return False
+    try:
+        lock = field["/Lock"]
+        spec = FieldMDPSpec.from_pdf_object(lock)
+        if spec.action is not FieldMDPAction.ALL and not isinstance(spec.fields, generic.ArrayObject):
+            return True
+        if "/P" in lock:
+            MDPPerm(lock["/P"])
+    except Exception:  # noqa: BLE001 - whatever the signer would raise on it
+        return True
+    return False
+
+
 def _empty_fields(reader: Any) -> dict[str, Any]:
     """The empty signature fields by name: their field dictionaries."""
     from pyhanko.sign.fields import enumerate_sig_fields
@@ -195,6 +217,10 @@ def check(path: str, reader: Any, locks: Sequence[FieldLock], names: Iterable[tu
             raise errors.SignatureFieldLocked(path=path, field=name, by=lock.by, what_zh=what_zh, what_en=what_en,
                                               fields=shown or "无 / none")
         if not new:
+            if _signer_cannot_read_lock(empty.get(name)):
+                raise errors.DocumentCorrupt(
+                    path=path, detail=f"签名域“{name}”的锁定设置（/Lock）无法读取 / "
+                                      f"the lock (/Lock) of signature field \"{name}\" cannot be read")
             try:
                 own = _field_lock(empty.get(name), budget)
                 no_changes = _locks_every_change(empty.get(name))
