@@ -158,6 +158,15 @@ def test_a_lock_naming_more_fields_than_are_read_locks_every_field(keys, tmp_pat
         prepare(src, [pl.InField("Free")], seal=SEAL)
 
 
+def test_a_signature_with_more_references_than_are_read_locks_every_field(keys, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                          monkeypatch) -> None:
+    src = ph.field_locked(tmp_path / "locked.pdf", keys["sender"], spec("include"), where="reference")
+    prepare(src, [pl.InField("Free")], seal=SEAL).close()  # its one /Reference read: only Locked is locked
+    monkeypatch.setattr(fieldlocks, "MAX_REFERENCES", 0)  # as if its FieldMDP entry came after those read
+    with pytest.raises(errors.SignatureFieldLocked):
+        prepare(src, [pl.InField("Free")], seal=SEAL)
+
+
 def test_a_field_we_fill_locks_the_seals_signed_after_it(keys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """pyHanko's signer applies an empty field's /Lock to the signature made in it: a second
     seal of the same run in a field it locks would break the first."""

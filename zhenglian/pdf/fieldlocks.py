@@ -19,7 +19,8 @@ gets that lock into our own signature (pyHanko's signer applies it), so it count
 seals signed after it; one whose /Lock that signer cannot read is refused here (DocumentCorrupt),
 where it stopped the signer after the PIN.
 
-Bounded: at most :data:`MAX_REFERENCES` /Reference entries per signature, and
+Bounded: at most :data:`MAX_REFERENCES` /Reference entries per signature (a signature with more,
+none of them FieldMDP, counts as locking every field: the validator reads them all), and
 :data:`MAX_NAMES` names over the whole document; a lock whose list goes beyond the budget
 counts as locking every field (a refusal rather than a broken signature).  A lock that names
 nothing (/Include []) is dropped, so a field is held against at most MAX_NAMES locks that let
@@ -108,6 +109,12 @@ def _reference_spec(signature: Any, budget: _Budget) -> Any:
         ref = refs[i]
         if isinstance(ref, generic.DictionaryObject) and _get(ref, "/TransformMethod") == "/FieldMDP":
             return _spec(_get(ref, "/TransformParams"), budget)
+    if len(refs) > MAX_REFERENCES:
+        # pyHanko's validator reads them all: a FieldMDP one beyond those read could lock any field
+        from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec
+
+        log.info("a signature with more /Reference entries than are read: taken as locking every field")
+        return FieldMDPSpec(FieldMDPAction.ALL)
     return None
 
 
