@@ -138,6 +138,14 @@ def test_settings_persist(qtbot, tmp_path, monkeypatch) -> None:
     dlg.server.setText("not a url with spaces")
     dlg.accept()
     assert "http" in dlg.error.text()
+    dlg.server.setText("https://[sign.example.org")  # an unmatched bracket: told, not a traceback
+    dlg.error.clear()
+    dlg.accept()
+    assert "http" in dlg.error.text()
+    dlg.server.setText("http://sign.example.org")  # plain http to another machine: refused when saved
+    dlg.error.clear()
+    dlg.accept()
+    assert "https://" in dlg.error.text() and Settings.load().server_url != "http://sign.example.org"
     dlg.server.setText("https://sign.example.org")
     dlg.language.setCurrentIndex(1)
     dlg.key_poll.setValue(700)

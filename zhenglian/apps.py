@@ -37,7 +37,10 @@ def normalise_url(text: str) -> str | None:
         return None
     if "://" not in text:
         text = "http://" + text
-    parsed = urlparse(text)
+    try:
+        parsed = urlparse(text)
+    except ValueError:  # an unmatched IPv6 bracket
+        return None
     if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in text:
         return None
     return text

@@ -1487,6 +1487,10 @@ Plug in your UKey; it is recognised automatically.</source>
         <translation>签署服务器地址须以 http:// 或 https:// 开头。</translation>
     </message>
     <message>
+        <source>The signing server must use https:// (plain http only for this computer).</source>
+        <translation>签署服务器地址须以 https:// 开头（http 只可用于本机）。</translation>
+    </message>
+    <message>
         <source>Could not change start-up: {e}</source>
         <translation>无法更改开机启动：{e}</translation>
     </message>

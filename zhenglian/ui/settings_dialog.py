@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from zhenglian import autostart
 from zhenglian.apps import normalise_url
 from zhenglian.config import Settings
+from zhenglian.netaddr import plain_http_to_another_machine
 
 LANGUAGES = (("zh_CN", "中文"), ("en_US", "English"))
 LOG_LEVELS = ("ERROR", "WARNING", "INFO", "DEBUG")
@@ -129,6 +130,10 @@ class SettingsDialog(QDialog):
         server = self.server.text().strip()
         if server and normalise_url(server) is None:
             self.error.setText(self.tr("The signing server must be an http(s) address."))
+            return
+        if server and plain_http_to_another_machine(server if "://" in server else "https://" + server):
+            # the rule the client applies when it connects (server/api.py), told now rather than then
+            self.error.setText(self.tr("The signing server must use https:// (plain http only for this computer)."))
             return
         s = self.settings
         s.server_url = server
