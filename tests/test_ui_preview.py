@@ -145,3 +145,87 @@ def test_the_verify_page_shows_the_document_opened_last(qtbot, qapp, tmp_path: P
     qtbot.waitUntil(lambda: not workers._live, timeout=30000)  # the first one's answer has come back
     assert view.path == second and view.preview.thumbs.count() == 3 and view.sign_btn.isEnabled()
     view.preview.clear()
+
+
+def test_the_verify_page_offers_signing_once_the_pages_are_drawn(qtbot, qapp, tmp_path: Path, monkeypatch,  # type: ignore[no-untyped-def]
+                                                                 shoot) -> None:
+    """签署此文档 puts the seal on the last page, which the preview counts: the button waits for the
+    pages (they are drawn in a worker after the report), and an earlier document's pages, arriving
+    after another was opened, do not enable it.  A seal chosen for a document the operator has
+    left meanwhile is not offered on the next one."""
+    from types import SimpleNamespace
+
+    from zhenglian.pdf import rendering, sealchoice, verify
+    from zhenglian.services import Context
+    from zhenglian.ui import workers
+    from zhenglian.ui.documents_view import DocumentsView
+
+    first, second = ph.many_pages(tmp_path / "first.pdf", 2), ph.many_pages(tmp_path / "second.pdf", 3)
+    drawing = {first: threading.Event(), second: threading.Event()}
+    release = {first: threading.Event(), second: threading.Event()}
+    real = rendering.open_document
+
+    def held(source, password=None, *, name=None):  # type: ignore[no-untyped-def]
+        drawing[Path(name)].set()
+        release[Path(name)].wait(60)
+        return real(source, password, name=name)
+
+    monkeypatch.setattr(rendering, "open_document", held)
+    verifying, verified = threading.Event(), threading.Event()
+    real_verify = verify.verify_pdf
+
+    def verify_held(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(path) == second:
+            verifying.set()
+            verified.wait(60)
+        return real_verify(path, *args, **kwargs)
+
+    monkeypatch.setattr(verify, "verify_pdf", verify_held)
+    view = DocumentsView(SimpleNamespace(ctx=Context.create(), key_actions=SimpleNamespace(choose_key=lambda: "key")))
+    qtbot.addWidget(view)
+    view.resize(1000, 600)
+    view.show()
+    view.open(first)
+    qtbot.waitUntil(drawing[first].is_set, timeout=30000)  # its report is shown, its pages are being drawn
+    assert not view.sign_btn.isEnabled() and view.preview.thumbs.count() == 0
+    view.open(second)
+    qtbot.waitUntil(verifying.is_set, timeout=30000)
+    release[first].set()  # the first one's pages arrive while the second is being verified
+    qtbot.waitUntil(lambda: len(workers._live) == 1, timeout=30000)
+    assert not view.sign_btn.isEnabled() and view.preview.doc is None and view.path == second
+    verified.set()
+    qtbot.waitUntil(drawing[second].is_set, timeout=30000)
+    assert not view.sign_btn.isEnabled()
+    shoot(view, "verify-drawing-pages.png")
+    release[second].set()
+    qtbot.waitUntil(view.sign_btn.isEnabled, timeout=30000)
+    assert view.preview.thumbs.count() == 3
+
+    seal = SimpleNamespace(png=ph.simple_seal_png(), width_mm=42.0, height_mm=42.0)
+    choosing, chosen = threading.Event(), threading.Event()
+
+    def choose(ctx, key, wanted):  # type: ignore[no-untyped-def]
+        choosing.set()
+        chosen.wait(60)
+        return seal
+
+    monkeypatch.setattr(sealchoice, "choose_seal", choose)
+    view.prepare_signing()
+    qtbot.waitUntil(choosing.is_set, timeout=30000)
+    chosen.set()
+    qtbot.waitUntil(view.sign_bar.isVisible, timeout=30000)
+    assert view.spot == (3, 150.0, 240.0) and view.preview.seal_page == 2  # the last page, as the preview shows
+
+    choosing.clear()
+    chosen.clear()
+    view.seal = None
+    view.sign_bar.hide()
+    view.prepare_signing()
+    qtbot.waitUntil(choosing.is_set, timeout=30000)
+    drawing[first].clear()
+    view.open(first)  # another document while the seal is still being chosen for this one
+    qtbot.waitUntil(drawing[first].is_set, timeout=30000)
+    chosen.set()
+    qtbot.waitUntil(lambda: not workers._live, timeout=30000)
+    assert view.seal is None and not view.sign_bar.isVisible() and view.path == first
+    view.preview.clear()
