@@ -229,3 +229,32 @@ def test_the_verify_page_offers_signing_once_the_pages_are_drawn(qtbot, qapp, tm
     qtbot.waitUntil(lambda: not workers._live, timeout=30000)
     assert view.seal is None and not view.sign_bar.isVisible() and view.path == first
     view.preview.clear()
+
+
+def test_a_long_document_gets_a_bounded_number_of_thumbnails_and_every_page(preview, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                           monkeypatch, shoot) -> None:
+    """Thumbnails are drawn for the first MAX_THUMBNAILS pages only (a 20 000-page file would hold GBs
+    of them, all drawn before the first page shows); every page is still listed and shown when chosen."""
+    from zhenglian.pdf import rendering
+    from zhenglian.ui import preview as pv
+
+    monkeypatch.setattr(pv, "MAX_THUMBNAILS", 4)
+    drawn: list[tuple[int, float | None]] = []
+    real = rendering.render_page
+
+    def counted(pdf, index, *, scale=None, longest=None):  # type: ignore[no-untyped-def]
+        drawn.append((index, longest))
+        return real(pdf, index, scale=scale, longest=longest)
+
+    monkeypatch.setattr(rendering, "render_page", counted)
+    src = ph.many_pages(tmp_path / "long.pdf", 9)
+    preview.load(src.read_bytes(), name=str(src))
+    qtbot.waitUntil(lambda: preview.doc is not None, timeout=30000)
+    assert sorted(i for i, longest in drawn if longest is not None) == [0, 1, 2, 3]
+    assert preview.thumbs.count() == 9
+    assert not any(preview.thumbs.item(i).icon().isNull() for i in range(9))  # a blank page past the 4th
+    preview.thumbs.setCurrentRow(8)  # a page without a thumbnail: drawn when chosen
+    assert preview.page_index == 8 and preview.view.page_item is not None and (8, None) in drawn
+    preview.resize(900, 640)
+    preview.thumbs.scrollToItem(preview.thumbs.item(4))
+    shoot(preview, "preview-past-the-thumbnails.png")
