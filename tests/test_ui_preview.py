@@ -258,3 +258,40 @@ def test_a_long_document_gets_a_bounded_number_of_thumbnails_and_every_page(prev
     preview.resize(900, 640)
     preview.thumbs.scrollToItem(preview.thumbs.item(4))
     shoot(preview, "preview-past-the-thumbnails.png")
+
+
+def test_a_preview_gone_before_its_document_arrives_closes_it_quietly(qtbot, qapp, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                     monkeypatch) -> None:
+    """The widget deleted while its worker still opens the document: the late result touches no deleted
+    widget (no traceback) and the PDFium document is closed, not left to the garbage collector."""
+    import shiboken6
+
+    from zhenglian.pdf import rendering
+    from zhenglian.ui import workers
+    from zhenglian.ui.preview import DocumentPreview
+
+    opening, release = threading.Event(), threading.Event()
+    real_open, real_close = rendering.open_document, rendering.close
+    opened: list[object] = []
+    closed: list[object] = []
+
+    def held(source, password=None, *, name=None):  # type: ignore[no-untyped-def]
+        opening.set()
+        release.wait(60)
+        opened.append(real_open(source, password, name=name))
+        return opened[-1]
+
+    def close(pdf):  # type: ignore[no-untyped-def]
+        closed.append(pdf)
+        real_close(pdf)
+
+    monkeypatch.setattr(rendering, "open_document", held)
+    monkeypatch.setattr(rendering, "close", close)
+    widget = DocumentPreview()
+    src = ph.many_pages(tmp_path / "two.pdf", 2)
+    widget.load(src.read_bytes(), name=str(src))
+    qtbot.waitUntil(opening.is_set, timeout=30000)
+    shiboken6.delete(widget)
+    release.set()
+    qtbot.waitUntil(lambda: not workers._live, timeout=30000)
+    assert len(opened) == 1 and closed == opened

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+import shiboken6
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
@@ -267,8 +268,8 @@ class DocumentPreview(QWidget):
 
     def _opened(self, ticket: int, result: tuple[object, int, list[QImage]]) -> None:
         pdf, pages, thumbs = result
-        if ticket != self._loading:
-            rendering.close(pdf)  # another document was chosen meanwhile
+        if ticket != self._loading or not shiboken6.isValid(self):
+            rendering.close(pdf)  # another document was chosen meanwhile, or the preview is gone
             return
         self.doc = pdf
         for i, thumb in enumerate(thumbs):
@@ -288,7 +289,7 @@ class DocumentPreview(QWidget):
         self.loaded.emit()
 
     def _refused(self, ticket: int, exc: BaseException) -> None:
-        if ticket != self._loading:
+        if ticket != self._loading or not shiboken6.isValid(self):
             return
         log.info("preview refused: %s", type(exc).__name__)
         self.problem = i18n.error_text(exc)
