@@ -295,3 +295,40 @@ def test_a_preview_gone_before_its_document_arrives_closes_it_quietly(qtbot, qap
     release.set()
     qtbot.waitUntil(lambda: not workers._live, timeout=30000)
     assert len(opened) == 1 and closed == opened
+
+
+def test_an_anchor_search_lets_the_window_draw_between_its_pages(tmp_path: Path, monkeypatch) -> None:
+    """The anchor search (a batch's worker, a task's preview) holds PDFium one page at a time: the
+    window's thread, drawing the page shown, waits at most one page's text, not the whole document's
+    for every spelling of the anchor (~35 s at the document budget on this machine)."""
+    from zhenglian.pdf import anchors, rendering
+
+    log: list[object] = []
+
+    class Recorded:
+        def __enter__(self) -> None:
+            rendering.PDFIUM_LOCK.acquire()
+            log.append("lock")
+
+        def __exit__(self, *exc: object) -> None:
+            log.append("unlock")
+            rendering.PDFIUM_LOCK.release()
+
+    real = anchors._hits_on_page
+
+    def page(textpage, index, text):  # type: ignore[no-untyped-def]
+        log.append(index)
+        return real(textpage, index, text)
+
+    monkeypatch.setattr(anchors, "PDFIUM_LOCK", Recorded())
+    monkeypatch.setattr(anchors, "_hits_on_page", page)
+    src = ph.many_pages(tmp_path / "three.pdf", 3)
+    assert anchors.find(src.read_bytes(), "（盖章）") == []
+    searched = [i for i in log if isinstance(i, int)]
+    assert searched == [0, 1, 2, 0, 1, 2]  # both spellings, every page
+    depth = 0
+    for entry in log:
+        depth += 1 if entry == "lock" else -1 if entry == "unlock" else 0
+        assert depth == 1 or not isinstance(entry, int), f"page {entry} searched outside the lock"
+    runs = "".join("|" if e == "unlock" else "" if e == "lock" else str(e) for e in log).split("|")
+    assert max(len(r) for r in runs) == 1, runs  # never two pages in one hold
