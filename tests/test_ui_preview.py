@@ -145,3 +145,190 @@ def test_the_verify_page_shows_the_document_opened_last(qtbot, qapp, tmp_path: P
     qtbot.waitUntil(lambda: not workers._live, timeout=30000)  # the first one's answer has come back
     assert view.path == second and view.preview.thumbs.count() == 3 and view.sign_btn.isEnabled()
     view.preview.clear()
+
+
+def test_the_verify_page_offers_signing_once_the_pages_are_drawn(qtbot, qapp, tmp_path: Path, monkeypatch,  # type: ignore[no-untyped-def]
+                                                                 shoot) -> None:
+    """签署此文档 puts the seal on the last page, which the preview counts: the button waits for the
+    pages (they are drawn in a worker after the report), and an earlier document's pages, arriving
+    after another was opened, do not enable it.  A seal chosen for a document the operator has
+    left meanwhile is not offered on the next one."""
+    from types import SimpleNamespace
+
+    from zhenglian.pdf import rendering, sealchoice, verify
+    from zhenglian.services import Context
+    from zhenglian.ui import workers
+    from zhenglian.ui.documents_view import DocumentsView
+
+    first, second = ph.many_pages(tmp_path / "first.pdf", 2), ph.many_pages(tmp_path / "second.pdf", 3)
+    drawing = {first: threading.Event(), second: threading.Event()}
+    release = {first: threading.Event(), second: threading.Event()}
+    real = rendering.open_document
+
+    def held(source, password=None, *, name=None):  # type: ignore[no-untyped-def]
+        drawing[Path(name)].set()
+        release[Path(name)].wait(60)
+        return real(source, password, name=name)
+
+    monkeypatch.setattr(rendering, "open_document", held)
+    verifying, verified = threading.Event(), threading.Event()
+    real_verify = verify.verify_pdf
+
+    def verify_held(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(path) == second:
+            verifying.set()
+            verified.wait(60)
+        return real_verify(path, *args, **kwargs)
+
+    monkeypatch.setattr(verify, "verify_pdf", verify_held)
+    view = DocumentsView(SimpleNamespace(ctx=Context.create(), key_actions=SimpleNamespace(choose_key=lambda: "key")))
+    qtbot.addWidget(view)
+    view.resize(1000, 600)
+    view.show()
+    view.open(first)
+    qtbot.waitUntil(drawing[first].is_set, timeout=30000)  # its report is shown, its pages are being drawn
+    assert not view.sign_btn.isEnabled() and view.preview.thumbs.count() == 0
+    view.open(second)
+    qtbot.waitUntil(verifying.is_set, timeout=30000)
+    release[first].set()  # the first one's pages arrive while the second is being verified
+    qtbot.waitUntil(lambda: len(workers._live) == 1, timeout=30000)
+    assert not view.sign_btn.isEnabled() and view.preview.doc is None and view.path == second
+    verified.set()
+    qtbot.waitUntil(drawing[second].is_set, timeout=30000)
+    assert not view.sign_btn.isEnabled()
+    shoot(view, "verify-drawing-pages.png")
+    release[second].set()
+    qtbot.waitUntil(view.sign_btn.isEnabled, timeout=30000)
+    assert view.preview.thumbs.count() == 3
+
+    seal = SimpleNamespace(png=ph.simple_seal_png(), width_mm=42.0, height_mm=42.0)
+    choosing, chosen = threading.Event(), threading.Event()
+
+    def choose(ctx, key, wanted):  # type: ignore[no-untyped-def]
+        choosing.set()
+        chosen.wait(60)
+        return seal
+
+    monkeypatch.setattr(sealchoice, "choose_seal", choose)
+    view.prepare_signing()
+    qtbot.waitUntil(choosing.is_set, timeout=30000)
+    chosen.set()
+    qtbot.waitUntil(view.sign_bar.isVisible, timeout=30000)
+    assert view.spot == (3, 150.0, 240.0) and view.preview.seal_page == 2  # the last page, as the preview shows
+
+    choosing.clear()
+    chosen.clear()
+    view.seal = None
+    view.sign_bar.hide()
+    view.prepare_signing()
+    qtbot.waitUntil(choosing.is_set, timeout=30000)
+    drawing[first].clear()
+    view.open(first)  # another document while the seal is still being chosen for this one
+    qtbot.waitUntil(drawing[first].is_set, timeout=30000)
+    chosen.set()
+    qtbot.waitUntil(lambda: not workers._live, timeout=30000)
+    assert view.seal is None and not view.sign_bar.isVisible() and view.path == first
+    view.preview.clear()
+
+
+def test_a_long_document_gets_a_bounded_number_of_thumbnails_and_every_page(preview, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                           monkeypatch, shoot) -> None:
+    """Thumbnails are drawn for the first MAX_THUMBNAILS pages only (a 20 000-page file would hold GBs
+    of them, all drawn before the first page shows); every page is still listed and shown when chosen."""
+    from zhenglian.pdf import rendering
+    from zhenglian.ui import preview as pv
+
+    monkeypatch.setattr(pv, "MAX_THUMBNAILS", 4)
+    drawn: list[tuple[int, float | None]] = []
+    real = rendering.render_page
+
+    def counted(pdf, index, *, scale=None, longest=None):  # type: ignore[no-untyped-def]
+        drawn.append((index, longest))
+        return real(pdf, index, scale=scale, longest=longest)
+
+    monkeypatch.setattr(rendering, "render_page", counted)
+    src = ph.many_pages(tmp_path / "long.pdf", 9)
+    preview.load(src.read_bytes(), name=str(src))
+    qtbot.waitUntil(lambda: preview.doc is not None, timeout=30000)
+    assert sorted(i for i, longest in drawn if longest is not None) == [0, 1, 2, 3]
+    assert preview.thumbs.count() == 9
+    assert not any(preview.thumbs.item(i).icon().isNull() for i in range(9))  # a blank page past the 4th
+    preview.thumbs.setCurrentRow(8)  # a page without a thumbnail: drawn when chosen
+    assert preview.page_index == 8 and preview.view.page_item is not None and (8, None) in drawn
+    preview.resize(900, 640)
+    preview.thumbs.scrollToItem(preview.thumbs.item(4))
+    shoot(preview, "preview-past-the-thumbnails.png")
+
+
+def test_a_preview_gone_before_its_document_arrives_closes_it_quietly(qtbot, qapp, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                     monkeypatch) -> None:
+    """The widget deleted while its worker still opens the document: the late result touches no deleted
+    widget (no traceback) and the PDFium document is closed, not left to the garbage collector."""
+    import shiboken6
+
+    from zhenglian.pdf import rendering
+    from zhenglian.ui import workers
+    from zhenglian.ui.preview import DocumentPreview
+
+    opening, release = threading.Event(), threading.Event()
+    real_open, real_close = rendering.open_document, rendering.close
+    opened: list[object] = []
+    closed: list[object] = []
+
+    def held(source, password=None, *, name=None):  # type: ignore[no-untyped-def]
+        opening.set()
+        release.wait(60)
+        opened.append(real_open(source, password, name=name))
+        return opened[-1]
+
+    def close(pdf):  # type: ignore[no-untyped-def]
+        closed.append(pdf)
+        real_close(pdf)
+
+    monkeypatch.setattr(rendering, "open_document", held)
+    monkeypatch.setattr(rendering, "close", close)
+    widget = DocumentPreview()
+    src = ph.many_pages(tmp_path / "two.pdf", 2)
+    widget.load(src.read_bytes(), name=str(src))
+    qtbot.waitUntil(opening.is_set, timeout=30000)
+    shiboken6.delete(widget)
+    release.set()
+    qtbot.waitUntil(lambda: not workers._live, timeout=30000)
+    assert len(opened) == 1 and closed == opened
+
+
+def test_an_anchor_search_lets_the_window_draw_between_its_pages(tmp_path: Path, monkeypatch) -> None:
+    """The anchor search (a batch's worker, a task's preview) holds PDFium one page at a time: the
+    window's thread, drawing the page shown, waits at most one page's text, not the whole document's
+    for every spelling of the anchor (~35 s at the document budget on this machine)."""
+    from zhenglian.pdf import anchors, rendering
+
+    log: list[object] = []
+
+    class Recorded:
+        def __enter__(self) -> None:
+            rendering.PDFIUM_LOCK.acquire()
+            log.append("lock")
+
+        def __exit__(self, *exc: object) -> None:
+            log.append("unlock")
+            rendering.PDFIUM_LOCK.release()
+
+    real = anchors._hits_on_page
+
+    def page(textpage, index, text):  # type: ignore[no-untyped-def]
+        log.append(index)
+        return real(textpage, index, text)
+
+    monkeypatch.setattr(anchors, "PDFIUM_LOCK", Recorded())
+    monkeypatch.setattr(anchors, "_hits_on_page", page)
+    src = ph.many_pages(tmp_path / "three.pdf", 3)
+    assert anchors.find(src.read_bytes(), "（盖章）") == []
+    searched = [i for i in log if isinstance(i, int)]
+    assert searched == [0, 1, 2, 0, 1, 2]  # both spellings, every page
+    depth = 0
+    for entry in log:
+        depth += 1 if entry == "lock" else -1 if entry == "unlock" else 0
+        assert depth == 1 or not isinstance(entry, int), f"page {entry} searched outside the lock"
+    runs = "".join("|" if e == "unlock" else "" if e == "lock" else str(e) for e in log).split("|")
+    assert max(len(r) for r in runs) == 1, runs  # never two pages in one hold

@@ -77,25 +77,32 @@ def find(source: Any, text: str, *, password: str | None = None,
     text = text.strip()
     if not text:
         raise errors.UsageError(detail="锚点文字为空 / the anchor text is empty")
+    # PDFium is held one page at a time: the window's thread draws the page it shows between them
+    # (a document at the text budget takes tens of seconds to search in every spelling).
     with PDFIUM_LOCK:
         try:
             doc = pdfium.PdfDocument(source, password=password or None)
         except pdfium.PdfiumError as exc:
             raise errors.DocumentCorrupt(path=name, detail=f"PDFium: {exc}") from None
-        try:
-            indices = list(pages) if pages is not None else range(len(doc))
-            for candidate in variants(text):
-                hits: list[AnchorHit] = []
-                for index in indices:
+        count = len(doc)
+    try:
+        indices = list(pages) if pages is not None else range(count)
+        for candidate in variants(text):
+            hits: list[AnchorHit] = []
+            for index in indices:
+                with PDFIUM_LOCK:
                     page = doc[index]
-                    textpage = page.get_textpage()
                     try:
-                        hits.extend(_hits_on_page(textpage, index, candidate))
+                        textpage = page.get_textpage()
+                        try:
+                            hits.extend(_hits_on_page(textpage, index, candidate))
+                        finally:
+                            textpage.close()
                     finally:
-                        textpage.close()
                         page.close()
-                if hits:
-                    return hits
-            return []
-        finally:
+            if hits:
+                return hits
+        return []
+    finally:
+        with PDFIUM_LOCK:
             doc.close()

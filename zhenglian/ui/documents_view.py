@@ -97,6 +97,7 @@ class DocumentsView(QWidget):
         self.report.setObjectName("verify_report")
         self.preview = DocumentPreview()
         self.preview.placementChanged.connect(lambda page, x, y: setattr(self, "spot", (page + 1, x, y)))
+        self.preview.loaded.connect(self._pages_drawn)
         self.sign_bar = QWidget()
         bar = QHBoxLayout(self.sign_bar)
         self.sign_hint = QLabel(self.tr("Drag the seal where it belongs, then sign."))
@@ -138,6 +139,7 @@ class DocumentsView(QWidget):
         self.file_label.setText(str(path))
         self.report.setHtml(self.tr("Checking…"))
         self.sign_btn.setEnabled(False)
+        self.preview.clear()  # the pages shown are another document's: a load still under way is dropped
         roots = trust_roots(demo=self.ctx.settings.demo)
 
         def work() -> Any:
@@ -172,10 +174,13 @@ class DocumentsView(QWidget):
                 return
         self.report.setHtml(f"<p style='color:#b91c1c'>{i18n.error_text(exc)}</p>")
 
+    def _pages_drawn(self) -> None:
+        """The document opened last is drawn: the seal can be placed on its pages (the last, at first)."""
+        self.sign_btn.setEnabled(self.path is not None)
+
     def _show_report(self, reports: list[Any], data: bytes) -> None:
         assert self.path is not None
-        self.preview.load(data, self.password, name=str(self.path))
-        self.sign_btn.setEnabled(True)
+        self.preview.load(data, self.password, name=str(self.path))  # signing is offered once it is drawn
         if not reports:
             self.report.setHtml(self.tr("<p>This document has no signature.</p>"))
             return
@@ -212,8 +217,11 @@ class DocumentsView(QWidget):
             return
         self.seal_key = key
         ctx = self.ctx
+        ticket = self._opening
 
         def chosen(seal: Any) -> None:
+            if ticket != self._opening:
+                return  # another document was opened meanwhile: the operator starts again there
             self.seal = seal
             pages = self.preview.thumbs.count()
             self.spot = (pages, 150.0, 240.0)

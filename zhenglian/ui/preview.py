@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
+import shiboken6
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
@@ -55,6 +56,10 @@ class SpotLike(Protocol):
 
 MM_PER_PT = 25.4 / 72
 RENDER_DPI = 110  # page bitmap resolution at zoom 1
+# Pages drawn as thumbnails when a document is opened (≈ 26 KB each, twice: image and pixmap).
+# The rest are listed by number and drawn when chosen: a 20 000-page file would otherwise hold
+# a GB of thumbnails, all drawn before its first page shows.
+MAX_THUMBNAILS = 100
 
 
 def _qimage(pil_image) -> QImage:  # type: ignore[no-untyped-def]
@@ -64,12 +69,15 @@ def _qimage(pil_image) -> QImage:  # type: ignore[no-untyped-def]
     return img.copy()  # own the pixels: ``data`` goes away
 
 
-def _open_with_thumbnails(data: bytes, password: str | None, name: str | None) -> tuple[object, list[QImage]]:
-    """In a worker: the document counted and opened, and every page's thumbnail (QImage is thread-safe)."""
+def _open_with_thumbnails(data: bytes, password: str | None,
+                          name: str | None) -> tuple[object, int, list[QImage]]:
+    """In a worker: the document counted and opened, its page count, and the first MAX_THUMBNAILS
+    pages' thumbnails (QImage is thread-safe)."""
     pdf = rendering.open_document(data, password, name=name)
     try:
-        return pdf, [_qimage(rendering.render_page(pdf, i, longest=96)[0])
-                     for i in range(rendering.page_count(pdf))]
+        pages = rendering.page_count(pdf)
+        return pdf, pages, [_qimage(rendering.render_page(pdf, i, longest=96)[0])
+                            for i in range(min(pages, MAX_THUMBNAILS))]
     except BaseException:
         rendering.close(pdf)
         raise
@@ -258,15 +266,20 @@ class DocumentPreview(QWidget):
         run_async(lambda: _open_with_thumbnails(data, password, name),
                   lambda result: self._opened(ticket, result), lambda exc: self._refused(ticket, exc))
 
-    def _opened(self, ticket: int, result: tuple[object, list[QImage]]) -> None:
-        pdf, thumbs = result
-        if ticket != self._loading:
-            rendering.close(pdf)  # another document was chosen meanwhile
+    def _opened(self, ticket: int, result: tuple[object, int, list[QImage]]) -> None:
+        pdf, pages, thumbs = result
+        if ticket != self._loading or not shiboken6.isValid(self):
+            rendering.close(pdf)  # another document was chosen meanwhile, or the preview is gone
             return
         self.doc = pdf
         for i, thumb in enumerate(thumbs):
             self.thumbs.addItem(QListWidgetItem(QPixmap.fromImage(thumb), str(i + 1)))
-        row = self._row_when_drawn if 0 <= self._row_when_drawn < len(thumbs) else 0
+        if pages > len(thumbs):  # past MAX_THUMBNAILS: a blank page (one pixmap, shared) and its number
+            blank = QPixmap(thumbs[-1].size() if thumbs else QSize(68, 96))
+            blank.fill(QColor("white"))
+            for i in range(len(thumbs), pages):
+                self.thumbs.addItem(QListWidgetItem(blank, str(i + 1)))
+        row = self._row_when_drawn if 0 <= self._row_when_drawn < pages else 0
         if self.thumbs.currentRow() != row:
             self.thumbs.setCurrentRow(row)
         else:
@@ -276,7 +289,7 @@ class DocumentPreview(QWidget):
         self.loaded.emit()
 
     def _refused(self, ticket: int, exc: BaseException) -> None:
-        if ticket != self._loading:
+        if ticket != self._loading or not shiboken6.isValid(self):
             return
         log.info("preview refused: %s", type(exc).__name__)
         self.problem = i18n.error_text(exc)
