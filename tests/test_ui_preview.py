@@ -257,6 +257,9 @@ def test_a_long_document_gets_a_bounded_number_of_thumbnails_and_every_page(prev
     assert preview.page_index == 8 and preview.view.page_item is not None and (8, None) in drawn
     preview.resize(900, 640)
     preview.thumbs.scrollToItem(preview.thumbs.item(4))
+    # one column of pages, nothing beside them to scroll to
+    assert len({preview.thumbs.visualItemRect(preview.thumbs.item(i)).x() for i in range(9)}) == 1
+    assert not preview.thumbs.horizontalScrollBar().isVisible()
     shoot(preview, "preview-past-the-thumbnails.png")
 
 

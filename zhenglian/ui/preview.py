@@ -69,6 +69,17 @@ def _qimage(pil_image) -> QImage:  # type: ignore[no-untyped-def]
     return img.copy()  # own the pixels: ``data`` goes away
 
 
+def _framed(image: QImage) -> QImage:
+    """A thumbnail with a thin grey edge: a white page on the white list is otherwise not seen."""
+    painter = QPainter(image)  # painting on a QImage is safe off the window's thread
+    try:
+        painter.setPen(QColor("#9ca3af"))
+        painter.drawRect(0, 0, image.width() - 1, image.height() - 1)
+    finally:
+        painter.end()
+    return image
+
+
 def _open_with_thumbnails(data: bytes, password: str | None,
                           name: str | None) -> tuple[object, int, list[QImage]]:
     """In a worker: the document counted and opened, its page count, and the first MAX_THUMBNAILS
@@ -76,7 +87,7 @@ def _open_with_thumbnails(data: bytes, password: str | None,
     pdf = rendering.open_document(data, password, name=name)
     try:
         pages = rendering.page_count(pdf)
-        return pdf, pages, [_qimage(rendering.render_page(pdf, i, longest=96)[0])
+        return pdf, pages, [_framed(_qimage(rendering.render_page(pdf, i, longest=96)[0]))
                             for i in range(min(pages, MAX_THUMBNAILS))]
     except BaseException:
         rendering.close(pdf)
@@ -223,6 +234,8 @@ class DocumentPreview(QWidget):
         self.thumbs.setIconSize(QSize(96, 128))
         self.thumbs.setFixedWidth(130)
         self.thumbs.setMovement(QListWidget.Movement.Static)
+        self.thumbs.setWrapping(False)  # one column: icon mode wrapped the pages into a second, half hidden
+        self.thumbs.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.thumbs.currentRowChanged.connect(self.show_page)
         right = QVBoxLayout()
         bar = QHBoxLayout()
@@ -275,8 +288,9 @@ class DocumentPreview(QWidget):
         for i, thumb in enumerate(thumbs):
             self.thumbs.addItem(QListWidgetItem(QPixmap.fromImage(thumb), str(i + 1)))
         if pages > len(thumbs):  # past MAX_THUMBNAILS: a blank page (one pixmap, shared) and its number
-            blank = QPixmap(thumbs[-1].size() if thumbs else QSize(68, 96))
-            blank.fill(QColor("white"))
+            page = QImage(thumbs[-1].size() if thumbs else QSize(68, 96), QImage.Format.Format_RGB32)
+            page.fill(QColor("white"))
+            blank = QPixmap.fromImage(_framed(page))
             for i in range(len(thumbs), pages):
                 self.thumbs.addItem(QListWidgetItem(blank, str(i + 1)))
         row = self._row_when_drawn if 0 <= self._row_when_drawn < pages else 0
