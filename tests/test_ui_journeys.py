@@ -301,6 +301,7 @@ def test_every_page_speaks_chinese(journey_app, qtbot, reference_server, shoot, 
     qtbot.waitUntil(lambda: "正在验证" not in app.documents_view.report.toPlainText(), timeout=30000)
     report = app.documents_view.report.toPlainText()
     assert "东莞市松山湖演示科技有限公司" in report, report
+    qtbot.waitUntil(app.documents_view.sign_btn.isEnabled, timeout=30000)  # its pages drawn too
     app.on_action("diagnostics")
     qtbot.waitUntil(lambda: len("\n".join(visible_texts(app.diagnostics_view))) > 200, timeout=30000)
     found = {}

@@ -181,6 +181,7 @@ class DocumentsView(QWidget):
     def _show_report(self, reports: list[Any], data: bytes) -> None:
         assert self.path is not None
         self.preview.load(data, self.password, name=str(self.path))  # signing is offered once it is drawn
+        self.preview.fit()  # the whole page once drawn, as on the tasks page
         if not reports:
             self.report.setHtml(self.tr("<p>This document has no signature.</p>"))
             return
