@@ -46,9 +46,15 @@ def open_document(source: Any, password: str | None = None, *, name: str | None 
         with PDFIUM_LOCK:
             try:
                 pdf = pdfium.PdfDocument(data, password=used or None)
-                pdf.init_forms()  # seals already on the document are signature widgets: draw them
             except pdfium.PdfiumError as exc:
                 raise errors.DocumentCorrupt(path=doc.name, detail=f"PDFium: {exc}") from None
+            try:
+                pdf.init_forms()  # seals already on the document are signature widgets: draw them
+            except BaseException as exc:
+                pdf.close()  # here, under the lock, not by the garbage collector
+                if isinstance(exc, pdfium.PdfiumError):
+                    raise errors.DocumentCorrupt(path=doc.name, detail=f"PDFium: {exc}") from None
+                raise
     return pdf
 
 

@@ -306,7 +306,7 @@ class TasksView(QWidget):
         ready = self.workspace is not None and not self._busy
         self.sign_btn.setEnabled(ready and tab == "pending" and bool(self.selected()))
         listed = self._matching if self._searching() else self.pending
-        self.sign_all_btn.setEnabled(ready and tab == "pending" and bool(listed))
+        self.sign_all_btn.setEnabled(ready and tab == "pending" and bool(self.pending) and bool(listed))
         one_signed = len(self.selected()) == 1 and getattr(self.selected()[0], "signed_sha256", None)
         self.open_btn.setEnabled(ready and tab == "signed" and bool(one_signed))
         self.save_btn.setEnabled(ready and tab == "signed" and bool(one_signed))
