@@ -2,9 +2,10 @@
 
 Every reason a document cannot be signed is found here, without the key:
 not there, not a PDF, broken, encrypted (and the password wrong), locked by
-a certification signature or by its permissions (and the fields earlier
-signatures lock, :mod:`zhenglian.pdf.fieldlocks`, checked once the seals' fields are known).  Signing then works on the
-same open reader, so a large file is read once.
+a certification signature or by its permissions; the fields earlier
+signatures lock are read here and checked once the seals' fields are known
+(:mod:`zhenglian.pdf.fieldlocks`).  Signing then works on the same open
+reader, so a large file is read once.
 
 Leniency: pyHanko reads in strict mode first; a file that only breaks a
 strict rule (e.g. a wrong generation number in the xref table, or a key
