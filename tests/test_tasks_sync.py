@@ -307,3 +307,37 @@ def test_a_burst_of_events_is_answered_by_one_listing_and_a_wake_at_once() -> No
         assert wait_for(lambda: server.listings >= 5)
     finally:
         sync.stop(timeout=3)
+
+
+class _Quiet(_Burst):
+    """A server with nothing new to say: a long poll waits until released (or stopped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.release = threading.Event()
+
+    def events(self, since: int, wait: float = 0):  # type: ignore[no-untyped-def]
+        from zhenglian.server.models import Events
+
+        self.polls += 1
+        self.release.wait(60)
+        return Events(since, [])
+
+
+def test_refresh_now_lists_at_once_while_the_loop_sits_in_a_long_poll() -> None:
+    server = _Quiet()
+    server.ids = ["a"]
+    summaries: list[TaskSummary] = []
+    sync = TaskSync(server, server, on_summary=summaries.append, wait_s=60)  # type: ignore[arg-type]
+    sync.start()
+    try:
+        assert wait_for(lambda: server.polls == 1)  # listed once, now in the long poll
+        server.ids = ["a", "b"]
+        sync.refresh_now()  # the operator's 刷新, on this (a worker's) thread
+        assert server.listings == 2 and summaries[-1].pending == 2
+        assert server.polls == 1  # the loop is still waiting: the listing did not wait for it
+    finally:
+        server.release.set()
+        sync.stop(timeout=3)

@@ -126,6 +126,15 @@ class TaskSync:
         """Look again now (after a login, a batch, or the user asking)."""
         self._wake.set()
 
+    def refresh_now(self) -> None:
+        """List now, on the caller's thread (a worker, for the operator's 刷新): the loop may be
+        in a long poll for up to ``wait_s``, and a wake is only seen after it.  Errors go to
+        ``on_error``; the listing itself is serialised with the loop's."""
+        try:
+            self.refresh()
+        except errors.ZhenglianError as exc:
+            self._error(exc)
+
     def login(self, p11session: Any) -> None:
         """Log in with the key (the UI got the PIN) and resume."""
         self.session.login(p11session)

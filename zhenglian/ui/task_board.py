@@ -208,9 +208,12 @@ class TaskBoard(QObject):
             self.pendingChanged.emit(total)
 
     def refresh(self) -> None:
+        """The operator's 刷新: the list now, from a worker (the sync's loop may sit in a long poll)."""
         ws = self.workspace
         if ws is not None and ws.sync is not None:
-            ws.sync.wake()
+            from zhenglian.ui.workers import run_async
+
+            run_async(ws.sync.refresh_now)
 
     # --- failures of this session's batches ---------------------------------------------
 
