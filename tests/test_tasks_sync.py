@@ -341,3 +341,36 @@ def test_refresh_now_lists_at_once_while_the_loop_sits_in_a_long_poll() -> None:
     finally:
         server.release.set()
         sync.stop(timeout=3)
+
+
+class _Gated(_Burst):
+    """A long poll that answers once per permit given (nothing new in it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.permits = threading.Semaphore(0)
+
+    def events(self, since: int, wait: float = 0):  # type: ignore[no-untyped-def]
+        from zhenglian.server.models import Events
+
+        self.polls += 1
+        self.permits.acquire(timeout=60)
+        return Events(since, [])
+
+
+def test_a_wake_during_the_long_poll_is_answered_by_one_listing() -> None:
+    server = _Gated()
+    sync = TaskSync(server, server, min_refresh_s=0)  # type: ignore[arg-type]
+    sync.start()
+    try:
+        assert wait_for(lambda: server.polls == 1)
+        sync.wake()  # e.g. a batch ended while the loop waited on the server
+        server.permits.release()
+        assert wait_for(lambda: server.polls == 2)  # listed, and waiting again
+        assert server.listings == 2
+    finally:
+        for _ in range(3):
+            server.permits.release()
+        sync.stop(timeout=3)

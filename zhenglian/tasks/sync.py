@@ -220,6 +220,9 @@ class TaskSync:
         wait = Backoff(self.retry_s, self.max_retry_s)
         while not self._stop.is_set():
             try:
+                self._wake.clear()  # this listing answers a wake that came before it (during a long poll)
+                if self._stop.is_set():  # stop() sets it before the wake this may have cleared
+                    break
                 summary = self.refresh()
                 if summary.needs_login:
                     self._pause(self.max_retry_s)  # until login() wakes us
