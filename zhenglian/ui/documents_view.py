@@ -167,10 +167,13 @@ class DocumentsView(QWidget):
 
     def _open_failed(self, exc: BaseException) -> None:
         if isinstance(exc, errors.DocumentEncrypted) and self.path is not None:
+            path, ticket = self.path, self._opening
             text, ok = QInputDialog.getText(self, self.tr("Password"), self.tr("This PDF is encrypted. Its password:"),
                                             QLineEdit.EchoMode.Password)
+            if ticket != self._opening:
+                return  # another document was opened while the dialog was up: that one is shown
             if ok and text:
-                self.open(self.path, text)
+                self.open(path, text)
                 return
         self.report.setHtml(f"<p style='color:#b91c1c'>{i18n.error_text(exc)}</p>")
 
