@@ -335,3 +335,53 @@ def test_an_anchor_search_lets_the_window_draw_between_its_pages(tmp_path: Path,
         assert depth == 1 or not isinstance(entry, int), f"page {entry} searched outside the lock"
     runs = "".join("|" if e == "unlock" else "" if e == "lock" else str(e) for e in log).split("|")
     assert max(len(r) for r in runs) == 1, runs  # never two pages in one hold
+
+
+def _answer_password_dialog(qtbot, password: str, before=None) -> list[str]:  # type: ignore[no-untyped-def]
+    """Answer the verify page's password question (``before`` runs while it is up); its titles."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QInputDialog
+
+    seen: list[str] = []
+
+    def answer() -> None:
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, QInputDialog) and w.isVisible():
+                seen.append(w.windowTitle())
+                if before is not None:
+                    before()
+                w.setTextValue(password)
+                w.accept()
+
+    timer = QTimer()
+    timer.timeout.connect(answer)
+    timer.start(50)
+    qtbot.waitUntil(lambda: bool(seen), timeout=30000)
+    timer.stop()
+    return seen
+
+
+def test_an_encrypted_document_is_verified_with_the_password_asked_for(qtbot, qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from zhenglian.services import Context
+    from zhenglian.ui.documents_view import DocumentsView
+
+    plain = ph.many_pages(tmp_path / "plain.pdf", 2)
+    locked = tmp_path / "locked.pdf"
+    locked.write_bytes(ph.encrypted_copy(plain.read_bytes(), user="1234", owner="owner-5678"))
+    other = ph.many_pages(tmp_path / "other.pdf", 3)
+    view = DocumentsView(SimpleNamespace(ctx=Context.create()))
+    qtbot.addWidget(view)
+
+    view.open(locked)
+    _answer_password_dialog(qtbot, "1234")
+    qtbot.waitUntil(lambda: view.preview.doc is not None, timeout=30000)
+    assert view.path == locked and view.preview.thumbs.count() == 2 and view.sign_btn.isEnabled()
+
+    # Another document opened while the question is up: the answer is not used to open anything.
+    view.open(locked)
+    _answer_password_dialog(qtbot, "1234", before=lambda: view.open(other))
+    qtbot.waitUntil(lambda: view.preview.doc is not None and view.preview.thumbs.count() == 3, timeout=30000)
+    assert view.path == other and view.password is None
+    view.preview.clear()
