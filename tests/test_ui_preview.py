@@ -114,27 +114,34 @@ def test_a_newer_document_replaces_one_still_being_counted(preview, qtbot, tmp_p
     assert preview.problem is None and preview.thumbs.count() == 2 and preview.view.page_item is not None
 
 
+def _hold_verification(monkeypatch, path: Path) -> tuple[threading.Event, threading.Event]:  # type: ignore[no-untyped-def]
+    """The verify page's verification of ``path`` held: (it has started, let it go on)."""
+    from zhenglian.pdf import verify
+
+    started, release = threading.Event(), threading.Event()
+    real = verify.verify_pdf
+
+    def held(source, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if Path(source) == path:
+            started.set()
+            release.wait(60)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(verify, "verify_pdf", held)
+    return started, release
+
+
 def test_the_verify_page_shows_the_document_opened_last(qtbot, qapp, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A document opened while the one before is still being verified: the page shows the later
     one — its report, its pages — and the earlier one's late answer is dropped."""
     from types import SimpleNamespace
 
-    from zhenglian.pdf import verify
     from zhenglian.services import Context
     from zhenglian.ui import workers
     from zhenglian.ui.documents_view import DocumentsView
 
     first, second = ph.many_pages(tmp_path / "first.pdf", 1), ph.many_pages(tmp_path / "second.pdf", 3)
-    held, release = threading.Event(), threading.Event()
-    real = verify.verify_pdf
-
-    def slow(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if Path(path) == first:
-            held.set()
-            release.wait(60)
-        return real(path, *args, **kwargs)
-
-    monkeypatch.setattr(verify, "verify_pdf", slow)
+    held, release = _hold_verification(monkeypatch, first)
     view = DocumentsView(SimpleNamespace(ctx=Context.create()))
     qtbot.addWidget(view)
     view.open(first)
@@ -155,7 +162,7 @@ def test_the_verify_page_offers_signing_once_the_pages_are_drawn(qtbot, qapp, tm
     left meanwhile is not offered on the next one."""
     from types import SimpleNamespace
 
-    from zhenglian.pdf import rendering, sealchoice, verify
+    from zhenglian.pdf import rendering, sealchoice
     from zhenglian.services import Context
     from zhenglian.ui import workers
     from zhenglian.ui.documents_view import DocumentsView
@@ -171,16 +178,7 @@ def test_the_verify_page_offers_signing_once_the_pages_are_drawn(qtbot, qapp, tm
         return real(source, password, name=name)
 
     monkeypatch.setattr(rendering, "open_document", held)
-    verifying, verified = threading.Event(), threading.Event()
-    real_verify = verify.verify_pdf
-
-    def verify_held(path, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if Path(path) == second:
-            verifying.set()
-            verified.wait(60)
-        return real_verify(path, *args, **kwargs)
-
-    monkeypatch.setattr(verify, "verify_pdf", verify_held)
+    verifying, verified = _hold_verification(monkeypatch, second)
     view = DocumentsView(SimpleNamespace(ctx=Context.create(), key_actions=SimpleNamespace(choose_key=lambda: "key")))
     qtbot.addWidget(view)
     view.resize(1000, 600)
