@@ -190,19 +190,19 @@ def check_document(doc: OpenedPdf) -> None:
     """
     if not doc.text_budget_checked:
         security = doc.reader.security_handler if doc.encrypted else None
-        check(doc.page_refs, list(range(doc.page_count)), doc.name, security)
+        check(doc.page_refs, doc.name, security)
         doc.text_budget_checked = True
 
 
-def check(page_refs: list[Any], indices: list[int], name: str, security: Any = None) -> None:
-    """Refuse (before any PIN) a document whose pages ``indices`` would expand beyond the budgets.
+def check(page_refs: list[Any], name: str, security: Any = None) -> None:
+    """Refuse (before any PIN) a document whose pages would expand beyond the budgets.
 
     ``security``: the document's pyHanko security handler, once authenticated (for ``/Crypt`` filters).
     """
     total = streams = 0
-    for index in indices:
+    for index, ref in enumerate(page_refs):
         try:
-            page = resolve(page_refs[index])
+            page = resolve(ref)
             page_size = 0
             for stream in _page_streams(page):
                 streams += 1
