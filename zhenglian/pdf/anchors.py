@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zhenglian import errors
-from zhenglian.pdf.rendering import PDFIUM_LOCK  # PDFium is not thread-safe: one caller at a time
+from zhenglian.pdf.rendering import PDFIUM_LOCK, pdfium_document  # PDFium: one caller at a time
 
 _WIDTH_PAIRS = (("（", "("), ("）", ")"), ("：", ":"), ("，", ","), ("　", " "))
 
@@ -72,18 +72,13 @@ def find(source: Any, text: str, *, password: str | None = None,
     ``source`` is a path or the document's bytes; ``pages`` limits the search
     to these 0-based page indices.
     """
-    import pypdfium2 as pdfium
-
     text = text.strip()
     if not text:
         raise errors.UsageError(detail="锚点文字为空 / the anchor text is empty")
     # PDFium is held one page at a time: the window's thread draws the page it shows between them
     # (a document at the text budget takes tens of seconds to search in every spelling).
     with PDFIUM_LOCK:
-        try:
-            doc = pdfium.PdfDocument(source, password=password or None)
-        except pdfium.PdfiumError as exc:
-            raise errors.DocumentCorrupt(path=name, detail=f"PDFium: {exc}") from None
+        doc = pdfium_document(source, password, name)
         count = len(doc)
     try:
         indices = list(pages) if pages is not None else range(count)

@@ -25,6 +25,17 @@ from zhenglian import errors
 PDFIUM_LOCK = threading.Lock()
 
 
+def pdfium_document(source: Any, password: str | None, name: str) -> Any:
+    """PDFium's document for ``source`` (path or bytes); DocumentCorrupt when PDFium cannot read it.
+    The caller holds :data:`PDFIUM_LOCK`."""
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(source, password=password or None)
+    except pdfium.PdfiumError as exc:
+        raise errors.DocumentCorrupt(path=name, detail=f"PDFium: {exc}") from None
+
+
 def open_document(source: Any, password: str | None = None, *, name: str | None = None) -> Any:
     """A pypdfium2 document for ``source`` (path or bytes), its forms set up to be drawn.
 
@@ -44,10 +55,7 @@ def open_document(source: Any, password: str | None = None, *, name: str | None 
             raise errors.DocumentTooComplexToShow(**exc.facts) from None
         data, used = doc.pdfium_source(), doc.password
         with PDFIUM_LOCK:
-            try:
-                pdf = pdfium.PdfDocument(data, password=used or None)
-            except pdfium.PdfiumError as exc:
-                raise errors.DocumentCorrupt(path=doc.name, detail=f"PDFium: {exc}") from None
+            pdf = pdfium_document(data, used, doc.name)
             try:
                 pdf.init_forms()  # seals already on the document are signature widgets: draw them
             except BaseException as exc:
