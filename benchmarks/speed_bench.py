@@ -273,23 +273,15 @@ def _required_cpu(client: Any, h: Any, outbox: Any, ids: list[str], made: list[A
     the PUT and the outbox's journal — one task after another in this thread, no pipeline.  The
     files put are the ones the batch uploaded (fetched first, untimed), so each PUT is answered as
     a duplicate; the register entries carry the signing-alone run's facts."""
-    from zhenglian.register.recorder import SealRecorder, input_facts
+    from zhenglian.register.recorder import SealRecorder
+    from zhenglian.tasks.pipeline import queue_signed
 
     signed = [client.download_signed(client.task(i)) for i in ids]
     recorder = SealRecorder(h, "task", server=client.origin)
     c0 = time.process_time()
     for tid, body, result in zip(ids, signed, made, strict=True):
         task = client.task(tid)
-        in_sha, in_size = input_facts(client.download(task))
-
-        def record(entry: Any, task: Any = task, result: Any = result, in_sha: str = in_sha,
-                   in_size: int = in_size) -> None:
-            recorder.publish_signed(None, result, name=task.title, seal=seal, input_sha256=in_sha,
-                                    input_size=in_size, output_sha256=entry.sha256,
-                                    output_path=f"outbox:{entry.id}", task_id=task.id)
-
-        with outbox.stage(client.origin, tid, body, title=task.title) as staged:
-            entry = staged.commit(record)
+        entry = queue_signed(outbox, client.origin, task, client.download(task), body, result, seal, recorder)
         outbox.upload_entry(entry, client)
     return time.process_time() - c0
 

@@ -111,6 +111,14 @@ def sign_to_outbox(signer: TaskSigner, session: Any, p11: Any, outbox: Outbox, t
             recorder.not_signed(outcome_of(exc), name=task.title, seal=seal, error=exc, task_id=task.id,
                                 input_sha256=in_sha, input_size=in_size)
         raise
+    return queue_signed(outbox, client.origin, task, original, signed, made, seal, recorder,
+                        key_serial=signer.key.serial, ticket=ticket), True
+
+
+def queue_signed(outbox: Outbox, origin: str, task: Task, original: bytes, signed: bytes, made: Any, seal: Any,
+                 recorder: SealRecorder | None, *, key_serial: str = "", ticket: Ticket | None = None) -> OutboxEntry:
+    """A task's signed file into the outbox (written and fsynced), its register entry committed
+    with it and before the outbox record; ``ticket``: both in the batch's order."""
     in_sha, in_size = input_facts(original)
 
     def commit(entry: OutboxEntry) -> None:
@@ -121,6 +129,6 @@ def sign_to_outbox(signer: TaskSigner, session: Any, p11: Any, outbox: Outbox, t
 
     # The signed file is written (and fsynced) beside the other documents of the batch; its
     # register entry and outbox record are committed in the batch's order.
-    with outbox.stage(client.origin, task.id, signed, key_serial=signer.key.serial, title=task.title) as staged, \
+    with outbox.stage(origin, task.id, signed, key_serial=key_serial, title=task.title) as staged, \
             (ticket or SoloTicket()).publish():
-        return staged.commit(commit), True
+        return staged.commit(commit)
