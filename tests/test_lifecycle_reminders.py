@@ -153,3 +153,39 @@ def test_days_left_rounds_up_until_expiry() -> None:
     assert schedule.days_left(T0 + dt.timedelta(hours=1), T0) == 1
     assert schedule.days_left(T0 - dt.timedelta(hours=1), T0) == -1
     assert schedule.normalise([]) == schedule.DEFAULT_THRESHOLDS
+
+
+def test_updates_from_several_threads_and_a_second_process_are_all_kept(tmp_path: Path) -> None:
+    """The tray remembers keys in a worker while the GUI thread marks reminders shown and the CLI
+    (another process) remembers its own keys: each read-modify-write of the file is one at a time,
+    so none of them loses another's certificate."""
+    import subprocess
+    import sys
+    import threading
+
+    file = tmp_path / "certificates.json"
+    not_after = T0 + 40 * DAY
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys; from pathlib import Path; sys.path[:0] = sys.argv[2:]\n"
+         "from helpers.lifecycle import T0, DAY, make_cert, make_keyinfo\n"
+         "from zhenglian.lifecycle.store import CertificateStore\n"
+         "s = CertificateStore(Path(sys.argv[1]))\n"
+         "for i in range(40): s.remember(make_keyinfo(f'P{i}', make_cert(T0 + (40 + i) * DAY, org=f'进程{i}')))\n",
+         str(file), str(Path(__file__).parent), *sys.path])
+    gate = threading.Barrier(4)
+
+    def remember(prefix: str) -> None:
+        store = CertificateStore(file, clock=Clock(T0))
+        gate.wait()
+        for i in range(25):
+            store.remember(make_keyinfo(f"{prefix}{i}", make_cert(not_after + i * DAY, org=f"线程{prefix}{i}")))
+
+    threads = [threading.Thread(target=remember, args=(p,)) for p in "ABCD"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert child.wait(timeout=120) == 0
+    serials = {c.key_serial for c in CertificateStore(file).all()}
+    assert serials == {f"{p}{i}" for p in "ABCD" for i in range(25)} | {f"P{i}" for i in range(40)}

@@ -196,3 +196,40 @@ def test_a_key_plugged_in_while_prompts_are_up_is_prompted_after_them(qtbot, tmp
     qtbot.waitUntil(lambda: not actions._prompting)
     assert not actions._open_prompts and store.due() == []
 
+
+
+def test_keys_not_remembered_for_a_file_error_are_tried_again_with_the_next_key_event(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A data directory that refused the write once does not leave the plugged-in key unremembered
+    (and never reminded) until another key comes or goes: the next listing tries again."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from zhenglian.ui.key_actions import KeyActions
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    from zhenglian import errors
+
+    def no_seal_names(key):  # type: ignore[no-untyped-def]
+        raise errors.TokenRemoved(serial=key.serial)  # seal names unread; the certificate is still remembered
+
+    app = SimpleNamespace(ctx=SimpleNamespace(tokens=SimpleNamespace(module_for=no_seal_names),
+                                              manifests=SimpleNamespace(by_id=lambda _id: None)),
+                          window=window, tray=SimpleNamespace(notify=lambda t, m, warning=False: None))
+    actions = KeyActions(app)
+    store = actions._store = CertificateStore(tmp_path / "certs.json")
+    info = make_cert(dt.datetime.now(UTC) + 200 * DAY, "东莞市重试有限公司")
+    keys = [make_keyinfo("8A1F0CA0", info)]
+    real_update, calls = store._update, []
+
+    def update_once_failing(change):  # type: ignore[no-untyped-def]
+        calls.append(change)
+        if len(calls) == 1:
+            raise PermissionError("data directory read-only for a moment")
+        real_update(change)
+
+    store._update = update_once_failing
+    actions.remember(keys)
+    qtbot.waitUntil(lambda: len(calls) == 1 and actions._remembered == frozenset())
+    assert store.all() == []
+    actions.remember(keys)  # the next state the watcher sends, same keys
+    qtbot.waitUntil(lambda: [c.sha256 for c in store.all()] == [info.sha256])

@@ -2,16 +2,28 @@
 
 Write to a temporary file in the same directory, flush and fsync it, then
 ``os.replace`` it over the target (atomic on POSIX and on NTFS).
+
+A file that is read, changed and written back (the remembered certificates,
+the seal index, the PIN try counter) is changed under :func:`locked`: the
+tray app's threads and a command line running beside it take turns, and
+none writes back a copy that lacks another's change.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
+_thread_locks: dict[str, threading.RLock] = {}
+_thread_locks_guard = threading.Lock()
 
 
 def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o600, *, sync_dir: bool = True) -> None:
@@ -61,3 +73,66 @@ def fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def os_lock(fd: int, take: bool, *, wait: bool = True) -> bool:
+    """An advisory lock on byte 0 of ``fd`` (flock / msvcrt), shared by every process.
+
+    ``take=False`` releases it.  ``wait=False`` returns False at once if another
+    holds it; an error of the file system other than that is raised.
+    """
+    if os.name == "nt":
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        mode = msvcrt.LK_UNLCK if not take else msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK  # type: ignore[attr-defined]
+        try:
+            msvcrt.locking(fd, mode, 1)  # type: ignore[attr-defined]
+        except OSError:
+            if take and not wait:
+                return False
+            raise
+        return True
+    import fcntl
+
+    op = fcntl.LOCK_UN if not take else fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+    try:
+        fcntl.flock(fd, op)
+    except BlockingIOError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def locked(target: Path) -> Iterator[None]:
+    """Hold ``target``'s update lock: one thread of this process, and one process, at a time.
+
+    The lock is a side file ``<target>.lock``.  Where it cannot be created (a
+    read-only data directory) only the thread lock is held: nothing will be
+    written there either.
+    """
+    target = Path(target)
+    name = os.path.abspath(target)
+    with _thread_locks_guard:
+        thread_lock = _thread_locks.setdefault(name, threading.RLock())
+    with thread_lock:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            yield
+            return
+        try:
+            try:
+                os_lock(fd, True)
+            except OSError as exc:  # a file system without locks: the thread lock still holds
+                log.info("file lock on %s: %s", target.name, type(exc).__name__)
+                yield
+                return
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError):
+                    os_lock(fd, False)
+        finally:
+            os.close(fd)

@@ -203,9 +203,10 @@ class CertificateStore:
         })
 
     def _update(self, change: Callable[[dict[str, RememberedCert]], None]) -> None:
-        certs = self._read()
-        change(certs)
-        self._write(certs)
+        with fsutil.locked(self.file):  # the tray's worker, its window and a command line
+            certs = self._read()
+            change(certs)
+            self._write(certs)
 
     def _now(self, now: datetime | None) -> datetime:
         return now or self.clock()

@@ -362,19 +362,21 @@ class SealFileStore:
             "png_sha256": hashlib.sha256(png).hexdigest(), "original": original,
             "imported_at": dt.datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        entries = self.entries()
-        entries.append(entry)
-        self._write(entries)
+        with fsutil.locked(self.index_file):  # two imports at once (window and command line) both stay
+            entries = self.entries()
+            entries.append(entry)
+            self._write(entries)
         loaded = self._load(entry, cert_sha256, None)
         assert isinstance(loaded, Seal)
         return loaded
 
     def remove(self, seal_id: str) -> bool:
-        entries = self.entries()
-        keep = [e for e in entries if e.get("id") != seal_id]
-        if len(keep) == len(entries):
-            return False
-        self._write(keep)
+        with fsutil.locked(self.index_file):
+            entries = self.entries()
+            keep = [e for e in entries if e.get("id") != seal_id]
+            if len(keep) == len(entries):
+                return False
+            self._write(keep)
         (self.root / f"{seal_id}.png").unlink(missing_ok=True)
         return True
 

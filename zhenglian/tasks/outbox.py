@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from zhenglian import errors, paths
-from zhenglian.fsutil import atomic_write_bytes, atomic_write_json
+from zhenglian.fsutil import atomic_write_bytes, atomic_write_json, os_lock
 
 log = logging.getLogger(__name__)
 
@@ -98,16 +98,10 @@ class _ProcessLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a+b")  # noqa: SIM115 - held while locked
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            taken = os_lock(fh.fileno(), True, wait=False)
         except OSError:
+            taken = False
+        if not taken:
             fh.close()
             return False
         self._fh = fh
@@ -117,15 +111,7 @@ class _ProcessLock:
         if self._fh is None:
             return
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                self._fh.seek(0)
-                msvcrt.locking(self._fh.fileno(), msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-            else:
-                import fcntl
-
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            os_lock(self._fh.fileno(), False)
         finally:
             self._fh.close()
             self._fh = None

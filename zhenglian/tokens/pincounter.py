@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from zhenglian import paths
-from zhenglian.fsutil import atomic_write_json, read_json
+from zhenglian.fsutil import atomic_write_json, locked, read_json
 from zhenglian.tokens.flags import (
     CKF_SO_PIN_COUNT_LOW,
     CKF_SO_PIN_FINAL_TRY,
@@ -39,7 +36,6 @@ from zhenglian.tokens.flags import (
 
 log = logging.getLogger(__name__)
 
-_lock = threading.RLock()
 _LEVELS = ("none", "low", "full")
 
 
@@ -47,39 +43,8 @@ def _file() -> Path:
     return paths.data_dir() / "pin-tries.json"
 
 
-@contextlib.contextmanager
-def _locked() -> Iterator[None]:
-    """Thread lock plus an advisory lock on a side file (other processes)."""
-    with _lock:
-        lock_path = _file().with_suffix(".lock")
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            yield  # read-only data directory: the thread lock is all we have
-            return
-        try:
-            _os_lock(fd, True)
-            try:
-                yield
-            finally:
-                _os_lock(fd, False)
-        finally:
-            os.close(fd)
-
-
-def _os_lock(fd: int, take: bool) -> None:
-    try:
-        if os.name == "nt":
-            import msvcrt
-
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_LOCK if take else msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX if take else fcntl.LOCK_UN)
-    except OSError as exc:
-        log.info("PIN counter file lock: %s", type(exc).__name__)
+def _locked() -> contextlib.AbstractContextManager[None]:
+    return locked(_file())
 
 
 def _read() -> dict[str, Any]:

@@ -217,13 +217,18 @@ class KeyActions(QObject):
         self._remembered = seen
         store, tokens, todo = self.store(), self.ctx.tokens, list(keys)
 
-        def work() -> None:
+        def work() -> bool:
             try:
                 observe.remember_keys(tokens, todo, store)
             except (OSError, errors.ZhenglianError) as exc:
                 log.warning("could not remember certificates: %s", type(exc).__name__)
+                return False
+            return True
 
-        def remembered(_r: object) -> None:
+        def remembered(ok: bool) -> None:
+            if not ok and self._remembered == seen:
+                self._remembered = frozenset()  # tried again with the next key event, not never
+                return
             # A key plugged in after start-up is reminded as soon as its certificate is known,
             # not at the next hourly check (each threshold still once).
             if self.started:
