@@ -432,3 +432,22 @@ def test_an_aia_server_dripping_bytes_hits_the_deadline(hostile, monkeypatch) ->
     server.state["stop"] = True
     assert not server.state.get("finished"), "the whole dripped answer was read"
     assert server.state["sent"] <= trust.AIA_CALL_S + 2
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_an_office_proxy_is_used_for_the_outside_and_never_for_this_machine(hostile, monkeypatch,  # type: ignore[no-untyped-def]
+                                                                           host: str) -> None:
+    body = json.dumps({"name": "x", "api_version": 1}).encode()
+    answer = f"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
+    proxy = hostile(lambda conn, state: conn.sendall(answer))
+    server = hostile(lambda conn, state: conn.sendall(answer))
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("http_proxy", proxy.url)
+    port = server.url.rsplit(":", 1)[1]
+    assert client(f"http://{host}:{port}").request("GET", "/info", auth=False).json()["name"] == "x"
+    assert server.state["paths"] == ["/api/v1/info"] and "paths" not in proxy.state  # straight to the local server
+    with api.bounded_client(5.0) as c:  # the signing server out there: through the office proxy
+        api.fetch_bounded(c, "GET", "http://sign.example.invalid/info", limit=1024, deadline=transport.Deadline(10.0))
+    assert proxy.state["paths"] == ["http://sign.example.invalid/info"]

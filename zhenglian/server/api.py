@@ -373,10 +373,16 @@ class ServerClient:
         return models.Task.parse(body.get("task"))
 
 
+# An office proxy (HTTP_PROXY) is for the signing server and the CA out there, never for this machine:
+# a loopback server (the demo, a local gateway) is reached directly, as a browser does.
+_DIRECT_TO_THIS_MACHINE: dict[str, httpx.BaseTransport | None] = {
+    "all://127.0.0.1": None, "all://localhost": None, "all://[::1]": None}
+
+
 def bounded_client(timeout: float | httpx.Timeout, *, verify: ssl.SSLContext | bool = True) -> httpx.Client:
     """An httpx client for answers from outside: no redirects, identity encoding asked for, and the
     call deadline of :func:`fetch_bounded` (transport.py) installed in its connection pools."""
-    client = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False,
+    client = httpx.Client(verify=verify, timeout=timeout, follow_redirects=False, mounts=_DIRECT_TO_THIS_MACHINE,
                           headers={"User-Agent": f"zhenglian/{__version__}", "Accept-Encoding": "identity"})
     transport.install(client)
     return client
