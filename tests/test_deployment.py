@@ -130,3 +130,36 @@ def test_plain_http_is_accepted_only_for_this_machine_and_the_time_stamp_authori
                                      "timestamp_url": "http://tsa.example.org"})
     d = deployment.load([f])
     assert d.problems == [] and d.values["server_url"] == "http://127.0.0.1:8443" and len(d.values) == 3
+
+
+@pytest.mark.parametrize("file_at_start", [True, False])
+def test_saving_writes_only_what_this_process_changed(tmp_path: Path, file_at_start: bool) -> None:
+    """The tray (started with or without a settings file) saves a flag after a command line set the
+    server: the server the command line set stays, and so does every value the tray changed."""
+    user = tmp_path / "settings.json"
+    if file_at_start:
+        _write(user, {"server_url": "https://old.example.org", "task_poll_s": 30, "newer_version_key": 1})
+    tray = Settings.load(user, defaults=deployment.Defaults())
+    cli = Settings.load(user, defaults=deployment.Defaults())
+    cli.server_url = "https://127.0.0.1:8443"
+    cli.demo = True
+    cli.save(user)
+    tray._extra["tray_notice_shown"] = True
+    tray.task_poll_s = 90
+    tray.save(user)
+    again = Settings.load(user, defaults=deployment.Defaults())
+    assert (again.server_url, again.demo, again.task_poll_s) == ("https://127.0.0.1:8443", True, 90)
+    assert again._extra.get("tray_notice_shown") is True
+    assert again._extra.get("newer_version_key") == (1 if file_at_start else None)
+    tray.server_url = "https://mine.example.org"  # a value the tray changes later is still written
+    tray.save(user)
+    assert Settings.load(user, defaults=deployment.Defaults()).server_url == "https://mine.example.org"
+
+
+def test_a_settings_file_that_no_longer_reads_is_replaced_whole(tmp_path: Path) -> None:
+    user = tmp_path / "settings.json"
+    s = Settings.load(user, defaults=deployment.Defaults())
+    user.write_bytes(b"{broken")
+    s.server_url = "https://mine.example.org"
+    s.save(user)
+    assert Settings.load(user, defaults=deployment.Defaults()).server_url == "https://mine.example.org"

@@ -13,6 +13,7 @@ its server reaches every user who did not choose another one.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -46,6 +47,8 @@ class Settings:
     _extra: dict[str, Any] = field(default_factory=dict, repr=False)
     # The deployment's defaults under these settings (values, where each came from, bad files).
     _deployment: deployment.Defaults = field(default_factory=deployment.Defaults, repr=False)
+    # What the file held for these settings when they were read or written (None: no file then).
+    _saved: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, file: Path | None = None, defaults: deployment.Defaults | None = None) -> Settings:
@@ -55,7 +58,9 @@ class Settings:
         try:
             raw = json.loads(file.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return cls(**_copied(deployed.values), _deployment=deployed)
+            fresh = cls(**_copied(deployed.values), _deployment=deployed)
+            fresh._saved = copy.deepcopy(fresh._file_data())
+            return fresh
         except (OSError, ValueError) as exc:
             raise ConfigError(file=str(file), problem=str(exc)) from None
         if not isinstance(raw, dict):
@@ -71,23 +76,52 @@ class Settings:
                 values[key] = value
             else:
                 extra[key] = value
-        return cls(**{**_copied(deployed.values), **values}, _extra=extra, _deployment=deployed)
+        settings = cls(**{**_copied(deployed.values), **values}, _extra=extra, _deployment=deployed)
+        settings._saved = copy.deepcopy(settings._file_data())
+        return settings
 
     def deployed(self, key: str) -> Any:
         """The deployment's value for ``key`` (None when it sets none)."""
         return self._deployment.values.get(key)
 
-    def save(self, file: Path | None = None) -> None:
-        file = file or paths.settings_file()
+    def _file_data(self) -> dict[str, Any]:
+        """What :meth:`save` writes: every value but the deployment's, and the unknown keys kept."""
         data = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         for key, value in self._deployment.values.items():
             if data.get(key) == value:
                 del data[key]  # the deployment's value: it follows the deployment, not the user's file
         data.update(self._extra)
-        # Imported here: Settings.load runs before the tray icon, saving never does.
-        from zhenglian.fsutil import atomic_write_json
+        return data
 
-        atomic_write_json(file, data)
+    def save(self, file: Path | None = None) -> None:
+        """Write the settings this object changed since it was loaded (or last saved).
+
+        The file is read again under its lock and only those values are put over it: the tray
+        saving a flag never writes back an old server address over one a command line (``demo
+        init``) set meanwhile.  A file that no longer reads is replaced by these settings whole.
+        """
+        file = file or paths.settings_file()
+        # Imported here: Settings.load runs before the tray icon, saving never does.
+        from zhenglian import fsutil
+
+        ours = self._file_data()
+        with fsutil.locked(file):
+            try:
+                current = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                current = None
+            if isinstance(current, dict):
+                base = self._saved if self._saved is not None else {}
+                for key in base.keys() | ours.keys():
+                    if key in ours and (key not in base or ours[key] != base[key]):
+                        current[key] = ours[key]
+                    elif key not in ours and key in base:
+                        current.pop(key, None)
+                data = current
+            else:
+                data = ours
+            fsutil.atomic_write_json(file, data)
+        self._saved = copy.deepcopy(ours)
 
 
 def _copied(values: dict[str, Any]) -> dict[str, Any]:
