@@ -32,7 +32,7 @@ UTC = dt.UTC
 CA_NAMES: dict[str, dict[str, str]] = {
     "netca": {
         "root_cn": "NETCA Root CA (DEMO)",
-        "sub_cn": "NETCA SM2 ID CA (DEMO)",
+        "sub_cn": "NETCA ID CA (DEMO)",  # RSA and EC; the SM2 chain has its own (SM2_SUB_CN)
         "o": "NETCA Certificate Authority",
         "l": "Guangzhou",
         "st": "Guangdong",
