@@ -24,6 +24,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 _thread_locks: dict[str, threading.RLock] = {}
 _thread_locks_guard = threading.Lock()
+_depth: dict[str, int] = {}  # how deep the thread holding a path's lock is in it (read under that lock)
 
 
 def atomic_write_bytes(target: Path, data: bytes, mode: int = 0o600, *, sync_dir: bool = True) -> None:
@@ -116,23 +117,41 @@ def locked(target: Path) -> Iterator[None]:
     with _thread_locks_guard:
         thread_lock = _thread_locks.setdefault(name, threading.RLock())
     with thread_lock:
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:
-            yield
-            return
-        try:
-            try:
-                os_lock(fd, True)
-            except OSError as exc:  # a file system without locks: the thread lock still holds
-                log.info("file lock on %s: %s", target.name, type(exc).__name__)
-                yield
-                return
+        if _depth.get(name):  # this thread holds it already: a second flock of our own would wait forever
+            _depth[name] += 1
             try:
                 yield
             finally:
-                with contextlib.suppress(OSError):
-                    os_lock(fd, False)
+                _depth[name] -= 1
+            return
+        _depth[name] = 1
+        try:
+            with _os_locked(target):
+                yield
         finally:
-            os.close(fd)
+            _depth[name] = 0
+
+
+@contextlib.contextmanager
+def _os_locked(target: Path) -> Iterator[None]:
+    """The OS lock on ``<target>.lock`` (or none where that file cannot be made)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            os_lock(fd, True)
+        except OSError as exc:  # a file system without locks: the thread lock still holds
+            log.info("file lock on %s: %s", target.name, type(exc).__name__)
+            yield
+            return
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os_lock(fd, False)
+    finally:
+        os.close(fd)
