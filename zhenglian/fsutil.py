@@ -83,17 +83,21 @@ def os_lock(fd: int, take: bool, *, wait: bool = True) -> bool:
     holds it; an error of the file system other than that is raised.
     """
     if os.name == "nt":
+        import errno
         import msvcrt
 
-        os.lseek(fd, 0, os.SEEK_SET)
         mode = msvcrt.LK_UNLCK if not take else msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK  # type: ignore[attr-defined]
-        try:
-            msvcrt.locking(fd, mode, 1)  # type: ignore[attr-defined]
-        except OSError:
-            if take and not wait:
-                return False
-            raise
-        return True
+        while True:
+            os.lseek(fd, 0, os.SEEK_SET)
+            try:
+                msvcrt.locking(fd, mode, 1)  # type: ignore[attr-defined]
+                return True
+            except OSError as exc:
+                if take and not wait:
+                    return False
+                if take and exc.errno in (errno.EDEADLOCK, errno.EACCES):
+                    continue  # LK_LOCK gives up after ten tries a second apart: wait on, as flock does
+                raise
     import fcntl
 
     op = fcntl.LOCK_UN if not take else fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
