@@ -163,3 +163,27 @@ def test_a_settings_file_that_no_longer_reads_is_replaced_whole(tmp_path: Path) 
     s.server_url = "https://mine.example.org"
     s.save(user)
     assert Settings.load(user, defaults=deployment.Defaults()).server_url == "https://mine.example.org"
+
+
+def test_a_value_the_operator_confirms_is_written_even_when_it_is_what_the_app_read(tmp_path: Path) -> None:
+    """The settings dialog names what it shows: the server the operator picks again is saved, over
+    the one a command line wrote after the app had read the file."""
+    user = _write(tmp_path / "settings.json", {"server_url": "https://a.example.org"})
+    tray = Settings.load(user, defaults=deployment.Defaults())
+    cli = Settings.load(user, defaults=deployment.Defaults())
+    cli.server_url = "https://b.example.org"
+    cli.save(user)
+    tray.server_url = "https://a.example.org"  # what the dialog shows and the operator confirms
+    tray.save(user, chosen=("server_url",))
+    assert Settings.load(user, defaults=deployment.Defaults()).server_url == "https://a.example.org"
+
+
+def test_a_settings_file_deleted_meanwhile_gets_only_what_was_changed_since(tmp_path: Path) -> None:
+    """An operator who deletes settings.json to start afresh while the tray runs does not get the
+    old values back with the tray's next flag."""
+    user = _write(tmp_path / "settings.json", {"server_url": "https://old.example.org", "task_poll_s": 30})
+    tray = Settings.load(user, defaults=deployment.Defaults())
+    user.unlink()
+    tray._extra["tray_notice_shown"] = True
+    tray.save(user)
+    assert json.loads(user.read_text(encoding="utf-8")) == {"tray_notice_shown": True}

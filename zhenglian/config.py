@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -93,12 +94,14 @@ class Settings:
         data.update(self._extra)
         return data
 
-    def save(self, file: Path | None = None) -> None:
-        """Write the settings this object changed since it was loaded (or last saved).
+    def save(self, file: Path | None = None, *, chosen: Iterable[str] = ()) -> None:
+        """Write the settings this object changed since it was loaded (or last saved), and the
+        ones named in ``chosen`` (what the operator confirmed in the settings dialog) in any case.
 
         The file is read again under its lock and only those values are put over it: the tray
         saving a flag never writes back an old server address over one a command line (``demo
-        init``) set meanwhile.  A file that no longer reads is replaced by these settings whole.
+        init``) set meanwhile, nor the values of a file the operator deleted to start afresh.
+        A file that no longer reads is replaced by these settings whole.
         """
         file = file or paths.settings_file()
         # Imported here: Settings.load runs before the tray icon, saving never does.
@@ -108,14 +111,17 @@ class Settings:
         with fsutil.locked(file):
             try:
                 current = json.loads(file.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                current = {}
             except (OSError, ValueError):
                 current = None
             if isinstance(current, dict):
                 base = self._saved if self._saved is not None else {}
-                for key in base.keys() | ours.keys():
-                    if key in ours and (key not in base or ours[key] != base[key]):
+                forced = set(chosen)
+                for key in base.keys() | ours.keys() | forced:
+                    if key in ours and (key in forced or key not in base or ours[key] != base[key]):
                         current[key] = ours[key]
-                    elif key not in ours and key in base:
+                    elif key not in ours and (key in base or key in forced):
                         current.pop(key, None)
                 data = current
             else:

@@ -150,5 +150,8 @@ class SettingsDialog(QDialog):
                 self.error.setText(self.tr("Could not change start-up: {e}").format(e=exc.strerror or exc))
                 return
             s.autostart = self.autostart.isChecked()
-        s.save()
+        # What the dialog shows is what the operator confirmed: written even where it equals
+        # what this app read at start and a command line changed the file meanwhile.
+        s.save(chosen=("server_url", "language", "key_poll_ms", "task_poll_s", "extra_modules", "log_level",
+                       "register_anchor", "autostart"))
         super().accept()
