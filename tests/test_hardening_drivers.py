@@ -152,6 +152,24 @@ def test_the_probe_passes_softhsm_and_caches_by_file(tmp_path: Path, softhsm_con
     assert not again.ok and len(calls) == 2
 
 
+def test_verdicts_cached_by_two_processes_are_all_kept(tmp_path: Path) -> None:
+    """The tray reads the cache once; a command line caches another driver's verdict meanwhile: the
+    tray's next verdict is added to the file as it is now, not written over it from memory."""
+    libs = [tmp_path / f"lib{n}.so" for n in "abc"]
+    for i, lib in enumerate(libs):
+        lib.write_bytes(bytes([i]) * (100 + i))
+
+    def verdict(path: Path) -> probe.ProbeResult:
+        return probe.ProbeResult(True, "ok", "2.40", 1, True)
+
+    tray, cli = probe.ProbeCache(tmp_path / "probes.json"), probe.ProbeCache(tmp_path / "probes.json")
+    tray.verdict(libs[0], verdict)
+    cli.verdict(libs[1], verdict)
+    tray.verdict(libs[2], verdict)
+    kept = json.loads((tmp_path / "probes.json").read_text(encoding="utf-8"))
+    assert sorted(Path(k).name for k in kept) == ["liba.so", "libb.so", "libc.so"]
+
+
 def test_a_null_function_list_module_never_reaches_python_pkcs11(tmp_path: Path) -> None:
     from zhenglian.tokens.module import Pkcs11Module
 

@@ -216,14 +216,19 @@ class ProbeCache:
                 self._entries = {}
         return self._entries
 
-    def _save(self) -> None:
-        from zhenglian.fsutil import atomic_write_json
+    def _store(self, key: str, entry: dict[str, Any]) -> None:
+        """Put one verdict into the file as it is now: the command line's verdicts stay."""
+        from zhenglian import fsutil
 
-        entries = self._load()
-        while len(entries) > CACHE_MAX_ENTRIES:
-            entries.pop(next(iter(entries)))
         try:
-            atomic_write_json(self.file, entries)
+            with fsutil.locked(self.file):
+                self._entries = None  # read again: another process may have written meanwhile
+                entries = self._load()
+                entries.pop(key, None)
+                entries[key] = entry
+                while len(entries) > CACHE_MAX_ENTRIES:
+                    entries.pop(next(iter(entries)))
+                fsutil.atomic_write_json(self.file, entries)
         except OSError:
             pass  # a read-only or full data directory: probe again next time
 
@@ -239,17 +244,13 @@ class ProbeCache:
         with self._lock:
             entry = self._load().get(key)
             if entry and entry.get("sha256") == digest and entry.get("size") == st.st_size:
-                entry["mtime_ns"] = st.st_mtime_ns  # touched, not changed
-                self._save()
+                self._store(key, {**entry, "mtime_ns": st.st_mtime_ns})  # touched, not changed
                 return _from_entry(entry)
         result = probe(path)
         if result.final:
             with self._lock:
-                entries = self._load()
-                entries.pop(key, None)
-                entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest,
-                                **asdict(result)}
-                self._save()
+                self._store(key, {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest,
+                                  **asdict(result)})
         return result
 
 
