@@ -32,9 +32,9 @@ def test_first_claims_second_wakes_it() -> None:
     assert server is not None
     try:
         assert _claim(queue.Queue()) is None  # a second launch
-        assert got.get(timeout=5) == "show"
+        assert got.get(timeout=30) == "show"
         assert instance.notify_running("show") is True
-        assert got.get(timeout=5) == "show"
+        assert got.get(timeout=30) == "show"
     finally:
         server.close()
 

@@ -229,7 +229,7 @@ def test_keys_not_remembered_for_a_file_error_are_tried_again_with_the_next_key_
 
     store._update = update_once_failing
     actions.remember(keys)
-    qtbot.waitUntil(lambda: len(calls) == 1 and actions._remembered == frozenset())
+    qtbot.waitUntil(lambda: len(calls) == 1 and actions._remembered == frozenset(), timeout=30000)
     assert store.all() == []
     actions.remember(keys)  # the next state the watcher sends, same keys
-    qtbot.waitUntil(lambda: [c.sha256 for c in store.all()] == [info.sha256])
+    qtbot.waitUntil(lambda: [c.sha256 for c in store.all()] == [info.sha256], timeout=30000)

@@ -32,13 +32,13 @@ def _view(qtbot, path: Path):
     view = RegisterView(path)
     qtbot.addWidget(view)
     view.resize(1100, 620)
-    with qtbot.waitSignal(view.loaded), qtbot.waitSignal(view.verified):
+    with qtbot.waitSignal(view.loaded, timeout=30000), qtbot.waitSignal(view.verified, timeout=30000):
         view.show()  # showing the page loads it and checks the chain
     return view
 
 
 def _reload(qtbot, view) -> None:
-    with qtbot.waitSignal(view.loaded):
+    with qtbot.waitSignal(view.loaded, timeout=30000):
         view.reload()
 
 
@@ -115,10 +115,10 @@ def test_open_signed_file_only_while_it_is_the_signed_file(qtbot, register_path:
     view.table.selectRow(0)
     assert view.open_btn.isEnabled()
     qtbot.mouseClick(view.open_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: opened == [str(signed)])
+    qtbot.waitUntil(lambda: opened == [str(signed)], timeout=30000)
     signed.write_bytes(b"%PDF-1.7 changed\n")
     view.open_selected()
-    qtbot.waitUntil(lambda: "已不是当初签署的文件" in view.note.text())
+    qtbot.waitUntil(lambda: "已不是当初签署的文件" in view.note.text(), timeout=30000)
     assert opened == [str(signed)]
     os.unlink(signed)
     view.table.clearSelection()
@@ -168,14 +168,14 @@ def test_export_writes_the_entries_shown(qtbot, filled_register: Path, tmp_path:
     view.outcome.setCurrentIndex(view.outcome.findData("signed"))
     _reload(qtbot, view)
     shown = len(view.entries)
-    with qtbot.waitSignal(view.exported) as sig:
+    with qtbot.waitSignal(view.exported, timeout=30000) as sig:
         view.export_to(tmp_path / "登记.csv")
     assert sig.args[0] == tmp_path / "登记.csv"
     rows = (tmp_path / "登记.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(rows) == shown + 1 and all(",signed," in r for r in rows[1:])
-    with qtbot.waitSignal(view.exported):
+    with qtbot.waitSignal(view.exported, timeout=30000):
         view.export_to(tmp_path / "登记.pdf")
     assert (tmp_path / "登记.pdf").read_bytes().startswith(b"%PDF") and "已保存" in view.note.text()
-    with qtbot.waitSignal(view.exported) as sig:
+    with qtbot.waitSignal(view.exported, timeout=30000) as sig:
         view.export_to(filled_register)  # never over the register itself
     assert isinstance(sig.args[0], Exception) and view.export_btn.isEnabled()

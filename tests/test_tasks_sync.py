@@ -50,7 +50,7 @@ def test_tasksync_follows_the_server(reference_server, demo_keys, tmp_path: Path
         assert summaries[-1].text_zh() == "2 个待签署任务"
         # A new task arrives: the long-poll wakes the loop, no polling interval to wait for.
         added = server.add_tasks(SZCA.uscc, SZCA.organization, 1, seed=7)[0]
-        assert wait_for(lambda: summaries[-1].pending == 3, timeout=4)
+        assert wait_for(lambda: summaries[-1].pending == 3, timeout=30)
         assert new == [[added]]
         # The server goes away: the summary says so, the thread survives and recovers.
         server.kill()

@@ -150,7 +150,7 @@ def test_failed_document_is_named_with_its_reason(journey_app, qtbot, reference_
     shoot(box, "app-sign-failed-dialog.png")
     box.accept()
     assert view.tabs.currentIndex() == 2  # 失败
-    qtbot.waitUntil(lambda: view.table.rowCount() == 1)
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1, timeout=30000)
     assert view.table.item(0, 0).text() == bad_title and "找不到文字" in view.table.item(0, 3).text()
     assert view.result.isVisible() and bad_title in view.result.text()  # stays on the page
     assert not foreign_words(visible_texts(app.window))
