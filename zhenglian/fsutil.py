@@ -109,12 +109,12 @@ def os_lock(fd: int, take: bool, *, wait: bool = True) -> bool:
 
 
 @contextlib.contextmanager
-def locked(target: Path) -> Iterator[None]:
+def locked(target: Path, lock_file: Path | None = None) -> Iterator[None]:
     """Hold ``target``'s update lock: one thread of this process, and one process, at a time.
 
-    The lock is a side file ``<target>.lock``.  Where it cannot be created (a
-    read-only data directory) only the thread lock is held: nothing will be
-    written there either.
+    The lock is a side file, ``<target>.lock`` unless ``lock_file`` names the one an
+    earlier version used.  Where it cannot be created (a read-only data directory)
+    only the thread lock is held: nothing will be written there either.
     """
     target = Path(target)
     name = os.path.abspath(target)
@@ -130,18 +130,18 @@ def locked(target: Path) -> Iterator[None]:
             return
         _depth[name] = 1
         try:
-            with _os_locked(target):
+            with _os_locked(lock_file or target.with_name(target.name + ".lock")):
                 yield
         finally:
             _depth[name] = 0
 
 
 @contextlib.contextmanager
-def _os_locked(target: Path) -> Iterator[None]:
-    """The OS lock on ``<target>.lock`` (or none where that file cannot be made)."""
+def _os_locked(lock_file: Path) -> Iterator[None]:
+    """The OS lock on ``lock_file`` (or none where that file cannot be made)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:
         yield
         return
@@ -149,7 +149,7 @@ def _os_locked(target: Path) -> Iterator[None]:
         try:
             os_lock(fd, True)
         except OSError as exc:  # a file system without locks: the thread lock still holds
-            log.info("file lock on %s: %s", target.name, type(exc).__name__)
+            log.info("file lock on %s: %s", lock_file.name, type(exc).__name__)
             yield
             return
         try:

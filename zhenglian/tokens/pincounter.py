@@ -44,7 +44,7 @@ def _file() -> Path:
 
 
 def _locked() -> contextlib.AbstractContextManager[None]:
-    return locked(_file())
+    return locked(_file(), _file().with_suffix(".lock"))  # the lock file earlier versions take too
 
 
 def _read() -> dict[str, Any]:
