@@ -87,6 +87,7 @@ def test_preview_is_what_gets_signed_cross_page_seal(journey_app, qtbot, referen
         shown = {}
         for i in range(pages):
             view.preview.thumbs.setCurrentRow(i)
+            qtbot.waitUntil(lambda i=i: view.preview.shown_index == i, timeout=30000)
             kinds = sorted(d[0] for d in view.preview.drawn())
             assert kinds == (["seal", "strip"] if i == 1 else ["strip"]), (i, kinds)
             shown[i] = _scene_image(view.preview)

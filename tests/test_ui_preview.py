@@ -34,10 +34,11 @@ def _refusal(path: Path) -> str:
 def test_an_ordinary_document_is_drawn_with_its_thumbnails(preview, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     src = ph.many_pages(tmp_path / "three.pdf", 3)
     preview.load(src.read_bytes(), name=str(src))
-    qtbot.waitUntil(lambda: preview.doc is not None, timeout=30000)
+    qtbot.waitUntil(lambda: preview.shown_index == 0, timeout=30000)
     assert preview.problem is None and preview.thumbs.count() == 3 and preview.view.page_item is not None
     assert preview.thumbs.currentRow() == 0 and preview.info.text().startswith(("Page 1 of 3", "第 1 页"))
-    preview.thumbs.setCurrentRow(2)  # another page: drawn at once, on the window's thread
+    preview.thumbs.setCurrentRow(2)  # another page: drawn in a worker, shown when it arrives
+    qtbot.waitUntil(lambda: preview.shown_index == 2, timeout=30000)
     assert preview.page_index == 2 and "3" in preview.info.text()
 
 
@@ -81,7 +82,7 @@ def test_an_encrypted_bomb_is_refused_and_an_encrypted_document_drawn(preview, q
     ok = tmp_path / "ok-aes.pdf"
     ok.write_bytes(ph.encrypted_copy(ph.many_pages(tmp_path / "ok.pdf", 2).read_bytes(), user="geheim", owner="o"))
     preview.load(ok.read_bytes(), "geheim", name=str(ok))
-    qtbot.waitUntil(lambda: preview.doc is not None, timeout=30000)
+    qtbot.waitUntil(lambda: preview.shown_index == 0, timeout=30000)
     assert preview.problem is None and preview.thumbs.count() == 2 and preview.view.page_item is not None
 
     preview.load(ok.read_bytes(), name=str(ok))  # no password: its error, not its pages
@@ -108,7 +109,7 @@ def test_a_newer_document_replaces_one_still_being_counted(preview, qtbot, tmp_p
     monkeypatch.setattr(textbudget, "check_document", bomb_held)
     preview.load(bomb.read_bytes(), name=str(bomb))
     preview.load(ok.read_bytes(), name=str(ok))  # chosen while the bomb is still being counted
-    qtbot.waitUntil(lambda: preview.doc is not None, timeout=30000)
+    qtbot.waitUntil(lambda: preview.shown_index == 0, timeout=30000)
     release.set()
     qtbot.waitUntil(lambda: not workers._live, timeout=60000)  # the bomb's refusal has arrived, and was dropped
     assert preview.problem is None and preview.thumbs.count() == 2 and preview.view.page_item is not None
@@ -240,18 +241,19 @@ def test_a_long_document_gets_a_bounded_number_of_thumbnails_and_every_page(prev
     drawn: list[tuple[int, float | None]] = []
     real = rendering.render_page
 
-    def counted(pdf, index, *, scale=None, longest=None):  # type: ignore[no-untyped-def]
+    def counted(pdf, index, *, scale=None, longest=None, **kw):  # type: ignore[no-untyped-def]
         drawn.append((index, longest))
-        return real(pdf, index, scale=scale, longest=longest)
+        return real(pdf, index, scale=scale, longest=longest, **kw)
 
     monkeypatch.setattr(rendering, "render_page", counted)
     src = ph.many_pages(tmp_path / "long.pdf", 9)
     preview.load(src.read_bytes(), name=str(src))
-    qtbot.waitUntil(lambda: preview.doc is not None, timeout=30000)
+    qtbot.waitUntil(lambda: preview.shown_index == 0, timeout=30000)
     assert sorted(i for i, longest in drawn if longest is not None) == [0, 1, 2, 3]
     assert preview.thumbs.count() == 9
     assert not any(preview.thumbs.item(i).icon().isNull() for i in range(9))  # a blank page past the 4th
     preview.thumbs.setCurrentRow(8)  # a page without a thumbnail: drawn when chosen
+    qtbot.waitUntil(lambda: preview.shown_index == 8, timeout=30000)
     assert preview.page_index == 8 and preview.view.page_item is not None and (8, None) in drawn
     preview.resize(900, 640)
     preview.thumbs.scrollToItem(preview.thumbs.item(4))
@@ -374,7 +376,7 @@ def test_an_encrypted_document_is_verified_with_the_password_asked_for(qtbot, qa
 
     view.open(locked)
     _answer_password_dialog(qtbot, "1234")
-    qtbot.waitUntil(lambda: view.preview.doc is not None, timeout=30000)
+    qtbot.waitUntil(lambda: view.preview.shown_index == 0, timeout=30000)
     assert view.path == locked and view.preview.thumbs.count() == 2 and view.sign_btn.isEnabled()
 
     # Another document opened while the question is up: the answer is not used to open anything.
@@ -383,3 +385,87 @@ def test_an_encrypted_document_is_verified_with_the_password_asked_for(qtbot, qa
     qtbot.waitUntil(lambda: view.preview.doc is not None and view.preview.thumbs.count() == 3, timeout=30000)
     assert view.path == other and view.password is None
     view.preview.clear()
+
+
+
+class _Clock:
+    """rendering.monotonic for a test: ``step`` seconds pass at every look (so PDFium's steps, not the
+    machine's speed, decide when a page is too slow).  ``hold``: the next look from a worker waits
+    for it, and says so in ``held``."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+        self.hold: threading.Event | None = None
+        self.held = threading.Event()
+
+    def __call__(self) -> float:
+        if self.hold is not None and threading.current_thread() is not threading.main_thread():
+            hold, self.hold = self.hold, None
+            self.held.set()
+            hold.wait(60)
+        self.now += self.step
+        return self.now
+
+
+def test_a_page_too_intricate_to_draw_in_time_says_so_in_its_place(preview, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                    monkeypatch, shoot) -> None:
+    """Counting bounds what PDFium expands, not how long it draws: a dense plan's page is given up
+    after RENDER_SECONDS with a message in its place (its thumbnail blank), and the document's other
+    page is drawn when chosen."""
+    from zhenglian.pdf import rendering
+    from zhenglian.ui import i18n
+
+    monkeypatch.setattr(rendering, "monotonic", _Clock(step=1.0))
+    src = ph.dense_drawing(tmp_path / "plan.pdf", dense_first=True)
+    with qtbot.waitSignal(preview.failed, timeout=60000) as failed:
+        preview.load(src.read_bytes(), name=str(src))
+    expected = i18n.error_text(errors.PageTooSlowToShow(page=1, seconds=f"{rendering.RENDER_SECONDS:g}"))
+    assert failed.args == [expected] and preview.problem == expected and preview.shown_index == 0
+    shown = [i.toPlainText() for i in preview.view.scene().items() if hasattr(i, "toPlainText")]
+    assert shown == [expected] and preview.view.page_item is None and preview.thumbs.count() == 2
+    preview.resize(900, 520)
+    shoot(preview, "preview-page-too-slow.png")
+    preview.thumbs.setCurrentRow(1)  # "Hello": drawn as usual
+    qtbot.waitUntil(lambda: preview.shown_index == 1, timeout=30000)
+    assert preview.view.page_item is not None and not [i for i in preview.view.scene().items()
+                                                       if hasattr(i, "toPlainText")]
+
+
+def test_a_page_no_longer_wanted_is_given_up_while_pdfium_draws_it(preview, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                   monkeypatch) -> None:
+    """The operator chooses another page while the plan is being drawn: PDFium stops at its next
+    step (the PDFium lock is free again for the page chosen and for a signing run's anchor search)
+    and the page chosen is shown; the document stays open until the given-up drawing has ended."""
+    from zhenglian.pdf import rendering
+    from zhenglian.ui import preview as pv
+    from zhenglian.ui import workers
+
+    clock = _Clock(step=0.0)  # no time passes: only giving up can stop the plan
+    monkeypatch.setattr(rendering, "monotonic", clock)
+    outcomes: list[str] = []
+    real = rendering.render_page
+
+    def recorded(pdf, index, **kw):  # type: ignore[no-untyped-def]
+        try:
+            result = real(pdf, index, **kw)
+        except BaseException as exc:
+            outcomes.append(f"{index}:{type(exc).__name__}")
+            raise
+        outcomes.append(f"{index}:drawn")
+        return result
+
+    monkeypatch.setattr(rendering, "render_page", recorded)
+    src = ph.dense_drawing(tmp_path / "plan.pdf")  # "Hello" first, then the plan
+    monkeypatch.setattr(pv, "MAX_THUMBNAILS", 1)
+    preview.load(src.read_bytes(), name=str(src))
+    qtbot.waitUntil(lambda: preview.shown_index == 0, timeout=30000)
+    outcomes.clear()
+    go_on = threading.Event()
+    clock.hold = go_on
+    preview.thumbs.setCurrentRow(1)  # the plan: its worker waits inside PDFium's drawing ...
+    qtbot.waitUntil(clock.held.is_set, timeout=30000)
+    preview.thumbs.setCurrentRow(0)  # ... while the operator goes back to page 1
+    go_on.set()
+    qtbot.waitUntil(lambda: preview.shown_index == 0 and not workers._live, timeout=60000)
+    assert outcomes == ["1:RenderCancelled", "0:drawn"]
+    assert preview.view.page_item is not None and preview.info.text().startswith(("Page 1 of 2", "第 1 页"))

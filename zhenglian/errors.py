@@ -485,6 +485,17 @@ class DocumentTooComplexToShow(DocumentTooComplex):
     hint_en = "The document was not drawn; ask the sender for the document again."
 
 
+class PageTooSlowToShow(ZhenglianError):
+    """A page PDFium did not finish drawing in the preview's time (pdf/rendering.RENDER_SECONDS)."""
+
+    code = "page_too_slow_to_show"
+    exit_code = ExitCode.DOCUMENT
+    zh = "第 {page} 页的内容过于繁复，{seconds} 秒内未能画完，预览中不显示此页"
+    en = "Page {page} is too intricate to draw within {seconds} s; it is not shown in the preview"
+    hint_zh = "其他页面仍可查看；文档本身未受影响。"
+    hint_en = "The other pages can still be viewed; the document itself is unchanged."
+
+
 class DocumentCorrupt(ZhenglianError):
     code = "document_corrupt"
     exit_code = ExitCode.DOCUMENT

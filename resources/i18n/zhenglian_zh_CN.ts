@@ -340,6 +340,10 @@ First the key logs in to the signing server %2 (the PIN is asked next); then the
         <source>Page {n} of {total} · {w:.0f} × {h:.0f} mm</source>
         <translation>第 {n} 页，共 {total} 页 · {w:.0f} × {h:.0f} 毫米</translation>
     </message>
+    <message>
+        <source>Page {n} of {total}</source>
+        <translation>第 {n} 页，共 {total} 页</translation>
+    </message>
 </context>
 <context>
     <name>DocumentsView</name>

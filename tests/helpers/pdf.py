@@ -452,6 +452,23 @@ def encrypted_copy(data: bytes, *, user: str, owner: str) -> bytes:
     return buf.getvalue()
 
 
+def dense_drawing(path: Path, lines: int = 100_000, *, dense_first: bool = False) -> Path:
+    """Two pages: "Hello", then ``lines`` stroked lines (a dense plan, well inside the page budget of
+    pdf/textbudget: 100 000 lines are ~2 MB expanded) that PDFium draws step by step; ``dense_first``:
+    the plan is page 1."""
+    import zlib
+
+    ops = b"0.5 w\n" + b"".join(b"%d %d m %d %d l S\n" % (i % 500, (i * 7) % 700, (i * 13) % 600, (i * 3) % 800)
+                                for i in range(lines))
+    packed = zlib.compress(ops, 6)
+    kids = "6 0 R 3 0 R" if dense_first else "3 0 R 6 0 R"
+    objects = {1: "<< /Type /Catalog /Pages 2 0 R >>", 2: f"<< /Type /Pages /Kids [{kids}] /Count 2 >>",
+               **simple_page_objects(3), **simple_page_objects(6)}
+    objects[7] = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed + b"\nendstream"
+    raw_pdf(objects, path=path)
+    return Path(path)
+
+
 def many_pages(path: Path, n: int, fanout: int = 0) -> Path:
     """An ``n``-page PDF (all pages share one content stream); ``fanout``: a two-level tree."""
     objs: dict[int, bytes | str] = {1: "<< /Type /Catalog /Pages 2 0 R >>", 3: simple_page_objects()[4], 4: simple_page_objects()[5]}

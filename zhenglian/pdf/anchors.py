@@ -75,7 +75,7 @@ def find(source: Any, text: str, *, password: str | None = None,
     text = text.strip()
     if not text:
         raise errors.UsageError(detail="锚点文字为空 / the anchor text is empty")
-    # PDFium is held one page at a time: the window's thread draws the page it shows between them
+    # PDFium is held one page at a time: the preview draws the page it shows between them
     # (a document at the text budget takes tens of seconds to search in every spelling).
     with PDFIUM_LOCK:
         doc = pdfium_document(source, password, name)

@@ -11,11 +11,22 @@ counted, and is not drawn: its error is shown instead.
 
 PDFium is not thread-safe: every call into it, here and in the anchor search, holds
 :data:`PDFIUM_LOCK`.
+
+Counting bounds what PDFium expands, not how long it takes to draw it: 60 MB of line
+drawings (a dense CAD plan) took over two minutes for one page.  So a page is drawn
+progressively (``FPDF_RenderPageBitmap_Start`` / ``_Continue``), and PDFium asks between
+steps whether to stop: when the caller cancelled (another page or document was chosen)
+or :data:`RENDER_SECONDS` have passed (:class:`~zhenglian.errors.PageTooSlowToShow`).
+The lock is held at most that long, so a page being drawn never holds up the anchor
+search of a signing run for longer.
 """
 
 from __future__ import annotations
 
+import math
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from zhenglian import errors
@@ -23,6 +34,12 @@ from zhenglian import errors
 # One caller in PDFium at a time in this process (the preview's window thread, its
 # loader, the anchor search in a worker).
 PDFIUM_LOCK = threading.Lock()
+RENDER_SECONDS = 20.0  # a page not drawn by then is not shown (errors.PageTooSlowToShow)
+monotonic = time.monotonic  # the clock the render time is measured on (a test moves its own)
+
+
+class RenderCancelled(Exception):
+    """The page was no longer wanted (``cancelled()`` turned true) before PDFium finished it."""
 
 
 def pdfium_document(source: Any, password: str | None, name: str) -> Any:
@@ -71,15 +88,48 @@ def page_count(pdf: Any) -> int:
         return len(pdf)
 
 
-def render_page(pdf: Any, index: int, *, scale: float | None = None, longest: float | None = None) -> Any:
+def render_page(pdf: Any, index: int, *, scale: float | None = None, longest: float | None = None,
+                cancelled: Callable[[], bool] | None = None, seconds: float | None = None) -> Any:
     """Page ``index`` as an RGBA PIL image: at ``scale`` (pixels per point), or ``longest`` pixels on its
-    longer side.  Returns (image, (width pt, height pt)); the image owns its pixels."""
+    longer side.  Returns (image, (width pt, height pt)); the image owns its pixels.
+
+    Stops with :class:`RenderCancelled` once ``cancelled()`` is true, and with
+    :class:`~zhenglian.errors.PageTooSlowToShow` after ``seconds`` (:data:`RENDER_SECONDS`)."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as c
+    from pypdfium2.internal import set_callback
+
+    limit = RENDER_SECONDS if seconds is None else seconds
     with PDFIUM_LOCK:
+        started = monotonic()
+
+        def stop_now() -> bool:
+            return (cancelled is not None and cancelled()) or monotonic() - started > limit
+
         page = pdf[index]
         try:
             w, h = page.get_size()
-            bitmap = page.render(scale=scale if scale is not None else (longest or 96) / max(w, h, 1))
+            s = scale if scale is not None else (longest or 96) / max(w, h, 1)
+            width, height = max(1, math.ceil(w * s)), max(1, math.ceil(h * s))
+            bitmap = pdfium.PdfBitmap.new_native(width, height, c.FPDFBitmap_BGR)
             try:
+                bitmap.fill_rect((255, 255, 255, 255), 0, 0, width, height)
+                pause = c.IFSDK_PAUSE(version=1)
+                set_callback(pause, "NeedToPauseNow", lambda _pause: bool(stop_now()))
+                try:
+                    status = c.FPDF_RenderPageBitmap_Start(bitmap, page, 0, 0, width, height, 0, c.FPDF_ANNOT, pause)
+                    while status == c.FPDF_RENDER_TOBECONTINUED:
+                        if cancelled is not None and cancelled():
+                            raise RenderCancelled
+                        if monotonic() - started > limit:
+                            raise errors.PageTooSlowToShow(page=index + 1, seconds=f"{limit:g}")
+                        status = c.FPDF_RenderPage_Continue(page, pause)
+                finally:
+                    c.FPDF_RenderPage_Close(page)
+                if status == c.FPDF_RENDER_FAILED:
+                    raise errors.DocumentCorrupt(path=f"page {index + 1}", detail="PDFium could not draw it")
+                if page.formenv:  # the form fields (seals already on the document) over the page
+                    c.FPDF_FFLDraw(page.formenv, bitmap, page, 0, 0, width, height, 0, c.FPDF_ANNOT)
                 return bitmap.to_pil().convert("RGBA"), (w, h)  # a copy: the bitmap's memory goes now
             finally:
                 bitmap.close()

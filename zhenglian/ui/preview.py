@@ -7,14 +7,17 @@ y down, position = the seal's centre.  pdfium renders exactly that view.
 
 A document is drawn only through :mod:`zhenglian.pdf.rendering`: its pages' expanded
 size is counted first (a small file can inflate to gigabytes when drawn).  Counting,
-opening and the thumbnails happen off the window's thread; a document over the budget,
-or one that cannot be read, shows its error in the preview instead of its pages.
+opening, the thumbnails and the page shown are all drawn off the window's thread; a
+document over the budget, or one that cannot be read, shows its error in the preview
+instead of its pages, and a page PDFium cannot draw in time shows why in its place.
+A page no longer wanted (another chosen meanwhile) is given up at PDFium's next step.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import shiboken6
@@ -34,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from zhenglian import errors
 from zhenglian.pdf import rendering
 from zhenglian.ui import i18n
 from zhenglian.ui.workers import run_async
@@ -60,6 +64,8 @@ RENDER_DPI = 110  # page bitmap resolution at zoom 1
 # The rest are listed by number and drawn when chosen: a 20 000-page file would otherwise hold
 # a GB of thumbnails, all drawn before its first page shows.
 MAX_THUMBNAILS = 100
+THUMBNAIL_SECONDS = 2.0  # one thumbnail; a page PDFium has not drawn by then is listed blank
+THUMBNAILS_SECONDS = 10.0  # all of a document's thumbnails; the pages past it are listed blank
 
 
 def _qimage(pil_image) -> QImage:  # type: ignore[no-untyped-def]
@@ -80,18 +86,51 @@ def _framed(image: QImage) -> QImage:
     return image
 
 
-def _open_with_thumbnails(data: bytes, password: str | None,
-                          name: str | None) -> tuple[object, int, list[QImage]]:
+def _open_with_thumbnails(data: bytes, password: str | None, name: str | None,
+                          cancelled: Callable[[], bool]) -> tuple[object, int, list[QImage | None]]:
     """In a worker: the document counted and opened, its page count, and the first MAX_THUMBNAILS
-    pages' thumbnails (QImage is thread-safe)."""
+    pages' thumbnails (QImage is thread-safe; None for a page too slow to draw)."""
     pdf = rendering.open_document(data, password, name=name)
     try:
         pages = rendering.page_count(pdf)
-        return pdf, pages, [_framed(_qimage(rendering.render_page(pdf, i, longest=96)[0]))
-                            for i in range(min(pages, MAX_THUMBNAILS))]
+        thumbs: list[QImage | None] = []
+        started = rendering.monotonic()
+        for i in range(min(pages, MAX_THUMBNAILS)):
+            if rendering.monotonic() - started > THUMBNAILS_SECONDS:
+                break
+            try:
+                image = rendering.render_page(pdf, i, longest=96, cancelled=cancelled, seconds=THUMBNAIL_SECONDS)[0]
+            except errors.PageTooSlowToShow:
+                thumbs.append(None)
+                continue
+            thumbs.append(_framed(_qimage(image)))
+        return pdf, pages, thumbs
     except BaseException:
         rendering.close(pdf)
         raise
+
+
+class _Drawn:
+    """The PDFium document of the preview, closed once it is not wanted and no worker draws on it.
+    Used on the window's thread only (the workers are handed ``pdf`` with ``drawing`` counted)."""
+
+    def __init__(self, pdf: object) -> None:
+        self.pdf: object | None = pdf
+        self.drawing = 0
+        self.wanted = True
+
+    def done(self) -> None:
+        self.drawing -= 1
+        self._close_if_idle()
+
+    def release(self) -> None:
+        self.wanted = False
+        self._close_if_idle()
+
+    def _close_if_idle(self) -> None:
+        if not self.wanted and self.drawing == 0 and self.pdf is not None:
+            rendering.close(self.pdf)
+            self.pdf = None
 
 
 class SealItem(QGraphicsPixmapItem):
@@ -210,13 +249,18 @@ class DocumentPreview(QWidget):
     """Thumbnails on the left, the page with the seal on the right, zoom buttons."""
 
     placementChanged = Signal(int, float, float)
-    loaded = Signal()  # the document loaded last is drawn (thumbnails and its page)
+    loaded = Signal()  # the document loaded last is drawn (thumbnails and its first page shown)
     failed = Signal(str)  # … or cannot be: the error's text, shown in the preview too
+    pageShown = Signal(int)  # the page chosen last is on screen (or why it is not, in its place)
 
     def __init__(self) -> None:
         super().__init__()
         self.doc = None  # the pypdfium2 document drawn, once counted and opened
+        self._drawn: _Drawn | None = None  # ... and its closing, once no worker draws on it
         self.problem: str | None = None  # why the document loaded last is not drawn
+        self.shown_index: int | None = None  # the page on screen (None: none yet, or on its way)
+        self._page_wanted: threading.Event | None = None  # set when the page being drawn is not wanted
+        self._first_page = False  # the next page drawn is the document's first: ``loaded``
         self._loading = 0  # which load() is current: an older one's result is dropped
         self._row_when_drawn = 0  # the page to show once the document arrives
         self._fit_when_drawn = False
@@ -256,14 +300,25 @@ class DocumentPreview(QWidget):
         lay.addWidget(self.thumbs)
         lay.addLayout(right, 1)
 
-    def _reset(self) -> None:
-        self._loading += 1  # a load still under way is moot
-        self.thumbs.clear()
+    def _clear_scene(self) -> None:
         self.view.scene().clear()
         self.view.page_item, self.view.page_rect, self.view.seal, self.view.slices = None, None, None, []
-        if self.doc is not None:
-            rendering.close(self.doc)
-        self.doc, self.problem, self.seal_png, self.slices, self.seal_page = None, None, None, [], 0
+
+    def _give_up_page(self) -> None:
+        if self._page_wanted is not None:
+            self._page_wanted.set()  # PDFium stops at its next step; the worker drops the page
+            self._page_wanted = None
+
+    def _reset(self) -> None:
+        self._loading += 1  # a load still under way is moot
+        drawn, self._drawn, self.doc = self._drawn, None, None  # first: emptying the list changes its row
+        self._give_up_page()
+        self.thumbs.clear()
+        self._clear_scene()
+        if drawn is not None:
+            drawn.release()  # closed now, or when the page a worker still draws is given up
+        self.shown_index, self._first_page = None, False
+        self.problem, self.seal_png, self.slices, self.seal_page = None, None, [], 0
         self._row_when_drawn, self._fit_when_drawn = 0, False
         self.info.clear()
 
@@ -276,42 +331,45 @@ class DocumentPreview(QWidget):
         (``loaded``), or its error (``failed``, :attr:`problem`).  ``name`` is what errors call it."""
         self._reset()
         ticket = self._loading
-        run_async(lambda: _open_with_thumbnails(data, password, name),
+        run_async(lambda: _open_with_thumbnails(data, password, name, lambda: ticket != self._loading),
                   lambda result: self._opened(ticket, result), lambda exc: self._refused(ticket, exc))
 
-    def _opened(self, ticket: int, result: tuple[object, int, list[QImage]]) -> None:
+    def _opened(self, ticket: int, result: tuple[object, int, list[QImage | None]]) -> None:
         pdf, pages, thumbs = result
         if ticket != self._loading or not shiboken6.isValid(self):
             rendering.close(pdf)  # another document was chosen meanwhile, or the preview is gone
             return
-        self.doc = pdf
-        for i, thumb in enumerate(thumbs):
-            self.thumbs.addItem(QListWidgetItem(QPixmap.fromImage(thumb), str(i + 1)))
-        if pages > len(thumbs):  # past MAX_THUMBNAILS: a blank page (one pixmap, shared) and its number
-            page = QImage(thumbs[-1].size() if thumbs else QSize(68, 96), QImage.Format.Format_RGB32)
-            page.fill(QColor("white"))
-            blank = QPixmap.fromImage(_framed(page))
-            for i in range(len(thumbs), pages):
-                self.thumbs.addItem(QListWidgetItem(blank, str(i + 1)))
+        self.doc, self._drawn, self._first_page = pdf, _Drawn(pdf), True
+        drawn = [t for t in thumbs if t is not None]
+        blank: QPixmap | None = None  # past MAX_THUMBNAILS or too slow: a blank page (one pixmap, shared)
+        for i in range(pages):
+            thumb = thumbs[i] if i < len(thumbs) else None
+            if thumb is None and blank is None:
+                page = QImage(drawn[0].size() if drawn else QSize(68, 96), QImage.Format.Format_RGB32)
+                page.fill(QColor("white"))
+                blank = QPixmap.fromImage(_framed(page))
+            self.thumbs.addItem(QListWidgetItem(QPixmap.fromImage(thumb) if thumb is not None else blank, str(i + 1)))
         row = self._row_when_drawn if 0 <= self._row_when_drawn < pages else 0
         if self.thumbs.currentRow() != row:
             self.thumbs.setCurrentRow(row)
         else:
             self.show_page(row)
-        if self._fit_when_drawn:
-            self.fit()
-        self.loaded.emit()
 
     def _refused(self, ticket: int, exc: BaseException) -> None:
         if ticket != self._loading or not shiboken6.isValid(self):
             return
         log.info("preview refused: %s", type(exc).__name__)
         self.problem = i18n.error_text(exc)
-        text = self.view.scene().addText(self.problem)
+        self._show_message(self.problem)
+        self.failed.emit(self.problem)
+
+    def _show_message(self, message: str) -> None:
+        """``message`` where the page would be."""
+        self._clear_scene()
+        text = self.view.scene().addText(message)
         text.setTextWidth(420)
         text.setDefaultTextColor(QColor("#b91c1c"))
         self.view.scene().setSceneRect(text.boundingRect())
-        self.failed.emit(self.problem)
 
     def set_seal(self, png: bytes | None, size_mm: tuple[float, float], page: int, x_mm: float, y_mm: float,
                  movable: bool) -> None:
@@ -319,10 +377,7 @@ class DocumentPreview(QWidget):
         self.slices = []
         self._row_when_drawn = page
         if self.doc is not None:
-            if self.thumbs.currentRow() != page:
-                self.thumbs.setCurrentRow(page)
-            else:
-                self.show_page(page)
+            self._go_to(page)
 
     def set_spots(self, png: bytes | None, spots: Sequence[SpotLike], movable: bool) -> None:
         """Draw the seal where the signer puts it: the whole seal, and each 骑缝章 strip on its page.
@@ -339,10 +394,7 @@ class DocumentPreview(QWidget):
         first = self.seal_page if main is not None else (strips[0].page - 1 if strips else 0)
         self._row_when_drawn = first
         if self.doc is not None:
-            if self.thumbs.currentRow() != first:
-                self.thumbs.setCurrentRow(first)
-            else:
-                self.show_page(first)
+            self._go_to(first)
         self.fit()  # the whole page: the operator sees where the seal lands at once
 
     def drawn(self) -> list[tuple[str, float, float, float, float]]:
@@ -354,28 +406,86 @@ class DocumentPreview(QWidget):
                 for kind, item in items for r in [item.sceneBoundingRect()]]
 
     def show_page(self, index: int) -> None:
-        if self.doc is None or not 0 <= index < self.thumbs.count():
+        """Draw page ``index`` in a worker; it is shown when it arrives (``pageShown``), unless
+        another page or document is chosen first: then it is given up."""
+        if self._drawn is None or not 0 <= index < self.thumbs.count():
             return
-        self.page_index = index
-        pil, (w_pt, h_pt) = rendering.render_page(self.doc, index, scale=RENDER_DPI / 72)  # counted at load
-        image = _qimage(pil)
-        self.view.show_page(image, (w_pt * MM_PER_PT, h_pt * MM_PER_PT))
-        self.view.remove_seal()  # what was drawn on the page shown before goes with it
+        self.page_index, self.shown_index = index, None
+        self._give_up_page()
+        wanted = self._page_wanted = threading.Event()
+        drawn = self._drawn
+        pdf = drawn.pdf
+        drawn.drawing += 1  # not closed under the worker
+        run_async(lambda: rendering.render_page(pdf, index, scale=RENDER_DPI / 72, cancelled=wanted.is_set),
+                  lambda result: self._page_drawn(drawn, wanted, index, result),
+                  lambda exc: self._page_refused(drawn, wanted, index, exc))
+
+    def _place_marks(self, index: int) -> None:
+        """The seal and the 骑缝章 strips that land on page ``index`` (the page drawn)."""
+        self.view.remove_seal()
         self.view.clear_slices()
         if index == self.seal_page:
             self.view.place_seal(self.seal_png, self.seal_mm, *self.seal_xy, self.movable)
         for spot in self.slices:
             if spot.page - 1 == index:
                 self.view.place_slice(self.seal_png, spot)
+
+    def _go_to(self, index: int) -> None:
+        """Page ``index`` with the seal as set now: drawn again only when it is not on screen."""
+        if self.shown_index == index and self._page_wanted is None and self.view.page_rect is not None:
+            self._place_marks(index)
+        elif self.thumbs.currentRow() != index:
+            self.thumbs.setCurrentRow(index)
+        else:
+            self.show_page(index)
+
+    def _current(self, drawn: _Drawn, wanted: threading.Event) -> bool:
+        drawn.done()
+        if wanted.is_set() or not shiboken6.isValid(self) or drawn is not self._drawn:
+            return False  # given up: another page or document was chosen, or the preview is gone
+        self._page_wanted = None
+        return True
+
+    def _page_drawn(self, drawn: _Drawn, wanted: threading.Event, index: int, result: tuple[object, object]) -> None:
+        if not self._current(drawn, wanted):
+            return
+        pil, (w_pt, h_pt) = result  # type: ignore[misc]
+        self._clear_scene()
+        self.view.show_page(_qimage(pil), (w_pt * MM_PER_PT, h_pt * MM_PER_PT))
+        self._place_marks(index)
         self.info.setText(self.tr("Page {n} of {total} · {w:.0f} × {h:.0f} mm").format(
             n=index + 1, total=self.thumbs.count(), w=w_pt * MM_PER_PT, h=h_pt * MM_PER_PT))
+        self._arrived(index)
+        if self._first_page:
+            self._first_page = False
+            self.loaded.emit()
+
+    def _page_refused(self, drawn: _Drawn, wanted: threading.Event, index: int, exc: BaseException) -> None:
+        if not self._current(drawn, wanted) or isinstance(exc, rendering.RenderCancelled):
+            return
+        log.info("page not drawn: %s", type(exc).__name__)
+        text = i18n.error_text(exc)
+        self._show_message(text)
+        self.info.setText(self.tr("Page {n} of {total}").format(n=index + 1, total=self.thumbs.count()))
+        self._arrived(index)
+        if self._first_page:  # the document's first page cannot be shown: as if the document could not
+            self._first_page = False
+            self.problem = text
+            self.failed.emit(text)
+
+    def _arrived(self, index: int) -> None:
+        self.shown_index = index
+        if self._fit_when_drawn:
+            self._fit_when_drawn = False
+            self.fit()
+        self.pageShown.emit(index)
 
     def fit(self) -> None:
-        """The whole page in view (once it is drawn, if it is still loading)."""
-        if self.view.page_rect is not None:
+        """The whole page in view (once it is drawn, if it is still on its way)."""
+        if self._page_wanted is None and self.view.page_rect is not None:
             self.view.fitInView(self.view.page_rect, Qt.AspectRatioMode.KeepAspectRatio)
             self.view.zoom = self.view.transform().m11()
-        elif self.doc is None and self.problem is None:
+        elif self.problem is None:
             self._fit_when_drawn = True
 
     def _moved(self, _page: int, x: float, y: float) -> None:
