@@ -436,6 +436,8 @@ def test_a_page_no_longer_wanted_is_given_up_while_pdfium_draws_it(preview, qtbo
     """The operator chooses another page while the plan is being drawn: PDFium stops at its next
     step (the PDFium lock is free again for the page chosen and for a signing run's anchor search)
     and the page chosen is shown; the document stays open until the given-up drawing has ended."""
+    from PySide6.QtCore import QCoreApplication
+
     from zhenglian.pdf import rendering
     from zhenglian.ui import preview as pv
     from zhenglian.ui import workers
@@ -469,3 +471,15 @@ def test_a_page_no_longer_wanted_is_given_up_while_pdfium_draws_it(preview, qtbo
     qtbot.waitUntil(lambda: preview.shown_index == 0 and not workers._live, timeout=60000)
     assert outcomes == ["1:RenderCancelled", "0:drawn"]
     assert preview.view.page_item is not None and preview.info.text().startswith(("Page 1 of 2", "第 1 页"))
+
+    # The app quits while the plan is being drawn: the drawing ends, the pool need not wait for it.
+    outcomes.clear()
+    go_on.clear()
+    clock.held.clear()
+    clock.hold = go_on
+    preview.thumbs.setCurrentRow(1)
+    qtbot.waitUntil(clock.held.is_set, timeout=30000)
+    QCoreApplication.instance().aboutToQuit.emit()
+    go_on.set()
+    qtbot.waitUntil(lambda: not workers._live, timeout=60000)
+    assert outcomes == ["1:RenderCancelled"] and preview.shown_index is None

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import shiboken6
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -299,6 +299,9 @@ class DocumentPreview(QWidget):
         right.addWidget(self.view, 1)
         lay.addWidget(self.thumbs)
         lay.addLayout(right, 1)
+        app = QCoreApplication.instance()
+        if app is not None:  # a page still being drawn does not hold up the end of the app (the pool waits)
+            app.aboutToQuit.connect(self._give_up_page)
 
     def _clear_scene(self) -> None:
         self.view.scene().clear()
