@@ -23,6 +23,14 @@ def preview(qtbot, qapp):  # type: ignore[no-untyped-def]
     widget.show()
     yield widget
     widget.clear()  # the pdfium document closed while the test still holds the widget
+    _closed_within_the_test(qtbot)
+
+
+def _closed_within_the_test(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The document closed by ``clear()`` is closed by a worker: wait for it, within this test."""
+    from zhenglian.ui import workers
+
+    qtbot.waitUntil(lambda: not workers._live, timeout=60000)
 
 
 def _refusal(path: Path) -> str:
@@ -153,6 +161,7 @@ def test_the_verify_page_shows_the_document_opened_last(qtbot, qapp, tmp_path: P
     qtbot.waitUntil(lambda: not workers._live, timeout=30000)  # the first one's answer has come back
     assert view.path == second and view.preview.thumbs.count() == 3 and view.sign_btn.isEnabled()
     view.preview.clear()
+    _closed_within_the_test(qtbot)
 
 
 def test_the_verify_page_offers_signing_once_the_pages_are_drawn(qtbot, qapp, tmp_path: Path, monkeypatch,  # type: ignore[no-untyped-def]
@@ -228,6 +237,7 @@ def test_the_verify_page_offers_signing_once_the_pages_are_drawn(qtbot, qapp, tm
     qtbot.waitUntil(lambda: not workers._live, timeout=30000)
     assert view.seal is None and not view.sign_bar.isVisible() and view.path == first
     view.preview.clear()
+    _closed_within_the_test(qtbot)
 
 
 def test_a_long_document_gets_a_bounded_number_of_thumbnails_and_every_page(preview, qtbot, tmp_path: Path,  # type: ignore[no-untyped-def]
@@ -385,7 +395,38 @@ def test_an_encrypted_document_is_verified_with_the_password_asked_for(qtbot, qa
     qtbot.waitUntil(lambda: view.preview.doc is not None and view.preview.thumbs.count() == 3, timeout=30000)
     assert view.path == other and view.password is None
     view.preview.clear()
+    _closed_within_the_test(qtbot)
 
+
+
+def test_the_window_never_waits_on_the_pdfium_lock_to_close_a_document(preview, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Another preview's page or a signing run's anchor search holds the PDFium lock: choosing
+    another document (closing this one) does not wait for it; the document is closed after."""
+    from zhenglian.pdf import rendering
+    from zhenglian.ui import workers
+
+    src = ph.many_pages(tmp_path / "two.pdf", 2)
+    preview.load(src.read_bytes(), name=str(src))
+    qtbot.waitUntil(lambda: preview.shown_index == 0, timeout=30000)
+    pdf = preview.doc
+    held, release, order = threading.Event(), threading.Event(), []
+
+    def hold() -> None:
+        with rendering.PDFIUM_LOCK:
+            held.set()
+            release.wait(10)
+            order.append("lock given back")
+
+    t = threading.Thread(target=hold)
+    t.start()
+    assert held.wait(30)
+    preview.clear()
+    order.append("window went on")
+    release.set()
+    t.join(30)
+    qtbot.waitUntil(lambda: not workers._live, timeout=30000)
+    assert order == ["window went on", "lock given back"] and preview.doc is None
+    assert pdf.raw is None  # closed, once the lock was free  # type: ignore[attr-defined]
 
 
 class _Clock:

@@ -129,8 +129,14 @@ class _Drawn:
 
     def _close_if_idle(self) -> None:
         if not self.wanted and self.drawing == 0 and self.pdf is not None:
-            rendering.close(self.pdf)
+            _close_later(self.pdf)
             self.pdf = None
+
+
+def _close_later(pdf: object) -> None:
+    """Close a document in a worker: closing takes the PDFium lock, which another preview's page
+    or a signing run's anchor search may hold for seconds; the window's thread never waits on it."""
+    run_async(lambda: rendering.close(pdf))
 
 
 class SealItem(QGraphicsPixmapItem):
@@ -340,7 +346,7 @@ class DocumentPreview(QWidget):
     def _opened(self, ticket: int, result: tuple[object, int, list[QImage | None]]) -> None:
         pdf, pages, thumbs = result
         if ticket != self._loading or not shiboken6.isValid(self):
-            rendering.close(pdf)  # another document was chosen meanwhile, or the preview is gone
+            _close_later(pdf)  # another document was chosen meanwhile, or the preview is gone
             return
         self.doc, self._drawn, self._first_page = pdf, _Drawn(pdf), True
         drawn = [t for t in thumbs if t is not None]
