@@ -110,6 +110,12 @@ def _open_with_thumbnails(data: bytes, password: str | None, name: str | None,
         raise
 
 
+def _page_image(pdf: object, index: int, wanted: threading.Event) -> tuple[QImage, tuple[float, float]]:
+    """In a worker: page ``index`` at the preview's resolution, as a QImage, and its size in points."""
+    pil, size = rendering.render_page(pdf, index, scale=RENDER_DPI / 72, cancelled=wanted.is_set)
+    return _qimage(pil), size
+
+
 class _Drawn:
     """The PDFium document of the preview, closed once it is not wanted and no worker draws on it.
     Used on the window's thread only (the workers are handed ``pdf`` with ``drawing`` counted)."""
@@ -425,7 +431,7 @@ class DocumentPreview(QWidget):
         drawn = self._drawn
         pdf = drawn.pdf
         drawn.drawing += 1  # not closed under the worker
-        run_async(lambda: rendering.render_page(pdf, index, scale=RENDER_DPI / 72, cancelled=wanted.is_set),
+        run_async(lambda: _page_image(pdf, index, wanted),
                   lambda result: self._page_drawn(drawn, wanted, index, result),
                   lambda exc: self._page_refused(drawn, wanted, index, exc))
 
@@ -458,9 +464,9 @@ class DocumentPreview(QWidget):
     def _page_drawn(self, drawn: _Drawn, wanted: threading.Event, index: int, result: tuple[object, object]) -> None:
         if not self._current(drawn, wanted):
             return
-        pil, (w_pt, h_pt) = result  # type: ignore[misc]
+        image, (w_pt, h_pt) = result  # type: ignore[misc]
         self._clear_scene()
-        self.view.show_page(_qimage(pil), (w_pt * MM_PER_PT, h_pt * MM_PER_PT))
+        self.view.show_page(image, (w_pt * MM_PER_PT, h_pt * MM_PER_PT))
         self._place_marks(index)
         self.info.setText(self.tr("Page {n} of {total} · {w:.0f} × {h:.0f} mm").format(
             n=index + 1, total=self.thumbs.count(), w=w_pt * MM_PER_PT, h=h_pt * MM_PER_PT))
