@@ -17,8 +17,10 @@ drawings (a dense CAD plan) took over two minutes for one page.  So a page is dr
 progressively (``FPDF_RenderPageBitmap_Start`` / ``_Continue``), and PDFium asks between
 steps whether to stop: when the caller cancelled (another page or document was chosen)
 or :data:`RENDER_SECONDS` have passed (:class:`~zhenglian.errors.PageTooSlowToShow`).
-The lock is held at most that long, so a page being drawn never holds up the anchor
-search of a signing run for longer.
+PDFium asks only between a page's top-level objects: a Form XObject, and the form fields
+drawn over the page (``FPDF_FFLDraw``), are each drawn in one step.  A page whose drawing
+sits in one such form is given up only after it (a million lines in one form: 45 s),
+holding the lock that long; the window's thread never draws or waits on it.
 """
 
 from __future__ import annotations
@@ -126,6 +128,10 @@ def render_page(pdf: Any, index: int, *, scale: float | None = None, longest: fl
                         status = c.FPDF_RenderPage_Continue(page, pause)
                 finally:
                     c.FPDF_RenderPage_Close(page)
+                if stop_now():  # the page itself finished at the limit: the form fields are not drawn
+                    if cancelled is not None and cancelled():
+                        raise RenderCancelled
+                    raise errors.PageTooSlowToShow(page=index + 1, seconds=f"{limit:g}")
                 if status == c.FPDF_RENDER_FAILED:
                     raise errors.DocumentCorrupt(path=f"page {index + 1}", detail="PDFium could not draw it")
                 if page.formenv:  # the form fields (seals already on the document) over the page

@@ -261,7 +261,7 @@ class DocumentPreview(QWidget):
     """Thumbnails on the left, the page with the seal on the right, zoom buttons."""
 
     placementChanged = Signal(int, float, float)
-    loaded = Signal()  # the document loaded last is drawn (thumbnails and its first page shown)
+    loaded = Signal()  # the document loaded last is drawn (thumbnails and a first page shown)
     failed = Signal(str)  # … or cannot be: the error's text, shown in the preview too
     pageShown = Signal(int)  # the page chosen last is on screen (or why it is not, in its place)
 
@@ -272,7 +272,7 @@ class DocumentPreview(QWidget):
         self.problem: str | None = None  # why the document loaded last is not drawn
         self.shown_index: int | None = None  # the page on screen (None: none yet, or on its way)
         self._page_wanted: threading.Event | None = None  # set when the page being drawn is not wanted
-        self._first_page = False  # the next page drawn is the document's first: ``loaded``
+        self._first_page = False  # no page of the document drawn yet: the first one drawn emits ``loaded``
         self._loading = 0  # which load() is current: an older one's result is dropped
         self._row_when_drawn = 0  # the page to show once the document arrives
         self._fit_when_drawn = False
@@ -312,12 +312,16 @@ class DocumentPreview(QWidget):
         lay.addWidget(self.thumbs)
         lay.addLayout(right, 1)
         app = QCoreApplication.instance()
-        if app is not None:  # a page still being drawn does not hold up the end of the app (the pool waits)
-            app.aboutToQuit.connect(self._give_up_page)
+        if app is not None:  # drawing still under way does not hold up the end of the app (the pool waits)
+            app.aboutToQuit.connect(self._quitting)
 
     def _clear_scene(self) -> None:
         self.view.scene().clear()
         self.view.page_item, self.view.page_rect, self.view.seal, self.view.slices = None, None, None, []
+
+    def _quitting(self) -> None:
+        self._loading += 1  # the thumbnails still being drawn are given up too
+        self._give_up_page()
 
     def _give_up_page(self) -> None:
         if self._page_wanted is not None:
@@ -427,6 +431,10 @@ class DocumentPreview(QWidget):
             return
         self.page_index, self.shown_index = index, None
         self._give_up_page()
+        # The page on screen stays until the next arrives, without its seal: a seal dragged meanwhile
+        # would be reported on the page asked for, where the operator never put it.
+        self.view.remove_seal()
+        self.view.clear_slices()
         wanted = self._page_wanted = threading.Event()
         drawn = self._drawn
         pdf = drawn.pdf
@@ -482,11 +490,7 @@ class DocumentPreview(QWidget):
         text = i18n.error_text(exc)
         self._show_message(text)
         self.info.setText(self.tr("Page {n} of {total}").format(n=index + 1, total=self.thumbs.count()))
-        self._arrived(index)
-        if self._first_page:  # the document's first page cannot be shown: as if the document could not
-            self._first_page = False
-            self.problem = text
-            self.failed.emit(text)
+        self._arrived(index)  # ``loaded`` waits for a page that can be drawn: the operator may choose one
 
     def _arrived(self, index: int) -> None:
         self.shown_index = index
