@@ -429,6 +429,26 @@ def test_the_window_never_waits_on_the_pdfium_lock_to_close_a_document(preview, 
     assert pdf.raw is None  # closed, once the lock was free  # type: ignore[attr-defined]
 
 
+def _record_drawing(monkeypatch) -> list[str]:  # type: ignore[no-untyped-def]
+    """How each page drawing ends, "<index>:drawn" or "<index>:<exception>", in order."""
+    from zhenglian.pdf import rendering
+
+    outcomes: list[str] = []
+    real = rendering.render_page
+
+    def recorded(pdf, index, **kw):  # type: ignore[no-untyped-def]
+        try:
+            result = real(pdf, index, **kw)
+        except BaseException as exc:
+            outcomes.append(f"{index}:{type(exc).__name__}")
+            raise
+        outcomes.append(f"{index}:drawn")
+        return result
+
+    monkeypatch.setattr(rendering, "render_page", recorded)
+    return outcomes
+
+
 class _Clock:
     """rendering.monotonic for a test: ``step`` seconds pass at every look (so PDFium's steps, not the
     machine's speed, decide when a page is too slow).  ``hold``: the next look from a worker waits
@@ -521,19 +541,7 @@ def test_a_page_no_longer_wanted_is_given_up_while_pdfium_draws_it(preview, qtbo
 
     clock = _Clock(step=0.0)  # no time passes: only giving up can stop the plan
     monkeypatch.setattr(rendering, "monotonic", clock)
-    outcomes: list[str] = []
-    real = rendering.render_page
-
-    def recorded(pdf, index, **kw):  # type: ignore[no-untyped-def]
-        try:
-            result = real(pdf, index, **kw)
-        except BaseException as exc:
-            outcomes.append(f"{index}:{type(exc).__name__}")
-            raise
-        outcomes.append(f"{index}:drawn")
-        return result
-
-    monkeypatch.setattr(rendering, "render_page", recorded)
+    outcomes = _record_drawing(monkeypatch)
     src = ph.dense_drawing(tmp_path / "plan.pdf")  # "Hello" first, then the plan
     monkeypatch.setattr(pv, "MAX_THUMBNAILS", 1)
     preview.load(src.read_bytes(), name=str(src))
@@ -572,19 +580,7 @@ def test_quitting_gives_up_the_thumbnails_still_being_drawn(preview, qtbot, tmp_
 
     clock = _Clock(step=0.0)
     monkeypatch.setattr(rendering, "monotonic", clock)
-    outcomes: list[str] = []
-    real = rendering.render_page
-
-    def recorded(pdf, index, **kw):  # type: ignore[no-untyped-def]
-        try:
-            result = real(pdf, index, **kw)
-        except BaseException as exc:
-            outcomes.append(f"{index}:{type(exc).__name__}")
-            raise
-        outcomes.append(f"{index}:drawn")
-        return result
-
-    monkeypatch.setattr(rendering, "render_page", recorded)
+    outcomes = _record_drawing(monkeypatch)
     go_on = threading.Event()
     clock.hold = go_on  # the thumbnails' worker waits at its first look at the clock
     src = ph.dense_drawing(tmp_path / "plan.pdf", dense_first=True)
