@@ -392,6 +392,26 @@ def test_cli_import_then_list(run_cli, demo_keys, tmp_path: Path, picture: bytes
     assert "none.png" in bad.stderr
 
 
+def test_a_seal_makers_certificate_with_a_bad_version_number_is_rejected_not_a_crash(maker, certs) -> None:  # type: ignore[no-untyped-def]
+    """cryptography reads a version number out of range as InvalidVersion, which is not a ValueError:
+    one damaged byte in the seal maker's certificate crashed the seal listing (the random corruption
+    test below hit it in CI).  The seal is rejected as unreadable instead; the register's and the
+    key check's readers are the same function."""
+    from zhenglian.pki.cert import cryptography_public_key
+    from zhenglian.seals.store import RejectedSeal, seal_from_seseal
+
+    cert = certs["netca"]
+    good = _seseal(maker, cert, render.render_seal_png("东莞市版本测试有限公司", "公章", dpi=100), "版本测试公章")
+    maker_cert = maker[1]
+    version = b"\xa0\x03\x02\x01\x02"  # [0] EXPLICIT INTEGER 2 (v3)
+    assert maker_cert.count(version) == 1 and good.count(maker_cert) == 1
+    bad_cert = maker_cert.replace(version, b"\xa0\x03\x02\x01\x34")  # "52"
+    with pytest.raises(ValueError):
+        cryptography_public_key(bad_cert)
+    result = seal_from_seseal(good.replace(maker_cert, bad_cert), cert, "key")
+    assert isinstance(result, RejectedSeal)
+
+
 def test_random_corruption_is_always_a_typed_outcome(maker, certs: dict[str, bytes]) -> None:  # type: ignore[no-untyped-def]
     """Whatever a damaged key holds, listing gives a Seal or a RejectedSeal, never a crash."""
     import random

@@ -18,15 +18,19 @@ def signature_matches(cert_der: bytes, plan: SignPlan, message: bytes, signature
         from zhenglian.pki import sm2
 
         return sm2.verify(sm2.public_point(ax509.Certificate.load(cert_der)), message, signature_der)
-    from cryptography import x509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+    from zhenglian.pki.cert import cryptography_public_key
+
     digest = {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}.get(plan.digest)
     if digest is None:
         return False
-    public = x509.load_der_x509_certificate(cert_der).public_key()
+    try:
+        public = cryptography_public_key(cert_der)
+    except ValueError:
+        return False  # a certificate on the key that cannot be read matches no signature
     try:
         if plan.algorithm == "rsa" and isinstance(public, rsa.RSAPublicKey):
             public.verify(signature_der, message, padding.PKCS1v15(), digest)

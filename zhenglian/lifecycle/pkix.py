@@ -181,12 +181,16 @@ def _verify_with(cert_der: bytes, signature: bytes, data: bytes) -> None:
         if not ok:
             raise PkixError("signature does not verify")
         return
-    from cryptography import x509 as cx509
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-    public = cx509.load_der_x509_certificate(cert_der).public_key()
+    from zhenglian.pki.cert import cryptography_public_key
+
+    try:
+        public = cryptography_public_key(cert_der)
+    except ValueError:
+        raise PkixError("signer certificate unreadable") from None
     try:
         if isinstance(public, rsa.RSAPublicKey):
             public.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())

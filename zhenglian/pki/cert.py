@@ -13,6 +13,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from asn1crypto import x509
 
@@ -178,3 +179,18 @@ def parse(der: bytes) -> CertInfo:
         is_ca=bool(cert.ca),
         sha256=hashlib.sha256(der).hexdigest(),
     )
+
+
+def cryptography_public_key(cert_der: bytes) -> Any:
+    """cryptography's public key of a DER certificate, ValueError for any it cannot read.
+
+    cryptography raises ``InvalidVersion``, which is not a ValueError, for a version number out of
+    range: one damaged byte in a certificate from a key, a seal or the register got past every
+    ``except ValueError`` of its callers.
+    """
+    from cryptography import x509 as cx509
+
+    try:
+        return cx509.load_der_x509_certificate(bytes(cert_der)).public_key()
+    except cx509.InvalidVersion as exc:
+        raise ValueError(f"certificate version: {exc}") from None

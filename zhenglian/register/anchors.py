@@ -77,13 +77,14 @@ def check(algorithm: str, cert_der: bytes, message: bytes, signature: bytes) -> 
     """True (good), False (bad, or an unusable certificate)."""
     if algorithm == SM2:
         return _check_sm2(cert_der, message, signature)
-    from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+    from zhenglian.pki.cert import cryptography_public_key
+
     try:
-        key = x509.load_der_x509_certificate(bytes(cert_der)).public_key()
+        key = cryptography_public_key(bytes(cert_der))
         if algorithm == RSA and isinstance(key, rsa.RSAPublicKey):
             key.verify(bytes(signature), message, padding.PKCS1v15(), hashes.SHA256())
             return True

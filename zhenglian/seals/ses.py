@@ -481,9 +481,9 @@ def _verify_sm2(parsed: ParsedSeal) -> SignatureCheck:
 
 
 def _public_key(cert_der: bytes):  # type: ignore[no-untyped-def]
-    from cryptography import x509 as cx509
+    from zhenglian.pki.cert import cryptography_public_key
 
-    return cx509.load_der_x509_certificate(cert_der).public_key()
+    return cryptography_public_key(cert_der)
 
 
 def _verify(public_key, oid: str, signature: bytes, data: bytes) -> bool:  # type: ignore[no-untyped-def]
