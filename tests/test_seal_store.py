@@ -432,9 +432,14 @@ def test_random_corruption_is_always_a_typed_outcome(maker, certs: dict[str, byt
             data = data[: rnd.randrange(len(data))]
         result = seal_from_seseal(bytes(data), cert, "key")
         assert isinstance(result, Seal | RejectedSeal)
-        if isinstance(result, Seal):
+        if isinstance(result, Seal) and result.signature == "valid":
             # Only parts the signature does not cover (the maker's certificate
-            # outside its public key) may change and still give a seal.
+            # outside its public key) may change and still give a checked seal.
             assert result.png == png and result.name == "损坏测试公章"
+        elif isinstance(result, Seal):
+            # A damaged algorithm or key-type OID leaves the signature uncheckable: the seal is
+            # offered as "unsupported" (as a bare picture on the key is), never as checked.
+            # With a byte of the picture changed too, about 1 in 29 000 cases (helper's fuzzing).
+            assert result.signature == "unsupported"
         seen.add(type(result).__name__ + getattr(result, "reason", ""))
     assert {"RejectedSealinvalid", "RejectedSealbad_signature"} <= seen

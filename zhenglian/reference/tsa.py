@@ -76,7 +76,7 @@ class DemoTSA:
             algo = req["message_imprint"]["hash_algorithm"]["algorithm"].native
             if algo not in ("sha256", "sha384", "sha512", "sha1"):
                 return _rejection("bad_alg", f"unsupported hash {algo}")
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):  # AttributeError: asn1crypto on odd tags
             return _rejection("bad_data_format", "malformed TimeStampReq")
         return self._stamper().request_tsa_response(req).dump()
 
