@@ -108,6 +108,12 @@ def render_page(pdf: Any, index: int, *, scale: float | None = None, longest: fl
         def stop_now() -> bool:
             return (cancelled is not None and cancelled()) or monotonic() - started > limit
 
+        def stop_if_due() -> None:
+            if cancelled is not None and cancelled():
+                raise RenderCancelled
+            if monotonic() - started > limit:
+                raise errors.PageTooSlowToShow(page=index + 1, seconds=f"{limit:g}")
+
         page = pdf[index]
         try:
             w, h = page.get_size()
@@ -121,17 +127,11 @@ def render_page(pdf: Any, index: int, *, scale: float | None = None, longest: fl
                 try:
                     status = c.FPDF_RenderPageBitmap_Start(bitmap, page, 0, 0, width, height, 0, c.FPDF_ANNOT, pause)
                     while status == c.FPDF_RENDER_TOBECONTINUED:
-                        if cancelled is not None and cancelled():
-                            raise RenderCancelled
-                        if monotonic() - started > limit:
-                            raise errors.PageTooSlowToShow(page=index + 1, seconds=f"{limit:g}")
+                        stop_if_due()
                         status = c.FPDF_RenderPage_Continue(page, pause)
                 finally:
                     c.FPDF_RenderPage_Close(page)
-                if stop_now():  # the page itself finished at the limit: the form fields are not drawn
-                    if cancelled is not None and cancelled():
-                        raise RenderCancelled
-                    raise errors.PageTooSlowToShow(page=index + 1, seconds=f"{limit:g}")
+                stop_if_due()  # the page itself finished at the limit: the form fields are not drawn
                 if status == c.FPDF_RENDER_FAILED:
                     raise errors.DocumentCorrupt(path=f"page {index + 1}", detail="PDFium could not draw it")
                 if page.formenv:  # the form fields (seals already on the document) over the page
