@@ -267,8 +267,7 @@ class DocumentPreview(QWidget):
 
     def __init__(self) -> None:
         super().__init__()
-        self.doc = None  # the pypdfium2 document drawn, once counted and opened
-        self._drawn: _Drawn | None = None  # ... and its closing, once no worker draws on it
+        self._drawn: _Drawn | None = None  # the document drawn (``doc``), closed once no worker draws on it
         self.problem: str | None = None  # why the document loaded last is not drawn
         self.shown_index: int | None = None  # the page on screen (None: none yet, or on its way)
         self._page_wanted: threading.Event | None = None  # set when the page being drawn is not wanted
@@ -315,6 +314,11 @@ class DocumentPreview(QWidget):
         if app is not None:  # drawing still under way does not hold up the end of the app (the pool waits)
             app.aboutToQuit.connect(self._quitting)
 
+    @property
+    def doc(self) -> object | None:
+        """The pypdfium2 document drawn, once counted and opened (None while loading or refused)."""
+        return self._drawn.pdf if self._drawn is not None else None
+
     def _clear_scene(self) -> None:
         self.view.scene().clear()
         self.view.page_item, self.view.page_rect, self.view.seal, self.view.slices = None, None, None, []
@@ -330,7 +334,7 @@ class DocumentPreview(QWidget):
 
     def _reset(self) -> None:
         self._loading += 1  # a load still under way is moot
-        drawn, self._drawn, self.doc = self._drawn, None, None  # first: emptying the list changes its row
+        drawn, self._drawn = self._drawn, None  # first: emptying the list changes its row
         self._give_up_page()
         self.thumbs.clear()
         self._clear_scene()
@@ -358,7 +362,7 @@ class DocumentPreview(QWidget):
         if ticket != self._loading or not shiboken6.isValid(self):
             _close_later(pdf)  # another document was chosen meanwhile, or the preview is gone
             return
-        self.doc, self._drawn, self._first_page = pdf, _Drawn(pdf), True
+        self._drawn, self._first_page = _Drawn(pdf), True
         drawn = [t for t in thumbs if t is not None]
         blank: QPixmap | None = None  # past MAX_THUMBNAILS or too slow: a blank page (one pixmap, shared)
         for i in range(pages):
