@@ -136,13 +136,17 @@ class SettingsDialog(QDialog):
             self.error.setText(self.tr("The signing server must use https:// (plain http only for this computer)."))
             return
         s = self.settings
-        s.server_url = server
-        s.language = self.language.currentData()
-        s.key_poll_ms = self.key_poll.value()
-        s.task_poll_s = self.task_poll.value()
-        s.extra_modules = [self.modules.item(i).text() for i in range(self.modules.count())]
-        s.log_level = str(self.log_level.currentData())
-        s.register_anchor = self.register_anchor.isChecked()
+        shown = {
+            "server_url": server,
+            "language": self.language.currentData(),
+            "key_poll_ms": self.key_poll.value(),
+            "task_poll_s": self.task_poll.value(),
+            "extra_modules": [self.modules.item(i).text() for i in range(self.modules.count())],
+            "log_level": str(self.log_level.currentData()),
+            "register_anchor": self.register_anchor.isChecked(),
+        }
+        for name, value in shown.items():
+            setattr(s, name, value)
         if self.autostart.isChecked() != s.autostart:
             try:
                 autostart.set_enabled(self.autostart.isChecked())
@@ -152,6 +156,5 @@ class SettingsDialog(QDialog):
             s.autostart = self.autostart.isChecked()
         # What the dialog shows is what the operator confirmed: written even where it equals
         # what this app read at start and a command line changed the file meanwhile.
-        s.save(chosen=("server_url", "language", "key_poll_ms", "task_poll_s", "extra_modules", "log_level",
-                       "register_anchor", "autostart"))
+        s.save(chosen=[*shown, "autostart"])
         super().accept()
